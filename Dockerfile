@@ -1,0 +1,34 @@
+# Production image: the Django app served by gunicorn; the same image runs the Celery worker
+# and beat (see docker-compose.yml). Static files are collected at build time for whitenoise.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    CRM_VAR_DIR=/app/var
+
+WORKDIR /app
+
+# Dependencies first, so a code change does not reinstall them.
+COPY pyproject.toml constraints.txt README.md ./
+RUN pip install -c constraints.txt .
+
+COPY . .
+
+# collectstatic imports the settings, which insist on production values when DEBUG is off;
+# these throw-away ones exist only for this build step.
+RUN DJANGO_DEBUG=0 \
+    DJANGO_SECRET_KEY=build-only-key-not-used-at-run-time-0123456789abcdefghijklmnop \
+    DJANGO_ALLOWED_HOSTS=build.invalid \
+    DATABASE_URL=sqlite:////tmp/build.sqlite3 \
+    CELERY_BROKER_URL=memory:// \
+    python manage.py collectstatic --noinput \
+    && useradd --system --uid 10001 --home-dir /app crm \
+    && mkdir -p /app/var \
+    && chown -R crm /app/var
+
+USER crm
+EXPOSE 8000
+
+CMD ["sh", "-c", "gunicorn crm_alignment.wsgi:application --bind 0.0.0.0:8000 --workers ${GUNICORN_WORKERS:-3} --access-logfile - --forwarded-allow-ips='*'"]

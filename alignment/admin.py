@@ -1,0 +1,96 @@
+"""Admin for the engine: rule settings are editable; flags, scans and snapshots are records."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import Flag, RuleSetting, Scan, ScanChunk, Snapshot
+from .rules import RULES
+
+
+@admin.register(RuleSetting)
+class RuleSettingAdmin(admin.ModelAdmin):
+    list_display = ["code", "title", "enabled", "severity", "threshold", "threshold_meaning"]
+    list_editable = ["enabled", "severity", "threshold"]
+    list_filter = ["enabled", "severity"]
+    search_fields = ["code"]
+    readonly_fields = ["code", "title", "advice", "threshold_meaning"]
+    fields = ["code", "title", "advice", "enabled", "severity", "threshold", "threshold_meaning"]
+
+    @admin.display(description="rule")
+    def title(self, obj: RuleSetting) -> str:
+        rule = RULES.get(obj.code)
+        return rule.title if rule else "(no longer in the catalogue)"
+
+    @admin.display(description="what the owner is told")
+    def advice(self, obj: RuleSetting) -> str:
+        rule = RULES.get(obj.code)
+        return rule.message(obj.threshold or rule.threshold_default) if rule else ""
+
+    @admin.display(description="threshold means")
+    def threshold_meaning(self, obj: RuleSetting) -> str:
+        rule = RULES.get(obj.code)
+        if rule is None or rule.threshold_label is None:
+            return "— (this rule has no threshold)"
+        return f"{rule.threshold_label} (default {rule.threshold_default})"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # one row per rule, created by the migration and the engine
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Flag)
+class FlagAdmin(admin.ModelAdmin):
+    """Read-mostly: scans own a flag's lifecycle; sponsors decide in the app."""
+
+    list_display = ["rule", "subject_label", "subject_type", "severity", "state", "last_seen"]
+    list_filter = ["state", "severity", "rule", "subject_type"]
+    search_fields = ["subject_label", "rule", "message"]
+    date_hierarchy = "first_seen"
+    list_select_related = ["project"]
+    readonly_fields = [f.name for f in Flag._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ScanChunkInline(admin.TabularInline):
+    model = ScanChunk
+    extra = 0
+    can_delete = False
+    readonly_fields = ["index", "lo", "hi", "per_rule", "finished_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Scan)
+class ScanAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "state", "created_at", "finished_at", "opened", "resolved"]
+    list_filter = ["kind", "state"]
+    inlines = [ScanChunkInline]
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(ReadOnlyAdmin):
+    list_display = [
+        "taken_at",
+        "projects_traced",
+        "projects_total",
+        "features_traced",
+        "features_total",
+        "budget_traced",
+        "budget_total",
+    ]
+    date_hierarchy = "taken_at"

@@ -1,0 +1,202 @@
+"""REST API for the alignment engine: flags (read, acknowledge, waive), the headline figures
+and scans. Reads come from alignment.selectors, writes from alignment.services."""
+
+from typing import Any
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm_alignment import permissions
+from crm_alignment.api_base import API_AUTHENTICATION, ApiAutoSchema, ApiViewSet
+from projects.models import CRMProject
+
+from .models import Flag, FlagState, Scan, ScanState, Severity, SubjectType
+
+
+class FlagSerializer(serializers.ModelSerializer):
+    """A rule's finding about one subject. Its state changes only through the actions."""
+
+    class Meta:
+        model = Flag
+        fields = [
+            "id",
+            "rule",
+            "severity",
+            "subject_type",
+            "subject_id",
+            "subject_label",
+            "project",
+            "state",
+            "message",
+            "first_seen",
+            "last_seen",
+            "resolved_at",
+            "acknowledged_by",
+            "acknowledged_at",
+            "waived_by",
+            "waived_at",
+            "waiver_reason",
+            "waiver_expires_at",
+        ]
+        read_only_fields = fields
+
+
+class WaiveSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+    expires_at = serializers.DateTimeField()
+
+
+class FlagFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=FlagState.choices)
+    severity = django_filters.ChoiceFilter(choices=Severity.choices)
+    subject_type = django_filters.ChoiceFilter(choices=SubjectType.choices)
+    subject_id = django_filters.NumberFilter(min_value=1, max_value=2**63 - 1)
+    rule = django_filters.CharFilter(max_length=64)
+    project = django_filters.ModelChoiceFilter(queryset=CRMProject.objects.all())
+
+    class Meta:
+        model = Flag
+        fields = ["state", "severity", "subject_type", "subject_id", "rule", "project"]
+
+
+class FlagPermission(BasePermission):
+    """Everyone with a role reads flags; the project's sponsor, executives and admins act."""
+
+    def has_object_permission(self, request: Request, view: Any, obj: Flag) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return permissions.can_act_on_flag(request.user, obj)
+
+
+class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Flags raised by the alignment rules, newest first."""
+
+    serializer_class = FlagSerializer
+    permission_classes = [IsAuthenticated, FlagPermission]
+    filterset_class = FlagFilter
+    search_fields = ["subject_label", "message"]
+    ordering_fields = ["id", "first_seen", "last_seen", "severity", "rule"]
+    ordering = ["-last_seen", "-id"]
+
+    def get_queryset(self) -> Any:
+        from .selectors import flags_visible_to
+
+        return flags_visible_to(self.request.user)
+
+    @extend_schema(request=None, responses={200: FlagSerializer})
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        """Acknowledge an open flag: seen, being dealt with."""
+        from .services import flag_acknowledge
+
+        flag = flag_acknowledge(flag=self.get_object(), actor=request.user)
+        return Response(FlagSerializer(flag).data)
+
+    @extend_schema(request=WaiveSerializer, responses={200: FlagSerializer})
+    @action(detail=True, methods=["post"])
+    def waive(self, request: Request, pk: str | None = None) -> Response:
+        """Waive a flag until `expires_at` (in the future), saying why."""
+        from .services import flag_waive
+
+        flag = self.get_object()
+        data = WaiveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        flag = flag_waive(
+            flag=flag,
+            actor=request.user,
+            reason=data.validated_data["reason"],
+            expires_at=data.validated_data["expires_at"],
+        )
+        return Response(FlagSerializer(flag).data)
+
+
+class LastScanSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=ScanState.choices)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class SummarySerializer(serializers.Serializer):
+    """The dashboard's headline figures; percentages are whole numbers 0-100."""
+
+    projects_total = serializers.IntegerField()
+    projects_traced = serializers.IntegerField()
+    projects_traced_pct = serializers.IntegerField()
+    budget_total = serializers.DecimalField(max_digits=18, decimal_places=2)
+    budget_traced = serializers.DecimalField(max_digits=18, decimal_places=2)
+    budget_traced_pct = serializers.IntegerField()
+    features_total = serializers.IntegerField()
+    features_traced = serializers.IntegerField()
+    features_traced_pct = serializers.IntegerField()
+    budget_technology = serializers.DecimalField(max_digits=18, decimal_places=2)
+    budget_capability = serializers.DecimalField(max_digits=18, decimal_places=2)
+    open_flags_by_severity = serializers.DictField(child=serializers.IntegerField())
+    open_flags_by_rule = serializers.DictField(child=serializers.IntegerField())
+    open_flags_total = serializers.IntegerField()
+    last_scan = LastScanSerializer(allow_null=True)
+
+
+class SummaryView(APIView):
+    """Headline figures: how much of the portfolio (projects, budget, features) traces to an
+    active goal, technology vs capability spend, and open flags."""
+
+    authentication_classes = API_AUTHENTICATION
+    schema = ApiAutoSchema()
+
+    @extend_schema(operation_id="alignment_summary", responses={200: SummarySerializer})
+    def get(self, request: Request) -> Response:
+        from .selectors import alignment_summary
+
+        if not permissions.can_read(request.user):
+            raise PermissionDenied("You have no role in this portfolio.")
+        return Response(SummarySerializer(alignment_summary()).data)
+
+
+class ScanStartedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=ScanState.choices)
+
+
+class ScanSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Scan
+        fields = ["id", "state", "started_at", "finished_at", "opened", "resolved"]
+        read_only_fields = fields
+
+
+class ScanRequestView(APIView):
+    """Start a full scan of the portfolio (executives, sponsors, admins); poll its state at
+    /api/alignment/scans/{id}/."""
+
+    authentication_classes = API_AUTHENTICATION
+    schema = ApiAutoSchema()
+
+    @extend_schema(
+        operation_id="alignment_scan_create", request=None, responses={202: ScanStartedSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        from .services import scan_request
+
+        if not permissions.can_start_scan(request.user):
+            raise PermissionDenied("Only executives, sponsors and admins start scans.")
+        scan = scan_request(actor=request.user)
+        return Response({"id": scan.pk, "state": scan.state}, status=status.HTTP_202_ACCEPTED)
+
+
+class ScanDetailView(generics.RetrieveAPIView):
+    """A scan's progress: queued, running, done or failed, with the flags it opened and
+    resolved."""
+
+    authentication_classes = API_AUTHENTICATION
+    schema = ApiAutoSchema()
+    serializer_class = ScanSerializer
+
+    def get_queryset(self) -> Any:
+        return permissions.visible_to(Scan.objects.all(), self.request.user)

@@ -1,0 +1,667 @@
+"""Read-side selectors for the sponsor's pages: dashboard figures, strategy map, matrix, inbox.
+
+Every function issues a fixed number of queries whatever the portfolio size: figures are
+aggregated in the database; the map and the matrix fetch each level once and are assembled
+in Python by id (O(rows) work, never a query per row).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from typing import Any
+
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
+from django.urls import NoReverseMatch, reverse
+
+from goals.models import BusinessGoal, GoalStatus
+from projects.models import (
+    LIVE_PROJECT_STATUSES,
+    CRMProject,
+    Feature,
+    FeatureLink,
+    FeatureStatus,
+    ProjectLink,
+    ProjectStatus,
+)
+from projects.selectors import (
+    BUDGET_CAPABILITY,
+    feature_traceable_exists,
+    features_with_trace,
+    project_traceable_exists,
+    projects_with_trace,
+)
+from strategies.models import BusinessStrategy, CRMStrategyServes, StrategyStatus
+from strategies.selectors import anchored_crm_strategy_exists, crm_strategies_with_trace
+
+from .models import Flag, FlagState, Severity
+
+# The dashboards look at the live portfolio, like the rules: done and cancelled projects are
+# history, and their money is no longer a decision anyone can take.
+PORTFOLIO_STATUSES = [str(status) for status in LIVE_PROJECT_STATUSES]
+
+_FLOAT = FloatField()
+_CENT = Decimal("0.01")
+
+INVESTMENT_RULE = (
+    "A traceable project's whole budget is shared out over its traceable links (links to an "
+    "active CRM strategy that serves an active business strategy of an active goal): in "
+    "proportion to the links' weights when every such link has a weight, otherwise evenly. "
+    "A link's share is then split evenly over the active business strategies its CRM strategy "
+    "serves. A goal receives what its business strategies receive, so the goals together add "
+    "up to the budget that traces."
+)
+
+
+def _rows(queryset: QuerySet[Any]) -> list[dict[str, Any]]:
+    """Plain dicts from a values() queryset (its annotations are beyond the type checker)."""
+    return [dict(row) for row in queryset]
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value or 0)).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+# --- Investment by goal and business strategy ---------------------------------------------
+
+
+def _traceable_links() -> QuerySet[ProjectLink]:
+    """Links of live projects whose CRM strategy reaches an active goal (the upper half of a
+    chain), i.e. the links a project's traceability rests on."""
+    return ProjectLink.objects.filter(
+        anchored_crm_strategy_exists("crm_strategy_id"),
+        project__status__in=PORTFOLIO_STATUSES,
+    )
+
+
+def _per_project(aggregate: Any) -> Coalesce:
+    """A scalar subquery over the outer link's project's traceable links."""
+    rows = (
+        _traceable_links()
+        .filter(project_id=OuterRef("project_id"))
+        .order_by()
+        .values("project_id")
+        .annotate(value=aggregate)
+        .values("value")
+    )
+    return Coalesce(Subquery(rows, output_field=_FLOAT), Value(0.0), output_field=_FLOAT)
+
+
+def _link_amounts() -> QuerySet[ProjectLink]:
+    """Traceable links annotated with `amount_per_business_strategy`: the money the link carries
+    to each active business strategy its CRM strategy serves (see INVESTMENT_RULE)."""
+    active_servings = (
+        CRMStrategyServes.objects.filter(
+            crm_strategy_id=OuterRef("crm_strategy_id"),
+            business_strategy__status=StrategyStatus.ACTIVE,
+            business_strategy__goal__status=GoalStatus.ACTIVE,
+        )
+        .order_by()
+        .values("crm_strategy_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    budget = ExpressionWrapper(
+        Cast(F("project__budget_technology"), _FLOAT)
+        + Cast(F("project__budget_people"), _FLOAT)
+        + Cast(F("project__budget_process"), _FLOAT)
+        + Cast(F("project__budget_training"), _FLOAT)
+        + Cast(F("project__budget_incentives"), _FLOAT),
+        output_field=_FLOAT,
+    )
+    return _traceable_links().annotate(
+        links_n=_per_project(Count("pk")),
+        weighted_n=_per_project(Count("weight")),
+        weight_sum=_per_project(Sum("weight")),
+        servings_n=Subquery(active_servings, output_field=IntegerField()),
+        share=Case(
+            When(
+                Q(weight__isnull=False) & Q(weighted_n=F("links_n")) & Q(weight_sum__gt=0),
+                then=Cast(F("weight"), _FLOAT) / F("weight_sum"),
+            ),
+            default=Value(1.0) / F("links_n"),
+            output_field=_FLOAT,
+        ),
+        amount_per_business_strategy=ExpressionWrapper(
+            budget * F("share") / Cast(F("servings_n"), _FLOAT), output_field=_FLOAT
+        ),
+    )
+
+
+def _active_chain_rows() -> QuerySet[ProjectLink]:
+    # One filter() call so the serving, the business strategy and the goal share one join.
+    return _link_amounts().filter(
+        crm_strategy__serves__business_strategy__status=StrategyStatus.ACTIVE,
+        crm_strategy__serves__business_strategy__goal__status=GoalStatus.ACTIVE,
+    )
+
+
+def investment_by_business_strategy() -> list[dict[str, Any]]:
+    """Every active business strategy (of an active goal) with the money flowing to it and how
+    many projects contribute; largest first. Two queries."""
+    sums: dict[int, dict[str, Any]] = {
+        row["bs"]: row
+        for row in _rows(
+            _active_chain_rows()
+            .values(bs=F("crm_strategy__serves__business_strategy_id"))
+            .annotate(
+                amount=Sum("amount_per_business_strategy"),
+                projects=Count("project_id", distinct=True),
+            )
+            .order_by()
+        )
+    }
+    strategies = BusinessStrategy.objects.filter(
+        status=StrategyStatus.ACTIVE, goal__status=GoalStatus.ACTIVE
+    ).values("id", "title", "goal_id", "goal__title")
+    rows = [
+        {
+            "id": bs["id"],
+            "title": bs["title"],
+            "goal_id": bs["goal_id"],
+            "goal_title": bs["goal__title"],
+            "amount": _money(sums.get(bs["id"], {}).get("amount")),
+            "projects": sums.get(bs["id"], {}).get("projects", 0),
+        }
+        for bs in strategies
+    ]
+    return sorted(rows, key=lambda row: (-row["amount"], row["title"]))
+
+
+def investment_by_goal() -> list[dict[str, Any]]:
+    """Every active goal with the money flowing to it through its business strategies and how
+    many projects contribute; largest first. Two queries."""
+    sums: dict[int, dict[str, Any]] = {
+        row["goal"]: row
+        for row in _rows(
+            _active_chain_rows()
+            .values(goal=F("crm_strategy__serves__business_strategy__goal_id"))
+            .annotate(
+                amount=Sum("amount_per_business_strategy"),
+                projects=Count("project_id", distinct=True),
+            )
+            .order_by()
+        )
+    }
+    goals = BusinessGoal.objects.filter(status=GoalStatus.ACTIVE).values("id", "title")
+    rows = [
+        {
+            "id": goal["id"],
+            "title": goal["title"],
+            "amount": _money(sums.get(goal["id"], {}).get("amount")),
+            "projects": sums.get(goal["id"], {}).get("projects", 0),
+        }
+        for goal in goals
+    ]
+    return sorted(rows, key=lambda row: (-row["amount"], row["title"]))
+
+
+# --- Technology vs capability -----------------------------------------------------------
+
+
+def spend_split() -> dict[str, Any]:
+    """Technology vs capability (people, process, training, incentives) money over the live
+    portfolio, in total and for the part that traces, plus how many projects buy technology
+    alone. One query."""
+    traceable = Q(traceable=True)
+    tech_only = Q(budget_technology__gt=0, capability=0)
+    totals = (
+        CRMProject.objects.filter(status__in=PORTFOLIO_STATUSES)
+        .annotate(traceable=project_traceable_exists(), capability=BUDGET_CAPABILITY)
+        .aggregate(
+            technology=Sum("budget_technology"),
+            people=Sum("budget_people"),
+            process=Sum("budget_process"),
+            training=Sum("budget_training"),
+            incentives=Sum("budget_incentives"),
+            traced_technology=Sum("budget_technology", filter=traceable),
+            traced_capability=Sum("capability", filter=traceable),
+            technology_only=Count("pk", filter=tech_only),
+        )
+    )
+    parts = {key: _money(totals[key]) for key in ("people", "process", "training", "incentives")}
+    technology = _money(totals["technology"])
+    capability = sum(parts.values(), Decimal("0.00"))
+    total = technology + capability
+    return {
+        "technology": technology,
+        "capability": capability,
+        "capability_parts": parts,
+        "total": total,
+        "technology_pct": round(technology / total * 100) if total else 0,
+        "capability_pct": round(capability / total * 100) if total else 0,
+        "traced_technology": _money(totals["traced_technology"]),
+        "traced_capability": _money(totals["traced_capability"]),
+        "technology_only_projects": totals["technology_only"] or 0,
+    }
+
+
+def projects_with_untraced_features(limit: int = 10) -> list[dict[str, Any]]:
+    """Live projects with the most features that do not trace (dropped features left out, as
+    in the headline figure), worst first: {"project", "total", "traced", "untraced"}. Two
+    queries: one grouped count over features, one for those projects."""
+    counts = _rows(
+        Feature.objects.filter(project__status__in=PORTFOLIO_STATUSES)
+        .exclude(status=FeatureStatus.DROPPED)
+        .alias(traceable=feature_traceable_exists())
+        .values("project_id", "project__title")
+        .annotate(total=Count("pk"), traced=Count("pk", filter=Q(traceable=True)))
+        .annotate(untraced=F("total") - F("traced"))
+        .filter(untraced__gt=0)
+        .order_by("-untraced", "project__title")[:limit]
+    )
+    projects = CRMProject.objects.in_bulk([row["project_id"] for row in counts])
+    return [
+        {
+            "project": projects[row["project_id"]],
+            "total": row["total"],
+            "traced": row["traced"],
+            "untraced": row["untraced"],
+        }
+        for row in counts
+        if row["project_id"] in projects
+    ]
+
+
+# --- Strategy map ---------------------------------------------------------------------------
+
+
+@dataclass
+class MapNode:
+    """One item on the strategy map with its children (a tree, built in Python by id)."""
+
+    kind: str
+    id: int
+    title: str
+    status: str
+    traceable: bool = True
+    url_name: str = ""
+    note: str = ""
+    children: list[MapNode] = field(default_factory=list)
+
+    @property
+    def status_label(self) -> str:
+        return _STATUS_LABELS[self.kind].get(self.status, self.status)
+
+    @property
+    def kind_label(self) -> str:
+        return _KIND_LABELS[self.kind]
+
+    @property
+    def hangs_loose(self) -> bool:
+        """Projects and features that do not trace: the map's red, dashed items."""
+        return not self.traceable and self.kind in ("project", "feature")
+
+    @property
+    def url(self) -> str:
+        return _url_for(self.url_name, self.id)
+
+
+# reverse() once per URL name, not once per node: the map can hold thousands of nodes.
+_URL_PLACEHOLDER = 987654321
+
+
+@lru_cache(maxsize=16)
+def _url_pattern(url_name: str) -> str:
+    try:
+        return reverse(url_name, args=[_URL_PLACEHOLDER])
+    except NoReverseMatch:
+        return ""
+
+
+def _url_for(url_name: str, pk: int) -> str:
+    pattern = _url_pattern(url_name) if url_name else ""
+    return pattern.replace(str(_URL_PLACEHOLDER), str(pk)) if pattern else ""
+
+
+@dataclass(frozen=True)
+class MapRow:
+    """One step of the map rendered as a flat list (no recursive includes, so a map of
+    thousands of nodes renders quickly): open a branch, a leaf, or close a branch."""
+
+    action: str  # "open", "leaf" or "close"
+    node: MapNode | None = None
+    expanded: bool = False
+
+
+def map_rows(nodes: list[MapNode], *, expand_depth: int = 1) -> list[MapRow]:
+    """The tree under `nodes` as open/leaf/close rows; branches shallower than
+    `expand_depth` start expanded."""
+    rows: list[MapRow] = []
+
+    def walk(node: MapNode, depth: int) -> None:
+        if not node.children:
+            rows.append(MapRow("leaf", node))
+            return
+        rows.append(MapRow("open", node, expanded=depth < expand_depth))
+        for child in node.children:
+            walk(child, depth + 1)
+        rows.append(MapRow("close"))
+
+    for node in nodes:
+        walk(node, 0)
+    return rows
+
+
+_STATUS_LABELS: dict[str, dict[str, str]] = {
+    "goal": dict(GoalStatus.choices),
+    "business_strategy": dict(StrategyStatus.choices),
+    "crm_strategy": dict(StrategyStatus.choices),
+    "project": dict(ProjectStatus.choices),
+    "feature": dict(FeatureStatus.choices),
+}
+_KIND_LABELS = {
+    "goal": "Goal",
+    "business_strategy": "Business strategy",
+    "crm_strategy": "CRM strategy",
+    "project": "Project",
+    "feature": "Feature",
+}
+
+
+@dataclass
+class StrategyMap:
+    goals: list[MapNode]
+    loose_crm_strategies: list[MapNode]
+    loose_projects: list[MapNode]
+    loose_features: list[MapNode]
+    project_count: int
+    feature_count: int
+
+    @property
+    def loose_count(self) -> int:
+        return len(self.loose_crm_strategies) + len(self.loose_projects) + len(self.loose_features)
+
+
+def strategy_map(*, include_history: bool = False) -> StrategyMap:
+    """Goal → business strategies → CRM strategies → projects → features, and what hangs loose:
+    projects and features that do not trace, CRM strategies that serve no business strategy.
+    Eight queries, one per level and link table."""
+    goals = _rows(BusinessGoal.objects.values("id", "title", "status"))
+    business = _rows(BusinessStrategy.objects.values("id", "title", "status", "goal_id"))
+    crm_qs: QuerySet[Any] = crm_strategies_with_trace()
+    crm = _rows(crm_qs.values("id", "title", "status", "is_anchored").order_by("title"))
+    servings = list(
+        CRMStrategyServes.objects.values_list("crm_strategy_id", "business_strategy_id")
+    )
+    projects_qs: QuerySet[Any] = CRMProject.objects.annotate(
+        is_traceable=project_traceable_exists()
+    )
+    if not include_history:
+        projects_qs = projects_qs.filter(status__in=PORTFOLIO_STATUSES)
+    projects = _rows(projects_qs.values("id", "title", "status", "is_traceable").order_by("title"))
+    project_ids = {row["id"] for row in projects}
+    links = list(
+        ProjectLink.objects.filter(project__in=projects_qs.values("pk")).values_list(
+            "project_id", "crm_strategy_id", "rationale"
+        )
+    )
+    features_qs: QuerySet[Any] = features_with_trace()
+    features = _rows(
+        features_qs.filter(project__in=projects_qs.values("pk"))
+        .values("id", "title", "status", "project_id", "is_traceable")
+        .order_by("project_id", "position", "id")
+    )
+    feature_links = list(
+        FeatureLink.objects.filter(feature__project__in=projects_qs.values("pk")).values_list(
+            "feature_id", "crm_strategy_id"
+        )
+    )
+
+    project_by_id = {row["id"]: row for row in projects}
+    feature_by_id = {row["id"]: row for row in features}
+    bs_by_goal: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in sorted(business, key=lambda r: r["title"]):
+        bs_by_goal[row["goal_id"]].append(row)
+    crm_by_id = {row["id"]: row for row in crm}
+    crm_by_bs: dict[int, list[int]] = defaultdict(list)
+    serving_crm: set[int] = set()
+    for crm_id, bs_id in servings:
+        crm_by_bs[bs_id].append(crm_id)
+        serving_crm.add(crm_id)
+    projects_by_crm: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for project_id, crm_id, rationale in links:
+        if project_id in project_ids:
+            projects_by_crm[crm_id].append((project_id, rationale))
+    features_by_project_crm: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for feature_id, crm_id in feature_links:
+        feature = feature_by_id.get(feature_id)
+        if feature is not None:
+            features_by_project_crm[(feature["project_id"], crm_id)].append(feature_id)
+
+    def feature_node(row: dict[str, Any]) -> MapNode:
+        return MapNode(
+            kind="feature",
+            id=row["id"],
+            title=row["title"],
+            status=row["status"],
+            traceable=row["is_traceable"],
+            url_name="projects:feature_detail",
+        )
+
+    def project_node(project_id: int, crm_id: int | None, rationale: str = "") -> MapNode:
+        row = project_by_id[project_id]
+        children = []
+        if crm_id is not None:
+            feature_ids = sorted(features_by_project_crm.get((project_id, crm_id), []))
+            children = [feature_node(feature_by_id[pk]) for pk in feature_ids]
+        return MapNode(
+            kind="project",
+            id=project_id,
+            title=row["title"],
+            status=row["status"],
+            traceable=row["is_traceable"],
+            url_name="projects:detail",
+            note=rationale,
+            children=children,
+        )
+
+    def crm_node(crm_id: int) -> MapNode:
+        row = crm_by_id[crm_id]
+        children = [
+            project_node(project_id, crm_id, rationale)
+            for project_id, rationale in sorted(
+                projects_by_crm.get(crm_id, []), key=lambda pr: project_by_id[pr[0]]["title"]
+            )
+        ]
+        return MapNode(
+            kind="crm_strategy",
+            id=crm_id,
+            title=row["title"],
+            status=row["status"],
+            traceable=row["is_anchored"],
+            url_name="strategies:crm_detail",
+            children=children,
+        )
+
+    def bs_node(row: dict[str, Any], goal_active: bool) -> MapNode:
+        crm_ids = sorted(crm_by_bs.get(row["id"], []), key=lambda pk: crm_by_id[pk]["title"])
+        return MapNode(
+            kind="business_strategy",
+            id=row["id"],
+            title=row["title"],
+            status=row["status"],
+            traceable=goal_active and row["status"] == StrategyStatus.ACTIVE,
+            url_name="strategies:business_detail",
+            children=[crm_node(pk) for pk in crm_ids],
+        )
+
+    # Active goals first, then the rest (draft, achieved, retired) for context.
+    goal_order = sorted(goals, key=lambda g: (g["status"] != GoalStatus.ACTIVE, g["title"]))
+    goal_nodes = []
+    for goal in goal_order:
+        active = goal["status"] == GoalStatus.ACTIVE
+        goal_nodes.append(
+            MapNode(
+                kind="goal",
+                id=goal["id"],
+                title=goal["title"],
+                status=goal["status"],
+                traceable=active,
+                url_name="goals:detail",
+                children=[bs_node(bs, active) for bs in bs_by_goal.get(goal["id"], [])],
+            )
+        )
+
+    loose_crm = [crm_node(row["id"]) for row in crm if row["id"] not in serving_crm]
+    loose_projects = []
+    for row in projects:
+        if row["is_traceable"]:
+            continue
+        node = project_node(row["id"], None)
+        node.note = (
+            "Linked, but no link reaches an active goal (broken chain)."
+            if any(p == row["id"] for p, _crm, _r in links)
+            else "Linked to no CRM strategy."
+        )
+        loose_projects.append(node)
+    loose_features = []
+    for row in features:
+        if row["is_traceable"] or row["status"] == FeatureStatus.DROPPED:
+            continue
+        node = feature_node(row)
+        node.note = project_by_id[row["project_id"]]["title"]
+        loose_features.append(node)
+    return StrategyMap(
+        goals=goal_nodes,
+        loose_crm_strategies=loose_crm,
+        loose_projects=loose_projects,
+        loose_features=loose_features,
+        project_count=len(projects),
+        feature_count=len(features),
+    )
+
+
+# --- Traceability matrix --------------------------------------------------------------------
+
+
+def matrix_projects(*, status: str = "") -> QuerySet[CRMProject]:
+    """The matrix rows: projects with `is_linked` / `is_traceable`, live ones unless a status
+    is chosen ("all" shows every status)."""
+    projects = projects_with_trace().order_by("title", "pk")
+    if status == "all":
+        return projects
+    if status:
+        return projects.filter(status=status)
+    return projects.filter(status__in=PORTFOLIO_STATUSES)
+
+
+def matrix_columns() -> list[dict[str, Any]]:
+    """The matrix columns: CRM strategies that are not retired or that still have links,
+    with whether each is anchored to an active goal. One query."""
+    linked = Exists(ProjectLink.objects.filter(crm_strategy=OuterRef("pk")))
+    strategies: QuerySet[Any] = crm_strategies_with_trace()
+    return _rows(
+        strategies.annotate(has_links=linked)
+        .filter(~Q(status=StrategyStatus.RETIRED) | Q(has_links=True))
+        .values("id", "title", "status", "is_anchored")
+        .order_by("title")
+    )
+
+
+def matrix_cells(project_ids: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
+    """The links of these projects keyed by (project id, CRM strategy id). One query."""
+    return {
+        (row["project_id"], row["crm_strategy_id"]): row
+        for row in _rows(
+            ProjectLink.objects.filter(project_id__in=project_ids).values(
+                "project_id", "crm_strategy_id", "rationale", "weight"
+            )
+        )
+    }
+
+
+# --- Flag inbox ---------------------------------------------------------------------------
+
+SEVERITY_RANK = Case(
+    When(severity=Severity.CRITICAL, then=Value(0)),
+    When(severity=Severity.WARNING, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+
+# Sort keys the inbox accepts (anything else falls back to the default order).
+FLAG_SORTS = {
+    "severity": ("severity_rank", "-last_seen", "-id"),
+    "-severity": ("-severity_rank", "-last_seen", "-id"),
+    "last_seen": ("last_seen", "id"),
+    "-last_seen": ("-last_seen", "-id"),
+    "first_seen": ("first_seen", "id"),
+    "-first_seen": ("-first_seen", "-id"),
+    "rule": ("rule", "severity_rank", "-id"),
+    "-rule": ("-rule", "severity_rank", "-id"),
+    "subject": ("subject_label", "id"),
+    "-subject": ("-subject_label", "-id"),
+    "state": ("state", "severity_rank", "-id"),
+    "-state": ("-state", "severity_rank", "-id"),
+}
+DEFAULT_FLAG_SORT = "severity"
+
+
+def flag_inbox(
+    flags: QuerySet[Flag],
+    *,
+    user: Any,
+    state: str = "",
+    severity: str = "",
+    rule: str = "",
+    subject_type: str = "",
+    mine: bool = False,
+    project_id: int | None = None,
+    sort: str = DEFAULT_FLAG_SORT,
+) -> QuerySet[Flag]:
+    """Filter and sort `flags` (already limited to what the user may see). The default shows
+    unresolved flags (open, acknowledged, waived); state="all" includes resolved history."""
+    if state == "all":
+        pass
+    elif state:
+        flags = flags.filter(state=state)
+    else:
+        flags = flags.exclude(state=FlagState.RESOLVED)
+    if severity:
+        flags = flags.filter(severity=severity)
+    if rule:
+        flags = flags.filter(rule=rule)
+    if subject_type:
+        flags = flags.filter(subject_type=subject_type)
+    if project_id:
+        flags = flags.filter(project_id=project_id)
+    if mine:
+        flags = flags.filter(
+            Q(project__sponsor=user) | Q(project__manager=user) | Q(project__business_owner=user)
+        )
+    order = FLAG_SORTS.get(sort, FLAG_SORTS[DEFAULT_FLAG_SORT])
+    return (
+        flags.select_related("project", "acknowledged_by", "waived_by")
+        .annotate(severity_rank=SEVERITY_RANK)
+        .order_by(*order)
+    )
+
+
+def open_flags_of_project(flags: QuerySet[Flag], project: CRMProject) -> QuerySet[Flag]:
+    """A project's flags that still need attention (open or acknowledged), its features'
+    included, worst first."""
+    return (
+        flags.filter(project=project, state__in=[FlagState.OPEN, FlagState.ACKNOWLEDGED])
+        .select_related("project")
+        .annotate(severity_rank=SEVERITY_RANK)
+        .order_by("severity_rank", "rule", "subject_label", "id")
+    )

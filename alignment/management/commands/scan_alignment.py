@@ -1,0 +1,42 @@
+"""Run a full alignment scan now and print what it found."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from alignment import engine
+from alignment.locks import ScanBusy
+from alignment.rules import RULES
+from alignment.selectors import portfolio_figures
+
+
+class Command(BaseCommand):
+    help = "Run every alignment rule over the whole portfolio and print a summary."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            scan = engine.scan_full()
+        except ScanBusy as exc:
+            raise CommandError(f"Scan skipped: {exc}.") from exc
+        assert scan is not None and scan.finished_at and scan.started_at
+        seconds = (scan.finished_at - scan.started_at).total_seconds()
+        self.stdout.write(
+            f"Scan {scan.pk} {scan.state} in {seconds:.2f} s: "
+            f"{scan.opened} opened, {scan.resolved} resolved."
+        )
+        width = max(len(code) for code in RULES)
+        self.stdout.write(f"{'rule':<{width}}  {'open':>5} {'opened':>7} {'resolved':>9}")
+        for code in RULES:
+            row = scan.per_rule.get(code, {})
+            self.stdout.write(
+                f"{code:<{width}}  {row.get('open', 0):>5} {row.get('opened', 0):>7} "
+                f"{row.get('resolved', 0):>9}"
+            )
+        figures = portfolio_figures()
+        self.stdout.write(
+            f"Alignment: {figures['projects_traced']} of {figures['projects_total']} live "
+            f"projects traced ({figures['projects_traced_pct']}%), "
+            f"{figures['budget_traced_pct']}% of budget, "
+            f"{figures['features_traced']} of {figures['features_total']} features "
+            f"({figures['features_traced_pct']}%)."
+        )

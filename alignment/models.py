@@ -1,0 +1,191 @@
+"""The alignment engine's records: rule settings, flags with a lifecycle, scans and snapshots."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Severity(models.TextChoices):
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+class RuleSetting(models.Model):
+    """An admin's settings for one rule of the catalogue; defaults live in the rule registry."""
+
+    code = models.CharField(max_length=64, unique=True)
+    enabled = models.BooleanField(default=True)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    threshold = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The rule's number, e.g. days before stalled."
+    )
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class SubjectType(models.TextChoices):
+    GOAL = "goal", "Goal"
+    BUSINESS_STRATEGY = "business_strategy", "Business strategy"
+    CRM_STRATEGY = "crm_strategy", "CRM strategy"
+    PROJECT = "project", "Project"
+    FEATURE = "feature", "Feature"
+    # portfolio.overloaded is about a group: a manager, a department or a CRM strategy.
+    MANAGER = "manager", "Manager"
+    DEPARTMENT = "department", "Department"
+
+
+class FlagState(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    WAIVED = "waived", "Waived"
+    RESOLVED = "resolved", "Resolved"
+
+
+UNRESOLVED_STATES = [FlagState.OPEN, FlagState.ACKNOWLEDGED, FlagState.WAIVED]
+
+
+class Flag(models.Model):
+    """A rule's finding about one subject, kept as history once resolved."""
+
+    rule = models.CharField(max_length=64)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    subject_type = models.CharField(max_length=32, choices=SubjectType.choices)
+    subject_id = models.BigIntegerField()
+    subject_label = models.CharField(max_length=255)
+    # The project the subject belongs to (the project itself, or a feature's project), so
+    # sponsors and managers find their flags without a join per subject type.
+    project = models.ForeignKey(
+        "projects.CRMProject",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="flags",
+    )
+    message = models.TextField()
+    state = models.CharField(max_length=16, choices=FlagState.choices, default=FlagState.OPEN)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    waived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    waived_at = models.DateTimeField(null=True, blank=True)
+    waiver_reason = models.TextField(blank=True)
+    waiver_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen", "-id"]
+        constraints = [
+            # One unresolved flag per (rule, subject); resolved ones are history and may repeat.
+            models.UniqueConstraint(
+                fields=["rule", "subject_type", "subject_id"],
+                condition=~Q(state="resolved"),
+                name="flag_one_unresolved_per_rule_subject",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=FlagState.values), name="flag_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="waived")
+                | (Q(waiver_expires_at__isnull=False) & ~Q(waiver_reason="")),
+                name="flag_waiver_has_reason_and_expiry",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "severity"]),
+            models.Index(fields=["subject_type", "subject_id"]),
+            models.Index(fields=["project", "state"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.subject_label} ({self.state})"
+
+
+class ScanState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ScanKind(models.TextChoices):
+    FULL = "full", "Full"
+    PARTIAL = "partial", "Re-check of changed subjects"
+
+
+class Scan(models.Model):
+    """One run of the rule catalogue over the portfolio (full) or over changed subjects."""
+
+    kind = models.CharField(max_length=16, choices=ScanKind.choices, default=ScanKind.FULL)
+    state = models.CharField(max_length=16, choices=ScanState.choices, default=ScanState.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    opened = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # {rule code: {"open": n, "opened": n, "resolved": n}} once done.
+    per_rule = models.JSONField(default=dict, blank=True)
+    # A full scan split over several workers: how many id-range chunks it has.
+    chunks_total = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["kind", "state"])]
+
+    def __str__(self) -> str:
+        return f"Scan {self.pk} ({self.kind}, {self.state})"
+
+
+class ScanChunk(models.Model):
+    """One finished id-range chunk of a split full scan; the unique row makes a redelivered
+    chunk task a no-op."""
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    lo = models.BigIntegerField()
+    hi = models.BigIntegerField()
+    per_rule = models.JSONField(default=dict, blank=True)
+    finished_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["scan_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["scan", "index"], name="scan_chunk_unique_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"Scan {self.scan_id} chunk {self.index}"
+
+
+class Snapshot(models.Model):
+    """Headline figures recorded by each full scan, for the trend charts."""
+
+    scan = models.OneToOneField(Scan, on_delete=models.CASCADE, related_name="snapshot")
+    taken_at = models.DateTimeField()
+    projects_total = models.PositiveIntegerField(default=0)
+    projects_traced = models.PositiveIntegerField(default=0)
+    features_total = models.PositiveIntegerField(default=0)
+    features_traced = models.PositiveIntegerField(default=0)
+    budget_total = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    budget_traced = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    open_by_rule = models.JSONField(default=dict)
+    open_by_severity = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-taken_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Snapshot at {self.taken_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,466 @@
+"""The rule catalogue: one registry, each rule a set-based query.
+
+A rule is a function from a `RuleContext` (today, the threshold) to a queryset of the
+subjects it flags; `@rule(...)` registers it with its metadata. The engine (`alignment.engine`)
+turns each queryset into a fixed handful of SQL statements (resolve, reopen, refresh, insert),
+so a scan costs the same number of queries whatever the portfolio size. Never loop over rows
+here; use `Exists` / `~Exists` (NOT EXISTS anti-joins) and subqueries, never NOT IN.
+
+Adding a rule = one decorated function below + its test in tests/alignment/test_rules.py.
+
+Subject labels (what a flag shows, and what the demo data's EXPECTED_FLAGS spell):
+goal / business strategy / CRM strategy / project / feature: its title (a feature's flag also
+carries its project, `Flag.project`, for context); manager: the user's full name, else the
+username; department: the name.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce, Concat, Left, NullIf, Trim, TruncDate
+
+from goals.models import BusinessGoal, GoalStatus
+from projects.models import (
+    COMMITTED_PROJECT_STATUSES,
+    LIVE_PROJECT_STATUSES,
+    CRMProject,
+    Department,
+    Feature,
+    FeatureLink,
+    FeatureStatus,
+    ProjectCheckIn,
+    ProjectLink,
+    ProjectStatus,
+    RoadmapPhase,
+    SuccessMetric,
+)
+from projects.selectors import (
+    feature_traceable_exists,
+    project_linked_exists,
+    project_traceable_exists,
+)
+from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes, StrategyStatus
+
+from .models import Severity, SubjectType
+
+LABEL_MAX = 255
+
+
+@dataclass(frozen=True)
+class SubjectKind:
+    """How to read a subject type: its model, a readable label, the project it belongs to, and
+    the field a project-scoped scan (re-check, chunk) filters on (None: portfolio-wide)."""
+
+    model: Any
+    label: Callable[[], Combinable]
+    project: Callable[[], Combinable] | None = None
+    project_field: str | None = None
+
+
+def _user_label() -> Combinable:
+    full = Trim(Concat(F("first_name"), Value(" "), F("last_name"), output_field=CharField()))
+    return Coalesce(NullIf(full, Value("")), F("username"), output_field=CharField())
+
+
+SUBJECTS: dict[str, SubjectKind] = {
+    SubjectType.GOAL: SubjectKind(BusinessGoal, lambda: F("title")),
+    SubjectType.BUSINESS_STRATEGY: SubjectKind(BusinessStrategy, lambda: F("title")),
+    SubjectType.CRM_STRATEGY: SubjectKind(CRMStrategy, lambda: F("title")),
+    SubjectType.PROJECT: SubjectKind(
+        CRMProject, lambda: F("title"), project=lambda: F("pk"), project_field="pk"
+    ),
+    SubjectType.FEATURE: SubjectKind(
+        Feature, lambda: F("title"), project=lambda: F("project_id"), project_field="project_id"
+    ),
+    SubjectType.MANAGER: SubjectKind(get_user_model(), _user_label),
+    SubjectType.DEPARTMENT: SubjectKind(Department, lambda: F("name")),
+}
+
+
+def subject_label_expression(subject_type: str) -> Combinable:
+    """The SQL expression for a subject's readable label, cut to the flag column's length."""
+    return Left(SUBJECTS[subject_type].label(), LABEL_MAX)
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What a rule may depend on besides the data: today's date and its threshold setting."""
+
+    today: datetime.date
+    threshold: int | None
+
+
+Findings = QuerySet[Any] | dict[str, QuerySet[Any]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of the catalogue with its defaults; the admin overrides them in RuleSetting."""
+
+    code: str
+    subject_type: str  # a SubjectType value, or "portfolio" for a rule over several groups
+    title: str
+    default_severity: str
+    advice: str  # what the owner should do; becomes the flag's message
+    why: str  # why it matters (README, dashboard help)
+    evaluate: Callable[[RuleContext], Findings] = field(repr=False)
+    threshold_default: int | None = None
+    threshold_label: str | None = None
+    subject_types: tuple[str, ...] = ()
+
+    def message(self, threshold: int | None) -> str:
+        return self.advice.format(n=threshold)
+
+    def findings(self, ctx: RuleContext) -> dict[str, QuerySet[Any]]:
+        """The rule's subjects per subject type (most rules have exactly one)."""
+        result = self.evaluate(ctx)
+        if isinstance(result, dict):
+            return result
+        return {self.subject_type: result}
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(
+    *,
+    code: str,
+    subject_type: str,
+    title: str,
+    severity: str,
+    advice: str,
+    why: str,
+    threshold: int | None = None,
+    threshold_label: str | None = None,
+    subject_types: tuple[str, ...] = (),
+) -> Callable[[Callable[[RuleContext], Findings]], Callable[[RuleContext], Findings]]:
+    """Register the decorated query function as a rule."""
+
+    def register(fn: Callable[[RuleContext], Findings]) -> Callable[[RuleContext], Findings]:
+        if code in RULES:
+            raise ValueError(f"Rule {code} is registered twice.")
+        RULES[code] = Rule(
+            code=code,
+            subject_type=subject_type,
+            title=title,
+            default_severity=severity,
+            advice=advice,
+            why=why,
+            evaluate=fn,
+            threshold_default=threshold,
+            threshold_label=threshold_label,
+            subject_types=subject_types or (subject_type,),
+        )
+        return fn
+
+    return register
+
+
+def rule_for(code: str) -> Rule:
+    """The registered rule with this code (KeyError if there is none)."""
+    return RULES[code]
+
+
+def _live_projects() -> QuerySet[CRMProject]:
+    return CRMProject.objects.filter(status__in=LIVE_PROJECT_STATUSES)
+
+
+def _live_features() -> QuerySet[Feature]:
+    return Feature.objects.filter(project__status__in=LIVE_PROJECT_STATUSES).exclude(
+        status=FeatureStatus.DROPPED
+    )
+
+
+# --- Traceability -------------------------------------------------------------------------
+
+
+@rule(
+    code="project.untraced",
+    subject_type=SubjectType.PROJECT,
+    title="Project serves no CRM strategy",
+    severity=Severity.CRITICAL,
+    advice=(
+        "Link this project to the CRM strategy it serves, with a short rationale — "
+        "or stop it if none applies."
+    ),
+    why="Nobody can say why the project is strategically relevant.",
+)
+def project_untraced(ctx: RuleContext) -> QuerySet[CRMProject]:
+    return _live_projects().filter(~project_linked_exists())
+
+
+@rule(
+    code="project.broken_chain",
+    subject_type=SubjectType.PROJECT,
+    title="Project's links reach no active goal",
+    severity=Severity.CRITICAL,
+    advice=(
+        "Every CRM strategy this project serves is draft or retired, or leads only to draft or "
+        "retired business strategies or goals. Link it to an active CRM strategy, or ask the "
+        "executive to reactivate the chain."
+    ),
+    why="A project serving a retired strategy or goal spends money on yesterday's plan.",
+)
+def project_broken_chain(ctx: RuleContext) -> QuerySet[CRMProject]:
+    return _live_projects().filter(project_linked_exists(), ~project_traceable_exists())
+
+
+@rule(
+    code="feature.untraced",
+    subject_type=SubjectType.FEATURE,
+    title="Feature traces to no active goal",
+    severity=Severity.WARNING,
+    advice=(
+        "Link this feature to an active CRM strategy it serves, with a rationale — "
+        "or drop it as a requirement nobody can justify."
+    ),
+    why="Features nobody can justify are how CRM projects drift into tool-building.",
+)
+def feature_untraced(ctx: RuleContext) -> QuerySet[Feature]:
+    return _live_features().filter(~feature_traceable_exists())
+
+
+@rule(
+    code="feature.off_scope",
+    subject_type=SubjectType.FEATURE,
+    title="Feature serves a CRM strategy its project does not",
+    severity=Severity.WARNING,
+    advice=(
+        "This feature serves a CRM strategy its project is not linked to. Link the project to "
+        "that strategy too, or relink the feature to one of the project's strategies."
+    ),
+    why="Scope creep: the project does work outside the strategies it was approved for.",
+)
+def feature_off_scope(ctx: RuleContext) -> QuerySet[Feature]:
+    outside_project = FeatureLink.objects.filter(feature=OuterRef("pk")).filter(
+        ~Exists(
+            ProjectLink.objects.filter(
+                project=OuterRef("feature__project"), crm_strategy=OuterRef("crm_strategy")
+            )
+        )
+    )
+    return _live_features().filter(Exists(outside_project))
+
+
+@rule(
+    code="crm_strategy.unanchored",
+    subject_type=SubjectType.CRM_STRATEGY,
+    title="CRM strategy serves no active business strategy",
+    severity=Severity.CRITICAL,
+    advice=(
+        "Say which active business strategy this CRM strategy serves, or retire it: "
+        "without one it is a tool, not a strategy."
+    ),
+    why="A CRM strategy that serves no business strategy is a tool, not a strategy.",
+)
+def crm_strategy_unanchored(ctx: RuleContext) -> QuerySet[CRMStrategy]:
+    active_served = CRMStrategyServes.objects.filter(
+        crm_strategy=OuterRef("pk"), business_strategy__status=StrategyStatus.ACTIVE
+    )
+    return CRMStrategy.objects.filter(status=StrategyStatus.ACTIVE).filter(~Exists(active_served))
+
+
+@rule(
+    code="business_strategy.unserved",
+    subject_type=SubjectType.BUSINESS_STRATEGY,
+    title="Business strategy has no CRM strategy or active project executing it",
+    severity=Severity.WARNING,
+    advice=(
+        "No active CRM strategy with an active project serves this business strategy. "
+        "Define or activate a CRM strategy for it and start a project — or retire it."
+    ),
+    why="A strategy nobody executes is a wish; the goal above it is at risk.",
+)
+def business_strategy_unserved(ctx: RuleContext) -> QuerySet[BusinessStrategy]:
+    executed = CRMStrategyServes.objects.filter(
+        business_strategy=OuterRef("pk"),
+        crm_strategy__status=StrategyStatus.ACTIVE,
+        crm_strategy__project_links__project__status=ProjectStatus.ACTIVE,
+    )
+    return BusinessStrategy.objects.filter(status=StrategyStatus.ACTIVE).filter(~Exists(executed))
+
+
+@rule(
+    code="goal.no_strategy",
+    subject_type=SubjectType.GOAL,
+    title="Goal has no active business strategy",
+    severity=Severity.WARNING,
+    advice="Add an active business strategy that says how this goal will be reached.",
+    why="A goal without a strategy cannot be traced to any work.",
+)
+def goal_no_strategy(ctx: RuleContext) -> QuerySet[BusinessGoal]:
+    active_strategy = BusinessStrategy.objects.filter(
+        goal=OuterRef("pk"), status=StrategyStatus.ACTIVE
+    )
+    return BusinessGoal.objects.filter(status=GoalStatus.ACTIVE).filter(~Exists(active_strategy))
+
+
+# --- Project health -----------------------------------------------------------------------
+
+
+@rule(
+    code="project.no_sponsor",
+    subject_type=SubjectType.PROJECT,
+    title="Project has no executive sponsor",
+    severity=Severity.CRITICAL,
+    advice="Name an executive sponsor who will drive the change this project needs.",
+    why="Without a sponsor nobody drives the culture change a CRM programme needs.",
+)
+def project_no_sponsor(ctx: RuleContext) -> QuerySet[CRMProject]:
+    return _live_projects().filter(sponsor__isnull=True)
+
+
+@rule(
+    code="project.no_success_metrics",
+    subject_type=SubjectType.PROJECT,
+    title="Approved project without success metrics",
+    severity=Severity.WARNING,
+    advice="Add at least one success metric with a baseline and a target before more is spent.",
+    why="Without a baseline and a target nobody can tell whether the project worked.",
+)
+def project_no_success_metrics(ctx: RuleContext) -> QuerySet[CRMProject]:
+    measured = SuccessMetric.objects.filter(
+        project=OuterRef("pk"), baseline__isnull=False, target__isnull=False
+    )
+    return CRMProject.objects.filter(status__in=COMMITTED_PROJECT_STATUSES).filter(
+        ~Exists(measured)
+    )
+
+
+@rule(
+    code="project.no_roadmap",
+    subject_type=SubjectType.PROJECT,
+    title="Approved project without a roadmap",
+    severity=Severity.WARNING,
+    advice="Add the roadmap: at least one phase or milestone.",
+    why="No CRM roadmap is one of the recurring causes of failed CRM programmes.",
+)
+def project_no_roadmap(ctx: RuleContext) -> QuerySet[CRMProject]:
+    phases = RoadmapPhase.objects.filter(project=OuterRef("pk"))
+    return CRMProject.objects.filter(status__in=COMMITTED_PROJECT_STATUSES).filter(~Exists(phases))
+
+
+@rule(
+    code="project.it_only",
+    subject_type=SubjectType.PROJECT,
+    title="IT owns the project with no business owner",
+    severity=Severity.WARNING,
+    advice="Name a business owner: IT alone cannot own what is a business project.",
+    why="IT alone owning a CRM project is a recurring cause of failure.",
+)
+def project_it_only(ctx: RuleContext) -> QuerySet[CRMProject]:
+    return _live_projects().filter(department__is_it=True, business_owner__isnull=True)
+
+
+@rule(
+    code="project.technology_only",
+    subject_type=SubjectType.PROJECT,
+    title="All budget goes to technology",
+    severity=Severity.WARNING,
+    advice=(
+        "Budget the people, process, training and incentives needed to use the technology; "
+        "all of this project's money goes to technology."
+    ),
+    why="Technology nobody is trained or rewarded to use is money wasted.",
+)
+def project_technology_only(ctx: RuleContext) -> QuerySet[CRMProject]:
+    # Budgets are non-negative (a check constraint), so "all zero" is each one being zero.
+    return _live_projects().filter(
+        budget_technology__gt=0,
+        budget_people=0,
+        budget_process=0,
+        budget_training=0,
+        budget_incentives=0,
+    )
+
+
+@rule(
+    code="project.stalled",
+    subject_type=SubjectType.PROJECT,
+    title="Active project with no recent check-in",
+    severity=Severity.WARNING,
+    advice="No check-in for more than {n} days: record a check-in on progress and health.",
+    why="A project nobody reports on is out of sight of its sponsor.",
+    threshold=30,
+    threshold_label="days without a check-in",
+)
+def project_stalled(ctx: RuleContext) -> QuerySet[CRMProject]:
+    days = ctx.threshold if ctx.threshold is not None else 30
+    newest = ProjectCheckIn.objects.filter(project=OuterRef("pk")).order_by("-checked_in_on")
+    # Exactly N days ago is not stalled yet: stalled means strictly before today - N.
+    cutoff = ctx.today - datetime.timedelta(days=days)
+    return (
+        CRMProject.objects.filter(status=ProjectStatus.ACTIVE)
+        .alias(
+            last_activity=Coalesce(
+                Subquery(newest.values("checked_in_on")[:1]),
+                F("start_date"),
+                TruncDate("created_at"),
+            )
+        )
+        .filter(last_activity__lt=cutoff)
+    )
+
+
+def _active_count(queryset: QuerySet[Any]) -> Coalesce:
+    counted = queryset.order_by().values("status").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+@rule(
+    code="portfolio.overloaded",
+    subject_type="portfolio",
+    subject_types=(SubjectType.CRM_STRATEGY, SubjectType.MANAGER, SubjectType.DEPARTMENT),
+    title="Too many active projects at once",
+    severity=Severity.WARNING,
+    advice=(
+        "More than {n} projects are active at once here. Put some on hold or stagger them, "
+        "and coordinate them across the enterprise."
+    ),
+    why="Many CRM projects at once stretch people and money with no coordination.",
+    threshold=5,
+    threshold_label="active projects at most",
+)
+def portfolio_overloaded(ctx: RuleContext) -> dict[str, QuerySet[Any]]:
+    limit = ctx.threshold if ctx.threshold is not None else 5
+    active = CRMProject.objects.filter(status=ProjectStatus.ACTIVE)
+    return {
+        SubjectType.CRM_STRATEGY: CRMStrategy.objects.alias(
+            n=_active_count(active.filter(links__crm_strategy=OuterRef("pk")))
+        ).filter(n__gt=limit),
+        SubjectType.MANAGER: get_user_model()
+        .objects.alias(n=_active_count(active.filter(manager=OuterRef("pk"))))
+        .filter(n__gt=limit),
+        SubjectType.DEPARTMENT: Department.objects.alias(
+            n=_active_count(active.filter(department=OuterRef("pk")))
+        ).filter(n__gt=limit),
+    }
+
+
+__all__ = [
+    "RULES",
+    "SUBJECTS",
+    "Rule",
+    "RuleContext",
+    "SubjectKind",
+    "rule",
+    "rule_for",
+    "subject_label_expression",
+]

@@ -1,0 +1,97 @@
+"""Writes for the alignment engine: a sponsor's decisions on flags, and scan requests.
+
+The scans themselves live in `alignment.engine` (scan_full, scan_projects, scan_chunk).
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from crm_alignment.permissions import can_act_on_flag, can_start_scan
+from crm_alignment.services import Actor, require
+
+from .models import Flag, FlagState, Scan, ScanKind, ScanState
+
+REASON_MAX = 2000
+
+
+def _decide(flag: Flag, allowed_from: list[str], **changes: object) -> Flag:
+    # Compare-and-swap: a scan may resolve the flag between the page load and the click.
+    updated = Flag.objects.filter(pk=flag.pk, state__in=allowed_from).update(**changes)
+    if not updated:
+        raise ValidationError(
+            "This flag has changed meanwhile (it may have been resolved); reload and try again.",
+            code="stale",
+        )
+    flag.refresh_from_db()
+    return flag
+
+
+@transaction.atomic
+def flag_acknowledge(*, flag: Flag, actor: Actor) -> Flag:
+    """Acknowledge an open flag: the sponsor has seen it and owns the follow-up."""
+    require(can_act_on_flag(actor, flag), "Only the project's sponsor or an executive may do that.")
+    if flag.state != FlagState.OPEN:
+        raise ValidationError(
+            f"Only an open flag can be acknowledged; this one is {flag.get_state_display()}.",
+            code="invalid_state",
+        )
+    return _decide(
+        flag,
+        [FlagState.OPEN],
+        state=FlagState.ACKNOWLEDGED,
+        acknowledged_by=actor,
+        acknowledged_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def flag_waive(
+    *, flag: Flag, actor: Actor, reason: str, expires_at: datetime.datetime | None
+) -> Flag:
+    """Accept a flag's risk until `expires_at`, with a reason; it reopens after expiry."""
+    require(can_act_on_flag(actor, flag), "Only the project's sponsor or an executive may do that.")
+    reason = (reason or "").strip()
+    errors: dict[str, str] = {}
+    if not reason:
+        errors["reason"] = "Say why this flag is waived."
+    elif len(reason) > REASON_MAX:
+        errors["reason"] = f"Keep the reason under {REASON_MAX} characters."
+    if expires_at is None:
+        errors["expires_at"] = "Give the date the waiver expires."
+    else:
+        if timezone.is_naive(expires_at):
+            expires_at = timezone.make_aware(expires_at)
+        if expires_at <= timezone.now():
+            errors["expires_at"] = "The waiver must expire in the future."
+    if errors:
+        raise ValidationError(errors)
+    if flag.state == FlagState.RESOLVED:
+        raise ValidationError(
+            "This flag is resolved; there is nothing to waive.", code="invalid_state"
+        )
+    return _decide(
+        flag,
+        [FlagState.OPEN, FlagState.ACKNOWLEDGED, FlagState.WAIVED],
+        state=FlagState.WAIVED,
+        waived_by=actor,
+        waived_at=timezone.now(),
+        waiver_reason=reason,
+        waiver_expires_at=expires_at,
+    )
+
+
+@transaction.atomic
+def scan_request(*, actor: Actor) -> Scan:
+    """Queue a full scan; a worker runs it once this transaction commits."""
+    require(can_start_scan(actor), "Only sponsors, executives and admins may start a scan.")
+    scan = Scan.objects.create(kind=ScanKind.FULL, state=ScanState.QUEUED, requested_by=actor)
+    from . import tasks  # the task module imports the engine; keep services import-light
+
+    scan_id = scan.pk
+    transaction.on_commit(lambda: tasks.run_full_scan.delay(scan_id))
+    return scan

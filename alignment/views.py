@@ -1,0 +1,331 @@
+"""The sponsor's pages: alignment dashboard, strategy map, traceability matrix and flag inbox.
+
+Thin views: parse input, call a selector or a service, render. Everyone with a role reads
+these pages (no role: 404); acting on a flag needs `can_act_on_flag` (else 403).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crm_alignment.permissions import (
+    can_act_on_flag,
+    can_read,
+    can_start_scan,
+    get_visible_or_404,
+)
+from projects.models import CRMProject
+
+from . import dashboard
+from .charts import bars, percent, trend_chart
+from .forms import (
+    SERVICE_FIELD_TO_FORM,
+    FlagFilterForm,
+    MapFilterForm,
+    MatrixFilterForm,
+    WaiveForm,
+)
+from .models import Flag
+from .rules import RULES
+from .selectors import alignment_summary, flags_visible_to, snapshots_trend
+from .services import flag_acknowledge, flag_waive, scan_request
+
+FLAGS_PER_PAGE = 25
+MATRIX_PROJECTS_PER_PAGE = 25
+TREND_SERIES = [
+    ("projects_pct", "Projects traced", "series--projects"),
+    ("budget_pct", "Budget traced", "series--budget"),
+    ("features_pct", "Features traced", "series--features"),
+]
+
+
+def _require_reader(request: HttpRequest) -> None:
+    # A signed-in user without a role sees nothing, and is told nothing exists (404).
+    if not can_read(request.user):
+        raise Http404
+
+
+# --- Dashboard ------------------------------------------------------------------------------
+
+
+def _rule_rows(by_rule: dict[str, int]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for code, count in by_rule.items():
+        rule = RULES.get(code)
+        rows.append(
+            {
+                "code": code,
+                "title": rule.title if rule else code,
+                "severity": str(rule.default_severity) if rule else "",
+                "count": count,
+            }
+        )
+    rows.sort(key=lambda row: (-row["count"], row["code"]))
+    return bars(rows, key="count")
+
+
+def _trend_rows() -> list[dict[str, Any]]:
+    rows = []
+    snapshots = snapshots_trend()
+    days = {timezone.localtime(snap.taken_at).date() for snap in snapshots}
+    # Several scans a day (scans also follow strategy edits): label them by time as well.
+    label = "%d %b %H:%M" if len(days) < len(snapshots) else "%d %b"
+    for snap in snapshots:
+        by_severity = snap.open_by_severity or {}
+        rows.append(
+            {
+                "label": timezone.localtime(snap.taken_at).strftime(label),
+                "taken_at": snap.taken_at,
+                "projects_pct": percent(snap.projects_traced, snap.projects_total),
+                "budget_pct": percent(snap.budget_traced, snap.budget_total),
+                "features_pct": percent(snap.features_traced, snap.features_total),
+                "open_flags": sum(int(n) for n in by_severity.values()),
+                "critical": int(by_severity.get("critical", 0)),
+            }
+        )
+    return rows
+
+
+@login_required
+@require_GET
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    """Headline figures, investment by goal and business strategy, spend, flags, trend."""
+    _require_reader(request)
+    summary = alignment_summary()
+    trend = _trend_rows()
+    context = {
+        "summary": summary,
+        "by_goal": bars(dashboard.investment_by_goal()),
+        "by_business_strategy": bars(dashboard.investment_by_business_strategy()),
+        "investment_rule": dashboard.INVESTMENT_RULE,
+        "spend": dashboard.spend_split(),
+        "rule_rows": _rule_rows(summary.get("open_flags_by_rule", {})),
+        "severities": [
+            (key, label, summary["open_flags_by_severity"].get(key, 0))
+            for key, label in (("critical", "Critical"), ("warning", "Warning"), ("info", "Info"))
+        ],
+        "trend": trend,
+        "chart": trend_chart(trend, TREND_SERIES) if trend else None,
+        "untraced_features": dashboard.projects_with_untraced_features(),
+        "may_scan": can_start_scan(request.user),
+    }
+    return render(request, "alignment/dashboard.html", context)
+
+
+@login_required
+@require_POST
+def scan_start(request: HttpRequest) -> HttpResponse:
+    """Ask for a full scan now (the service checks who may)."""
+    _require_reader(request)
+    scan = scan_request(actor=request.user)
+    scan.refresh_from_db()
+    if scan.state == "done":
+        messages.success(
+            request,
+            f"Scan {scan.pk} finished: {scan.opened} flags opened, {scan.resolved} resolved.",
+        )
+    else:
+        messages.info(
+            request, f"Scan {scan.pk} is {scan.get_state_display().lower()}; refresh in a moment."
+        )
+    return redirect("alignment:dashboard")
+
+
+# --- Strategy map and matrix --------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def map_view(request: HttpRequest) -> HttpResponse:
+    """Goal → business strategies → CRM strategies → projects → features, and what hangs loose."""
+    _require_reader(request)
+    form = MapFilterForm(request.GET)
+    tree = dashboard.strategy_map(include_history=form.include_history())
+    context = {
+        "tree": tree,
+        "form": form,
+        "chain_rows": dashboard.map_rows(tree.goals, expand_depth=2),
+        "loose_project_rows": dashboard.map_rows(tree.loose_projects),
+        "loose_feature_rows": dashboard.map_rows(tree.loose_features),
+        "loose_crm_rows": dashboard.map_rows(tree.loose_crm_strategies, expand_depth=0),
+    }
+    return render(request, "alignment/map.html", context)
+
+
+@login_required
+@require_GET
+def matrix_view(request: HttpRequest) -> HttpResponse:
+    """Projects by CRM strategies: which project claims to serve which strategy, and why."""
+    _require_reader(request)
+    form = MatrixFilterForm(request.GET)
+    projects = dashboard.matrix_projects(status=form.status_value())
+    page = Paginator(projects, MATRIX_PROJECTS_PER_PAGE).get_page(request.GET.get("page"))
+    columns = dashboard.matrix_columns()
+    cells = dashboard.matrix_cells([project.pk for project in page])
+    rows = [
+        {
+            "project": project,
+            "cells": [(col, cells.get((project.pk, col["id"]))) for col in columns],
+        }
+        for project in page
+    ]
+    context = {"form": form, "page_obj": page, "columns": columns, "rows": rows}
+    return render(request, "alignment/matrix.html", context)
+
+
+# --- Flag inbox ---------------------------------------------------------------------------
+
+
+def _rule_choices() -> list[tuple[str, str]]:
+    return sorted(((code, f"{rule.title} ({code})") for code, rule in RULES.items()))
+
+
+def _flag_row(request: HttpRequest, flag: Flag, **extra: Any) -> dict[str, Any]:
+    rule = RULES.get(flag.rule)
+    return {
+        "flag": flag,
+        # The flag's message is the rule's advice with its threshold filled in.
+        "why": rule.why if rule else "",
+        "can_act": can_act_on_flag(request.user, flag),
+        "waive_form": extra.pop("waive_form", None) or WaiveForm(prefix_id=f"flag{flag.pk}"),
+        **extra,
+    }
+
+
+def _visible_flag(request: HttpRequest, pk: int) -> Flag:
+    """The flag if the user may see it, else 404 (its existence must not leak)."""
+    flags = flags_visible_to(request.user).select_related("project", "acknowledged_by", "waived_by")
+    return get_visible_or_404(flags, request.user, pk=pk)
+
+
+def _back_to_inbox(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("alignment:flags")
+
+
+def _render_row(request: HttpRequest, flag: Flag, **extra: Any) -> HttpResponse:
+    context = {"row": _flag_row(request, flag, **extra), "next": _back_to_inbox(request)}
+    return render(request, "alignment/partials/flag_row.html", context)
+
+
+@login_required
+@require_GET
+def flag_list(request: HttpRequest) -> HttpResponse:
+    """Flags with filters (state, severity, rule, subject, mine), sorted and paginated."""
+    _require_reader(request)
+    form = FlagFilterForm(request.GET, rules=_rule_choices())
+    filters = form.filters()
+    flags = dashboard.flag_inbox(
+        flags_visible_to(request.user),
+        user=request.user,
+        state=filters.get("state", ""),
+        severity=filters.get("severity", ""),
+        rule=filters.get("rule", ""),
+        subject_type=filters.get("subject_type", ""),
+        mine=bool(filters.get("mine")),
+        project_id=filters.get("project") or None,
+        sort=filters.get("sort") or dashboard.DEFAULT_FLAG_SORT,
+    )
+    page = Paginator(flags, FLAGS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page_obj": page,
+        "rows": [_flag_row(request, flag) for flag in page],
+        "sort": filters.get("sort") or dashboard.DEFAULT_FLAG_SORT,
+        "next": request.get_full_path(),
+    }
+    return render(request, "alignment/flags.html", context)
+
+
+@login_required
+@require_POST
+def flag_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Acknowledge a flag: "we know; it stays open until fixed"."""
+    flag = _visible_flag(request, pk)
+    if not can_act_on_flag(request.user, flag):
+        raise PermissionDenied("Only the project's sponsor or an executive may acknowledge this.")
+    error = ""
+    try:
+        flag = flag_acknowledge(flag=flag, actor=request.user)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    if request.htmx:  # type: ignore[attr-defined]
+        return _render_row(request, _visible_flag(request, pk), error=error)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"Acknowledged: {flag.subject_label}.")
+    return redirect(_back_to_inbox(request))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def flag_waive_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Waive a flag with a reason and an expiry. GET shows the form on its own page (the
+    no-JavaScript path); an htmx POST answers with the inbox row."""
+    flag = _visible_flag(request, pk)
+    if not can_act_on_flag(request.user, flag):
+        raise PermissionDenied("Only the project's sponsor or an executive may waive this.")
+    form = WaiveForm(request.POST or None, prefix_id=f"flag{flag.pk}")
+    if request.method == "POST" and form.is_valid():
+        try:
+            flag = flag_waive(
+                flag=flag,
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+                expires_at=form.expires_at(),
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            if request.htmx:  # type: ignore[attr-defined]
+                return _render_row(request, _visible_flag(request, pk), waived=True)
+            messages.success(
+                request,
+                f"Waived until {form.cleaned_data['expires_on']:%d %b %Y}: {flag.subject_label}.",
+            )
+            return redirect(_back_to_inbox(request))
+    if request.htmx:  # type: ignore[attr-defined]
+        return _render_row(request, flag, waive_form=form, waive_open=True)
+    status = 400 if request.method == "POST" else 200
+    context = {"flag": flag, "flag_as_list": [flag], "form": form, "next": _back_to_inbox(request)}
+    return render(request, "alignment/flag_waive.html", context, status=status)
+
+
+def _add_service_errors(form: WaiveForm, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.message_dict.items():
+            target = SERVICE_FIELD_TO_FORM.get(name)
+            form.add_error(target if target in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+# --- Partials for other pages -------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def project_flags(request: HttpRequest, pk: int) -> HttpResponse:
+    """The open flags of one project (and its features) with each rule's advice: an htmx
+    fragment the project page polls so flags update soon after a save."""
+    project = get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
+    flags = dashboard.open_flags_of_project(flags_visible_to(request.user), project)
+    return render(
+        request, "alignment/partials/project_flags.html", {"project": project, "flags": flags}
+    )

@@ -1,0 +1,151 @@
+"""Shared admin plumbing: admin saves and deletes go through the domain services.
+
+The admin form still validates fields and constraints first (errors appear on the form). What
+only a service knows (approval rules, links to retired items, protected deletes, roles) comes
+back as an error message on the same page instead of a server error; the admin's transaction
+is rolled back, so nothing is saved half-way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
+from django.forms import BaseInlineFormSet, ModelForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+
+class ServiceRefused(Exception):
+    """A service said no (ValidationError or PermissionDenied) during an admin save or delete."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def refusal_message(error: Exception) -> str:
+    """A readable sentence from a service's ValidationError or PermissionDenied."""
+    if isinstance(error, ValidationError):
+        if hasattr(error, "error_dict"):
+            return " ".join(
+                f"{'' if field == '__all__' else field.replace('_', ' ') + ': '}{message}"
+                for field, field_messages in error.message_dict.items()
+                for message in field_messages
+            )
+        return " ".join(error.messages)
+    return str(error) or "You may not do that."
+
+
+def call_service(function: Callable[..., Any], **kwargs: Any) -> Any:
+    """Run a service; turn its refusal into ServiceRefused for the admin views to report."""
+    try:
+        return function(**kwargs)
+    except (ValidationError, PermissionDenied) as error:
+        raise ServiceRefused(refusal_message(error)) from error
+
+
+def adopt(target: models.Model, saved: models.Model) -> None:
+    """Make the admin's unsaved instance the row a create service just saved (inlines need it)."""
+    for field in saved._meta.concrete_fields:
+        setattr(target, field.attname, getattr(saved, field.attname))
+    target._state.adding = False
+    target._state.db = saved._state.db
+
+
+def form_fields(form: ModelForm, allowed: Iterable[str], *, changed_only: bool) -> dict[str, Any]:
+    """The service keyword arguments from a validated admin form."""
+    names = form.changed_data if changed_only else list(form.cleaned_data)
+    allowed = set(allowed)
+    return {name: getattr(form.instance, name) for name in names if name in allowed}
+
+
+def row_deleted(formset: BaseInlineFormSet, form: ModelForm) -> bool:
+    """Whether an inline row is ticked for deletion."""
+    return bool(formset.can_delete and getattr(form, "cleaned_data", {}).get("DELETE"))
+
+
+def save_inline_through_services(
+    formset: BaseInlineFormSet,
+    *,
+    actor: Any,
+    fields: Iterable[str],
+    create: Callable[..., Any] | None,
+    update: Callable[..., Any] | None,
+    delete: Callable[..., Any] | None,
+    parent_kwarg: str,
+    item_kwarg: str,
+) -> None:
+    """Save an inline formset row by row through the create/update/delete services.
+
+    Records new/changed/deleted objects on the formset as `formset.save()` would, for the
+    admin's change history.
+    """
+    fields = tuple(fields)
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+    for form in formset.initial_forms:
+        instance = form.instance
+        if row_deleted(formset, form):
+            if delete is None:
+                raise ServiceRefused(f"{instance._meta.verbose_name} rows cannot be deleted.")
+            call_service(delete, **{item_kwarg: instance, "actor": actor})
+            formset.deleted_objects.append(instance)
+        elif form.has_changed() and update is not None:
+            changes = form_fields(form, fields, changed_only=True)
+            call_service(update, **{item_kwarg: instance, "actor": actor}, **changes)
+            formset.changed_objects.append((instance, list(changes)))
+    for form in formset.extra_forms:
+        if not form.has_changed() or row_deleted(formset, form):
+            continue
+        if create is None:
+            raise ServiceRefused(f"{form.instance._meta.verbose_name} rows cannot be added here.")
+        created = call_service(
+            create,
+            **{parent_kwarg: formset.instance, "actor": actor},
+            # Untouched columns keep their model defaults (and positions append to the end).
+            **form_fields(form, fields, changed_only=True),
+        )
+        form.instance = created
+        formset.new_objects.append(created)
+
+
+class ServiceModelAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose saves and deletes call services; refusals become error messages."""
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as refused:
+            # The admin's atomic block has rolled everything back by now.
+            self.message_user(request, refused.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ServiceRefused as refused:
+            self.message_user(request, refused.message, messages.ERROR)
+            change_url = request.path.rsplit("/delete/", 1)[0] + "/change/"
+            return HttpResponseRedirect(change_url)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # Rows that cascade with the object (links, metrics, check-ins) are edited only inline,
+        # so their own admins refuse deletes; the delete service checks the permission instead.
+        deleted, model_count, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, model_count, set(), protected
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Bulk delete would bypass the services' dependency checks; delete one by one instead.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions

@@ -1,0 +1,54 @@
+"""Shared REST API pieces that settings point at: pagination and the JSON error handler.
+
+Kept free of view imports: DRF imports this module while it is itself still loading
+(DEFAULT_PAGINATION_CLASS), so the base classes live in crm_alignment.api_base."""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError, RestrictedError
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Pagination(PageNumberPagination):
+    """{"count", "next", "previous", "results"}; clients may ask for up to 200 per page."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def _django_validation_detail(exc: DjangoValidationError) -> Any:
+    if hasattr(exc, "error_dict"):
+        return {
+            ("non_field_errors" if field == "__all__" else field): messages
+            for field, messages in exc.message_dict.items()
+        }
+    return {"non_field_errors": exc.messages}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Turn service errors into JSON: 400 naming the field, 403, 409 for protected deletes."""
+    if isinstance(exc, DjangoValidationError):
+        # A protected delete, or a flag that another user or a scan changed meanwhile.
+        if getattr(exc, "code", None) in ("protected", "stale", "invalid_state"):
+            return Response({"detail": exc.messages[0]}, status=status.HTTP_409_CONFLICT)
+        exc = ValidationError(_django_validation_detail(exc))
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = PermissionDenied(str(exc) or None)
+    elif isinstance(exc, (ProtectedError, RestrictedError)):
+        names = (
+            sorted({str(obj) for obj in exc.protected_objects})[:5]
+            if isinstance(exc, ProtectedError)
+            else []
+        )
+        message = "Cannot delete: other records still depend on it"
+        if names:
+            message += f" ({', '.join(names)})"
+        return Response({"detail": message + "."}, status=status.HTTP_409_CONFLICT)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,198 @@
+"""Base classes every resource's API builds on: auth, the token endpoint, permissions, the
+schema's error responses and the service-calling viewset."""
+
+from typing import Any
+
+from django.db import transaction
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from . import permissions
+
+# --- Schema: every operation documents its error answers, so generated clients can parse them.
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Any non-validation error: 401, 403, 404, 409, 429."""
+
+    detail = serializers.CharField()
+
+
+# 400: {"field": ["message", ...]}; nested link errors nest the same way, so values stay open.
+VALIDATION_ERROR_SCHEMA = {
+    "type": "object",
+    "description": 'Field errors, e.g. {"title": ["This field is required."]}; '
+    '"non_field_errors" and "detail" carry errors about the whole request.',
+    "additionalProperties": {},
+}
+
+
+class ApiAutoSchema(AutoSchema):
+    """drf-spectacular's schema plus the error responses every operation can give."""
+
+    def _error_codes(self) -> dict[str, Any]:
+        codes: dict[str, Any] = {}
+        view_permissions = getattr(self.view, "permission_classes", [])
+        public = AllowAny in view_permissions
+        codes["400"] = VALIDATION_ERROR_SCHEMA
+        if not public:
+            codes["401"] = ErrorSerializer
+            codes["403"] = ErrorSerializer
+            codes["404"] = ErrorSerializer
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            codes["409"] = ErrorSerializer
+        if getattr(self.view, "throttle_scope", None):
+            codes["429"] = ErrorSerializer
+        return codes
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)
+        for code, body in self._error_codes().items():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(body, code, direction=direction)
+        return responses
+
+
+# --- Authentication
+
+
+class ApiTokenAuthentication(TokenAuthentication):
+    """`Authorization: Token <key>`. Listed first so anonymous requests get 401, not 403."""
+
+
+API_AUTHENTICATION = [ApiTokenAuthentication, SessionAuthentication]
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class TokenThrottle(ScopedRateThrottle):
+    """The scope's rate from the current settings (DRF's own class reads them once at import,
+    so tests could not override the rate)."""
+
+    def get_rate(self) -> str | None:
+        from rest_framework.settings import api_settings
+
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(str(self.scope))
+        return None if rate is None else str(rate)
+
+
+class TokenView(APIView):
+    """Exchange a username and password for an API token (throttled against guessing)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [TokenThrottle]
+    throttle_scope = "token"
+    schema = ApiAutoSchema()
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        request=TokenRequestSerializer,
+        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        from django.contrib.auth import authenticate
+
+        data = TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
+        if user is None or not user.is_active:
+            raise ValidationError({"non_field_errors": ["Unable to sign in with those details."]})
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+# --- Permissions and the base viewset
+
+
+class StrategyPermission(BasePermission):
+    """Goals, KPIs and strategies: everyone with a role reads, executives (and admins) write.
+
+    Users without a role may "write" as far as the object lookup, which answers 404: they must
+    not learn what exists. Creating has no object, so they get 403 like any other role."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        if view.action == "create" or permissions.can_read(request.user):
+            return permissions.can_manage_strategy(request.user)
+        return True
+
+
+class ApiViewSet(viewsets.GenericViewSet):
+    """Auth, schema and the one visible-to-user queryset for every resource."""
+
+    authentication_classes = API_AUTHENTICATION
+    schema = ApiAutoSchema()
+
+    def visible(self, queryset: Any) -> Any:
+        return permissions.visible_to(queryset, self.request.user)
+
+
+class ServiceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ApiViewSet,
+):
+    """CRUD where the serializer's create/update call services and delete calls `delete_service`.
+
+    After a write the object is read back through the viewset's selector, so the answer carries
+    the same annotations a GET would. Writes run in one transaction (links and fields together).
+    """
+
+    def delete_service(self, instance: Any) -> None:
+        raise NotImplementedError
+
+    def _reload(self, serializer: serializers.BaseSerializer) -> None:
+        assert serializer.instance is not None
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+        if hasattr(serializer, "_data"):
+            del serializer._data
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+        self._reload(serializer)
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+        self._reload(serializer)
+
+    def perform_destroy(self, instance: Any) -> None:
+        with transaction.atomic():
+            self.delete_service(instance)
+
+
+def actor(serializer: serializers.BaseSerializer) -> Any:
+    """The user making the request, for the services' `actor`."""
+    return serializer.context["request"].user
+
+
+class UserField(serializers.PrimaryKeyRelatedField):
+    """A user by id (active users only)."""
+
+    def get_queryset(self) -> Any:
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().objects.filter(is_active=True)

@@ -1,0 +1,75 @@
+"""API routes under /api/: the resources, alignment endpoints, token auth, schema and docs."""
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path, re_path
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import SimpleRouter
+
+from alignment.api import FlagViewSet, ScanDetailView, ScanRequestView, SummaryView
+from goals.api import GoalViewSet, KPIViewSet
+from projects.api import (
+    CheckInViewSet,
+    DepartmentViewSet,
+    FeatureViewSet,
+    MetricViewSet,
+    PhaseViewSet,
+    ProjectViewSet,
+)
+from strategies.api import BusinessStrategyViewSet, CRMStrategyViewSet
+
+from .api_base import TokenView
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class NotFoundView(View):
+    """Any other path under /api/ answers a JSON 404, never the HTML page (nor a slash
+    redirect, which a POST could not follow)."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        return JsonResponse({"detail": "Not found."}, status=404)
+
+    post = put = patch = delete = get
+
+
+router = SimpleRouter(trailing_slash=True)
+router.register("goals", GoalViewSet, basename="goal")
+router.register("kpis", KPIViewSet, basename="kpi")
+router.register("business-strategies", BusinessStrategyViewSet, basename="business-strategy")
+router.register("crm-strategies", CRMStrategyViewSet, basename="crm-strategy")
+router.register("projects", ProjectViewSet, basename="project")
+router.register("features", FeatureViewSet, basename="feature")
+router.register("metrics", MetricViewSet, basename="metric")
+router.register("phases", PhaseViewSet, basename="phase")
+router.register("project-check-ins", CheckInViewSet, basename="project-check-in")
+router.register("departments", DepartmentViewSet, basename="department")
+router.register("flags", FlagViewSet, basename="flag")
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="token"),
+    path("alignment/summary/", SummaryView.as_view(), name="alignment-summary"),
+    path("alignment/scan/", ScanRequestView.as_view(), name="alignment-scan"),
+    path("alignment/scans/<int:pk>/", ScanDetailView.as_view(), name="alignment-scan-detail"),
+    # The schema and its docs are public: they describe the API, not the portfolio.
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]),
+        name="schema",
+    ),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="api:schema", permission_classes=[AllowAny], authentication_classes=[]
+        ),
+        name="docs",
+    ),
+    path("", include(router.urls)),
+    re_path(r"^", NotFoundView.as_view(), name="not-found"),
+]

@@ -1,0 +1,24 @@
+"""Template context every page gets: the user's roles, for navigation."""
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from .permissions import (
+    can_create_project,
+    can_manage_strategy,
+    can_start_scan,
+    is_admin,
+    user_roles,
+)
+
+
+def roles(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    return {
+        "user_roles": user_roles(user),
+        "is_admin_user": is_admin(user),
+        "can_manage_strategy": can_manage_strategy(user),
+        "can_create_project": can_create_project(user),
+        "can_start_scan": can_start_scan(user),
+    }

@@ -1,0 +1,74 @@
+"""Form helpers shared by the page forms: service errors onto fields, people pickers, dates.
+
+Forms parse input; the services validate and write. A ValidationError a service raises names
+the field it is about, and `add_service_errors` puts it next to that field on the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db.models import Q, QuerySet
+
+from .roles import Role
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
+    """Attach a service's ValidationError to the form: named fields next to their inputs,
+    everything else (and fields the form does not show) at the top."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for field, messages in error.message_dict.items():
+        if field in form.fields:
+            form.add_error(field, messages)
+        elif field == NON_FIELD_ERRORS:
+            form.add_error(None, messages)
+        else:
+            label = field.replace("_", " ").capitalize()
+            form.add_error(None, [f"{label}: {message}" for message in messages])
+
+
+def people_with_roles(*roles: Role) -> QuerySet[Any]:
+    """Active users holding any of `roles` (superusers included), by name."""
+    users = get_user_model().objects.filter(is_active=True)
+    condition = Q(is_superuser=True)
+    if roles:
+        condition |= Q(groups__name__in=[role.value for role in roles])
+    else:
+        condition |= Q(groups__name__in=[role.value for role in Role])
+    ids = users.filter(condition).values("pk")
+    return users.filter(pk__in=ids).order_by("first_name", "last_name", "username")
+
+
+class DefaultsToActorMixin:
+    """A person field (`actor_field`) left blank on create means "me" (the service fills it);
+    once the object exists it must name someone."""
+
+    actor_field = "owner"
+    fields: dict[str, forms.Field]
+    instance: Any
+
+    def require_person_once_saved(self) -> None:
+        field = self.fields[self.actor_field]
+        if self.instance.pk:
+            field.required = True
+            field.help_text = ""
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    """A user picker that shows full names (with the username to tell namesakes apart)."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        name = obj.get_full_name()
+        return f"{name} ({obj.get_username()})" if name else obj.get_username()

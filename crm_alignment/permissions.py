@@ -1,0 +1,99 @@
+"""Who may see and change what. The one gate that pages and the API both call.
+
+Everyone with a role reads everything; a signed-in user with no role sees nothing (404).
+Executives own goals, KPIs and strategies; a project manager creates projects and edits the
+ones they manage (with their features, links, metrics, roadmap and check-ins); sponsors
+approve the projects they sponsor and acknowledge or waive their flags; executives may do
+both across the portfolio; viewers read; superusers (admins) do everything.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Model, QuerySet
+from django.http import Http404
+
+from .roles import Role
+
+if TYPE_CHECKING:
+    from alignment.models import Flag
+    from projects.models import CRMProject
+
+M = TypeVar("M", bound=Model)
+
+
+def user_roles(user: Any) -> frozenset[str]:
+    """The user's role names, read once per user object and cached on it."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    cached = getattr(user, "_crm_roles", None)
+    if cached is None:
+        names = user.groups.filter(name__in=[r.value for r in Role]).values_list("name", flat=True)
+        cached = frozenset(names)
+        user._crm_roles = cached
+    return cached
+
+
+def is_admin(user: Any) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_superuser)
+
+
+def has_role(user: Any, role: Role) -> bool:
+    return is_admin(user) or role.value in user_roles(user)
+
+
+def can_read(user: Any) -> bool:
+    """Any role (viewer included) reads the whole portfolio."""
+    return is_admin(user) or bool(user_roles(user))
+
+
+def can_manage_strategy(user: Any) -> bool:
+    """Create and edit goals, KPIs, business strategies and CRM strategies."""
+    return has_role(user, Role.EXECUTIVE)
+
+
+def can_create_project(user: Any) -> bool:
+    return has_role(user, Role.PROJECT_MANAGER)
+
+
+def can_edit_project(user: Any, project: CRMProject) -> bool:
+    """A manager edits the projects they manage, including features, links and check-ins."""
+    if is_admin(user):
+        return True
+    return Role.PROJECT_MANAGER.value in user_roles(user) and project.manager_id == user.pk
+
+
+def can_approve_project(user: Any, project: CRMProject) -> bool:
+    """The project's sponsor, an executive or an admin may approve it."""
+    if is_admin(user) or Role.EXECUTIVE.value in user_roles(user):
+        return True
+    return Role.SPONSOR.value in user_roles(user) and project.sponsor_id == user.pk
+
+
+def can_act_on_flag(user: Any, flag: Flag) -> bool:
+    """Acknowledge or waive: the sponsor of the flag's project, an executive or an admin."""
+    if is_admin(user) or Role.EXECUTIVE.value in user_roles(user):
+        return True
+    if Role.SPONSOR.value not in user_roles(user) or flag.project_id is None:
+        return False
+    project = flag.project
+    return project is not None and project.sponsor_id == user.pk
+
+
+def can_start_scan(user: Any) -> bool:
+    return is_admin(user) or bool({Role.EXECUTIVE.value, Role.SPONSOR.value} & user_roles(user))
+
+
+def visible_to(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
+    """The part of `queryset` the user may see: all of it with a role, nothing without."""
+    return queryset if can_read(user) else queryset.none()
+
+
+def get_visible_or_404(queryset: QuerySet[M], user: Any, **lookup: Any) -> M:
+    """One object the user may see, or 404 (never 403: existence must not leak)."""
+    try:
+        return visible_to(queryset, user).get(**lookup)
+    except (ObjectDoesNotExist, ValueError, TypeError):
+        raise Http404 from None

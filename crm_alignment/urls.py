@@ -1,0 +1,14 @@
+"""Top-level URLs: pages per app, the API under /api/, the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("crm_alignment.api_urls")),
+    path("goals/", include("goals.urls")),
+    path("strategies/", include("strategies.urls")),
+    path("projects/", include("projects.urls")),
+    path("alignment/", include("alignment.urls")),
+    path("", include("crm_alignment.web_urls")),
+]

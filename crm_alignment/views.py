@@ -1,0 +1,172 @@
+"""The home page (what needs my attention), global search, and helpers every list page shares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from alignment.models import FlagState
+from alignment.selectors import flags_visible_to
+from goals.models import BusinessGoal
+from projects.models import CRMProject, Feature, ProjectStatus
+from projects.selectors import projects_with_trace
+from strategies.models import BusinessStrategy, CRMStrategy
+
+from .permissions import can_read, is_admin, user_roles, visible_to
+from .roles import Role
+
+PAGE_SIZE = 25
+SEARCH_LIMIT = 20
+SEVERITY_ORDER = Case(
+    When(severity="critical", then=Value(0)),
+    When(severity="warning", then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+
+
+def require_reader(request: HttpRequest) -> None:
+    """Signed-in users without a role see nothing: every page answers 404 for them."""
+    if not can_read(request.user):
+        raise Http404
+
+
+def paginate(request: HttpRequest, queryset: QuerySet[Any], per_page: int = PAGE_SIZE) -> Page:
+    """The requested page; a bad or out-of-range page number gives the nearest real page."""
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def sort_order(
+    request: HttpRequest, allowed: Mapping[str, tuple[str, ...]], default: str
+) -> tuple[str, tuple[str, ...]]:
+    """The `sort` parameter if it names an allowed column ("-" for descending), else default.
+    Returns the key the page shows and the ORDER BY fields (with a tiebreaker on id)."""
+    key = request.GET.get("sort", default)
+    name = key.removeprefix("-")
+    if name not in allowed:
+        key, name = default, default.removeprefix("-")
+    fields = allowed[name]
+    if key.startswith("-"):
+        fields = tuple(f[1:] if f.startswith("-") else f"-{f}" for f in fields)
+    return key, (*fields, "-pk" if key.startswith("-") else "pk")
+
+
+def choice_param(request: HttpRequest, name: str, choices: Any) -> str:
+    """A filter value that must be one of `choices`; anything else means "no filter"."""
+    value = request.GET.get(name, "")
+    return value if value in {str(c) for c in choices} else ""
+
+
+def _attention_flags(user: Any) -> QuerySet[Any]:
+    """Open flags this user should act on: on projects they manage or sponsor, and for
+    executives and admins (who may act on every flag) the whole portfolio."""
+    flags = flags_visible_to(user).filter(state=FlagState.OPEN)
+    if not (is_admin(user) or Role.EXECUTIVE.value in user_roles(user)):
+        flags = flags.filter(Q(project__manager=user) | Q(project__sponsor=user))
+    return flags.annotate(severity_rank=SEVERITY_ORDER).order_by("severity_rank", "-last_seen")
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """What needs my attention: my open flags, my projects, approvals waiting for me."""
+    user: Any = request.user  # signed in (login_required)
+    roles = user_roles(user)
+    executive = is_admin(user) or Role.EXECUTIVE.value in roles
+    context: dict[str, Any] = {"has_role": can_read(user)}
+    if can_read(user):
+        flags = _attention_flags(user)
+        awaiting = projects_with_trace().filter(status=ProjectStatus.PROPOSED)
+        if not executive:
+            awaiting = awaiting.filter(sponsor=user)
+        context.update(
+            flags=list(flags[:8]),
+            flags_total=flags.count(),
+            my_projects=list(projects_with_trace().filter(manager=user).order_by("title")[:10]),
+            sponsored=list(
+                projects_with_trace()
+                .filter(sponsor=user)
+                .exclude(status__in=[ProjectStatus.DONE, ProjectStatus.CANCELLED])
+                .order_by("title")[:10]
+            ),
+            awaiting=list(awaiting.order_by("title")[:10]),
+            is_executive=executive,
+            counts={
+                "goals": BusinessGoal.objects.count(),
+                "crm_strategies": CRMStrategy.objects.count(),
+                "projects": CRMProject.objects.count(),
+            },
+        )
+    return render(request, "home.html", context)
+
+
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    """Goals, strategies, projects and features whose title or description contains `q`;
+    one query per type, at most SEARCH_LIMIT each."""
+    require_reader(request)
+    query = request.GET.get("q", "").strip()[:100]
+    results: dict[str, list[Any]] = {}
+    if len(query) >= 2:
+        text = Q(title__icontains=query) | Q(description__icontains=query)
+        user = request.user
+        results = {
+            "Goals": list(visible_to(BusinessGoal.objects.filter(text), user)[:SEARCH_LIMIT]),
+            "Business strategies": list(
+                visible_to(
+                    BusinessStrategy.objects.filter(text | Q(scope__icontains=query)), user
+                ).select_related("goal")[:SEARCH_LIMIT]
+            ),
+            "CRM strategies": list(
+                visible_to(
+                    CRMStrategy.objects.filter(text | Q(customer_need__icontains=query)), user
+                )[:SEARCH_LIMIT]
+            ),
+            "Projects": list(visible_to(CRMProject.objects.filter(text), user)[:SEARCH_LIMIT]),
+            "Features": list(
+                visible_to(Feature.objects.filter(text), user).select_related("project")[
+                    :SEARCH_LIMIT
+                ]
+            ),
+        }
+    return render(
+        request,
+        "search.html",
+        {
+            "search_query": query,
+            "results": results,
+            "total": sum(len(v) for v in results.values()),
+            "too_short": 0 < len(query) < 2,
+            "limit": SEARCH_LIMIT,
+        },
+    )
+
+
+def form_page(
+    request: HttpRequest,
+    form: Any,
+    heading: str,
+    *,
+    crumbs: list[tuple[str, str]] | tuple[()] = (),
+    button: str = "Save",
+    cancel_url: str = "",
+    intro: str = "",
+    template: str = "form_page.html",
+    **extra: Any,
+) -> HttpResponse:
+    """Render a form on the shared form page (a heading, breadcrumbs, the fields, a button)."""
+    context = {
+        "form": form,
+        "heading": heading,
+        "crumbs": crumbs,
+        "button": button,
+        "cancel_url": cancel_url,
+        "intro": intro,
+        **extra,
+    }
+    return render(request, template, context)

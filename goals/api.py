@@ -1,0 +1,168 @@
+"""REST API for goals and KPIs: thin serializers over goals.services and goals.selectors."""
+
+from typing import Any
+
+import django_filters
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from crm_alignment.api_base import ServiceViewSet, StrategyPermission, actor
+
+from . import selectors, services
+from .models import KPI, BusinessGoal, GoalStatus, KPICheckIn
+
+User = get_user_model()
+
+
+class GoalSerializer(serializers.ModelSerializer):
+    """A business goal. `owner` is whoever created it (set by the service, not the client)."""
+
+    business_strategy_count = serializers.IntegerField(read_only=True)
+    active_business_strategy_count = serializers.IntegerField(read_only=True)
+    kpi_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = BusinessGoal
+        fields = [
+            "id",
+            "title",
+            "description",
+            "owner",
+            "status",
+            "priority",
+            "horizon_start",
+            "horizon_end",
+            "business_strategy_count",
+            "active_business_strategy_count",
+            "kpi_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["owner", "created_at", "updated_at"]
+
+    def create(self, validated_data: dict[str, Any]) -> BusinessGoal:
+        return services.goal_create(actor=actor(self), **validated_data)
+
+    def update(self, instance: BusinessGoal, validated_data: dict[str, Any]) -> BusinessGoal:
+        return services.goal_update(goal=instance, actor=actor(self), **validated_data)
+
+
+class GoalFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=GoalStatus.choices)
+    owner = django_filters.ModelChoiceFilter(queryset=User.objects.all())
+
+    class Meta:
+        model = BusinessGoal
+        fields = ["status", "owner", "priority"]
+
+
+class GoalViewSet(ServiceViewSet):
+    """Business goals. Executives create and change them; a goal with strategies under it cannot
+    be deleted (409 naming them) — retire it by status instead."""
+
+    serializer_class = GoalSerializer
+    permission_classes = [IsAuthenticated, StrategyPermission]
+    filterset_class = GoalFilter
+    search_fields = ["title"]
+    ordering_fields = ["id", "title", "priority", "status", "created_at", "updated_at"]
+    ordering = ["priority", "title"]
+
+    def get_queryset(self) -> Any:
+        return self.visible(selectors.goals_with_counts())
+
+    def delete_service(self, instance: BusinessGoal) -> None:
+        services.goal_delete(goal=instance, actor=self.request.user)
+
+
+class KPICheckInSerializer(serializers.ModelSerializer):
+    """One reading of a KPI; recording it moves the KPI's `current` value."""
+
+    class Meta:
+        model = KPICheckIn
+        fields = ["id", "value", "recorded_on", "note", "recorded_by", "created_at"]
+        read_only_fields = ["recorded_by", "created_at"]
+
+
+class KPISerializer(serializers.ModelSerializer):
+    """A KPI of a goal. `goal` is set on create and cannot change; `current` follows check-ins
+    but may also be set directly."""
+
+    goal = serializers.PrimaryKeyRelatedField(queryset=BusinessGoal.objects.all())
+    progress_percent = serializers.IntegerField(read_only=True, allow_null=True)
+    check_ins = KPICheckInSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = KPI
+        fields = [
+            "id",
+            "goal",
+            "name",
+            "unit",
+            "baseline",
+            "target",
+            "current",
+            "direction",
+            "due_date",
+            "progress_percent",
+            "check_ins",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        # Uniqueness per goal and target vs baseline are checked by the service (full_clean).
+        validators: list = []
+
+    def validate_goal(self, goal: BusinessGoal) -> BusinessGoal:
+        if self.instance is not None and goal.pk != self.instance.goal_id:
+            raise serializers.ValidationError("A KPI cannot move to another goal.")
+        return goal
+
+    def create(self, validated_data: dict[str, Any]) -> KPI:
+        goal = validated_data.pop("goal")
+        return services.kpi_create(goal=goal, actor=actor(self), **validated_data)
+
+    def update(self, instance: KPI, validated_data: dict[str, Any]) -> KPI:
+        validated_data.pop("goal", None)
+        return services.kpi_update(kpi=instance, actor=actor(self), **validated_data)
+
+
+class KPIFilter(django_filters.FilterSet):
+    goal = django_filters.ModelChoiceFilter(queryset=BusinessGoal.objects.all())
+    goal_status = django_filters.ChoiceFilter(field_name="goal__status", choices=GoalStatus.choices)
+    owner = django_filters.ModelChoiceFilter(field_name="goal__owner", queryset=User.objects.all())
+
+    class Meta:
+        model = KPI
+        fields = ["goal", "goal_status", "owner", "direction"]
+
+
+class KPIViewSet(ServiceViewSet):
+    """KPIs of goals, each with its check-in history. Executives write them."""
+
+    serializer_class = KPISerializer
+    permission_classes = [IsAuthenticated, StrategyPermission]
+    filterset_class = KPIFilter
+    search_fields = ["name"]
+    ordering_fields = ["id", "name", "due_date", "created_at"]
+    ordering = ["goal_id", "name"]
+
+    def get_queryset(self) -> Any:
+        return self.visible(selectors.kpis_with_history())
+
+    def delete_service(self, instance: KPI) -> None:
+        services.kpi_delete(kpi=instance, actor=self.request.user)
+
+    @extend_schema(request=KPICheckInSerializer, responses={201: KPICheckInSerializer})
+    @action(detail=True, methods=["post"], url_path="check-ins")
+    def check_in(self, request: Request, pk: str | None = None) -> Response:
+        """Record a reading of the KPI."""
+        kpi = self.get_object()
+        data = KPICheckInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        check_in = services.kpi_check_in(kpi=kpi, actor=request.user, **data.validated_data)
+        return Response(KPICheckInSerializer(check_in).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,53 @@
+"""Page forms for goals, KPIs and KPI readings. Services do the writing."""
+
+from django import forms
+
+from crm_alignment.forms import (
+    DateInput,
+    DefaultsToActorMixin,
+    PersonChoiceField,
+    people_with_roles,
+)
+from crm_alignment.roles import Role
+
+from .models import KPI, BusinessGoal
+
+
+class GoalForm(DefaultsToActorMixin, forms.ModelForm):
+    owner = PersonChoiceField(queryset=people_with_roles(Role.EXECUTIVE), required=False)
+
+    class Meta:
+        model = BusinessGoal
+        fields = [
+            "title",
+            "description",
+            "owner",
+            "status",
+            "priority",
+            "horizon_start",
+            "horizon_end",
+        ]
+        widgets = {
+            "horizon_start": DateInput(),
+            "horizon_end": DateInput(),
+            "description": forms.Textarea(attrs={"rows": 4}),
+        }
+        help_texts = {"owner": "Defaults to you."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.require_person_once_saved()
+
+
+class KPIForm(forms.ModelForm):
+    class Meta:
+        model = KPI
+        fields = ["name", "unit", "baseline", "target", "current", "direction", "due_date"]
+        widgets = {"due_date": DateInput()}
+        help_texts = {"current": "Recording a reading below updates this."}
+
+
+class KPICheckInForm(forms.Form):
+    value = forms.DecimalField(max_digits=16, decimal_places=2)
+    recorded_on = forms.DateField(widget=DateInput(), label="Date")
+    note = forms.CharField(max_length=500, required=False)

@@ -1,0 +1,262 @@
+"""Goal pages: list, detail (KPIs with their trend, the business strategies under the goal),
+create, edit, retire; KPIs and their readings. Writes go through goals.services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from alignment.models import FlagState, SubjectType
+from alignment.selectors import flags_visible_to
+from crm_alignment.forms import add_service_errors
+from crm_alignment.permissions import can_manage_strategy, get_visible_or_404
+from crm_alignment.views import choice_param, form_page, paginate, require_reader, sort_order
+from strategies.selectors import business_strategies_with_counts
+
+from . import services
+from .forms import GoalForm, KPICheckInForm, KPIForm
+from .models import KPI, BusinessGoal, GoalStatus
+from .selectors import goals_with_counts, kpis_with_history
+
+GOAL_SORTS = {
+    "priority": ("priority", "title"),
+    "title": ("title",),
+    "status": ("status", "title"),
+    "horizon_end": ("horizon_end", "title"),
+    "strategies": ("business_strategy_count", "title"),
+}
+SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 160, 40, 4
+
+
+def _goal_crumbs(goal: BusinessGoal) -> list[tuple[str, str]]:
+    return [(reverse("goals:list"), "Goals"), (goal.get_absolute_url(), goal.title)]
+
+
+def _require_executive(request: HttpRequest, action: str) -> None:
+    if not can_manage_strategy(request.user):
+        raise PermissionDenied(f"Only executives {action}.")
+
+
+def sparkline(values: list[Decimal], target: Decimal | None = None) -> dict[str, Any] | None:
+    """Points for a small SVG line of `values` (oldest first), scaled to include the target."""
+    if not values:
+        return None
+    scale = [*values, *([target] if target is not None else [])]
+    low, high = min(scale), max(scale)
+    span = (high - low) or Decimal(1)
+    inner_w, inner_h = SPARK_WIDTH - 2 * SPARK_PAD, SPARK_HEIGHT - 2 * SPARK_PAD
+    step = inner_w / (len(values) - 1) if len(values) > 1 else 0
+
+    def y(value: Decimal) -> float:
+        return round(SPARK_PAD + inner_h - float((value - low) / span) * inner_h, 1)
+
+    points = [
+        (round(SPARK_PAD + i * step if len(values) > 1 else SPARK_WIDTH / 2, 1), y(v))
+        for i, v in enumerate(values)
+    ]
+    return {
+        "width": SPARK_WIDTH,
+        "height": SPARK_HEIGHT,
+        "points": " ".join(f"{x},{py}" for x, py in points),
+        "last": points[-1],
+        "target_y": y(target) if target is not None else None,
+    }
+
+
+@login_required
+def goal_list(request: HttpRequest) -> HttpResponse:
+    require_reader(request)
+    status = choice_param(request, "status", GoalStatus.values)
+    sort, ordering = sort_order(request, GOAL_SORTS, "priority")
+    goals = goals_with_counts().order_by(*ordering)
+    if status:
+        goals = goals.filter(status=status)
+    return render(
+        request,
+        "goals/goal_list.html",
+        {
+            "page_obj": paginate(request, goals),
+            "sort": sort,
+            "status": status,
+            "statuses": GoalStatus.choices,
+        },
+    )
+
+
+@login_required
+def goal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    goal = get_visible_or_404(goals_with_counts(), request.user, pk=pk)
+    kpis = []
+    for kpi in kpis_with_history().filter(goal=goal):
+        readings = list(kpi.check_ins.all())
+        spark = sparkline([r.value for r in readings], kpi.target)
+        kpis.append({"kpi": kpi, "readings": readings, "spark": spark})
+    strategies = (
+        business_strategies_with_counts()
+        .filter(goal=goal)
+        .prefetch_related("crm_strategies")
+        .order_by("title")
+    )
+    flags = flags_visible_to(request.user).filter(
+        subject_type=SubjectType.GOAL, subject_id=goal.pk, state=FlagState.OPEN
+    )
+    return render(
+        request,
+        "goals/goal_detail.html",
+        {
+            "goal": goal,
+            "kpis": kpis,
+            "strategies": strategies,
+            "flags": list(flags),
+            "check_in_form": KPICheckInForm(prefix="reading"),
+        },
+    )
+
+
+@login_required
+def goal_create(request: HttpRequest) -> HttpResponse:
+    require_reader(request)
+    _require_executive(request, "define goals")
+    form = GoalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            goal = services.goal_create(actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Goal “{goal}” created.")
+            return redirect(goal)
+    return form_page(
+        request,
+        form,
+        "New goal",
+        crumbs=[(reverse("goals:list"), "Goals")],
+        button="Create goal",
+        cancel_url=reverse("goals:list"),
+    )
+
+
+@login_required
+def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    goal = get_visible_or_404(BusinessGoal.objects.all(), request.user, pk=pk)
+    _require_executive(request, "change goals")
+    form = GoalForm(request.POST or None, instance=goal)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.goal_update(goal=goal, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Goal “{goal}” saved.")
+            return redirect(goal)
+    return form_page(
+        request,
+        form,
+        f"Edit “{goal.title}”",
+        crumbs=_goal_crumbs(goal),
+        button="Save goal",
+        cancel_url=goal.get_absolute_url(),
+    )
+
+
+@login_required
+@require_POST
+def goal_retire(request: HttpRequest, pk: int) -> HttpResponse:
+    goal = get_visible_or_404(BusinessGoal.objects.all(), request.user, pk=pk)
+    _require_executive(request, "retire goals")
+    try:
+        services.goal_update(goal=goal, actor=request.user, status=GoalStatus.RETIRED)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Goal “{goal}” retired; its chains no longer count.")
+    return redirect(goal)
+
+
+@login_required
+def kpi_create(request: HttpRequest, pk: int) -> HttpResponse:
+    goal = get_visible_or_404(BusinessGoal.objects.all(), request.user, pk=pk)
+    _require_executive(request, "define KPIs")
+    form = KPIForm(request.POST or None, instance=KPI(goal=goal))
+    if request.method == "POST" and form.is_valid():
+        try:
+            kpi = services.kpi_create(goal=goal, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"KPI “{kpi.name}” added.")
+            return redirect(goal)
+    return form_page(
+        request,
+        form,
+        "New KPI",
+        crumbs=_goal_crumbs(goal),
+        intro=f"A measure of “{goal.title}”: where it starts, where it must get to.",
+        button="Add KPI",
+        cancel_url=goal.get_absolute_url(),
+    )
+
+
+@login_required
+def kpi_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    kpi = get_visible_or_404(KPI.objects.select_related("goal"), request.user, pk=pk)
+    _require_executive(request, "change KPIs")
+    form = KPIForm(request.POST or None, instance=kpi)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.kpi_update(kpi=kpi, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"KPI “{kpi.name}” saved.")
+            return redirect(kpi.goal)
+    return form_page(
+        request,
+        form,
+        f"Edit KPI “{kpi.name}”",
+        crumbs=_goal_crumbs(kpi.goal),
+        button="Save KPI",
+        cancel_url=kpi.goal.get_absolute_url(),
+    )
+
+
+@login_required
+@require_POST
+def kpi_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    kpi = get_visible_or_404(KPI.objects.select_related("goal"), request.user, pk=pk)
+    _require_executive(request, "delete KPIs")
+    services.kpi_delete(kpi=kpi, actor=request.user)
+    messages.success(request, f"KPI “{kpi.name}” deleted.")
+    return redirect(kpi.goal)
+
+
+@login_required
+def kpi_check_in(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record a KPI reading; the form sits on the goal page, errors come back on their own page."""
+    kpi = get_visible_or_404(KPI.objects.select_related("goal"), request.user, pk=pk)
+    _require_executive(request, "record KPI readings")
+    form = KPICheckInForm(request.POST or None, prefix="reading")
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.kpi_check_in(kpi=kpi, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Reading recorded for “{kpi.name}”.")
+            return redirect(kpi.goal)
+    return form_page(
+        request,
+        form,
+        f"Record a reading of “{kpi.name}”",
+        crumbs=_goal_crumbs(kpi.goal),
+        button="Save reading",
+        cancel_url=kpi.goal.get_absolute_url(),
+    )

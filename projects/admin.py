@@ -1,0 +1,378 @@
+"""Admin for departments, projects (with links, features, metrics, roadmap, check-ins) and
+features (with their links). Saves go through projects.services."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms import BaseInlineFormSet, ModelForm
+from django.http import HttpRequest
+
+from crm_alignment.admin import (
+    ServiceModelAdmin,
+    ServiceRefused,
+    adopt,
+    call_service,
+    form_fields,
+    row_deleted,
+    save_inline_through_services,
+)
+
+from . import services
+from .models import (
+    CRMProject,
+    Department,
+    Feature,
+    FeatureLink,
+    ProjectCheckIn,
+    ProjectLink,
+    ProjectStatus,
+    RoadmapPhase,
+    SuccessMetric,
+)
+from .selectors import features_with_trace, projects_with_trace
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_it")
+    list_filter = ("is_it",)
+    search_fields = ("name",)
+
+
+def _save_links(formset: BaseInlineFormSet, *, setter: Any, owner_kwarg: str, actor: Any) -> None:
+    """Inline link rows are one set: the service replaces the owner's links at once."""
+    specs = [
+        services.LinkSpec(
+            row.cleaned_data["crm_strategy"],
+            row.cleaned_data.get("rationale") or "",
+            row.cleaned_data.get("weight"),
+        )
+        for row in formset.forms
+        if row.cleaned_data
+        and row.cleaned_data.get("crm_strategy") is not None
+        and not row_deleted(formset, row)
+    ]
+    call_service(setter, **{owner_kwarg: formset.instance, "actor": actor, "links": specs})
+    formset.new_objects = [row.instance for row in formset.extra_forms if row.has_changed()]
+    formset.changed_objects = [
+        (row.instance, row.changed_data) for row in formset.initial_forms if row.has_changed()
+    ]
+    formset.deleted_objects = [
+        row.instance for row in formset.deleted_forms if row.instance.pk is not None
+    ]
+
+
+class ProjectLinkInline(admin.TabularInline):
+    model = ProjectLink
+    extra = 1
+    fields = ("crm_strategy", "rationale", "weight")
+    autocomplete_fields = ("crm_strategy",)
+    verbose_name = "serves CRM strategy"
+    verbose_name_plural = "serves CRM strategies (links)"
+
+
+class FeatureInline(admin.TabularInline):
+    model = Feature
+    extra = 0
+    fields = ("position", "title", "priority", "status")
+    show_change_link = True
+    ordering = ("position", "id")
+
+
+class SuccessMetricInline(admin.TabularInline):
+    model = SuccessMetric
+    extra = 0
+    fields = ("name", "unit", "baseline", "target", "current")
+
+
+class RoadmapPhaseInline(admin.TabularInline):
+    model = RoadmapPhase
+    extra = 0
+    fields = ("position", "name", "kind", "start_date", "end_date")
+
+
+class ProjectCheckInInline(admin.TabularInline):
+    """Check-ins are history: new ones can be added, recorded ones are read-only."""
+
+    model = ProjectCheckIn
+    extra = 1
+    fields = ("checked_in_on", "health", "summary", "author")
+    readonly_fields = ("author",)
+    can_delete = False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _check_in(*, project: CRMProject, actor: Any, **fields: Any) -> ProjectCheckIn:
+    return services.project_check_in(
+        project=project,
+        actor=actor,
+        summary=fields.get("summary", ""),
+        health=fields.get("health") or "on_track",
+        checked_in_on=fields.get("checked_in_on"),
+    )
+
+
+# The inline model → (fields, create, update, delete, item keyword) through the services.
+_PROJECT_INLINE_SERVICES: dict[type, tuple[tuple[str, ...], Any, Any, Any, str]] = {
+    Feature: (
+        services.FEATURE_FIELDS,
+        services.feature_create,
+        services.feature_update,
+        services.feature_delete,
+        "feature",
+    ),
+    SuccessMetric: (
+        services.METRIC_FIELDS,
+        services.metric_create,
+        services.metric_update,
+        services.metric_delete,
+        "metric",
+    ),
+    RoadmapPhase: (
+        services.PHASE_FIELDS,
+        services.phase_create,
+        services.phase_update,
+        services.phase_delete,
+        "phase",
+    ),
+    ProjectCheckIn: (("checked_in_on", "health", "summary"), _check_in, None, None, "check_in"),
+}
+
+
+@admin.register(CRMProject)
+class CRMProjectAdmin(ServiceModelAdmin):
+    list_display = (
+        "title",
+        "status",
+        "manager",
+        "sponsor",
+        "department",
+        "traceable",
+        "features_traced_display",
+        "budget_technology",
+        "budget_capability_display",
+        "start_date",
+        "end_date",
+    )
+    list_filter = ("status", "department", "department__is_it", "crm_strategies")
+    search_fields = ("title", "description", "manager__username", "sponsor__username")
+    autocomplete_fields = ("manager", "sponsor", "business_owner", "department")
+    readonly_fields = ("approved_at", "approved_by")
+    date_hierarchy = "start_date"
+    fieldsets = (
+        (None, {"fields": ("title", "description", "status", ("start_date", "end_date"))}),
+        ("People", {"fields": ("manager", "sponsor", "department", "business_owner")}),
+        (
+            "Budget",
+            {
+                "fields": (
+                    "budget_technology",
+                    ("budget_people", "budget_process", "budget_training", "budget_incentives"),
+                )
+            },
+        ),
+        ("Integration", {"fields": ("integration_notes",)}),
+        ("Approval", {"fields": ("approved_at", "approved_by")}),
+    )
+    inlines = [
+        ProjectLinkInline,
+        FeatureInline,
+        SuccessMetricInline,
+        RoadmapPhaseInline,
+        ProjectCheckInInline,
+    ]
+    actions = ["approve_projects"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CRMProject]:
+        # The traceability annotations come from the same selector the pages use.
+        return projects_with_trace()
+
+    @admin.display(description="traceable", boolean=True, ordering="is_traceable")
+    def traceable(self, project: Any) -> bool:
+        return project.is_traceable
+
+    @admin.display(description="features traced")
+    def features_traced_display(self, project: Any) -> str:
+        return f"{project.features_traced}/{project.feature_count}"
+
+    @admin.display(description="capability budget", ordering="budget_capability_total")
+    def budget_capability_display(self, project: Any) -> Any:
+        return project.budget_capability_total
+
+    def save_model(
+        self, request: HttpRequest, obj: CRMProject, form: ModelForm, change: bool
+    ) -> None:
+        if change:
+            call_service(
+                services.project_update,
+                project=obj,
+                actor=request.user,
+                **form_fields(form, services.PROJECT_FIELDS, changed_only=True),
+            )
+        else:
+            project = call_service(
+                services.project_create,
+                actor=request.user,
+                **form_fields(form, services.PROJECT_FIELDS, changed_only=False),
+            )
+            adopt(obj, project)
+
+    def delete_model(self, request: HttpRequest, obj: CRMProject) -> None:
+        call_service(services.project_delete, project=obj, actor=request.user)
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
+    ) -> None:
+        if formset.model is ProjectLink:
+            _save_links(
+                formset,
+                setter=services.project_set_links,
+                owner_kwarg="project",
+                actor=request.user,
+            )
+            return
+        fields, create, update, delete, item_kwarg = _PROJECT_INLINE_SERVICES[formset.model]  # type: ignore[index]
+        save_inline_through_services(
+            formset,
+            actor=request.user,
+            fields=fields,
+            create=create,
+            update=update,
+            delete=delete,
+            parent_kwarg="project",
+            item_kwarg=item_kwarg,
+        )
+
+    @admin.action(description="Approve the selected projects (as their sponsor)")
+    def approve_projects(self, request: HttpRequest, queryset: QuerySet[CRMProject]) -> None:
+        approved = 0
+        for project in queryset.filter(status__in=[ProjectStatus.PROPOSED, ProjectStatus.ON_HOLD]):
+            try:
+                call_service(services.project_approve, project=project, actor=request.user)
+            except ServiceRefused as refused:
+                self.message_user(request, f"{project}: {refused.message}", messages.ERROR)
+            else:
+                approved += 1
+        if approved:
+            self.message_user(request, f"Approved {approved} project(s).", messages.SUCCESS)
+
+
+class FeatureLinkInline(admin.TabularInline):
+    model = FeatureLink
+    extra = 1
+    fields = ("crm_strategy", "rationale", "weight")
+    autocomplete_fields = ("crm_strategy",)
+    verbose_name = "serves CRM strategy"
+    verbose_name_plural = "serves CRM strategies (links)"
+
+
+@admin.register(Feature)
+class FeatureAdmin(ServiceModelAdmin):
+    list_display = ("title", "project", "priority", "status", "position", "traceable")
+    list_filter = ("status", "priority", "project__status", "crm_strategies")
+    search_fields = ("title", "description", "project__title")
+    autocomplete_fields = ("project",)
+    fields = ("project", "title", "description", "priority", "status", "position")
+    inlines = [FeatureLinkInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Feature]:
+        return features_with_trace()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # A feature stays in its project (its service does not move features).
+        return ("project",) if obj is not None else ()
+
+    @admin.display(description="traceable", boolean=True, ordering="is_traceable")
+    def traceable(self, feature: Any) -> bool:
+        return feature.is_traceable
+
+    def save_model(self, request: HttpRequest, obj: Feature, form: ModelForm, change: bool) -> None:
+        if change:
+            call_service(
+                services.feature_update,
+                feature=obj,
+                actor=request.user,
+                **form_fields(form, services.FEATURE_FIELDS, changed_only=True),
+            )
+        else:
+            fields = form_fields(form, services.FEATURE_FIELDS, changed_only=False)
+            if "position" not in form.changed_data:
+                fields.pop("position", None)  # the service appends to the end of the list
+            feature = call_service(
+                services.feature_create,
+                project=form.cleaned_data["project"],
+                actor=request.user,
+                **fields,
+            )
+            adopt(obj, feature)
+
+    def delete_model(self, request: HttpRequest, obj: Feature) -> None:
+        call_service(services.feature_delete, feature=obj, actor=request.user)
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
+    ) -> None:
+        _save_links(
+            formset, setter=services.feature_set_links, owner_kwarg="feature", actor=request.user
+        )
+
+
+class _ReadOnlyListAdmin(admin.ModelAdmin):
+    """Listed for search and audit; edited on their project's or feature's page."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ProjectLink)
+class ProjectLinkAdmin(_ReadOnlyListAdmin):
+    list_display = ("project", "crm_strategy", "weight", "rationale", "created_at")
+    list_filter = ("crm_strategy", "crm_strategy__status", "project__status")
+    search_fields = ("project__title", "crm_strategy__title", "rationale")
+    list_select_related = ("project", "crm_strategy")
+
+
+@admin.register(FeatureLink)
+class FeatureLinkAdmin(_ReadOnlyListAdmin):
+    list_display = ("feature", "project_title", "crm_strategy", "weight", "rationale")
+    list_filter = ("crm_strategy", "crm_strategy__status")
+    search_fields = ("feature__title", "feature__project__title", "crm_strategy__title")
+    list_select_related = ("feature", "feature__project", "crm_strategy")
+
+    @admin.display(description="project", ordering="feature__project__title")
+    def project_title(self, link: FeatureLink) -> str:
+        return link.feature.project.title
+
+
+@admin.register(SuccessMetric)
+class SuccessMetricAdmin(_ReadOnlyListAdmin):
+    list_display = ("name", "project", "unit", "baseline", "target", "current")
+    list_filter = ("project__status",)
+    search_fields = ("name", "project__title")
+    list_select_related = ("project",)
+
+
+@admin.register(RoadmapPhase)
+class RoadmapPhaseAdmin(_ReadOnlyListAdmin):
+    list_display = ("name", "project", "kind", "start_date", "end_date", "position")
+    list_filter = ("kind", "project__status")
+    search_fields = ("name", "project__title")
+    list_select_related = ("project",)
+
+
+@admin.register(ProjectCheckIn)
+class ProjectCheckInAdmin(_ReadOnlyListAdmin):
+    list_display = ("project", "checked_in_on", "health", "author", "summary")
+    list_filter = ("health", "checked_in_on", "project__status")
+    search_fields = ("project__title", "summary")
+    list_select_related = ("project", "author")
+    date_hierarchy = "checked_in_on"

@@ -1,0 +1,609 @@
+"""REST API for projects, features, their links, metrics, roadmap phases and check-ins.
+
+Serializers parse and render; every write goes through projects.services, every read through
+projects.selectors, every check through crm_alignment.permissions."""
+
+from typing import Any
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.relations import ManyRelatedField, PKOnlyObject
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from crm_alignment import permissions
+from crm_alignment.api_base import ApiViewSet, ServiceViewSet, UserField, actor
+from crm_alignment.roles import Role
+from goals.models import BusinessGoal
+from strategies.models import CRMStrategy
+
+from . import selectors, services
+from .models import (
+    CRMProject,
+    Department,
+    Feature,
+    FeatureLink,
+    FeatureStatus,
+    ProjectCheckIn,
+    ProjectLink,
+    ProjectStatus,
+    RoadmapPhase,
+    SuccessMetric,
+)
+
+User = get_user_model()
+
+
+# --- Permissions
+
+
+class ProjectPermission(BasePermission):
+    """Project managers create projects and edit the ones they manage; the sponsor (or an
+    executive) approves. Objects a user may not see answer 404 before any 403."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        if view.action == "create":
+            return permissions.can_create_project(request.user)
+        return True  # decided per object below (after the 404 for the unseen)
+
+    def has_object_permission(self, request: Request, view: Any, obj: CRMProject) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        if view.action == "approve":
+            return permissions.can_approve_project(request.user, obj)
+        return permissions.can_edit_project(request.user, obj)
+
+
+class ProjectPartPermission(BasePermission):
+    """Features, metrics, phases and check-ins are edited by whoever may edit their project."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        if view.action == "create":
+            # Only managers (and admins) edit any project; which one is checked on `project`.
+            return permissions.can_create_project(request.user)
+        return True
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return permissions.can_edit_project(request.user, obj.project)
+
+
+# --- Links
+
+
+class LinkSerializer(serializers.Serializer):
+    """One link to a CRM strategy: how the project or feature serves it, and optionally how much."""
+
+    crm_strategy = serializers.PrimaryKeyRelatedField(queryset=CRMStrategy.objects.all())
+    rationale = serializers.CharField(max_length=500, allow_blank=True, required=False, default="")
+    weight = serializers.IntegerField(min_value=1, max_value=100, allow_null=True, required=False)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {
+            "crm_strategy": instance.crm_strategy_id,
+            "rationale": instance.rationale,
+            "weight": instance.weight,
+        }
+
+
+class LinkedStrategiesField(ManyRelatedField):
+    """The ids of the linked CRM strategies, read from the (prefetched) links."""
+
+    def get_attribute(self, instance: Any) -> list[PKOnlyObject]:
+        return [PKOnlyObject(pk=link.crm_strategy_id) for link in instance.links.all()]
+
+
+class LinkedSerializerMixin(serializers.Serializer):
+    """`crm_strategies` (ids) and `links` (ids with rationale and weight) are two ways to write
+    the same set of links; send one of them. Writing either replaces the whole set."""
+
+    crm_strategies = LinkedStrategiesField(
+        child_relation=serializers.PrimaryKeyRelatedField(queryset=CRMStrategy.objects.all()),
+        required=False,
+    )
+    links = LinkSerializer(many=True, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if "crm_strategies" in attrs and "links" in attrs:
+            raise serializers.ValidationError(
+                {"links": ["Send either crm_strategies or links, not both."]}
+            )
+        if "links" in attrs:
+            ids = [link["crm_strategy"].pk for link in attrs["links"]]
+            if len(ids) != len(set(ids)):
+                raise serializers.ValidationError(
+                    {"links": ["Each CRM strategy may be linked only once."]}
+                )
+        return attrs
+
+    @staticmethod
+    def pop_links(validated_data: dict[str, Any], current: Any = None) -> list | None:
+        """The LinkSpecs to write, or None when the request did not touch the links. A bare id
+        list keeps the rationale and weight of links that already exist."""
+        if "links" in validated_data:
+            validated_data.pop("crm_strategies", None)
+            return [
+                services.LinkSpec(
+                    link["crm_strategy"], link.get("rationale") or "", link.get("weight")
+                )
+                for link in validated_data.pop("links")
+            ]
+        if "crm_strategies" in validated_data:
+            existing = {link.crm_strategy_id: link for link in (current or [])}
+            specs = []
+            for strategy in dict.fromkeys(validated_data.pop("crm_strategies")):
+                old = existing.get(strategy.pk)
+                specs.append(
+                    services.LinkSpec(
+                        strategy, old.rationale if old else "", old.weight if old else None
+                    )
+                )
+            return specs
+        return None
+
+
+# --- Project parts shown nested on the project
+
+
+class ProjectPartSerializer(serializers.ModelSerializer):
+    """Base for things that belong to one project: `project` is set on create, never moved,
+    and must be a project the user may edit."""
+
+    project = serializers.PrimaryKeyRelatedField(queryset=CRMProject.objects.all())
+
+    def validate_project(self, project: CRMProject) -> CRMProject:
+        user = self.context["request"].user
+        if self.instance is not None and project.pk != self.instance.project_id:
+            raise serializers.ValidationError("This cannot move to another project.")
+        if not permissions.can_edit_project(user, project):
+            raise PermissionDenied("Only the project's manager may change it.")
+        return project
+
+
+class MetricSerializer(ProjectPartSerializer):
+    """A success metric; it counts for approval once it has a baseline and a target."""
+
+    class Meta:
+        model = SuccessMetric
+        fields = ["id", "project", "name", "unit", "baseline", "target", "current"]
+        validators: list = []
+
+    def create(self, validated_data: dict[str, Any]) -> SuccessMetric:
+        project = validated_data.pop("project")
+        return services.metric_create(project=project, actor=actor(self), **validated_data)
+
+    def update(self, instance: SuccessMetric, validated_data: dict[str, Any]) -> SuccessMetric:
+        validated_data.pop("project", None)
+        return services.metric_update(metric=instance, actor=actor(self), **validated_data)
+
+
+class PhaseSerializer(ProjectPartSerializer):
+    """A roadmap phase or milestone."""
+
+    class Meta:
+        model = RoadmapPhase
+        fields = ["id", "project", "name", "kind", "start_date", "end_date", "position"]
+
+    def create(self, validated_data: dict[str, Any]) -> RoadmapPhase:
+        project = validated_data.pop("project")
+        return services.phase_create(project=project, actor=actor(self), **validated_data)
+
+    def update(self, instance: RoadmapPhase, validated_data: dict[str, Any]) -> RoadmapPhase:
+        validated_data.pop("project", None)
+        return services.phase_update(phase=instance, actor=actor(self), **validated_data)
+
+
+class CheckInSerializer(ProjectPartSerializer):
+    """A dated progress note (today unless `checked_in_on` is given); the author is the caller."""
+
+    checked_in_on = serializers.DateField(required=False)
+
+    class Meta:
+        model = ProjectCheckIn
+        fields = ["id", "project", "checked_in_on", "health", "summary", "author", "created_at"]
+        read_only_fields = ["author", "created_at"]
+
+    def create(self, validated_data: dict[str, Any]) -> ProjectCheckIn:
+        return services.project_check_in(actor=actor(self), **validated_data)
+
+
+class NestedMetricSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SuccessMetric
+        fields = ["id", "name", "unit", "baseline", "target", "current"]
+
+
+class NestedPhaseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RoadmapPhase
+        fields = ["id", "name", "kind", "start_date", "end_date", "position"]
+
+
+class NestedCheckInSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProjectCheckIn
+        fields = ["id", "checked_in_on", "health", "summary", "author", "created_at"]
+
+
+# --- Projects
+
+
+class ProjectSerializer(LinkedSerializerMixin, serializers.ModelSerializer):
+    """A CRM project. `manager` defaults to the creating project manager; approval happens only
+    through POST /projects/{id}/approve/. Metrics, phases and check-ins are shown here and
+    written at /api/metrics/, /api/phases/ and /api/project-check-ins/."""
+
+    manager = UserField(required=False)
+    sponsor = UserField(required=False, allow_null=True)
+    business_owner = UserField(required=False, allow_null=True)
+    department = serializers.PrimaryKeyRelatedField(
+        queryset=Department.objects.all(), required=False, allow_null=True
+    )
+    budget_capability = serializers.DecimalField(
+        max_digits=16, decimal_places=2, read_only=True, source="budget_capability_total"
+    )
+    budget_total = serializers.DecimalField(
+        max_digits=16, decimal_places=2, read_only=True, source="budget_sum"
+    )
+    is_linked = serializers.BooleanField(read_only=True)
+    is_traceable = serializers.BooleanField(read_only=True)
+    feature_count = serializers.IntegerField(read_only=True)
+    features_traced = serializers.IntegerField(read_only=True)
+    metrics = NestedMetricSerializer(many=True, read_only=True)
+    phases = NestedPhaseSerializer(many=True, read_only=True)
+    check_ins = NestedCheckInSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = CRMProject
+        fields = [
+            "id",
+            "title",
+            "description",
+            "manager",
+            "sponsor",
+            "department",
+            "business_owner",
+            "status",
+            "start_date",
+            "end_date",
+            "budget_technology",
+            "budget_people",
+            "budget_process",
+            "budget_training",
+            "budget_incentives",
+            "budget_capability",
+            "budget_total",
+            "integration_notes",
+            "approved_at",
+            "approved_by",
+            "crm_strategies",
+            "links",
+            "is_linked",
+            "is_traceable",
+            "feature_count",
+            "features_traced",
+            "metrics",
+            "phases",
+            "check_ins",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["approved_at", "approved_by", "created_at", "updated_at"]
+        validators: list = []
+
+    def validate_manager(self, manager: Any) -> Any:
+        user = self.context["request"].user
+        if not (
+            manager.is_superuser or Role.PROJECT_MANAGER.value in permissions.user_roles(manager)
+        ):
+            raise serializers.ValidationError("The manager must be a project manager.")
+        if self.instance is None and manager.pk != user.pk and not permissions.is_admin(user):
+            raise serializers.ValidationError("You can only create projects you manage yourself.")
+        return manager
+
+    def create(self, validated_data: dict[str, Any]) -> CRMProject:
+        links = self.pop_links(validated_data)
+        project = services.project_create(actor=actor(self), **validated_data)
+        if links is not None:
+            services.project_set_links(project=project, actor=actor(self), links=links)
+        return project
+
+    def update(self, instance: CRMProject, validated_data: dict[str, Any]) -> CRMProject:
+        links = self.pop_links(validated_data, instance.links.all())
+        project = services.project_update(project=instance, actor=actor(self), **validated_data)
+        if links is not None:
+            services.project_set_links(project=project, actor=actor(self), links=links)
+        return project
+
+
+class ProjectFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=ProjectStatus.choices)
+    manager = django_filters.ModelChoiceFilter(queryset=User.objects.all())
+    owner = django_filters.ModelChoiceFilter(
+        field_name="manager", queryset=User.objects.all(), label="Owner (the manager)"
+    )
+    sponsor = django_filters.ModelChoiceFilter(queryset=User.objects.all())
+    department = django_filters.ModelChoiceFilter(queryset=Department.objects.all())
+    crm_strategy = django_filters.ModelChoiceFilter(
+        field_name="links__crm_strategy", queryset=CRMStrategy.objects.all(), distinct=True
+    )
+    goal = django_filters.ModelChoiceFilter(
+        field_name="links__crm_strategy__serves__business_strategy__goal",
+        queryset=BusinessGoal.objects.all(),
+        distinct=True,
+    )
+    is_linked = django_filters.BooleanFilter()
+    is_traceable = django_filters.BooleanFilter()
+
+    class Meta:
+        model = CRMProject
+        fields = [
+            "status",
+            "manager",
+            "owner",
+            "sponsor",
+            "department",
+            "crm_strategy",
+            "goal",
+            "is_linked",
+            "is_traceable",
+        ]
+
+
+class ChainElementSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+
+
+class ChainSerializer(serializers.Serializer):
+    """One path project → CRM strategy → business strategy → goal."""
+
+    crm_strategy = ChainElementSerializer()
+    rationale = serializers.CharField()
+    weight = serializers.IntegerField(allow_null=True)
+    business_strategy = ChainElementSerializer(allow_null=True)
+    goal = ChainElementSerializer(allow_null=True)
+    traceable = serializers.BooleanField()
+
+
+class TraceSerializer(serializers.Serializer):
+    project = ChainElementSerializer()
+    is_traceable = serializers.BooleanField()
+    chains = ChainSerializer(many=True)
+
+
+class FeatureOrderSerializer(serializers.Serializer):
+    features = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=10000)
+
+
+class ProjectViewSet(ServiceViewSet):
+    """CRM projects. Managers create and edit their own; the sponsor or an executive approves.
+    A project that was approved or started cannot be deleted (cancel it instead)."""
+
+    serializer_class = ProjectSerializer
+    permission_classes = [IsAuthenticated, ProjectPermission]
+    filterset_class = ProjectFilter
+    search_fields = ["title"]
+    ordering_fields = ["id", "title", "status", "start_date", "end_date", "created_at"]
+    ordering = ["title"]
+
+    def get_queryset(self) -> Any:
+        return self.visible(
+            selectors.projects_with_trace().prefetch_related(
+                Prefetch("links", queryset=ProjectLink.objects.order_by("id")),
+                "metrics",
+                "phases",
+                "check_ins",
+            )
+        )
+
+    def delete_service(self, instance: CRMProject) -> None:
+        services.project_delete(project=instance, actor=self.request.user)
+
+    @extend_schema(request=None, responses={200: ProjectSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        """Approve a proposed or on-hold project (it needs a sponsor and a success metric)."""
+        project = self.get_object()
+        services.project_approve(project=project, actor=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=project.pk)).data)
+
+    @extend_schema(responses={200: TraceSerializer})
+    @action(detail=True, methods=["get"])
+    def trace(self, request: Request, pk: str | None = None) -> Response:
+        """Every chain from the project through its CRM strategies to goals."""
+        project = self.get_object()
+        chains = selectors.project_trace(project)
+        return Response(
+            {
+                "project": {"id": project.pk, "title": project.title, "status": project.status},
+                "is_traceable": any(chain["traceable"] for chain in chains),
+                "chains": chains,
+            }
+        )
+
+    @extend_schema(request=FeatureOrderSerializer, responses={204: None})
+    @action(detail=True, methods=["post"], url_path="reorder-features")
+    def reorder_features(self, request: Request, pk: str | None = None) -> Response:
+        """Put the project's features in the given order (list every feature id once)."""
+        project = self.get_object()
+        data = FeatureOrderSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.feature_reorder(
+            project=project, actor=request.user, feature_ids=data.validated_data["features"]
+        )
+        return Response(status=204)
+
+
+# --- Features
+
+
+class FeatureSerializer(LinkedSerializerMixin, ProjectPartSerializer):
+    """A requirement of a project, with the CRM strategies it serves."""
+
+    is_linked = serializers.BooleanField(read_only=True)
+    is_traceable = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Feature
+        fields = [
+            "id",
+            "project",
+            "title",
+            "description",
+            "priority",
+            "status",
+            "position",
+            "crm_strategies",
+            "links",
+            "is_linked",
+            "is_traceable",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        validators: list = []
+
+    def create(self, validated_data: dict[str, Any]) -> Feature:
+        links = self.pop_links(validated_data)
+        project = validated_data.pop("project")
+        feature = services.feature_create(project=project, actor=actor(self), **validated_data)
+        if links is not None:
+            services.feature_set_links(feature=feature, actor=actor(self), links=links)
+        return feature
+
+    def update(self, instance: Feature, validated_data: dict[str, Any]) -> Feature:
+        links = self.pop_links(validated_data, instance.links.all())
+        validated_data.pop("project", None)
+        feature = services.feature_update(feature=instance, actor=actor(self), **validated_data)
+        if links is not None:
+            services.feature_set_links(feature=feature, actor=actor(self), links=links)
+        return feature
+
+
+class FeatureFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=FeatureStatus.choices)
+    project = django_filters.ModelChoiceFilter(queryset=CRMProject.objects.all())
+    owner = django_filters.ModelChoiceFilter(
+        field_name="project__manager", queryset=User.objects.all(), label="Owner (the manager)"
+    )
+    crm_strategy = django_filters.ModelChoiceFilter(
+        field_name="links__crm_strategy", queryset=CRMStrategy.objects.all(), distinct=True
+    )
+    is_linked = django_filters.BooleanFilter()
+    is_traceable = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Feature
+        fields = ["status", "project", "owner", "crm_strategy", "priority", "is_linked"]
+
+
+class FeatureViewSet(ServiceViewSet):
+    """Features of projects; the project's manager writes them and their links."""
+
+    serializer_class = FeatureSerializer
+    permission_classes = [IsAuthenticated, ProjectPartPermission]
+    filterset_class = FeatureFilter
+    search_fields = ["title"]
+    ordering_fields = ["id", "title", "status", "priority", "position", "created_at"]
+    ordering = ["project_id", "position", "id"]
+
+    def get_queryset(self) -> Any:
+        return self.visible(
+            selectors.features_with_trace().prefetch_related(
+                Prefetch("links", queryset=FeatureLink.objects.order_by("id"))
+            )
+        )
+
+    def delete_service(self, instance: Feature) -> None:
+        services.feature_delete(feature=instance, actor=self.request.user)
+
+
+# --- Metrics, phases, check-ins as their own small resources
+
+
+class MetricViewSet(ServiceViewSet):
+    """Success metrics of projects (also shown nested on each project)."""
+
+    serializer_class = MetricSerializer
+    permission_classes = [IsAuthenticated, ProjectPartPermission]
+    filterset_fields = ["project"]
+    ordering_fields = ["id", "name"]
+    ordering = ["project_id", "name"]
+
+    def get_queryset(self) -> Any:
+        return self.visible(SuccessMetric.objects.select_related("project"))
+
+    def delete_service(self, instance: SuccessMetric) -> None:
+        services.metric_delete(metric=instance, actor=self.request.user)
+
+
+class PhaseViewSet(ServiceViewSet):
+    """Roadmap phases and milestones of projects (also shown nested on each project)."""
+
+    serializer_class = PhaseSerializer
+    permission_classes = [IsAuthenticated, ProjectPartPermission]
+    filterset_fields = ["project", "kind"]
+    ordering_fields = ["id", "position", "start_date"]
+    ordering = ["project_id", "position", "start_date", "id"]
+
+    def get_queryset(self) -> Any:
+        return self.visible(RoadmapPhase.objects.select_related("project"))
+
+    def delete_service(self, instance: RoadmapPhase) -> None:
+        services.phase_delete(phase=instance, actor=self.request.user)
+
+
+class CheckInViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    ApiViewSet,
+):
+    """Project check-ins: a dated record, so they are added, never edited."""
+
+    serializer_class = CheckInSerializer
+    permission_classes = [IsAuthenticated, ProjectPartPermission]
+    filterset_fields = ["project", "health"]
+    ordering_fields = ["id", "checked_in_on"]
+    ordering = ["project_id", "-checked_in_on", "-id"]
+
+    def get_queryset(self) -> Any:
+        return self.visible(ProjectCheckIn.objects.select_related("project"))
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+
+
+class DepartmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Department
+        fields = ["id", "name", "is_it"]
+
+
+class DepartmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Departments a project can belong to (managed in the admin)."""
+
+    serializer_class = DepartmentSerializer
+    filterset_fields = ["is_it"]
+    search_fields = ["name"]
+    ordering_fields = ["id", "name"]
+    ordering = ["name"]
+
+    def get_queryset(self) -> Any:
+        return self.visible(Department.objects.all())

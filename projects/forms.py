@@ -1,0 +1,194 @@
+"""Page forms for projects, features, metrics, roadmap phases, check-ins and the link picker.
+Services do the validating writes; their errors are mapped back onto these fields."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
+
+from crm_alignment.forms import (
+    DateInput,
+    DefaultsToActorMixin,
+    PersonChoiceField,
+    people_with_roles,
+)
+from crm_alignment.roles import Role
+from strategies.models import CRMStrategy, StrategyStatus
+
+from .models import (
+    CRMProject,
+    Feature,
+    ProjectCheckIn,
+    ProjectStatus,
+    RoadmapPhase,
+    SuccessMetric,
+)
+from .services import LinkSpec
+
+
+class ProjectForm(DefaultsToActorMixin, forms.ModelForm):
+    actor_field = "manager"
+
+    manager = PersonChoiceField(
+        queryset=people_with_roles(Role.PROJECT_MANAGER),
+        required=False,
+        help_text="Defaults to you. Only the manager may edit the project.",
+    )
+    sponsor = PersonChoiceField(
+        queryset=people_with_roles(Role.SPONSOR, Role.EXECUTIVE),
+        required=False,
+        help_text="The executive sponsor who approves the project and answers for it.",
+    )
+    business_owner = PersonChoiceField(
+        queryset=people_with_roles(),
+        required=False,
+        help_text="The person on the business side accountable for the outcome.",
+    )
+
+    class Meta:
+        model = CRMProject
+        fields = [
+            "title",
+            "description",
+            "manager",
+            "sponsor",
+            "department",
+            "business_owner",
+            "status",
+            "start_date",
+            "end_date",
+            "budget_technology",
+            "budget_people",
+            "budget_process",
+            "budget_training",
+            "budget_incentives",
+            "integration_notes",
+        ]
+        widgets = {
+            "start_date": DateInput(),
+            "end_date": DateInput(),
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "integration_notes": forms.Textarea(attrs={"rows": 3}),
+        }
+        labels = {
+            "department": "Business-owner department",
+            "budget_technology": "Technology",
+            "budget_people": "People",
+            "budget_process": "Process",
+            "budget_training": "Training",
+            "budget_incentives": "Incentives",
+        }
+
+    budget_fields = (
+        "budget_technology",
+        "budget_people",
+        "budget_process",
+        "budget_training",
+        "budget_incentives",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.require_person_once_saved()
+        # Approval is the sponsor's act on the project page, so it is offered only if current.
+        current = self.instance.status if self.instance.pk else ProjectStatus.PROPOSED
+        status_field = self.fields["status"]
+        assert isinstance(status_field, forms.ChoiceField)
+        status_field.choices = [
+            (value, label)
+            for value, label in ProjectStatus.choices
+            if value != ProjectStatus.APPROVED or current == ProjectStatus.APPROVED
+        ]
+        for name in self.budget_fields:
+            self.fields[name].widget.attrs.update(min="0", step="0.01")
+
+    def main_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name not in self.budget_fields]
+
+    def budget_bound_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.budget_fields]
+
+
+class FeatureForm(forms.ModelForm):
+    class Meta:
+        model = Feature
+        fields = ["title", "description", "priority", "status"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+class MetricForm(forms.ModelForm):
+    class Meta:
+        model = SuccessMetric
+        fields = ["name", "unit", "baseline", "target", "current"]
+
+
+class PhaseForm(forms.ModelForm):
+    class Meta:
+        model = RoadmapPhase
+        fields = ["name", "kind", "start_date", "end_date"]
+        widgets = {"start_date": DateInput(), "end_date": DateInput()}
+
+
+class CheckInForm(forms.ModelForm):
+    class Meta:
+        model = ProjectCheckIn
+        fields = ["checked_in_on", "health", "summary"]
+        widgets = {"checked_in_on": DateInput(), "summary": forms.Textarea(attrs={"rows": 2})}
+        labels = {"checked_in_on": "Date"}
+
+
+class LinkPickerForm(forms.Form):
+    """Choose the CRM strategies a project or feature serves, each with a rationale and an
+    optional weight. One row per offered strategy: live ones, plus any already linked."""
+
+    def __init__(
+        self,
+        *args: Any,
+        strategies: Iterable[CRMStrategy],
+        current: dict[int, Any],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.strategies = list(strategies)
+        self.rows: list[dict[str, Any]] = []
+        for strategy in self.strategies:
+            link = current.get(strategy.pk)
+            self.fields[f"use_{strategy.pk}"] = forms.BooleanField(
+                required=False, label=strategy.title, initial=link is not None
+            )
+            self.fields[f"rationale_{strategy.pk}"] = forms.CharField(
+                required=False,
+                max_length=500,
+                label=f"How it serves “{strategy.title}”",
+                initial=link.rationale if link else "",
+            )
+            self.fields[f"weight_{strategy.pk}"] = forms.IntegerField(
+                required=False,
+                min_value=1,
+                max_value=100,
+                label=f"Weight for “{strategy.title}”",
+                initial=link.weight if link else None,
+            )
+            self.rows.append(
+                {
+                    "strategy": strategy,
+                    "use": self[f"use_{strategy.pk}"],
+                    "rationale": self[f"rationale_{strategy.pk}"],
+                    "weight": self[f"weight_{strategy.pk}"],
+                    "retired": strategy.status == StrategyStatus.RETIRED,
+                }
+            )
+
+    def link_specs(self) -> list[LinkSpec]:
+        data = self.cleaned_data
+        return [
+            LinkSpec(
+                crm_strategy=strategy,
+                rationale=data[f"rationale_{strategy.pk}"].strip(),
+                weight=data[f"weight_{strategy.pk}"],
+            )
+            for strategy in self.strategies
+            if data.get(f"use_{strategy.pk}")
+        ]

@@ -1,0 +1,389 @@
+"""CRM projects and their features, links to CRM strategies, metrics, roadmap and check-ins."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+from crm_alignment.models import TimeStamped
+from strategies.models import CRMStrategy
+
+
+def _check_dates(start, end) -> None:
+    if start and end and end < start:
+        raise ValidationError({"end_date": "The end date must be on or after the start date."})
+
+
+class Department(models.Model):
+    """A department that can own a project as its business owner; IT is marked as such."""
+
+    name = models.CharField(max_length=100, unique=True)
+    is_it = models.BooleanField(
+        default=False, help_text="An IT department: owning a project alone is a risk."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectStatus(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    APPROVED = "approved", "Approved"
+    ACTIVE = "active", "Active"
+    ON_HOLD = "on_hold", "On hold"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Projects whose chain and health still matter; done and cancelled ones are history.
+LIVE_PROJECT_STATUSES = [
+    ProjectStatus.PROPOSED,
+    ProjectStatus.APPROVED,
+    ProjectStatus.ACTIVE,
+    ProjectStatus.ON_HOLD,
+]
+COMMITTED_PROJECT_STATUSES = [ProjectStatus.APPROVED, ProjectStatus.ACTIVE]
+
+_non_negative = [MinValueValidator(Decimal("0"))]
+
+
+def _money() -> models.DecimalField:
+    return models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal("0"), validators=_non_negative
+    )
+
+
+class CRMProject(TimeStamped):
+    """A CRM initiative: who runs and sponsors it, what it costs, how success is measured."""
+
+    title = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="managed_projects"
+    )
+    sponsor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sponsored_projects",
+        help_text="The executive sponsor.",
+    )
+    department = models.ForeignKey(
+        Department,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="projects",
+        help_text="The department that owns the project.",
+    )
+    business_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="business_owned_projects",
+        help_text="The person on the business side accountable for the outcome.",
+    )
+    status = models.CharField(
+        max_length=16, choices=ProjectStatus.choices, default=ProjectStatus.PROPOSED
+    )
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    budget_technology = _money()
+    budget_people = _money()
+    budget_process = _money()
+    budget_training = _money()
+    budget_incentives = _money()
+    integration_notes = models.TextField(
+        blank=True, help_text="How it integrates with other systems."
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    crm_strategies = models.ManyToManyField(
+        CRMStrategy, through="ProjectLink", related_name="projects", blank=True
+    )
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name = "CRM project"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ProjectStatus.values), name="project_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(start_date__isnull=True)
+                | Q(end_date__isnull=True)
+                | Q(end_date__gte=F("start_date")),
+                name="project_dates_ordered",
+                violation_error_message="The end date must be on or after the start date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(budget_technology__gte=0)
+                & Q(budget_people__gte=0)
+                & Q(budget_process__gte=0)
+                & Q(budget_training__gte=0)
+                & Q(budget_incentives__gte=0),
+                name="project_budget_non_negative",
+                violation_error_message="Budgets cannot be negative.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(fields=["manager", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("projects:detail", args=[self.pk])
+
+    def clean(self) -> None:
+        _check_dates(self.start_date, self.end_date)
+
+    @property
+    def budget_capability(self) -> Decimal:
+        """Money for people, process, training and incentives: what makes the technology used."""
+        return (
+            self.budget_people + self.budget_process + self.budget_training + self.budget_incentives
+        )
+
+    @property
+    def budget_total(self) -> Decimal:
+        return self.budget_technology + self.budget_capability
+
+
+class LinkBase(models.Model):
+    """A claim to serve a CRM strategy, with the rationale and an optional weight."""
+
+    rationale = models.CharField(
+        max_length=500, blank=True, help_text="How this serves the CRM strategy."
+    )
+    weight = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Optional contribution weight, 1-100.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class ProjectLink(LinkBase):
+    """A project's link to a CRM strategy it serves."""
+
+    project = models.ForeignKey(CRMProject, on_delete=models.CASCADE, related_name="links")
+    # PROTECT: a CRM strategy that projects serve is retired, not deleted.
+    crm_strategy = models.ForeignKey(
+        CRMStrategy, on_delete=models.PROTECT, related_name="project_links"
+    )
+
+    class Meta:
+        verbose_name = "project link"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "crm_strategy"],
+                name="project_link_unique",
+                violation_error_message="The project is already linked to this CRM strategy.",
+            ),
+            models.CheckConstraint(
+                condition=Q(weight__isnull=True) | Q(weight__gte=1, weight__lte=100),
+                name="project_link_weight_range",
+            ),
+        ]
+        indexes = [models.Index(fields=["crm_strategy", "project"])]
+
+    def __str__(self) -> str:
+        return f"{self.project} → {self.crm_strategy}"
+
+
+class FeatureStatus(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    PLANNED = "planned", "Planned"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+    DROPPED = "dropped", "Dropped"
+
+
+class FeaturePriority(models.IntegerChoices):
+    MUST = 1, "Must have"
+    SHOULD = 2, "Should have"
+    COULD = 3, "Could have"
+    WONT = 4, "Won't have (this time)"
+
+
+class Feature(TimeStamped):
+    """A requirement of a project; it must be justified by a CRM strategy too."""
+
+    project = models.ForeignKey(CRMProject, on_delete=models.CASCADE, related_name="features")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    priority = models.PositiveSmallIntegerField(
+        choices=FeaturePriority.choices, default=FeaturePriority.SHOULD
+    )
+    status = models.CharField(
+        max_length=16, choices=FeatureStatus.choices, default=FeatureStatus.PROPOSED
+    )
+    position = models.PositiveIntegerField(default=0, help_text="Order within the project.")
+    crm_strategies = models.ManyToManyField(
+        CRMStrategy, through="FeatureLink", related_name="features", blank=True
+    )
+
+    class Meta:
+        ordering = ["project_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "title"],
+                name="feature_title_unique_per_project",
+                violation_error_message="This project already has a feature with that title.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=FeatureStatus.values), name="feature_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("projects:feature_detail", args=[self.pk])
+
+
+class FeatureLink(LinkBase):
+    """A feature's link to a CRM strategy it serves."""
+
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="links")
+    crm_strategy = models.ForeignKey(
+        CRMStrategy, on_delete=models.PROTECT, related_name="feature_links"
+    )
+
+    class Meta:
+        verbose_name = "feature link"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["feature", "crm_strategy"],
+                name="feature_link_unique",
+                violation_error_message="The feature is already linked to this CRM strategy.",
+            ),
+            models.CheckConstraint(
+                condition=Q(weight__isnull=True) | Q(weight__gte=1, weight__lte=100),
+                name="feature_link_weight_range",
+            ),
+        ]
+        indexes = [models.Index(fields=["crm_strategy", "feature"])]
+
+    def __str__(self) -> str:
+        return f"{self.feature} → {self.crm_strategy}"
+
+
+class SuccessMetric(models.Model):
+    """How the project's success is measured; useful only with a baseline and a target."""
+
+    project = models.ForeignKey(CRMProject, on_delete=models.CASCADE, related_name="metrics")
+    name = models.CharField(max_length=200)
+    unit = models.CharField(max_length=40, blank=True)
+    baseline = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    target = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    current = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["project_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                name="metric_name_unique_per_project",
+                violation_error_message="This project already has a metric with that name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(baseline__isnull=True)
+                | Q(target__isnull=True)
+                | ~Q(target=F("baseline")),
+                name="metric_target_differs_from_baseline",
+                violation_error_message="The target must differ from the baseline.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.baseline is not None and self.target is not None and self.target == self.baseline:
+            raise ValidationError({"target": "The target must differ from the baseline."})
+
+
+class PhaseKind(models.TextChoices):
+    PHASE = "phase", "Phase"
+    MILESTONE = "milestone", "Milestone"
+
+
+class RoadmapPhase(models.Model):
+    """A phase or milestone on the project's roadmap."""
+
+    project = models.ForeignKey(CRMProject, on_delete=models.CASCADE, related_name="phases")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=PhaseKind.choices, default=PhaseKind.PHASE)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["project_id", "position", "start_date", "id"]
+        verbose_name = "roadmap phase"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start_date__isnull=True)
+                | Q(end_date__isnull=True)
+                | Q(end_date__gte=F("start_date")),
+                name="phase_dates_ordered",
+                violation_error_message="The end date must be on or after the start date.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        _check_dates(self.start_date, self.end_date)
+
+
+class Health(models.TextChoices):
+    ON_TRACK = "on_track", "On track"
+    AT_RISK = "at_risk", "At risk"
+    OFF_TRACK = "off_track", "Off track"
+
+
+class ProjectCheckIn(models.Model):
+    """A dated progress note; `project.stalled` looks at the newest."""
+
+    project = models.ForeignKey(CRMProject, on_delete=models.CASCADE, related_name="check_ins")
+    checked_in_on = models.DateField()
+    health = models.CharField(max_length=16, choices=Health.choices, default=Health.ON_TRACK)
+    summary = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project_id", "-checked_in_on", "-id"]
+        verbose_name = "project check-in"
+        indexes = [models.Index(fields=["project", "checked_in_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.project} on {self.checked_in_on}"

@@ -1,0 +1,329 @@
+"""Writes for projects, features, their links to CRM strategies, metrics, roadmap and check-ins."""
+
+import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from crm_alignment.permissions import can_approve_project, can_create_project, can_edit_project
+from crm_alignment.services import Actor, apply_fields, require, validate_and_save
+from strategies.models import CRMStrategy, StrategyStatus
+
+from .models import (
+    CRMProject,
+    Feature,
+    FeatureLink,
+    Health,
+    ProjectCheckIn,
+    ProjectLink,
+    ProjectStatus,
+    RoadmapPhase,
+    SuccessMetric,
+)
+
+PROJECT_FIELDS = (
+    "title",
+    "description",
+    "manager",
+    "sponsor",
+    "department",
+    "business_owner",
+    "status",
+    "start_date",
+    "end_date",
+    "budget_technology",
+    "budget_people",
+    "budget_process",
+    "budget_training",
+    "budget_incentives",
+    "integration_notes",
+)
+FEATURE_FIELDS = ("title", "description", "priority", "status", "position")
+METRIC_FIELDS = ("name", "unit", "baseline", "target", "current")
+PHASE_FIELDS = ("name", "kind", "start_date", "end_date", "position")
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """One claimed link: the CRM strategy served, how, and optionally how much."""
+
+    crm_strategy: CRMStrategy
+    rationale: str = ""
+    weight: int | None = None
+
+
+def _edit_allowed(actor: Actor, project: CRMProject) -> None:
+    require(can_edit_project(actor, project), "Only the project's manager may change it.")
+
+
+def _check_status_change(project: CRMProject, old_status: str | None) -> None:
+    new = project.status
+    if new == old_status:
+        return
+    # Approval is the sponsor's decision (project_approve), never a field edit.
+    if new == ProjectStatus.APPROVED:
+        raise ValidationError({"status": "A project is approved by its sponsor; ask for approval."})
+    if new == ProjectStatus.ACTIVE and project.approved_at is None:
+        raise ValidationError({"status": "A project must be approved before it becomes active."})
+
+
+@transaction.atomic
+def project_create(*, actor: Actor, **fields: Any) -> CRMProject:
+    """Create a project; its manager defaults to the project manager creating it."""
+    require(can_create_project(actor), "Only project managers create projects.")
+    project = CRMProject()
+    apply_fields(project, fields, PROJECT_FIELDS)
+    if project.manager_id is None:
+        project.manager = actor
+    _check_status_change(project, ProjectStatus.PROPOSED)
+    return validate_and_save(project)
+
+
+@transaction.atomic
+def project_update(*, project: CRMProject, actor: Actor, **fields: Any) -> CRMProject:
+    """Change a project's fields. Status moves except approval (see project_approve)."""
+    _edit_allowed(actor, project)
+    old_status = CRMProject.objects.filter(pk=project.pk).values_list("status", flat=True).first()
+    apply_fields(project, fields, PROJECT_FIELDS)
+    _check_status_change(project, old_status)
+    return validate_and_save(project)
+
+
+def project_approval_problems(project: CRMProject) -> list[str]:
+    """Why a project cannot be approved yet (empty when it can)."""
+    problems = []
+    if project.sponsor_id is None:
+        problems.append("it has no executive sponsor")
+    if not project.metrics.filter(baseline__isnull=False, target__isnull=False).exists():
+        problems.append("it has no success metric with a baseline and a target")
+    return problems
+
+
+@transaction.atomic
+def project_approve(*, project: CRMProject, actor: Actor) -> CRMProject:
+    """The sponsor approves a proposed (or on-hold) project, once sponsor and metrics exist."""
+    require(can_approve_project(actor, project), "Only the project's sponsor may approve it.")
+    project = CRMProject.objects.select_for_update().get(pk=project.pk)
+    if project.status not in (ProjectStatus.PROPOSED, ProjectStatus.ON_HOLD):
+        raise ValidationError(
+            {
+                "status": f"Only proposed or on-hold projects can be approved (this one is "
+                f"{project.get_status_display().lower()})."
+            }
+        )
+    problems = project_approval_problems(project)
+    if problems:
+        raise ValidationError({"status": f"Cannot approve: {'; '.join(problems)}."})
+    project.status = ProjectStatus.APPROVED
+    project.approved_at = timezone.now()
+    project.approved_by = actor
+    return validate_and_save(project)
+
+
+@transaction.atomic
+def project_delete(*, project: CRMProject, actor: Actor) -> None:
+    """Delete a project that never started; approved or running ones are cancelled instead."""
+    _edit_allowed(actor, project)
+    if project.approved_at is not None or project.status not in (
+        ProjectStatus.PROPOSED,
+        ProjectStatus.CANCELLED,
+    ):
+        raise ValidationError(
+            "Cannot delete a project that was approved or has started; set its status to "
+            "cancelled instead, so its history stays."
+        )
+    project.delete()
+
+
+def _set_links(
+    *,
+    owner_field: str,
+    owner: CRMProject | Feature,
+    link_model: type[ProjectLink] | type[FeatureLink],
+    links: Iterable[LinkSpec],
+) -> None:
+    specs = {spec.crm_strategy.pk: spec for spec in links}
+    existing = {
+        link.crm_strategy_id: link for link in link_model.objects.filter(**{owner_field: owner})
+    }
+    retired = [
+        str(spec.crm_strategy)
+        for pk, spec in specs.items()
+        if pk not in existing and spec.crm_strategy.status == StrategyStatus.RETIRED
+    ]
+    if retired:
+        raise ValidationError(
+            {"crm_strategies": f"Retired CRM strategies cannot be linked: {', '.join(retired)}."}
+        )
+    link_model.objects.filter(**{owner_field: owner}).exclude(crm_strategy_id__in=specs).delete()
+    for pk, spec in specs.items():
+        link = existing.get(pk) or link_model(
+            **{owner_field: owner}, crm_strategy=spec.crm_strategy
+        )
+        if link.pk and link.rationale == spec.rationale and link.weight == spec.weight:
+            continue
+        link.rationale = spec.rationale
+        link.weight = spec.weight
+        validate_and_save(link, exclude=[owner_field, "crm_strategy"])
+
+
+@transaction.atomic
+def project_set_links(
+    *, project: CRMProject, actor: Actor, links: Iterable[LinkSpec]
+) -> CRMProject:
+    """Replace the project's links to CRM strategies with exactly `links`."""
+    _edit_allowed(actor, project)
+    _set_links(owner_field="project", owner=project, link_model=ProjectLink, links=links)
+    return project
+
+
+@transaction.atomic
+def project_link_crm_strategy(
+    *,
+    project: CRMProject,
+    crm_strategy: CRMStrategy,
+    actor: Actor,
+    rationale: str = "",
+    weight: int | None = None,
+) -> ProjectLink:
+    """Add (or update the rationale of) one link from a project to a CRM strategy."""
+    _edit_allowed(actor, project)
+    others = [
+        LinkSpec(link.crm_strategy, link.rationale, link.weight)
+        for link in project.links.select_related("crm_strategy").exclude(crm_strategy=crm_strategy)
+    ]
+    _set_links(
+        owner_field="project",
+        owner=project,
+        link_model=ProjectLink,
+        links=[*others, LinkSpec(crm_strategy, rationale, weight)],
+    )
+    return ProjectLink.objects.get(project=project, crm_strategy=crm_strategy)
+
+
+@transaction.atomic
+def project_unlink_crm_strategy(
+    *, project: CRMProject, crm_strategy: CRMStrategy, actor: Actor
+) -> None:
+    _edit_allowed(actor, project)
+    project.links.filter(crm_strategy=crm_strategy).delete()
+
+
+@transaction.atomic
+def feature_create(*, project: CRMProject, actor: Actor, **fields: Any) -> Feature:
+    """Add a feature to the end of a project's list unless a position is given."""
+    _edit_allowed(actor, project)
+    feature = Feature(project=project)
+    apply_fields(feature, fields, FEATURE_FIELDS)
+    if "position" not in fields:
+        last = project.features.aggregate(last=Max("position"))["last"]
+        feature.position = 0 if last is None else last + 1
+    return validate_and_save(feature)
+
+
+@transaction.atomic
+def feature_update(*, feature: Feature, actor: Actor, **fields: Any) -> Feature:
+    _edit_allowed(actor, feature.project)
+    apply_fields(feature, fields, FEATURE_FIELDS)
+    return validate_and_save(feature)
+
+
+@transaction.atomic
+def feature_delete(*, feature: Feature, actor: Actor) -> None:
+    _edit_allowed(actor, feature.project)
+    feature.delete()
+
+
+@transaction.atomic
+def feature_set_links(*, feature: Feature, actor: Actor, links: Iterable[LinkSpec]) -> Feature:
+    """Replace the feature's links to CRM strategies with exactly `links`."""
+    _edit_allowed(actor, feature.project)
+    _set_links(owner_field="feature", owner=feature, link_model=FeatureLink, links=links)
+    return feature
+
+
+@transaction.atomic
+def feature_reorder(*, project: CRMProject, actor: Actor, feature_ids: Sequence[int]) -> None:
+    """Put the project's features in the given order; the list must name each exactly once."""
+    _edit_allowed(actor, project)
+    current = set(project.features.values_list("id", flat=True))
+    if len(feature_ids) != len(set(feature_ids)) or set(feature_ids) != current:
+        raise ValidationError({"features": "List every feature of this project exactly once."})
+    features = list(project.features.all())
+    order = {pk: index for index, pk in enumerate(feature_ids)}
+    for feature in features:
+        feature.position = order[feature.pk]
+    Feature.objects.bulk_update(features, ["position"])
+
+
+@transaction.atomic
+def metric_create(*, project: CRMProject, actor: Actor, **fields: Any) -> SuccessMetric:
+    """Add a success metric; it counts once it has a baseline and a target."""
+    _edit_allowed(actor, project)
+    metric = SuccessMetric(project=project)
+    apply_fields(metric, fields, METRIC_FIELDS)
+    return validate_and_save(metric)
+
+
+@transaction.atomic
+def metric_update(*, metric: SuccessMetric, actor: Actor, **fields: Any) -> SuccessMetric:
+    _edit_allowed(actor, metric.project)
+    apply_fields(metric, fields, METRIC_FIELDS)
+    return validate_and_save(metric)
+
+
+@transaction.atomic
+def metric_delete(*, metric: SuccessMetric, actor: Actor) -> None:
+    _edit_allowed(actor, metric.project)
+    metric.delete()
+
+
+@transaction.atomic
+def phase_create(*, project: CRMProject, actor: Actor, **fields: Any) -> RoadmapPhase:
+    """Add a roadmap phase or milestone."""
+    _edit_allowed(actor, project)
+    phase = RoadmapPhase(project=project)
+    apply_fields(phase, fields, PHASE_FIELDS)
+    if "position" not in fields:
+        last = project.phases.aggregate(last=Max("position"))["last"]
+        phase.position = 0 if last is None else last + 1
+    return validate_and_save(phase)
+
+
+@transaction.atomic
+def phase_update(*, phase: RoadmapPhase, actor: Actor, **fields: Any) -> RoadmapPhase:
+    _edit_allowed(actor, phase.project)
+    apply_fields(phase, fields, PHASE_FIELDS)
+    return validate_and_save(phase)
+
+
+@transaction.atomic
+def phase_delete(*, phase: RoadmapPhase, actor: Actor) -> None:
+    _edit_allowed(actor, phase.project)
+    phase.delete()
+
+
+@transaction.atomic
+def project_check_in(
+    *,
+    project: CRMProject,
+    actor: Actor,
+    summary: str,
+    health: str = Health.ON_TRACK,
+    checked_in_on: datetime.date | None = None,
+) -> ProjectCheckIn:
+    """Record a progress check-in (dated today unless given)."""
+    _edit_allowed(actor, project)
+    check_in = ProjectCheckIn(
+        project=project,
+        summary=summary,
+        health=health,
+        checked_in_on=checked_in_on or timezone.localdate(),
+        author=actor,
+    )
+    return validate_and_save(check_in)

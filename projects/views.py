@@ -1,0 +1,736 @@
+"""Project pages: lists, the project page (chain, readiness, flags, features, metrics, roadmap,
+check-ins), the link pickers and the sponsor's approval. Writes go through projects.services;
+htmx swaps the changed section and tells the flags panel to refresh."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from alignment.models import FlagState, SubjectType
+from alignment.selectors import flags_visible_to
+from crm_alignment.forms import add_service_errors
+from crm_alignment.permissions import (
+    can_approve_project,
+    can_create_project,
+    can_edit_project,
+    get_visible_or_404,
+)
+from crm_alignment.views import (
+    SEVERITY_ORDER,
+    choice_param,
+    form_page,
+    paginate,
+    require_reader,
+    sort_order,
+)
+from strategies.models import CRMStrategy, StrategyStatus
+from strategies.selectors import anchored_crm_strategy_exists
+
+from . import services
+from .forms import (
+    CheckInForm,
+    FeatureForm,
+    LinkPickerForm,
+    MetricForm,
+    PhaseForm,
+    ProjectForm,
+)
+from .models import (
+    CRMProject,
+    Department,
+    Feature,
+    FeatureLink,
+    ProjectLink,
+    ProjectStatus,
+    RoadmapPhase,
+    SuccessMetric,
+)
+from .selectors import (
+    features_with_trace,
+    project_trace,
+    project_traceable_exists,
+    projects_with_trace,
+)
+
+FLAGS_CHANGED = "flagsChanged"  # htmx event: the flags panel re-fetches at once
+PROJECT_SORTS = {
+    "title": ("title",),
+    "status": ("status", "title"),
+    "manager": ("manager__first_name", "manager__last_name", "manager__username"),
+    "budget": ("budget_sum",),
+    "traced": ("is_traceable", "is_linked", "title"),
+    "features": ("feature_count",),
+    "start": ("start_date",),
+}
+
+
+def _htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _changed(response: HttpResponse) -> HttpResponse:
+    """Mark an htmx response as one that may have changed the project's flags."""
+    trigger_client_event(response, FLAGS_CHANGED)
+    return response
+
+
+def _editable(request: HttpRequest, queryset: QuerySet[Any], **lookup: Any) -> Any:
+    """The object (404 if the user may not see it), provided they may edit its project (else
+    403 with a friendly page)."""
+    obj = get_visible_or_404(queryset, request.user, **lookup)
+    project = obj if isinstance(obj, CRMProject) else obj.project
+    if not can_edit_project(request.user, project):
+        raise PermissionDenied(
+            "Only the project's manager may change it. You can still read everything on it."
+        )
+    return obj
+
+
+# ---------- lists ----------
+
+
+def _project_list(request: HttpRequest, projects: QuerySet[CRMProject], *, mine: bool) -> Any:
+    status = choice_param(request, "status", ProjectStatus.values)
+    managers = list(
+        get_user_model()
+        .objects.filter(pk__in=CRMProject.objects.values("manager_id"))
+        .order_by("first_name", "last_name", "username")
+    )
+    departments = list(Department.objects.order_by("name"))
+    manager = choice_param(request, "manager", [m.pk for m in managers])
+    department = choice_param(request, "department", [d.pk for d in departments])
+    traceable = choice_param(request, "traceable", ["yes", "no"])
+    sort, ordering = sort_order(request, PROJECT_SORTS, "title")
+    projects = projects.order_by(*ordering)
+    if status:
+        projects = projects.filter(status=status)
+    if manager:
+        projects = projects.filter(manager_id=int(manager))
+    if department:
+        projects = projects.filter(department_id=int(department))
+    if traceable == "yes":
+        projects = projects.filter(project_traceable_exists())
+    elif traceable == "no":
+        projects = projects.exclude(project_traceable_exists())
+    return render(
+        request,
+        "projects/project_list.html",
+        {
+            "page_obj": paginate(request, projects),
+            "sort": sort,
+            "filters": {
+                "status": status,
+                "manager": manager,
+                "department": department,
+                "traceable": traceable,
+            },
+            "filtered": any([status, manager, department, traceable]),
+            "statuses": ProjectStatus.choices,
+            "managers": managers,
+            "departments": departments,
+            "mine": mine,
+        },
+    )
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    require_reader(request)
+    return _project_list(request, projects_with_trace(), mine=False)
+
+
+@login_required
+def my_projects(request: HttpRequest) -> HttpResponse:
+    """The projects I manage or sponsor."""
+    require_reader(request)
+    user = request.user
+    return _project_list(
+        request, projects_with_trace().filter(Q(manager=user) | Q(sponsor=user)), mine=True
+    )
+
+
+# ---------- the project page ----------
+
+
+def readiness(
+    project: CRMProject,
+    chains: list[dict[str, Any]],
+    metrics: list[SuccessMetric],
+    phases: list[RoadmapPhase],
+) -> list[dict[str, Any]]:
+    """The checklist a sponsor reads before approving, computed from what the project holds."""
+    traced = [chain for chain in chains if chain["traceable"]]
+    measured = [m for m in metrics if m.baseline is not None and m.target is not None]
+    capability = project.budget_capability
+    return [
+        {
+            "label": "Serves a goal through a business strategy",
+            "ok": bool(traced),
+            "detail": (
+                "; ".join(
+                    sorted(
+                        {
+                            f"{c['goal']['title']} via {c['business_strategy']['title']}"
+                            for c in traced
+                        }
+                    )
+                )
+                if traced
+                else "Link the project to a CRM strategy that reaches an active goal."
+            ),
+        },
+        {
+            "label": "Executive sponsor named",
+            "ok": project.sponsor_id is not None,
+            "detail": (
+                project.sponsor.get_full_name() or project.sponsor.get_username()
+                if project.sponsor
+                else "Name the executive who will sponsor and approve it."
+            ),
+        },
+        {
+            "label": "Success metrics with a baseline and a target",
+            "ok": bool(measured),
+            "detail": (
+                ", ".join(m.name for m in measured)
+                if measured
+                else "Add a metric with where it starts and where it must get to."
+            ),
+        },
+        {
+            "label": "Roadmap",
+            "ok": bool(phases),
+            "detail": (
+                f"{len(phases)} phase{'s' if len(phases) != 1 else ''} or milestone"
+                f"{'s' if len(phases) != 1 else ''}"
+                if phases
+                else "Add the phases and milestones."
+            ),
+        },
+        {
+            "label": "Investment in people, process, training or incentives",
+            "ok": capability > 0,
+            "detail": (
+                f"{capability:,.0f} of {project.budget_total:,.0f}"
+                if capability > 0
+                else "All the money goes to technology; budget for the people who must use it."
+            ),
+        },
+        {
+            "label": "Integration plan",
+            "ok": bool(project.integration_notes.strip()),
+            "detail": (
+                "Written"
+                if project.integration_notes.strip()
+                else "Say how it fits with the systems around it."
+            ),
+        },
+    ]
+
+
+def _project_flags(request: HttpRequest, project: CRMProject) -> list[Any]:
+    """The project's unresolved flags (its own and its features'), most severe first."""
+    return list(
+        flags_visible_to(request.user)
+        .filter(project=project)
+        .exclude(state=FlagState.RESOLVED)
+        .annotate(severity_rank=SEVERITY_ORDER)
+        .order_by("severity_rank", "rule", "subject_label")
+    )
+
+
+def _features(project: CRMProject) -> list[Feature]:
+    links = FeatureLink.objects.select_related("crm_strategy").order_by("crm_strategy__title")
+    features = list(
+        features_with_trace()
+        .filter(project=project)
+        .prefetch_related(Prefetch("links", queryset=links))
+        .order_by("position", "id")
+    )
+    served = set(ProjectLink.objects.filter(project=project).values_list("crm_strategy", flat=True))
+    for feature in features:
+        for link in feature.links.all():
+            # Shown as "off scope" next to the link (the engine flags it as feature.off_scope).
+            setattr(link, "off_scope", link.crm_strategy_id not in served)  # noqa: B010
+    return features
+
+
+def _features_context(request: HttpRequest, project: CRMProject, **extra: Any) -> dict[str, Any]:
+    return {
+        "project": project,
+        "features": _features(project),
+        "can_edit": can_edit_project(request.user, project),
+        "feature_form": extra.pop("feature_form", None) or FeatureForm(prefix="new-feature"),
+        **extra,
+    }
+
+
+def _section_context(
+    request: HttpRequest, project: CRMProject, section: str, form: Any = None
+) -> dict[str, Any]:
+    form_class, _, _ = SECTIONS[section]
+    context: dict[str, Any] = {
+        "project": project,
+        "can_edit": can_edit_project(request.user, project),
+        "section": section,
+        f"{section}_form": form or form_class(prefix=section),
+    }
+    if section == "metrics":
+        context["metrics"] = list(project.metrics.all())
+    elif section == "phases":
+        context["phases"] = list(project.phases.all())
+    else:
+        context["check_ins"] = list(project.check_ins.select_related("author")[:20])
+    return context
+
+
+@login_required
+def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    project = get_visible_or_404(projects_with_trace(), request.user, pk=pk)
+    chains = project_trace(project)
+    context: dict[str, Any] = {}
+    for section in SECTIONS:
+        context.update(_section_context(request, project, section))
+    context.update(_features_context(request, project))
+    context.update(
+        chains=chains,
+        checklist=readiness(project, chains, context["metrics"], context["phases"]),
+        flags=_project_flags(request, project),
+        can_approve=can_approve_project(request.user, project)
+        and project.status in (ProjectStatus.PROPOSED, ProjectStatus.ON_HOLD),
+        approval_problems=services.project_approval_problems(project),
+    )
+    return render(request, "projects/project_detail.html", context)
+
+
+@login_required
+@require_GET
+def project_flags(request: HttpRequest, pk: int) -> HttpResponse:
+    """The flags panel alone; the project page polls it, so fresh flags appear by themselves."""
+    project = get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
+    return render(
+        request,
+        "projects/_flags.html",
+        {"project": project, "flags": _project_flags(request, project)},
+    )
+
+
+@login_required
+def project_create(request: HttpRequest) -> HttpResponse:
+    require_reader(request)
+    if not can_create_project(request.user):
+        raise PermissionDenied("Only project managers create projects.")
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.project_create(actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                f"Project “{project}” created. Now link it to the CRM strategies it serves.",
+            )
+            return redirect(project)
+    return form_page(
+        request,
+        form,
+        "New project",
+        crumbs=[(reverse("projects:list"), "Projects")],
+        button="Create project",
+        cancel_url=reverse("projects:list"),
+        template="projects/project_form.html",
+    )
+
+
+@login_required
+def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _editable(request, CRMProject.objects.all(), pk=pk)
+    form = ProjectForm(request.POST or None, instance=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.project_update(project=project, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Project “{project}” saved.")
+            return redirect(project)
+    return form_page(
+        request,
+        form,
+        f"Edit “{project.title}”",
+        crumbs=[
+            (reverse("projects:list"), "Projects"),
+            (project.get_absolute_url(), project.title),
+        ],
+        button="Save project",
+        cancel_url=project.get_absolute_url(),
+        template="projects/project_form.html",
+    )
+
+
+@login_required
+@require_POST
+def project_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    """The sponsor approves; refused, with the reasons, while sponsor or metrics are missing."""
+    project = get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
+    if not can_approve_project(request.user, project):
+        raise PermissionDenied("Only the project's sponsor (or an executive) may approve it.")
+    try:
+        services.project_approve(project=project, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Project “{project}” approved.")
+    return redirect(project)
+
+
+# ---------- link pickers ----------
+
+
+def _link_picker(
+    request: HttpRequest, owner: CRMProject | Feature, links: QuerySet[Any]
+) -> LinkPickerForm:
+    current = {link.crm_strategy_id: link for link in links}
+    strategies = (
+        CRMStrategy.objects.filter(~Q(status=StrategyStatus.RETIRED) | Q(pk__in=list(current)))
+        .annotate(is_anchored=anchored_crm_strategy_exists())
+        .order_by("title")
+    )
+    return LinkPickerForm(
+        request.POST if request.method == "POST" else None,
+        strategies=strategies,
+        current=current,
+        prefix=f"links-{owner.pk}" if isinstance(owner, Feature) else "links",
+    )
+
+
+@login_required
+def project_links(request: HttpRequest, pk: int) -> HttpResponse:
+    """Choose the CRM strategies the project serves, each with its rationale and weight."""
+    project = _editable(request, CRMProject.objects.all(), pk=pk)
+    form = _link_picker(request, project, project.links.all())
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.project_set_links(project=project, actor=request.user, links=form.link_specs())
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Links of “{project}” saved.")
+            return redirect(project)
+    return render(
+        request,
+        "projects/links_page.html",
+        {"form": form, "project": project, "feature": None},
+    )
+
+
+# ---------- features ----------
+
+
+def _feature(request: HttpRequest, pk: int) -> Feature:
+    return _editable(request, Feature.objects.select_related("project"), pk=pk)
+
+
+def _feature_row(request: HttpRequest, feature: Feature, status: int = 200) -> HttpResponse:
+    fresh = next(f for f in _features(feature.project) if f.pk == feature.pk)
+    return render(
+        request,
+        "projects/_feature_row.html",
+        {"feature": fresh, "project": feature.project, "can_edit": True},
+        status=status,
+    )
+
+
+def _features_section(request: HttpRequest, project: CRMProject, **extra: Any) -> HttpResponse:
+    return render(request, "projects/_features.html", _features_context(request, project, **extra))
+
+
+@login_required
+@require_POST
+def feature_create(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _editable(request, CRMProject.objects.all(), pk=pk)
+    form = FeatureForm(request.POST, prefix="new-feature", instance=Feature(project=project))
+    if form.is_valid():
+        try:
+            feature = services.feature_create(
+                project=project, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if _htmx(request):
+                return _changed(_features_section(request, project))
+            messages.success(request, f"Feature “{feature}” added.")
+            return redirect(f"{project.get_absolute_url()}#features")
+    if _htmx(request):
+        return _features_section(request, project, feature_form=form, show_add_form=True)
+    return form_page(
+        request,
+        form,
+        "Add a feature",
+        crumbs=[(project.get_absolute_url(), project.title)],
+        button="Add feature",
+        cancel_url=project.get_absolute_url(),
+    )
+
+
+@login_required
+@require_GET
+def feature_row(request: HttpRequest, pk: int) -> HttpResponse:
+    """One feature's row (htmx: what "Cancel" in an inline form swaps back in)."""
+    feature = get_visible_or_404(Feature.objects.select_related("project"), request.user, pk=pk)
+    fresh = next(f for f in _features(feature.project) if f.pk == feature.pk)
+    return render(
+        request,
+        "projects/_feature_row.html",
+        {
+            "feature": fresh,
+            "project": feature.project,
+            "can_edit": can_edit_project(request.user, feature.project),
+        },
+    )
+
+
+@login_required
+def feature_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    feature = get_visible_or_404(
+        features_with_trace().select_related("project"), request.user, pk=pk
+    )
+    links = feature.links.select_related("crm_strategy").order_by("crm_strategy__title")
+    served = set(feature.project.links.values_list("crm_strategy_id", flat=True))
+    flags = list(
+        flags_visible_to(request.user)
+        .filter(subject_type=SubjectType.FEATURE, subject_id=feature.pk)
+        .exclude(state=FlagState.RESOLVED)
+    )
+    return render(
+        request,
+        "projects/feature_detail.html",
+        {
+            "feature": feature,
+            "project": feature.project,
+            "links": [(link, link.crm_strategy_id not in served) for link in links],
+            "flags": flags,
+            "can_edit": can_edit_project(request.user, feature.project),
+        },
+    )
+
+
+@login_required
+def feature_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    feature = _feature(request, pk)
+    form = FeatureForm(request.POST or None, instance=feature, prefix=f"feature-{feature.pk}")
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.feature_update(feature=feature, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if _htmx(request):
+                return _changed(_feature_row(request, feature))
+            messages.success(request, f"Feature “{feature}” saved.")
+            return redirect(f"{feature.project.get_absolute_url()}#features")
+    if _htmx(request):
+        return render(
+            request,
+            "projects/_feature_form_row.html",
+            {"feature": feature, "project": feature.project, "form": form},
+        )
+    return form_page(
+        request,
+        form,
+        f"Edit feature “{feature.title}”",
+        crumbs=[(feature.project.get_absolute_url(), feature.project.title)],
+        button="Save feature",
+        cancel_url=feature.project.get_absolute_url(),
+    )
+
+
+@login_required
+def feature_links(request: HttpRequest, pk: int) -> HttpResponse:
+    """Choose the CRM strategies a feature serves (inline on the project page with htmx)."""
+    feature = _feature(request, pk)
+    form = _link_picker(request, feature, feature.links.all())
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.feature_set_links(feature=feature, actor=request.user, links=form.link_specs())
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if _htmx(request):
+                return _changed(_feature_row(request, feature))
+            messages.success(request, f"Links of feature “{feature}” saved.")
+            return redirect(f"{feature.project.get_absolute_url()}#features")
+    project_strategies = set(feature.project.links.values_list("crm_strategy_id", flat=True))
+    context = {
+        "form": form,
+        "project": feature.project,
+        "feature": feature,
+        "project_strategies": project_strategies,
+    }
+    if _htmx(request):
+        return render(request, "projects/_feature_links_row.html", context)
+    return render(request, "projects/links_page.html", context)
+
+
+@login_required
+@require_POST
+def feature_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move a feature one place up or down (the order is the project's priority order)."""
+    feature = _feature(request, pk)
+    project = feature.project
+    order = list(project.features.order_by("position", "id").values_list("id", flat=True))
+    index = order.index(feature.pk)
+    target = index - 1 if request.POST.get("direction") == "up" else index + 1
+    if 0 <= target < len(order):
+        order[index], order[target] = order[target], order[index]
+        services.feature_reorder(project=project, actor=request.user, feature_ids=order)
+    if _htmx(request):
+        return _features_section(request, project)
+    return redirect(f"{project.get_absolute_url()}#features")
+
+
+@login_required
+@require_POST
+def feature_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    feature = _feature(request, pk)
+    project = feature.project
+    services.feature_delete(feature=feature, actor=request.user)
+    if _htmx(request):
+        return _changed(_features_section(request, project))
+    messages.success(request, f"Feature “{feature.title}” deleted.")
+    return redirect(f"{project.get_absolute_url()}#features")
+
+
+# ---------- metrics, roadmap, check-ins ----------
+
+
+def _metric_create(project: CRMProject, actor: Any, data: dict[str, Any]) -> Any:
+    return services.metric_create(project=project, actor=actor, **data)
+
+
+def _phase_create(project: CRMProject, actor: Any, data: dict[str, Any]) -> Any:
+    return services.phase_create(project=project, actor=actor, **data)
+
+
+def _check_in_create(project: CRMProject, actor: Any, data: dict[str, Any]) -> Any:
+    return services.project_check_in(project=project, actor=actor, **data)
+
+
+# section name → (form, create service call, partial template)
+SECTIONS: dict[str, tuple[Any, Any, str]] = {
+    "metrics": (MetricForm, _metric_create, "projects/_metrics.html"),
+    "phases": (PhaseForm, _phase_create, "projects/_phases.html"),
+    "check_ins": (CheckInForm, _check_in_create, "projects/_check_ins.html"),
+}
+SECTION_NOUNS = {"metrics": "success metric", "phases": "roadmap entry", "check_ins": "check-in"}
+SECTION_INSTANCES = {"metrics": SuccessMetric, "phases": RoadmapPhase}
+
+
+@login_required
+@require_POST
+def section_add(request: HttpRequest, pk: int, section: str) -> HttpResponse:
+    """Add a success metric, roadmap phase or check-in from the project page."""
+    project = _editable(request, CRMProject.objects.all(), pk=pk)
+    form_class, create, template = SECTIONS[section]
+    instance_class = SECTION_INSTANCES.get(section)
+    kwargs = {"instance": instance_class(project=project)} if instance_class else {}
+    form = form_class(request.POST, prefix=section, **kwargs)
+    if section == "check_ins":
+        form.instance.project = project
+    if form.is_valid():
+        try:
+            create(project, request.user, form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if _htmx(request):
+                return _changed(
+                    render(request, template, _section_context(request, project, section))
+                )
+            messages.success(request, f"The {SECTION_NOUNS[section]} was added.")
+            return redirect(f"{project.get_absolute_url()}#{section}")
+    if _htmx(request):
+        return render(request, template, _section_context(request, project, section, form))
+    return form_page(
+        request,
+        form,
+        f"Add a {SECTION_NOUNS[section]}",
+        crumbs=[(project.get_absolute_url(), project.title)],
+        button="Add",
+        cancel_url=project.get_absolute_url(),
+    )
+
+
+@login_required
+def metric_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    metric = _editable(request, SuccessMetric.objects.select_related("project"), pk=pk)
+    form = MetricForm(request.POST or None, instance=metric)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.metric_update(metric=metric, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Metric “{metric}” saved.")
+            return redirect(f"{metric.project.get_absolute_url()}#metrics")
+    return form_page(
+        request,
+        form,
+        f"Edit metric “{metric.name}”",
+        crumbs=[(metric.project.get_absolute_url(), metric.project.title)],
+        button="Save metric",
+        cancel_url=metric.project.get_absolute_url(),
+    )
+
+
+@login_required
+@require_POST
+def metric_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    metric = _editable(request, SuccessMetric.objects.select_related("project"), pk=pk)
+    services.metric_delete(metric=metric, actor=request.user)
+    messages.success(request, f"Metric “{metric.name}” deleted.")
+    return redirect(f"{metric.project.get_absolute_url()}#metrics")
+
+
+@login_required
+def phase_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    phase = _editable(request, RoadmapPhase.objects.select_related("project"), pk=pk)
+    form = PhaseForm(request.POST or None, instance=phase)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.phase_update(phase=phase, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Roadmap entry “{phase}” saved.")
+            return redirect(f"{phase.project.get_absolute_url()}#phases")
+    return form_page(
+        request,
+        form,
+        f"Edit roadmap entry “{phase.name}”",
+        crumbs=[(phase.project.get_absolute_url(), phase.project.title)],
+        button="Save",
+        cancel_url=phase.project.get_absolute_url(),
+    )
+
+
+@login_required
+@require_POST
+def phase_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    phase = _editable(request, RoadmapPhase.objects.select_related("project"), pk=pk)
+    services.phase_delete(phase=phase, actor=request.user)
+    messages.success(request, f"Roadmap entry “{phase.name}” deleted.")
+    return redirect(f"{phase.project.get_absolute_url()}#phases")

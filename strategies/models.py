@@ -1,0 +1,119 @@
+"""Business strategies (how a goal is reached) and CRM strategies (what CRM builds for them)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from crm_alignment.models import TimeStamped
+from goals.models import BusinessGoal
+
+
+class StrategyStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"
+
+
+class BusinessStrategy(TimeStamped):
+    """How a goal will be reached, for a scope such as a market segment."""
+
+    goal = models.ForeignKey(
+        BusinessGoal, on_delete=models.PROTECT, related_name="business_strategies"
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="How we will reach the goal.")
+    scope = models.CharField(max_length=200, blank=True, help_text="e.g. a market segment.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_business_strategies"
+    )
+    status = models.CharField(
+        max_length=16, choices=StrategyStatus.choices, default=StrategyStatus.DRAFT
+    )
+
+    class Meta:
+        ordering = ["goal_id", "title"]
+        verbose_name_plural = "business strategies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["goal", "title"],
+                name="business_strategy_title_unique_per_goal",
+                violation_error_message=(
+                    "This goal already has a business strategy with that title."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=StrategyStatus.values),
+                name="business_strategy_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("strategies:business_detail", args=[self.pk])
+
+
+class CRMStrategy(TimeStamped):
+    """What CRM will do for one or more business strategies: the customer need and capabilities."""
+
+    title = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    customer_need = models.TextField(blank=True)
+    capability_people = models.TextField(blank=True, help_text="People capabilities it builds.")
+    capability_process = models.TextField(blank=True, help_text="Process capabilities it builds.")
+    capability_technology = models.TextField(
+        blank=True, help_text="Technology capabilities it builds."
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_crm_strategies"
+    )
+    status = models.CharField(
+        max_length=16, choices=StrategyStatus.choices, default=StrategyStatus.DRAFT
+    )
+    business_strategies = models.ManyToManyField(
+        BusinessStrategy,
+        through="CRMStrategyServes",
+        related_name="crm_strategies",
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name = "CRM strategy"
+        verbose_name_plural = "CRM strategies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=StrategyStatus.values), name="crm_strategy_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("strategies:crm_detail", args=[self.pk])
+
+
+class CRMStrategyServes(models.Model):
+    """A CRM strategy's claim to serve a business strategy."""
+
+    crm_strategy = models.ForeignKey(CRMStrategy, on_delete=models.CASCADE, related_name="serves")
+    # PROTECT: a business strategy that CRM strategies serve is retired, not deleted.
+    business_strategy = models.ForeignKey(
+        BusinessStrategy, on_delete=models.PROTECT, related_name="served_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "CRM strategy serves business strategy"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["crm_strategy", "business_strategy"], name="crm_strategy_serves_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["business_strategy", "crm_strategy"])]
+
+    def __str__(self) -> str:
+        return f"{self.crm_strategy} → {self.business_strategy}"

@@ -1,0 +1,317 @@
+"""Strategy pages: CRM strategies (with the business strategies they serve and the capabilities
+they build) and business strategies (how a goal is reached). Writes go through services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from alignment.models import FlagState, SubjectType
+from alignment.selectors import flags_visible_to
+from crm_alignment.forms import add_service_errors
+from crm_alignment.permissions import can_manage_strategy, get_visible_or_404
+from crm_alignment.views import choice_param, form_page, paginate, require_reader, sort_order
+from goals.models import BusinessGoal
+from projects.models import ProjectLink
+from projects.selectors import projects_with_trace
+
+from . import services
+from .forms import BusinessStrategyForm, CRMStrategyForm
+from .models import BusinessStrategy, CRMStrategy, StrategyStatus
+from .selectors import (
+    anchored_crm_strategy_exists,
+    business_strategies_with_counts,
+    crm_strategies_with_trace,
+)
+
+CRM_SORTS = {
+    "title": ("title",),
+    "status": ("status", "title"),
+    "serves": ("business_strategy_count", "title"),
+    "projects": ("project_count", "title"),
+}
+BUSINESS_SORTS = {
+    "title": ("title",),
+    "goal": ("goal__title", "title"),
+    "status": ("status", "title"),
+    "crm": ("crm_strategy_count", "title"),
+}
+
+
+def _require_executive(request: HttpRequest, action: str) -> None:
+    if not can_manage_strategy(request.user):
+        raise PermissionDenied(f"Only executives {action}.")
+
+
+def _flags_for(request: HttpRequest, subject_type: str, pk: int) -> list:
+    return list(
+        flags_visible_to(request.user).filter(
+            subject_type=subject_type, subject_id=pk, state=FlagState.OPEN
+        )
+    )
+
+
+# ---------- CRM strategies ----------
+
+
+@login_required
+def crm_list(request: HttpRequest) -> HttpResponse:
+    require_reader(request)
+    status = choice_param(request, "status", StrategyStatus.values)
+    anchored = choice_param(request, "anchored", ["yes", "no"])
+    sort, ordering = sort_order(request, CRM_SORTS, "title")
+    strategies = (
+        crm_strategies_with_trace()
+        .prefetch_related(
+            Prefetch(
+                "business_strategies",
+                queryset=BusinessStrategy.objects.select_related("goal").order_by("title"),
+            )
+        )
+        .order_by(*ordering)
+    )
+    if status:
+        strategies = strategies.filter(status=status)
+    if anchored == "yes":
+        strategies = strategies.filter(anchored_crm_strategy_exists())
+    elif anchored == "no":
+        strategies = strategies.exclude(anchored_crm_strategy_exists())
+    return render(
+        request,
+        "strategies/crm_list.html",
+        {
+            "page_obj": paginate(request, strategies),
+            "sort": sort,
+            "status": status,
+            "anchored": anchored,
+            "statuses": StrategyStatus.choices,
+            "tab": "crm",
+        },
+    )
+
+
+@login_required
+def crm_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    strategy = get_visible_or_404(crm_strategies_with_trace(), request.user, pk=pk)
+    served = (
+        business_strategies_with_counts()
+        .filter(served_by__crm_strategy=strategy)
+        .order_by("goal__title", "title")
+    )
+    projects = projects_with_trace().filter(links__crm_strategy=strategy).order_by("title")
+    rationales = dict(
+        ProjectLink.objects.filter(crm_strategy=strategy).values_list("project_id", "rationale")
+    )
+    project_rows = [(project, rationales.get(project.pk, "")) for project in projects]
+    return render(
+        request,
+        "strategies/crm_detail.html",
+        {
+            "strategy": strategy,
+            "served": served,
+            "project_rows": project_rows,
+            "flags": _flags_for(request, SubjectType.CRM_STRATEGY, strategy.pk),
+        },
+    )
+
+
+def _crm_crumbs(strategy: CRMStrategy | None = None) -> list[tuple[str, str]]:
+    crumbs = [(reverse("strategies:list"), "CRM strategies")]
+    if strategy is not None:
+        crumbs.append((strategy.get_absolute_url(), strategy.title))
+    return crumbs
+
+
+@login_required
+def crm_create(request: HttpRequest) -> HttpResponse:
+    require_reader(request)
+    _require_executive(request, "define CRM strategies")
+    form = CRMStrategyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            strategy = services.crm_strategy_create(actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"CRM strategy “{strategy}” created.")
+            return redirect(strategy)
+    return form_page(
+        request,
+        form,
+        "New CRM strategy",
+        crumbs=_crm_crumbs(),
+        intro="What CRM will do for the business: the customer need, the business strategies "
+        "it serves and the capabilities it builds.",
+        button="Create CRM strategy",
+        cancel_url=reverse("strategies:list"),
+    )
+
+
+@login_required
+def crm_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    strategy = get_visible_or_404(CRMStrategy.objects.all(), request.user, pk=pk)
+    _require_executive(request, "change CRM strategies")
+    form = CRMStrategyForm(request.POST or None, instance=strategy)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.crm_strategy_update(strategy=strategy, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"CRM strategy “{strategy}” saved.")
+            return redirect(strategy)
+    return form_page(
+        request,
+        form,
+        f"Edit “{strategy.title}”",
+        crumbs=_crm_crumbs(strategy),
+        button="Save CRM strategy",
+        cancel_url=strategy.get_absolute_url(),
+    )
+
+
+@login_required
+@require_POST
+def crm_retire(request: HttpRequest, pk: int) -> HttpResponse:
+    strategy = get_visible_or_404(CRMStrategy.objects.all(), request.user, pk=pk)
+    _require_executive(request, "retire CRM strategies")
+    services.crm_strategy_update(
+        strategy=strategy, actor=request.user, status=StrategyStatus.RETIRED
+    )
+    messages.success(request, f"CRM strategy “{strategy}” retired; links to it stop tracing.")
+    return redirect(strategy)
+
+
+# ---------- business strategies ----------
+
+
+@login_required
+def business_list(request: HttpRequest) -> HttpResponse:
+    require_reader(request)
+    status = choice_param(request, "status", StrategyStatus.values)
+    goals = list(BusinessGoal.objects.order_by("title").values_list("pk", "title"))
+    goal = choice_param(request, "goal", [pk for pk, _ in goals])
+    sort, ordering = sort_order(request, BUSINESS_SORTS, "goal")
+    strategies = business_strategies_with_counts().order_by(*ordering)
+    if status:
+        strategies = strategies.filter(status=status)
+    if goal:
+        strategies = strategies.filter(goal_id=int(goal))
+    return render(
+        request,
+        "strategies/business_list.html",
+        {
+            "page_obj": paginate(request, strategies),
+            "sort": sort,
+            "status": status,
+            "goal": goal,
+            "goals": goals,
+            "statuses": StrategyStatus.choices,
+            "tab": "business",
+        },
+    )
+
+
+@login_required
+def business_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    strategy = get_visible_or_404(business_strategies_with_counts(), request.user, pk=pk)
+    crm = crm_strategies_with_trace().filter(serves__business_strategy=strategy).order_by("title")
+    projects = (
+        projects_with_trace()
+        .filter(links__crm_strategy__serves__business_strategy=strategy)
+        .distinct()
+        .order_by("title")
+    )
+    return render(
+        request,
+        "strategies/business_detail.html",
+        {
+            "strategy": strategy,
+            "crm_strategies": crm,
+            "projects": projects,
+            "flags": _flags_for(request, SubjectType.BUSINESS_STRATEGY, strategy.pk),
+        },
+    )
+
+
+def _business_crumbs(strategy: BusinessStrategy | None = None) -> list[tuple[str, str]]:
+    crumbs = [(reverse("strategies:business_list"), "Business strategies")]
+    if strategy is not None:
+        crumbs = [
+            (reverse("goals:list"), "Goals"),
+            (strategy.goal.get_absolute_url(), strategy.goal.title),
+            (strategy.get_absolute_url(), strategy.title),
+        ]
+    return crumbs
+
+
+@login_required
+def business_create(request: HttpRequest) -> HttpResponse:
+    require_reader(request)
+    _require_executive(request, "define business strategies")
+    initial = {}
+    if request.GET.get("goal", "").isdigit():
+        initial["goal"] = int(request.GET["goal"])
+    form = BusinessStrategyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            strategy = services.business_strategy_create(actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Business strategy “{strategy}” created.")
+            return redirect(strategy)
+    return form_page(
+        request,
+        form,
+        "New business strategy",
+        crumbs=_business_crumbs(),
+        intro="How a goal will be reached, for a scope such as a market segment.",
+        button="Create business strategy",
+        cancel_url=reverse("strategies:business_list"),
+    )
+
+
+@login_required
+def business_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    strategy = get_visible_or_404(
+        BusinessStrategy.objects.select_related("goal"), request.user, pk=pk
+    )
+    _require_executive(request, "change business strategies")
+    form = BusinessStrategyForm(request.POST or None, instance=strategy)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.business_strategy_update(
+                strategy=strategy, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Business strategy “{strategy}” saved.")
+            return redirect(strategy)
+    return form_page(
+        request,
+        form,
+        f"Edit “{strategy.title}”",
+        crumbs=_business_crumbs(strategy),
+        button="Save business strategy",
+        cancel_url=strategy.get_absolute_url(),
+    )
+
+
+@login_required
+@require_POST
+def business_retire(request: HttpRequest, pk: int) -> HttpResponse:
+    strategy = get_visible_or_404(BusinessStrategy.objects.all(), request.user, pk=pk)
+    _require_executive(request, "retire business strategies")
+    services.business_strategy_update(
+        strategy=strategy, actor=request.user, status=StrategyStatus.RETIRED
+    )
+    messages.success(request, f"Business strategy “{strategy}” retired.")
+    return redirect(strategy)

@@ -1,0 +1,126 @@
+"""Two scans at once on PostgreSQL: the advisory lock serialises them into one result."""
+
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+
+from alignment import engine, locks
+from alignment.models import Flag, Scan, ScanState
+from tests.conftest import require_or_skip
+from tests.factories import CRMStrategyFactory, FeatureFactory, GoalFactory, ProjectFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    require_or_skip(connection.vendor == "postgresql", "these tests need PostgreSQL")
+
+
+def _in_thread(fn, results, key, barrier=None):
+    def run():
+        try:
+            if barrier is not None:
+                barrier.wait(timeout=10)
+            results[key] = fn()
+        except Exception as exc:  # reported by the test, not swallowed
+            results[key] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.fixture(autouse=True)
+def _no_live_rechecks(monkeypatch):
+    """These tests commit for real; keep the edit-triggered re-checks out of the way."""
+    from alignment import receivers
+
+    monkeypatch.setattr(receivers, "queue_full_recheck", lambda: None)
+    monkeypatch.setattr(receivers, "queue_project_recheck", lambda ids: None)
+
+
+def _portfolio():
+    for n in range(20):
+        project = ProjectFactory(title=f"Loose {n}", sponsor=None)
+        FeatureFactory(project=project)
+    CRMStrategyFactory(serves=[])
+    GoalFactory()
+
+
+def test_two_scans_started_at_once_give_one_consistent_result():
+    _portfolio()
+    results: dict = {}
+    barrier = threading.Barrier(2)
+    threads = [_in_thread(engine.scan_full, results, key, barrier) for key in ("a", "b")]
+    for thread in threads:
+        thread.join(timeout=60)
+    scans = [results["a"], results["b"]]
+    assert all(isinstance(s, Scan) and s.state == ScanState.DONE for s in scans), scans
+    # One scan opened every flag; the other, serialised behind it, found them all in place.
+    assert sorted(s.opened for s in scans) == [0, Flag.objects.count()]
+    # A third scan agrees: same flag ids, nothing opened or resolved.
+    before = set(Flag.objects.values_list("pk", flat=True))
+    third = engine.scan_full()
+    assert (third.opened, third.resolved) == (0, 0)
+    assert set(Flag.objects.values_list("pk", flat=True)) == before
+    rules_subjects = list(Flag.objects.values_list("rule", "subject_type", "subject_id"))
+    assert len(rules_subjects) == len(set(rules_subjects))
+
+
+def test_a_scan_waits_for_the_lock_then_gives_up_and_says_so(settings):
+    settings.ALIGNMENT_SCAN_LOCK_WAIT_SECONDS = 1
+    _portfolio()
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold_lock():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [locks.NAMESPACE, locks.SCAN_KEY]
+            )
+            holding.set()
+            release.wait(timeout=30)
+        return "held"
+
+    results: dict = {}
+    holder = _in_thread(hold_lock, results, "holder")
+    assert holding.wait(timeout=10)
+    try:
+        with pytest.raises(locks.ScanBusy):
+            engine.scan_full()
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    skipped = Scan.objects.get()
+    assert skipped.state == ScanState.FAILED and "another scan held the lock" in skipped.error
+    assert not Flag.objects.exists()
+    assert engine.scan_full().state == ScanState.DONE
+
+
+def test_chunks_of_one_scan_may_run_side_by_side(settings):
+    _portfolio()
+    started = engine.scan_start_chunked(scan_id=None, chunk_size=7)
+    assert started is not None
+    split, ranges = started
+    results: dict = {}
+    barrier = threading.Barrier(len(ranges))
+    threads = [
+        _in_thread(
+            lambda i=i, lo=lo, hi=hi: engine.scan_chunk(scan_id=split.pk, index=i, lo=lo, hi=hi),
+            results,
+            i,
+            barrier,
+        )
+        for i, (lo, hi) in enumerate(ranges)
+    ]
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results.values()) == [False] * (len(ranges) - 1) + [True], results
+    engine.scan_finish(scan_id=split.pk)
+    split.refresh_from_db()
+    assert split.state == ScanState.DONE and split.opened == Flag.objects.count()
+    assert engine.scan_full().opened == 0

@@ -1,0 +1,212 @@
+"""Flags open, stay, resolve, and respect a sponsor's decision; scans are idempotent."""
+
+import datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from alignment import engine
+from alignment.models import Flag, FlagState, Scan, ScanState, Snapshot
+from alignment.services import flag_acknowledge, flag_waive
+from projects.models import ProjectStatus
+from tests.factories import CRMStrategyFactory, ProjectFactory, ProjectLinkFactory
+
+from .conftest import flagged, scan
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def loose(sponsor):
+    return ProjectFactory(title="Loose", sponsor=sponsor, status=ProjectStatus.PROPOSED)
+
+
+def _untraced_flag():
+    return Flag.objects.get(rule="project.untraced")
+
+
+def test_a_flag_opens_then_resolves_when_fixed_and_stays_as_history(loose):
+    scan()
+    flag = _untraced_flag()
+    assert flag.state == FlagState.OPEN and flag.resolved_at is None
+    ProjectLinkFactory(project=loose)
+    scan()
+    flag.refresh_from_db()
+    assert flag.state == FlagState.RESOLVED and flag.resolved_at is not None
+
+
+def test_a_condition_that_returns_opens_a_new_flag_beside_the_history(loose):
+    scan()
+    link = ProjectLinkFactory(project=loose)
+    scan()
+    link.delete()
+    scan()
+    states = sorted(Flag.objects.filter(rule="project.untraced").values_list("state", flat=True))
+    assert states == ["open", "resolved"]
+
+
+def test_a_second_scan_changes_nothing_but_last_seen(loose):
+    first = scan()
+    before = {f.pk: (f.state, f.first_seen) for f in Flag.objects.all()}
+    second = scan()
+    after = {f.pk: (f.state, f.first_seen) for f in Flag.objects.all()}
+    assert before and before == after
+    assert first.opened == len(before)
+    assert (second.opened, second.resolved) == (0, 0)
+    assert Flag.objects.filter(last_seen=Flag.objects.first().last_seen).count() == len(after)
+
+
+def test_an_acknowledged_flag_stays_acknowledged_while_the_condition_holds(loose, sponsor):
+    scan()
+    flag_acknowledge(flag=_untraced_flag(), actor=sponsor)
+    scan()
+    flag = _untraced_flag()
+    assert flag.state == FlagState.ACKNOWLEDGED and flag.acknowledged_by == sponsor
+
+
+def test_an_acknowledged_flag_resolves_when_the_condition_clears(loose, sponsor):
+    scan()
+    flag = flag_acknowledge(flag=_untraced_flag(), actor=sponsor)
+    ProjectLinkFactory(project=loose)
+    scan()
+    flag.refresh_from_db()
+    assert flag.state == FlagState.RESOLVED
+
+
+def test_a_waived_flag_stays_waived_until_expiry_then_reopens(loose, sponsor):
+    scan()
+    expires = timezone.now() + datetime.timedelta(days=3)
+    flag_waive(flag=_untraced_flag(), actor=sponsor, reason="Pilot", expires_at=expires)
+    scan()
+    assert _untraced_flag().state == FlagState.WAIVED
+    Flag.objects.filter(rule="project.untraced").update(
+        waiver_expires_at=timezone.now() - datetime.timedelta(minutes=1)
+    )
+    result = scan()
+    flag = _untraced_flag()
+    assert flag.state == FlagState.OPEN
+    assert flag.waiver_reason == "Pilot"  # the old decision stays readable
+    assert result.per_rule["project.untraced"]["opened"] == 1
+
+
+def test_a_waived_flag_whose_condition_cleared_resolves(loose, sponsor):
+    scan()
+    flag_waive(
+        flag=_untraced_flag(),
+        actor=sponsor,
+        reason="Pilot",
+        expires_at=timezone.now() + datetime.timedelta(days=3),
+    )
+    ProjectLinkFactory(project=loose)
+    scan()
+    assert Flag.objects.get(rule="project.untraced").state == FlagState.RESOLVED
+
+
+def test_a_retitled_subject_gets_its_new_label(loose):
+    scan()
+    loose.title = "Renamed"
+    loose.save()
+    scan()
+    assert flagged("project.untraced") == {"Renamed"}
+
+
+def test_flags_of_a_deleted_project_resolve(loose):
+    scan()
+    project_id = loose.pk
+    loose.delete()
+    engine.scan_projects([project_id])
+    assert Flag.objects.filter(state="open", subject_type="project").count() == 0
+
+
+def test_the_database_allows_one_unresolved_flag_per_rule_and_subject(loose):
+    scan()
+    flag = _untraced_flag()
+    duplicate = Flag(
+        rule=flag.rule,
+        severity=flag.severity,
+        subject_type=flag.subject_type,
+        subject_id=flag.subject_id,
+        subject_label=flag.subject_label,
+        message="x",
+        first_seen=timezone.now(),
+        last_seen=timezone.now(),
+        state=FlagState.ACKNOWLEDGED,
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        duplicate.save()
+    duplicate.state = FlagState.RESOLVED
+    duplicate.save()  # resolved ones are history and may repeat
+
+
+def test_a_full_scan_records_its_state_counts_and_a_snapshot(loose):
+    result = scan()
+    assert result.state == ScanState.DONE
+    assert result.started_at <= result.finished_at
+    assert result.opened == Flag.objects.count()
+    assert result.per_rule["project.untraced"] == {"open": 1, "opened": 1, "resolved": 0}
+    snapshot = Snapshot.objects.get(scan=result)
+    assert (snapshot.projects_total, snapshot.projects_traced) == (1, 0)
+    assert snapshot.open_by_rule["project.untraced"] == 1
+    assert sum(snapshot.open_by_severity.values()) == Flag.objects.count()
+
+
+def test_a_re_check_covers_only_the_given_projects_and_takes_no_snapshot(db):
+    one = ProjectFactory(title="One")
+    ProjectFactory(title="Two")
+    recheck = engine.scan_projects([one.pk])
+    assert recheck.kind == "partial" and recheck.state == ScanState.DONE
+    assert flagged("project.untraced") == {"One"}
+    assert not Snapshot.objects.exists()
+
+
+def test_a_queued_scan_is_run_once_and_a_finished_one_is_not_rerun(loose):
+    queued = Scan.objects.create(state=ScanState.QUEUED)
+    assert engine.scan_full(scan_id=queued.pk).state == ScanState.DONE
+    assert engine.scan_full(scan_id=queued.pk) is None
+    assert Snapshot.objects.filter(scan=queued).count() == 1
+
+
+def test_a_scan_left_running_by_a_dead_worker_is_marked_failed(db):
+    stale = Scan.objects.create(
+        state=ScanState.RUNNING, started_at=timezone.now() - datetime.timedelta(hours=2)
+    )
+    scan()
+    stale.refresh_from_db()
+    assert stale.state == ScanState.FAILED and "stopped" in stale.error
+
+
+def test_a_failing_scan_is_recorded_as_failed_and_rolls_back(loose, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(engine, "_take_snapshot", explode)
+    with pytest.raises(RuntimeError):
+        scan()
+    failed = Scan.objects.get()
+    assert failed.state == ScanState.FAILED and "disk on fire" in failed.error
+    assert not Flag.objects.exists()  # the flag writes were rolled back with it
+
+
+def test_a_split_scan_gives_the_same_flags_as_a_single_one(db):
+    for n in range(7):
+        ProjectFactory(title=f"P{n}", sponsor=None if n % 2 else ProjectFactory().sponsor)
+    CRMStrategyFactory(title="Tool", serves=[])
+    started = engine.scan_start_chunked(scan_id=None, chunk_size=3)
+    assert started is not None
+    split, ranges = started
+    assert len(ranges) == 4 and split.chunks_total == 4
+    last = [
+        engine.scan_chunk(scan_id=split.pk, index=i, lo=lo, hi=hi)
+        for i, (lo, hi) in enumerate(ranges)
+    ]
+    assert last == [False, False, False, True]
+    # A redelivered chunk does nothing.
+    assert engine.scan_chunk(scan_id=split.pk, index=0, lo=ranges[0][0], hi=ranges[0][1]) is False
+    engine.scan_finish(scan_id=split.pk)
+    split.refresh_from_db()
+    split_flags = set(Flag.objects.values_list("pk", "rule", "subject_label"))
+    single = scan()
+    assert split.state == ScanState.DONE and split.opened == len(split_flags)
+    assert set(Flag.objects.values_list("pk", "rule", "subject_label")) == split_flags
+    assert single.opened == single.resolved == 0

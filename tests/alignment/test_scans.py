@@ -1,0 +1,220 @@
+"""Scan cost, the command, live re-checks queued by edits, the lock, the admin."""
+
+import datetime
+from io import StringIO
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from alignment import locks
+from alignment.models import Flag, FlagState, RuleSetting, Scan, ScanKind, ScanState
+from alignment.rules import RULES
+from projects.models import ProjectStatus
+from tests.factories import (
+    BusinessStrategyFactory,
+    CRMStrategyFactory,
+    DepartmentFactory,
+    FeatureFactory,
+    FeatureLinkFactory,
+    GoalFactory,
+    ProjectFactory,
+    ProjectLinkFactory,
+    UserFactory,
+)
+
+from .conftest import flagged, healthy_project, scan
+
+pytestmark = pytest.mark.django_db
+
+
+def _portfolio(n):
+    """n projects of every kind of trouble (and health), with features."""
+    it = DepartmentFactory(name="IT", is_it=True)
+    manager = UserFactory()
+    for i in range(n):
+        kind = i % 4
+        if kind == 0:
+            project = healthy_project(manager=manager)
+        elif kind == 1:
+            project = ProjectFactory(status=ProjectStatus.ACTIVE, sponsor=None, department=it)
+        elif kind == 2:
+            project = ProjectFactory(status=ProjectStatus.APPROVED, budget_people=0)
+            ProjectLinkFactory(project=project, crm_strategy=CRMStrategyFactory(serves=[]))
+        else:
+            project = healthy_project()
+        feature = FeatureFactory(project=project)
+        FeatureLinkFactory(feature=feature)
+    GoalFactory()
+    BusinessStrategyFactory()
+
+
+def _full_scan_queries():
+    with CaptureQueriesContext(connection) as captured:
+        result = scan()
+    assert result.state == ScanState.DONE
+    return len(captured.captured_queries)
+
+
+def test_a_full_scan_costs_the_same_queries_for_10_and_for_200_projects(
+    django_assert_num_queries,
+):
+    _portfolio(10)
+    first_small = _full_scan_queries()
+    again_small = _full_scan_queries()
+    Flag.objects.all().delete()
+    _portfolio(190)
+    with django_assert_num_queries(first_small):
+        scan()
+    with django_assert_num_queries(again_small):
+        scan()
+    assert Flag.objects.filter(rule="project.untraced").count() > 40
+
+
+def test_scan_alignment_prints_per_rule_counts_and_alignment(db):
+    ProjectFactory(title="Loose")
+    healthy_project()
+    out = StringIO()
+    call_command("scan_alignment", stdout=out)
+    text = out.getvalue()
+    assert "done" in text
+    for code in RULES:
+        assert code in text
+    line = next(row for row in text.splitlines() if row.startswith("project.untraced"))
+    assert line.split()[1:] == ["1", "1", "0"]
+    assert "1 of 2 live projects traced (50%)" in text
+    assert Scan.objects.get().kind == ScanKind.FULL
+
+
+def test_scan_alignment_says_so_when_another_scan_holds_the_lock(db, settings, monkeypatch):
+    def busy(spec):
+        raise locks.ScanBusy("another scan held the lock for more than 0 seconds")
+
+    monkeypatch.setattr(locks, "lock_in_transaction", busy)
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="another scan"):
+        call_command("scan_alignment", stdout=StringIO())
+    assert Scan.objects.get().state == ScanState.FAILED
+
+
+def test_outside_postgresql_a_held_cache_lock_makes_the_scan_wait_then_skip(db, settings):
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL uses the advisory lock (tests/alignment/test_concurrency.py)")
+    settings.ALIGNMENT_SCAN_LOCK_WAIT_SECONDS = 0
+    cache.add(locks.cache_key(), "someone-else", 60)
+    try:
+        with pytest.raises(locks.ScanBusy):
+            scan()
+    finally:
+        cache.delete(locks.cache_key())
+    assert Scan.objects.get().state == ScanState.FAILED
+    assert "Skipped" in Scan.objects.get().error
+    assert scan().state == ScanState.DONE
+
+
+# --- live re-checks -------------------------------------------------------------------------
+
+
+def test_saving_a_project_rechecks_it_once_committed(db, django_capture_on_commit_callbacks):
+    people = {"manager": UserFactory(), "sponsor": UserFactory(), "department": None}
+    with django_capture_on_commit_callbacks(execute=True):
+        project = ProjectFactory(title="New and loose", **people)
+    assert flagged("project.untraced") == {"New and loose"}
+    recheck = Scan.objects.get()
+    assert recheck.kind == ScanKind.PARTIAL and recheck.state == ScanState.DONE
+    with django_capture_on_commit_callbacks(execute=True):
+        ProjectLinkFactory(project=project)
+    assert flagged("project.untraced") == set()
+
+
+def test_a_burst_of_edits_to_one_project_queues_one_recheck(
+    db, django_capture_on_commit_callbacks, monkeypatch
+):
+    from alignment import tasks
+
+    queued = []
+    monkeypatch.setattr(
+        tasks.recheck_projects, "apply_async", lambda args, countdown: queued.append(args)
+    )
+    project = ProjectFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        project.title = "Edited"
+        project.save()
+        FeatureFactory(project=project)
+        FeatureLinkFactory(feature=FeatureFactory(project=project))
+    assert queued == [[[project.pk]]]
+    cache.delete_many([tasks.recheck_pending_key(project.pk)])
+
+
+def test_changing_a_goal_queues_a_full_scan(db, django_capture_on_commit_callbacks):
+    goal = GoalFactory(title="Lonely")
+    with django_capture_on_commit_callbacks(execute=True):
+        goal.description = "Now with words"
+        goal.save()
+    assert flagged("goal.no_strategy") == {"Lonely"}
+    assert Scan.objects.get().kind == ScanKind.FULL
+
+
+def test_retiring_a_goal_breaks_the_chain_within_the_recheck(
+    db, django_capture_on_commit_callbacks
+):
+    project = healthy_project(title="Chained")
+    goal = project.links.get().crm_strategy.business_strategies.get().goal
+    with django_capture_on_commit_callbacks(execute=True):
+        goal.status = "retired"
+        goal.save()
+    assert flagged("project.broken_chain") == {"Chained"}
+
+
+def test_a_queue_outage_never_breaks_the_users_save(
+    db, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    from alignment import tasks
+
+    def down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.recheck_projects, "apply_async", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        project = ProjectFactory()
+    assert project.pk
+    assert "Could not queue" in caplog.text
+    cache.delete_many([tasks.recheck_pending_key(project.pk)])
+
+
+# --- admin ----------------------------------------------------------------------------------
+
+
+def test_an_admin_edits_a_rule_setting_and_sees_flags(admin_user, client):
+    ProjectFactory(title="Loose")
+    scan()
+    client.force_login(admin_user)
+    setting = RuleSetting.objects.get(code="project.stalled")
+    response = client.post(
+        reverse("admin:alignment_rulesetting_change", args=[setting.pk]),
+        {"enabled": "on", "severity": "critical", "threshold": "14"},
+    )
+    assert response.status_code == 302
+    setting.refresh_from_db()
+    assert (setting.severity, setting.threshold) == ("critical", 14)
+    for name in ["flag", "scan", "snapshot", "rulesetting"]:
+        assert client.get(reverse(f"admin:alignment_{name}_changelist")).status_code == 200
+    flag = Flag.objects.first()
+    assert client.get(reverse("admin:alignment_flag_change", args=[flag.pk])).status_code == 200
+    assert client.get(reverse("admin:alignment_rulesetting_add")).status_code == 403
+
+
+def test_flags_are_refreshed_not_duplicated_when_a_waiver_expires_twice(db, sponsor):
+    ProjectFactory(title="Loose", sponsor=sponsor)
+    scan()
+    past = timezone.now() - datetime.timedelta(days=1)
+    Flag.objects.update(state=FlagState.WAIVED, waiver_reason="r", waiver_expires_at=past)
+    scan()
+    scan()
+    assert Flag.objects.filter(rule="project.untraced").count() == 1
+    assert Flag.objects.get(rule="project.untraced").state == FlagState.OPEN

@@ -1,0 +1,76 @@
+"""Headline figures, flag visibility and the trend."""
+
+from decimal import Decimal
+
+import pytest
+
+from alignment.models import Flag
+from alignment.selectors import alignment_summary, flags_visible_to, snapshots_trend
+from projects.models import FeatureStatus, ProjectStatus
+from tests.factories import FeatureFactory, FeatureLinkFactory, ProjectFactory
+
+from .conftest import healthy_project, scan
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_empty_portfolio_has_zero_percentages(db):
+    summary = alignment_summary()
+    assert summary["projects_total"] == 0 and summary["projects_traced_pct"] == 0
+    assert summary["budget_traced_pct"] == summary["features_traced_pct"] == 0
+    assert summary["open_flags_by_severity"] == {"info": 0, "warning": 0, "critical": 0}
+    assert summary["open_flags_total"] == 0 and summary["last_scan"] is None
+
+
+def test_the_summary_counts_live_projects_budget_and_features(db):
+    traced = healthy_project(budget_technology=Decimal("300"), budget_people=Decimal("100"))
+    FeatureLinkFactory(
+        feature=FeatureFactory(project=traced), crm_strategy=traced.links.get().crm_strategy
+    )
+    FeatureFactory(project=traced)  # untraced feature
+    FeatureFactory(project=traced, status=FeatureStatus.DROPPED)  # not counted
+    ProjectFactory(budget_technology=Decimal("600"), budget_people=0)  # untraced
+    ProjectFactory(status=ProjectStatus.CANCELLED, budget_technology=Decimal("5000"))
+    scan()
+    summary = alignment_summary()
+    assert (summary["projects_total"], summary["projects_traced"]) == (2, 1)
+    assert summary["projects_traced_pct"] == 50
+    assert summary["budget_total"] == Decimal("1000")
+    assert summary["budget_traced"] == Decimal("400")
+    assert summary["budget_traced_pct"] == 40
+    assert summary["budget_technology"] == Decimal("900")
+    assert summary["budget_capability"] == Decimal("100")
+    assert (summary["features_total"], summary["features_traced"]) == (2, 1)
+    assert summary["features_traced_pct"] == 50
+    assert summary["open_flags_by_rule"]["project.untraced"] == 1
+    assert summary["open_flags_total"] == Flag.objects.count()
+    assert summary["last_scan"]["state"] == "done"
+
+
+def test_flags_are_visible_to_any_role_and_hidden_from_no_role(viewer, nobody):
+    ProjectFactory()
+    scan()
+    assert flags_visible_to(viewer).count() == Flag.objects.count() > 0
+    assert flags_visible_to(nobody).count() == 0
+
+
+def test_listing_flags_costs_the_same_queries_for_2_and_50(viewer, django_assert_num_queries):
+    def listed():
+        return [(f.subject_label, f.project and f.project.title) for f in flags_visible_to(viewer)]
+
+    ProjectFactory.create_batch(2, sponsor=None)
+    scan()
+    with django_assert_num_queries(2):  # the viewer's roles, then the flags with projects
+        small = listed()
+    viewer._crm_roles = None
+    ProjectFactory.create_batch(48, sponsor=None)
+    scan()
+    with django_assert_num_queries(2):
+        big = listed()
+    assert len(big) > len(small)
+
+
+def test_the_trend_lists_the_newest_snapshots_oldest_first(db):
+    scans = [scan() for _ in range(4)]
+    trend = snapshots_trend(limit=3)
+    assert [s.scan_id for s in trend] == [s.pk for s in scans[1:]]

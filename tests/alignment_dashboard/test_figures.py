@@ -1,0 +1,221 @@
+"""The dashboard's figures, checked against a small portfolio computed by hand."""
+
+from decimal import Decimal
+
+import pytest
+
+from alignment import dashboard
+from goals.models import GoalStatus
+from projects.models import FeatureStatus, ProjectStatus
+from strategies.models import StrategyStatus
+from tests.factories import (
+    BusinessStrategyFactory,
+    CRMStrategyFactory,
+    FeatureFactory,
+    FeatureLinkFactory,
+    GoalFactory,
+    ProjectFactory,
+    ProjectLinkFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def money(project_budget: dict) -> dict:
+    keys = ("technology", "people", "process", "training", "incentives")
+    return {f"budget_{key}": Decimal(project_budget.get(key, 0)) for key in keys}
+
+
+@pytest.fixture
+def portfolio():
+    """Two active goals (and a retired one) with their strategies, six projects.
+
+    P1 1000 → A (weight 3) + B (weight 1): A 750 → BS1; B 250 → BS1 125, BS2 125.
+    P2  900 → A (no weight) + C (weight 5): mixed weights → evenly: A 450 → BS1; C 450 → BS3
+              (C also serves BS4, whose goal is retired, so BS3 gets all of it).
+    P3  500 → D (draft CRM strategy): broken chain, not traced.
+    P4  300 → no links: untraced.
+    P5  200 → C, but done: history, not in the live portfolio.
+    P6  100 → A (weight 1) + D (weight 9): only A traces, so A carries all 100 → BS1.
+    BS1 = 750 + 125 + 450 + 100 = 1425; BS2 = 125; BS3 = 450. G1 = 1550; G2 = 450.
+    """
+    g1, g2 = GoalFactory(title="G1"), GoalFactory(title="G2")
+    g3 = GoalFactory(title="G3", status=GoalStatus.RETIRED)
+    bs1 = BusinessStrategyFactory(goal=g1, title="BS1")
+    bs2 = BusinessStrategyFactory(goal=g1, title="BS2")
+    bs3 = BusinessStrategyFactory(goal=g2, title="BS3")
+    bs4 = BusinessStrategyFactory(goal=g3, title="BS4")
+    a = CRMStrategyFactory(title="A", serves=[bs1])
+    b = CRMStrategyFactory(title="B", serves=[bs1, bs2])
+    c = CRMStrategyFactory(title="C", serves=[bs3, bs4])
+    d = CRMStrategyFactory(title="D", serves=[bs3], status=StrategyStatus.DRAFT)
+    p1 = ProjectFactory(title="P1", **money({"technology": 600, "people": 400}))
+    ProjectLinkFactory(project=p1, crm_strategy=a, weight=3)
+    ProjectLinkFactory(project=p1, crm_strategy=b, weight=1)
+    p2 = ProjectFactory(title="P2", **money({"technology": 900}))
+    ProjectLinkFactory(project=p2, crm_strategy=a)
+    ProjectLinkFactory(project=p2, crm_strategy=c, weight=5)
+    p3 = ProjectFactory(title="P3", **money({"technology": 250, "training": 250}))
+    ProjectLinkFactory(project=p3, crm_strategy=d)
+    ProjectFactory(title="P4", **money({"process": 300}))
+    p5 = ProjectFactory(title="P5", status=ProjectStatus.DONE, **money({"technology": 200}))
+    ProjectLinkFactory(project=p5, crm_strategy=c)
+    p6 = ProjectFactory(title="P6", **money({"incentives": 100}))
+    ProjectLinkFactory(project=p6, crm_strategy=a, weight=1)
+    ProjectLinkFactory(project=p6, crm_strategy=d, weight=9)
+    return {"p1": p1, "p2": p2, "p3": p3, "p6": p6, "a": a, "b": b, "c": c, "d": d}
+
+
+def test_investment_by_business_strategy_follows_weights_then_even_split(portfolio):
+    rows = {row["title"]: row for row in dashboard.investment_by_business_strategy()}
+
+    assert set(rows) == {"BS1", "BS2", "BS3"}  # BS4's goal is retired
+    assert rows["BS1"]["amount"] == Decimal("1425.00")
+    assert rows["BS2"]["amount"] == Decimal("125.00")
+    assert rows["BS3"]["amount"] == Decimal("450.00")
+    assert rows["BS1"]["projects"] == 3
+    assert rows["BS3"]["goal_title"] == "G2"
+
+
+def test_investment_by_goal_adds_up_to_the_budget_that_traces(portfolio):
+    rows = dashboard.investment_by_goal()
+
+    assert [(row["title"], row["amount"], row["projects"]) for row in rows] == [
+        ("G1", Decimal("1550.00"), 3),
+        ("G2", Decimal("450.00"), 1),
+    ]
+    assert sum(row["amount"] for row in rows) == Decimal("2000.00")  # P1 + P2 + P6
+
+
+def test_investment_lists_goals_that_receive_nothing_with_zero():
+    GoalFactory(title="Quiet goal")
+
+    assert [(r["title"], r["amount"]) for r in dashboard.investment_by_goal()] == [
+        ("Quiet goal", Decimal("0.00"))
+    ]
+
+
+def test_spend_split_separates_technology_from_capability_over_live_projects(portfolio):
+    split = dashboard.spend_split()
+
+    # Live: P1 600/400, P2 900/0, P3 250/250, P4 0/300, P6 0/100; P5 (done) is left out.
+    assert split["technology"] == Decimal("1750.00")
+    assert split["capability"] == Decimal("1050.00")
+    assert split["capability_parts"]["training"] == Decimal("250.00")
+    assert split["technology_pct"] == 62
+    assert split["capability_pct"] == 38
+    assert split["traced_technology"] == Decimal("1500.00")  # P1 + P2
+    assert split["traced_capability"] == Decimal("500.00")  # P1 + P6
+    assert split["technology_only_projects"] == 1  # P2
+
+
+def test_spend_split_of_an_empty_portfolio_is_zero_not_an_error():
+    split = dashboard.spend_split()
+
+    assert split["total"] == Decimal("0.00")
+    assert split["technology_pct"] == 0
+
+
+def test_projects_with_untraced_features_are_worst_first(portfolio):
+    FeatureLinkFactory(feature=FeatureFactory(project=portfolio["p1"]), crm_strategy=portfolio["a"])
+    FeatureFactory(project=portfolio["p1"])
+    FeatureFactory(project=portfolio["p2"])
+    FeatureFactory(project=portfolio["p2"])
+    FeatureFactory(project=portfolio["p6"], status=FeatureStatus.DROPPED)  # not counted
+
+    rows = dashboard.projects_with_untraced_features()
+
+    assert [(r["project"].title, r["untraced"], r["total"]) for r in rows] == [
+        ("P2", 2, 2),
+        ("P1", 1, 2),
+    ]
+
+
+def test_strategy_map_hangs_untraced_items_loose(portfolio):
+    traced_feature = FeatureFactory(project=portfolio["p1"], title="Partner portal")
+    FeatureLinkFactory(feature=traced_feature, crm_strategy=portfolio["a"])
+    FeatureFactory(project=portfolio["p1"], title="Nice dashboard")
+    CRMStrategyFactory(title="Tool, not a strategy", serves=[])
+
+    tree = dashboard.strategy_map()
+
+    assert [goal.title for goal in tree.goals] == ["G1", "G2", "G3"]
+    g1 = tree.goals[0]
+    assert [bs.title for bs in g1.children] == ["BS1", "BS2"]
+    a_node = next(crm for crm in g1.children[0].children if crm.title == "A")
+    assert [p.title for p in a_node.children] == ["P1", "P2", "P6"]
+    assert [f.title for f in a_node.children[0].children] == ["Partner portal"]
+    assert {p.title for p in tree.loose_projects} == {"P3", "P4"}
+    notes = {p.title: p.note for p in tree.loose_projects}
+    assert "broken chain" in notes["P3"]
+    assert "no CRM strategy" in notes["P4"]
+    assert [f.title for f in tree.loose_features] == ["Nice dashboard"]
+    assert [c.title for c in tree.loose_crm_strategies] == ["Tool, not a strategy"]
+    assert tree.project_count == 5  # P5 is done
+
+
+def test_strategy_map_with_history_includes_done_projects(portfolio):
+    tree = dashboard.strategy_map(include_history=True)
+
+    assert tree.project_count == 6
+
+
+def test_matrix_cells_carry_rationale_per_project_and_strategy(portfolio):
+    p1 = portfolio["p1"]
+    cells = dashboard.matrix_cells([p1.pk])
+
+    assert set(cells) == {(p1.pk, portfolio["a"].pk), (p1.pk, portfolio["b"].pk)}
+    assert cells[(p1.pk, portfolio["a"].pk)]["weight"] == 3
+
+
+def test_matrix_rows_default_to_live_projects_and_filter_by_status(portfolio):
+    assert "P5" not in {p.title for p in dashboard.matrix_projects()}
+    assert [p.title for p in dashboard.matrix_projects(status="done")] == ["P5"]
+    assert dashboard.matrix_projects(status="all").count() == 6
+
+
+def test_map_rows_flatten_the_tree_and_expand_only_the_top_levels():
+    leaf = dashboard.MapNode(kind="feature", id=3, title="F", status="planned")
+    project = dashboard.MapNode(kind="project", id=2, title="P", status="active", children=[leaf])
+    goal = dashboard.MapNode(kind="goal", id=1, title="G", status="active", children=[project])
+
+    rows = dashboard.map_rows([goal], expand_depth=1)
+
+    assert [(r.action, r.node.title if r.node else None, r.expanded) for r in rows] == [
+        ("open", "G", True),
+        ("open", "P", False),
+        ("leaf", "F", False),
+        ("close", None, False),
+        ("close", None, False),
+    ]
+
+
+def test_untraced_projects_and_features_hang_loose_but_inactive_strategies_do_not():
+    assert dashboard.MapNode(
+        kind="project", id=1, title="P", status="active", traceable=False
+    ).hangs_loose
+    assert not dashboard.MapNode(
+        kind="crm_strategy", id=1, title="C", status="draft", traceable=False
+    ).hangs_loose
+
+
+def test_trend_chart_places_points_on_a_percent_scale_and_labels_at_most_six():
+    from alignment.charts import trend_chart
+
+    rows = [{"label": f"s{i}", "p": i * 10} for i in range(11)]
+
+    chart = trend_chart(rows, [("p", "Projects", "series--projects")], width=720, height=240)
+
+    (series,) = chart.series
+    assert series.points[0][1] == chart.plot_bottom  # 0% sits on the axis
+    assert series.points[-1][1] == 12  # 100% at the top margin
+    assert [label for _x, label in chart.x_labels] == ["s0", "s2", "s4", "s6", "s8", "s10"]
+
+
+def test_trend_chart_of_one_scan_centres_its_point():
+    from alignment.charts import trend_chart
+
+    chart = trend_chart([{"label": "only", "p": 50}], [("p", "Projects", "x")])
+
+    assert chart.series[0].points == [(44 + (720 - 44 - 12) / 2, 12 + (240 - 28 - 12) / 2)]
+    assert [label for _x, label in chart.x_labels] == ["only"]

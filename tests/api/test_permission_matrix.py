@@ -1,0 +1,386 @@
+"""The permission matrix: every API route by method by role by own/other object has an expected
+status. The route list comes from the URL configuration, and a meta-test fails when a route
+exists that the matrix does not cover.
+
+Each request runs inside a savepoint that is rolled back, so one world of objects serves all
+roles (a DELETE by one role does not take the object away from the next)."""
+
+import datetime
+from types import SimpleNamespace
+
+import pytest
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from alignment.models import Flag, Scan
+from tests.factories import (
+    PASSWORD,
+    BusinessStrategyFactory,
+    CRMStrategyFactory,
+    FeatureFactory,
+    GoalFactory,
+    KPIFactory,
+    ProjectCheckInFactory,
+    ProjectFactory,
+    ProjectLinkFactory,
+    RoadmapPhaseFactory,
+    SuccessMetricFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anonymous", "nobody", "viewer", "executive", "project_manager", "sponsor", "admin"]
+OWNERSHIP = ["own", "other"]
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+# --- Routes, read from the URL configuration
+
+
+def _walk(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            namespace = f"{pattern.namespace}:" if pattern.namespace else ""
+            yield from (
+                (namespace + name if name and ":" not in name else name, callback)
+                for name, callback in _walk(pattern.url_patterns)
+            )
+        elif isinstance(pattern, URLPattern):
+            yield pattern.name, pattern.callback
+
+
+def _methods(callback) -> set[str]:
+    actions = getattr(callback, "actions", None)
+    if actions:
+        return {method for method in actions if method in HTTP_METHODS}
+    view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+    return {method for method in HTTP_METHODS if hasattr(view_class, method)}
+
+
+def api_routes() -> set[tuple[str, str]]:
+    """Every (url name, method) served under /api/."""
+    routes = set()
+    for name, callback in _walk(get_resolver().url_patterns):
+        if name and name.startswith("api:"):
+            routes |= {(name, method) for method in _methods(callback)}
+    return routes
+
+
+# --- Expected answers. `ok` is the success status of the route.
+
+
+def read_list(ok):
+    return dict.fromkeys(ROLES, ok) | {"anonymous": 401}
+
+
+def read_detail(ok):
+    return dict.fromkeys(ROLES, ok) | {"anonymous": 401, "nobody": 404}
+
+
+def strategy_create(ok):
+    return dict.fromkeys(ROLES, 403) | {"anonymous": 401, "executive": ok, "admin": ok}
+
+
+def strategy_object(ok):
+    return strategy_create(ok) | {"nobody": 404}
+
+
+def project_create(ok):
+    return dict.fromkeys(ROLES, 403) | {"anonymous": 401, "project_manager": ok, "admin": ok}
+
+
+def project_part_create(ok):
+    """Create something inside a project: its manager (own) or an admin."""
+    return {
+        "own": project_create(ok),
+        "other": project_create(ok) | {"project_manager": 403},
+    }
+
+
+def project_object(ok):
+    return project_part_create(ok) | {
+        "own": project_create(ok) | {"nobody": 404},
+        "other": project_create(ok) | {"nobody": 404, "project_manager": 403},
+    }
+
+
+def sponsor_decision(ok):
+    """Approve a project, acknowledge or waive a flag: its sponsor, executives, admins."""
+    base = dict.fromkeys(ROLES, 403) | {
+        "anonymous": 401,
+        "nobody": 404,
+        "executive": ok,
+        "admin": ok,
+    }
+    return {"own": base | {"sponsor": ok}, "other": base}
+
+
+def scan_start(ok):
+    return dict.fromkeys(ROLES, 403) | {
+        "anonymous": 401,
+        "executive": ok,
+        "sponsor": ok,
+        "admin": ok,
+    }
+
+
+def signed_in_with_role(ok):
+    return dict.fromkeys(ROLES, ok) | {"anonymous": 401, "nobody": 403}
+
+
+def public(ok):
+    return dict.fromkeys(ROLES, ok)
+
+
+def token(ok):
+    # Each role posts its own username and password; anonymous posts nothing.
+    return dict.fromkeys(ROLES, ok) | {"anonymous": 400}
+
+
+def _resource(name, kind, create, put, patch, *, create_policy, object_policy):
+    """The five CRUD rows of one router resource."""
+    return {
+        (f"api:{name}-list", "get"): (None, None, read_list(200)),
+        (f"api:{name}-list", "post"): (None, create, create_policy(201)),
+        (f"api:{name}-detail", "get"): (kind, None, read_detail(200)),
+        (f"api:{name}-detail", "put"): (kind, put, object_policy(200)),
+        (f"api:{name}-detail", "patch"): (kind, patch, object_policy(200)),
+        (f"api:{name}-detail", "delete"): (kind, None, object_policy(204)),
+    }
+
+
+def _future():
+    return (timezone.now() + datetime.timedelta(days=30)).isoformat()
+
+
+# Each row: (url name, method) → (object kind for the {pk} or None, payload builder, expected)
+# Payload builders take the world and "own"/"other" and return the JSON body.
+MATRIX = {
+    **_resource(
+        "goal",
+        "goal",
+        create=lambda w, o: {"title": "A new goal"},
+        put=lambda w, o: {"title": "Renamed goal", "status": "active"},
+        patch=lambda w, o: {"description": "Sharper"},
+        create_policy=strategy_create,
+        object_policy=strategy_object,
+    ),
+    **_resource(
+        "kpi",
+        "kpi",
+        create=lambda w, o: {"goal": w.goal[o].pk, "name": "NPS", "baseline": 1, "target": 5},
+        put=lambda w, o: {"goal": w.goal[o].pk, "name": "NPS", "baseline": 1, "target": 9},
+        patch=lambda w, o: {"current": "3"},
+        create_policy=strategy_create,
+        object_policy=strategy_object,
+    ),
+    **_resource(
+        "business-strategy",
+        "business_strategy",
+        create=lambda w, o: {"goal": w.goal[o].pk, "title": "Mature markets"},
+        put=lambda w, o: {"goal": w.goal[o].pk, "title": "Mature markets", "status": "active"},
+        patch=lambda w, o: {"scope": "Top 100 accounts"},
+        create_policy=strategy_create,
+        object_policy=strategy_object,
+    ),
+    **_resource(
+        "crm-strategy",
+        "crm_strategy",
+        create=lambda w, o: {"title": "Break down silos", "business_strategies": [w.bs.pk]},
+        put=lambda w, o: {"title": "Break down silos", "business_strategies": []},
+        patch=lambda w, o: {"customer_need": "One face to the customer"},
+        create_policy=strategy_create,
+        object_policy=strategy_object,
+    ),
+    **_resource(
+        "project",
+        "project",
+        create=lambda w, o: {"title": "A new project", "crm_strategies": [w.crm.pk]},
+        put=lambda w, o: {"title": "Renamed project", "crm_strategies": [w.crm.pk]},
+        patch=lambda w, o: {"integration_notes": "Via the ERP bus"},
+        create_policy=project_create,
+        object_policy=project_object,
+    ),
+    **_resource(
+        "feature",
+        "feature",
+        create=lambda w, o: {"project": w.project[o].pk, "title": "Partner onboarding"},
+        put=lambda w, o: {"project": w.project[o].pk, "title": "Renamed", "status": "planned"},
+        patch=lambda w, o: {"links": [{"crm_strategy": w.crm.pk, "rationale": "Core"}]},
+        create_policy=project_part_create,
+        object_policy=project_object,
+    ),
+    **_resource(
+        "metric",
+        "metric",
+        create=lambda w, o: {"project": w.project[o].pk, "name": "Win rate", "target": "5"},
+        put=lambda w, o: {"project": w.project[o].pk, "name": "Win", "baseline": 1, "target": 2},
+        patch=lambda w, o: {"current": "1.5"},
+        create_policy=project_part_create,
+        object_policy=project_object,
+    ),
+    **_resource(
+        "phase",
+        "phase",
+        create=lambda w, o: {"project": w.project[o].pk, "name": "Pilot", "kind": "milestone"},
+        put=lambda w, o: {"project": w.project[o].pk, "name": "Rollout"},
+        patch=lambda w, o: {"start_date": "2026-01-01"},
+        create_policy=project_part_create,
+        object_policy=project_object,
+    ),
+    ("api:project-check-in-list", "get"): (None, None, read_list(200)),
+    ("api:project-check-in-list", "post"): (
+        None,
+        lambda w, o: {"project": w.project[o].pk, "summary": "On track", "health": "at_risk"},
+        project_part_create(201),
+    ),
+    ("api:project-check-in-detail", "get"): ("check_in", None, read_detail(200)),
+    ("api:department-list", "get"): (None, None, read_list(200)),
+    ("api:department-detail", "get"): ("department", None, read_detail(200)),
+    ("api:flag-list", "get"): (None, None, read_list(200)),
+    ("api:flag-detail", "get"): ("flag", None, read_detail(200)),
+    ("api:flag-acknowledge", "post"): ("flag", None, sponsor_decision(200)),
+    ("api:flag-waive", "post"): (
+        "flag",
+        lambda w, o: {"reason": "Accepted for the pilot", "expires_at": _future()},
+        sponsor_decision(200),
+    ),
+    ("api:project-approve", "post"): ("project", None, sponsor_decision(200)),
+    ("api:project-trace", "get"): ("project", None, read_detail(200)),
+    ("api:project-reorder-features", "post"): (
+        "project",
+        lambda w, o: {"features": [w.feature[o].pk]},
+        project_object(204),
+    ),
+    ("api:kpi-check-in", "post"): (
+        "kpi",
+        lambda w, o: {"value": "4", "recorded_on": "2026-01-15"},
+        strategy_object(201),
+    ),
+    ("api:alignment-summary", "get"): (None, None, signed_in_with_role(200)),
+    ("api:alignment-scan", "post"): (None, None, scan_start(202)),
+    ("api:alignment-scan-detail", "get"): ("scan", None, read_detail(200)),
+    ("api:token", "post"): (None, "credentials", token(200)),
+    ("api:schema", "get"): (None, None, public(200)),
+    ("api:docs", "get"): (None, None, public(200)),
+    **{("api:not-found", method): (None, None, public(404)) for method in HTTP_METHODS},
+}
+
+
+def test_every_api_route_is_in_the_matrix():
+    routes = api_routes()
+    assert routes, "no API routes found"
+    missing = sorted(routes - set(MATRIX))
+    stale = sorted(set(MATRIX) - routes)
+    assert not missing, f"routes without expected answers: {missing}"
+    assert not stale, f"matrix rows for routes that no longer exist: {stale}"
+
+
+# --- The world every row runs against
+
+
+@pytest.fixture
+def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
+    other_exec = UserFactory(username="exec2", roles=["executive"])
+    other_sponsor = UserFactory(username="sponsor2", roles=["sponsor"])
+    goal = GoalFactory(owner=executive)
+    bs = BusinessStrategyFactory(goal=goal, owner=executive)
+    crm = CRMStrategyFactory(owner=executive, serves=[bs])
+    now = timezone.now()
+    w = SimpleNamespace(
+        users={
+            "anonymous": None,
+            "nobody": nobody,
+            "viewer": viewer,
+            "executive": executive,
+            "project_manager": pm,
+            "sponsor": sponsor,
+            "admin": admin_user,
+        },
+        bs=bs,
+        crm=crm,
+        goal={},
+        project={},
+        feature={},
+        objects={},
+    )
+    owners = {"own": (executive, pm, sponsor), "other": (other_exec, other_pm, other_sponsor)}
+    for side, (strategist, manager, project_sponsor) in owners.items():
+        # Leaves: nothing depends on them, so a permitted DELETE succeeds.
+        leaf_goal = GoalFactory(owner=strategist)
+        w.goal[side] = leaf_goal
+        project = ProjectFactory(manager=manager, sponsor=project_sponsor)
+        ProjectLinkFactory(project=project, crm_strategy=crm)
+        SuccessMetricFactory(project=project)
+        w.project[side] = project
+        w.feature[side] = FeatureFactory(project=project)
+        w.objects[side] = {
+            "goal": leaf_goal,
+            "kpi": KPIFactory(goal=leaf_goal),
+            "business_strategy": BusinessStrategyFactory(goal=goal, owner=strategist),
+            "crm_strategy": CRMStrategyFactory(owner=strategist, serves=[]),
+            "project": project,
+            "feature": w.feature[side],
+            "metric": SuccessMetricFactory(project=project),
+            "phase": RoadmapPhaseFactory(project=project),
+            "check_in": ProjectCheckInFactory(project=project),
+            "department": project.department,
+            "flag": Flag.objects.create(
+                rule="project.no_roadmap",
+                severity="warning",
+                subject_type="project",
+                subject_id=project.pk,
+                subject_label=project.title,
+                project=project,
+                message="Add a roadmap.",
+                first_seen=now,
+                last_seen=now,
+            ),
+            "scan": Scan.objects.create(requested_by=project_sponsor),
+        }
+    return w
+
+
+def _request(world, url_name, method, kind, payload, role, side):
+    user = world.users[role]
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if user is not None and payload != "credentials":
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0]}")
+    kwargs = {"pk": world.objects[side][kind].pk} if kind else {}
+    url = reverse(url_name, kwargs=kwargs)
+    if payload == "credentials":
+        body = (
+            {}
+            if user is None
+            else {
+                "username": user.username,
+                "password": "admin-pass-123" if user.is_superuser else PASSWORD,
+            }
+        )
+    else:
+        body = payload(world, side) if payload else None
+    with transaction.atomic():
+        response = getattr(client, method)(url, body, format="json")
+        transaction.set_rollback(True)
+    return response
+
+
+@pytest.mark.parametrize(("url_name", "method"), sorted(MATRIX))
+def test_route_answers_each_role_as_the_matrix_says(world, url_name, method):
+    kind, payload, expected = MATRIX[(url_name, method)]
+    by_side = expected if "own" in expected else {"own": expected, "other": expected}
+    wrong = []
+    for side in OWNERSHIP:
+        for role in ROLES:
+            response = _request(world, url_name, method, kind, payload, role, side)
+            if response.status_code != by_side[side][role]:
+                body = getattr(response, "data", None)
+                wrong.append(
+                    f"{role}/{side}: {response.status_code} (expected {by_side[side][role]}) {body}"
+                )
+    assert not wrong, f"{method.upper()} {url_name}:\n" + "\n".join(wrong)

@@ -1,0 +1,111 @@
+"""No N+1: every list endpoint runs the same number of queries for 2 rows as for 50."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from alignment.models import Flag
+from tests.factories import (
+    BusinessStrategyFactory,
+    CRMStrategyFactory,
+    DepartmentFactory,
+    FeatureFactory,
+    FeatureLinkFactory,
+    GoalFactory,
+    KPICheckInFactory,
+    KPIFactory,
+    ProjectCheckInFactory,
+    ProjectFactory,
+    ProjectLinkFactory,
+    RoadmapPhaseFactory,
+    SuccessMetricFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def make_goal():
+    goal = GoalFactory()
+    KPIFactory(goal=goal)
+    BusinessStrategyFactory(goal=goal)
+
+
+def make_kpi():
+    KPICheckInFactory(kpi=KPIFactory())
+
+
+def make_crm_strategy():
+    crm = CRMStrategyFactory()
+    ProjectLinkFactory(crm_strategy=crm)
+
+
+def make_project():
+    project = ProjectFactory()
+    ProjectLinkFactory(project=project)
+    SuccessMetricFactory(project=project)
+    RoadmapPhaseFactory(project=project)
+    ProjectCheckInFactory(project=project)
+    FeatureLinkFactory(feature=FeatureFactory(project=project))
+
+
+def make_feature():
+    FeatureLinkFactory(feature=FeatureFactory())
+
+
+def make_flag():
+    project = ProjectFactory()
+    now = timezone.now()
+    Flag.objects.create(
+        rule="project.untraced",
+        severity="critical",
+        subject_type="project",
+        subject_id=project.pk,
+        subject_label=project.title,
+        project=project,
+        message="Link it.",
+        first_seen=now,
+        last_seen=now,
+    )
+
+
+LISTS = {
+    "/api/goals/": make_goal,
+    "/api/kpis/": make_kpi,
+    "/api/business-strategies/": BusinessStrategyFactory,
+    "/api/crm-strategies/": make_crm_strategy,
+    "/api/projects/": make_project,
+    "/api/features/": make_feature,
+    "/api/metrics/": SuccessMetricFactory,
+    "/api/phases/": RoadmapPhaseFactory,
+    "/api/project-check-ins/": ProjectCheckInFactory,
+    "/api/departments/": DepartmentFactory,
+    "/api/flags/": make_flag,
+}
+
+
+def test_every_list_route_has_a_query_count_case():
+    from tests.api.test_permission_matrix import api_routes
+
+    list_routes = {name for name, method in api_routes() if name.endswith("-list")}
+    assert len(list_routes) == len(LISTS)
+
+
+@pytest.mark.parametrize("url", sorted(LISTS))
+def test_list_runs_the_same_queries_for_2_and_for_50_rows(
+    url, api, viewer, django_assert_num_queries
+):
+    client = api(viewer)
+    make = LISTS[url]
+    for _ in range(2):
+        make()
+    with CaptureQueriesContext(connection) as small:
+        response = client.get(url, {"page_size": 200})
+    assert response.status_code == 200
+    assert response.data["count"] >= 2
+    for _ in range(48):
+        make()
+    with django_assert_num_queries(len(small.captured_queries)):
+        response = client.get(url, {"page_size": 200})
+    assert response.data["count"] >= 50
+    assert len(response.data["results"]) == response.data["count"]

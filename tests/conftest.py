@@ -1,0 +1,70 @@
+"""Shared fixtures: personas per role, eager tasks by default, service requirements."""
+
+import os
+
+import pytest
+
+from crm_alignment.celery import app as celery_app
+
+from .factories import UserFactory
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request):
+    """Tasks run inline unless a test asks for the real worker (marker `services`)."""
+    if request.node.get_closest_marker("services"):
+        yield
+        return
+    old = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = old
+
+
+@pytest.fixture
+def executive(db):
+    return UserFactory(username="exec", roles=["executive"])
+
+
+@pytest.fixture
+def pm(db):
+    return UserFactory(username="pm", roles=["project_manager"])
+
+
+@pytest.fixture
+def other_pm(db):
+    return UserFactory(username="pm2", roles=["project_manager"])
+
+
+@pytest.fixture
+def sponsor(db):
+    return UserFactory(username="sponsor", roles=["sponsor"])
+
+
+@pytest.fixture
+def viewer(db):
+    return UserFactory(username="viewer", roles=["viewer"])
+
+
+@pytest.fixture
+def admin_user(db):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser("admin", "admin@example.com", "admin-pass-123")
+
+
+@pytest.fixture
+def nobody(db):
+    """Signed in, but with no role: sees nothing."""
+    return UserFactory(username="nobody")
+
+
+def require_or_skip(condition: bool, reason: str) -> None:
+    """Skip locally when a service is missing; under REQUIRE_SERVICES=1 (CI), fail instead."""
+    if condition:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)

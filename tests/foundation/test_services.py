@@ -1,0 +1,427 @@
+"""Services: every write checks the role, validates with field-named errors and writes nothing
+half-done."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from goals import services as goal_services
+from goals.models import KPI, BusinessGoal, GoalStatus
+from projects import services as project_services
+from projects.models import CRMProject, Feature, ProjectLink, ProjectStatus
+from projects.services import LinkSpec
+from strategies import services as strategy_services
+from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes, StrategyStatus
+from tests.factories import (
+    BusinessStrategyFactory,
+    CRMStrategyFactory,
+    FeatureFactory,
+    GoalFactory,
+    KPIFactory,
+    ProjectFactory,
+    ProjectLinkFactory,
+    SuccessMetricFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def field_errors(caught) -> dict:
+    return caught.value.message_dict
+
+
+# --- goals and KPIs ---------------------------------------------------------------------
+
+
+def test_an_executive_creates_a_goal_they_own_by_default(executive):
+    goal = goal_services.goal_create(actor=executive, title="Grow revenue", status="active")
+    assert goal.pk and goal.owner == executive
+
+
+def test_a_goal_without_a_title_is_refused_naming_the_title(executive):
+    with pytest.raises(ValidationError) as caught:
+        goal_services.goal_create(actor=executive, title="")
+    assert "title" in field_errors(caught)
+    assert not BusinessGoal.objects.exists()
+
+
+def test_a_goal_with_an_unknown_status_is_refused_naming_the_status(executive):
+    with pytest.raises(ValidationError) as caught:
+        goal_services.goal_create(actor=executive, title="Grow", status="paused")
+    assert "status" in field_errors(caught)
+
+
+def test_a_goal_with_dates_out_of_order_is_refused_naming_the_end(executive):
+    with pytest.raises(ValidationError) as caught:
+        goal_services.goal_create(
+            actor=executive,
+            title="Grow",
+            horizon_start=datetime.date(2026, 5, 1),
+            horizon_end=datetime.date(2026, 4, 1),
+        )
+    assert "horizon_end" in field_errors(caught)
+
+
+def test_an_over_long_goal_title_is_refused_naming_the_title(executive):
+    with pytest.raises(ValidationError) as caught:
+        goal_services.goal_create(actor=executive, title="x" * 201)
+    assert "title" in field_errors(caught)
+
+
+def test_a_field_the_service_does_not_own_is_refused_not_dropped(executive):
+    goal = GoalFactory()
+    with pytest.raises(ValidationError) as caught:
+        goal_services.goal_update(goal=goal, actor=executive, created_at=timezone.now())
+    assert "created_at" in field_errors(caught)
+
+
+@pytest.mark.parametrize("persona", ["pm", "sponsor", "viewer", "nobody"])
+def test_only_executives_define_goals(persona, request):
+    user = request.getfixturevalue(persona)
+    with pytest.raises(PermissionDenied):
+        goal_services.goal_create(actor=user, title="Grow")
+    assert not BusinessGoal.objects.exists()
+
+
+def test_deleting_a_goal_with_strategies_is_refused_naming_them(executive):
+    strategy = BusinessStrategyFactory(title="Emerging markets via partners")
+    with pytest.raises(ValidationError) as caught:
+        goal_services.goal_delete(goal=strategy.goal, actor=executive)
+    assert caught.value.code == "protected"
+    assert "Emerging markets via partners" in caught.value.messages[0]
+    assert "Retire it by status instead" in caught.value.messages[0]
+    assert BusinessGoal.objects.filter(pk=strategy.goal_id).exists()
+
+
+def test_a_goal_nothing_depends_on_can_be_deleted(executive):
+    goal = GoalFactory()
+    goal_services.goal_delete(goal=goal, actor=executive)
+    assert not BusinessGoal.objects.exists()
+
+
+def test_a_kpi_whose_target_equals_its_baseline_is_refused(executive):
+    goal = GoalFactory()
+    with pytest.raises(ValidationError) as caught:
+        goal_services.kpi_create(
+            goal=goal, actor=executive, name="Margin", baseline=Decimal(30), target=Decimal(30)
+        )
+    assert "target" in field_errors(caught)
+    assert not KPI.objects.exists()
+
+
+def test_a_kpi_check_in_moves_current_to_the_newest_reading(executive):
+    kpi = KPIFactory(baseline=Decimal("10"), target=Decimal("20"))
+    goal_services.kpi_check_in(
+        kpi=kpi, actor=executive, value=Decimal("14"), recorded_on=datetime.date(2026, 3, 1)
+    )
+    # An older reading recorded later does not become "current".
+    goal_services.kpi_check_in(
+        kpi=kpi, actor=executive, value=Decimal("12"), recorded_on=datetime.date(2026, 1, 1)
+    )
+    kpi.refresh_from_db()
+    assert kpi.current == Decimal("14")
+    assert kpi.check_ins.count() == 2
+
+
+def test_a_viewer_cannot_record_a_kpi_reading(viewer):
+    kpi = KPIFactory()
+    with pytest.raises(PermissionDenied):
+        goal_services.kpi_check_in(
+            kpi=kpi, actor=viewer, value=Decimal("1"), recorded_on=datetime.date(2026, 1, 1)
+        )
+
+
+# --- strategies -------------------------------------------------------------------------
+
+
+def test_a_business_strategy_needs_a_goal(executive):
+    with pytest.raises(ValidationError) as caught:
+        strategy_services.business_strategy_create(actor=executive, title="Partners")
+    assert "goal" in field_errors(caught)
+
+
+def test_a_business_strategy_cannot_be_put_under_a_retired_goal(executive):
+    goal = GoalFactory(status=GoalStatus.RETIRED)
+    with pytest.raises(ValidationError) as caught:
+        strategy_services.business_strategy_create(actor=executive, goal=goal, title="Partners")
+    assert "goal" in field_errors(caught)
+    assert not BusinessStrategy.objects.exists()
+
+
+def test_a_crm_strategy_cannot_newly_serve_a_retired_business_strategy(executive):
+    retired = BusinessStrategyFactory(status=StrategyStatus.RETIRED)
+    with pytest.raises(ValidationError) as caught:
+        strategy_services.crm_strategy_create(
+            actor=executive, title="Telesales", business_strategies=[retired]
+        )
+    assert "business_strategies" in field_errors(caught)
+    # The atomic service wrote nothing: not even the strategy itself.
+    assert not CRMStrategy.objects.exists()
+
+
+def test_updating_what_a_crm_strategy_serves_replaces_the_set(executive):
+    first, second = BusinessStrategyFactory(), BusinessStrategyFactory()
+    crm = strategy_services.crm_strategy_create(
+        actor=executive, title="Partners", business_strategies=[first]
+    )
+    strategy_services.crm_strategy_update(
+        strategy=crm, actor=executive, business_strategies=[second]
+    )
+    assert list(CRMStrategyServes.objects.values_list("business_strategy", flat=True)) == [
+        second.pk
+    ]
+
+
+def test_a_served_business_strategy_cannot_be_deleted(executive):
+    crm = CRMStrategyFactory(title="Partner enablement")
+    business = crm.business_strategies.get()
+    with pytest.raises(ValidationError) as caught:
+        strategy_services.business_strategy_delete(strategy=business, actor=executive)
+    assert "Partner enablement" in caught.value.messages[0]
+
+
+def test_a_crm_strategy_projects_link_to_cannot_be_deleted(executive):
+    link = ProjectLinkFactory(project__title="Partner portal")
+    with pytest.raises(ValidationError) as caught:
+        strategy_services.crm_strategy_delete(strategy=link.crm_strategy, actor=executive)
+    assert caught.value.code == "protected"
+    assert "Partner portal" in caught.value.messages[0]
+
+
+def test_a_project_manager_cannot_define_crm_strategies(pm):
+    with pytest.raises(PermissionDenied):
+        strategy_services.crm_strategy_create(actor=pm, title="Partners")
+
+
+# --- projects ---------------------------------------------------------------------------
+
+
+def test_a_project_manager_creates_a_project_they_manage(pm):
+    project = project_services.project_create(actor=pm, title="Partner portal")
+    assert project.manager == pm and project.status == ProjectStatus.PROPOSED
+
+
+@pytest.mark.parametrize("persona", ["executive", "sponsor", "viewer"])
+def test_only_project_managers_create_projects(persona, request):
+    with pytest.raises(PermissionDenied):
+        project_services.project_create(actor=request.getfixturevalue(persona), title="X")
+
+
+def test_a_manager_cannot_edit_someone_elses_project(pm, other_pm):
+    project = ProjectFactory(manager=pm)
+    with pytest.raises(PermissionDenied):
+        project_services.project_update(project=project, actor=other_pm, title="Mine now")
+    project.refresh_from_db()
+    assert project.title != "Mine now"
+
+
+def test_project_dates_out_of_order_are_refused_naming_the_end_date(pm):
+    project = ProjectFactory(manager=pm)
+    with pytest.raises(ValidationError) as caught:
+        project_services.project_update(
+            project=project,
+            actor=pm,
+            start_date=datetime.date(2026, 5, 1),
+            end_date=datetime.date(2026, 1, 1),
+        )
+    assert "end_date" in field_errors(caught)
+
+
+def test_a_project_cannot_be_approved_by_editing_its_status(pm):
+    project = ProjectFactory(manager=pm)
+    with pytest.raises(ValidationError) as caught:
+        project_services.project_update(project=project, actor=pm, status=ProjectStatus.APPROVED)
+    assert "status" in field_errors(caught)
+
+
+def test_a_project_must_be_approved_before_it_becomes_active(pm):
+    project = ProjectFactory(manager=pm)
+    with pytest.raises(ValidationError) as caught:
+        project_services.project_update(project=project, actor=pm, status=ProjectStatus.ACTIVE)
+    assert "approved" in field_errors(caught)["status"][0]
+
+
+def test_approval_is_refused_without_a_sponsor_and_a_metric_naming_both(executive):
+    project = ProjectFactory(sponsor=None)
+    with pytest.raises(ValidationError) as caught:
+        project_services.project_approve(project=project, actor=executive)
+    message = field_errors(caught)["status"][0]
+    assert "no executive sponsor" in message
+    assert "no success metric with a baseline and a target" in message
+    project.refresh_from_db()
+    assert project.status == ProjectStatus.PROPOSED and project.approved_at is None
+
+
+def test_a_metric_without_a_target_does_not_satisfy_approval(sponsor):
+    project = ProjectFactory(sponsor=sponsor)
+    SuccessMetricFactory(project=project, target=None)
+    with pytest.raises(ValidationError):
+        project_services.project_approve(project=project, actor=sponsor)
+
+
+def test_the_sponsor_approves_a_ready_project(sponsor):
+    project = ProjectFactory(sponsor=sponsor)
+    SuccessMetricFactory(project=project)
+    approved = project_services.project_approve(project=project, actor=sponsor)
+    assert approved.status == ProjectStatus.APPROVED
+    assert approved.approved_by == sponsor and approved.approved_at is not None
+
+
+def test_a_sponsor_cannot_approve_a_project_they_do_not_sponsor(sponsor):
+    project = ProjectFactory()
+    SuccessMetricFactory(project=project)
+    with pytest.raises(PermissionDenied):
+        project_services.project_approve(project=project, actor=sponsor)
+
+
+def test_an_active_project_cannot_be_approved_again(sponsor, pm):
+    project = ProjectFactory(sponsor=sponsor, manager=pm)
+    SuccessMetricFactory(project=project)
+    project_services.project_approve(project=project, actor=sponsor)
+    project.refresh_from_db()
+    project_services.project_update(project=project, actor=pm, status=ProjectStatus.ACTIVE)
+    with pytest.raises(ValidationError) as caught:
+        project_services.project_approve(project=project, actor=sponsor)
+    assert "Only proposed or on-hold" in field_errors(caught)["status"][0]
+
+
+def test_an_approved_project_cannot_be_deleted_only_cancelled(sponsor, pm):
+    project = ProjectFactory(sponsor=sponsor, manager=pm)
+    SuccessMetricFactory(project=project)
+    project_services.project_approve(project=project, actor=sponsor)
+    project.refresh_from_db()
+    with pytest.raises(ValidationError) as caught:
+        project_services.project_delete(project=project, actor=pm)
+    assert "cancelled" in caught.value.messages[0]
+    assert CRMProject.objects.filter(pk=project.pk).exists()
+
+
+def test_a_proposed_project_can_be_deleted_by_its_manager(pm):
+    project = ProjectFactory(manager=pm)
+    project_services.project_delete(project=project, actor=pm)
+    assert not CRMProject.objects.exists()
+
+
+def test_setting_links_replaces_them_with_rationale_and_weight(pm):
+    project = ProjectFactory(manager=pm)
+    old, new = CRMStrategyFactory(), CRMStrategyFactory()
+    project_services.project_set_links(project=project, actor=pm, links=[LinkSpec(old)])
+    project_services.project_set_links(
+        project=project, actor=pm, links=[LinkSpec(new, "Partners sell for us.", 60)]
+    )
+    link = ProjectLink.objects.get(project=project)
+    assert (link.crm_strategy, link.rationale, link.weight) == (new, "Partners sell for us.", 60)
+
+
+def test_a_new_link_to_a_retired_crm_strategy_is_refused(pm):
+    project = ProjectFactory(manager=pm)
+    retired = CRMStrategyFactory(status=StrategyStatus.RETIRED, title="Old telesales")
+    with pytest.raises(ValidationError) as caught:
+        project_services.project_set_links(project=project, actor=pm, links=[LinkSpec(retired)])
+    assert "Old telesales" in field_errors(caught)["crm_strategies"][0]
+    assert not ProjectLink.objects.exists()
+
+
+def test_an_existing_link_may_stay_when_its_crm_strategy_is_retired(pm):
+    link = ProjectLinkFactory(project__manager=pm)
+    CRMStrategy.objects.filter(pk=link.crm_strategy_id).update(status=StrategyStatus.RETIRED)
+    link.crm_strategy.refresh_from_db()
+    project_services.project_set_links(
+        project=link.project, actor=pm, links=[LinkSpec(link.crm_strategy, "Still needed.")]
+    )
+    assert ProjectLink.objects.get().rationale == "Still needed."
+
+
+def test_an_over_long_link_rationale_is_refused_naming_it(pm):
+    project = ProjectFactory(manager=pm)
+    with pytest.raises(ValidationError) as caught:
+        project_services.project_set_links(
+            project=project, actor=pm, links=[LinkSpec(CRMStrategyFactory(), "r" * 501)]
+        )
+    assert "rationale" in field_errors(caught)
+    assert not ProjectLink.objects.exists()
+
+
+def test_new_features_go_to_the_end_of_the_list(pm):
+    project = ProjectFactory(manager=pm)
+    first = project_services.feature_create(project=project, actor=pm, title="First")
+    second = project_services.feature_create(project=project, actor=pm, title="Second")
+    assert second.position == first.position + 1
+
+
+def test_features_are_reordered_as_given(pm):
+    project = ProjectFactory(manager=pm)
+    a, b, c = (FeatureFactory(project=project) for _ in range(3))
+    project_services.feature_reorder(project=project, actor=pm, feature_ids=[c.pk, a.pk, b.pk])
+    assert list(project.features.order_by("position").values_list("pk", flat=True)) == [
+        c.pk,
+        a.pk,
+        b.pk,
+    ]
+
+
+def test_a_reorder_that_misses_a_feature_is_refused(pm):
+    project = ProjectFactory(manager=pm)
+    a, b = FeatureFactory(project=project), FeatureFactory(project=project)
+    with pytest.raises(ValidationError) as caught:
+        project_services.feature_reorder(project=project, actor=pm, feature_ids=[a.pk, a.pk])
+    assert "features" in field_errors(caught)
+    assert Feature.objects.get(pk=b.pk).position == b.position
+
+
+def test_a_feature_with_an_unknown_status_is_refused(pm):
+    project = ProjectFactory(manager=pm)
+    with pytest.raises(ValidationError) as caught:
+        project_services.feature_create(project=project, actor=pm, title="X", status="shipped")
+    assert "status" in field_errors(caught)
+
+
+def test_a_check_in_is_dated_today_unless_given(pm):
+    project = ProjectFactory(manager=pm)
+    check_in = project_services.project_check_in(project=project, actor=pm, summary="On track.")
+    assert check_in.checked_in_on == timezone.localdate()
+    assert check_in.author == pm
+
+
+def test_a_check_in_needs_a_summary(pm):
+    project = ProjectFactory(manager=pm)
+    with pytest.raises(ValidationError) as caught:
+        project_services.project_check_in(project=project, actor=pm, summary="")
+    assert "summary" in field_errors(caught)
+
+
+def test_a_viewer_cannot_check_in_on_a_project(viewer):
+    with pytest.raises(PermissionDenied):
+        project_services.project_check_in(project=ProjectFactory(), actor=viewer, summary="Hi")
+
+
+def test_a_metric_with_target_equal_to_baseline_is_refused(pm):
+    project = ProjectFactory(manager=pm)
+    with pytest.raises(ValidationError) as caught:
+        project_services.metric_create(
+            project=project, actor=pm, name="NPS", baseline=Decimal(5), target=Decimal(5)
+        )
+    assert "target" in field_errors(caught)
+
+
+def test_a_roadmap_phase_with_dates_out_of_order_is_refused(pm):
+    project = ProjectFactory(manager=pm)
+    with pytest.raises(ValidationError) as caught:
+        project_services.phase_create(
+            project=project,
+            actor=pm,
+            name="Pilot",
+            start_date=datetime.date(2026, 3, 1),
+            end_date=datetime.date(2026, 2, 1),
+        )
+    assert "end_date" in field_errors(caught)
+
+
+def test_an_admin_may_edit_any_project(admin_user):
+    project = ProjectFactory()
+    project_services.project_update(project=project, actor=admin_user, title="Renamed")
+    project.refresh_from_db()
+    assert project.title == "Renamed"
