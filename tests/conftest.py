@@ -68,3 +68,16 @@ def require_or_skip(condition: bool, reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
     pytest.skip(reason)
+
+
+def require_postgres_mode() -> None:
+    """Tests of PostgreSQL-only behaviour run in the PostgreSQL + Redis mode of the suite.
+
+    A run configured for SQLite (the zero-setup default, and CI's first pass) is not missing a
+    service, it is the other mode: those tests skip there, and CI's second pass, with
+    DATABASE_URL=postgres://..., runs them, where a missing service fails under REQUIRE_SERVICES.
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL + Redis mode only: set DATABASE_URL=postgres://... (CI's 2nd pass)")

@@ -7,7 +7,7 @@ from django.db import connection, connections, transaction
 
 from alignment import engine, locks
 from alignment.models import Flag, Scan, ScanState
-from tests.conftest import require_or_skip
+from tests.conftest import require_postgres_mode
 from tests.factories import CRMStrategyFactory, FeatureFactory, GoalFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def _postgres_only():
-    require_or_skip(connection.vendor == "postgresql", "these tests need PostgreSQL")
+    require_postgres_mode()
 
 
 def _in_thread(fn, results, key, barrier=None):
