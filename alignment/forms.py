@@ -10,7 +10,24 @@ from django.utils import timezone
 
 from projects.models import ProjectStatus
 
+from .dashboard import FLAG_SORTS
 from .models import FlagState, Severity, SubjectType
+
+# Labels for the inbox's orderings; the orderings themselves live in dashboard.FLAG_SORTS.
+FLAG_SORT_LABELS = {
+    "severity": "Severity, worst first",
+    "-severity": "Severity, mildest first",
+    "-last_seen": "Last seen, newest first",
+    "last_seen": "Last seen, oldest first",
+    "-first_seen": "Opened, newest first",
+    "first_seen": "Opened, oldest first",
+    "rule": "Rule, A to Z",
+    "-rule": "Rule, Z to A",
+    "subject": "Subject, A to Z",
+    "-subject": "Subject, Z to A",
+    "state": "State, A to Z",
+    "-state": "State, Z to A",
+}
 
 
 class WaiveForm(forms.Form):
@@ -78,15 +95,7 @@ class FlagFilterForm(forms.Form):
     sort = forms.ChoiceField(
         label="Sort by",
         required=False,
-        choices=[
-            ("severity", "Severity, worst first"),
-            ("-last_seen", "Last seen, newest first"),
-            ("-first_seen", "Opened, newest first"),
-            ("first_seen", "Opened, oldest first"),
-            ("rule", "Rule"),
-            ("subject", "Subject"),
-            ("state", "State"),
-        ],
+        choices=[(key, FLAG_SORT_LABELS[key]) for key in FLAG_SORTS],
     )
 
     def __init__(self, *args: Any, rules: list[tuple[str, str]], **kwargs: Any) -> None:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm_alignment.forms import refusal_message
 from crm_alignment.permissions import (
     can_act_on_flag,
     can_read,
@@ -263,7 +264,7 @@ def flag_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         flag = flag_acknowledge(flag=flag, actor=request.user)
     except ValidationError as exc:
-        error = " ".join(exc.messages)
+        error = refusal_message(exc)
     if request.htmx:  # type: ignore[attr-defined]
         return _render_row(request, _visible_flag(request, pk), error=error)
     if error:

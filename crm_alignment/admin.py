@@ -17,6 +17,8 @@ from django.db import models
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from .forms import refusal_message
+
 
 class ServiceRefused(Exception):
     """A service said no (ValidationError or PermissionDenied) during an admin save or delete."""
@@ -24,19 +26,6 @@ class ServiceRefused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def refusal_message(error: Exception) -> str:
-    """A readable sentence from a service's ValidationError or PermissionDenied."""
-    if isinstance(error, ValidationError):
-        if hasattr(error, "error_dict"):
-            return " ".join(
-                f"{'' if field == '__all__' else field.replace('_', ' ') + ': '}{message}"
-                for field, field_messages in error.message_dict.items()
-                for message in field_messages
-            )
-        return " ".join(error.messages)
-    return str(error) or "You may not do that."
 
 
 def call_service(function: Callable[..., Any], **kwargs: Any) -> Any:

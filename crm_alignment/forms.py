@@ -35,8 +35,25 @@ def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
         elif field == NON_FIELD_ERRORS:
             form.add_error(None, messages)
         else:
-            label = field.replace("_", " ").capitalize()
-            form.add_error(None, [f"{label}: {message}" for message in messages])
+            form.add_error(None, [f"{_label(field)}: {message}" for message in messages])
+
+
+def _label(field: str) -> str:
+    return field.replace("_", " ").capitalize()
+
+
+def refusal_message(error: Exception) -> str:
+    """A readable sentence from a service's ValidationError or PermissionDenied, naming the
+    fields it is about (for a page message, where there is no input to put it next to)."""
+    if isinstance(error, ValidationError):
+        if hasattr(error, "error_dict"):
+            return " ".join(
+                message if field == NON_FIELD_ERRORS else f"{_label(field)}: {message}"
+                for field, field_messages in error.message_dict.items()
+                for message in field_messages
+            )
+        return " ".join(error.messages)
+    return str(error) or "You may not do that."
 
 
 def people_with_roles(*roles: Role) -> QuerySet[Any]:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from alignment.models import FlagState, SubjectType
 from alignment.selectors import flags_visible_to
-from crm_alignment.forms import add_service_errors
+from crm_alignment.forms import add_service_errors, refusal_message
 from crm_alignment.permissions import can_manage_strategy, get_visible_or_404
 from crm_alignment.views import choice_param, form_page, paginate, require_reader, sort_order
 from strategies.selectors import business_strategies_with_counts
@@ -175,7 +175,7 @@ def goal_retire(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.goal_update(goal=goal, actor=request.user, status=GoalStatus.RETIRED)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, refusal_message(error))
     else:
         messages.success(request, f"Goal “{goal}” retired; its chains no longer count.")
     return redirect(goal)

@@ -19,7 +19,7 @@ from django_htmx.http import trigger_client_event
 
 from alignment.models import FlagState, SubjectType
 from alignment.selectors import flags_visible_to
-from crm_alignment.forms import add_service_errors
+from crm_alignment.forms import add_service_errors, refusal_message
 from crm_alignment.permissions import (
     can_approve_project,
     can_create_project,
@@ -390,7 +390,7 @@ def project_approve(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.project_approve(project=project, actor=request.user)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        messages.error(request, refusal_message(error))
     else:
         messages.success(request, f"Project “{project}” approved.")
     return redirect(project)

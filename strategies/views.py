@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from alignment.models import FlagState, SubjectType
 from alignment.selectors import flags_visible_to
-from crm_alignment.forms import add_service_errors
+from crm_alignment.forms import add_service_errors, refusal_message
 from crm_alignment.permissions import can_manage_strategy, get_visible_or_404
 from crm_alignment.views import choice_param, form_page, paginate, require_reader, sort_order
 from goals.models import BusinessGoal
@@ -181,10 +181,14 @@ def crm_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def crm_retire(request: HttpRequest, pk: int) -> HttpResponse:
     strategy = get_visible_or_404(CRMStrategy.objects.all(), request.user, pk=pk)
     _require_executive(request, "retire CRM strategies")
-    services.crm_strategy_update(
-        strategy=strategy, actor=request.user, status=StrategyStatus.RETIRED
-    )
-    messages.success(request, f"CRM strategy “{strategy}” retired; links to it stop tracing.")
+    try:
+        services.crm_strategy_update(
+            strategy=strategy, actor=request.user, status=StrategyStatus.RETIRED
+        )
+    except ValidationError as error:
+        messages.error(request, refusal_message(error))
+    else:
+        messages.success(request, f"CRM strategy “{strategy}” retired; links to it stop tracing.")
     return redirect(strategy)
 
 
@@ -310,8 +314,12 @@ def business_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def business_retire(request: HttpRequest, pk: int) -> HttpResponse:
     strategy = get_visible_or_404(BusinessStrategy.objects.all(), request.user, pk=pk)
     _require_executive(request, "retire business strategies")
-    services.business_strategy_update(
-        strategy=strategy, actor=request.user, status=StrategyStatus.RETIRED
-    )
-    messages.success(request, f"Business strategy “{strategy}” retired.")
+    try:
+        services.business_strategy_update(
+            strategy=strategy, actor=request.user, status=StrategyStatus.RETIRED
+        )
+    except ValidationError as error:
+        messages.error(request, refusal_message(error))
+    else:
+        messages.success(request, f"Business strategy “{strategy}” retired.")
     return redirect(strategy)

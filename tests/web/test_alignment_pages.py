@@ -324,6 +324,43 @@ def test_inbox_sorts_worst_first_by_default_and_by_subject_on_request(as_user, v
     assert by_subject.index(f'id="flag-{info.pk}"') < by_subject.index(f'id="flag-{critical.pk}"')
 
 
+@pytest.mark.parametrize(
+    "sort, first",
+    [
+        ("subject", "alpha"),
+        ("-subject", "zulu"),
+        ("severity", "zulu"),
+        ("-severity", "alpha"),
+        ("rule", "zulu"),
+        ("-rule", "alpha"),
+    ],
+)
+def test_inbox_sorts_both_ways_by_every_column_header(as_user, viewer, sort, first):
+    flags = {
+        "alpha": make_flag(ProjectFactory(title="Alpha"), rule="project.stalled", severity="info"),
+        "zulu": make_flag(ProjectFactory(title="Zulu"), rule="project.no_sponsor"),
+    }
+    second = "zulu" if first == "alpha" else "alpha"
+
+    html = as_user(viewer).get(reverse("alignment:flags") + f"?sort={sort}").content.decode()
+
+    assert html.index(f'id="flag-{flags[first].pk}"') < html.index(f'id="flag-{flags[second].pk}"')
+
+
+def test_every_sort_link_on_the_inbox_is_one_the_inbox_accepts(as_user, viewer):
+    import re
+
+    from alignment.forms import FlagFilterForm
+
+    make_flag()
+    html = as_user(viewer).get(reverse("alignment:flags")).content.decode()
+    offered = set(re.findall(r"sort=(-?[a-z_]+)", html))
+    accepted = {key for key, _ in FlagFilterForm(rules=[]).fields["sort"].choices}
+
+    assert offered, "the inbox offers no sortable column headers"
+    assert offered <= accepted
+
+
 def test_inbox_paginates_and_survives_bad_filters(as_user, viewer):
     for _ in range(27):
         make_flag()

@@ -153,6 +153,22 @@ def test_a_goal_without_a_title_is_refused_naming_the_field(as_user, executive):
     assert not BusinessGoal.objects.exists()
 
 
+def test_a_field_error_is_tied_to_its_input_for_screen_readers(as_user, executive):
+    import re
+
+    html = (
+        as_user(executive)
+        .post(reverse("goals:create"), {"status": "active", "priority": "2"})
+        .content.decode()
+    )
+
+    title_input = re.search(r"<input[^>]*name=\"title\"[^>]*>", html).group(0)
+    described_by = re.search(r'aria-describedby="([^"]+)"', title_input).group(1).split()
+    error_ids = [ref for ref in described_by if ref.endswith("_error")]
+    assert 'aria-invalid="true"' in title_input
+    assert error_ids and all(f'id="{ref}"' in html for ref in error_ids)
+
+
 def test_a_goal_horizon_ending_before_it_starts_is_refused(as_user, executive):
     response = as_user(executive).post(
         reverse("goals:create"),

@@ -222,6 +222,23 @@ def test_an_executive_retires_strategies(as_user, executive):
     assert crm.status == business.status == StrategyStatus.RETIRED
 
 
+@pytest.mark.parametrize("kind", ["crm", "business"])
+def test_a_retirement_the_service_refuses_is_reported_not_a_500(as_user, executive, kind):
+    crm = CRMStrategyFactory()
+    strategy = crm if kind == "crm" else crm.business_strategies.get()
+    # Data written before a validation rule existed: the service's full_clean refuses it.
+    type(strategy).objects.filter(pk=strategy.pk).update(title="")
+
+    response = as_user(executive).post(
+        reverse(f"strategies:{kind}_retire", args=[strategy.pk]), follow=True
+    )
+
+    strategy.refresh_from_db()
+    assert response.status_code == 200
+    assert "Title" in response.content.decode()
+    assert strategy.status == StrategyStatus.ACTIVE
+
+
 @pytest.mark.parametrize("role", NOT_EXECUTIVES)
 def test_only_executives_reach_strategy_forms(request, as_user, role):
     crm = CRMStrategyFactory()
