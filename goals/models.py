@@ -1,5 +1,7 @@
 """Business goals and the KPIs that say whether they are reached."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -105,7 +107,9 @@ class KPI(TimeStamped):
         return f"{self.name} ({self.goal_id})"
 
     def clean(self) -> None:
-        if self.baseline is None or self.target is None:
+        # full_clean() calls clean() even when a field failed to parse; then there is nothing
+        # to compare (the field's own error already names it).
+        if not isinstance(self.baseline, Decimal) or not isinstance(self.target, Decimal):
             return
         if self.target == self.baseline:
             raise ValidationError({"target": "The target must differ from the baseline."})

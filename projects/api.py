@@ -20,7 +20,6 @@ from rest_framework.response import Response
 
 from crm_alignment import permissions
 from crm_alignment.api_base import ApiViewSet, ServiceViewSet, UserField, actor
-from crm_alignment.roles import Role
 from goals.models import BusinessGoal
 from strategies.models import CRMStrategy
 
@@ -303,16 +302,6 @@ class ProjectSerializer(LinkedSerializerMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["approved_at", "approved_by", "created_at", "updated_at"]
         validators: list = []
-
-    def validate_manager(self, manager: Any) -> Any:
-        user = self.context["request"].user
-        if not (
-            manager.is_superuser or Role.PROJECT_MANAGER.value in permissions.user_roles(manager)
-        ):
-            raise serializers.ValidationError("The manager must be a project manager.")
-        if self.instance is None and manager.pk != user.pk and not permissions.is_admin(user):
-            raise serializers.ValidationError("You can only create projects you manage yourself.")
-        return manager
 
     def create(self, validated_data: dict[str, Any]) -> CRMProject:
         links = self.pop_links(validated_data)

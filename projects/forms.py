@@ -34,7 +34,10 @@ class ProjectForm(DefaultsToActorMixin, forms.ModelForm):
     manager = PersonChoiceField(
         queryset=people_with_roles(Role.PROJECT_MANAGER),
         required=False,
-        help_text="Defaults to you. Only the manager may edit the project.",
+        help_text=(
+            "Defaults to you. Only the manager may edit the project; an admin may create one "
+            "for someone else."
+        ),
     )
     sponsor = PersonChoiceField(
         queryset=people_with_roles(Role.SPONSOR, Role.EXECUTIVE),

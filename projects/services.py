@@ -10,8 +10,20 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from crm_alignment.permissions import can_approve_project, can_create_project, can_edit_project
-from crm_alignment.services import Actor, apply_fields, require, validate_and_save
+from crm_alignment.permissions import (
+    can_approve_project,
+    can_create_project,
+    can_edit_project,
+    is_admin,
+)
+from crm_alignment.roles import Role
+from crm_alignment.services import (
+    Actor,
+    apply_fields,
+    require,
+    require_people_roles,
+    validate_and_save,
+)
 from strategies.models import CRMStrategy, StrategyStatus
 
 from .models import (
@@ -57,6 +69,14 @@ class LinkSpec:
     weight: int | None = None
 
 
+# Who may fill a project's person fields: the browser's pickers offer exactly these people.
+PROJECT_PEOPLE: dict[str, tuple[Role, ...]] = {
+    "manager": (Role.PROJECT_MANAGER,),
+    "sponsor": (Role.SPONSOR, Role.EXECUTIVE),
+    "business_owner": (),
+}
+
+
 def _edit_allowed(actor: Actor, project: CRMProject) -> None:
     require(can_edit_project(actor, project), "Only the project's manager may change it.")
 
@@ -80,6 +100,9 @@ def project_create(*, actor: Actor, **fields: Any) -> CRMProject:
     apply_fields(project, fields, PROJECT_FIELDS)
     if project.manager_id is None:
         project.manager = actor
+    elif project.manager_id != actor.pk and not is_admin(actor):
+        raise ValidationError({"manager": "You can only create projects you manage yourself."})
+    require_people_roles(project, PROJECT_PEOPLE)
     _check_status_change(project, ProjectStatus.PROPOSED)
     return validate_and_save(project)
 
@@ -88,9 +111,15 @@ def project_create(*, actor: Actor, **fields: Any) -> CRMProject:
 def project_update(*, project: CRMProject, actor: Actor, **fields: Any) -> CRMProject:
     """Change a project's fields. Status moves except approval (see project_approve)."""
     _edit_allowed(actor, project)
-    old_status = CRMProject.objects.filter(pk=project.pk).values_list("status", flat=True).first()
+    old = (
+        CRMProject.objects.filter(pk=project.pk)
+        .values("status", "manager", "sponsor", "business_owner")
+        .first()
+        or {}
+    )
     apply_fields(project, fields, PROJECT_FIELDS)
-    _check_status_change(project, old_status)
+    require_people_roles(project, PROJECT_PEOPLE, previous=old)
+    _check_status_change(project, old.get("status"))
     return validate_and_save(project)
 
 
@@ -135,7 +164,8 @@ def project_delete(*, project: CRMProject, actor: Actor) -> None:
     ):
         raise ValidationError(
             "Cannot delete a project that was approved or has started; set its status to "
-            "cancelled instead, so its history stays."
+            "cancelled instead, so its history stays.",
+            code="protected",
         )
     project.delete()
 

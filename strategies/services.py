@@ -59,6 +59,8 @@ def business_strategy_update(
     require(can_manage_strategy(actor), "Only executives change business strategies.")
     old_goal_id = strategy.goal_id
     apply_fields(strategy, fields, BUSINESS_STRATEGY_FIELDS)
+    if strategy.goal_id is None:
+        raise ValidationError({"goal": "Choose the goal this strategy serves."})
     _check_goal_usable(strategy.goal, changed=strategy.goal_id != old_goal_id)
     return validate_and_save(strategy)
 

@@ -151,8 +151,35 @@ def test_an_approved_project_cannot_be_deleted(api, pm, sponsor, own_project):
     SuccessMetricFactory(project=own_project)
     api(sponsor).post(f"/api/projects/{own_project.pk}/approve/")
     response = api(pm).delete(f"/api/projects/{own_project.pk}/")
-    assert response.status_code == 400
+    assert response.status_code == 409
+    assert "set its status to cancelled" in response.json()["detail"]
     assert CRMProject.objects.filter(pk=own_project.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "field, who",
+    [("sponsor", "viewer"), ("sponsor", "pm"), ("business_owner", "nobody"), ("manager", "viewer")],
+)
+def test_project_people_must_hold_the_right_role(request, api, pm, own_project, field, who):
+    person = request.getfixturevalue(who)
+
+    response = api(pm).patch(
+        f"/api/projects/{own_project.pk}/", {field: person.pk}, format="json"
+    )
+
+    own_project.refresh_from_db()
+    assert response.status_code == 400
+    assert field in response.json()
+    assert getattr(own_project, f"{field}_id") != person.pk
+
+
+def test_a_manager_cannot_create_a_project_for_someone_else(api, pm, other_pm):
+    response = api(pm).post(
+        "/api/projects/", {"title": "For you", "manager": other_pm.pk}, format="json"
+    )
+    assert response.status_code == 400
+    assert "manage yourself" in response.json()["manager"][0]
+    assert not CRMProject.objects.filter(title="For you").exists()
 
 
 def test_projects_filter_by_status_manager_and_parent_strategy(

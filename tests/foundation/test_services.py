@@ -218,6 +218,90 @@ def test_a_manager_cannot_edit_someone_elses_project(pm, other_pm):
     assert project.title != "Mine now"
 
 
+def test_a_viewer_cannot_be_named_sponsor_and_nothing_is_written(pm, viewer):
+    with pytest.raises(ValidationError) as caught:
+        project_services.project_create(actor=pm, title="Sponsored by a reader", sponsor=viewer)
+
+    assert "sponsor or executive role" in field_errors(caught)["sponsor"][0]
+    assert not CRMProject.objects.filter(title="Sponsored by a reader").exists()
+
+
+def test_an_executive_or_an_admin_may_sponsor_and_any_role_may_own(pm, executive, admin_user):
+    project = project_services.project_create(
+        actor=pm, title="Well staffed", sponsor=executive, business_owner=pm
+    )
+    project_services.project_update(project=project, actor=pm, sponsor=admin_user)
+
+    project.refresh_from_db()
+    assert project.sponsor == admin_user and project.business_owner == pm
+
+
+def test_a_sponsor_who_lost_the_role_does_not_block_unrelated_edits(pm, sponsor):
+    project = project_services.project_create(actor=pm, title="Before", sponsor=sponsor)
+    sponsor.groups.clear()
+    del sponsor._crm_roles
+
+    project_services.project_update(project=project, actor=pm, title="After")
+    with pytest.raises(ValidationError) as caught:
+        project_services.project_update(
+            project=CRMProject.objects.get(pk=project.pk),
+            actor=pm,
+            sponsor=None,
+            business_owner=sponsor,
+        )
+
+    assert "business_owner" in field_errors(caught)
+    assert CRMProject.objects.get(pk=project.pk).title == "After"
+
+
+def test_only_an_admin_creates_a_project_for_another_manager(pm, other_pm, admin_user):
+    with pytest.raises(ValidationError) as caught:
+        project_services.project_create(actor=pm, title="Yours", manager=other_pm)
+    project = project_services.project_create(actor=admin_user, title="Theirs", manager=other_pm)
+
+    assert "manager" in field_errors(caught)
+    assert project.manager == other_pm
+
+
+def test_a_duplicate_name_is_refused_on_the_name_field_not_form_wide(executive, pm):
+    kpi = KPIFactory()
+    project = ProjectFactory(manager=pm)
+    FeatureFactory(project=project, title="Partner portal")
+
+    with pytest.raises(ValidationError) as kpi_error:
+        goal_services.kpi_create(
+            goal=kpi.goal, actor=executive, name=kpi.name, baseline=1, target=2
+        )
+    with pytest.raises(ValidationError) as feature_error:
+        project_services.feature_create(project=project, actor=pm, title="Partner portal")
+
+    assert field_errors(kpi_error) == {"name": ["This goal already has a KPI with that name."]}
+    assert field_errors(feature_error) == {
+        "title": ["This project already has a feature with that title."]
+    }
+
+
+def test_a_kpi_baseline_that_is_not_a_number_is_refused_naming_it(executive):
+    goal = GoalFactory()
+
+    with pytest.raises(ValidationError) as caught:
+        goal_services.kpi_create(
+            goal=goal, actor=executive, name="Margin", baseline="abc", target=2
+        )
+
+    assert "baseline" in field_errors(caught)
+    assert not KPI.objects.filter(goal=goal).exists()
+
+
+def test_a_business_strategy_cannot_lose_its_goal(executive):
+    strategy = BusinessStrategyFactory()
+
+    with pytest.raises(ValidationError) as caught:
+        strategy_services.business_strategy_update(strategy=strategy, actor=executive, goal=None)
+
+    assert "goal" in field_errors(caught)
+
+
 def test_project_dates_out_of_order_are_refused_naming_the_end_date(pm):
     project = ProjectFactory(manager=pm)
     with pytest.raises(ValidationError) as caught:
