@@ -7,10 +7,11 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from alignment.dashboard import SEVERITY_RANK
 from alignment.models import FlagState
 from alignment.selectors import flags_visible_to
 from goals.models import BusinessGoal
@@ -23,12 +24,6 @@ from .roles import Role
 
 PAGE_SIZE = 25
 SEARCH_LIMIT = 20
-SEVERITY_ORDER = Case(
-    When(severity="critical", then=Value(0)),
-    When(severity="warning", then=Value(1)),
-    default=Value(2),
-    output_field=IntegerField(),
-)
 
 
 def require_reader(request: HttpRequest) -> None:
@@ -69,7 +64,7 @@ def _attention_flags(user: Any) -> QuerySet[Any]:
     flags = flags_visible_to(user).filter(state=FlagState.OPEN)
     if not (is_admin(user) or Role.EXECUTIVE.value in user_roles(user)):
         flags = flags.filter(Q(project__manager=user) | Q(project__sponsor=user))
-    return flags.annotate(severity_rank=SEVERITY_ORDER).order_by("severity_rank", "-last_seen")
+    return flags.annotate(severity_rank=SEVERITY_RANK).order_by("severity_rank", "-last_seen")
 
 
 @login_required

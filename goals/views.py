@@ -14,8 +14,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from alignment.models import FlagState, SubjectType
-from alignment.selectors import flags_visible_to
 from crm_alignment.forms import add_service_errors, refusal_message
 from crm_alignment.permissions import can_manage_strategy, get_visible_or_404
 from crm_alignment.views import choice_param, form_page, paginate, require_reader, sort_order
@@ -105,9 +103,6 @@ def goal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .prefetch_related("crm_strategies")
         .order_by("title")
     )
-    flags = flags_visible_to(request.user).filter(
-        subject_type=SubjectType.GOAL, subject_id=goal.pk, state=FlagState.OPEN
-    )
     return render(
         request,
         "goals/goal_detail.html",
@@ -115,7 +110,6 @@ def goal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "goal": goal,
             "kpis": kpis,
             "strategies": strategies,
-            "flags": list(flags),
             "check_in_form": KPICheckInForm(prefix="reading"),
         },
     )

@@ -17,8 +17,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from alignment.models import FlagState, SubjectType
-from alignment.selectors import flags_visible_to
 from crm_alignment.forms import add_service_errors, refusal_message
 from crm_alignment.permissions import (
     can_approve_project,
@@ -27,7 +25,6 @@ from crm_alignment.permissions import (
     get_visible_or_404,
 )
 from crm_alignment.views import (
-    SEVERITY_ORDER,
     choice_param,
     form_page,
     paginate,
@@ -239,17 +236,6 @@ def readiness(
     ]
 
 
-def _project_flags(request: HttpRequest, project: CRMProject) -> list[Any]:
-    """The project's unresolved flags (its own and its features'), most severe first."""
-    return list(
-        flags_visible_to(request.user)
-        .filter(project=project)
-        .exclude(state=FlagState.RESOLVED)
-        .annotate(severity_rank=SEVERITY_ORDER)
-        .order_by("severity_rank", "rule", "subject_label")
-    )
-
-
 def _features(project: CRMProject) -> list[Feature]:
     links = FeatureLink.objects.select_related("crm_strategy").order_by("crm_strategy__title")
     features = list(
@@ -295,35 +281,38 @@ def _section_context(
     return context
 
 
+def _readiness_context(request: HttpRequest, project: CRMProject) -> dict[str, Any]:
+    """The chain, the readiness checklist and what stands in the way of approval."""
+    chains = project_trace(project)
+    return {
+        "chains": chains,
+        "checklist": readiness(
+            project, chains, list(project.metrics.all()), list(project.phases.all())
+        ),
+        "can_approve": can_approve_project(request.user, project)
+        and project.status in (ProjectStatus.PROPOSED, ProjectStatus.ON_HOLD),
+        "approval_problems": services.project_approval_problems(project),
+    }
+
+
 @login_required
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     project = get_visible_or_404(projects_with_trace(), request.user, pk=pk)
-    chains = project_trace(project)
     context: dict[str, Any] = {}
     for section in SECTIONS:
         context.update(_section_context(request, project, section))
     context.update(_features_context(request, project))
-    context.update(
-        chains=chains,
-        checklist=readiness(project, chains, context["metrics"], context["phases"]),
-        flags=_project_flags(request, project),
-        can_approve=can_approve_project(request.user, project)
-        and project.status in (ProjectStatus.PROPOSED, ProjectStatus.ON_HOLD),
-        approval_problems=services.project_approval_problems(project),
-    )
+    context.update(_readiness_context(request, project))
     return render(request, "projects/project_detail.html", context)
 
 
 @login_required
 @require_GET
-def project_flags(request: HttpRequest, pk: int) -> HttpResponse:
-    """The flags panel alone; the project page polls it, so fresh flags appear by themselves."""
-    project = get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
-    return render(
-        request,
-        "projects/_flags.html",
-        {"project": project, "flags": _project_flags(request, project)},
-    )
+def project_readiness(request: HttpRequest, pk: int) -> HttpResponse:
+    """The readiness card alone: the project page re-fetches it after each inline save."""
+    project = get_visible_or_404(projects_with_trace(), request.user, pk=pk)
+    context = {"project": project, **_readiness_context(request, project)}
+    return render(request, "projects/_readiness.html", context)
 
 
 @login_required
@@ -510,11 +499,6 @@ def feature_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     links = feature.links.select_related("crm_strategy").order_by("crm_strategy__title")
     served = set(feature.project.links.values_list("crm_strategy_id", flat=True))
-    flags = list(
-        flags_visible_to(request.user)
-        .filter(subject_type=SubjectType.FEATURE, subject_id=feature.pk)
-        .exclude(state=FlagState.RESOLVED)
-    )
     return render(
         request,
         "projects/feature_detail.html",
@@ -522,7 +506,6 @@ def feature_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "feature": feature,
             "project": feature.project,
             "links": [(link, link.crm_strategy_id not in served) for link in links],
-            "flags": flags,
             "can_edit": can_edit_project(request.user, feature.project),
         },
     )

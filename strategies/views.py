@@ -12,8 +12,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from alignment.models import FlagState, SubjectType
-from alignment.selectors import flags_visible_to
 from crm_alignment.forms import add_service_errors, refusal_message
 from crm_alignment.permissions import can_manage_strategy, get_visible_or_404
 from crm_alignment.views import choice_param, form_page, paginate, require_reader, sort_order
@@ -47,14 +45,6 @@ BUSINESS_SORTS = {
 def _require_executive(request: HttpRequest, action: str) -> None:
     if not can_manage_strategy(request.user):
         raise PermissionDenied(f"Only executives {action}.")
-
-
-def _flags_for(request: HttpRequest, subject_type: str, pk: int) -> list:
-    return list(
-        flags_visible_to(request.user).filter(
-            subject_type=subject_type, subject_id=pk, state=FlagState.OPEN
-        )
-    )
 
 
 # ---------- CRM strategies ----------
@@ -116,7 +106,6 @@ def crm_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "strategy": strategy,
             "served": served,
             "project_rows": project_rows,
-            "flags": _flags_for(request, SubjectType.CRM_STRATEGY, strategy.pk),
         },
     )
 
@@ -239,7 +228,6 @@ def business_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "strategy": strategy,
             "crm_strategies": crm,
             "projects": projects,
-            "flags": _flags_for(request, SubjectType.BUSINESS_STRATEGY, strategy.pk),
         },
     )
 

@@ -1,6 +1,7 @@
 """Project pages: lists, the project page (chain, readiness, flags), forms, link pickers,
 inline features, metrics, roadmap, check-ins and the sponsor's approval."""
 
+import datetime
 import json
 from decimal import Decimal
 
@@ -35,7 +36,9 @@ def open_flags(project):
 
 
 def flags_panel(client, project):
-    return client.get(reverse("projects:flags", args=[project.pk]), **HTMX).content.decode()
+    return client.get(
+        reverse("alignment:project_flags", args=[project.pk]), **HTMX
+    ).content.decode()
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -51,7 +54,8 @@ def test_every_role_reads_the_project_pages(request, as_user, role):
     for url in [
         reverse("projects:mine"),
         reverse("projects:detail", args=[project.pk]),
-        reverse("projects:flags", args=[project.pk]),
+        reverse("alignment:project_flags", args=[project.pk]),
+        reverse("projects:readiness", args=[project.pk]),
         reverse("projects:feature_detail", args=[feature.pk]),
     ]:
         assert client.get(url).status_code == 200, url
@@ -66,7 +70,8 @@ def test_a_user_without_a_role_finds_no_projects(as_user, nobody):
         reverse("projects:list"),
         reverse("projects:mine"),
         reverse("projects:detail", args=[project.pk]),
-        reverse("projects:flags", args=[project.pk]),
+        reverse("alignment:project_flags", args=[project.pk]),
+        reverse("projects:readiness", args=[project.pk]),
         reverse("projects:feature_detail", args=[feature.pk]),
         reverse("projects:edit", args=[project.pk]),
         reverse("projects:links", args=[project.pk]),
@@ -202,7 +207,58 @@ def test_the_project_page_shows_open_flags_with_the_rules_advice(as_user, viewer
     assert 'data-rule="project.untraced"' in html
     assert "What to do:" in html and "Link this project to the CRM strategy it serves." in html
     assert "Why it matters:" in html
-    assert 'hx-trigger="every 3s, flagsChanged from:body"' in html
+    panel = reverse("alignment:project_flags", args=[project.pk])
+    assert f'hx-get="{panel}"' in html
+    assert "flagsChanged from:body" in html
+
+
+def test_the_project_page_lists_flags_needing_attention_but_not_waived_ones(as_user, viewer):
+    project = ProjectFactory(title="Half waived")
+    now = timezone.now()
+    common = {
+        "subject_type": "project",
+        "subject_id": project.pk,
+        "subject_label": project.title,
+        "project": project,
+        "first_seen": now,
+        "last_seen": now,
+    }
+    acknowledged = Flag.objects.create(
+        rule="project.no_roadmap", severity="warning", state=FlagState.ACKNOWLEDGED, **common
+    )
+    waived = Flag.objects.create(
+        rule="project.no_sponsor",
+        severity="critical",
+        state=FlagState.WAIVED,
+        waiver_reason="Interim sponsor named next week",
+        waiver_expires_at=now + datetime.timedelta(days=7),
+        **common,
+    )
+
+    html = as_user(viewer).get(reverse("projects:detail", args=[project.pk])).content.decode()
+
+    assert f'id="flag-{acknowledged.pk}"' in html
+    assert f'id="flag-{waived.pk}"' not in html
+
+
+def test_adding_a_metric_inline_refreshes_the_readiness_checklist(as_user, pm, sponsor):
+    project = ProjectFactory(manager=pm, sponsor=sponsor)
+    readiness_url = reverse("projects:readiness", args=[project.pk])
+    # as_user signs the one test client in as that user.
+    before = as_user(sponsor).get(readiness_url).content.decode()
+
+    added = as_user(pm).post(
+        reverse("projects:metric_create", args=[project.pk]),
+        {"metrics-name": "Partner revenue", "metrics-baseline": "1", "metrics-target": "2"},
+        **HTMX,
+    )
+    page = as_user(pm).get(reverse("projects:detail", args=[project.pk])).content.decode()
+    after = as_user(sponsor).get(readiness_url).content.decode()
+
+    assert "Approval will be refused" in before
+    assert "flagsChanged" in added.headers["HX-Trigger"]
+    assert f'hx-get="{readiness_url}"' in page
+    assert "Approval will be refused" not in after
 
 
 def test_the_project_page_makes_the_same_queries_for_2_and_50_features(
