@@ -296,6 +296,7 @@ class MapNode:
     url_name: str = ""
     note: str = ""
     children: list[MapNode] = field(default_factory=list)
+    off_scope: bool = False  # a feature serving only CRM strategies its project does not
 
     @property
     def status_label(self) -> str:
@@ -307,8 +308,9 @@ class MapNode:
 
     @property
     def hangs_loose(self) -> bool:
-        """Projects and features that do not trace: the map's red, dashed items."""
-        return not self.traceable and self.kind in ("project", "feature")
+        """Projects and features that do not trace, and features off their project's scope:
+        the map's red, dashed items."""
+        return self.off_scope or (not self.traceable and self.kind in ("project", "feature"))
 
     @property
     def url(self) -> str:
@@ -442,10 +444,22 @@ def strategy_map(*, include_history: bool = False) -> StrategyMap:
         if project_id in project_ids:
             projects_by_crm[crm_id].append((project_id, rationale))
     features_by_project_crm: dict[tuple[int, int], list[int]] = defaultdict(list)
+    crms_of_project: dict[int, set[int]] = defaultdict(set)
+    for project_id, crm_id, _rationale in links:
+        crms_of_project[project_id].add(crm_id)
+    crms_of_feature: dict[int, set[int]] = defaultdict(set)
     for feature_id, crm_id in feature_links:
         feature = feature_by_id.get(feature_id)
         if feature is not None:
             features_by_project_crm[(feature["project_id"], crm_id)].append(feature_id)
+            crms_of_feature[feature_id].add(crm_id)
+    # Features whose every link is to a CRM strategy their project does not serve would sit
+    # under no project branch; they hang under their project, marked off scope.
+    off_scope_by_project: dict[int, list[int]] = defaultdict(list)
+    for feature_id, crm_ids in crms_of_feature.items():
+        project_id = feature_by_id[feature_id]["project_id"]
+        if not crm_ids & crms_of_project[project_id]:
+            off_scope_by_project[project_id].append(feature_id)
 
     def feature_node(row: dict[str, Any]) -> MapNode:
         return MapNode(
@@ -457,12 +471,20 @@ def strategy_map(*, include_history: bool = False) -> StrategyMap:
             url_name="projects:feature_detail",
         )
 
+    def off_scope_node(feature_id: int) -> MapNode:
+        node = feature_node(feature_by_id[feature_id])
+        node.off_scope = True
+        served = sorted(crm_by_id[pk]["title"] for pk in crms_of_feature[feature_id])
+        node.note = f"Off scope: serves {', '.join(served)}, which its project does not."
+        return node
+
     def project_node(project_id: int, crm_id: int | None, rationale: str = "") -> MapNode:
         row = project_by_id[project_id]
         children = []
         if crm_id is not None:
             feature_ids = sorted(features_by_project_crm.get((project_id, crm_id), []))
             children = [feature_node(feature_by_id[pk]) for pk in feature_ids]
+        children += [off_scope_node(pk) for pk in sorted(off_scope_by_project.get(project_id, []))]
         return MapNode(
             kind="project",
             id=project_id,

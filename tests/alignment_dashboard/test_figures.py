@@ -154,6 +154,29 @@ def test_strategy_map_hangs_untraced_items_loose(portfolio):
     assert tree.project_count == 5  # P5 is done
 
 
+def test_strategy_map_hangs_an_off_scope_feature_under_its_project(portfolio):
+    # P1 serves A and B; this feature traces through C, which P1 does not serve.
+    off_scope = FeatureFactory(project=portfolio["p1"], title="Loyalty scheme")
+    FeatureLinkFactory(feature=off_scope, crm_strategy=portfolio["c"])
+
+    tree = dashboard.strategy_map()
+
+    p1_nodes = [
+        project
+        for goal in tree.goals
+        for bs in goal.children
+        for crm in bs.children
+        for project in crm.children
+        if project.title == "P1"
+    ]
+    assert p1_nodes  # under A (BS1) and under B (BS1 and BS2)
+    for project in p1_nodes:
+        node = next(f for f in project.children if f.title == "Loyalty scheme")
+        assert node.off_scope and node.hangs_loose
+        assert "Off scope: serves C" in node.note
+    assert "Loyalty scheme" not in [f.title for f in tree.loose_features]
+
+
 def test_strategy_map_with_history_includes_done_projects(portfolio):
     tree = dashboard.strategy_map(include_history=True)
 
