@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 HOST_PORT="${HOST_PORT:-127.0.0.1:8000}"
+# A development server: debug on unless the caller says otherwise (make exports the same).
+export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
 
 # Job control puts each child in its own process group, so stopping a group also stops what
 # that child spawned (runserver's auto-reloader child, the worker's embedded beat).
