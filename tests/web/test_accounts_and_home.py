@@ -253,3 +253,57 @@ def test_a_user_is_greeted_by_name(as_user):
     user = UserFactory(username="amara", first_name="Amara", roles=["viewer"])
 
     assert "Hello, Amara" in as_user(user).get(reverse("home")).content.decode()
+
+
+# --- CSRF ----------------------------------------------------------------------------------
+
+
+def _csrf_client(user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    return client
+
+
+def test_a_page_form_posted_without_the_csrf_token_is_refused(executive):
+    from goals.models import BusinessGoal
+
+    client = _csrf_client(executive)
+
+    forged = client.post(reverse("goals:create"), {"title": "Forged", "status": "active"})
+    form = client.get(reverse("goals:create"))
+    token = form.cookies["csrftoken"].value
+    genuine = client.post(
+        reverse("goals:create"),
+        {"title": "Genuine", "status": "active", "priority": "2", "csrfmiddlewaretoken": token},
+    )
+
+    assert forged.status_code == 403
+    assert 'name="csrfmiddlewaretoken"' in form.content.decode()
+    assert genuine.status_code == 302
+    assert list(BusinessGoal.objects.values_list("title", flat=True)) == ["Genuine"]
+
+
+def test_an_htmx_post_without_the_csrf_header_is_refused(pm):
+    from projects.models import Feature
+
+    project = ProjectFactory(manager=pm)
+    client = _csrf_client(pm)
+    url = reverse("projects:feature_create", args=[project.pk])
+    client.get(reverse("projects:detail", args=[project.pk]))  # sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+
+    def fields(title):
+        return {
+            "new-feature-title": title,
+            "new-feature-priority": "1",
+            "new-feature-status": "planned",
+        }
+
+    forged = client.post(url, fields("Forged"), HTTP_HX_REQUEST="true")
+    genuine = client.post(url, fields("Genuine"), HTTP_HX_REQUEST="true", HTTP_X_CSRFTOKEN=token)
+
+    assert forged.status_code == 403
+    assert genuine.status_code == 200
+    assert list(Feature.objects.values_list("title", flat=True)) == ["Genuine"]
