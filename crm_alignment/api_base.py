@@ -1,11 +1,13 @@
 """Base classes every resource's API builds on: auth, the token endpoint, permissions, the
 schema's error responses and the service-calling viewset."""
 
+import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -36,29 +38,47 @@ VALIDATION_ERROR_SCHEMA = {
 }
 
 
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=ErrorSerializer, description=description)
+
+
+ERROR_RESPONSES = {
+    "400": OpenApiResponse(
+        response=VALIDATION_ERROR_SCHEMA, description="Bad input: a map of field to messages."
+    ),
+    "401": _error("Not authenticated."),
+    "403": _error("Not allowed for your role."),
+    "404": _error("Not found (or not visible to you)."),
+    "409": _error(
+        "Conflict: other records still depend on the object, or it changed state meanwhile."
+    ),
+    "429": _error("Too many requests; retry after the number of seconds in Retry-After."),
+}
+
+
 class ApiAutoSchema(AutoSchema):
     """drf-spectacular's schema plus the error responses every operation can give."""
 
-    def _error_codes(self) -> dict[str, Any]:
-        codes: dict[str, Any] = {}
+    def _error_codes(self) -> list[str]:
+        codes = ["400"]
         view_permissions = getattr(self.view, "permission_classes", [])
-        public = AllowAny in view_permissions
-        codes["400"] = VALIDATION_ERROR_SCHEMA
-        if not public:
-            codes["401"] = ErrorSerializer
-            codes["403"] = ErrorSerializer
-            codes["404"] = ErrorSerializer
-        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
-            codes["409"] = ErrorSerializer
+        # The public endpoints (the token exchange) check no role and delete or change nothing
+        # another request could depend on: no 401/403/404, and no 409.
+        if AllowAny not in view_permissions:
+            codes += ["401", "403", "404"]
+            if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+                codes.append("409")
         if getattr(self.view, "throttle_scope", None):
-            codes["429"] = ErrorSerializer
+            codes.append("429")
         return codes
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
-        for code, body in self._error_codes().items():
+        for code in self._error_codes():
             if code not in responses:
-                responses[code] = self._get_response_for_code(body, code, direction=direction)
+                responses[code] = self._get_response_for_code(
+                    ERROR_RESPONSES[code], code, direction=direction
+                )
         return responses
 
 
@@ -78,8 +98,9 @@ class TokenRequestSerializer(serializers.Serializer):
 
 
 class TokenThrottle(ScopedRateThrottle):
-    """The scope's rate from the current settings (DRF's own class reads them once at import,
-    so tests could not override the rate)."""
+    """Token attempts per client address (REMOTE_ADDR, or X-Forwarded-For as far back as
+    NUM_PROXIES trusts), at the scope's rate from the current settings (DRF's own class reads
+    them once at import, so tests could not override the rate)."""
 
     def get_rate(self) -> str | None:
         from rest_framework.settings import api_settings
@@ -88,12 +109,30 @@ class TokenThrottle(ScopedRateThrottle):
         return None if rate is None else str(rate)
 
 
+class TokenUsernameThrottle(TokenThrottle):
+    """Token attempts per username tried, at the same rate, from whatever addresses: guessing
+    one account's password from many addresses is limited too.
+
+    The trade-off: someone hammering a username also holds its owner off the token endpoint for
+    the throttle's window (signing in to the pages is not affected)."""
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        data = request.data
+        username = data.get("username") if isinstance(data, Mapping) else None
+        if not isinstance(username, str) or not username.strip():
+            return None  # nothing to guess at; the per-address throttle still counts it
+        # Case and surrounding blanks folded so variants share a bucket; hashed to keep the
+        # cache key short and free of whatever characters the client sent.
+        ident = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
+        return self.cache_format % {"scope": f"{self.scope}-username", "ident": ident}
+
+
 class TokenView(APIView):
     """Exchange a username and password for an API token (throttled against guessing)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [TokenThrottle]
+    throttle_classes = [TokenThrottle, TokenUsernameThrottle]
     throttle_scope = "token"
     schema = ApiAutoSchema()
 

@@ -83,7 +83,7 @@ def require_people_roles(
     instance: Model,
     people: Mapping[str, tuple[Role, ...]],
     *,
-    previous: Mapping[str, int | None] | None = None,
+    previous: Mapping[str, Any] | None = None,
 ) -> None:
     """Each person field names an active user holding one of its roles (superusers always do;
     an empty tuple means any role). Only new or changed values are checked, so a person who

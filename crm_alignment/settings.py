@@ -16,6 +16,7 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
 
+_SECRET_KEY_PLACEHOLDERS = ("replace-with", "replace-me", "change-me", "changeme", "placeholder")
 # In development a fixed key is fine; with DEBUG off a missing key must stop the process,
 # never fall back to something guessable.
 if DEBUG:
@@ -24,6 +25,13 @@ else:
     SECRET_KEY = env_str("DJANGO_SECRET_KEY", required=True)
     if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 random characters.")
+    # .env.example ships a long placeholder so `docker compose config` can validate the file;
+    # copied unchanged it would be a key anyone can read, so it must not start the app.
+    if any(marker in SECRET_KEY.lower() for marker in _SECRET_KEY_PLACEHOLDERS):
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is still a placeholder; set it to a random value, e.g. the output "
+            'of: python -c "import secrets; print(secrets.token_urlsafe(64))"'
+        )
 
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else []
@@ -153,6 +161,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+API_NUM_PROXIES = env_int("API_NUM_PROXIES", 0)
+if API_NUM_PROXIES < 0:
+    raise ImproperlyConfigured("API_NUM_PROXIES must be 0 or more (the trusted proxies in front).")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -160,15 +171,22 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "crm_alignment.api.FilterBackend",
         "rest_framework.filters.OrderingFilter",
-        "rest_framework.filters.SearchFilter",
+        "crm_alignment.api.SearchFilter",
     ],
+    # JSON only: every answer, errors included, is JSON whatever the client's Accept header
+    # (one that excludes JSON gets a JSON 406). The docs UI is /api/docs/.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "crm_alignment.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "crm_alignment.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": env_str("API_TOKEN_THROTTLE", "10/min")},
+    # Throttles key on the client address: REMOTE_ADDR when 0, else the address this many
+    # trusted proxies back in X-Forwarded-For. Unset (None) DRF would trust the whole header,
+    # which the client writes, so rotating it would dodge the token throttle.
+    "NUM_PROXIES": API_NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

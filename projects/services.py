@@ -111,12 +111,12 @@ def project_create(*, actor: Actor, **fields: Any) -> CRMProject:
 def project_update(*, project: CRMProject, actor: Actor, **fields: Any) -> CRMProject:
     """Change a project's fields. Status moves except approval (see project_approve)."""
     _edit_allowed(actor, project)
-    old = (
+    row = (
         CRMProject.objects.filter(pk=project.pk)
         .values("status", "manager", "sponsor", "business_owner")
         .first()
-        or {}
     )
+    old: dict[str, Any] = dict(row) if row else {}
     apply_fields(project, fields, PROJECT_FIELDS)
     require_people_roles(project, PROJECT_PEOPLE, previous=old)
     _check_status_change(project, old.get("status"))

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import PASSWORD, GoalFactory
+from tests.factories import PASSWORD, DepartmentFactory, GoalFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,22 +34,90 @@ def test_token_endpoint_names_missing_fields(api):
     assert set(response.json()) == {"username", "password"}
 
 
-def test_token_endpoint_is_throttled_against_guessing(api, viewer, settings):
+def _address() -> str:
+    """A client address of its own, so no other test (or xdist worker, or a Redis cache kept
+    between runs) shares the throttle's bucket."""
+    n = uuid.uuid4().int
+    return f"10.{n % 250}.{(n >> 8) % 250}.{(n >> 16) % 250}"
+
+
+def _username() -> str:
+    """A username of its own, for the same reason."""
+    return f"guess-{uuid.uuid4().hex[:12]}"
+
+
+def _guess(username: str, address: str, **headers: str) -> int:
+    client = APIClient(REMOTE_ADDR=address)
+    return client.post(
+        "/api/auth/token/", {"username": username, "password": "guess"}, format="json", **headers
+    ).status_code
+
+
+@pytest.fixture
+def token_rate_3_per_min(settings):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"token": "3/min"},
     }
-    # A client address of its own, so no other test (or xdist worker) shares the bucket.
-    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
-    client = APIClient(REMOTE_ADDR=address)
+
+
+def test_token_endpoint_is_throttled_against_guessing(db, token_rate_3_per_min):
+    address, username = _address(), _username()
+    answers = [_guess(username, address) for _ in range(4)]
+    assert answers == [400, 400, 400, 429]
+    response = APIClient(REMOTE_ADDR=address).post("/api/auth/token/", {}, format="json")
+    assert response.status_code == 429
+    assert "detail" in response.json()
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_rotating_x_forwarded_for_does_not_dodge_the_token_throttle(db, token_rate_3_per_min):
+    # No trusted proxies (the default): the header is the client's to write, so it is ignored.
+    address = _address()
     answers = [
-        client.post(
-            "/api/auth/token/", {"username": "viewer", "password": "guess"}, format="json"
-        ).status_code
-        for _ in range(4)
+        _guess(_username(), address, HTTP_X_FORWARDED_FOR=f"203.0.113.{i}") for i in range(4)
     ]
     assert answers == [400, 400, 400, 429]
-    assert "detail" in client.post("/api/auth/token/", {}, format="json").json()
+
+
+def test_behind_one_trusted_proxy_the_address_it_forwards_is_the_client(
+    db, token_rate_3_per_min, settings
+):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    proxy, client_address = _address(), _address()
+    # The client prepends made-up addresses; the proxy appends the one it saw, which counts.
+    spoofed = [
+        _guess(_username(), proxy, HTTP_X_FORWARDED_FOR=f"198.51.100.{i}, {client_address}")
+        for i in range(4)
+    ]
+    assert spoofed == [400, 400, 400, 429]
+    # Another client behind the same proxy has its own bucket.
+    assert _guess(_username(), proxy, HTTP_X_FORWARDED_FOR=_address()) == 400
+
+
+def test_guessing_one_username_from_many_addresses_is_throttled(db, token_rate_3_per_min):
+    username = _username()
+    answers = [_guess(username, _address()) for _ in range(4)]
+    assert answers == [400, 400, 400, 429]
+    # Case and blanks do not make a new bucket.
+    assert _guess(f" {username.upper()} ", _address()) == 429
+
+
+def test_one_throttled_username_does_not_hold_up_another(db, token_rate_3_per_min):
+    throttled = _username()
+    for _ in range(3):
+        _guess(throttled, _address())
+    assert _guess(throttled, _address()) == 429
+    assert _guess(_username(), _address()) == 400
+
+
+def test_the_real_user_of_a_throttled_username_waits_too(api, viewer, token_rate_3_per_min):
+    for _ in range(3):
+        _guess("viewer", _address())
+    response = APIClient(REMOTE_ADDR=_address()).post(
+        "/api/auth/token/", {"username": "viewer", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 429
 
 
 def test_anonymous_requests_get_401_with_an_authenticate_challenge(api):
@@ -97,6 +165,87 @@ def test_bad_filter_values_never_500(api, viewer, query):
     assert response.headers["Content-Type"].startswith("application/json")
 
 
+def test_a_refused_search_term_is_a_400_naming_search(api, viewer):
+    response = api(viewer).get("/api/goals/", {"search": "a\x00"})
+    assert response.status_code == 400
+    assert response.json() == {"search": ["Null characters are not allowed."]}
+
+
+def test_a_bare_validation_error_is_still_a_map_of_field_to_messages(rf):
+    from rest_framework.exceptions import ValidationError
+
+    from crm_alignment.api import exception_handler
+
+    response = exception_handler(ValidationError("Something is off."), {"request": rf.get("/")})
+    assert response is not None and response.status_code == 400
+    assert response.data == {"non_field_errors": ["Something is off."]}
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("/api/departments/", "is_it"),
+        ("/api/projects/", "is_traceable"),
+        ("/api/projects/", "is_linked"),
+        ("/api/features/", "is_traceable"),
+        ("/api/crm-strategies/", "is_anchored"),
+    ],
+)
+def test_a_boolean_filter_refuses_values_other_than_true_or_false(api, viewer, url, name):
+    response = api(viewer).get(url, {name: "maybe"})
+    assert response.status_code == 400
+    assert response.json() == {name: ["Must be true or false."]}
+
+
+def test_boolean_filters_read_true_false_1_and_0(api, viewer, own_project, other_project):
+    client = api(viewer)
+
+    def ids(value: str) -> list[int]:
+        response = client.get("/api/projects/", {"is_traceable": value})
+        assert response.status_code == 200
+        return [p["id"] for p in response.json()["results"]]
+
+    assert ids("true") == ids("1") == ids("True") == [own_project.pk]
+    assert ids("false") == ids("0") == [other_project.pk]
+    assert sorted(ids("")) == sorted([own_project.pk, other_project.pk])
+
+
+def test_departments_filter_on_is_it(api, viewer):
+    it = DepartmentFactory(name="IT", is_it=True)
+    sales = DepartmentFactory(name="Sales", is_it=False)
+    client = api(viewer)
+    assert [d["id"] for d in client.get("/api/departments/", {"is_it": "1"}).json()["results"]] == [
+        it.pk
+    ]
+    assert sales.pk in [
+        d["id"] for d in client.get("/api/departments/", {"is_it": "false"}).json()["results"]
+    ]
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "99"])
+def test_a_page_that_does_not_exist_is_a_json_404(api, viewer, page):
+    response = api(viewer).get("/api/goals/", {"page": page})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid page."}
+
+
+@pytest.mark.parametrize("user", [None, "viewer"])
+def test_errors_are_json_even_when_the_client_asks_for_html(api, viewer, user):
+    client = api(viewer if user else None)
+    response = client.get("/api/goals/999999/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert "detail" in response.json()
+
+
+def test_a_browser_style_accept_header_gets_json(api, viewer):
+    accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    response = api(viewer).get("/api/goals/999999/", HTTP_ACCEPT=accept)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json() == {"detail": "No BusinessGoal matches the given query."}
+
+
 def test_unknown_status_in_a_filter_is_a_400_naming_it(api, viewer):
     response = api(viewer).get("/api/projects/", {"status": "finished"})
     assert response.status_code == 400
@@ -125,7 +274,27 @@ def test_schema_describes_error_responses(api):
     assert {"201", "400", "401", "403"} <= set(create_goal)
     delete_goal = schema["paths"]["/api/goals/{id}/"]["delete"]["responses"]
     assert {"204", "404", "409"} <= set(delete_goal)
-    assert "429" in schema["paths"]["/api/auth/token/"]["post"]["responses"]
+    token = schema["paths"]["/api/auth/token/"]["post"]["responses"]
+    assert {"200", "400", "429"} <= set(token)
+    assert "409" not in token  # the token exchange deletes nothing and changes no state
+
+
+def test_schema_error_responses_say_what_they_mean(api):
+    schema = api().get("/api/schema/", {"format": "json"}).json()
+    responses = {
+        **schema["paths"]["/api/goals/{id}/"]["delete"]["responses"],
+        **schema["paths"]["/api/goals/"]["post"]["responses"],
+        "429": schema["paths"]["/api/auth/token/"]["post"]["responses"]["429"],
+    }
+    descriptions = {code: responses[code]["description"] for code in responses if code >= "400"}
+    assert descriptions == {
+        "400": "Bad input: a map of field to messages.",
+        "401": "Not authenticated.",
+        "403": "Not allowed for your role.",
+        "404": "Not found (or not visible to you).",
+        "409": "Conflict: other records still depend on the object, or it changed state meanwhile.",
+        "429": "Too many requests; retry after the number of seconds in Retry-After.",
+    }
 
 
 def test_swagger_ui_is_served_without_a_cdn(api):

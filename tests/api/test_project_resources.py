@@ -163,9 +163,7 @@ def test_an_approved_project_cannot_be_deleted(api, pm, sponsor, own_project):
 def test_project_people_must_hold_the_right_role(request, api, pm, own_project, field, who):
     person = request.getfixturevalue(who)
 
-    response = api(pm).patch(
-        f"/api/projects/{own_project.pk}/", {field: person.pk}, format="json"
-    )
+    response = api(pm).patch(f"/api/projects/{own_project.pk}/", {field: person.pk}, format="json")
 
     own_project.refresh_from_db()
     assert response.status_code == 400

@@ -2,6 +2,7 @@
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -99,6 +100,33 @@ def test_debug_off_with_a_short_secret_key_refuses_to_start(tmp_path):
     assert "at least 50 random characters" in result.stderr
 
 
+def _env_example_value(name: str) -> str:
+    example = (REPO / ".env.example").read_text()
+    match = re.search(rf"^{name}=(.*)$", example, flags=re.MULTILINE)
+    assert match, f"{name} is not in .env.example"
+    return match.group(1)
+
+
+def test_debug_off_with_the_env_example_placeholder_key_refuses_to_start(tmp_path):
+    placeholder = _env_example_value("DJANGO_SECRET_KEY")
+    assert len(placeholder) >= 50  # so it is the placeholder check, not the length, that fails
+    result = _setup_django(
+        tmp_path,
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=placeholder,
+        DJANGO_ALLOWED_HOSTS="crm.example.com",
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is still a placeholder" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", "two"])
+def test_api_num_proxies_must_be_a_whole_number_of_zero_or_more(tmp_path, value):
+    result = _setup_django(tmp_path, DJANGO_DEBUG="1", API_NUM_PROXIES=value)
+    assert result.returncode != 0
+    assert "API_NUM_PROXIES must be" in result.stderr
+
+
 def test_debug_off_without_allowed_hosts_refuses_to_start(tmp_path):
     result = _setup_django(tmp_path, DJANGO_DEBUG="0", DJANGO_SECRET_KEY=GOOD_KEY)
     assert result.returncode != 0
@@ -152,7 +180,8 @@ def test_check_deploy_passes_its_security_checks_with_production_values(tmp_path
         "CRM_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_SETTINGS_MODULE": "crm_alignment.settings",
         "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": GOOD_KEY,
+        # A key made the way .env.example and the README say to make one.
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
         "DJANGO_ALLOWED_HOSTS": "crm.example.com",
     }
     result = subprocess.run(
