@@ -26,7 +26,11 @@ class RuleSettingAdmin(admin.ModelAdmin):
     @admin.display(description="what the owner is told")
     def advice(self, obj: RuleSetting) -> str:
         rule = RULES.get(obj.code)
-        return rule.message(obj.threshold or rule.threshold_default) if rule else ""
+        if rule is None:
+            return ""
+        # As the engine reads it: 0 is a threshold, only an empty one means the default.
+        threshold = obj.threshold if obj.threshold is not None else rule.threshold_default
+        return rule.message(threshold)
 
     @admin.display(description="threshold means")
     def threshold_meaning(self, obj: RuleSetting) -> str:
@@ -55,6 +59,9 @@ class FlagAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # flags are history; a deleted open flag would just reopen at the next scan
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -167,7 +167,8 @@ class ScanStartedSerializer(serializers.Serializer):
 class ScanSerializer(serializers.ModelSerializer):
     class Meta:
         model = Scan
-        fields = ["id", "state", "started_at", "finished_at", "opened", "resolved"]
+        # `error`: why a failed scan failed (empty otherwise).
+        fields = ["id", "state", "started_at", "finished_at", "opened", "resolved", "error"]
         read_only_fields = fields
 
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import datetime
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from . import locks
@@ -213,6 +214,28 @@ def _insert_new_flags(
         return max(cursor.rowcount, 0)
 
 
+def _refresh(
+    rule: Rule,
+    subject_type: str,
+    flags: QuerySet[Flag],
+    matching: QuerySet[Any],
+    setting: EffectiveSetting,
+    now: datetime.datetime,
+) -> None:
+    """Step 3: bring the unresolved flags' last_seen, severity, message and label up to date."""
+    labels = matching.annotate(flag_label=subject_label_expression(subject_type))
+    label = Subquery(labels.values("flag_label")[:1])
+    flags.update(
+        last_seen=now,
+        severity=setting.severity,
+        message=rule.message(setting.threshold),
+        # Under READ COMMITTED each statement sees the latest commits: a subject fixed or
+        # deleted since step 1 no longer matches here. Keep its old label (its flag resolves on
+        # the re-check that edit queued) rather than write NULL into a NOT NULL column.
+        subject_label=Coalesce(label, F("subject_label")),
+    )
+
+
 def evaluate(scope: Scope, *, now: datetime.datetime | None = None) -> Outcome:
     """Bring the flags in `scope` in line with the rules. Call inside a transaction, locked."""
     now = now or timezone.now()
@@ -247,13 +270,7 @@ def evaluate(scope: Scope, *, now: datetime.datetime | None = None) -> Outcome:
             result.opened += flags.filter(
                 state=FlagState.WAIVED, waiver_expires_at__lte=now
             ).update(state=FlagState.OPEN)
-            labels = matching.annotate(flag_label=subject_label_expression(subject_type))
-            flags.update(
-                last_seen=now,
-                severity=setting.severity,
-                message=rule.message(setting.threshold),
-                subject_label=Subquery(labels.values("flag_label")[:1]),
-            )
+            _refresh(rule, subject_type, flags, matching, setting, now)
             result.opened += _insert_new_flags(rule, subject_type, kind, findings, setting, now)
     return outcome
 
@@ -300,10 +317,28 @@ def _claim(scan_id: int | None, kind: str, requested_by: Any = None) -> Scan | N
 
 
 def _fail(scan: Scan, message: str) -> None:
-    Scan.objects.filter(pk=scan.pk).update(
+    # Only an unfinished scan: a late error (a second failing chunk, a duplicate message) must
+    # not overwrite a finished scan's result or the first failure's reason.
+    Scan.objects.filter(pk=scan.pk, state__in=[ScanState.QUEUED, ScanState.RUNNING]).update(
         state=ScanState.FAILED, finished_at=timezone.now(), error=message[:2000]
     )
     scan.refresh_from_db()
+
+
+@contextmanager
+def _failure_recorded(scan: Scan) -> Iterator[None]:
+    """Around a scan's lock and transaction: record an exception as the scan's failure (after
+    the rollback, so the record stays), then let it propagate."""
+    try:
+        yield
+    except locks.ScanBusy as busy:
+        log.warning("Scan %s skipped: %s", scan.pk, busy)
+        _fail(scan, f"Skipped: {busy}")
+        raise
+    except Exception as exc:
+        log.exception("Scan %s failed", scan.pk)
+        _fail(scan, f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def _per_rule(outcome: Outcome) -> dict[str, dict[str, int]]:
@@ -344,28 +379,34 @@ def _finish(
     )
 
 
+def _claim_finish(scan: Scan) -> bool:
+    """Compare-and-swap: may this worker finish the split scan? (A write of the same state:
+    its point is the row lock and the count of matched rows.) It runs inside the final step's
+    transaction, so a duplicate final step waits on the row lock, then matches no row because
+    the scan is done; and a worker that dies after claiming rolls the claim back with the rest,
+    leaving the scan to its redelivered message."""
+    return bool(
+        Scan.objects.filter(pk=scan.pk, state=ScanState.RUNNING).update(state=ScanState.RUNNING)
+    )
+
+
 def _run(
     scan: Scan, scope: Scope, lock: locks.LockSpec, *, snapshot: bool, chunked: bool = False
-) -> Scan:
-    try:
-        with locks.scan_lock(lock), transaction.atomic():
-            locks.lock_in_transaction(lock)
-            now = timezone.now()
-            outcome = evaluate(scope, now=now)
-            earlier = (
-                list(ScanChunk.objects.filter(scan=scan).values_list("per_rule", flat=True))
-                if chunked
-                else None
-            )
-            _finish(scan, outcome, now, snapshot=snapshot, earlier=earlier)
-    except locks.ScanBusy as busy:
-        log.warning("Scan %s skipped: %s", scan.pk, busy)
-        _fail(scan, f"Skipped: {busy}")
-        raise
-    except Exception as exc:
-        log.exception("Scan %s failed", scan.pk)
-        _fail(scan, f"{type(exc).__name__}: {exc}")
-        raise
+) -> Scan | None:
+    """Evaluate `scope` and finish the scan, in one locked transaction. With `chunked` (the
+    final step of a split scan) None when another worker finished the scan first."""
+    with _failure_recorded(scan), locks.scan_lock(lock), transaction.atomic():
+        locks.lock_in_transaction(lock)
+        if chunked and not _claim_finish(scan):
+            return None
+        now = timezone.now()
+        outcome = evaluate(scope, now=now)
+        earlier = (
+            list(ScanChunk.objects.filter(scan=scan).values_list("per_rule", flat=True))
+            if chunked
+            else None
+        )
+        _finish(scan, outcome, now, snapshot=snapshot, earlier=earlier)
     scan.refresh_from_db()
     return scan
 
@@ -397,7 +438,9 @@ def scan_projects(project_ids: Sequence[int]) -> Scan:
     ids = tuple(sorted(set(project_ids)))
     scan = _claim(None, ScanKind.PARTIAL)
     assert scan is not None
-    return _run(scan, Scope(project_ids=ids), locks.LockSpec.projects(ids), snapshot=False)
+    done = _run(scan, Scope(project_ids=ids), locks.LockSpec.projects(ids), snapshot=False)
+    assert done is not None  # only a split scan's final step can find its scan finished
+    return done
 
 
 # --- Split full scans -----------------------------------------------------------------------
@@ -428,31 +471,42 @@ def scan_start_chunked(*, scan_id: int | None, chunk_size: int) -> tuple[Scan, l
     return scan, ranges
 
 
+def _all_chunks_recorded(scan_id: int) -> bool:
+    done = ScanChunk.objects.filter(scan_id=scan_id).count()
+    return done == Scan.objects.values_list("chunks_total", flat=True).get(pk=scan_id)
+
+
 def scan_chunk(*, scan_id: int, index: int, lo: int, hi: int) -> bool:
     """Evaluate project and feature rules for projects lo <= id < hi, as part of a full scan.
-    Returns True when this was the last chunk to finish (the caller then runs scan_finish)."""
+    Returns True when every chunk is recorded: the caller then queues scan_finish, which runs
+    once however often it is queued. A chunk that raises fails the whole scan."""
     scan = Scan.objects.filter(pk=scan_id, state=ScanState.RUNNING).first()
-    if scan is None or ScanChunk.objects.filter(scan_id=scan_id, index=index).exists():
-        return False  # finished, failed, or this chunk's message was redelivered after commit
+    if scan is None:
+        return False  # finished, or failed
     scope = Scope(project_range=(lo, hi), portfolio_rules=False)
     lock = locks.LockSpec.chunk(lo, hi)
-    with locks.scan_lock(lock), transaction.atomic():
+    with _failure_recorded(scan), locks.scan_lock(lock), transaction.atomic():
         locks.lock_in_transaction(lock)
+        if ScanChunk.objects.filter(scan_id=scan_id, index=index).exists():
+            # Redelivered after its transaction committed: its worker may have died before
+            # queueing the final step, so say again whether that step is due.
+            return _all_chunks_recorded(scan_id)
         outcome = evaluate(scope)
-        # Lock the scan row so that exactly one chunk sees the last count.
-        Scan.objects.select_for_update().filter(pk=scan_id).update(
+        # An UPDATE locks the scan row until commit, so the chunks of a scan pass this point
+        # one at a time and exactly one of them sees the last count.
+        Scan.objects.filter(pk=scan_id).update(
             opened=F("opened") + outcome.opened, resolved=F("resolved") + outcome.resolved
         )
         ScanChunk.objects.create(
             scan_id=scan_id, index=index, lo=lo, hi=hi, per_rule=_per_rule(outcome)
         )
-        done = ScanChunk.objects.filter(scan_id=scan_id).count()
-        total = Scan.objects.values_list("chunks_total", flat=True).get(pk=scan_id)
-    return done == total
+        return _all_chunks_recorded(scan_id)
 
 
 def scan_finish(*, scan_id: int) -> Scan | None:
-    """The last step of a split full scan: portfolio-wide rules, snapshot, done."""
+    """The last step of a split full scan: portfolio-wide rules, snapshot, done. None (and no
+    change) when the scan is not running any more: finished by a duplicate of this step, or
+    failed."""
     scan = Scan.objects.filter(pk=scan_id, state=ScanState.RUNNING).first()
     if scan is None:
         return None

@@ -114,13 +114,3 @@ def scan_lock(spec: LockSpec) -> Iterator[None]:
         # Only release our own lock (it may have expired and been taken by another scan).
         if cache.get(cache_key()) == token:
             cache.delete(cache_key())
-
-
-def is_locked() -> bool:
-    """Whether a scan holds the lock right now (for status pages and tests)."""
-    if _is_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [NAMESPACE, SCAN_KEY])
-            (free,) = cursor.fetchone()
-        return not free
-    return cache.get(cache_key()) is not None

@@ -86,7 +86,7 @@ def queue_full_recheck() -> None:
 
     try:
         if cache.add(full_pending_key(), 1, _pending_ttl()):
-            run_full_scan.apply_async(countdown=_delay())
+            run_full_scan.apply_async(kwargs={"retry_when_busy": True}, countdown=_delay())
     except Exception:
         log.exception("Could not queue the alignment full re-check")
 

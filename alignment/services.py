@@ -6,15 +6,19 @@ The scans themselves live in `alignment.engine` (scan_full, scan_projects, scan_
 from __future__ import annotations
 
 import datetime
+import logging
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from crm_alignment.permissions import can_act_on_flag, can_start_scan
 from crm_alignment.services import Actor, require
 
 from .models import Flag, FlagState, Scan, ScanKind, ScanState
+
+log = logging.getLogger(__name__)
 
 REASON_MAX = 2000
 
@@ -90,8 +94,27 @@ def scan_request(*, actor: Actor) -> Scan:
     """Queue a full scan; a worker runs it once this transaction commits."""
     require(can_start_scan(actor), "Only sponsors, executives and admins may start a scan.")
     scan = Scan.objects.create(kind=ScanKind.FULL, state=ScanState.QUEUED, requested_by=actor)
+    transaction.on_commit(lambda: _queue_scan(scan))
+    return scan
+
+
+def _queue_scan(scan: Scan) -> None:
+    """Hand the scan to the task queue; if that fails, say so on the scan instead of leaving it
+    queued forever (and the user with a server error after their request was saved)."""
     from . import tasks  # the task module imports the engine; keep services import-light
 
-    scan_id = scan.pk
-    transaction.on_commit(lambda: tasks.run_full_scan.delay(scan_id))
-    return scan
+    try:
+        tasks.run_full_scan.delay(scan.pk)
+    except (BrokerError, OSError) as exc:  # Celery re-raises broker failures as BrokerError
+        log.exception("Could not queue alignment scan %s", scan.pk)
+        error = (
+            f"The scan could not be started: the task queue did not accept it "
+            f"({type(exc).__name__}: {exc}). Try again in a few minutes."
+        )[:2000]
+        # Only a scan still queued: should the message have got through after all, a worker
+        # that already took the scan keeps it.
+        if Scan.objects.filter(pk=scan.pk, state=ScanState.QUEUED).update(
+            state=ScanState.FAILED, finished_at=timezone.now(), error=error
+        ):
+            # Keep the instance the caller holds (and shows) in step with the row.
+            scan.state, scan.error = ScanState.FAILED, error

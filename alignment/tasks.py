@@ -1,7 +1,8 @@
 """Celery tasks: thin wrappers over alignment.engine, with plain id arguments.
 
 acks_late (the project default) is safe for all of them: every task is rerun-safe — a scan's
-writes are one transaction, a finished scan is not run twice, a finished chunk is recorded.
+writes are one transaction, a finished scan is not run twice, a finished chunk is recorded and
+a split scan's final step runs once however often it is queued.
 """
 
 from __future__ import annotations
@@ -37,11 +38,18 @@ def _chunk_size() -> int:
     return int(getattr(settings, "ALIGNMENT_SCAN_CHUNK_SIZE", 0))
 
 
-@shared_task(acks_late=True, ignore_result=True)
-def run_full_scan(scan_id: int | None = None) -> int | None:
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5)
+def run_full_scan(self, scan_id: int | None = None, retry_when_busy: bool = False) -> int | None:
     """The periodic (beat) and on-request full scan. Splits into chunk tasks when the
     portfolio has more projects than ALIGNMENT_SCAN_CHUNK_SIZE and the tasks really go to a
-    broker; otherwise one transaction on this worker."""
+    broker; otherwise one transaction on this worker.
+
+    `retry_when_busy` is set by an edit higher up the chain (alignment.receivers): the scan it
+    queues is that edit's only re-check, and a scan already holding the lock may have read the
+    portfolio before the edit committed, so it must not be dropped. A periodic scan that finds
+    another one running is simply skipped (the next one comes soon); a requested one is shown
+    to the user as skipped, with the reason."""
+    # Clear the pending mark first: an edit committed from now on queues its own full scan.
     cache.delete(full_pending_key())
     size = _chunk_size()
     if size > 0 and not run_full_scan.app.conf.task_always_eager:
@@ -51,7 +59,9 @@ def run_full_scan(scan_id: int | None = None) -> int | None:
             return start_split_scan(scan_id)
     try:
         scan = engine.scan_full(scan_id=scan_id)
-    except ScanBusy:
+    except ScanBusy as exc:
+        if retry_when_busy:
+            raise self.retry(exc=exc, countdown=30) from exc
         return scan_id
     return scan.pk if scan else scan_id
 

@@ -37,7 +37,7 @@ from .forms import (
     MatrixFilterForm,
     WaiveForm,
 )
-from .models import Flag
+from .models import Flag, ScanState
 from .rules import RULES
 from .selectors import alignment_summary, flags_visible_to, snapshots_trend
 from .services import flag_acknowledge, flag_waive, scan_request
@@ -131,11 +131,13 @@ def scan_start(request: HttpRequest) -> HttpResponse:
     _require_reader(request)
     scan = scan_request(actor=request.user)
     scan.refresh_from_db()
-    if scan.state == "done":
+    if scan.state == ScanState.DONE:
         messages.success(
             request,
             f"Scan {scan.pk} finished: {scan.opened} flags opened, {scan.resolved} resolved.",
         )
+    elif scan.state == ScanState.FAILED:
+        messages.error(request, f"Scan {scan.pk} failed: {scan.error}")
     else:
         messages.info(
             request, f"Scan {scan.pk} is {scan.get_state_display().lower()}; refresh in a moment."

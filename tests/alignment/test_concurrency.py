@@ -6,9 +6,15 @@ import pytest
 from django.db import connection, connections, transaction
 
 from alignment import engine, locks
-from alignment.models import Flag, Scan, ScanState
+from alignment.models import Flag, FlagState, Scan, ScanState, Snapshot
 from tests.conftest import require_postgres_mode
-from tests.factories import CRMStrategyFactory, FeatureFactory, GoalFactory, ProjectFactory
+from tests.factories import (
+    CRMStrategyFactory,
+    FeatureFactory,
+    GoalFactory,
+    ProjectFactory,
+    ProjectLinkFactory,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,3 +130,60 @@ def test_chunks_of_one_scan_may_run_side_by_side(settings):
     split.refresh_from_db()
     assert split.state == ScanState.DONE and split.opened == Flag.objects.count()
     assert engine.scan_full().opened == 0
+
+
+def test_two_final_steps_of_a_split_scan_at_once_finish_it_once():
+    _portfolio()
+    started = engine.scan_start_chunked(scan_id=None, chunk_size=7)
+    assert started is not None
+    split, ranges = started
+    for i, (lo, hi) in enumerate(ranges):
+        engine.scan_chunk(scan_id=split.pk, index=i, lo=lo, hi=hi)
+    results: dict = {}
+    barrier = threading.Barrier(2)
+    threads = [
+        _in_thread(lambda: engine.scan_finish(scan_id=split.pk), results, key, barrier)
+        for key in ("a", "b")
+    ]
+    for thread in threads:
+        thread.join(timeout=60)
+    finished = [r for r in results.values() if isinstance(r, Scan)]
+    assert len(finished) == 1 and finished[0].state == ScanState.DONE, results
+    assert [r for r in results.values() if r is not finished[0]] == [None], results
+    split.refresh_from_db()
+    assert (split.state, split.error) == (ScanState.DONE, "")
+    assert Snapshot.objects.filter(scan=split).count() == 1
+
+
+@pytest.mark.parametrize("edit", ["fixed", "deleted"])
+def test_a_subject_edited_while_a_scan_runs_does_not_break_the_scan(monkeypatch, edit):
+    loose = ProjectFactory(title="Loose")
+    engine.scan_full()
+    at_refresh, edited = threading.Event(), threading.Event()
+    refresh = engine._refresh
+
+    def pause_between_resolve_and_refresh(rule, *args):
+        if rule.code == "project.untraced":
+            at_refresh.set()
+            edited.wait(timeout=30)
+        return refresh(rule, *args)
+
+    monkeypatch.setattr(engine, "_refresh", pause_between_resolve_and_refresh)
+    results: dict = {}
+    scanning = _in_thread(engine.scan_full, results, "scan")
+    assert at_refresh.wait(timeout=30)
+    # The user's edit commits on its own connection while the scan is between statements.
+    if edit == "fixed":
+        ProjectLinkFactory(project=loose)
+    else:
+        loose.delete()
+    edited.set()
+    scanning.join(timeout=60)
+    racing = results["scan"]
+    assert isinstance(racing, Scan) and racing.state == ScanState.DONE, racing
+    flag = Flag.objects.get(rule="project.untraced")
+    assert (flag.state, flag.subject_label) == (FlagState.OPEN, "Loose")
+    monkeypatch.setattr(engine, "_refresh", refresh)
+    engine.scan_full()  # the re-check that edit queued
+    flag.refresh_from_db()
+    assert flag.state == FlagState.RESOLVED

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
-from alignment.models import Flag, RuleSetting
+from alignment.models import UNRESOLVED_STATES, Flag, RuleSetting
 from alignment.rules import RULES, rule_for
 from goals.models import GoalStatus
 from projects.models import FeatureStatus, ProjectStatus
@@ -94,9 +94,18 @@ def test_a_linked_traceable_project_is_neither_untraced_nor_broken(healthy):
         lambda crm, bs, goal: setattr(goal, "status", GoalStatus.RETIRED) or goal.save(),
         lambda crm, bs, goal: setattr(goal, "status", GoalStatus.DRAFT) or goal.save(),
         lambda crm, bs, goal: setattr(bs, "status", StrategyStatus.RETIRED) or bs.save(),
+        lambda crm, bs, goal: setattr(bs, "status", StrategyStatus.DRAFT) or bs.save(),
         lambda crm, bs, goal: setattr(crm, "status", StrategyStatus.DRAFT) or crm.save(),
+        lambda crm, bs, goal: setattr(crm, "status", StrategyStatus.RETIRED) or crm.save(),
     ],
-    ids=["retired goal", "draft goal", "retired business strategy", "draft CRM strategy"],
+    ids=[
+        "retired goal",
+        "draft goal",
+        "retired business strategy",
+        "draft business strategy",
+        "draft CRM strategy",
+        "retired CRM strategy",
+    ],
 )
 def test_an_inactive_item_on_the_path_breaks_the_chain(db, break_it):
     crm = CRMStrategyFactory()
@@ -148,6 +157,14 @@ def test_a_feature_serving_a_strategy_its_project_does_not_is_off_scope(healthy)
     scan()
     assert flagged("feature.off_scope") == {"Creep"}
     assert flagged("feature.untraced") == set()
+
+
+def test_a_feature_with_one_in_scope_and_one_off_scope_link_is_off_scope(healthy):
+    feature = FeatureFactory(project=healthy, title="Half creep")
+    FeatureLinkFactory(feature=feature, crm_strategy=healthy.links.get().crm_strategy)
+    FeatureLinkFactory(feature=feature, crm_strategy=CRMStrategyFactory())
+    scan()
+    assert flagged("feature.off_scope") == {"Half creep"}
 
 
 def test_a_feature_serving_its_projects_strategy_is_in_scope(healthy):
@@ -253,6 +270,23 @@ def test_a_technology_only_budget_is_flagged(db):
     assert flagged("project.technology_only") == {"Tech"}
 
 
+@pytest.mark.parametrize(
+    "other_money", ["budget_people", "budget_process", "budget_training", "budget_incentives"]
+)
+def test_any_money_for_people_process_training_or_incentives_is_not_technology_only(
+    db, other_money
+):
+    money = dict.fromkeys(
+        ["budget_people", "budget_process", "budget_training", "budget_incentives"], 0
+    )
+    healthy_project(
+        title="Balanced", budget_technology=Decimal("900"), **{**money, other_money: Decimal("1")}
+    )
+    healthy_project(title="Tech", budget_technology=Decimal("900"), **money)
+    scan()
+    assert flagged("project.technology_only") == {"Tech"}
+
+
 def _stalled_project(title, days_ago):
     project = healthy_project(title=title, start_date=today() - datetime.timedelta(days=400))
     project.check_ins.all().delete()
@@ -330,6 +364,46 @@ def test_overload_on_a_crm_strategy_and_a_department(db):
         )
     )
     assert rows == {("crm_strategy", "Crowded"), ("department", "Sales")}
+
+
+def _overloaded(subject_type):
+    """Labels of the unresolved portfolio.overloaded flags on one kind of group."""
+    unresolved = Flag.objects.filter(
+        rule="portfolio.overloaded", subject_type=subject_type, state__in=UNRESOLVED_STATES
+    )
+    return set(unresolved.values_list("subject_label", flat=True))
+
+
+def test_a_crm_strategy_with_exactly_the_threshold_of_active_projects_is_not_overloaded(db):
+    at_limit, over = CRMStrategyFactory(title="At the limit"), CRMStrategyFactory(title="Over")
+    for _ in range(5):
+        healthy_project(crm_strategy=at_limit)
+    for _ in range(6):
+        healthy_project(crm_strategy=over)
+    healthy_project(crm_strategy=at_limit, status=ProjectStatus.APPROVED)  # not active
+    scan()
+    assert _overloaded("crm_strategy") == {"Over"}
+
+
+def test_a_department_with_exactly_the_threshold_of_active_projects_is_not_overloaded(db):
+    at_limit, over = DepartmentFactory(name="At the limit"), DepartmentFactory(name="Over")
+    _active_projects(5, department=at_limit)
+    _active_projects(6, department=over)
+    healthy_project(department=at_limit, status=ProjectStatus.ON_HOLD)  # not active
+    scan()
+    assert _overloaded("department") == {"Over"}
+
+
+def test_the_overload_threshold_comes_from_the_rule_setting(db):
+    crm = CRMStrategyFactory(title="Three")
+    for _ in range(3):
+        healthy_project(crm_strategy=crm)
+    RuleSetting.objects.filter(code="portfolio.overloaded").update(threshold=2)
+    scan()
+    assert _overloaded("crm_strategy") == {"Three"}
+    RuleSetting.objects.filter(code="portfolio.overloaded").update(threshold=3)
+    scan()
+    assert _overloaded("crm_strategy") == set()
 
 
 def test_a_manager_label_falls_back_to_the_username(db):

@@ -4,6 +4,7 @@ import datetime
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
@@ -11,9 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from alignment import locks
+from alignment import engine, locks
 from alignment.models import Flag, FlagState, RuleSetting, Scan, ScanKind, ScanState
 from alignment.rules import RULES
+from crm_alignment.celery import app as celery_app
 from projects.models import ProjectStatus
 from tests.factories import (
     BusinessStrategyFactory,
@@ -73,6 +75,38 @@ def test_a_full_scan_costs_the_same_queries_for_10_and_for_200_projects(
     with django_assert_num_queries(again_small):
         scan()
     assert Flag.objects.filter(rule="project.untraced").count() > 40
+
+
+def _troubled_projects(n):
+    """n live projects, each with a feature, in a mix of states that several rules flag."""
+    projects = []
+    for i in range(n):
+        if i % 3 == 0:
+            project = healthy_project()
+        elif i % 3 == 1:
+            project = ProjectFactory(status=ProjectStatus.ACTIVE, sponsor=None)
+        else:
+            project = ProjectFactory(status=ProjectStatus.APPROVED, budget_people=0)
+            ProjectLinkFactory(project=project, crm_strategy=CRMStrategyFactory(serves=[]))
+        FeatureLinkFactory(feature=FeatureFactory(project=project))
+        projects.append(project)
+    return [p.pk for p in projects]
+
+
+def test_a_recheck_costs_the_same_queries_for_2_and_for_20_projects(db, django_assert_num_queries):
+    ids = _troubled_projects(20)
+    engine.effective_settings()  # the first scan ever creates the rule settings
+    # Both re-checks open flags for projects no scan has seen yet (insert, not just refresh).
+    with CaptureQueriesContext(connection) as two:
+        recheck = engine.scan_projects(ids[:2])
+    assert recheck.state == ScanState.DONE and recheck.opened > 0
+    with django_assert_num_queries(len(two.captured_queries)):
+        recheck = engine.scan_projects(ids)
+    assert recheck.state == ScanState.DONE
+    assert Flag.objects.filter(project_id__in=ids[2:]).exists()
+    # And a re-check that only refreshes flags costs the same again.
+    with django_assert_num_queries(len(two.captured_queries)):
+        engine.scan_projects(ids)
 
 
 def test_scan_alignment_prints_per_rule_counts_and_alignment(db):
@@ -171,6 +205,91 @@ def test_retiring_a_goal_breaks_the_chain_within_the_recheck(
     assert flagged("project.broken_chain") == {"Chained"}
 
 
+@pytest.fixture
+def retries_as_on_a_worker():
+    """Eager tasks whose retry re-runs the task (as a worker re-queues it) instead of raising."""
+    old = celery_app.conf.task_eager_propagates
+    celery_app.conf.task_eager_propagates = False
+    yield
+    celery_app.conf.task_eager_propagates = old
+
+
+def _busy(monkeypatch, times):
+    """Make the first `times` full scans find the lock held; returns the list of attempts."""
+    attempts = []
+    scan_full = engine.scan_full
+
+    def busy_then_free(**kwargs):
+        attempts.append(kwargs)
+        if len(attempts) <= times:
+            raise locks.ScanBusy("another scan held the lock for more than 0 seconds")
+        return scan_full(**kwargs)
+
+    monkeypatch.setattr(engine, "scan_full", busy_then_free)
+    return attempts
+
+
+def test_an_edit_higher_up_the_chain_queues_a_full_scan_that_retries_when_busy(
+    db, django_capture_on_commit_callbacks, monkeypatch
+):
+    from alignment import tasks
+
+    queued = []
+    monkeypatch.setattr(
+        tasks.run_full_scan, "apply_async", lambda **options: queued.append(options["kwargs"])
+    )
+    goal = GoalFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        goal.description = "Now with words"
+        goal.save()
+    assert queued == [{"retry_when_busy": True}]
+    cache.delete(tasks.full_pending_key())
+
+
+def test_an_edits_full_scan_that_finds_the_lock_held_is_retried_not_dropped(
+    db, monkeypatch, retries_as_on_a_worker
+):
+    from alignment import tasks
+
+    GoalFactory(title="Lonely")
+    attempts = _busy(monkeypatch, times=1)
+    countdowns = []
+    retry = tasks.run_full_scan.retry
+
+    def recorded_retry(*args, **kwargs):
+        countdowns.append(kwargs.get("countdown"))
+        return retry(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.run_full_scan, "retry", recorded_retry)
+    result = tasks.run_full_scan.apply(kwargs={"retry_when_busy": True})
+    assert result.successful()
+    assert len(attempts) == 2 and countdowns == [30]
+    assert flagged("goal.no_strategy") == {"Lonely"}
+    assert Scan.objects.get().state == ScanState.DONE
+
+
+def test_an_edits_full_scan_gives_up_after_its_retries_and_says_so(
+    db, monkeypatch, retries_as_on_a_worker
+):
+    from alignment import tasks
+
+    attempts = _busy(monkeypatch, times=100)
+    result = tasks.run_full_scan.apply(kwargs={"retry_when_busy": True})
+    assert result.failed() and isinstance(result.result, locks.ScanBusy)
+    assert len(attempts) == 1 + tasks.run_full_scan.max_retries
+
+
+def test_a_periodic_full_scan_that_finds_the_lock_held_is_skipped(
+    db, monkeypatch, retries_as_on_a_worker
+):
+    from alignment import tasks
+
+    attempts = _busy(monkeypatch, times=1)
+    entry = settings.CELERY_BEAT_SCHEDULE["alignment-full-scan"]
+    result = tasks.run_full_scan.apply(args=entry.get("args", ()), kwargs=entry.get("kwargs", {}))
+    assert result.successful() and len(attempts) == 1
+
+
 def test_a_queue_outage_never_breaks_the_users_save(
     db, django_capture_on_commit_callbacks, monkeypatch, caplog
 ):
@@ -207,6 +326,38 @@ def test_an_admin_edits_a_rule_setting_and_sees_flags(admin_user, client):
     flag = Flag.objects.first()
     assert client.get(reverse("admin:alignment_flag_change", args=[flag.pk])).status_code == 200
     assert client.get(reverse("admin:alignment_rulesetting_add")).status_code == 403
+
+
+def test_the_admin_shows_a_threshold_of_zero_as_zero_like_the_engine(admin_user, client):
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    quiet = healthy_project(title="Quiet since yesterday", start_date=yesterday)
+    quiet.check_ins.update(checked_in_on=yesterday)
+    RuleSetting.objects.update_or_create(
+        code="project.stalled", defaults={"severity": "warning", "threshold": 0}
+    )
+    scan()
+    # The engine reads 0 as "more than 0 days"; the admin must say the same.
+    assert (
+        "more than 0 days" in Flag.objects.get(rule="project.stalled", subject_id=quiet.pk).message
+    )
+    client.force_login(admin_user)
+    setting = RuleSetting.objects.get(code="project.stalled")
+    page = client.get(reverse("admin:alignment_rulesetting_change", args=[setting.pk]))
+    text = page.content.decode()
+    assert "more than 0 days" in text and "more than 30 days" not in text
+
+
+def test_flags_are_history_that_the_admin_cannot_delete(admin_user, client):
+    ProjectFactory(title="Loose")
+    scan()
+    flag = Flag.objects.get(rule="project.untraced")
+    client.force_login(admin_user)
+    delete = reverse("admin:alignment_flag_delete", args=[flag.pk])
+    assert client.get(delete).status_code == 403
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    changelist = client.get(reverse("admin:alignment_flag_changelist")).content.decode()
+    assert "delete_selected" not in changelist
+    assert Flag.objects.filter(pk=flag.pk).exists()
 
 
 def test_flags_are_refreshed_not_duplicated_when_a_waiver_expires_twice(db, sponsor):

@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from alignment.models import Flag, FlagState, Scan, ScanState
@@ -139,3 +140,44 @@ def test_an_admin_may_request_a_scan(admin_user, django_capture_on_commit_callba
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         scan_request(actor=admin_user)
     assert len(callbacks) == 1
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from alignment import tasks
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.run_full_scan, "delay", refuse)
+
+
+def test_a_scan_the_queue_refuses_is_marked_failed_with_the_reason_and_logged(
+    sponsor, broker_down, django_capture_on_commit_callbacks, caplog
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        requested = scan_request(actor=sponsor)
+    assert requested.state == ScanState.FAILED
+    stored = Scan.objects.get(pk=requested.pk)
+    assert stored.state == ScanState.FAILED and stored.finished_at is not None
+    assert "could not be started" in stored.error and "Connection refused" in stored.error
+    assert stored.error == requested.error
+    assert f"Could not queue alignment scan {requested.pk}" in caplog.text
+
+
+def test_a_scan_requested_while_the_queue_is_down_answers_without_a_server_error(
+    sponsor, broker_down, client, django_capture_on_commit_callbacks
+):
+    client.force_login(sponsor)
+    with django_capture_on_commit_callbacks(execute=True):
+        api = client.post("/api/alignment/scan/")
+    assert api.status_code == 202
+    polled = client.get(f"/api/alignment/scans/{api.json()['id']}/")
+    assert polled.json()["state"] == ScanState.FAILED
+    assert "could not be started" in polled.json()["error"]
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post(reverse("alignment:scan"))
+    assert page.status_code == 302
+    assert list(Scan.objects.values_list("state", flat=True)) == [ScanState.FAILED] * 2

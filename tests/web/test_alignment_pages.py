@@ -177,6 +177,22 @@ def test_a_sponsor_runs_a_scan_from_the_dashboard(
     assert f"Scan {scan.pk} is queued".encode() in response.content
 
 
+def test_a_scan_that_failed_to_start_says_why_on_the_dashboard(as_user, sponsor, monkeypatch):
+    from alignment import views
+
+    def queue_refused(*, actor):
+        return Scan.objects.create(
+            requested_by=actor, state=ScanState.FAILED, error="the task queue did not accept it"
+        )
+
+    # Outside a test's transaction the commit hook runs inside scan_request; stand in for that.
+    monkeypatch.setattr(views, "scan_request", queue_refused)
+    response = as_user(sponsor).post(reverse("alignment:scan"), follow=True)
+
+    scan = Scan.objects.get()
+    assert f"Scan {scan.pk} failed: the task queue did not accept it" in response.content.decode()
+
+
 @pytest.mark.parametrize("role", ["pm", "viewer"])
 def test_those_who_may_not_scan_get_403(request, as_user, role):
     response = as_user(request.getfixturevalue(role)).post(reverse("alignment:scan"))
