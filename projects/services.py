@@ -347,13 +347,19 @@ def project_check_in(
     health: str = Health.ON_TRACK,
     checked_in_on: datetime.date | None = None,
 ) -> ProjectCheckIn:
-    """Record a progress check-in (dated today unless given)."""
+    """Record a progress check-in (dated today unless given, never in the future)."""
     _edit_allowed(actor, project)
+    today = timezone.localdate()
+    # A check-in reports progress made; one dated ahead would keep project.stalled quiet.
+    if isinstance(checked_in_on, datetime.date) and checked_in_on > today:
+        raise ValidationError(
+            {"checked_in_on": "A check-in reports progress so far; it cannot be in the future."}
+        )
     check_in = ProjectCheckIn(
         project=project,
         summary=summary,
         health=health,
-        checked_in_on=checked_in_on or timezone.localdate(),
+        checked_in_on=checked_in_on or today,
         author=actor,
     )
     return validate_and_save(check_in)

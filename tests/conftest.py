@@ -70,14 +70,21 @@ def require_or_skip(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-def require_postgres_mode() -> None:
-    """Tests of PostgreSQL-only behaviour run in the PostgreSQL + Redis mode of the suite.
+POSTGRES_ONLY = pytest.mark.skip(
+    reason="PostgreSQL + Redis mode only: set DATABASE_URL=postgres://... (CI's 2nd pass)"
+)
 
-    A run configured for SQLite (the zero-setup default, and CI's first pass) is not missing a
-    service, it is the other mode: those tests skip there, and CI's second pass, with
-    DATABASE_URL=postgres://..., runs them, where a missing service fails under REQUIRE_SERVICES.
-    """
-    from django.db import connection
 
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL + Redis mode only: set DATABASE_URL=postgres://... (CI's 2nd pass)")
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` check PostgreSQL-only behaviour (advisory locks, a real worker
+    sharing the test database). A run configured for SQLite (the zero-setup default and CI's
+    first pass) is not missing a service, it is the other mode: skip them there, before their
+    database fixtures are set up (a transactional test flushes the database when it ends).
+    CI's second pass, on PostgreSQL, runs them; a missing Redis fails under REQUIRE_SERVICES."""
+    from django.conf import settings
+
+    if "postgresql" in settings.DATABASES["default"]["ENGINE"]:
+        return
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(POSTGRES_ONLY)

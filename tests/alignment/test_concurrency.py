@@ -7,7 +7,6 @@ from django.db import connection, connections, transaction
 
 from alignment import engine, locks
 from alignment.models import Flag, FlagState, Scan, ScanState, Snapshot
-from tests.conftest import require_postgres_mode
 from tests.factories import (
     CRMStrategyFactory,
     FeatureFactory,
@@ -16,12 +15,7 @@ from tests.factories import (
     ProjectLinkFactory,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    require_postgres_mode()
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def _in_thread(fn, results, key, barrier=None):

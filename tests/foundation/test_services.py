@@ -302,6 +302,20 @@ def test_a_business_strategy_cannot_lose_its_goal(executive):
     assert "goal" in field_errors(caught)
 
 
+def test_a_project_check_in_dated_in_the_future_is_refused(pm):
+    project = ProjectFactory(manager=pm)
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+
+    with pytest.raises(ValidationError) as caught:
+        project_services.project_check_in(
+            project=project, actor=pm, summary="Ahead of time", checked_in_on=tomorrow
+        )
+    today = project_services.project_check_in(project=project, actor=pm, summary="On track")
+
+    assert "checked_in_on" in field_errors(caught)
+    assert list(project.check_ins.all()) == [today]
+
+
 def test_project_dates_out_of_order_are_refused_naming_the_end_date(pm):
     project = ProjectFactory(manager=pm)
     with pytest.raises(ValidationError) as caught:

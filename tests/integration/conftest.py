@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from crm_alignment.celery import app as celery_app
-from tests.conftest import require_or_skip, require_postgres_mode
+from tests.conftest import require_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).with_name("celery")
@@ -42,7 +42,7 @@ def _database_url() -> str:
 
 
 def require_services() -> None:
-    require_postgres_mode()
+    require_or_skip(connection.vendor == "postgresql", "the worker tests need PostgreSQL")
     broker = settings.CELERY_BROKER_URL
     require_or_skip(broker.startswith("redis://"), "the worker tests need a Redis broker")
     require_or_skip(_redis_reachable(broker), f"Redis is not reachable at {broker}")

@@ -12,7 +12,11 @@ from tests.factories import CRMStrategyFactory, ProjectFactory, ProjectLinkFacto
 
 from .conftest import Worker, require_services, wait_for
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 @pytest.fixture
