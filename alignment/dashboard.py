@@ -52,7 +52,8 @@ from projects.selectors import (
 from strategies.models import BusinessStrategy, CRMStrategyServes, StrategyStatus
 from strategies.selectors import anchored_crm_strategy_exists, crm_strategies_with_trace
 
-from .models import Flag, FlagState, Severity
+from .models import Flag, FlagState
+from .selectors import SEVERITY_RANK
 
 # The dashboards look at the live portfolio, like the rules: done and cancelled projects are
 # history, and their money is no longer a decision anyone can take.
@@ -455,11 +456,12 @@ def strategy_map(*, include_history: bool = False) -> StrategyMap:
             crms_of_feature[feature_id].add(crm_id)
     # Features whose every link is to a CRM strategy their project does not serve would sit
     # under no project branch; they hang under their project, marked off scope.
+    # (Untraced ones hang loose below the tree instead, like every untraced feature.)
     off_scope_by_project: dict[int, list[int]] = defaultdict(list)
     for feature_id, crm_ids in crms_of_feature.items():
-        project_id = feature_by_id[feature_id]["project_id"]
-        if not crm_ids & crms_of_project[project_id]:
-            off_scope_by_project[project_id].append(feature_id)
+        row = feature_by_id[feature_id]
+        if row["is_traceable"] and not crm_ids & crms_of_project[row["project_id"]]:
+            off_scope_by_project[row["project_id"]].append(feature_id)
 
     def feature_node(row: dict[str, Any]) -> MapNode:
         return MapNode(
@@ -471,11 +473,18 @@ def strategy_map(*, include_history: bool = False) -> StrategyMap:
             url_name="projects:feature_detail",
         )
 
-    def off_scope_node(feature_id: int) -> MapNode:
+    def scoped_feature_node(feature_id: int, *, also: bool) -> MapNode:
+        """A feature under its project, marked off scope (feature.off_scope) when it serves a
+        CRM strategy its project does not: `also` when it serves one the project does too."""
         node = feature_node(feature_by_id[feature_id])
-        node.off_scope = True
-        served = sorted(crm_by_id[pk]["title"] for pk in crms_of_feature[feature_id])
-        node.note = f"Off scope: serves {', '.join(served)}, which its project does not."
+        project_id = feature_by_id[feature_id]["project_id"]
+        outside = crms_of_feature[feature_id] - crms_of_project[project_id]
+        if outside:
+            node.off_scope = True
+            served = ", ".join(sorted(crm_by_id[pk]["title"] for pk in outside))
+            node.note = (
+                f"Off scope: {'also ' if also else ''}serves {served}, which its project does not."
+            )
         return node
 
     def project_node(project_id: int, crm_id: int | None, rationale: str = "") -> MapNode:
@@ -483,8 +492,11 @@ def strategy_map(*, include_history: bool = False) -> StrategyMap:
         children = []
         if crm_id is not None:
             feature_ids = sorted(features_by_project_crm.get((project_id, crm_id), []))
-            children = [feature_node(feature_by_id[pk]) for pk in feature_ids]
-        children += [off_scope_node(pk) for pk in sorted(off_scope_by_project.get(project_id, []))]
+            children = [scoped_feature_node(pk, also=True) for pk in feature_ids]
+        children += [
+            scoped_feature_node(pk, also=False)
+            for pk in sorted(off_scope_by_project.get(project_id, []))
+        ]
         return MapNode(
             kind="project",
             id=project_id,
@@ -613,13 +625,6 @@ def matrix_cells(project_ids: list[int]) -> dict[tuple[int, int], dict[str, Any]
 
 # --- Flag inbox ---------------------------------------------------------------------------
 
-SEVERITY_RANK = Case(
-    When(severity=Severity.CRITICAL, then=Value(0)),
-    When(severity=Severity.WARNING, then=Value(1)),
-    default=Value(2),
-    output_field=IntegerField(),
-)
-
 # Sort keys the inbox accepts (anything else falls back to the default order).
 FLAG_SORTS = {
     "severity": ("severity_rank", "-last_seen", "-id"),
@@ -675,15 +680,4 @@ def flag_inbox(
         flags.select_related("project", "acknowledged_by", "waived_by")
         .annotate(severity_rank=SEVERITY_RANK)
         .order_by(*order)
-    )
-
-
-def open_flags_of_project(flags: QuerySet[Flag], project: CRMProject) -> QuerySet[Flag]:
-    """A project's flags that still need attention (open or acknowledged), its features'
-    included, worst first."""
-    return (
-        flags.filter(project=project, state__in=[FlagState.OPEN, FlagState.ACKNOWLEDGED])
-        .select_related("project")
-        .annotate(severity_rank=SEVERITY_RANK)
-        .order_by("severity_rank", "rule", "subject_label", "id")
     )

@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from . import locks
 from .models import (
+    SCAN_SKIPPED_PREFIX,
     UNRESOLVED_STATES,
     Flag,
     FlagState,
@@ -333,7 +334,7 @@ def _failure_recorded(scan: Scan) -> Iterator[None]:
         yield
     except locks.ScanBusy as busy:
         log.warning("Scan %s skipped: %s", scan.pk, busy)
-        _fail(scan, f"Skipped: {busy}")
+        _fail(scan, f"{SCAN_SKIPPED_PREFIX}{busy}")
         raise
     except Exception as exc:
         log.exception("Scan %s failed", scan.pk)

@@ -122,6 +122,11 @@ class ScanKind(models.TextChoices):
     PARTIAL = "partial", "Re-check of changed subjects"
 
 
+# A scan that gave up because another held the lock is recorded as failed with this prefix; it
+# says nothing about the portfolio, so "the last full scan" on dashboards passes over it.
+SCAN_SKIPPED_PREFIX = "Skipped: "
+
+
 class Scan(models.Model):
     """One run of the rule catalogue over the portfolio (full) or over changed subjects."""
 

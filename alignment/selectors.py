@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models import Case, Count, DecimalField, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from crm_alignment.permissions import visible_to
@@ -17,11 +17,19 @@ from projects.selectors import (
     project_traceable_exists,
 )
 
-from .models import Flag, FlagState, Scan, Severity, Snapshot
+from .models import SCAN_SKIPPED_PREFIX, Flag, FlagState, Scan, Severity, Snapshot
 
 # What dashboards count as "open": not fixed yet. Acknowledged flags are still problems
 # (someone is on it); waived ones are accepted risks until their expiry.
 OPEN_STATES = [FlagState.OPEN, FlagState.ACKNOWLEDGED]
+
+# Worst first: critical, warning, info.
+SEVERITY_RANK = Case(
+    When(severity=Severity.CRITICAL, then=Value(0)),
+    When(severity=Severity.WARNING, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
 
 _ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=16, decimal_places=2))
 
@@ -29,6 +37,28 @@ _ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=16, decimal_pla
 def flags_visible_to(user: Any) -> QuerySet[Flag]:
     """Every flag the user may see (all of them with a role), with its project joined."""
     return visible_to(Flag.objects.select_related("project", "acknowledged_by", "waived_by"), user)
+
+
+def subject_flags_needing_attention(
+    user: Any, subject_type: str, subject_id: int
+) -> QuerySet[Flag]:
+    """One subject's flags that still need attention (open or acknowledged), worst first."""
+    return (
+        flags_visible_to(user)
+        .filter(subject_type=subject_type, subject_id=subject_id, state__in=OPEN_STATES)
+        .annotate(severity_rank=SEVERITY_RANK)
+        .order_by("severity_rank", "rule", "id")
+    )
+
+
+def project_flags_needing_attention(user: Any, project: Any) -> QuerySet[Flag]:
+    """A project's flags and its features' that still need attention, worst first."""
+    return (
+        flags_visible_to(user)
+        .filter(project=project, state__in=OPEN_STATES)
+        .annotate(severity_rank=SEVERITY_RANK)
+        .order_by("severity_rank", "rule", "subject_label", "id")
+    )
 
 
 def _pct(part: int | Decimal, whole: int | Decimal) -> int:
@@ -98,6 +128,7 @@ def alignment_summary() -> dict[str, Any]:
     last = (
         Scan.objects.filter(kind="full")
         .exclude(state="queued")
+        .exclude(error__startswith=SCAN_SKIPPED_PREFIX)
         .order_by("-created_at", "-id")
         .values("id", "state", "finished_at")
         .first()

@@ -48,7 +48,9 @@ def run_full_scan(self, scan_id: int | None = None, retry_when_busy: bool = Fals
     queues is that edit's only re-check, and a scan already holding the lock may have read the
     portfolio before the edit committed, so it must not be dropped. A periodic scan that finds
     another one running is simply skipped (the next one comes soon); a requested one is shown
-    to the user as skipped, with the reason."""
+    to the user as skipped, with the reason. A split scan (large portfolios) is not retried
+    whole: its chunks share the lock, and a chunk that still cannot get it within
+    ALIGNMENT_SCAN_LOCK_WAIT_SECONDS fails the scan, which the next periodic scan makes good."""
     # Clear the pending mark first: an edit committed from now on queues its own full scan.
     cache.delete(full_pending_key())
     size = _chunk_size()

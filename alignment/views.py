@@ -39,7 +39,12 @@ from .forms import (
 )
 from .models import Flag, ScanState
 from .rules import RULES
-from .selectors import alignment_summary, flags_visible_to, snapshots_trend
+from .selectors import (
+    alignment_summary,
+    flags_visible_to,
+    project_flags_needing_attention,
+    snapshots_trend,
+)
 from .services import flag_acknowledge, flag_waive, scan_request
 
 FLAGS_PER_PAGE = 25
@@ -328,7 +333,7 @@ def project_flags(request: HttpRequest, pk: int) -> HttpResponse:
     """The open flags of one project (and its features) with each rule's advice: an htmx
     fragment the project page polls so flags update soon after a save."""
     project = get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
-    flags = dashboard.open_flags_of_project(flags_visible_to(request.user), project)
+    flags = project_flags_needing_attention(request.user, project)
     return render(
         request, "alignment/partials/project_flags.html", {"project": project, "flags": flags}
     )

@@ -161,6 +161,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# Sign-in and password-reset attempts per client address, as "N/period" (crm_alignment.accounts).
+LOGIN_THROTTLE = env_str("LOGIN_THROTTLE", "10/min")
 API_NUM_PROXIES = env_int("API_NUM_PROXIES", 0)
 if API_NUM_PROXIES < 0:
     raise ImproperlyConfigured("API_NUM_PROXIES must be 0 or more (the trusted proxies in front).")

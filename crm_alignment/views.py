@@ -11,9 +11,8 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from alignment.dashboard import SEVERITY_RANK
 from alignment.models import FlagState
-from alignment.selectors import flags_visible_to
+from alignment.selectors import SEVERITY_RANK, flags_visible_to
 from goals.models import BusinessGoal
 from projects.models import CRMProject, Feature, ProjectStatus
 from projects.selectors import projects_with_trace

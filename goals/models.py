@@ -1,6 +1,6 @@
 """Business goals and the KPIs that say whether they are reached."""
 
-from decimal import Decimal
+from numbers import Number
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -109,7 +109,7 @@ class KPI(TimeStamped):
     def clean(self) -> None:
         # full_clean() calls clean() even when a field failed to parse; then there is nothing
         # to compare (the field's own error already names it).
-        if not isinstance(self.baseline, Decimal) or not isinstance(self.target, Decimal):
+        if not isinstance(self.baseline, Number) or not isinstance(self.target, Number):
             return
         if self.target == self.baseline:
             raise ValidationError({"target": "The target must differ from the baseline."})

@@ -281,14 +281,20 @@ def _section_context(
     return context
 
 
-def _readiness_context(request: HttpRequest, project: CRMProject) -> dict[str, Any]:
-    """The chain, the readiness checklist and what stands in the way of approval."""
+def _readiness_context(
+    request: HttpRequest,
+    project: CRMProject,
+    metrics: list[SuccessMetric] | None = None,
+    phases: list[RoadmapPhase] | None = None,
+) -> dict[str, Any]:
+    """The chain, the readiness checklist and what stands in the way of approval (reusing
+    the metrics and phases the caller already loaded)."""
     chains = project_trace(project)
+    metrics = list(project.metrics.all()) if metrics is None else metrics
+    phases = list(project.phases.all()) if phases is None else phases
     return {
         "chains": chains,
-        "checklist": readiness(
-            project, chains, list(project.metrics.all()), list(project.phases.all())
-        ),
+        "checklist": readiness(project, chains, metrics, phases),
         "can_approve": can_approve_project(request.user, project)
         and project.status in (ProjectStatus.PROPOSED, ProjectStatus.ON_HOLD),
         "approval_problems": services.project_approval_problems(project),
@@ -302,7 +308,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for section in SECTIONS:
         context.update(_section_context(request, project, section))
     context.update(_features_context(request, project))
-    context.update(_readiness_context(request, project))
+    context.update(_readiness_context(request, project, context["metrics"], context["phases"]))
     return render(request, "projects/project_detail.html", context)
 
 

@@ -23,6 +23,13 @@ def _eager_celery(request):
     celery_app.conf.task_always_eager = old
 
 
+@pytest.fixture(autouse=True)
+def _loose_login_throttle(settings):
+    """Many tests sign in through the form from one address; the attempt limit has its own
+    tests (tests/web/test_accounts_and_home.py), which tighten it again."""
+    settings.LOGIN_THROTTLE = "10000/min"
+
+
 @pytest.fixture
 def executive(db):
     return UserFactory(username="exec", roles=["executive"])

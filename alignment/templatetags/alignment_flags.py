@@ -10,9 +10,7 @@ from typing import Any
 
 from django import template
 
-from alignment.dashboard import SEVERITY_RANK, open_flags_of_project
-from alignment.models import FlagState
-from alignment.selectors import flags_visible_to
+from alignment.selectors import project_flags_needing_attention, subject_flags_needing_attention
 
 register = template.Library()
 
@@ -20,19 +18,10 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def subject_flags(context: dict[str, Any], subject_type: str, subject_id: int) -> list[Any]:
     """One subject's flags that still need attention (open or acknowledged), worst first."""
-    return list(
-        flags_visible_to(context["request"].user)
-        .filter(
-            subject_type=subject_type,
-            subject_id=subject_id,
-            state__in=[FlagState.OPEN, FlagState.ACKNOWLEDGED],
-        )
-        .annotate(severity_rank=SEVERITY_RANK)
-        .order_by("severity_rank", "rule", "id")
-    )
+    return list(subject_flags_needing_attention(context["request"].user, subject_type, subject_id))
 
 
 @register.simple_tag(takes_context=True)
 def project_flags(context: dict[str, Any], project: Any) -> list[Any]:
     """A project's flags and its features' that still need attention, worst first."""
-    return list(open_flags_of_project(flags_visible_to(context["request"].user), project))
+    return list(project_flags_needing_attention(context["request"].user, project))

@@ -74,3 +74,16 @@ def test_the_trend_lists_the_newest_snapshots_oldest_first(db):
     scans = [scan() for _ in range(4)]
     trend = snapshots_trend(limit=3)
     assert [s.scan_id for s in trend] == [s.pk for s in scans[1:]]
+
+
+def test_the_last_full_scan_passes_over_scans_that_were_only_skipped(db):
+    from alignment.models import SCAN_SKIPPED_PREFIX, Scan, ScanKind, ScanState
+
+    done = Scan.objects.create(kind=ScanKind.FULL, state=ScanState.DONE)
+    Scan.objects.create(
+        kind=ScanKind.FULL, state=ScanState.FAILED, error=f"{SCAN_SKIPPED_PREFIX}lock busy"
+    )
+    assert alignment_summary()["last_scan"]["id"] == done.pk
+
+    crashed = Scan.objects.create(kind=ScanKind.FULL, state=ScanState.FAILED, error="OOM")
+    assert alignment_summary()["last_scan"]["id"] == crashed.pk

@@ -177,6 +177,20 @@ def test_strategy_map_hangs_an_off_scope_feature_under_its_project(portfolio):
     assert "Loyalty scheme" not in [f.title for f in tree.loose_features]
 
 
+def test_strategy_map_marks_a_feature_with_one_off_scope_link_where_it_appears(portfolio):
+    mixed = FeatureFactory(project=portfolio["p1"], title="Partner loyalty")
+    FeatureLinkFactory(feature=mixed, crm_strategy=portfolio["a"])  # P1 serves A
+    FeatureLinkFactory(feature=mixed, crm_strategy=portfolio["c"])  # but not C
+
+    tree = dashboard.strategy_map()
+
+    bs1 = tree.goals[0].children[0]
+    a_node = next(crm for crm in bs1.children if crm.title == "A")
+    p1 = next(project for project in a_node.children if project.title == "P1")
+    node = next(f for f in p1.children if f.title == "Partner loyalty")
+    assert node.off_scope and "Off scope: also serves C" in node.note
+
+
 def test_strategy_map_with_history_includes_done_projects(portfolio):
     tree = dashboard.strategy_map(include_history=True)
 

@@ -307,3 +307,62 @@ def test_an_htmx_post_without_the_csrf_header_is_refused(pm):
     assert forged.status_code == 403
     assert genuine.status_code == 200
     assert list(Feature.objects.values_list("title", flat=True)) == ["Genuine"]
+
+
+# --- attempt limits -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_throttle(settings):
+    """Three attempts a minute, counted from zero (the cache may be Redis, shared by runs)."""
+    from django.core.cache import cache
+
+    settings.LOGIN_THROTTLE = "3/min"
+    cache.delete_many(
+        [f"throttle_{scope}_{ip}" for scope in ("login", "password-reset") for ip in IPS]
+    )
+
+
+IPS = ["10.1.1.1", "10.2.2.2", "10.3.3.3"]
+
+
+def test_sign_in_attempts_from_one_address_are_limited(client, viewer, fresh_throttle):
+    url = reverse("login")
+    wrong = {"username": viewer.username, "password": "not-it"}
+
+    answers = [client.post(url, wrong, REMOTE_ADDR=IPS[0]).status_code for _ in range(4)]
+    refused = client.post(
+        url, {"username": viewer.username, "password": PASSWORD}, REMOTE_ADDR=IPS[0]
+    )
+    elsewhere = client.post(
+        url, {"username": viewer.username, "password": PASSWORD}, REMOTE_ADDR=IPS[1]
+    )
+
+    assert answers == [200, 200, 200, 429]
+    assert refused.status_code == 429
+    assert "Too many attempts from your address" in refused.content.decode()
+    assert int(refused["Retry-After"]) > 0
+    assert elsewhere.status_code == 302  # another address signs in as usual
+
+
+def test_a_forged_forwarded_for_header_does_not_dodge_the_limit(client, viewer, fresh_throttle):
+    url = reverse("login")
+    wrong = {"username": viewer.username, "password": "not-it"}
+
+    answers = [
+        client.post(url, wrong, REMOTE_ADDR=IPS[2], HTTP_X_FORWARDED_FOR=f"192.0.2.{i}").status_code
+        for i in range(4)
+    ]
+
+    assert answers[-1] == 429
+
+
+def test_password_reset_requests_from_one_address_are_limited(client, viewer, fresh_throttle):
+    url = reverse("password_reset")
+
+    answers = [
+        client.post(url, {"email": viewer.email}, REMOTE_ADDR=IPS[0]).status_code for _ in range(4)
+    ]
+
+    assert answers == [302, 302, 302, 429]
+    assert len(mail.outbox) == 3

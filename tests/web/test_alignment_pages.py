@@ -687,3 +687,53 @@ def test_project_flags_partial_query_count_does_not_grow(
 
     with django_assert_num_queries(len(small.captured_queries)):
         client.get(url)
+
+
+@pytest.mark.parametrize("subject", ["goal", "business_strategy", "crm_strategy", "feature"])
+def test_detail_pages_show_flags_needing_attention_but_not_waived_or_resolved(
+    as_user, viewer, subject
+):
+    from tests.factories import (
+        BusinessStrategyFactory,
+        CRMStrategyFactory,
+        FeatureFactory,
+        GoalFactory,
+    )
+
+    factory, url_name = {
+        "goal": (GoalFactory, "goals:detail"),
+        "business_strategy": (BusinessStrategyFactory, "strategies:business_detail"),
+        "crm_strategy": (CRMStrategyFactory, "strategies:crm_detail"),
+        "feature": (FeatureFactory, "projects:feature_detail"),
+    }[subject]
+    obj = factory()
+    now = timezone.now()
+
+    def flag(rule, state, **extra):
+        return Flag.objects.create(
+            rule=rule,
+            severity="warning",
+            subject_type=subject,
+            subject_id=obj.pk,
+            subject_label=str(obj),
+            state=state,
+            first_seen=now,
+            last_seen=now,
+            **extra,
+        )
+
+    shown = [flag("rule.open", FlagState.OPEN), flag("rule.acknowledged", FlagState.ACKNOWLEDGED)]
+    hidden = [
+        flag("rule.resolved", FlagState.RESOLVED, resolved_at=now),
+        flag(
+            "rule.waived",
+            FlagState.WAIVED,
+            waiver_reason="Accepted for now",
+            waiver_expires_at=now + datetime.timedelta(days=3),
+        ),
+    ]
+
+    html = as_user(viewer).get(reverse(url_name, args=[obj.pk])).content.decode()
+
+    assert all(f'id="flag-{f.pk}"' in html for f in shown)
+    assert not any(f'id="flag-{f.pk}"' in html for f in hidden)
