@@ -3,6 +3,8 @@ they build) and business strategies (how a goal is reached). Writes go through s
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -45,6 +47,17 @@ BUSINESS_SORTS = {
 def _require_executive(request: HttpRequest, action: str) -> None:
     if not can_manage_strategy(request.user):
         raise PermissionDenied(f"Only executives {action}.")
+
+
+def _retire(request: HttpRequest, strategy: Any, update: Any, done: str) -> HttpResponse:
+    """Retire through the strategy's update service; a refusal is shown, never a 500."""
+    try:
+        update(strategy=strategy, actor=request.user, status=StrategyStatus.RETIRED)
+    except ValidationError as error:
+        messages.error(request, refusal_message(error))
+    else:
+        messages.success(request, done)
+    return redirect(strategy)
 
 
 # ---------- CRM strategies ----------
@@ -170,15 +183,12 @@ def crm_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def crm_retire(request: HttpRequest, pk: int) -> HttpResponse:
     strategy = get_visible_or_404(CRMStrategy.objects.all(), request.user, pk=pk)
     _require_executive(request, "retire CRM strategies")
-    try:
-        services.crm_strategy_update(
-            strategy=strategy, actor=request.user, status=StrategyStatus.RETIRED
-        )
-    except ValidationError as error:
-        messages.error(request, refusal_message(error))
-    else:
-        messages.success(request, f"CRM strategy “{strategy}” retired; links to it stop tracing.")
-    return redirect(strategy)
+    return _retire(
+        request,
+        strategy,
+        services.crm_strategy_update,
+        f"CRM strategy “{strategy}” retired; links to it stop tracing.",
+    )
 
 
 # ---------- business strategies ----------
@@ -302,12 +312,9 @@ def business_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def business_retire(request: HttpRequest, pk: int) -> HttpResponse:
     strategy = get_visible_or_404(BusinessStrategy.objects.all(), request.user, pk=pk)
     _require_executive(request, "retire business strategies")
-    try:
-        services.business_strategy_update(
-            strategy=strategy, actor=request.user, status=StrategyStatus.RETIRED
-        )
-    except ValidationError as error:
-        messages.error(request, refusal_message(error))
-    else:
-        messages.success(request, f"Business strategy “{strategy}” retired.")
-    return redirect(strategy)
+    return _retire(
+        request,
+        strategy,
+        services.business_strategy_update,
+        f"Business strategy “{strategy}” retired.",
+    )
