@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_int, env_list, env_str
+from .env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CRM_VAR_DIR", str(BASE_DIR / "var")))
@@ -162,7 +162,7 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
 # Sign-in and password-reset attempts per client address, as "N/period" (crm_alignment.accounts).
-LOGIN_THROTTLE = env_str("LOGIN_THROTTLE", "10/min")
+LOGIN_THROTTLE = env_rate("LOGIN_THROTTLE", "10/min")
 API_NUM_PROXIES = env_int("API_NUM_PROXIES", 0)
 if API_NUM_PROXIES < 0:
     raise ImproperlyConfigured("API_NUM_PROXIES must be 0 or more (the trusted proxies in front).")
@@ -184,7 +184,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "crm_alignment.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"token": env_str("API_TOKEN_THROTTLE", "10/min")},
+    "DEFAULT_THROTTLE_RATES": {"token": env_rate("API_TOKEN_THROTTLE", "10/min")},
     # Throttles key on the client address: REMOTE_ADDR when 0, else the address this many
     # trusted proxies back in X-Forwarded-For. Unset (None) DRF would trust the whole header,
     # which the client writes, so rotating it would dodge the token throttle.

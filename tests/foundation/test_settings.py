@@ -164,10 +164,18 @@ def test_a_malformed_boolean_setting_stops_start_up_naming_it(tmp_path):
     assert "DJANGO_DEBUG must be a boolean" in result.stderr
 
 
+@pytest.mark.parametrize("name", ["LOGIN_THROTTLE", "API_TOKEN_THROTTLE"])
+@pytest.mark.parametrize("value", ["ten a minute", "0/min", "10/fortnight"])
+def test_a_malformed_throttle_rate_stops_start_up_naming_it(tmp_path, name, value):
+    result = _setup_django(tmp_path, DJANGO_DEBUG="1", **{name: value})
+    assert result.returncode != 0
+    assert f"{name} must be a rate such as 10/min" in result.stderr
+
+
 def test_env_example_lists_every_setting_the_settings_module_reads():
     settings_source = (REPO / "crm_alignment" / "settings.py").read_text()
     example = (REPO / ".env.example").read_text()
-    names = set(re.findall(r'env_(?:str|bool|int|list)\(\s*"([A-Z0-9_]+)"', settings_source))
+    names = set(re.findall(r'env_(?:str|bool|int|list|rate)\(\s*"([A-Z0-9_]+)"', settings_source))
     documented = set(re.findall(r"^([A-Z0-9_]+)=", example, flags=re.MULTILINE))
     assert names, "no settings found"
     assert names - documented == set()
