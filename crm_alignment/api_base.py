@@ -2,7 +2,7 @@
 schema's error responses and the service-calling viewset."""
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -199,8 +199,14 @@ class ServiceViewSet(
     the same annotations a GET would. Writes run in one transaction (links and fields together).
     """
 
-    def delete_service(self, instance: Any) -> None:
-        raise NotImplementedError
+    # Each resource names the service that deletes its objects; checked when the class is made,
+    # so a viewset without one fails at import, not on its first DELETE.
+    delete_service: Callable[[Any], None]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not callable(getattr(cls, "delete_service", None)):
+            raise TypeError(f"{cls.__name__} must define delete_service(instance).")
 
     def _reload(self, serializer: serializers.BaseSerializer) -> None:
         assert serializer.instance is not None
