@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm_alignment import permissions
-from crm_alignment.api_base import API_AUTHENTICATION, ApiAutoSchema, ApiViewSet
+from core import permissions
+from core.api_base import API_AUTHENTICATION, ApiAutoSchema, ApiViewSet
 from projects.models import CRMProject
 
 from .models import Flag, FlagState, Scan, ScanState, Severity, SubjectType

@@ -1,7 +1,7 @@
 """Live re-checks: a change to the portfolio queues a re-scan of what it touched.
 
 The domain apps never import the engine; this module listens to their models' save/delete
-signals (and to `crm_alignment.signals.portfolio_changed` for writes that bypass them) and,
+signals and,
 once the transaction commits, queues a task a couple of seconds later
 (ALIGNMENT_RECHECK_DELAY_SECONDS). A burst of edits is coalesced: an atomic cache `add` of a
 "pending" key per project lets only the first edit queue a task; the task clears the keys
@@ -24,7 +24,6 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from crm_alignment.signals import portfolio_changed
 from goals.models import BusinessGoal
 from projects.models import (
     CRMProject,
@@ -113,16 +112,6 @@ def _on_chain_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     transaction.on_commit(queue_full_recheck)
 
 
-def _on_portfolio_changed(sender: Any, subjects: Iterable[tuple[str, int]] = (), **kwargs: Any):
-    """Writes that bypass model signals (bulk updates) announce what they touched."""
-    subjects = list(subjects)
-    project_ids = [pk for kind, pk in subjects if kind == "project"]
-    if any(kind != "project" for kind, _ in subjects) or not subjects:
-        transaction.on_commit(queue_full_recheck)
-    elif project_ids:
-        transaction.on_commit(lambda: queue_project_recheck(project_ids))
-
-
 def _on_m2m_changed(sender: Any, instance: Any, action: str, **kwargs: Any) -> None:
     """`.add()` / `.set()` on a link relation (the services write link rows, which post_save
     covers; this catches direct use of the many-to-many managers)."""
@@ -150,4 +139,3 @@ for model in (*PROJECT_OF, FeatureLink):
 for model in CHAIN_MODELS:
     post_save.connect(_on_chain_changed, sender=model, dispatch_uid=f"align-{model}")
     post_delete.connect(_on_chain_changed, sender=model, dispatch_uid=f"align-d-{model}")
-portfolio_changed.connect(_on_portfolio_changed, dispatch_uid="alignment-portfolio-changed")

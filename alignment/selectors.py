@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Case, Count, DecimalField, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
-from crm_alignment.permissions import visible_to
+from core.permissions import visible_to
 from projects.models import LIVE_PROJECT_STATUSES, CRMProject, Feature, FeatureStatus
 from projects.selectors import (
     BUDGET_CAPABILITY,

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from crm_alignment.permissions import can_act_on_flag, can_start_scan
-from crm_alignment.services import Actor, require
+from core.permissions import can_act_on_flag, can_start_scan
+from core.services import Actor, require
 
 from .models import Flag, FlagState, Scan, ScanKind, ScanState
 

@@ -19,8 +19,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm_alignment.forms import refusal_message
-from crm_alignment.permissions import (
+from core.forms import refusal_message
+from core.permissions import (
     can_act_on_flag,
     can_read,
     can_start_scan,

@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
 from alignment.api import FlagViewSet, ScanDetailView, ScanRequestView, SummaryView
+from core.api_base import TokenView
 from goals.api import GoalViewSet, KPIViewSet
 from projects.api import (
     CheckInViewSet,
@@ -22,8 +23,6 @@ from projects.api import (
     ProjectViewSet,
 )
 from strategies.api import BusinessStrategyViewSet, CRMStrategyViewSet
-
-from .api_base import TokenView
 
 
 @method_decorator(csrf_exempt, name="dispatch")

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from .permissions import (
+from core.permissions import (
     can_create_project,
     can_manage_strategy,
     can_start_scan,

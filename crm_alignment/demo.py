@@ -22,6 +22,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from core.roles import Role
 from goals import services as goal_services
 from goals.models import KPI, BusinessGoal, Direction, GoalStatus, Priority
 from projects import services as project_services
@@ -38,8 +39,6 @@ from projects.models import (
 from projects.services import LinkSpec
 from strategies import services as strategy_services
 from strategies.models import BusinessStrategy, CRMStrategy, StrategyStatus
-
-from .roles import Role
 
 DEMO_PASSWORD = "align-demo-2026"
 

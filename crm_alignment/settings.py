@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "core",
     "crm_alignment",
     "goals",
     "strategies",
@@ -173,17 +174,17 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
-        "crm_alignment.api.FilterBackend",
+        "core.api.FilterBackend",
         "rest_framework.filters.OrderingFilter",
-        "crm_alignment.api.SearchFilter",
+        "core.api.SearchFilter",
     ],
     # JSON only: every answer, errors included, is JSON whatever the client's Accept header
     # (one that excludes JSON gets a JSON 406). The docs UI is /api/docs/.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "crm_alignment.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "crm_alignment.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": env_rate("API_TOKEN_THROTTLE", "10/min")},
     # Throttles key on the client address: REMOTE_ADDR when 0, else the address this many
     # trusted proxies back in X-Forwarded-For. Unset (None) DRF would trust the whole header,

@@ -1,60 +1,25 @@
-"""The home page (what needs my attention), global search, and helpers every list page shares."""
+"""The home page (what needs my attention) and global search."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from alignment.models import FlagState
 from alignment.selectors import SEVERITY_RANK, flags_visible_to
+from core.permissions import can_read, is_admin, user_roles, visible_to
+from core.roles import Role
+from core.views import require_reader
 from goals.models import BusinessGoal
 from projects.models import CRMProject, Feature, ProjectStatus
 from projects.selectors import projects_with_trace
 from strategies.models import BusinessStrategy, CRMStrategy
 
-from .permissions import can_read, is_admin, user_roles, visible_to
-from .roles import Role
-
-PAGE_SIZE = 25
 SEARCH_LIMIT = 20
-
-
-def require_reader(request: HttpRequest) -> None:
-    """Signed-in users without a role see nothing: every page answers 404 for them."""
-    if not can_read(request.user):
-        raise Http404
-
-
-def paginate(request: HttpRequest, queryset: QuerySet[Any], per_page: int = PAGE_SIZE) -> Page:
-    """The requested page; a bad or out-of-range page number gives the nearest real page."""
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
-
-
-def sort_order(
-    request: HttpRequest, allowed: Mapping[str, tuple[str, ...]], default: str
-) -> tuple[str, tuple[str, ...]]:
-    """The `sort` parameter if it names an allowed column ("-" for descending), else default.
-    Returns the key the page shows and the ORDER BY fields (with a tiebreaker on id)."""
-    key = request.GET.get("sort", default)
-    name = key.removeprefix("-")
-    if name not in allowed:
-        key, name = default, default.removeprefix("-")
-    fields = allowed[name]
-    if key.startswith("-"):
-        fields = tuple(f[1:] if f.startswith("-") else f"-{f}" for f in fields)
-    return key, (*fields, "-pk" if key.startswith("-") else "pk")
-
-
-def choice_param(request: HttpRequest, name: str, choices: Any) -> str:
-    """A filter value that must be one of `choices`; anything else means "no filter"."""
-    value = request.GET.get(name, "")
-    return value if value in {str(c) for c in choices} else ""
 
 
 def _attention_flags(user: Any) -> QuerySet[Any]:
@@ -139,28 +104,3 @@ def search(request: HttpRequest) -> HttpResponse:
             "limit": SEARCH_LIMIT,
         },
     )
-
-
-def form_page(
-    request: HttpRequest,
-    form: Any,
-    heading: str,
-    *,
-    crumbs: list[tuple[str, str]] | tuple[()] = (),
-    button: str = "Save",
-    cancel_url: str = "",
-    intro: str = "",
-    template: str = "form_page.html",
-    **extra: Any,
-) -> HttpResponse:
-    """Render a form on the shared form page (a heading, breadcrumbs, the fields, a button)."""
-    context = {
-        "form": form,
-        "heading": heading,
-        "crumbs": crumbs,
-        "button": button,
-        "cancel_url": cancel_url,
-        "intro": intro,
-        **extra,
-    }
-    return render(request, template, context)

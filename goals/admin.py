@@ -7,7 +7,7 @@ from django.db.models import Count, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
-from crm_alignment.admin import (
+from core.admin import (
     ServiceModelAdmin,
     adopt,
     call_service,

@@ -11,7 +11,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm_alignment.api_base import ServiceViewSet, StrategyPermission, actor
+from core.api_base import ServiceViewSet, StrategyPermission, actor
 
 from . import selectors, services
 from .models import KPI, BusinessGoal, GoalStatus, KPICheckIn

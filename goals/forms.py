@@ -2,13 +2,13 @@
 
 from django import forms
 
-from crm_alignment.forms import (
+from core.forms import (
     DateInput,
     DefaultsToActorMixin,
     PersonChoiceField,
     people_with_roles,
 )
-from crm_alignment.roles import Role
+from core.roles import Role
 
 from .models import KPI, BusinessGoal
 

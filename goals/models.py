@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from crm_alignment.models import TimeStamped
+from core.models import TimeStamped
 
 
 class GoalStatus(models.TextChoices):

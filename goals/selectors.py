@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from strategies.models import StrategyStatus
+from core.models import Lifecycle
 
 from .models import KPI, BusinessGoal, KPICheckIn
 
@@ -13,7 +13,7 @@ def goals_with_counts() -> QuerySet[BusinessGoal]:
         business_strategy_count=Count("business_strategies", distinct=True),
         active_business_strategy_count=Count(
             "business_strategies",
-            filter=Q(business_strategies__status=StrategyStatus.ACTIVE),
+            filter=Q(business_strategies__status=Lifecycle.ACTIVE),
             distinct=True,
         ),
         kpi_count=Count("kpis", distinct=True),

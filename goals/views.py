@@ -14,10 +14,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from crm_alignment.forms import add_service_errors, refusal_message
-from crm_alignment.permissions import can_manage_strategy, get_visible_or_404
-from crm_alignment.views import choice_param, form_page, paginate, require_reader, sort_order
-from strategies.selectors import business_strategies_with_counts
+from core.forms import add_service_errors, refusal_message
+from core.permissions import can_manage_strategy, get_visible_or_404
+from core.views import choice_param, form_page, paginate, require_reader, sort_order
 
 from . import services
 from .forms import GoalForm, KPICheckInForm, KPIForm
@@ -97,19 +96,12 @@ def goal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         readings = list(kpi.check_ins.all())
         spark = sparkline([r.value for r in readings], kpi.target)
         kpis.append({"kpi": kpi, "readings": readings, "spark": spark})
-    strategies = (
-        business_strategies_with_counts()
-        .filter(goal=goal)
-        .prefetch_related("crm_strategies")
-        .order_by("title")
-    )
     return render(
         request,
         "goals/goal_detail.html",
         {
             "goal": goal,
             "kpis": kpis,
-            "strategies": strategies,
             "check_in_form": KPICheckInForm(prefix="reading"),
         },
     )

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
-from crm_alignment.admin import (
+from core.admin import (
     ServiceModelAdmin,
     ServiceRefused,
     adopt,

@@ -1,7 +1,7 @@
 """REST API for projects, features, their links, metrics, roadmap phases and check-ins.
 
 Serializers parse and render; every write goes through projects.services, every read through
-projects.selectors, every check through crm_alignment.permissions."""
+projects.selectors, every check through core.permissions."""
 
 from typing import Any
 
@@ -18,8 +18,8 @@ from rest_framework.relations import ManyRelatedField, PKOnlyObject
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm_alignment import permissions
-from crm_alignment.api_base import ApiViewSet, ServiceViewSet, UserField, actor
+from core import permissions
+from core.api_base import ApiViewSet, ServiceViewSet, UserField, actor
 from goals.models import BusinessGoal
 from strategies.models import CRMStrategy
 

@@ -8,13 +8,13 @@ from typing import Any
 
 from django import forms
 
-from crm_alignment.forms import (
+from core.forms import (
     DateInput,
     DefaultsToActorMixin,
     PersonChoiceField,
     people_with_roles,
 )
-from crm_alignment.roles import Role
+from core.roles import Role
 from strategies.models import CRMStrategy, StrategyStatus
 
 from .models import (

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from crm_alignment.models import TimeStamped
+from core.models import TimeStamped
 from strategies.models import CRMStrategy
 
 

@@ -10,14 +10,14 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from crm_alignment.permissions import (
+from core.permissions import (
     can_approve_project,
     can_create_project,
     can_edit_project,
     is_admin,
 )
-from crm_alignment.roles import Role
-from crm_alignment.services import (
+from core.roles import Role
+from core.services import (
     Actor,
     apply_fields,
     require,

@@ -17,14 +17,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from crm_alignment.forms import add_service_errors, refusal_message
-from crm_alignment.permissions import (
+from core.forms import add_service_errors, refusal_message
+from core.permissions import (
     can_approve_project,
     can_create_project,
     can_edit_project,
     get_visible_or_404,
 )
-from crm_alignment.views import (
+from core.views import (
     choice_param,
     form_page,
     paginate,

@@ -7,7 +7,7 @@ from django.db.models import Count, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
-from crm_alignment.admin import ServiceModelAdmin, adopt, call_service, form_fields, row_deleted
+from core.admin import ServiceModelAdmin, adopt, call_service, form_fields, row_deleted
 
 from . import services
 from .models import BusinessStrategy, CRMStrategy, CRMStrategyServes

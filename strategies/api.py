@@ -8,7 +8,7 @@ from django.db.models import Prefetch
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 
-from crm_alignment.api_base import ServiceViewSet, StrategyPermission, actor
+from core.api_base import ServiceViewSet, StrategyPermission, actor
 from goals.models import BusinessGoal
 
 from . import selectors, services

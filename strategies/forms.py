@@ -3,8 +3,8 @@
 from django import forms
 from django.db.models import Q
 
-from crm_alignment.forms import DefaultsToActorMixin, PersonChoiceField, people_with_roles
-from crm_alignment.roles import Role
+from core.forms import DefaultsToActorMixin, PersonChoiceField, people_with_roles
+from core.roles import Role
 from goals.models import BusinessGoal, GoalStatus
 
 from .models import BusinessStrategy, CRMStrategy, StrategyStatus

@@ -5,14 +5,10 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from crm_alignment.models import TimeStamped
+from core.models import Lifecycle, TimeStamped
 from goals.models import BusinessGoal
 
-
-class StrategyStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    ACTIVE = "active", "Active"
-    RETIRED = "retired", "Retired"
+StrategyStatus = Lifecycle
 
 
 class BusinessStrategy(TimeStamped):

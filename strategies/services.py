@@ -7,8 +7,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from crm_alignment.permissions import can_manage_strategy
-from crm_alignment.services import (
+from core.permissions import can_manage_strategy
+from core.services import (
     Actor,
     apply_fields,
     refuse_delete_with_dependents,

@@ -14,12 +14,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from crm_alignment.forms import add_service_errors, refusal_message
-from crm_alignment.permissions import can_manage_strategy, get_visible_or_404
-from crm_alignment.views import choice_param, form_page, paginate, require_reader, sort_order
+from core.forms import add_service_errors, refusal_message
+from core.permissions import can_manage_strategy, get_visible_or_404
+from core.views import choice_param, form_page, paginate, require_reader, sort_order
 from goals.models import BusinessGoal
-from projects.models import ProjectLink
-from projects.selectors import projects_with_trace
 
 from . import services
 from .forms import BusinessStrategyForm, CRMStrategyForm
@@ -107,18 +105,12 @@ def crm_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .filter(served_by__crm_strategy=strategy)
         .order_by("goal__title", "title")
     )
-    projects = projects_with_trace().filter(links__crm_strategy=strategy).order_by("title")
-    rationales = dict(
-        ProjectLink.objects.filter(crm_strategy=strategy).values_list("project_id", "rationale")
-    )
-    project_rows = [(project, rationales.get(project.pk, "")) for project in projects]
     return render(
         request,
         "strategies/crm_detail.html",
         {
             "strategy": strategy,
             "served": served,
-            "project_rows": project_rows,
         },
     )
 
@@ -225,19 +217,12 @@ def business_list(request: HttpRequest) -> HttpResponse:
 def business_detail(request: HttpRequest, pk: int) -> HttpResponse:
     strategy = get_visible_or_404(business_strategies_with_counts(), request.user, pk=pk)
     crm = crm_strategies_with_trace().filter(serves__business_strategy=strategy).order_by("title")
-    projects = (
-        projects_with_trace()
-        .filter(links__crm_strategy__serves__business_strategy=strategy)
-        .distinct()
-        .order_by("title")
-    )
     return render(
         request,
         "strategies/business_detail.html",
         {
             "strategy": strategy,
             "crm_strategies": crm,
-            "projects": projects,
         },
     )
 

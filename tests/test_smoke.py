@@ -5,7 +5,7 @@ import importlib
 from django.apps import apps
 from django.contrib.auth.models import Group
 
-from crm_alignment.roles import Role
+from core.roles import Role
 
 roles_migration = importlib.import_module("crm_alignment.migrations.0001_roles")
 

@@ -9,10 +9,61 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.urls import NoReverseMatch, reverse
 
+from alignment.rules import rule_for
 from alignment.selectors import project_flags_needing_attention, subject_flags_needing_attention
 
 register = template.Library()
+
+# Where each flag subject type lives in the browser app.
+_SUBJECT_URLS = {
+    "goal": "goals:detail",
+    "business_strategy": "strategies:business_detail",
+    "crm_strategy": "strategies:crm_detail",
+    "project": "projects:detail",
+    "feature": "projects:feature_detail",
+}
+
+
+def _rule(code: str) -> Any:
+    try:
+        return rule_for(code)
+    except (KeyError, LookupError):
+        return None
+
+
+@register.filter
+def rule_advice(code: str) -> str:
+    """What to do about a flag of this rule, from the rule catalogue (unformatted: a flag's own
+    message is this advice with the rule's threshold filled in)."""
+    rule = _rule(code)
+    return getattr(rule, "advice", "") if rule is not None else ""
+
+
+@register.filter
+def rule_why(code: str) -> str:
+    """Why the rule matters, from the rule catalogue."""
+    rule = _rule(code)
+    return getattr(rule, "why", "") if rule is not None else ""
+
+
+@register.filter
+def rule_title(code: str) -> str:
+    rule = _rule(code)
+    return getattr(rule, "title", "") or code if rule is not None else code
+
+
+@register.filter
+def flag_subject_url(flag: Any) -> str:
+    """The page of the flag's subject, or "" for subjects without one (managers, departments)."""
+    name = _SUBJECT_URLS.get(flag.subject_type)
+    if name is None:
+        return ""
+    try:
+        return reverse(name, args=[flag.subject_id])
+    except NoReverseMatch:
+        return ""
 
 
 @register.simple_tag(takes_context=True)

@@ -174,7 +174,7 @@ def test_a_refused_search_term_is_a_400_naming_search(api, viewer):
 def test_a_bare_validation_error_is_still_a_map_of_field_to_messages(rf):
     from rest_framework.exceptions import ValidationError
 
-    from crm_alignment.api import exception_handler
+    from core.api import exception_handler
 
     response = exception_handler(ValidationError("Something is off."), {"request": rf.get("/")})
     assert response is not None and response.status_code == 400

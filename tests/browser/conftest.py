@@ -49,7 +49,7 @@ def _role_groups(request):
     request.getfixturevalue("transactional_db")
     from django.contrib.auth.models import Group
 
-    from crm_alignment.roles import Role
+    from core.roles import Role
 
     for role in Role:
         Group.objects.get_or_create(name=role.value)

@@ -9,8 +9,8 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
+from core.permissions import user_roles
 from crm_alignment import demo
-from crm_alignment.permissions import user_roles
 from goals.models import KPI, BusinessGoal, GoalStatus, KPICheckIn
 from projects.models import (
     LIVE_PROJECT_STATUSES,

@@ -5,7 +5,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 
 from alignment.models import Flag
-from crm_alignment import permissions
+from core import permissions
 from projects.models import CRMProject
 from tests.factories import ProjectFactory
 

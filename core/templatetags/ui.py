@@ -1,5 +1,5 @@
-"""Small template helpers shared by every page: rule advice for flags, links to a flag's
-subject, money, sort links and query strings that keep the current filters."""
+"""Small template helpers shared by every page: money, units, sort links and query strings
+that keep the current filters."""
 
 from __future__ import annotations
 
@@ -8,63 +8,8 @@ from typing import Any
 
 from django import template
 from django.http import QueryDict
-from django.urls import NoReverseMatch, reverse
 
 register = template.Library()
-
-# Where each flag subject type lives in the browser app.
-_SUBJECT_URLS = {
-    "goal": "goals:detail",
-    "business_strategy": "strategies:business_detail",
-    "crm_strategy": "strategies:crm_detail",
-    "project": "projects:detail",
-    "feature": "projects:feature_detail",
-}
-
-
-def _rule(code: str) -> Any:
-    # The rule registry belongs to the engine; read lazily so templates never import it early.
-    try:
-        from alignment.rules import rule_for
-    except ImportError:
-        return None
-    try:
-        return rule_for(code)
-    except (KeyError, LookupError):
-        return None
-
-
-@register.filter
-def rule_advice(code: str) -> str:
-    """What to do about a flag of this rule, from the rule catalogue (unformatted: a flag's own
-    message is this advice with the rule's threshold filled in)."""
-    rule = _rule(code)
-    return getattr(rule, "advice", "") if rule is not None else ""
-
-
-@register.filter
-def rule_why(code: str) -> str:
-    """Why the rule matters, from the rule catalogue."""
-    rule = _rule(code)
-    return getattr(rule, "why", "") if rule is not None else ""
-
-
-@register.filter
-def rule_title(code: str) -> str:
-    rule = _rule(code)
-    return getattr(rule, "title", "") or code if rule is not None else code
-
-
-@register.filter
-def flag_subject_url(flag: Any) -> str:
-    """The page of the flag's subject, or "" for subjects without one (managers, departments)."""
-    name = _SUBJECT_URLS.get(flag.subject_type)
-    if name is None:
-        return ""
-    try:
-        return reverse(name, args=[flag.subject_id])
-    except NoReverseMatch:
-        return ""
 
 
 @register.filter

@@ -2,7 +2,7 @@
 error handler.
 
 Kept free of view imports: DRF imports this module while it is itself still loading
-(DEFAULT_PAGINATION_CLASS), so the base classes live in crm_alignment.api_base."""
+(DEFAULT_PAGINATION_CLASS), so the base classes live in core.api_base."""
 
 from typing import Any
 
