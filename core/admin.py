@@ -45,10 +45,11 @@ def adopt(target: models.Model, saved: models.Model) -> None:
 
 
 def form_fields(form: ModelForm, allowed: Iterable[str], *, changed_only: bool) -> dict[str, Any]:
-    """The service keyword arguments from a validated admin form."""
+    """The changes for a service from a validated admin form: what the person entered (the
+    form's cleaned data), never the instance the form has modified."""
     names = form.changed_data if changed_only else list(form.cleaned_data)
     allowed = set(allowed)
-    return {name: getattr(form.instance, name) for name in names if name in allowed}
+    return {name: form.cleaned_data[name] for name in names if name in allowed}
 
 
 def row_deleted(formset: BaseInlineFormSet, form: ModelForm) -> bool:
@@ -67,7 +68,8 @@ def save_inline_through_services(
     parent_kwarg: str,
     item_kwarg: str,
 ) -> None:
-    """Save an inline formset row by row through the create/update/delete services.
+    """Save an inline formset row by row through the create/update/delete services, which take
+    ids (`parent_kwarg`, e.g. "goal_id"; `item_kwarg`, e.g. "kpi_id") and the changes.
 
     Records new/changed/deleted objects on the formset as `formset.save()` would, for the
     admin's change history.
@@ -79,11 +81,11 @@ def save_inline_through_services(
         if row_deleted(formset, form):
             if delete is None:
                 raise ServiceRefused(f"{instance._meta.verbose_name} rows cannot be deleted.")
-            call_service(delete, **{item_kwarg: instance, "actor": actor})
+            call_service(delete, **{item_kwarg: instance.pk, "actor": actor})
             formset.deleted_objects.append(instance)
         elif form.has_changed() and update is not None:
             changes = form_fields(form, fields, changed_only=True)
-            call_service(update, **{item_kwarg: instance, "actor": actor}, **changes)
+            call_service(update, **{item_kwarg: instance.pk, "actor": actor}, changes=changes)
             formset.changed_objects.append((instance, list(changes)))
     for form in formset.extra_forms:
         if not form.has_changed() or row_deleted(formset, form):
@@ -92,7 +94,7 @@ def save_inline_through_services(
             raise ServiceRefused(f"{form.instance._meta.verbose_name} rows cannot be added here.")
         created = call_service(
             create,
-            **{parent_kwarg: formset.instance, "actor": actor},
+            **{parent_kwarg: formset.instance.pk, "actor": actor},
             # Untouched columns keep their model defaults (and positions append to the end).
             **form_fields(form, fields, changed_only=True),
         )
@@ -101,7 +103,52 @@ def save_inline_through_services(
 
 
 class ServiceModelAdmin(admin.ModelAdmin):
-    """A ModelAdmin whose saves and deletes call services; refusals become error messages."""
+    """A ModelAdmin whose saves and deletes call services; refusals become error messages.
+
+    A subclass names its services and the fields they take (declared once, in the services);
+    the services take ids and changes, never the instance the admin form has modified:
+
+        service_fields = services.GOAL_FIELDS
+        id_kwarg = "goal_id"                     # how the update/delete services name the row
+        parent_fields = ("goal",)                # form fields passed to create as "<name>_id"
+        create_service = staticmethod(services.goal_create)
+        update_service = staticmethod(services.goal_update)
+        delete_service = staticmethod(services.goal_delete)
+    """
+
+    service_fields: tuple[str, ...] = ()
+    id_kwarg: str = ""
+    parent_fields: tuple[str, ...] = ()
+    create_service: Callable[..., Any] | None = None
+    update_service: Callable[..., Any] | None = None
+    delete_service: Callable[..., Any] | None = None
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        if change:
+            if self.update_service is None:
+                raise ServiceRefused(f"{obj._meta.verbose_name} cannot be changed here.")
+            call_service(
+                self.update_service,
+                actor=request.user,
+                **{self.id_kwarg: obj.pk},
+                changes=form_fields(form, self.service_fields, changed_only=True),
+            )
+        else:
+            if self.create_service is None:
+                raise ServiceRefused(f"{obj._meta.verbose_name} cannot be added here.")
+            parents = {f"{name}_id": form.cleaned_data[name].pk for name in self.parent_fields}
+            created = call_service(
+                self.create_service,
+                actor=request.user,
+                **parents,
+                **form_fields(form, self.service_fields, changed_only=False),
+            )
+            adopt(obj, created)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        if self.delete_service is None:
+            raise ServiceRefused(f"{obj._meta.verbose_name} cannot be deleted here.")
+        call_service(self.delete_service, actor=request.user, **{self.id_kwarg: obj.pk})
 
     def changeform_view(
         self,

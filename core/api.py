@@ -19,6 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .services import EditConflict
+
 
 class Pagination(PageNumberPagination):
     """{"count", "next", "previous", "results"}; clients may ask for up to 200 per page."""
@@ -82,7 +84,10 @@ def _django_validation_detail(exc: DjangoValidationError) -> Any:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Turn service errors into JSON: 400 naming the field, 403, 409 for protected deletes."""
+    """Turn service errors into JSON: 400 naming the field, 403, 409 for protected deletes,
+    412 for an If-Match that names a version that is no longer stored."""
+    if isinstance(exc, EditConflict):
+        return Response({"detail": str(exc)}, status=status.HTTP_412_PRECONDITION_FAILED)
     if isinstance(exc, DjangoValidationError):
         # A protected delete, or a flag that another user or a scan changed meanwhile.
         if getattr(exc, "code", None) in ("protected", "stale", "invalid_state"):

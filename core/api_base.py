@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -51,6 +51,10 @@ ERROR_RESPONSES = {
     "404": _error("Not found (or not visible to you)."),
     "409": _error(
         "Conflict: other records still depend on the object, or it changed state meanwhile."
+    ),
+    "412": _error(
+        "Precondition failed: the If-Match version is not the stored one; someone changed the "
+        "object since you read it. GET it again (ETag) and re-apply your change."
     ),
     "429": _error("Too many requests; retry after the number of seconds in Retry-After."),
 }
@@ -185,6 +189,12 @@ class ApiViewSet(viewsets.GenericViewSet):
         return permissions.visible_to(queryset, self.request.user)
 
 
+def etag(obj: Any) -> str | None:
+    """The ETag of a versioned object: its version, quoted."""
+    version = getattr(obj, "version", None)
+    return f'"{version}"' if version is not None else None
+
+
 class ServiceViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -197,16 +207,37 @@ class ServiceViewSet(
 
     After a write the object is read back through the viewset's selector, so the answer carries
     the same annotations a GET would. Writes run in one transaction (links and fields together).
+    Versioned objects answer with an `ETag`; a write sent with `If-Match` is refused with 412
+    when the object changed since (without it, each field sent is last-writer-wins).
     """
 
     # Each resource names the service that deletes its objects; checked when the class is made,
     # so a viewset without one fails at import, not on its first DELETE.
-    delete_service: Callable[[Any], None]
+    delete_service: Callable[..., None]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not callable(getattr(cls, "delete_service", None)):
-            raise TypeError(f"{cls.__name__} must define delete_service(instance).")
+            raise TypeError(f"{cls.__name__} must define delete_service(instance, version).")
+
+    def expected_version(self) -> int | None:
+        """The version named by If-Match ("*" or none: no precondition)."""
+        header = self.request.headers.get("If-Match", "").strip()
+        if not header or header == "*":
+            return None
+        tag = header.split(",")[0].strip().removeprefix("W/").strip('"')
+        try:
+            return int(tag)
+        except ValueError:
+            raise ParseError(
+                f'If-Match must be an ETag this API gave out (e.g. "3"), not {header!r}.'
+            ) from None
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if self.request is not None and self.request.method not in SAFE_METHODS:
+            context["version"] = self.expected_version()
+        return context
 
     def _reload(self, serializer: serializers.BaseSerializer) -> None:
         assert serializer.instance is not None
@@ -214,24 +245,46 @@ class ServiceViewSet(
         if hasattr(serializer, "_data"):
             del serializer._data
 
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.detail and 200 <= response.status_code < 300 and self.action != "destroy":
+            obj = getattr(self, "_etag_object", None)
+            tag = etag(obj) if obj is not None else None
+            if tag:
+                response["ETag"] = tag
+        return response
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self._etag_object = self.get_object()
+        return Response(self.get_serializer(self._etag_object).data)
+
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         with transaction.atomic():
             serializer.save()
         self._reload(serializer)
+        self._etag_object = serializer.instance
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         with transaction.atomic():
             serializer.save()
         self._reload(serializer)
+        self._etag_object = serializer.instance
 
     def perform_destroy(self, instance: Any) -> None:
         with transaction.atomic():
-            self.delete_service(instance)
+            self.delete_service(instance, self.expected_version())
 
 
 def actor(serializer: serializers.BaseSerializer) -> Any:
     """The user making the request, for the services' `actor`."""
     return serializer.context["request"].user
+
+
+def expected_version(serializer: serializers.BaseSerializer) -> int | None:
+    """The version the client's If-Match names, for the services' `version`."""
+    return serializer.context.get("version")
 
 
 class UserField(serializers.PrimaryKeyRelatedField):

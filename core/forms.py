@@ -14,6 +14,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Q, QuerySet
 
 from .roles import Role
+from .services import EditConflict
 
 
 class DateInput(forms.DateInput):
@@ -89,3 +90,45 @@ class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         name = obj.get_full_name()
         return f"{name} ({obj.get_username()})" if name else obj.get_username()
+
+
+class VersionedFormMixin:
+    """Carries the version of the object the form was opened at (a hidden field), so a save
+    made from a stale page is refused with what changed instead of overwriting it."""
+
+    fields: dict[str, forms.Field]
+    instance: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        if getattr(self.instance, "pk", None):
+            self.fields["version"] = forms.IntegerField(
+                widget=forms.HiddenInput, required=False, initial=self.instance.version
+            )
+
+
+def add_conflict(form: forms.BaseForm, conflict: EditConflict) -> None:
+    """Explain an edit conflict on the form: who changed it and when at the top, the values
+    saved meanwhile next to each field where they differ from the person's input (which is
+    kept). The hidden version moves on, so saving again knowingly replaces them."""
+    current = conflict.current
+    form.add_error(
+        None,
+        f"{conflict} Your input is kept below, with the values saved meanwhile next to the "
+        "fields they differ in; save again to replace them, or cancel to keep them.",
+    )
+    for name, value in list(form.cleaned_data.items()):
+        if name == "version" or name not in form.fields:
+            continue
+        try:
+            field = current._meta.get_field(name)
+        except LookupError:
+            continue
+        stored = getattr(current, name, None)
+        if stored == value or (stored in (None, "") and value in (None, "")):
+            continue
+        shown = dict(field.flatchoices).get(stored, stored) if field.choices else stored
+        form.add_error(name, f"Saved meanwhile by {conflict.changed_by}: “{shown or '(empty)'}”.")
+    data = form.data.copy()  # type: ignore[attr-defined]
+    data[form.add_prefix("version")] = current.version
+    form.data = data

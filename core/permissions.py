@@ -9,9 +9,10 @@ both across the portfolio; viewers read; superusers (admins) do everything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
@@ -87,9 +88,34 @@ def visible_to(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     return queryset if can_read(user) else queryset.none()
 
 
-def get_visible_or_404(queryset: QuerySet[M], user: Any, **lookup: Any) -> M:
-    """One object the user may see, or 404 (never 403: existence must not leak)."""
+def get_for_user(
+    queryset: QuerySet[M],
+    user: Any,
+    *,
+    may: Callable[[Any, M], bool] | None = None,
+    refusal: str = "You may not change this.",
+    for_update: bool = False,
+    **lookup: Any,
+) -> M:
+    """The one fetch-and-authorise step every page, API call and service goes through.
+
+    The row the user may see, or 404 (never 403: existence must not leak); then, when `may` is
+    given, PermissionDenied (403) unless `may(user, row)` holds for the row as *stored*.
+    `for_update` locks the row until the caller's transaction ends, so the checks and the write
+    that follows see the same data.
+    """
+    queryset = visible_to(queryset, user)
+    if for_update:
+        queryset = queryset.select_for_update(of=("self",))
     try:
-        return visible_to(queryset, user).get(**lookup)
+        obj = queryset.get(**lookup)
     except (ObjectDoesNotExist, ValueError, TypeError):
         raise Http404 from None
+    if may is not None and not may(user, obj):
+        raise PermissionDenied(refusal)
+    return obj
+
+
+def get_visible_or_404(queryset: QuerySet[M], user: Any, **lookup: Any) -> M:
+    """One object the user may see, or 404."""
+    return get_for_user(queryset, user, **lookup)

@@ -21,13 +21,86 @@ def require(permitted: bool, message: str = "You may not do that.") -> None:
         raise PermissionDenied(message)
 
 
-def validate_and_save(instance: M, *, exclude: Iterable[str] | None = None) -> M:
-    """full_clean() (fields, choices, lengths, constraints) and save; errors name the field."""
+class EditConflict(Exception):
+    """The object changed since the caller read it (their version is stale): the edit is
+    refused rather than silently overwriting someone else's change."""
+
+    def __init__(self, current: Model) -> None:
+        self.current = current
+        who = getattr(current, "updated_by", None)
+        self.changed_by = (who.get_full_name() or who.get_username()) if who else "someone"
+        self.changed_at = getattr(current, "updated_at", None)
+        when = self.changed_at.strftime("%Y-%m-%d %H:%M") if self.changed_at else "a moment ago"
+        super().__init__(
+            f"This {current._meta.verbose_name} was changed by {self.changed_by} at {when} "
+            "since you opened it."
+        )
+
+
+def check_version(instance: Model, expected: int | None) -> None:
+    """Refuse the edit when the caller says which version they edited and it is not the stored
+    one (None: the caller did not say, so each field is last-writer-wins)."""
+    if expected is not None and getattr(instance, "version", None) != expected:
+        raise EditConflict(instance)
+
+
+def _stamp(instance: Model, actor: Actor) -> list[str]:
+    """Record who changed a versioned row and bump its version; the fields to save with it."""
+    if not hasattr(instance, "version"):
+        return []
+    if instance.pk is None:
+        instance.version = 1
+    else:
+        instance.version += 1
+    instance.updated_by = actor if getattr(actor, "is_authenticated", False) else None
+    return ["version", "updated_by", "updated_at"]
+
+
+def _full_clean(instance: Model, exclude: Iterable[str] | None) -> None:
     try:
         instance.full_clean(exclude=list(exclude) if exclude else None)
     except ValidationError as error:
         raise _unique_errors_on_their_field(instance, error) from None
+
+
+def validate_and_save(
+    instance: M, *, actor: Actor = None, exclude: Iterable[str] | None = None
+) -> M:
+    """full_clean() (fields, choices, lengths, constraints) and save a new row; errors name
+    the field."""
+    _full_clean(instance, exclude)
+    _stamp(instance, actor)
     instance.save()
+    return instance
+
+
+def apply_changes(instance: Model, changes: Mapping[str, Any], allowed: Iterable[str]) -> list[str]:
+    """Set the allowed fields on a row loaded from the database; return the names whose value
+    really changed. An unknown field is a client error, never silently dropped."""
+    allowed = set(allowed)
+    unknown = sorted(set(changes) - allowed)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
+    changed = []
+    for name, value in changes.items():
+        field = instance._meta.get_field(name)
+        before = field.value_from_object(instance)  # type: ignore[union-attr]
+        setattr(instance, name, value)
+        if field.value_from_object(instance) != before:  # type: ignore[union-attr]
+            changed.append(name)
+    return changed
+
+
+def save_changes(
+    instance: M, changed: Iterable[str], *, actor: Actor, exclude: Iterable[str] | None = None
+) -> M:
+    """Validate the whole row, then write only the changed fields (plus version and who), so a
+    concurrent edit of another field is never overwritten. Nothing changed: nothing written."""
+    changed = list(changed)
+    if not changed:
+        return instance
+    _full_clean(instance, exclude)
+    instance.save(update_fields=[*changed, *_stamp(instance, actor)])
     return instance
 
 
@@ -54,13 +127,8 @@ def _unique_errors_on_their_field(instance: Model, error: ValidationError) -> Va
 
 
 def apply_fields(instance: M, data: Mapping[str, Any], allowed: Iterable[str]) -> M:
-    """Set only the allowed fields; an unknown field is a client error, never silently dropped."""
-    allowed = set(allowed)
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
-    for name, value in data.items():
-        setattr(instance, name, value)
+    """Set only the allowed fields on a new row; an unknown field is a client error."""
+    apply_changes(instance, data, allowed)
     return instance
 
 

@@ -3,15 +3,19 @@ shared form page."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
+from .forms import add_conflict, add_service_errors
 from .permissions import can_read
+from .services import EditConflict
 
 PAGE_SIZE = 25
 
@@ -71,3 +75,32 @@ def form_page(
         **extra,
     }
     return render(request, template, context)
+
+
+def submit_form(
+    request: HttpRequest,
+    form: Any,
+    save: Callable[..., Any],
+    *,
+    success: str | Callable[[Any], str],
+    redirect_to: Callable[[Any], Any] | None = None,
+) -> HttpResponse | None:
+    """The body every page form shares: on a valid POST call the service with the form's
+    cleaned data (and the version the form was opened at), then say so and redirect to the
+    saved object (or `redirect_to(obj)`). A refusal lands on the form — field errors next to
+    their inputs, an edit conflict with the values saved meanwhile — and None is returned so
+    the caller renders the form again with the person's input kept."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    changes = dict(form.cleaned_data)
+    version = changes.pop("version", None)
+    try:
+        obj = save(changes, version)
+    except EditConflict as conflict:
+        add_conflict(form, conflict)
+        return None
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return None
+    messages.success(request, success(obj) if callable(success) else success)
+    return redirect(redirect_to(obj) if redirect_to else obj)

@@ -828,7 +828,7 @@ class _Loader:
             if KPI.objects.filter(goal=goal, name=name).exists():
                 continue
             kpi = goal_services.kpi_create(
-                goal=goal,
+                goal_id=goal.pk,
                 actor=executive,
                 name=name,
                 unit=unit,
@@ -840,7 +840,7 @@ class _Loader:
             self.result.add("kpis")
             for days_ago, value in readings:
                 goal_services.kpi_check_in(
-                    kpi=kpi,
+                    kpi_id=kpi.pk,
                     actor=executive,
                     value=_k(value),
                     recorded_on=self.day(-days_ago),

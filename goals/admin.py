@@ -9,9 +9,6 @@ from django.http import HttpRequest
 
 from core.admin import (
     ServiceModelAdmin,
-    adopt,
-    call_service,
-    form_fields,
     save_inline_through_services,
 )
 
@@ -22,7 +19,7 @@ from .models import KPI, BusinessGoal, KPICheckIn
 class KPIInline(admin.TabularInline):
     model = KPI
     extra = 0
-    fields = ("name", "unit", "direction", "baseline", "target", "current", "due_date")
+    fields = services.KPI_FIELDS
     show_change_link = True
 
 
@@ -42,14 +39,7 @@ class BusinessGoalAdmin(ServiceModelAdmin):
     search_fields = ("title", "description", "owner__username", "owner__last_name")
     list_select_related = ("owner",)
     autocomplete_fields = ("owner",)
-    fields = (
-        "title",
-        "description",
-        "owner",
-        "status",
-        "priority",
-        ("horizon_start", "horizon_end"),
-    )
+    fields = services.GOAL_FIELDS
     inlines = [KPIInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BusinessGoal]:
@@ -70,26 +60,11 @@ class BusinessGoalAdmin(ServiceModelAdmin):
     def kpi_count(self, goal: Any) -> int:
         return goal._kpis
 
-    def save_model(
-        self, request: HttpRequest, obj: BusinessGoal, form: ModelForm, change: bool
-    ) -> None:
-        if change:
-            call_service(
-                services.goal_update,
-                goal=obj,
-                actor=request.user,
-                **form_fields(form, services.GOAL_FIELDS, changed_only=True),
-            )
-        else:
-            goal = call_service(
-                services.goal_create,
-                actor=request.user,
-                **form_fields(form, services.GOAL_FIELDS, changed_only=False),
-            )
-            adopt(obj, goal)
-
-    def delete_model(self, request: HttpRequest, obj: BusinessGoal) -> None:
-        call_service(services.goal_delete, goal=obj, actor=request.user)
+    service_fields = services.GOAL_FIELDS
+    id_kwarg = "goal_id"
+    create_service = staticmethod(services.goal_create)
+    update_service = staticmethod(services.goal_update)
+    delete_service = staticmethod(services.goal_delete)
 
     def save_formset(
         self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
@@ -101,8 +76,8 @@ class BusinessGoalAdmin(ServiceModelAdmin):
             create=services.kpi_create,
             update=services.kpi_update,
             delete=services.kpi_delete,
-            parent_kwarg="goal",
-            item_kwarg="kpi",
+            parent_kwarg="goal_id",
+            item_kwarg="kpi_id",
         )
 
 
@@ -136,39 +111,26 @@ class KPIAdmin(ServiceModelAdmin):
     search_fields = ("name", "goal__title")
     list_select_related = ("goal",)
     autocomplete_fields = ("goal",)
-    fields = ("goal", "name", "unit", "direction", "baseline", "target", "current", "due_date")
+    fields = ("goal", *services.KPI_FIELDS)
     inlines = [KPICheckInInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # The goal is fixed once the KPI exists (its service does not move KPIs between goals).
         return ("goal",) if obj is not None else ()
 
-    def save_model(self, request: HttpRequest, obj: KPI, form: ModelForm, change: bool) -> None:
-        if change:
-            call_service(
-                services.kpi_update,
-                kpi=obj,
-                actor=request.user,
-                **form_fields(form, services.KPI_FIELDS, changed_only=True),
-            )
-        else:
-            kpi = call_service(
-                services.kpi_create,
-                goal=form.cleaned_data["goal"],
-                actor=request.user,
-                **form_fields(form, services.KPI_FIELDS, changed_only=False),
-            )
-            adopt(obj, kpi)
-
-    def delete_model(self, request: HttpRequest, obj: KPI) -> None:
-        call_service(services.kpi_delete, kpi=obj, actor=request.user)
+    service_fields = services.KPI_FIELDS
+    id_kwarg = "kpi_id"
+    parent_fields = ("goal",)
+    create_service = staticmethod(services.kpi_create)
+    update_service = staticmethod(services.kpi_update)
+    delete_service = staticmethod(services.kpi_delete)
 
     def save_formset(
         self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
     ) -> None:
-        def check_in(*, kpi: KPI, actor: Any, **fields: Any) -> KPICheckIn:
+        def check_in(*, kpi_id: int, actor: Any, **fields: Any) -> KPICheckIn:
             return services.kpi_check_in(
-                kpi=kpi,
+                kpi_id=kpi_id,
                 actor=actor,
                 value=fields["value"],
                 recorded_on=fields["recorded_on"],
@@ -182,8 +144,8 @@ class KPIAdmin(ServiceModelAdmin):
             create=check_in,
             update=None,
             delete=None,
-            parent_kwarg="kpi",
-            item_kwarg="check_in",
+            parent_kwarg="kpi_id",
+            item_kwarg="check_in_id",
         )
 
 

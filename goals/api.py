@@ -11,7 +11,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api_base import ServiceViewSet, StrategyPermission, actor
+from core.api_base import ServiceViewSet, StrategyPermission, actor, expected_version
 
 from . import selectors, services
 from .models import KPI, BusinessGoal, GoalStatus, KPICheckIn
@@ -30,26 +30,26 @@ class GoalSerializer(serializers.ModelSerializer):
         model = BusinessGoal
         fields = [
             "id",
-            "title",
-            "description",
-            "owner",
-            "status",
-            "priority",
-            "horizon_start",
-            "horizon_end",
+            *services.GOAL_FIELDS,
+            "version",
             "business_strategy_count",
             "active_business_strategy_count",
             "kpi_count",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["owner", "created_at", "updated_at"]
+        read_only_fields = ["owner", "version", "created_at", "updated_at"]
 
     def create(self, validated_data: dict[str, Any]) -> BusinessGoal:
         return services.goal_create(actor=actor(self), **validated_data)
 
     def update(self, instance: BusinessGoal, validated_data: dict[str, Any]) -> BusinessGoal:
-        return services.goal_update(goal=instance, actor=actor(self), **validated_data)
+        return services.goal_update(
+            actor=actor(self),
+            goal_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
+        )
 
 
 class GoalFilter(django_filters.FilterSet):
@@ -75,8 +75,8 @@ class GoalViewSet(ServiceViewSet):
     def get_queryset(self) -> Any:
         return self.visible(selectors.goals_with_counts())
 
-    def delete_service(self, instance: BusinessGoal) -> None:
-        services.goal_delete(goal=instance, actor=self.request.user)
+    def delete_service(self, instance: BusinessGoal, version: int | None) -> None:
+        services.goal_delete(actor=self.request.user, goal_id=instance.pk, version=version)
 
 
 class KPICheckInSerializer(serializers.ModelSerializer):
@@ -101,19 +101,14 @@ class KPISerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "goal",
-            "name",
-            "unit",
-            "baseline",
-            "target",
-            "current",
-            "direction",
-            "due_date",
+            *services.KPI_FIELDS,
+            "version",
             "progress_percent",
             "check_ins",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
+        read_only_fields = ["version", "created_at", "updated_at"]
         # Uniqueness per goal and target vs baseline are checked by the service (full_clean).
         validators: list = []
 
@@ -124,11 +119,16 @@ class KPISerializer(serializers.ModelSerializer):
 
     def create(self, validated_data: dict[str, Any]) -> KPI:
         goal = validated_data.pop("goal")
-        return services.kpi_create(goal=goal, actor=actor(self), **validated_data)
+        return services.kpi_create(actor=actor(self), goal_id=goal.pk, **validated_data)
 
     def update(self, instance: KPI, validated_data: dict[str, Any]) -> KPI:
         validated_data.pop("goal", None)
-        return services.kpi_update(kpi=instance, actor=actor(self), **validated_data)
+        return services.kpi_update(
+            actor=actor(self),
+            kpi_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
+        )
 
 
 class KPIFilter(django_filters.FilterSet):
@@ -154,8 +154,8 @@ class KPIViewSet(ServiceViewSet):
     def get_queryset(self) -> Any:
         return self.visible(selectors.kpis_with_history())
 
-    def delete_service(self, instance: KPI) -> None:
-        services.kpi_delete(kpi=instance, actor=self.request.user)
+    def delete_service(self, instance: KPI, version: int | None) -> None:
+        services.kpi_delete(actor=self.request.user, kpi_id=instance.pk, version=version)
 
     @extend_schema(request=KPICheckInSerializer, responses={201: KPICheckInSerializer})
     @action(detail=True, methods=["post"], url_path="check-ins")
@@ -164,5 +164,5 @@ class KPIViewSet(ServiceViewSet):
         kpi = self.get_object()
         data = KPICheckInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        check_in = services.kpi_check_in(kpi=kpi, actor=request.user, **data.validated_data)
+        check_in = services.kpi_check_in(actor=request.user, kpi_id=kpi.pk, **data.validated_data)
         return Response(KPICheckInSerializer(check_in).data, status=status.HTTP_201_CREATED)

@@ -6,27 +6,21 @@ from core.forms import (
     DateInput,
     DefaultsToActorMixin,
     PersonChoiceField,
+    VersionedFormMixin,
     people_with_roles,
 )
 from core.roles import Role
 
 from .models import KPI, BusinessGoal
+from .services import GOAL_FIELDS, KPI_FIELDS
 
 
-class GoalForm(DefaultsToActorMixin, forms.ModelForm):
+class GoalForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
     owner = PersonChoiceField(queryset=people_with_roles(Role.EXECUTIVE), required=False)
 
     class Meta:
         model = BusinessGoal
-        fields = [
-            "title",
-            "description",
-            "owner",
-            "status",
-            "priority",
-            "horizon_start",
-            "horizon_end",
-        ]
+        fields = GOAL_FIELDS
         widgets = {
             "horizon_start": DateInput(),
             "horizon_end": DateInput(),
@@ -39,10 +33,10 @@ class GoalForm(DefaultsToActorMixin, forms.ModelForm):
         self.require_person_once_saved()
 
 
-class KPIForm(forms.ModelForm):
+class KPIForm(VersionedFormMixin, forms.ModelForm):
     class Meta:
         model = KPI
-        fields = ["name", "unit", "baseline", "target", "current", "direction", "due_date"]
+        fields = KPI_FIELDS
         widgets = {"due_date": DateInput()}
         help_texts = {"current": "Recording a reading below updates this."}
 

@@ -4,6 +4,7 @@ Every caller (forms, API, admin, commands) uses these.
 """
 
 import datetime
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -12,12 +13,16 @@ from django.db import transaction
 from core.permissions import can_manage_strategy
 from core.services import (
     Actor,
+    apply_changes,
     apply_fields,
+    check_version,
     refuse_delete_with_dependents,
     require,
+    save_changes,
     validate_and_save,
 )
 
+from .access import goal_for, kpi_for
 from .models import KPI, BusinessGoal, KPICheckIn
 
 GOAL_FIELDS = (
@@ -40,21 +45,27 @@ def goal_create(*, actor: Actor, **fields: Any) -> BusinessGoal:
     apply_fields(goal, fields, GOAL_FIELDS)
     if goal.owner_id is None:
         goal.owner = actor
-    return validate_and_save(goal)
+    return validate_and_save(goal, actor=actor)
 
 
 @transaction.atomic
-def goal_update(*, goal: BusinessGoal, actor: Actor, **fields: Any) -> BusinessGoal:
+def goal_update(
+    *, actor: Actor, goal_id: int, changes: Mapping[str, Any], version: int | None = None
+) -> BusinessGoal:
     """Change a goal's fields (retire it by setting status)."""
-    require(can_manage_strategy(actor), "Only executives change goals.")
-    apply_fields(goal, fields, GOAL_FIELDS)
-    return validate_and_save(goal)
+    goal = goal_for(actor, goal_id, change=True, for_update=True)
+    check_version(goal, version)
+    changed = apply_changes(goal, changes, GOAL_FIELDS)
+    return save_changes(goal, changed, actor=actor)
 
 
 @transaction.atomic
-def goal_delete(*, goal: BusinessGoal, actor: Actor) -> None:
+def goal_delete(*, actor: Actor, goal_id: int, version: int | None = None) -> None:
     """Delete a goal that nothing depends on; with strategies under it, retire it instead."""
-    require(can_manage_strategy(actor), "Only executives delete goals.")
+    goal = goal_for(
+        actor, goal_id, change=True, refusal="Only executives delete goals.", for_update=True
+    )
+    check_version(goal, version)
     refuse_delete_with_dependents(
         "goal",
         {"business strategies": list(goal.business_strategies.values_list("title", flat=True))},
@@ -63,43 +74,52 @@ def goal_delete(*, goal: BusinessGoal, actor: Actor) -> None:
 
 
 @transaction.atomic
-def kpi_create(*, goal: BusinessGoal, actor: Actor, **fields: Any) -> KPI:
+def kpi_create(*, actor: Actor, goal_id: int, **fields: Any) -> KPI:
     """Add a KPI to a goal."""
-    require(can_manage_strategy(actor), "Only executives define KPIs.")
+    goal = goal_for(actor, goal_id, change=True, refusal="Only executives define KPIs.")
     kpi = KPI(goal=goal)
     apply_fields(kpi, fields, KPI_FIELDS)
-    return validate_and_save(kpi)
+    return validate_and_save(kpi, actor=actor)
 
 
 @transaction.atomic
-def kpi_update(*, kpi: KPI, actor: Actor, **fields: Any) -> KPI:
-    require(can_manage_strategy(actor), "Only executives change KPIs.")
-    apply_fields(kpi, fields, KPI_FIELDS)
-    return validate_and_save(kpi)
+def kpi_update(
+    *, actor: Actor, kpi_id: int, changes: Mapping[str, Any], version: int | None = None
+) -> KPI:
+    """Change a KPI's fields."""
+    kpi = kpi_for(actor, kpi_id, change=True, for_update=True)
+    check_version(kpi, version)
+    changed = apply_changes(kpi, changes, KPI_FIELDS)
+    return save_changes(kpi, changed, actor=actor)
 
 
 @transaction.atomic
-def kpi_delete(*, kpi: KPI, actor: Actor) -> None:
-    require(can_manage_strategy(actor), "Only executives delete KPIs.")
+def kpi_delete(*, actor: Actor, kpi_id: int, version: int | None = None) -> None:
+    """Delete a KPI with its readings."""
+    kpi = kpi_for(
+        actor, kpi_id, change=True, refusal="Only executives delete KPIs.", for_update=True
+    )
+    check_version(kpi, version)
     kpi.delete()
 
 
 @transaction.atomic
 def kpi_check_in(
     *,
-    kpi: KPI,
     actor: Actor,
+    kpi_id: int,
     value: Decimal,
     recorded_on: datetime.date,
     note: str = "",
 ) -> KPICheckIn:
     """Record a reading; the KPI's current value follows its newest reading."""
-    require(can_manage_strategy(actor), "Only executives record KPI readings.")
+    kpi = kpi_for(
+        actor, kpi_id, change=True, refusal="Only executives record KPI readings.", for_update=True
+    )
     check_in = validate_and_save(
         KPICheckIn(kpi=kpi, value=value, recorded_on=recorded_on, note=note, recorded_by=actor),
         exclude=["kpi"],
     )
     newest = kpi.check_ins.order_by("-recorded_on", "-id").values_list("value", flat=True).first()
-    KPI.objects.filter(pk=kpi.pk).update(current=newest)
-    kpi.current = newest
+    save_changes(kpi, apply_changes(kpi, {"current": newest}, ["current"]), actor=actor)
     return check_in

@@ -14,11 +14,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from core.forms import add_service_errors, refusal_message
+from core.forms import refusal_message
 from core.permissions import can_manage_strategy, get_visible_or_404
-from core.views import choice_param, form_page, paginate, require_reader, sort_order
+from core.views import choice_param, form_page, paginate, require_reader, sort_order, submit_form
 
 from . import services
+from .access import goal_for, kpi_for
 from .forms import GoalForm, KPICheckInForm, KPIForm
 from .models import KPI, BusinessGoal, GoalStatus
 from .selectors import goals_with_counts, kpis_with_history
@@ -112,15 +113,12 @@ def goal_create(request: HttpRequest) -> HttpResponse:
     require_reader(request)
     _require_executive(request, "define goals")
     form = GoalForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            goal = services.goal_create(actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Goal “{goal}” created.")
-            return redirect(goal)
-    return form_page(
+    return submit_form(
+        request,
+        form,
+        lambda changes, _: services.goal_create(actor=request.user, **changes),
+        success=lambda goal: f"Goal “{goal}” created.",
+    ) or form_page(
         request,
         form,
         "New goal",
@@ -132,18 +130,16 @@ def goal_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    goal = get_visible_or_404(BusinessGoal.objects.all(), request.user, pk=pk)
-    _require_executive(request, "change goals")
+    goal = goal_for(request.user, pk, change=True)
     form = GoalForm(request.POST or None, instance=goal)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.goal_update(goal=goal, actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Goal “{goal}” saved.")
-            return redirect(goal)
-    return form_page(
+    return submit_form(
+        request,
+        form,
+        lambda changes, version: services.goal_update(
+            actor=request.user, goal_id=pk, changes=changes, version=version
+        ),
+        success=lambda goal: f"Goal “{goal}” saved.",
+    ) or form_page(
         request,
         form,
         f"Edit “{goal.title}”",
@@ -156,10 +152,9 @@ def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def goal_retire(request: HttpRequest, pk: int) -> HttpResponse:
-    goal = get_visible_or_404(BusinessGoal.objects.all(), request.user, pk=pk)
-    _require_executive(request, "retire goals")
+    goal = goal_for(request.user, pk, change=True, refusal="Only executives retire goals.")
     try:
-        services.goal_update(goal=goal, actor=request.user, status=GoalStatus.RETIRED)
+        services.goal_update(actor=request.user, goal_id=pk, changes={"status": GoalStatus.RETIRED})
     except ValidationError as error:
         messages.error(request, refusal_message(error))
     else:
@@ -169,18 +164,15 @@ def goal_retire(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def kpi_create(request: HttpRequest, pk: int) -> HttpResponse:
-    goal = get_visible_or_404(BusinessGoal.objects.all(), request.user, pk=pk)
-    _require_executive(request, "define KPIs")
+    goal = goal_for(request.user, pk, change=True, refusal="Only executives define KPIs.")
     form = KPIForm(request.POST or None, instance=KPI(goal=goal))
-    if request.method == "POST" and form.is_valid():
-        try:
-            kpi = services.kpi_create(goal=goal, actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"KPI “{kpi.name}” added.")
-            return redirect(goal)
-    return form_page(
+    return submit_form(
+        request,
+        form,
+        lambda changes, _: services.kpi_create(actor=request.user, goal_id=pk, **changes),
+        success=lambda kpi: f"KPI “{kpi.name}” added.",
+        redirect_to=lambda kpi: goal,
+    ) or form_page(
         request,
         form,
         "New KPI",
@@ -193,18 +185,17 @@ def kpi_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def kpi_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    kpi = get_visible_or_404(KPI.objects.select_related("goal"), request.user, pk=pk)
-    _require_executive(request, "change KPIs")
+    kpi = kpi_for(request.user, pk, change=True)
     form = KPIForm(request.POST or None, instance=kpi)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.kpi_update(kpi=kpi, actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"KPI “{kpi.name}” saved.")
-            return redirect(kpi.goal)
-    return form_page(
+    return submit_form(
+        request,
+        form,
+        lambda changes, version: services.kpi_update(
+            actor=request.user, kpi_id=pk, changes=changes, version=version
+        ),
+        success=lambda saved: f"KPI “{saved.name}” saved.",
+        redirect_to=lambda saved: saved.goal,
+    ) or form_page(
         request,
         form,
         f"Edit KPI “{kpi.name}”",
@@ -217,9 +208,8 @@ def kpi_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def kpi_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    kpi = get_visible_or_404(KPI.objects.select_related("goal"), request.user, pk=pk)
-    _require_executive(request, "delete KPIs")
-    services.kpi_delete(kpi=kpi, actor=request.user)
+    kpi = kpi_for(request.user, pk, change=True, refusal="Only executives delete KPIs.")
+    services.kpi_delete(actor=request.user, kpi_id=pk)
     messages.success(request, f"KPI “{kpi.name}” deleted.")
     return redirect(kpi.goal)
 
@@ -227,18 +217,15 @@ def kpi_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def kpi_check_in(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a KPI reading; the form sits on the goal page, errors come back on their own page."""
-    kpi = get_visible_or_404(KPI.objects.select_related("goal"), request.user, pk=pk)
-    _require_executive(request, "record KPI readings")
+    kpi = kpi_for(request.user, pk, change=True, refusal="Only executives record KPI readings.")
     form = KPICheckInForm(request.POST or None, prefix="reading")
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.kpi_check_in(kpi=kpi, actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Reading recorded for “{kpi.name}”.")
-            return redirect(kpi.goal)
-    return form_page(
+    return submit_form(
+        request,
+        form,
+        lambda changes, _: services.kpi_check_in(actor=request.user, kpi_id=pk, **changes),
+        success=f"Reading recorded for “{kpi.name}”.",
+        redirect_to=lambda _: kpi.goal,
+    ) or form_page(
         request,
         form,
         f"Record a reading of “{kpi.name}”",

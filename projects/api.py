@@ -400,7 +400,7 @@ class ProjectViewSet(ServiceViewSet):
             )
         )
 
-    def delete_service(self, instance: CRMProject) -> None:
+    def delete_service(self, instance: CRMProject, version: int | None = None) -> None:
         services.project_delete(project=instance, actor=self.request.user)
 
     @extend_schema(request=None, responses={200: ProjectSerializer})
@@ -518,7 +518,7 @@ class FeatureViewSet(ServiceViewSet):
             )
         )
 
-    def delete_service(self, instance: Feature) -> None:
+    def delete_service(self, instance: Feature, version: int | None = None) -> None:
         services.feature_delete(feature=instance, actor=self.request.user)
 
 
@@ -537,7 +537,7 @@ class MetricViewSet(ServiceViewSet):
     def get_queryset(self) -> Any:
         return self.visible(SuccessMetric.objects.select_related("project"))
 
-    def delete_service(self, instance: SuccessMetric) -> None:
+    def delete_service(self, instance: SuccessMetric, version: int | None = None) -> None:
         services.metric_delete(metric=instance, actor=self.request.user)
 
 
@@ -553,7 +553,7 @@ class PhaseViewSet(ServiceViewSet):
     def get_queryset(self) -> Any:
         return self.visible(RoadmapPhase.objects.select_related("project"))
 
-    def delete_service(self, instance: RoadmapPhase) -> None:
+    def delete_service(self, instance: RoadmapPhase, version: int | None = None) -> None:
         services.phase_delete(phase=instance, actor=self.request.user)
 
 

@@ -292,7 +292,7 @@ class FeatureLink(LinkBase):
         return f"{self.feature} → {self.crm_strategy}"
 
 
-class SuccessMetric(models.Model):
+class SuccessMetric(TimeStamped):
     """How the project's success is measured; useful only with a baseline and a target."""
 
     project = models.ForeignKey(CRMProject, on_delete=models.CASCADE, related_name="metrics")
@@ -332,7 +332,7 @@ class PhaseKind(models.TextChoices):
     MILESTONE = "milestone", "Milestone"
 
 
-class RoadmapPhase(models.Model):
+class RoadmapPhase(TimeStamped):
     """A phase or milestone on the project's roadmap."""
 
     project = models.ForeignKey(CRMProject, on_delete=models.CASCADE, related_name="phases")

@@ -78,7 +78,7 @@ class BusinessStrategyViewSet(ServiceViewSet):
     def get_queryset(self) -> Any:
         return self.visible(selectors.business_strategies_with_counts())
 
-    def delete_service(self, instance: BusinessStrategy) -> None:
+    def delete_service(self, instance: BusinessStrategy, version: int | None = None) -> None:
         services.business_strategy_delete(strategy=instance, actor=self.request.user)
 
 
@@ -160,5 +160,5 @@ class CRMStrategyViewSet(ServiceViewSet):
             )
         )
 
-    def delete_service(self, instance: CRMStrategy) -> None:
+    def delete_service(self, instance: CRMStrategy, version: int | None = None) -> None:
         services.crm_strategy_delete(strategy=instance, actor=self.request.user)

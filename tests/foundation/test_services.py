@@ -74,7 +74,9 @@ def test_an_over_long_goal_title_is_refused_naming_the_title(executive):
 def test_a_field_the_service_does_not_own_is_refused_not_dropped(executive):
     goal = GoalFactory()
     with pytest.raises(ValidationError) as caught:
-        goal_services.goal_update(goal=goal, actor=executive, created_at=timezone.now())
+        goal_services.goal_update(
+            goal_id=goal.pk, actor=executive, changes={"created_at": timezone.now()}
+        )
     assert "created_at" in field_errors(caught)
 
 
@@ -89,7 +91,7 @@ def test_only_executives_define_goals(persona, request):
 def test_deleting_a_goal_with_strategies_is_refused_naming_them(executive):
     strategy = BusinessStrategyFactory(title="Emerging markets via partners")
     with pytest.raises(ValidationError) as caught:
-        goal_services.goal_delete(goal=strategy.goal, actor=executive)
+        goal_services.goal_delete(goal_id=strategy.goal_id, actor=executive)
     assert caught.value.code == "protected"
     assert "Emerging markets via partners" in caught.value.messages[0]
     assert "Retire it by status instead" in caught.value.messages[0]
@@ -98,7 +100,7 @@ def test_deleting_a_goal_with_strategies_is_refused_naming_them(executive):
 
 def test_a_goal_nothing_depends_on_can_be_deleted(executive):
     goal = GoalFactory()
-    goal_services.goal_delete(goal=goal, actor=executive)
+    goal_services.goal_delete(goal_id=goal.pk, actor=executive)
     assert not BusinessGoal.objects.exists()
 
 
@@ -106,7 +108,11 @@ def test_a_kpi_whose_target_equals_its_baseline_is_refused(executive):
     goal = GoalFactory()
     with pytest.raises(ValidationError) as caught:
         goal_services.kpi_create(
-            goal=goal, actor=executive, name="Margin", baseline=Decimal(30), target=Decimal(30)
+            goal_id=goal.pk,
+            actor=executive,
+            name="Margin",
+            baseline=Decimal(30),
+            target=Decimal(30),
         )
     assert "target" in field_errors(caught)
     assert not KPI.objects.exists()
@@ -115,11 +121,11 @@ def test_a_kpi_whose_target_equals_its_baseline_is_refused(executive):
 def test_a_kpi_check_in_moves_current_to_the_newest_reading(executive):
     kpi = KPIFactory(baseline=Decimal("10"), target=Decimal("20"))
     goal_services.kpi_check_in(
-        kpi=kpi, actor=executive, value=Decimal("14"), recorded_on=datetime.date(2026, 3, 1)
+        kpi_id=kpi.pk, actor=executive, value=Decimal("14"), recorded_on=datetime.date(2026, 3, 1)
     )
     # An older reading recorded later does not become "current".
     goal_services.kpi_check_in(
-        kpi=kpi, actor=executive, value=Decimal("12"), recorded_on=datetime.date(2026, 1, 1)
+        kpi_id=kpi.pk, actor=executive, value=Decimal("12"), recorded_on=datetime.date(2026, 1, 1)
     )
     kpi.refresh_from_db()
     assert kpi.current == Decimal("14")
@@ -130,7 +136,7 @@ def test_a_viewer_cannot_record_a_kpi_reading(viewer):
     kpi = KPIFactory()
     with pytest.raises(PermissionDenied):
         goal_services.kpi_check_in(
-            kpi=kpi, actor=viewer, value=Decimal("1"), recorded_on=datetime.date(2026, 1, 1)
+            kpi_id=kpi.pk, actor=viewer, value=Decimal("1"), recorded_on=datetime.date(2026, 1, 1)
         )
 
 
@@ -270,7 +276,7 @@ def test_a_duplicate_name_is_refused_on_the_name_field_not_form_wide(executive, 
 
     with pytest.raises(ValidationError) as kpi_error:
         goal_services.kpi_create(
-            goal=kpi.goal, actor=executive, name=kpi.name, baseline=1, target=2
+            goal_id=kpi.goal_id, actor=executive, name=kpi.name, baseline=1, target=2
         )
     with pytest.raises(ValidationError) as feature_error:
         project_services.feature_create(project=project, actor=pm, title="Partner portal")
@@ -286,7 +292,7 @@ def test_a_kpi_baseline_that_is_not_a_number_is_refused_naming_it(executive):
 
     with pytest.raises(ValidationError) as caught:
         goal_services.kpi_create(
-            goal=goal, actor=executive, name="Margin", baseline="abc", target=2
+            goal_id=goal.pk, actor=executive, name="Margin", baseline="abc", target=2
         )
 
     assert "baseline" in field_errors(caught)
