@@ -111,7 +111,7 @@ def add_conflict(form: forms.BaseForm, conflict: EditConflict) -> None:
     """Explain an edit conflict on the form: who changed it and when at the top, the values
     saved meanwhile next to each field where they differ from the person's input (which is
     kept). The hidden version moves on, so saving again knowingly replaces them."""
-    current = conflict.current
+    current: Any = conflict.current
     form.add_error(
         None,
         f"{conflict} Your input is kept below, with the values saved meanwhile next to the "
@@ -121,7 +121,7 @@ def add_conflict(form: forms.BaseForm, conflict: EditConflict) -> None:
         if name == "version" or name not in form.fields:
             continue
         try:
-            field = current._meta.get_field(name)
+            field: Any = current._meta.get_field(name)
         except LookupError:
             continue
         stored = getattr(current, name, None)

@@ -52,7 +52,9 @@ def _stamp(instance: Model, actor: Actor) -> list[str]:
         instance.version = 1
     else:
         instance.version += 1
-    instance.updated_by = actor if getattr(actor, "is_authenticated", False) else None
+    instance.updated_by = (  # type: ignore[attr-defined]
+        actor if getattr(actor, "is_authenticated", False) else None
+    )
     return ["version", "updated_by", "updated_at"]
 
 

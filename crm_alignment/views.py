@@ -11,6 +11,7 @@ from django.shortcuts import render
 
 from alignment.models import FlagState
 from alignment.selectors import SEVERITY_RANK, flags_visible_to
+from core.middleware import signed_in
 from core.permissions import can_read, is_admin, user_roles, visible_to
 from core.roles import Role
 from core.views import require_reader
@@ -31,7 +32,7 @@ def _attention_flags(user: Any) -> QuerySet[Any]:
     return flags.annotate(severity_rank=SEVERITY_RANK).order_by("severity_rank", "-last_seen")
 
 
-@login_required
+@signed_in
 def home(request: HttpRequest) -> HttpResponse:
     """What needs my attention: my open flags, my projects, approvals waiting for me."""
     user: Any = request.user  # signed in (login_required)

@@ -3,6 +3,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from core.middleware import public, signed_in
+
 from . import accounts, views
 
 _reset = {"template_name": "registration/simple_form.html"}
@@ -10,68 +12,81 @@ _reset = {"template_name": "registration/simple_form.html"}
 urlpatterns = [
     path("", views.home, name="home"),
     path("search/", views.search, name="search"),
-    path("accounts/login/", accounts.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", public(accounts.LoginView.as_view()), name="login"),
+    path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
     path(
         "accounts/password/change/",
-        auth_views.PasswordChangeView.as_view(
-            template_name="registration/simple_form.html",
-            success_url=reverse_lazy("password_change_done"),
-            extra_context={"heading": "Change your password", "button": "Change password"},
+        signed_in(
+            auth_views.PasswordChangeView.as_view(
+                template_name="registration/simple_form.html",
+                success_url=reverse_lazy("password_change_done"),
+                extra_context={"heading": "Change your password", "button": "Change password"},
+            )
         ),
         name="password_change",
     ),
     path(
         "accounts/password/change/done/",
-        auth_views.PasswordChangeDoneView.as_view(
-            template_name="registration/message.html",
-            extra_context={"heading": "Password changed", "body": "Your new password is set."},
+        signed_in(
+            auth_views.PasswordChangeDoneView.as_view(
+                template_name="registration/message.html",
+                extra_context={"heading": "Password changed", "body": "Your new password is set."},
+            )
         ),
         name="password_change_done",
     ),
     path(
         "accounts/password/reset/",
-        accounts.PasswordResetView.as_view(
-            **_reset,
-            email_template_name="registration/password_reset_email.html",
-            subject_template_name="registration/password_reset_subject.txt",
-            success_url=reverse_lazy("password_reset_done"),
-            extra_context={
-                "heading": "Reset your password",
-                "intro": "Enter your email address; we will send you a link to choose a new one.",
-                "button": "Send reset link",
-            },
+        public(
+            accounts.PasswordResetView.as_view(
+                **_reset,
+                email_template_name="registration/password_reset_email.html",
+                subject_template_name="registration/password_reset_subject.txt",
+                success_url=reverse_lazy("password_reset_done"),
+                extra_context={
+                    "heading": "Reset your password",
+                    "intro": "Enter your email address; we will send you a link to choose a "
+                    "new one.",
+                    "button": "Send reset link",
+                },
+            )
         ),
         name="password_reset",
     ),
     path(
         "accounts/password/reset/sent/",
-        auth_views.PasswordResetDoneView.as_view(
-            template_name="registration/message.html",
-            extra_context={
-                "heading": "Check your email",
-                "body": "If an account uses that address, a reset link is on its way.",
-            },
+        public(
+            auth_views.PasswordResetDoneView.as_view(
+                template_name="registration/message.html",
+                extra_context={
+                    "heading": "Check your email",
+                    "body": "If an account uses that address, a reset link is on its way.",
+                },
+            )
         ),
         name="password_reset_done",
     ),
     path(
         "accounts/password/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            **_reset,
-            success_url=reverse_lazy("password_reset_complete"),
-            extra_context={"heading": "Choose a new password", "button": "Set password"},
+        public(
+            auth_views.PasswordResetConfirmView.as_view(
+                **_reset,
+                success_url=reverse_lazy("password_reset_complete"),
+                extra_context={"heading": "Choose a new password", "button": "Set password"},
+            )
         ),
         name="password_reset_confirm",
     ),
     path(
         "accounts/password/reset/done/",
-        auth_views.PasswordResetCompleteView.as_view(
-            template_name="registration/message.html",
-            extra_context={
-                "heading": "Password set",
-                "body": "Your new password is set; you can sign in with it now.",
-            },
+        public(
+            auth_views.PasswordResetCompleteView.as_view(
+                template_name="registration/message.html",
+                extra_context={
+                    "heading": "Password set",
+                    "body": "Your new password is set; you can sign in with it now.",
+                },
+            )
         ),
         name="password_reset_complete",
     ),

@@ -1,0 +1,231 @@
+"""The page permission matrix: every page route by method by role by own/other object has an
+expected status, like the API's (tests/api/test_permission_matrix.py, whose world it reuses).
+The route list comes from the URL configuration, and a meta-test fails for a page route that
+the matrix does not cover — so a new page cannot ship without saying who may open it.
+
+Pages are default-deny (core.middleware): anonymous visitors are sent to sign in (302), a
+signed-in user without a role gets 404, and a role that may read but not change gets 403.
+POSTs carry no data: a permitted one re-renders its form with errors (200) or redirects after
+acting (302) — the waive form answers 400 naming the missing reason; each runs in a savepoint
+that is rolled back."""
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.api.test_permission_matrix import world  # noqa: F401  (the shared fixture)
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anonymous", "nobody", "viewer", "executive", "project_manager", "sponsor", "admin"]
+OWNERSHIP = ["own", "other"]
+SELF_GUARDED = ("api:", "admin:")
+
+
+def page_routes() -> set[str]:
+    """Every named page route (the API and the admin guard themselves)."""
+
+    def walk(patterns, namespace=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = namespace + (f"{pattern.namespace}:" if pattern.namespace else "")
+                yield from walk(pattern.url_patterns, inner)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                yield namespace + pattern.name
+
+    return {name for name in walk(get_resolver().url_patterns) if not name.startswith(SELF_GUARDED)}
+
+
+# --- Expected answers
+
+
+def public(ok):
+    return dict.fromkeys(ROLES, ok)
+
+
+def signed_in(ok):
+    return dict.fromkeys(ROLES, ok) | {"anonymous": 302}
+
+
+def read(ok=200):
+    return dict.fromkeys(ROLES, ok) | {"anonymous": 302, "nobody": 404}
+
+
+def strategist(ok):
+    """Goals, KPIs and strategies: executives and admins change them."""
+    return read(403) | {"executive": ok, "admin": ok}
+
+
+def project_creator(ok):
+    return read(403) | {"project_manager": ok, "admin": ok}
+
+
+def project_editor(ok):
+    """Inside a project: its manager (own) or an admin."""
+    return {"own": project_creator(ok), "other": project_creator(ok) | {"project_manager": 403}}
+
+
+def sponsor_decision(ok):
+    """Approve a project, acknowledge or waive a flag: its sponsor, executives, admins."""
+    base = read(403) | {"executive": ok, "admin": ok}
+    return {"own": base | {"sponsor": ok}, "other": base}
+
+
+def scan_starter(ok):
+    return read(403) | {"executive": ok, "sponsor": ok, "admin": ok}
+
+
+# Each row: (url name, method) → (object kind for the {pk} or None, expected)
+MATRIX = {
+    ("home", "get"): (None, signed_in(200)),
+    ("search", "get"): (None, read()),
+    ("login", "get"): (None, public(200)),
+    ("logout", "post"): (None, public(302)),
+    ("password_change", "get"): (None, signed_in(200)),
+    ("password_change_done", "get"): (None, signed_in(200)),
+    ("password_reset", "get"): (None, public(200)),
+    ("password_reset_done", "get"): (None, public(200)),
+    ("password_reset_confirm", "get"): ("reset_link", public(200)),
+    ("password_reset_complete", "get"): (None, public(200)),
+    # goals
+    ("goals:list", "get"): (None, read()),
+    ("goals:detail", "get"): ("goal", read()),
+    ("goals:create", "get"): (None, strategist(200)),
+    ("goals:create", "post"): (None, strategist(200)),
+    ("goals:edit", "get"): ("goal", strategist(200)),
+    ("goals:edit", "post"): ("goal", strategist(200)),
+    ("goals:retire", "post"): ("goal", strategist(302)),
+    ("goals:kpi_create", "get"): ("goal", strategist(200)),
+    ("goals:kpi_create", "post"): ("goal", strategist(200)),
+    ("goals:kpi_edit", "get"): ("kpi", strategist(200)),
+    ("goals:kpi_edit", "post"): ("kpi", strategist(200)),
+    ("goals:kpi_delete", "post"): ("kpi", strategist(302)),
+    ("goals:kpi_check_in", "get"): ("kpi", strategist(200)),
+    ("goals:kpi_check_in", "post"): ("kpi", strategist(200)),
+    # strategies
+    ("strategies:list", "get"): (None, read()),
+    ("strategies:business_list", "get"): (None, read()),
+    ("strategies:crm_detail", "get"): ("crm_strategy", read()),
+    ("strategies:business_detail", "get"): ("business_strategy", read()),
+    ("strategies:crm_create", "get"): (None, strategist(200)),
+    ("strategies:crm_create", "post"): (None, strategist(200)),
+    ("strategies:crm_edit", "get"): ("crm_strategy", strategist(200)),
+    ("strategies:crm_edit", "post"): ("crm_strategy", strategist(200)),
+    ("strategies:crm_retire", "post"): ("crm_strategy", strategist(302)),
+    ("strategies:business_create", "get"): (None, strategist(200)),
+    ("strategies:business_create", "post"): (None, strategist(200)),
+    ("strategies:business_edit", "get"): ("business_strategy", strategist(200)),
+    ("strategies:business_edit", "post"): ("business_strategy", strategist(200)),
+    ("strategies:business_retire", "post"): ("business_strategy", strategist(302)),
+    # projects
+    ("projects:list", "get"): (None, read()),
+    ("projects:mine", "get"): (None, read()),
+    ("projects:detail", "get"): ("project", read()),
+    ("projects:readiness", "get"): ("project", read()),
+    ("projects:feature_detail", "get"): ("feature", read()),
+    ("projects:feature_row", "get"): ("feature", read()),
+    ("projects:create", "get"): (None, project_creator(200)),
+    ("projects:create", "post"): (None, project_creator(200)),
+    ("projects:edit", "get"): ("project", project_editor(200)),
+    ("projects:edit", "post"): ("project", project_editor(200)),
+    ("projects:links", "get"): ("project", project_editor(200)),
+    ("projects:links", "post"): ("project", project_editor(302)),
+    ("projects:approve", "post"): ("project", sponsor_decision(302)),
+    ("projects:feature_create", "post"): ("project", project_editor(200)),
+    ("projects:metric_create", "post"): ("project", project_editor(200)),
+    ("projects:phase_create", "post"): ("project", project_editor(200)),
+    ("projects:check_in_create", "post"): ("project", project_editor(200)),
+    ("projects:feature_edit", "get"): ("feature", project_editor(200)),
+    ("projects:feature_edit", "post"): ("feature", project_editor(200)),
+    ("projects:feature_links", "get"): ("feature", project_editor(200)),
+    ("projects:feature_links", "post"): ("feature", project_editor(302)),
+    ("projects:feature_move", "post"): ("feature", project_editor(302)),
+    ("projects:feature_delete", "post"): ("feature", project_editor(302)),
+    ("projects:metric_edit", "get"): ("metric", project_editor(200)),
+    ("projects:metric_edit", "post"): ("metric", project_editor(200)),
+    ("projects:metric_delete", "post"): ("metric", project_editor(302)),
+    ("projects:phase_edit", "get"): ("phase", project_editor(200)),
+    ("projects:phase_edit", "post"): ("phase", project_editor(200)),
+    ("projects:phase_delete", "post"): ("phase", project_editor(302)),
+    # alignment
+    ("alignment:dashboard", "get"): (None, read()),
+    ("alignment:map", "get"): (None, read()),
+    ("alignment:matrix", "get"): (None, read()),
+    ("alignment:flags", "get"): (None, read()),
+    ("alignment:project_flags", "get"): ("project", read()),
+    ("alignment:scan", "post"): (None, scan_starter(302)),
+    ("alignment:flag_acknowledge", "post"): ("flag", sponsor_decision(302)),
+    ("alignment:flag_waive", "post"): ("flag", sponsor_decision(400)),  # no reason given
+}
+
+
+def test_every_page_route_is_in_the_matrix():
+    routes = page_routes()
+    assert routes, "no page routes found"
+    covered = {name for name, _ in MATRIX}
+    missing = sorted(routes - covered)
+    stale = sorted(covered - routes)
+    assert not missing, f"page routes without expected answers: {missing}"
+    assert not stale, f"matrix rows for page routes that no longer exist: {stale}"
+
+
+def _url(w, url_name, kind, side):
+    if kind == "reset_link":
+        return reverse(url_name, kwargs={"uidb64": "Mg", "token": "set-password"})
+    return reverse(url_name, kwargs={"pk": w.objects[side][kind].pk} if kind else {})
+
+
+def _request(w, url_name, method, kind, role, side):
+    client = Client()
+    user = w.users[role]
+    if user is not None:
+        client.force_login(user)
+    with transaction.atomic():
+        response = getattr(client, method)(_url(w, url_name, kind, side))
+        transaction.set_rollback(True)
+    return response
+
+
+@pytest.mark.parametrize(("url_name", "method"), sorted(MATRIX))
+def test_page_answers_each_role_as_the_matrix_says(world, url_name, method):  # noqa: F811
+    kind, expected = MATRIX[(url_name, method)]
+    by_side = expected if "own" in expected else {"own": expected, "other": expected}
+    wrong = []
+    for side in OWNERSHIP if kind else OWNERSHIP[:1]:
+        for role in ROLES:
+            response = _request(world, url_name, method, kind, role, side)
+            if response.status_code != by_side[side][role]:
+                wrong.append(
+                    f"{role}/{side}: {response.status_code} (expected {by_side[side][role]})"
+                )
+    assert not wrong, f"{method.upper()} {url_name}:\n" + "\n".join(wrong)
+
+
+def test_an_anonymous_visitor_is_sent_to_sign_in_and_comes_back(client):
+    response = client.get(reverse("goals:list"))
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={reverse('goals:list')}"
+
+
+def test_a_new_page_is_closed_to_users_without_a_role_unless_it_says_otherwise(rf, nobody):
+    """Default-deny: a view that declares nothing needs a role, before its own code runs."""
+    from django.http import Http404, HttpResponse
+
+    from core.middleware import DefaultDenyMiddleware
+
+    ran = []
+
+    def brand_new_page(request):
+        ran.append(True)
+        return HttpResponse("secret")
+
+    request = rf.get("/somewhere/")
+    request.user = nobody
+    request.resolver_match = None
+    middleware = DefaultDenyMiddleware(lambda r: HttpResponse())
+
+    with pytest.raises(Http404):
+        middleware.process_view(request, brand_new_page, (), {})
+    assert ran == []
