@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from .forms import refusal_message
+from .services import EditConflict
 
 
 class ServiceRefused(Exception):
@@ -32,6 +35,10 @@ def call_service(function: Callable[..., Any], **kwargs: Any) -> Any:
     """Run a service; turn its refusal into ServiceRefused for the admin views to report."""
     try:
         return function(**kwargs)
+    except EditConflict as conflict:
+        raise ServiceRefused(
+            f"{conflict} Nothing was saved: reload the page to see the change, then edit again."
+        ) from conflict
     except (ValidationError, PermissionDenied) as error:
         raise ServiceRefused(refusal_message(error)) from error
 
@@ -102,6 +109,18 @@ def save_inline_through_services(
         formset.new_objects.append(created)
 
 
+class VersionedAdminForm(forms.ModelForm):
+    """An admin form that carries the version of the object it was opened at (hidden), so a
+    save from a stale change page is refused instead of overwriting what changed since."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["version"].initial = getattr(self.instance, "version", None)
+
+
 class ServiceModelAdmin(admin.ModelAdmin):
     """A ModelAdmin whose saves and deletes call services; refusals become error messages.
 
@@ -116,6 +135,7 @@ class ServiceModelAdmin(admin.ModelAdmin):
         delete_service = staticmethod(services.goal_delete)
     """
 
+    form = VersionedAdminForm
     service_fields: tuple[str, ...] = ()
     id_kwarg: str = ""
     parent_fields: tuple[str, ...] = ()
@@ -132,6 +152,7 @@ class ServiceModelAdmin(admin.ModelAdmin):
                 actor=request.user,
                 **{self.id_kwarg: obj.pk},
                 changes=form_fields(form, self.service_fields, changed_only=True),
+                version=form.cleaned_data.get("version"),
             )
         else:
             if self.create_service is None:
@@ -144,6 +165,23 @@ class ServiceModelAdmin(admin.ModelAdmin):
                 **form_fields(form, self.service_fields, changed_only=False),
             )
             adopt(obj, created)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None and hasattr(obj, "version") and fieldsets:
+            # Rendered hidden: the version the change page was opened at.
+            name, options = fieldsets[0]
+            fieldsets[0] = (name, {**options, "fields": [*options["fields"], "version"]})
+        return fieldsets
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        # `version` is a declared form field, not an editable model field: keep it out of the
+        # model fields the admin asks the form factory for.
+        fields = kwargs.get("fields")
+        if fields is None:
+            fields = flatten_fieldsets(self.get_fieldsets(request, obj))
+        kwargs["fields"] = [name for name in fields if name != "version"]
+        return super().get_form(request, obj, change, **kwargs)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         if self.delete_service is None:

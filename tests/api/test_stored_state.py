@@ -1,0 +1,190 @@
+"""Writes act on what is stored, not on a copy a caller read earlier: only changed fields are
+written, a stale version is refused (412 in the API, an explanation on the page and in the
+admin), and every change records who made it. Shown here on goals and KPIs; the other
+resources follow the same kernel code and have their own tests."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from goals import services as goal_services
+from goals.models import KPI, BusinessGoal
+from tests.factories import GoalFactory, KPIFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _etag(response) -> str:
+    return response["ETag"]
+
+
+def test_a_goal_answers_with_its_version_as_etag(api, executive):
+    goal = GoalFactory()
+
+    response = api(executive).get(reverse("api:goal-detail", args=[goal.pk]))
+
+    assert response.status_code == 200
+    assert _etag(response) == '"1"'
+    assert response.json()["version"] == 1
+
+
+def test_a_patch_without_if_match_keeps_a_concurrent_change_to_another_field(
+    api, executive, monkeypatch
+):
+    from goals.api import GoalViewSet
+
+    goal = GoalFactory(description="Old", priority=2)
+    read = GoalViewSet.get_object
+
+    def read_then_someone_else_writes(viewset):
+        obj = read(viewset)
+        # Another request commits a change to another field after this one read the goal.
+        BusinessGoal.objects.filter(pk=goal.pk).update(priority=1)
+        return obj
+
+    monkeypatch.setattr(GoalViewSet, "get_object", read_then_someone_else_writes)
+
+    response = api(executive).patch(
+        reverse("api:goal-detail", args=[goal.pk]), {"description": "New"}, format="json"
+    )
+
+    assert response.status_code == 200
+    goal.refresh_from_db()
+    assert (goal.description, goal.priority) == ("New", 1)
+
+
+def test_a_patch_with_a_stale_if_match_is_refused_with_412_and_writes_nothing(api, executive):
+    goal = GoalFactory(description="Old")
+    goal_services.goal_update(actor=executive, goal_id=goal.pk, changes={"title": "Renamed"})
+
+    response = api(executive).patch(
+        reverse("api:goal-detail", args=[goal.pk]),
+        {"description": "Mine"},
+        format="json",
+        HTTP_IF_MATCH='"1"',
+    )
+
+    assert response.status_code == 412
+    assert "changed by" in response.json()["detail"]
+    goal.refresh_from_db()
+    assert (goal.description, goal.version) == ("Old", 2)
+
+
+def test_a_patch_with_the_current_etag_succeeds_and_answers_the_next_one(api, executive):
+    goal = GoalFactory()
+    client = api(executive)
+    tag = _etag(client.get(reverse("api:goal-detail", args=[goal.pk])))
+
+    response = client.patch(
+        reverse("api:goal-detail", args=[goal.pk]),
+        {"description": "Sharper"},
+        format="json",
+        HTTP_IF_MATCH=tag,
+    )
+
+    assert response.status_code == 200
+    assert _etag(response) == '"2"'
+    goal.refresh_from_db()
+    assert (goal.description, goal.version, goal.updated_by) == ("Sharper", 2, executive)
+
+
+def test_a_delete_with_a_stale_if_match_is_refused(api, executive):
+    kpi = KPIFactory()
+    KPI.objects.filter(pk=kpi.pk).update(version=5)
+
+    response = api(executive).delete(reverse("api:kpi-detail", args=[kpi.pk]), HTTP_IF_MATCH='"4"')
+
+    assert response.status_code == 412
+    assert KPI.objects.filter(pk=kpi.pk).exists()
+
+
+def test_a_malformed_if_match_is_a_400_naming_the_header(api, executive):
+    goal = GoalFactory()
+
+    response = api(executive).patch(
+        reverse("api:goal-detail", args=[goal.pk]),
+        {"description": "x"},
+        format="json",
+        HTTP_IF_MATCH="yesterday",
+    )
+
+    assert response.status_code == 400
+    assert "If-Match" in response.json()["detail"]
+
+
+def test_an_update_that_changes_nothing_writes_nothing(executive):
+    goal = GoalFactory(title="Same")
+
+    goal_services.goal_update(actor=executive, goal_id=goal.pk, changes={"title": "Same"})
+
+    goal.refresh_from_db()
+    assert goal.version == 1
+
+
+def _form_data(goal, **changes):
+    data = {
+        "title": goal.title,
+        "description": goal.description,
+        "owner": goal.owner_id,
+        "status": goal.status,
+        "priority": goal.priority,
+        "horizon_start": "",
+        "horizon_end": "",
+        "version": goal.version,
+    }
+    return data | changes
+
+
+def test_a_page_save_from_a_stale_form_explains_who_changed_it_and_keeps_the_input(
+    client, executive
+):
+    other = type(executive).objects.create_user("exec-b", first_name="Bea", last_name="Other")
+    other.groups.add(*executive.groups.all())
+    goal = GoalFactory(owner=executive, title="Grow revenue", description="Opened")
+    opened = _form_data(goal)  # the first tab opens the edit form at version 1
+    goal_services.goal_update(actor=other, goal_id=goal.pk, changes={"description": "Saved by Bea"})
+    client.force_login(executive)
+
+    response = client.post(
+        reverse("goals:edit", args=[goal.pk]), opened | {"description": "Typed by me"}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "changed by Bea Other at" in page
+    assert "Typed by me" in page  # the person's input is kept …
+    assert "Saved by Bea" in page  # … and the value saved meanwhile is shown
+    goal.refresh_from_db()
+    assert goal.description == "Saved by Bea"
+    # The page now carries the new version: saving again knowingly replaces the value.
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    again = client.post(
+        reverse("goals:edit", args=[goal.pk]),
+        opened | {"description": "Typed by me", "version": version},
+    )
+    assert again.status_code == 302
+    goal.refresh_from_db()
+    assert goal.description == "Typed by me"
+
+
+def test_an_admin_save_from_a_stale_change_page_is_refused(client, admin_user, executive):
+    goal = GoalFactory(owner=executive, description="Opened")
+    opened = _form_data(goal) | {
+        "kpis-TOTAL_FORMS": "0",
+        "kpis-INITIAL_FORMS": "0",
+        "kpis-MIN_NUM_FORMS": "0",
+        "kpis-MAX_NUM_FORMS": "1000",
+    }
+    goal_services.goal_update(actor=executive, goal_id=goal.pk, changes={"priority": 1})
+    client.force_login(admin_user)
+
+    response = client.post(
+        reverse("admin:goals_businessgoal_change", args=[goal.pk]),
+        opened | {"description": "From the stale admin page"},
+        follow=True,
+    )
+
+    assert "since you opened it" in response.content.decode()
+    goal.refresh_from_db()
+    assert (goal.description, goal.priority) == ("Opened", 1)
