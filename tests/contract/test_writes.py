@@ -1,0 +1,339 @@
+"""Contract: every write gives the same outcome whichever door it comes through.
+
+Each write — create, update, status change, delete, link, approve, acknowledge, waive — is done
+by every role through the page (posting the page's own form, as a browser would), the REST API
+and the Django admin, each from the same starting point (a savepoint rolled back after each
+try). The state it leaves must be the same for page and API for every role, and for the admin
+too where the role can use the admin (superusers; everyone else is sent to its sign-in page and
+nothing changes). Each row also names the roles that may do it, so the doors cannot all agree
+on the wrong answer.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from alignment.models import Flag, FlagState
+from goals.models import KPI, BusinessGoal, GoalStatus
+from projects.models import CRMProject, Feature, ProjectStatus
+from strategies.models import BusinessStrategy, CRMStrategy, StrategyStatus
+from tests.contract.forms import form_data
+from tests.factories import (
+    BusinessStrategyFactory,
+    CRMStrategyFactory,
+    FeatureFactory,
+    GoalFactory,
+    KPIFactory,
+    ProjectFactory,
+    ProjectLinkFactory,
+    RoadmapPhaseFactory,
+    SuccessMetricFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["nobody", "viewer", "executive", "project_manager", "sponsor", "admin"]
+STRATEGISTS = {"executive", "admin"}
+MANAGER = {"project_manager", "admin"}  # of the world's project (the pm manages it)
+DECIDERS = {"sponsor", "executive", "admin"}  # the world's project's sponsor, executives, admins
+
+
+@dataclass
+class Door:
+    """How one door does the write. `url(w)` is the address; for page and admin `scrape(w)` is
+    the page whose form is posted (default: the same address) and `marker` a field that picks
+    the form; `data(w)` the changes (page/admin) or the JSON body (API)."""
+
+    url: Callable[[Any], str]
+    data: Callable[[Any], dict[str, Any]] = lambda w: {}
+    marker: str | None = None
+    scrape: Callable[[Any], str] | None = None
+    method: str = "post"
+    form: bool = True  # False: a button that posts no form (retire, delete, acknowledge)
+
+
+@dataclass
+class Write:
+    name: str
+    allowed: set[str]
+    state: Callable[[Any], Any]  # what the write changes, read from the database
+    page: Door | None = None
+    api: Door | None = None
+    admin: Door | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# --- The world
+
+
+@pytest.fixture
+def w(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
+    goal = GoalFactory(owner=executive, title="Grow revenue")
+    retired_goal = GoalFactory(owner=executive, title="Old goal", status=GoalStatus.RETIRED)
+    bs = BusinessStrategyFactory(goal=goal, owner=executive, title="Mature markets")
+    crm = CRMStrategyFactory(owner=executive, title="One face to the customer", serves=[bs])
+    crm2 = CRMStrategyFactory(owner=executive, title="Partner enablement", serves=[bs])
+    project = ProjectFactory(manager=pm, sponsor=sponsor, title="Unified customer view")
+    ProjectLinkFactory(project=project, crm_strategy=crm)
+    SuccessMetricFactory(project=project)
+    RoadmapPhaseFactory(project=project)
+    now = timezone.now()
+    return SimpleNamespace(
+        users={
+            "nobody": nobody,
+            "viewer": viewer,
+            "executive": executive,
+            "project_manager": pm,
+            "sponsor": sponsor,
+            "admin": admin_user,
+        },
+        pm=pm,
+        other_pm=other_pm,
+        sponsor=sponsor,
+        goal=goal,
+        retired_goal=retired_goal,
+        leaf_goal=GoalFactory(owner=executive, title="Nothing under it"),
+        kpi=KPIFactory(goal=goal, name="Margin"),
+        bs=bs,
+        crm=crm,
+        crm2=crm2,
+        project=project,
+        proposal=ProjectFactory(manager=pm, sponsor=sponsor, title="Never started"),
+        feature=FeatureFactory(project=project, title="Single sign-on"),
+        flag=Flag.objects.create(
+            rule="project.no_roadmap",
+            severity="warning",
+            subject_type="project",
+            subject_id=project.pk,
+            subject_label=project.title,
+            project=project,
+            message="Add a roadmap.",
+            first_seen=now,
+            last_seen=now,
+        ),
+    )
+
+
+def _values(model, pk, *fields):
+    return model.objects.filter(pk=pk).values_list(*fields).first()
+
+
+def _in_week():
+    return (timezone.now() + datetime.timedelta(days=7)).replace(microsecond=0)
+
+
+WRITES = [
+    Write(
+        "goal create",
+        STRATEGISTS,
+        state=lambda w: BusinessGoal.objects.filter(title="Keep customers").count(),
+        page=Door(lambda w: reverse("goals:create"), lambda w: {"title": "Keep customers"}),
+        api=Door(lambda w: reverse("api:goal-list"), lambda w: {"title": "Keep customers"}),
+        admin=Door(
+            lambda w: reverse("admin:goals_businessgoal_add"),
+            lambda w: {"title": "Keep customers", "owner": w.users["executive"].pk},
+        ),
+    ),
+    Write(
+        "goal update",
+        STRATEGISTS,
+        state=lambda w: _values(BusinessGoal, w.goal.pk, "description", "priority"),
+        page=Door(
+            lambda w: reverse("goals:edit", args=[w.goal.pk]), lambda w: {"description": "Why"}
+        ),
+        api=Door(
+            lambda w: reverse("api:goal-detail", args=[w.goal.pk]),
+            lambda w: {"description": "Why"},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:goals_businessgoal_change", args=[w.goal.pk]),
+            lambda w: {"description": "Why"},
+        ),
+    ),
+    Write(
+        "goal retire (status change)",
+        STRATEGISTS,
+        state=lambda w: _values(BusinessGoal, w.goal.pk, "status"),
+        page=Door(lambda w: reverse("goals:retire", args=[w.goal.pk]), form=False),
+        api=Door(
+            lambda w: reverse("api:goal-detail", args=[w.goal.pk]),
+            lambda w: {"status": GoalStatus.RETIRED},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:goals_businessgoal_change", args=[w.goal.pk]),
+            lambda w: {"status": GoalStatus.RETIRED},
+        ),
+    ),
+    Write(
+        "goal delete",
+        STRATEGISTS,
+        state=lambda w: BusinessGoal.objects.filter(pk=w.leaf_goal.pk).exists(),
+        api=Door(lambda w: reverse("api:goal-detail", args=[w.leaf_goal.pk]), method="delete"),
+        admin=Door(
+            lambda w: reverse("admin:goals_businessgoal_delete", args=[w.leaf_goal.pk]),
+            lambda w: {"post": "yes"},
+        ),
+    ),
+    Write(
+        "goal delete with strategies under it (refused everywhere)",
+        set(),
+        state=lambda w: BusinessGoal.objects.filter(pk=w.goal.pk).exists(),
+        api=Door(lambda w: reverse("api:goal-detail", args=[w.goal.pk]), method="delete"),
+        admin=Door(
+            lambda w: reverse("admin:goals_businessgoal_delete", args=[w.goal.pk]),
+            lambda w: {"post": "yes"},
+        ),
+    ),
+    Write(
+        "KPI create",
+        STRATEGISTS,
+        state=lambda w: KPI.objects.filter(name="Churn").count(),
+        page=Door(
+            lambda w: reverse("goals:kpi_create", args=[w.goal.pk]),
+            lambda w: {"name": "Churn", "baseline": "10", "target": "5", "direction": "decrease"},
+        ),
+        api=Door(
+            lambda w: reverse("api:kpi-list"),
+            lambda w: {
+                "goal": w.goal.pk,
+                "name": "Churn",
+                "baseline": "10",
+                "target": "5",
+                "direction": "decrease",
+            },
+        ),
+        admin=Door(
+            lambda w: reverse("admin:goals_kpi_add"),
+            lambda w: {
+                "goal": w.goal.pk,
+                "name": "Churn",
+                "baseline": "10",
+                "target": "5",
+                "direction": "decrease",
+            },
+        ),
+    ),
+    Write(
+        "KPI update",
+        STRATEGISTS,
+        state=lambda w: _values(KPI, w.kpi.pk, "unit", "target"),
+        page=Door(lambda w: reverse("goals:kpi_edit", args=[w.kpi.pk]), lambda w: {"unit": "pts"}),
+        api=Door(
+            lambda w: reverse("api:kpi-detail", args=[w.kpi.pk]),
+            lambda w: {"unit": "pts"},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:goals_kpi_change", args=[w.kpi.pk]), lambda w: {"unit": "pts"}
+        ),
+    ),
+    Write(
+        "KPI delete",
+        STRATEGISTS,
+        state=lambda w: KPI.objects.filter(pk=w.kpi.pk).exists(),
+        page=Door(lambda w: reverse("goals:kpi_delete", args=[w.kpi.pk]), form=False),
+        api=Door(lambda w: reverse("api:kpi-detail", args=[w.kpi.pk]), method="delete"),
+        admin=Door(
+            lambda w: reverse("admin:goals_kpi_delete", args=[w.kpi.pk]),
+            lambda w: {"post": "yes"},
+        ),
+    ),
+    Write(
+        "KPI reading",
+        STRATEGISTS,
+        state=lambda w: (_values(KPI, w.kpi.pk, "current"), w.kpi.check_ins.count()),
+        page=Door(
+            lambda w: reverse("goals:kpi_check_in", args=[w.kpi.pk]),
+            lambda w: {"reading-value": "12", "reading-recorded_on": "2026-01-15"},
+        ),
+        api=Door(
+            lambda w: reverse("api:kpi-check-in", args=[w.kpi.pk]),
+            lambda w: {"value": "12", "recorded_on": "2026-01-15"},
+        ),
+    ),
+]
+
+
+# --- Doing a write through each door
+
+
+def _scraped(client: Client, url: str, marker: str | None) -> dict[str, Any]:
+    """The form on `url` as the admin sees it (every role posts the same form): the one with
+    the field `marker`, else the page's main form (the one with the most fields)."""
+    response = client.get(url)
+    assert response.status_code == 200, f"GET {url}: {response.status_code}"
+    return form_data(response.content.decode(), containing=marker)
+
+
+def _through_page(w, door: Door, role: str) -> int:
+    url = door.url(w)
+    data: dict[str, Any] = {}
+    if door.form:
+        reader = Client()
+        reader.force_login(w.users["admin"])
+        data = _scraped(reader, door.scrape(w) if door.scrape else url, door.marker)
+    for name, value in door.data(w).items():
+        data[name] = [value] if not isinstance(value, list) else value
+    client = Client()
+    client.force_login(w.users[role])
+    return client.post(url, data).status_code
+
+
+def _through_api(w, door: Door, role: str) -> int:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=w.users[role])
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return getattr(client, door.method)(door.url(w), door.data(w), format="json").status_code
+
+
+def _outcome(w, write: Write, door_name: str, role: str) -> tuple[Any, int]:
+    door = getattr(write, door_name)
+    with transaction.atomic():
+        if door_name == "api":
+            status = _through_api(w, door, role)
+        else:
+            status = _through_page(w, door, role)
+        state = write.state(w)
+        transaction.set_rollback(True)
+    return state, status
+
+
+@pytest.mark.parametrize("write", WRITES, ids=[write.name for write in WRITES])
+def test_a_write_has_the_same_outcome_through_page_api_and_admin(w, write):
+    before = write.state(w)
+    wrong = []
+    for role in ROLES:
+        outcomes = {
+            name: _outcome(w, write, name, role)
+            for name in ("page", "api", "admin")
+            if getattr(write, name) is not None
+        }
+        if role != "admin" and "admin" in outcomes:
+            # Only superusers use the admin; everyone else is sent to its sign-in page.
+            state, status = outcomes.pop("admin")
+            if state != before or status != 302:
+                wrong.append(f"{role} changed something through the admin ({status})")
+        states = {name: state for name, (state, _) in outcomes.items()}
+        expected_change = role in write.allowed
+        for name, state in states.items():
+            if (state != before) != expected_change:
+                verb = "did not change" if expected_change else "changed"
+                wrong.append(f"{role} {verb} it through the {name} ({outcomes[name][1]})")
+        if len({repr(state) for state in states.values()}) > 1:
+            wrong.append(f"{role}: the doors disagree: {states}")
+    assert not wrong, f"{write.name}:\n" + "\n".join(wrong)
