@@ -21,6 +21,8 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
+NBSP = "\u00a0"  # between the currency code and the amount
+
 PAGES = ["alignment:dashboard", "alignment:map", "alignment:matrix", "alignment:flags"]
 ROLES = ["executive", "pm", "sponsor", "viewer", "admin_user"]
 
@@ -106,7 +108,7 @@ def test_dashboard_shows_the_share_of_projects_and_budget_that_trace(as_user, vi
 
     assert "1 of 2 live projects" in html
     assert "75%" in html  # 3,000 of 4,000
-    assert "3,000 of 4,000" in html
+    assert f"EUR{NBSP}3,000.00 of EUR{NBSP}4,000.00" in html
 
 
 def test_dashboard_shows_investment_by_goal_and_the_sharing_rule(as_user, sponsor):
