@@ -197,6 +197,21 @@ def test_equal_shares_give_the_odd_cent_to_the_same_goal_every_time():
     ]
 
 
+def test_headline_budgets_come_back_to_the_cent_not_with_a_floats_noise():
+    # SQLite adds decimals as REAL: 0.1 + 0.2 is 0.30000000000000004 there.
+    ProjectFactory(**money({"technology": "0.10", "people": "0.20"}))
+    ProjectFactory(**money({"technology": "0.20", "people": "0.01"}))
+
+    figures = portfolio_figures()
+
+    assert [str(figures[key]) for key in ("budget_total", "budget_technology")] == [
+        "0.51",
+        "0.30",
+    ]
+    assert str(figures["budget_capability"]) == "0.21"
+    assert str(figures["budget_traced"]) == "0.00"
+
+
 def test_investment_lists_goals_that_receive_nothing_with_zero():
     GoalFactory(title="Quiet goal")
 
