@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import permissions
-from core.api_base import API_AUTHENTICATION, ApiAutoSchema, ApiViewSet
+from core.api_base import API_AUTHENTICATION, ApiAutoSchema, ApiViewSet, CurrencyField
 from projects.models import CRMProject
 
 from .models import Flag, FlagState, Scan, ScanState, Severity, SubjectType
@@ -124,7 +124,8 @@ class LastScanSerializer(serializers.Serializer):
 
 
 class SummarySerializer(serializers.Serializer):
-    """The dashboard's headline figures; percentages are whole numbers 0-100."""
+    """The dashboard's headline figures; percentages are whole numbers 0-100, amounts decimal
+    strings to the cent in `currency`."""
 
     projects_total = serializers.IntegerField()
     projects_traced = serializers.IntegerField()
@@ -137,6 +138,7 @@ class SummarySerializer(serializers.Serializer):
     features_traced_pct = serializers.IntegerField()
     budget_technology = serializers.DecimalField(max_digits=18, decimal_places=2)
     budget_capability = serializers.DecimalField(max_digits=18, decimal_places=2)
+    currency = CurrencyField()
     open_flags_by_severity = serializers.DictField(child=serializers.IntegerField())
     open_flags_by_rule = serializers.DictField(child=serializers.IntegerField())
     open_flags_total = serializers.IntegerField()

@@ -79,9 +79,13 @@ def trend_chart(
     return LineChart(width, height, left, bottom, lines, y_ticks, x_labels)
 
 
+_TENTH = Decimal("0.1")
+
+
 def bars(rows: list[dict[str, Any]], key: str = "amount") -> list[dict[str, Any]]:
-    """Adds `bar` (0-100, the row's share of the largest value) for bar widths."""
+    """Adds `bar` (0-100 to a tenth, the row's share of the largest value) for bar widths, in
+    Decimal like the amounts it measures."""
     top = max((Decimal(row[key] or 0) for row in rows), default=Decimal(0))
     for row in rows:
-        row["bar"] = float(Decimal(row[key] or 0) / top * 100) if top else 0.0
+        row["bar"] = (Decimal(row[key] or 0) * 100 / top).quantize(_TENTH) if top else Decimal(0)
     return rows

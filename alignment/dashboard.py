@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from django.db.models import (
     Case,
     Count,
+    DecimalField,
     Exists,
     ExpressionWrapper,
     F,
-    FloatField,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -29,9 +30,10 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce, NullIf
 from django.urls import NoReverseMatch, reverse
 
+from core.money import allocate, to_money, whole_percentages
 from goals.models import BusinessGoal, GoalStatus
 from projects.models import (
     LIVE_PROJECT_STATUSES,
@@ -59,16 +61,20 @@ from .selectors import SEVERITY_RANK
 # history, and their money is no longer a decision anyone can take.
 PORTFOLIO_STATUSES = [str(status) for status in LIVE_PROJECT_STATUSES]
 
-_FLOAT = FloatField()
-_CENT = Decimal("0.01")
+_MONEY = DecimalField(max_digits=16, decimal_places=2)
+# A link's amount is a quotient: it keeps its fraction (no fixed places) until the cents are
+# shared out in Python.
+_QUOTIENT = DecimalField()
+_INT = IntegerField()
 
 INVESTMENT_RULE = (
     "A traceable project's whole budget is shared out over its traceable links (links to an "
     "active CRM strategy that serves an active business strategy of an active goal): in "
     "proportion to the links' weights when every such link has a weight, otherwise evenly. "
     "A link's share is then split evenly over the active business strategies its CRM strategy "
-    "serves. A goal receives what its business strategies receive, so the goals together add "
-    "up to the budget that traces."
+    "serves. A goal receives what its business strategies receive. Amounts are rounded to the "
+    "cent by largest remainder, so the goals add up exactly to the budget that traces and a "
+    "goal's business strategies exactly to the goal."
 )
 
 
@@ -78,7 +84,8 @@ def _rows(queryset: QuerySet[Any]) -> list[dict[str, Any]]:
 
 
 def _money(value: Any) -> Decimal:
-    return Decimal(str(value or 0)).quantize(_CENT, rounding=ROUND_HALF_UP)
+    # SQLite sums decimals as REAL (Django hands back a Decimal of 15 digits): to the cent.
+    return to_money(value)
 
 
 # --- Investment by goal and business strategy ---------------------------------------------
@@ -103,7 +110,23 @@ def _per_project(aggregate: Any) -> Coalesce:
         .annotate(value=aggregate)
         .values("value")
     )
-    return Coalesce(Subquery(rows, output_field=_FLOAT), Value(0.0), output_field=_FLOAT)
+    return Coalesce(Subquery(rows, output_field=_INT), Value(0), output_field=_INT)
+
+
+class _Dividend(Func):
+    """Its argument, the left side of a division, made REAL on SQLite only. SQLite has no
+    decimal type and divides two integers as integers (a budget of 1000 over 3 links would be
+    333); PostgreSQL divides numerics to at least 16 significant digits. Either way Django
+    hands back a Decimal, and the cents are shared out from the exact total in Python."""
+
+    template = "(%(expressions)s)"
+    output_field = _QUOTIENT
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        # Not Func's SQLite form: its CAST(… AS NUMERIC) would turn 1000.0 back into 1000.
+        return self.as_sql(
+            compiler, connection, template="CAST(%(expressions)s AS REAL)", **extra_context
+        )
 
 
 def _link_amounts() -> QuerySet[ProjectLink]:
@@ -121,28 +144,28 @@ def _link_amounts() -> QuerySet[ProjectLink]:
         .values("n")
     )
     budget = ExpressionWrapper(
-        Cast(F("project__budget_technology"), _FLOAT)
-        + Cast(F("project__budget_people"), _FLOAT)
-        + Cast(F("project__budget_process"), _FLOAT)
-        + Cast(F("project__budget_training"), _FLOAT)
-        + Cast(F("project__budget_incentives"), _FLOAT),
-        output_field=_FLOAT,
+        F("project__budget_technology")
+        + F("project__budget_people")
+        + F("project__budget_process")
+        + F("project__budget_training")
+        + F("project__budget_incentives"),
+        output_field=_MONEY,
     )
+    weighted = Q(weight__isnull=False) & Q(weighted_n=F("links_n")) & Q(weight_sum__gt=0)
     return _traceable_links().annotate(
         links_n=_per_project(Count("pk")),
         weighted_n=_per_project(Count("weight")),
         weight_sum=_per_project(Sum("weight")),
-        servings_n=Subquery(active_servings, output_field=IntegerField()),
-        share=Case(
+        servings_n=Subquery(active_servings, output_field=_INT),
+        # budget * weight / (sum of weights * servings), or budget / (links * servings): one
+        # division, last, so nothing is rounded before it.
+        amount_per_business_strategy=Case(
             When(
-                Q(weight__isnull=False) & Q(weighted_n=F("links_n")) & Q(weight_sum__gt=0),
-                then=Cast(F("weight"), _FLOAT) / F("weight_sum"),
+                weighted,
+                then=_Dividend(budget * F("weight")) / NullIf(F("weight_sum") * F("servings_n"), 0),
             ),
-            default=Value(1.0) / F("links_n"),
-            output_field=_FLOAT,
-        ),
-        amount_per_business_strategy=ExpressionWrapper(
-            budget * F("share") / Cast(F("servings_n"), _FLOAT), output_field=_FLOAT
+            default=_Dividend(budget) / NullIf(F("links_n") * F("servings_n"), 0),
+            output_field=_QUOTIENT,
         ),
     )
 
@@ -155,64 +178,117 @@ def _active_chain_rows() -> QuerySet[ProjectLink]:
     )
 
 
-def investment_by_business_strategy() -> list[dict[str, Any]]:
-    """Every active business strategy (of an active goal) with the money flowing to it and how
-    many projects contribute; largest first. Two queries."""
-    sums: dict[int, dict[str, Any]] = {
-        row["bs"]: row
-        for row in _rows(
-            _active_chain_rows()
-            .values(bs=F("crm_strategy__serves__business_strategy_id"))
-            .annotate(
-                amount=Sum("amount_per_business_strategy"),
-                projects=Count("project_id", distinct=True),
-            )
-            .order_by()
+# The links' amounts carry the division's last digits (and on SQLite a double's noise);
+# rounded to a billionth they still decide every cent, and equal shares tie exactly, so the
+# same portfolio shows the same cents on every database.
+_WEIGHT_QUANTUM = Decimal("0.000000001")
+
+
+def _sums_by_business_strategy() -> list[dict[str, Any]]:
+    """Per active business strategy of an active goal: its goal, the unrounded money its links
+    carry (`weight`) and how many projects contribute. One query."""
+    rows = _rows(
+        _active_chain_rows()
+        .values(
+            bs=F("crm_strategy__serves__business_strategy_id"),
+            goal=F("crm_strategy__serves__business_strategy__goal_id"),
         )
-    }
+        .annotate(
+            amount=Sum("amount_per_business_strategy"),
+            projects=Count("project_id", distinct=True),
+        )
+        .order_by()
+    )
+    for row in rows:
+        row["weight"] = Decimal(row["amount"] or 0).quantize(_WEIGHT_QUANTUM)
+    return rows
+
+
+def _share_out(sums: list[dict[str, Any]]) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
+    """The traced budget to the cent, by goal and by business strategy, with largest remainder:
+    goals add up exactly to the traced budget, a goal's business strategies exactly to the
+    goal. The total is the links' amounts added up: per project they carry its whole budget,
+    so rounded to the cent their sum is the traced budget exactly. Python over the small
+    result (goals, strategies), never over projects."""
+    goal_weights: dict[int, Decimal] = defaultdict(Decimal)
+    members: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in sorted(sums, key=lambda row: row["bs"]):
+        goal_weights[row["goal"]] += row["weight"]
+        members[row["goal"]].append(row)
+    total = to_money(sum(goal_weights.values(), Decimal(0)))
+    goals = sorted(goal_weights)
+    if not total:
+        zero = Decimal("0.00")
+        return dict.fromkeys(goals, zero), {row["bs"]: zero for row in sums}
+    by_goal = dict(zip(goals, allocate(total, [goal_weights[g] for g in goals]), strict=True))
+    by_business_strategy: dict[int, Decimal] = {}
+    for goal in goals:
+        parts = allocate(by_goal[goal], [row["weight"] for row in members[goal]])
+        by_business_strategy.update(
+            (row["bs"], part) for row, part in zip(members[goal], parts, strict=True)
+        )
+    return by_goal, by_business_strategy
+
+
+def _with_shares(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Largest first, each with `share_pct`: its whole-percent share, the shares adding up to
+    100 (largest remainder) when anything traces."""
+    rows.sort(key=lambda row: (-row["amount"], row["title"]))
+    for row, pct in zip(rows, whole_percentages([row["amount"] for row in rows]), strict=True):
+        row["share_pct"] = pct
+    return rows
+
+
+def investment_by_business_strategy() -> list[dict[str, Any]]:
+    """Every active business strategy (of an active goal) with the money flowing to it, its
+    share and how many projects contribute; largest first. Two queries."""
+    sums = _sums_by_business_strategy()
+    _by_goal, amounts = _share_out(sums)
+    projects = {row["bs"]: row["projects"] for row in sums}
     strategies = BusinessStrategy.objects.filter(
         status=StrategyStatus.ACTIVE, goal__status=GoalStatus.ACTIVE
     ).values("id", "title", "goal_id", "goal__title")
-    rows = [
-        {
-            "id": bs["id"],
-            "title": bs["title"],
-            "goal_id": bs["goal_id"],
-            "goal_title": bs["goal__title"],
-            "amount": _money(sums.get(bs["id"], {}).get("amount")),
-            "projects": sums.get(bs["id"], {}).get("projects", 0),
-        }
-        for bs in strategies
-    ]
-    return sorted(rows, key=lambda row: (-row["amount"], row["title"]))
+    return _with_shares(
+        [
+            {
+                "id": bs["id"],
+                "title": bs["title"],
+                "goal_id": bs["goal_id"],
+                "goal_title": bs["goal__title"],
+                "amount": amounts.get(bs["id"], Decimal("0.00")),
+                "projects": projects.get(bs["id"], 0),
+            }
+            for bs in strategies
+        ]
+    )
 
 
 def investment_by_goal() -> list[dict[str, Any]]:
-    """Every active goal with the money flowing to it through its business strategies and how
-    many projects contribute; largest first. Two queries."""
-    sums: dict[int, dict[str, Any]] = {
-        row["goal"]: row
+    """Every active goal with the money flowing to it through its business strategies, its
+    share and how many projects contribute; largest first. Three queries."""
+    amounts, _by_business_strategy = _share_out(_sums_by_business_strategy())
+    # A project serving two business strategies of one goal counts once for the goal.
+    projects = {
+        row["goal"]: row["projects"]
         for row in _rows(
             _active_chain_rows()
             .values(goal=F("crm_strategy__serves__business_strategy__goal_id"))
-            .annotate(
-                amount=Sum("amount_per_business_strategy"),
-                projects=Count("project_id", distinct=True),
-            )
+            .annotate(projects=Count("project_id", distinct=True))
             .order_by()
         )
     }
     goals = BusinessGoal.objects.filter(status=GoalStatus.ACTIVE).values("id", "title")
-    rows = [
-        {
-            "id": goal["id"],
-            "title": goal["title"],
-            "amount": _money(sums.get(goal["id"], {}).get("amount")),
-            "projects": sums.get(goal["id"], {}).get("projects", 0),
-        }
-        for goal in goals
-    ]
-    return sorted(rows, key=lambda row: (-row["amount"], row["title"]))
+    return _with_shares(
+        [
+            {
+                "id": goal["id"],
+                "title": goal["title"],
+                "amount": amounts.get(goal["id"], Decimal("0.00")),
+                "projects": projects.get(goal["id"], 0),
+            }
+            for goal in goals
+        ]
+    )
 
 
 # --- Technology vs capability -----------------------------------------------------------
@@ -242,13 +318,15 @@ def spend_split() -> dict[str, Any]:
     technology = _money(totals["technology"])
     capability = sum(parts.values(), Decimal("0.00"))
     total = technology + capability
+    percentages = whole_percentages([technology, capability])
     return {
         "technology": technology,
         "capability": capability,
         "capability_parts": parts,
         "total": total,
-        "technology_pct": round(technology / total * 100) if total else 0,
-        "capability_pct": round(capability / total * 100) if total else 0,
+        # Two parts of one whole: whole percentages that add up to 100 (largest remainder).
+        "technology_pct": percentages[0],
+        "capability_pct": percentages[1],
         "traced_technology": _money(totals["traced_technology"]),
         "traced_capability": _money(totals["traced_capability"]),
         "technology_only_projects": totals["technology_only"] or 0,

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Case, Count, DecimalField, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
+from core.money import to_money
 from core.permissions import visible_to
 from projects.models import LIVE_PROJECT_STATUSES, CRMProject, Feature, FeatureStatus
 from projects.selectors import (
@@ -87,15 +88,17 @@ def portfolio_figures() -> dict[str, Any]:
         .alias(traceable=feature_traceable_exists())
         .aggregate(total=Count("pk"), traced=Count("pk", filter=Q(traceable=True)))
     )
+    # SQLite sums decimals as REAL (0.1 + 0.2 comes back as 0.300000000000000): to the cent.
+    budgets = {key: to_money(value) for key, value in projects.items() if key.startswith("budget")}
     return {
         "projects_total": projects["total"],
         "projects_traced": projects["traced"],
         "projects_traced_pct": _pct(projects["traced"], projects["total"]),
-        "budget_total": projects["budget_total"],
-        "budget_traced": projects["budget_traced"],
-        "budget_traced_pct": _pct(projects["budget_traced"], projects["budget_total"]),
-        "budget_technology": projects["budget_technology"],
-        "budget_capability": projects["budget_capability"],
+        "budget_total": budgets["budget_total"],
+        "budget_traced": budgets["budget_traced"],
+        "budget_traced_pct": _pct(budgets["budget_traced"], budgets["budget_total"]),
+        "budget_technology": budgets["budget_technology"],
+        "budget_capability": budgets["budget_capability"],
         "features_total": features["total"],
         "features_traced": features["traced"],
         "features_traced_pct": _pct(features["traced"], features["total"]),

@@ -7,7 +7,12 @@ from typing import Any
 
 from django.db import transaction
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -18,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from . import permissions
+from . import money, permissions
 
 # --- Schema: every operation documents its error answers, so generated clients can parse them.
 
@@ -294,3 +299,25 @@ class UserField(serializers.PrimaryKeyRelatedField):
         from django.contrib.auth import get_user_model
 
         return get_user_model().objects.filter(is_active=True)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^[A-Z]{3}$",
+        "example": "EUR",
+        "description": "ISO 4217 code of the currency every amount here is in (the CURRENCY "
+        "setting); amounts are decimal strings to the cent.",
+        "readOnly": True,
+    }
+)
+class CurrencyField(serializers.Field):
+    """Read-only: the deployment's currency code, next to the amounts it applies to."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["read_only"] = True
+        kwargs["source"] = "*"
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return money.currency()

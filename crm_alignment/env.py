@@ -63,3 +63,17 @@ def env_rate(name: str, default: str) -> str:
             f"{name} must be a rate such as 10/min (N per s, min, hour or day), not {value!r}."
         )
     return value
+
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def env_currency(name: str, default: str) -> str:
+    """An ISO 4217 currency code: three capital letters, such as EUR or USD."""
+    value = env_str(name, default).strip()
+    if not _CURRENCY.match(value):
+        raise ImproperlyConfigured(
+            f"{name} must be an ISO 4217 currency code of three capital letters such as EUR, "
+            f"not {value!r}."
+        )
+    return value

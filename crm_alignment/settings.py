@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_int, env_list, env_rate, env_str
+from .env import env_bool, env_currency, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CRM_VAR_DIR", str(BASE_DIR / "var")))
@@ -124,6 +124,11 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("DJANGO_TIME_ZONE", "UTC")
+
+# The one currency every amount is in and is shown with (core.money); budgets are not
+# converted, so changing it relabels the figures, it does not convert them.
+CURRENCY = env_currency("CURRENCY", "EUR")
+
 USE_I18N = True
 USE_TZ = True
 

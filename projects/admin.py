@@ -17,6 +17,7 @@ from core.admin import (
     row_deleted,
     save_inline_through_services,
 )
+from core.money import format_money
 
 from . import services
 from .models import (
@@ -152,7 +153,7 @@ class CRMProjectAdmin(ServiceModelAdmin):
         "department",
         "traceable",
         "features_traced_display",
-        "budget_technology",
+        "budget_technology_display",
         "budget_capability_display",
         "start_date",
         "end_date",
@@ -198,9 +199,13 @@ class CRMProjectAdmin(ServiceModelAdmin):
     def features_traced_display(self, project: Any) -> str:
         return f"{project.features_traced}/{project.feature_count}"
 
+    @admin.display(description="technology budget", ordering="budget_technology")
+    def budget_technology_display(self, project: Any) -> str:
+        return format_money(project.budget_technology)
+
     @admin.display(description="capability budget", ordering="budget_capability_total")
-    def budget_capability_display(self, project: Any) -> Any:
-        return project.budget_capability_total
+    def budget_capability_display(self, project: Any) -> str:
+        return format_money(project.budget_capability_total)
 
     def save_model(
         self, request: HttpRequest, obj: CRMProject, form: ModelForm, change: bool

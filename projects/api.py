@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import permissions
-from core.api_base import ApiViewSet, ServiceViewSet, UserField, actor
+from core.api_base import ApiViewSet, CurrencyField, ServiceViewSet, UserField, actor
 from goals.models import BusinessGoal
 from strategies.models import CRMStrategy
 
@@ -257,6 +257,7 @@ class ProjectSerializer(LinkedSerializerMixin, serializers.ModelSerializer):
     budget_total = serializers.DecimalField(
         max_digits=16, decimal_places=2, read_only=True, source="budget_sum"
     )
+    currency = CurrencyField(help_text="The currency of the budget fields (ISO 4217).")
     is_linked = serializers.BooleanField(read_only=True)
     is_traceable = serializers.BooleanField(read_only=True)
     feature_count = serializers.IntegerField(read_only=True)
@@ -285,6 +286,7 @@ class ProjectSerializer(LinkedSerializerMixin, serializers.ModelSerializer):
             "budget_incentives",
             "budget_capability",
             "budget_total",
+            "currency",
             "integration_notes",
             "approved_at",
             "approved_by",

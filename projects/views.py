@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from core.forms import add_service_errors, refusal_message
+from core.money import format_money
 from core.permissions import (
     can_approve_project,
     can_create_project,
@@ -219,7 +220,7 @@ def readiness(
             "label": "Investment in people, process, training or incentives",
             "ok": capability > 0,
             "detail": (
-                f"{capability:,.0f} of {project.budget_total:,.0f}"
+                f"{format_money(capability)} of {format_money(project.budget_total)}"
                 if capability > 0
                 else "All the money goes to technology; budget for the people who must use it."
             ),

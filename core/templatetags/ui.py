@@ -1,5 +1,5 @@
-"""Small template helpers shared by every page: money, units, sort links and query strings
-that keep the current filters."""
+"""Small template helpers shared by every page: money (with its currency), units, sort links
+and query strings that keep the current filters."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from typing import Any
 
 from django import template
 from django.http import QueryDict
+
+from core.money import currency as money_currency
+from core.money import format_money
 
 register = template.Library()
 
@@ -33,14 +36,20 @@ def startswith(value: Any, prefix: str) -> bool:
 
 @register.filter
 def money(value: Any) -> str:
-    """1234567.5 → "1,234,568" (whole units; budgets are planning figures)."""
+    """1234567.5 → "EUR 1,234,567.50": every amount with the currency, to the cent (so shares
+    shown side by side add up to the total shown); "—" when there is none."""
     if value is None or value == "":
         return "—"
     try:
-        amount = Decimal(value)
+        return format_money(value)
     except (ArithmeticError, ValueError, TypeError):
         return str(value)
-    return f"{amount:,.0f}"
+
+
+@register.simple_tag
+def currency() -> str:
+    """The currency code every amount is in, for labels such as "Budget (EUR)"."""
+    return money_currency()
 
 
 @register.filter

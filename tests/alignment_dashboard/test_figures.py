@@ -1,10 +1,12 @@
 """The dashboard's figures, checked against a small portfolio computed by hand."""
 
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
 from alignment import dashboard
+from alignment.selectors import portfolio_figures
 from goals.models import GoalStatus
 from projects.models import FeatureStatus, ProjectStatus
 from strategies.models import StrategyStatus
@@ -87,11 +89,134 @@ def test_investment_by_goal_adds_up_to_the_budget_that_traces(portfolio):
     assert sum(row["amount"] for row in rows) == Decimal("2000.00")  # P1 + P2 + P6
 
 
+def _goals_served_by_one_crm_strategy(n: int, prefix: str):
+    """n active goals, each with one business strategy, all served by one CRM strategy."""
+    strategies = [
+        BusinessStrategyFactory(goal=GoalFactory(title=f"{prefix}{i}"), title=f"{prefix}{i} BS")
+        for i in range(1, n + 1)
+    ]
+    return CRMStrategyFactory(title=f"{prefix} CRM", serves=strategies)
+
+
+def test_a_thousand_over_three_goals_adds_up_to_the_thousand_not_999_99():
+    crm = _goals_served_by_one_crm_strategy(3, "G")
+    ProjectLinkFactory(project=ProjectFactory(**money({"technology": "1000"})), crm_strategy=crm)
+
+    rows = dashboard.investment_by_goal()
+
+    assert sorted(row["amount"] for row in rows) == [
+        Decimal("333.33"),
+        Decimal("333.33"),
+        Decimal("333.34"),
+    ]
+    assert sum(row["amount"] for row in rows) == Decimal("1000.00")
+    assert portfolio_figures()["budget_traced"] == Decimal("1000.00")
+    assert sorted(row["share_pct"] for row in rows) == [33, 33, 34]
+
+
+@pytest.fixture
+def odd_portfolio():
+    """Odd amounts over 3 and 7 goals: G1-G3 are served by A, G1-G7 by B (each goal has one
+    business strategy per CRM strategy, so a goal can hold two); C serves G7 alone.
+
+    P1    0.01 → A (3 goals).                  P2  999.99 → B (7 goals).
+    P3  333.33 → A (weight 1) + B (weight 2).  P4  100.00 → B + C (no weights: evenly).
+    P5   12.34 → C, but on hold: still live.   P6   55.55 → A, but done: left out."""
+    goals = [GoalFactory(title=f"G{i}") for i in range(1, 8)]
+    a = CRMStrategyFactory(
+        title="A", serves=[BusinessStrategyFactory(goal=g, title=f"{g.title} A") for g in goals[:3]]
+    )
+    b = CRMStrategyFactory(
+        title="B", serves=[BusinessStrategyFactory(goal=g, title=f"{g.title} B") for g in goals]
+    )
+    c = CRMStrategyFactory(title="C", serves=[BusinessStrategyFactory(goal=goals[6], title="G7 C")])
+    p1 = ProjectFactory(title="P1", **money({"people": "0.01"}))
+    ProjectLinkFactory(project=p1, crm_strategy=a)
+    p2 = ProjectFactory(title="P2", **money({"technology": "999.99"}))
+    ProjectLinkFactory(project=p2, crm_strategy=b)
+    p3 = ProjectFactory(title="P3", **money({"technology": "333.33"}))
+    ProjectLinkFactory(project=p3, crm_strategy=a, weight=1)
+    ProjectLinkFactory(project=p3, crm_strategy=b, weight=2)
+    p4 = ProjectFactory(title="P4", **money({"training": "100.00"}))
+    ProjectLinkFactory(project=p4, crm_strategy=b)
+    ProjectLinkFactory(project=p4, crm_strategy=c)
+    p5 = ProjectFactory(title="P5", status=ProjectStatus.ON_HOLD, **money({"process": "12.34"}))
+    ProjectLinkFactory(project=p5, crm_strategy=c)
+    p6 = ProjectFactory(title="P6", status=ProjectStatus.DONE, **money({"technology": "55.55"}))
+    ProjectLinkFactory(project=p6, crm_strategy=a)
+    third, seventh = Fraction(1, 3), Fraction(1, 7)
+    exact = {f"G{i}": Fraction(0) for i in range(1, 8)}
+    for i in range(1, 4):
+        exact[f"G{i}"] += Fraction("0.01") * third + Fraction("333.33") * third * third
+    for i in range(1, 8):
+        exact[f"G{i}"] += (
+            Fraction("999.99") * seventh
+            + Fraction("333.33") * 2 * third * seventh
+            + Fraction("100") / 2 * seventh
+        )
+    exact["G7"] += Fraction("100") / 2 + Fraction("12.34")
+    return exact
+
+
+def test_odd_amounts_over_3_and_7_goals_add_up_exactly_to_the_traced_budget(odd_portfolio):
+    rows = dashboard.investment_by_goal()
+
+    traced = (
+        Decimal("0.01") + Decimal("999.99") + Decimal("333.33") + Decimal("100") + Decimal("12.34")
+    )
+    assert portfolio_figures()["budget_traced"] == traced == Decimal("1445.67")
+    assert sum(row["amount"] for row in rows) == traced
+    assert sum(row["share_pct"] for row in rows) == 100
+    for row in rows:
+        assert row["amount"] == row["amount"].quantize(Decimal("0.01"))
+        assert abs(Fraction(row["amount"]) - odd_portfolio[row["title"]]) < Fraction(1, 100)
+
+
+def test_a_goals_business_strategies_add_up_exactly_to_the_goal(odd_portfolio):
+    goals = {row["title"]: row["amount"] for row in dashboard.investment_by_goal()}
+    strategies = dashboard.investment_by_business_strategy()
+
+    assert sum(row["amount"] for row in strategies) == sum(goals.values())
+    assert sum(row["share_pct"] for row in strategies) == 100
+    for title, amount in goals.items():
+        assert sum(row["amount"] for row in strategies if row["goal_title"] == title) == amount
+
+
+def test_equal_shares_give_the_odd_cent_to_the_same_goal_every_time():
+    crm = _goals_served_by_one_crm_strategy(3, "G")
+    ProjectLinkFactory(project=ProjectFactory(**money({"technology": "0.02"})), crm_strategy=crm)
+
+    first = [(row["title"], row["amount"]) for row in dashboard.investment_by_goal()]
+    again = [(row["title"], row["amount"]) for row in dashboard.investment_by_goal()]
+
+    assert first == again
+    assert sorted(amount for _title, amount in first) == [
+        Decimal("0.00"),
+        Decimal("0.01"),
+        Decimal("0.01"),
+    ]
+
+
+def test_headline_budgets_come_back_to_the_cent_not_with_a_floats_noise():
+    # SQLite adds decimals as REAL: 0.1 + 0.2 is 0.30000000000000004 there.
+    ProjectFactory(**money({"technology": "0.10", "people": "0.20"}))
+    ProjectFactory(**money({"technology": "0.20", "people": "0.01"}))
+
+    figures = portfolio_figures()
+
+    assert [str(figures[key]) for key in ("budget_total", "budget_technology")] == [
+        "0.51",
+        "0.30",
+    ]
+    assert str(figures["budget_capability"]) == "0.21"
+    assert str(figures["budget_traced"]) == "0.00"
+
+
 def test_investment_lists_goals_that_receive_nothing_with_zero():
     GoalFactory(title="Quiet goal")
 
-    assert [(r["title"], r["amount"]) for r in dashboard.investment_by_goal()] == [
-        ("Quiet goal", Decimal("0.00"))
+    assert [(r["title"], r["amount"], r["share_pct"]) for r in dashboard.investment_by_goal()] == [
+        ("Quiet goal", Decimal("0.00"), 0)
     ]
 
 
@@ -102,8 +227,9 @@ def test_spend_split_separates_technology_from_capability_over_live_projects(por
     assert split["technology"] == Decimal("1750.00")
     assert split["capability"] == Decimal("1050.00")
     assert split["capability_parts"]["training"] == Decimal("250.00")
-    assert split["technology_pct"] == 62
-    assert split["capability_pct"] == 38
+    # 62.5 % and 37.5 %: whole percentages that add up to 100, the tie to the first part.
+    assert split["technology_pct"] == 63
+    assert split["capability_pct"] == 37
     assert split["traced_technology"] == Decimal("1500.00")  # P1 + P2
     assert split["traced_capability"] == Decimal("500.00")  # P1 + P6
     assert split["technology_only_projects"] == 1  # P2

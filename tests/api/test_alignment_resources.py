@@ -1,11 +1,13 @@
 """Contract tests for flags (filters, acknowledge, waive), the summary and the scan lifecycle."""
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from alignment.models import Flag, Scan
+from tests.factories import ProjectFactory, ProjectLinkFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -171,6 +173,21 @@ def test_summary_has_the_headline_figures(api, viewer, own_project, other_projec
     assert body["open_flags_by_severity"]["critical"] == 1
     assert body["open_flags_total"] == 1
     assert {"budget_total", "budget_traced_pct", "features_traced_pct", "last_scan"} <= set(body)
+
+
+def test_summary_amounts_are_decimal_strings_with_the_currency(api, viewer, chain, settings):
+    settings.CURRENCY = "USD"
+    traced = ProjectFactory(budget_technology=Decimal("999.99"), budget_people=Decimal("0.01"))
+    ProjectLinkFactory(project=traced, crm_strategy=chain[2])
+    ProjectFactory(budget_technology=Decimal("0.10"), budget_people=Decimal("0.20"))
+
+    body = api(viewer).get("/api/alignment/summary/").json()
+
+    assert body["currency"] == "USD"
+    assert body["budget_traced"] == "1000.00"
+    assert body["budget_total"] == "1000.30"
+    assert body["budget_technology"] == "1000.09"
+    assert body["budget_capability"] == "0.21"
 
 
 def test_summary_is_refused_to_a_user_without_a_role(api, nobody):

@@ -30,6 +30,33 @@ def test_pm_creates_a_project_linked_by_ids_and_manages_it(api, pm, chain):
     assert body["metrics"] == [] and body["phases"] == [] and body["check_ins"] == []
 
 
+def test_a_projects_budgets_are_decimal_strings_with_the_currency_beside_them(
+    api, pm, chain, settings
+):
+    settings.CURRENCY = "GBP"
+    created = api(pm).post(
+        "/api/projects/",
+        {
+            "title": "Partner portal",
+            "crm_strategies": [chain[2].pk],
+            "budget_technology": "999.99",
+            "budget_people": "0.01",
+            "currency": "USD",  # read-only: the setting says what the amounts are in
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+
+    body = api(pm).get(f"/api/projects/{created.json()['id']}/").json()
+
+    assert body["budget_technology"] == "999.99"
+    assert body["budget_people"] == "0.01"
+    assert body["budget_total"] == "1000.00"
+    assert body["currency"] == "GBP"
+    listed = api(pm).get("/api/projects/").json()["results"]
+    assert {row["currency"] for row in listed} == {"GBP"}
+
+
 def test_nested_links_carry_rationale_and_weight(api, pm, chain):
     response = api(pm).post(
         "/api/projects/",

@@ -1,6 +1,8 @@
 """The Django admin: every domain model listed, saves and deletes through the services, and a
 refused change comes back as a message, never a server error."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
@@ -62,6 +64,22 @@ def test_every_domain_model_has_a_working_admin_list(admin_client, path):
     RoadmapPhaseFactory()
     response = admin_client.get(f"/admin/{path}/?q=a")
     assert response.status_code == 200
+
+
+def test_the_admin_project_list_shows_budgets_with_the_currency(admin_client, settings):
+    settings.CURRENCY = "NOK"
+    ProjectFactory(
+        budget_technology=Decimal("1500"),
+        budget_people=Decimal("0.25"),
+        budget_process=Decimal("0"),
+        budget_training=Decimal("0"),
+        budget_incentives=Decimal("0"),
+    )
+
+    html = admin_client.get(reverse("admin:projects_crmproject_changelist")).content.decode()
+
+    assert "NOK\u00a01,500.00" in html
+    assert "NOK\u00a00.25" in html
 
 
 def test_the_project_change_page_shows_its_inlines(admin_client):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from crm_alignment.env import env_bool, env_int, env_list, env_str
+from crm_alignment.env import env_bool, env_currency, env_int, env_list, env_str
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD_KEY = "k" * 20 + "-production-secret-" + "q" * 20
@@ -59,6 +59,22 @@ def test_env_list_splits_on_commas_and_drops_blanks(monkeypatch):
     assert env_list("CRM_TEST_LIST", []) == ["a.example", "b.example"]
 
 
+def test_env_currency_reads_a_three_letter_code_and_defaults_when_unset(monkeypatch):
+    monkeypatch.delenv("CRM_TEST_CURRENCY", raising=False)
+    assert env_currency("CRM_TEST_CURRENCY", "EUR") == "EUR"
+    monkeypatch.setenv("CRM_TEST_CURRENCY", " USD ")
+    assert env_currency("CRM_TEST_CURRENCY", "EUR") == "USD"
+
+
+@pytest.mark.parametrize("value", ["eur", "EURO", "E1R", "€", "US"])
+def test_env_currency_refuses_anything_but_three_capital_letters_naming_the_variable(
+    monkeypatch, value
+):
+    monkeypatch.setenv("CRM_TEST_CURRENCY", value)
+    with pytest.raises(ImproperlyConfigured, match="CRM_TEST_CURRENCY must be an ISO 4217"):
+        env_currency("CRM_TEST_CURRENCY", "EUR")
+
+
 def _setup_django(tmp_path, **env):
     """Import the real settings in a clean process (settings are read once per process)."""
     clean = {
@@ -70,7 +86,8 @@ def _setup_django(tmp_path, **env):
     }
     code = (
         "import django; django.setup(); from django.conf import settings; "
-        "print(settings.DEBUG, settings.DATABASES['default']['ENGINE'], settings.ALLOWED_HOSTS)"
+        "print(settings.DEBUG, settings.DATABASES['default']['ENGINE'], settings.CURRENCY, "
+        "settings.ALLOWED_HOSTS)"
     )
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -172,10 +189,28 @@ def test_a_malformed_throttle_rate_stops_start_up_naming_it(tmp_path, name, valu
     assert f"{name} must be a rate such as 10/min" in result.stderr
 
 
+@pytest.mark.parametrize("value", ["eur", "Euro", "€"])
+def test_a_malformed_currency_stops_start_up_naming_it(tmp_path, value):
+    result = _setup_django(tmp_path, DJANGO_DEBUG="1", CURRENCY=value)
+    assert result.returncode != 0
+    assert "CURRENCY must be an ISO 4217 currency code" in result.stderr
+
+
+def test_the_currency_defaults_to_euro_and_reads_the_environment(tmp_path):
+    default = _setup_django(tmp_path, DJANGO_DEBUG="1")
+    francs = _setup_django(tmp_path, DJANGO_DEBUG="1", CURRENCY="CHF")
+    assert default.returncode == 0, default.stderr
+    assert francs.returncode == 0, francs.stderr
+    assert default.stdout.split()[2] == "EUR"
+    assert francs.stdout.split()[2] == "CHF"
+
+
 def test_env_example_lists_every_setting_the_settings_module_reads():
     settings_source = (REPO / "crm_alignment" / "settings.py").read_text()
     example = (REPO / ".env.example").read_text()
-    names = set(re.findall(r'env_(?:str|bool|int|list|rate)\(\s*"([A-Z0-9_]+)"', settings_source))
+    names = set(
+        re.findall(r'env_(?:str|bool|int|list|rate|currency)\(\s*"([A-Z0-9_]+)"', settings_source)
+    )
     documented = set(re.findall(r"^([A-Z0-9_]+)=", example, flags=re.MULTILINE))
     assert names, "no settings found"
     assert names - documented == set()

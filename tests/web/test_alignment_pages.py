@@ -12,14 +12,18 @@ from django.utils import timezone
 from alignment.models import Flag, FlagState, Scan, ScanState, Snapshot
 from projects.models import ProjectStatus
 from tests.factories import (
+    BusinessStrategyFactory,
     CRMStrategyFactory,
     FeatureFactory,
     FeatureLinkFactory,
+    GoalFactory,
     ProjectFactory,
     ProjectLinkFactory,
 )
 
 pytestmark = pytest.mark.django_db
+
+NBSP = "\u00a0"  # between the currency code and the amount
 
 PAGES = ["alignment:dashboard", "alignment:map", "alignment:matrix", "alignment:flags"]
 ROLES = ["executive", "pm", "sponsor", "viewer", "admin_user"]
@@ -106,7 +110,30 @@ def test_dashboard_shows_the_share_of_projects_and_budget_that_trace(as_user, vi
 
     assert "1 of 2 live projects" in html
     assert "75%" in html  # 3,000 of 4,000
-    assert "3,000 of 4,000" in html
+    assert f"EUR{NBSP}3,000.00 of EUR{NBSP}4,000.00" in html
+
+
+def test_dashboard_shows_a_thousand_over_three_goals_as_shares_that_add_up(
+    as_user, sponsor, settings
+):
+    settings.CURRENCY = "USD"
+    goals = [GoalFactory(title=f"Goal {i}") for i in (1, 2, 3)]
+    crm = CRMStrategyFactory(serves=[BusinessStrategyFactory(goal=goal) for goal in goals])
+    ProjectLinkFactory(
+        project=ProjectFactory(budget_technology=Decimal("1000"), budget_people=Decimal("0")),
+        crm_strategy=crm,
+    )
+
+    html = as_user(sponsor).get(reverse("alignment:dashboard")).content.decode()
+
+    by_goal = html[html.index('id="by-goal-heading"') : html.index('id="by-bs-heading"')]
+    assert by_goal.count(f"USD{NBSP}333.33") == 2
+    assert by_goal.count(f"USD{NBSP}333.34") == 1
+    assert by_goal.count('data-share="33"') == 2
+    assert by_goal.count('data-share="34"') == 1
+    assert f"USD{NBSP}1,000.00 of USD{NBSP}1,000.00" in html  # the budget that traces
+    assert "add up exactly to the budget that traces" in html
+    assert "EUR" not in html
 
 
 def test_dashboard_shows_investment_by_goal_and_the_sharing_rule(as_user, sponsor):

@@ -25,6 +25,8 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
+NBSP = "\u00a0"  # between the currency code and the amount
+
 READERS = ["executive", "pm", "other_pm", "sponsor", "viewer", "admin_user"]
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -185,6 +187,28 @@ def test_the_readiness_checklist_is_computed_from_the_data(as_user, viewer):
     assert ready_html.count("checklist__mark--ok") == 6
     assert "Name the executive who will sponsor and approve it." in bare_html
     assert "Partner revenue share" in ready_html
+
+
+def test_every_amount_on_project_pages_shows_the_currency(as_user, viewer, settings):
+    settings.CURRENCY = "CHF"
+    project = ProjectLinkFactory(
+        project__title="Partner portal",
+        project__budget_technology=Decimal("1234.5"),
+        project__budget_people=Decimal("0.01"),
+        project__budget_process=Decimal("0"),
+        project__budget_training=Decimal("0"),
+        project__budget_incentives=Decimal("0"),
+    ).project
+    client = as_user(viewer)
+
+    detail = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+    listing = client.get(reverse("projects:list")).content.decode()
+
+    assert f"CHF{NBSP}1,234.50" in detail  # technology
+    assert f"CHF{NBSP}1,234.51" in detail  # the total
+    assert f"CHF{NBSP}0.01 of CHF{NBSP}1,234.51" in detail  # the readiness checklist
+    assert f"CHF{NBSP}1,234.51" in listing
+    assert "EUR" not in detail + listing
 
 
 def test_the_project_page_shows_open_flags_with_the_rules_advice(as_user, viewer):

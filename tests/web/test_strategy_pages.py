@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from core.money import format_money
 from goals.models import GoalStatus
 from strategies.models import BusinessStrategy, CRMStrategy, StrategyStatus
 from tests.factories import (
@@ -89,7 +90,10 @@ def test_the_business_list_makes_the_same_queries_for_2_and_50(
         client.get(reverse("strategies:business_list"))
 
 
-def test_a_crm_strategy_page_shows_what_it_serves_and_the_projects_linked(as_user, viewer):
+def test_a_crm_strategy_page_shows_what_it_serves_and_the_projects_linked(
+    as_user, viewer, settings
+):
+    settings.CURRENCY = "SEK"
     link = ProjectLinkFactory(rationale="Partners register deals here")
     crm = link.crm_strategy
 
@@ -98,6 +102,7 @@ def test_a_crm_strategy_page_shows_what_it_serves_and_the_projects_linked(as_use
     assert crm.business_strategies.get().title in html
     assert link.project.title in html
     assert "Partners register deals here" in html
+    assert format_money(link.project.budget_total, "SEK") in html  # the project's budget
     assert reverse("strategies:crm_edit", args=[crm.pk]) not in html
 
 
