@@ -25,10 +25,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from alignment.models import Flag, FlagState
+from alignment.models import Flag
 from goals.models import KPI, BusinessGoal, GoalStatus
-from projects.models import CRMProject, Feature, ProjectStatus
-from strategies.models import BusinessStrategy, CRMStrategy, StrategyStatus
 from tests.contract.forms import form_data
 from tests.factories import (
     BusinessStrategyFactory,
@@ -40,7 +38,6 @@ from tests.factories import (
     ProjectLinkFactory,
     RoadmapPhaseFactory,
     SuccessMetricFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -304,10 +301,8 @@ def _through_api(w, door: Door, role: str) -> int:
 def _outcome(w, write: Write, door_name: str, role: str) -> tuple[Any, int]:
     door = getattr(write, door_name)
     with transaction.atomic():
-        if door_name == "api":
-            status = _through_api(w, door, role)
-        else:
-            status = _through_page(w, door, role)
+        through = _through_api if door_name == "api" else _through_page
+        status = through(w, door, role)
         state = write.state(w)
         transaction.set_rollback(True)
     return state, status
