@@ -3,7 +3,6 @@ and scans. Reads come from alignment.selectors, writes from alignment.services."
 
 from typing import Any
 
-import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, serializers, status
 from rest_framework.decorators import action
@@ -15,9 +14,9 @@ from rest_framework.views import APIView
 
 from core import permissions
 from core.api_base import API_AUTHENTICATION, ApiAutoSchema, ApiViewSet, CurrencyField
-from projects.models import CRMProject
 
-from .models import Flag, FlagState, Scan, ScanState, Severity, SubjectType
+from .filters import FlagFilterSet
+from .models import Flag, Scan, ScanState
 
 
 class FlagSerializer(serializers.ModelSerializer):
@@ -53,19 +52,6 @@ class WaiveSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
-class FlagFilter(django_filters.FilterSet):
-    state = django_filters.ChoiceFilter(choices=FlagState.choices)
-    severity = django_filters.ChoiceFilter(choices=Severity.choices)
-    subject_type = django_filters.ChoiceFilter(choices=SubjectType.choices)
-    subject_id = django_filters.NumberFilter(min_value=1, max_value=2**63 - 1)
-    rule = django_filters.CharFilter(max_length=64)
-    project = django_filters.ModelChoiceFilter(queryset=CRMProject.objects.all())
-
-    class Meta:
-        model = Flag
-        fields = ["state", "severity", "subject_type", "subject_id", "rule", "project"]
-
-
 class FlagPermission(BasePermission):
     """Everyone with a role reads flags; the project's sponsor, executives and admins act."""
 
@@ -76,14 +62,13 @@ class FlagPermission(BasePermission):
 
 
 class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
-    """Flags raised by the alignment rules, newest first."""
+    """Flags raised by the alignment rules; by default the unresolved ones (open, acknowledged,
+    waived), worst first — as the flag inbox shows them (`state=all` for every flag)."""
 
     serializer_class = FlagSerializer
     permission_classes = [IsAuthenticated, FlagPermission]
-    filterset_class = FlagFilter
+    filterset_class = FlagFilterSet
     search_fields = ["subject_label", "message"]
-    ordering_fields = ["id", "first_seen", "last_seen", "severity", "rule"]
-    ordering = ["-last_seen", "-id"]
 
     def get_queryset(self) -> Any:
         from .selectors import flags_visible_to

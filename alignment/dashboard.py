@@ -54,9 +54,6 @@ from projects.selectors import (
 from strategies.models import BusinessStrategy, CRMStrategyServes, StrategyStatus
 from strategies.selectors import anchored_crm_strategy_exists, crm_strategies_with_trace
 
-from .models import Flag, FlagState
-from .selectors import SEVERITY_RANK
-
 # The dashboards look at the live portfolio, like the rules: done and cancelled projects are
 # history, and their money is no longer a decision anyone can take.
 PORTFOLIO_STATUSES = [str(status) for status in LIVE_PROJECT_STATUSES]
@@ -699,63 +696,3 @@ def matrix_cells(project_ids: list[int]) -> dict[tuple[int, int], dict[str, Any]
             )
         )
     }
-
-
-# --- Flag inbox ---------------------------------------------------------------------------
-
-# Sort keys the inbox accepts (anything else falls back to the default order).
-FLAG_SORTS = {
-    "severity": ("severity_rank", "-last_seen", "-id"),
-    "-severity": ("-severity_rank", "-last_seen", "-id"),
-    "last_seen": ("last_seen", "id"),
-    "-last_seen": ("-last_seen", "-id"),
-    "first_seen": ("first_seen", "id"),
-    "-first_seen": ("-first_seen", "-id"),
-    "rule": ("rule", "severity_rank", "-id"),
-    "-rule": ("-rule", "severity_rank", "-id"),
-    "subject": ("subject_label", "id"),
-    "-subject": ("-subject_label", "-id"),
-    "state": ("state", "severity_rank", "-id"),
-    "-state": ("-state", "severity_rank", "-id"),
-}
-DEFAULT_FLAG_SORT = "severity"
-
-
-def flag_inbox(
-    flags: QuerySet[Flag],
-    *,
-    user: Any,
-    state: str = "",
-    severity: str = "",
-    rule: str = "",
-    subject_type: str = "",
-    mine: bool = False,
-    project_id: int | None = None,
-    sort: str = DEFAULT_FLAG_SORT,
-) -> QuerySet[Flag]:
-    """Filter and sort `flags` (already limited to what the user may see). The default shows
-    unresolved flags (open, acknowledged, waived); state="all" includes resolved history."""
-    if state == "all":
-        pass
-    elif state:
-        flags = flags.filter(state=state)
-    else:
-        flags = flags.exclude(state=FlagState.RESOLVED)
-    if severity:
-        flags = flags.filter(severity=severity)
-    if rule:
-        flags = flags.filter(rule=rule)
-    if subject_type:
-        flags = flags.filter(subject_type=subject_type)
-    if project_id:
-        flags = flags.filter(project_id=project_id)
-    if mine:
-        flags = flags.filter(
-            Q(project__sponsor=user) | Q(project__manager=user) | Q(project__business_owner=user)
-        )
-    order = FLAG_SORTS.get(sort, FLAG_SORTS[DEFAULT_FLAG_SORT])
-    return (
-        flags.select_related("project", "acknowledged_by", "waived_by")
-        .annotate(severity_rank=SEVERITY_RANK)
-        .order_by(*order)
-    )

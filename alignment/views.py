@@ -26,13 +26,14 @@ from core.permissions import (
     can_start_scan,
     get_visible_or_404,
 )
+from core.views import list_page
 from projects.models import CRMProject
 
 from . import dashboard
 from .charts import bars, percent, trend_chart
+from .filters import FlagFilterSet
 from .forms import (
     SERVICE_FIELD_TO_FORM,
-    FlagFilterForm,
     MapFilterForm,
     MatrixFilterForm,
     WaiveForm,
@@ -195,10 +196,6 @@ def matrix_view(request: HttpRequest) -> HttpResponse:
 # --- Flag inbox ---------------------------------------------------------------------------
 
 
-def _rule_choices() -> list[tuple[str, str]]:
-    return sorted(((code, f"{rule.title} ({code})") for code, rule in RULES.items()))
-
-
 def _flag_row(request: HttpRequest, flag: Flag, **extra: Any) -> dict[str, Any]:
     rule = RULES.get(flag.rule)
     return {
@@ -234,29 +231,18 @@ def _render_row(request: HttpRequest, flag: Flag, **extra: Any) -> HttpResponse:
 @login_required
 @require_GET
 def flag_list(request: HttpRequest) -> HttpResponse:
-    """Flags with filters (state, severity, rule, subject, mine), sorted and paginated."""
+    """Flags with the API's filters (state — unresolved by default —, severity, rule, subject,
+    mine), sorted and paginated."""
     _require_reader(request)
-    form = FlagFilterForm(request.GET, rules=_rule_choices())
-    filters = form.filters()
-    flags = dashboard.flag_inbox(
-        flags_visible_to(request.user),
-        user=request.user,
-        state=filters.get("state", ""),
-        severity=filters.get("severity", ""),
-        rule=filters.get("rule", ""),
-        subject_type=filters.get("subject_type", ""),
-        mine=bool(filters.get("mine")),
-        project_id=filters.get("project") or None,
-        sort=filters.get("sort") or dashboard.DEFAULT_FLAG_SORT,
+    filterset = FlagFilterSet(request.GET, flags_visible_to(request.user), request=request)
+    context = list_page(
+        request,
+        filterset,
+        bar=("state", "severity", "rule", "subject_type", "ordering", "mine"),
+        per_page=FLAGS_PER_PAGE,
     )
-    page = Paginator(flags, FLAGS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {
-        "form": form,
-        "page_obj": page,
-        "rows": [_flag_row(request, flag) for flag in page],
-        "sort": filters.get("sort") or dashboard.DEFAULT_FLAG_SORT,
-        "next": request.get_full_path(),
-    }
+    context["rows"] = [_flag_row(request, flag) for flag in context["page_obj"]]
+    context["next"] = request.get_full_path()
     return render(request, "alignment/flags.html", context)
 
 

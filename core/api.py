@@ -1,17 +1,14 @@
-"""Shared REST API pieces that settings point at: pagination, filter backends and the JSON
-error handler.
+"""Shared REST API pieces that settings point at: pagination, the search backend and the JSON
+error handler (filters and orderings are each resource's FilterSet, see core.filters).
 
 Kept free of view imports: DRF imports this module while it is itself still loading
 (DEFAULT_PAGINATION_CLASS), so the base classes live in core.api_base."""
 
 from typing import Any
 
-import django_filters
-from django import forms
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, RestrictedError
-from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import filters, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -28,40 +25,6 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
-
-
-class StrictBooleanField(forms.Field):
-    """true/false (or 1/0) for a boolean filter; anything else is an error, not "no filter"."""
-
-    widget = forms.TextInput  # the raw value, not NullBooleanSelect's mapping of unknowns to None
-
-    def to_python(self, value: Any) -> bool | None:
-        if value in (None, ""):
-            return None
-        spelled = str(value).strip().lower()
-        if spelled in ("true", "1"):
-            return True
-        if spelled in ("false", "0"):
-            return False
-        raise DjangoValidationError("Must be true or false.", code="invalid")
-
-
-class FilterBackend(DjangoFilterBackend):
-    """django-filter, with boolean filters that refuse values they do not understand.
-
-    Django's NullBooleanField reads `?is_traceable=maybe` (and even `=1`) as "unknown", so the
-    filter would be dropped silently and the client would get the whole list."""
-
-    def get_filterset(self, request: Request, queryset: Any, view: Any) -> Any:
-        filterset = super().get_filterset(request, queryset, view)
-        if filterset is not None:
-            # `filters` is this request's deep copy of the class's filters; the form that
-            # validates the query is built from it on first use.
-            for filter_ in filterset.filters.values():
-                if isinstance(filter_, django_filters.BooleanFilter):
-                    filter_.field_class = StrictBooleanField
-                    filter_.extra.pop("widget", None)
-        return filterset
 
 
 class SearchFilter(filters.SearchFilter):

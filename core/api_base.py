@@ -193,6 +193,14 @@ class ApiViewSet(viewsets.GenericViewSet):
     def visible(self, queryset: Any) -> Any:
         return permissions.visible_to(queryset, self.request.user)
 
+    def filter_queryset(self, queryset: Any) -> Any:
+        # Filters, search and ordering shape lists. A detail route (and its actions) finds the
+        # object by id whatever the query string says: a resolved flag, which the flag list
+        # leaves out by default, is still at /api/flags/{id}/.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
 
 def etag(obj: Any) -> str | None:
     """The ETag of a versioned object: its version, quoted."""

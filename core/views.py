@@ -1,9 +1,9 @@
-"""Helpers every page shares: the reader gate, pagination, sorting, filter parameters and the
-shared form page."""
+"""Helpers every page shares: the reader gate, pagination, list pages driven by a FilterSet and
+the shared form page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.contrib import messages
@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from .filters import ORDERING_PARAM, FilterSet
 from .forms import add_conflict, add_service_errors
 from .permissions import can_read
 from .services import EditConflict
@@ -31,25 +32,35 @@ def paginate(request: HttpRequest, queryset: QuerySet[Any], per_page: int = PAGE
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
-def sort_order(
-    request: HttpRequest, allowed: Mapping[str, tuple[str, ...]], default: str
-) -> tuple[str, tuple[str, ...]]:
-    """The `sort` parameter if it names an allowed column ("-" for descending), else default.
-    Returns the key the page shows and the ORDER BY fields (with a tiebreaker on id)."""
-    key = request.GET.get("sort", default)
-    name = key.removeprefix("-")
-    if name not in allowed:
-        key, name = default, default.removeprefix("-")
-    fields = allowed[name]
-    if key.startswith("-"):
-        fields = tuple(f[1:] if f.startswith("-") else f"-{f}" for f in fields)
-    return key, (*fields, "-pk" if key.startswith("-") else "pk")
-
-
-def choice_param(request: HttpRequest, name: str, choices: Any) -> str:
-    """A filter value that must be one of `choices`; anything else means "no filter"."""
-    value = request.GET.get(name, "")
-    return value if value in {str(c) for c in choices} else ""
+def list_page(
+    request: HttpRequest,
+    filterset: FilterSet,
+    *,
+    bar: Sequence[str],
+    per_page: int = PAGE_SIZE,
+) -> dict[str, Any]:
+    """What a list page renders from its resource's FilterSet (the same one its API uses): the
+    page of rows the filters select, in the requested order; the filter bar — the fields named
+    in `bar`, plus any other filter the query string uses, so it can be seen and cleared —
+    and the current ordering for the column headers. A refused value shows as an error on its
+    field and filters nothing."""
+    form = filterset.form
+    shown = [
+        form[name]
+        for name in form.fields
+        if name in bar
+        or (name != ORDERING_PARAM and (form[name].data not in (None, "", []) or form[name].errors))
+    ]
+    return {
+        "filterset": filterset,
+        "filter_fields": shown,
+        # Without a select for it, the bar carries the ordering (that of the column headers).
+        "ordering": filterset.ordering_key(),
+        "ordering_in_bar": ORDERING_PARAM in bar,
+        "ordering_errors": [] if ORDERING_PARAM in bar else form.errors.get(ORDERING_PARAM, []),
+        "filtered": filterset.is_filtered(),
+        "page_obj": paginate(request, filterset.qs, per_page),
+    }
 
 
 def form_page(

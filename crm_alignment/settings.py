@@ -179,9 +179,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Filters and `ordering` come from each resource's FilterSet (core.filters), the same class
+    # its list page uses; DRF's own OrderingFilter would read `ordering` a second time.
     "DEFAULT_FILTER_BACKENDS": [
-        "core.api.FilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "django_filters.rest_framework.DjangoFilterBackend",
         "core.api.SearchFilter",
     ],
     # JSON only: every answer, errors included, is JSON whatever the client's Accept header

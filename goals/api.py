@@ -2,8 +2,6 @@
 
 from typing import Any
 
-import django_filters
-from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -14,9 +12,8 @@ from rest_framework.response import Response
 from core.api_base import ServiceViewSet, StrategyPermission, actor, expected_version
 
 from . import selectors, services
-from .models import KPI, BusinessGoal, GoalStatus, KPICheckIn
-
-User = get_user_model()
+from .filters import GoalFilterSet, KPIFilterSet
+from .models import KPI, BusinessGoal, KPICheckIn
 
 
 class GoalSerializer(serializers.ModelSerializer):
@@ -52,25 +49,14 @@ class GoalSerializer(serializers.ModelSerializer):
         )
 
 
-class GoalFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=GoalStatus.choices)
-    owner = django_filters.ModelChoiceFilter(queryset=User.objects.all())
-
-    class Meta:
-        model = BusinessGoal
-        fields = ["status", "owner", "priority"]
-
-
 class GoalViewSet(ServiceViewSet):
     """Business goals. Executives create and change them; a goal with strategies under it cannot
     be deleted (409 naming them) — retire it by status instead."""
 
     serializer_class = GoalSerializer
     permission_classes = [IsAuthenticated, StrategyPermission]
-    filterset_class = GoalFilter
+    filterset_class = GoalFilterSet
     search_fields = ["title"]
-    ordering_fields = ["id", "title", "priority", "status", "created_at", "updated_at"]
-    ordering = ["priority", "title"]
 
     def get_queryset(self) -> Any:
         return self.visible(selectors.goals_with_counts())
@@ -131,25 +117,13 @@ class KPISerializer(serializers.ModelSerializer):
         )
 
 
-class KPIFilter(django_filters.FilterSet):
-    goal = django_filters.ModelChoiceFilter(queryset=BusinessGoal.objects.all())
-    goal_status = django_filters.ChoiceFilter(field_name="goal__status", choices=GoalStatus.choices)
-    owner = django_filters.ModelChoiceFilter(field_name="goal__owner", queryset=User.objects.all())
-
-    class Meta:
-        model = KPI
-        fields = ["goal", "goal_status", "owner", "direction"]
-
-
 class KPIViewSet(ServiceViewSet):
     """KPIs of goals, each with its check-in history. Executives write them."""
 
     serializer_class = KPISerializer
     permission_classes = [IsAuthenticated, StrategyPermission]
-    filterset_class = KPIFilter
+    filterset_class = KPIFilterSet
     search_fields = ["name"]
-    ordering_fields = ["id", "name", "due_date", "created_at"]
-    ordering = ["goal_id", "name"]
 
     def get_queryset(self) -> Any:
         return self.visible(selectors.kpis_with_history())

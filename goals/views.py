@@ -16,21 +16,15 @@ from django.views.decorators.http import require_POST
 
 from core.forms import refusal_message
 from core.permissions import can_manage_strategy, get_visible_or_404
-from core.views import choice_param, form_page, paginate, require_reader, sort_order, submit_form
+from core.views import form_page, list_page, require_reader, submit_form
 
 from . import services
 from .access import goal_for, kpi_for
+from .filters import GoalFilterSet
 from .forms import GoalForm, KPICheckInForm, KPIForm
 from .models import KPI, BusinessGoal, GoalStatus
 from .selectors import goals_with_counts, kpis_with_history
 
-GOAL_SORTS = {
-    "priority": ("priority", "title"),
-    "title": ("title",),
-    "status": ("status", "title"),
-    "horizon_end": ("horizon_end", "title"),
-    "strategies": ("business_strategy_count", "title"),
-}
 SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 160, 40, 4
 
 
@@ -72,21 +66,9 @@ def sparkline(values: list[Decimal], target: Decimal | None = None) -> dict[str,
 @login_required
 def goal_list(request: HttpRequest) -> HttpResponse:
     require_reader(request)
-    status = choice_param(request, "status", GoalStatus.values)
-    sort, ordering = sort_order(request, GOAL_SORTS, "priority")
-    goals = goals_with_counts().order_by(*ordering)
-    if status:
-        goals = goals.filter(status=status)
-    return render(
-        request,
-        "goals/goal_list.html",
-        {
-            "page_obj": paginate(request, goals),
-            "sort": sort,
-            "status": status,
-            "statuses": GoalStatus.choices,
-        },
-    )
+    filterset = GoalFilterSet(request.GET, goals_with_counts(), request=request)
+    context = list_page(request, filterset, bar=("status", "priority"))
+    return render(request, "goals/goal_list.html", context)
 
 
 @login_required

@@ -5,8 +5,6 @@ projects.selectors, every check through core.permissions."""
 
 from typing import Any
 
-import django_filters
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
@@ -20,25 +18,27 @@ from rest_framework.response import Response
 
 from core import permissions
 from core.api_base import ApiViewSet, CurrencyField, ServiceViewSet, UserField, actor
-from goals.models import BusinessGoal
 from strategies.models import CRMStrategy
 
 from . import selectors, services
+from .filters import (
+    CheckInFilterSet,
+    DepartmentFilterSet,
+    FeatureFilterSet,
+    MetricFilterSet,
+    PhaseFilterSet,
+    ProjectFilterSet,
+)
 from .models import (
     CRMProject,
     Department,
     Feature,
     FeatureLink,
-    FeatureStatus,
     ProjectCheckIn,
     ProjectLink,
-    ProjectStatus,
     RoadmapPhase,
     SuccessMetric,
 )
-
-User = get_user_model()
-
 
 # --- Permissions
 
@@ -320,40 +320,6 @@ class ProjectSerializer(LinkedSerializerMixin, serializers.ModelSerializer):
         return project
 
 
-class ProjectFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=ProjectStatus.choices)
-    manager = django_filters.ModelChoiceFilter(queryset=User.objects.all())
-    owner = django_filters.ModelChoiceFilter(
-        field_name="manager", queryset=User.objects.all(), label="Owner (the manager)"
-    )
-    sponsor = django_filters.ModelChoiceFilter(queryset=User.objects.all())
-    department = django_filters.ModelChoiceFilter(queryset=Department.objects.all())
-    crm_strategy = django_filters.ModelChoiceFilter(
-        field_name="links__crm_strategy", queryset=CRMStrategy.objects.all(), distinct=True
-    )
-    goal = django_filters.ModelChoiceFilter(
-        field_name="links__crm_strategy__serves__business_strategy__goal",
-        queryset=BusinessGoal.objects.all(),
-        distinct=True,
-    )
-    is_linked = django_filters.BooleanFilter()
-    is_traceable = django_filters.BooleanFilter()
-
-    class Meta:
-        model = CRMProject
-        fields = [
-            "status",
-            "manager",
-            "owner",
-            "sponsor",
-            "department",
-            "crm_strategy",
-            "goal",
-            "is_linked",
-            "is_traceable",
-        ]
-
-
 class ChainElementSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
@@ -387,10 +353,8 @@ class ProjectViewSet(ServiceViewSet):
 
     serializer_class = ProjectSerializer
     permission_classes = [IsAuthenticated, ProjectPermission]
-    filterset_class = ProjectFilter
+    filterset_class = ProjectFilterSet
     search_fields = ["title"]
-    ordering_fields = ["id", "title", "status", "start_date", "end_date", "created_at"]
-    ordering = ["title"]
 
     def get_queryset(self) -> Any:
         return self.visible(
@@ -486,32 +450,13 @@ class FeatureSerializer(LinkedSerializerMixin, ProjectPartSerializer):
         return feature
 
 
-class FeatureFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=FeatureStatus.choices)
-    project = django_filters.ModelChoiceFilter(queryset=CRMProject.objects.all())
-    owner = django_filters.ModelChoiceFilter(
-        field_name="project__manager", queryset=User.objects.all(), label="Owner (the manager)"
-    )
-    crm_strategy = django_filters.ModelChoiceFilter(
-        field_name="links__crm_strategy", queryset=CRMStrategy.objects.all(), distinct=True
-    )
-    is_linked = django_filters.BooleanFilter()
-    is_traceable = django_filters.BooleanFilter()
-
-    class Meta:
-        model = Feature
-        fields = ["status", "project", "owner", "crm_strategy", "priority", "is_linked"]
-
-
 class FeatureViewSet(ServiceViewSet):
     """Features of projects; the project's manager writes them and their links."""
 
     serializer_class = FeatureSerializer
     permission_classes = [IsAuthenticated, ProjectPartPermission]
-    filterset_class = FeatureFilter
+    filterset_class = FeatureFilterSet
     search_fields = ["title"]
-    ordering_fields = ["id", "title", "status", "priority", "position", "created_at"]
-    ordering = ["project_id", "position", "id"]
 
     def get_queryset(self) -> Any:
         return self.visible(
@@ -532,9 +477,7 @@ class MetricViewSet(ServiceViewSet):
 
     serializer_class = MetricSerializer
     permission_classes = [IsAuthenticated, ProjectPartPermission]
-    filterset_fields = ["project"]
-    ordering_fields = ["id", "name"]
-    ordering = ["project_id", "name"]
+    filterset_class = MetricFilterSet
 
     def get_queryset(self) -> Any:
         return self.visible(SuccessMetric.objects.select_related("project"))
@@ -548,9 +491,7 @@ class PhaseViewSet(ServiceViewSet):
 
     serializer_class = PhaseSerializer
     permission_classes = [IsAuthenticated, ProjectPartPermission]
-    filterset_fields = ["project", "kind"]
-    ordering_fields = ["id", "position", "start_date"]
-    ordering = ["project_id", "position", "start_date", "id"]
+    filterset_class = PhaseFilterSet
 
     def get_queryset(self) -> Any:
         return self.visible(RoadmapPhase.objects.select_related("project"))
@@ -569,9 +510,7 @@ class CheckInViewSet(
 
     serializer_class = CheckInSerializer
     permission_classes = [IsAuthenticated, ProjectPartPermission]
-    filterset_fields = ["project", "health"]
-    ordering_fields = ["id", "checked_in_on"]
-    ordering = ["project_id", "-checked_in_on", "-id"]
+    filterset_class = CheckInFilterSet
 
     def get_queryset(self) -> Any:
         return self.visible(ProjectCheckIn.objects.select_related("project"))
@@ -591,10 +530,8 @@ class DepartmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
     """Departments a project can belong to (managed in the admin)."""
 
     serializer_class = DepartmentSerializer
-    filterset_fields = ["is_it"]
+    filterset_class = DepartmentFilterSet
     search_fields = ["name"]
-    ordering_fields = ["id", "name"]
-    ordering = ["name"]
 
     def get_queryset(self) -> Any:
         return self.visible(Department.objects.all())

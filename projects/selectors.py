@@ -3,6 +3,7 @@
 from collections import OrderedDict
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
     Count,
     DecimalField,
@@ -75,6 +76,15 @@ def projects_with_trace() -> QuerySet[CRMProject]:
         budget_sum=BUDGET_TOTAL,
         feature_count=_count_subquery(features),
         features_traced=_count_subquery(features.filter(feature_traceable_exists())),
+    )
+
+
+def project_managers() -> QuerySet[Any]:
+    """The people who manage at least one project, by name (the lists' manager filter)."""
+    return (
+        get_user_model()
+        .objects.filter(Exists(CRMProject.objects.filter(manager=OuterRef("pk"))))
+        .order_by("first_name", "last_name", "username")
     )
 
 

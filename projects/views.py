@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, Q, QuerySet
@@ -25,17 +24,12 @@ from core.permissions import (
     can_edit_project,
     get_visible_or_404,
 )
-from core.views import (
-    choice_param,
-    form_page,
-    paginate,
-    require_reader,
-    sort_order,
-)
+from core.views import form_page, list_page, require_reader
 from strategies.models import CRMStrategy, StrategyStatus
 from strategies.selectors import anchored_crm_strategy_exists
 
 from . import services
+from .filters import ProjectFilterSet
 from .forms import (
     CheckInForm,
     FeatureForm,
@@ -46,7 +40,6 @@ from .forms import (
 )
 from .models import (
     CRMProject,
-    Department,
     Feature,
     FeatureLink,
     ProjectLink,
@@ -57,20 +50,10 @@ from .models import (
 from .selectors import (
     features_with_trace,
     project_trace,
-    project_traceable_exists,
     projects_with_trace,
 )
 
 FLAGS_CHANGED = "flagsChanged"  # htmx event: the flags panel re-fetches at once
-PROJECT_SORTS = {
-    "title": ("title",),
-    "status": ("status", "title"),
-    "manager": ("manager__first_name", "manager__last_name", "manager__username"),
-    "budget": ("budget_sum",),
-    "traced": ("is_traceable", "is_linked", "title"),
-    "features": ("feature_count",),
-    "start": ("start_date",),
-}
 
 
 def _htmx(request: HttpRequest) -> bool:
@@ -99,47 +82,9 @@ def _editable(request: HttpRequest, queryset: QuerySet[Any], **lookup: Any) -> A
 
 
 def _project_list(request: HttpRequest, projects: QuerySet[CRMProject], *, mine: bool) -> Any:
-    status = choice_param(request, "status", ProjectStatus.values)
-    managers = list(
-        get_user_model()
-        .objects.filter(pk__in=CRMProject.objects.values("manager_id"))
-        .order_by("first_name", "last_name", "username")
-    )
-    departments = list(Department.objects.order_by("name"))
-    manager = choice_param(request, "manager", [m.pk for m in managers])
-    department = choice_param(request, "department", [d.pk for d in departments])
-    traceable = choice_param(request, "traceable", ["yes", "no"])
-    sort, ordering = sort_order(request, PROJECT_SORTS, "title")
-    projects = projects.order_by(*ordering)
-    if status:
-        projects = projects.filter(status=status)
-    if manager:
-        projects = projects.filter(manager_id=int(manager))
-    if department:
-        projects = projects.filter(department_id=int(department))
-    if traceable == "yes":
-        projects = projects.filter(project_traceable_exists())
-    elif traceable == "no":
-        projects = projects.exclude(project_traceable_exists())
-    return render(
-        request,
-        "projects/project_list.html",
-        {
-            "page_obj": paginate(request, projects),
-            "sort": sort,
-            "filters": {
-                "status": status,
-                "manager": manager,
-                "department": department,
-                "traceable": traceable,
-            },
-            "filtered": any([status, manager, department, traceable]),
-            "statuses": ProjectStatus.choices,
-            "managers": managers,
-            "departments": departments,
-            "mine": mine,
-        },
-    )
+    filterset = ProjectFilterSet(request.GET, projects, request=request)
+    context = list_page(request, filterset, bar=("status", "manager", "department", "is_traceable"))
+    return render(request, "projects/project_list.html", {**context, "mine": mine})
 
 
 @login_required

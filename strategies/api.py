@@ -2,8 +2,6 @@
 
 from typing import Any
 
-import django_filters
-from django.contrib.auth import get_user_model
 from django.db.models import Prefetch
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -12,9 +10,8 @@ from core.api_base import ServiceViewSet, StrategyPermission, actor
 from goals.models import BusinessGoal
 
 from . import selectors, services
-from .models import BusinessStrategy, CRMStrategy, StrategyStatus
-
-User = get_user_model()
+from .filters import BusinessStrategyFilterSet, CRMStrategyFilterSet
+from .models import BusinessStrategy, CRMStrategy
 
 
 class BusinessStrategySerializer(serializers.ModelSerializer):
@@ -54,26 +51,14 @@ class BusinessStrategySerializer(serializers.ModelSerializer):
         )
 
 
-class BusinessStrategyFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=StrategyStatus.choices)
-    owner = django_filters.ModelChoiceFilter(queryset=User.objects.all())
-    goal = django_filters.ModelChoiceFilter(queryset=BusinessGoal.objects.all())
-
-    class Meta:
-        model = BusinessStrategy
-        fields = ["status", "owner", "goal"]
-
-
 class BusinessStrategyViewSet(ServiceViewSet):
     """Business strategies under goals. Executives write them; one that CRM strategies serve
     cannot be deleted (409 naming them)."""
 
     serializer_class = BusinessStrategySerializer
     permission_classes = [IsAuthenticated, StrategyPermission]
-    filterset_class = BusinessStrategyFilter
+    filterset_class = BusinessStrategyFilterSet
     search_fields = ["title", "scope"]
-    ordering_fields = ["id", "title", "status", "created_at", "updated_at"]
-    ordering = ["goal_id", "title"]
 
     def get_queryset(self) -> Any:
         return self.visible(selectors.business_strategies_with_counts())
@@ -122,36 +107,14 @@ class CRMStrategySerializer(serializers.ModelSerializer):
         return services.crm_strategy_update(strategy=instance, actor=actor(self), **validated_data)
 
 
-class CRMStrategyFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=StrategyStatus.choices)
-    owner = django_filters.ModelChoiceFilter(queryset=User.objects.all())
-    business_strategy = django_filters.ModelChoiceFilter(
-        field_name="serves__business_strategy",
-        queryset=BusinessStrategy.objects.all(),
-        distinct=True,
-    )
-    goal = django_filters.ModelChoiceFilter(
-        field_name="serves__business_strategy__goal",
-        queryset=BusinessGoal.objects.all(),
-        distinct=True,
-    )
-    is_anchored = django_filters.BooleanFilter()
-
-    class Meta:
-        model = CRMStrategy
-        fields = ["status", "owner", "business_strategy", "goal", "is_anchored"]
-
-
 class CRMStrategyViewSet(ServiceViewSet):
     """CRM strategies and the business strategies they serve. Executives write them; one that
     projects or features link to cannot be deleted (409 naming them)."""
 
     serializer_class = CRMStrategySerializer
     permission_classes = [IsAuthenticated, StrategyPermission]
-    filterset_class = CRMStrategyFilter
+    filterset_class = CRMStrategyFilterSet
     search_fields = ["title"]
-    ordering_fields = ["id", "title", "status", "created_at", "updated_at"]
-    ordering = ["title"]
 
     def get_queryset(self) -> Any:
         return self.visible(

@@ -16,30 +16,13 @@ from django.views.decorators.http import require_POST
 
 from core.forms import add_service_errors, refusal_message
 from core.permissions import can_manage_strategy, get_visible_or_404
-from core.views import choice_param, form_page, paginate, require_reader, sort_order
-from goals.models import BusinessGoal
+from core.views import form_page, list_page, require_reader
 
 from . import services
+from .filters import BusinessStrategyFilterSet, CRMStrategyFilterSet
 from .forms import BusinessStrategyForm, CRMStrategyForm
 from .models import BusinessStrategy, CRMStrategy, StrategyStatus
-from .selectors import (
-    anchored_crm_strategy_exists,
-    business_strategies_with_counts,
-    crm_strategies_with_trace,
-)
-
-CRM_SORTS = {
-    "title": ("title",),
-    "status": ("status", "title"),
-    "serves": ("business_strategy_count", "title"),
-    "projects": ("project_count", "title"),
-}
-BUSINESS_SORTS = {
-    "title": ("title",),
-    "goal": ("goal__title", "title"),
-    "status": ("status", "title"),
-    "crm": ("crm_strategy_count", "title"),
-}
+from .selectors import business_strategies_with_counts, crm_strategies_with_trace
 
 
 def _require_executive(request: HttpRequest, action: str) -> None:
@@ -64,37 +47,15 @@ def _retire(request: HttpRequest, strategy: Any, update: Any, done: str) -> Http
 @login_required
 def crm_list(request: HttpRequest) -> HttpResponse:
     require_reader(request)
-    status = choice_param(request, "status", StrategyStatus.values)
-    anchored = choice_param(request, "anchored", ["yes", "no"])
-    sort, ordering = sort_order(request, CRM_SORTS, "title")
-    strategies = (
-        crm_strategies_with_trace()
-        .prefetch_related(
-            Prefetch(
-                "business_strategies",
-                queryset=BusinessStrategy.objects.select_related("goal").order_by("title"),
-            )
+    strategies = crm_strategies_with_trace().prefetch_related(
+        Prefetch(
+            "business_strategies",
+            queryset=BusinessStrategy.objects.select_related("goal").order_by("title"),
         )
-        .order_by(*ordering)
     )
-    if status:
-        strategies = strategies.filter(status=status)
-    if anchored == "yes":
-        strategies = strategies.filter(anchored_crm_strategy_exists())
-    elif anchored == "no":
-        strategies = strategies.exclude(anchored_crm_strategy_exists())
-    return render(
-        request,
-        "strategies/crm_list.html",
-        {
-            "page_obj": paginate(request, strategies),
-            "sort": sort,
-            "status": status,
-            "anchored": anchored,
-            "statuses": StrategyStatus.choices,
-            "tab": "crm",
-        },
-    )
+    filterset = CRMStrategyFilterSet(request.GET, strategies, request=request)
+    context = list_page(request, filterset, bar=("status", "is_anchored"))
+    return render(request, "strategies/crm_list.html", {**context, "tab": "crm"})
 
 
 @login_required
@@ -189,28 +150,11 @@ def crm_retire(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def business_list(request: HttpRequest) -> HttpResponse:
     require_reader(request)
-    status = choice_param(request, "status", StrategyStatus.values)
-    goals = list(BusinessGoal.objects.order_by("title").values_list("pk", "title"))
-    goal = choice_param(request, "goal", [pk for pk, _ in goals])
-    sort, ordering = sort_order(request, BUSINESS_SORTS, "goal")
-    strategies = business_strategies_with_counts().order_by(*ordering)
-    if status:
-        strategies = strategies.filter(status=status)
-    if goal:
-        strategies = strategies.filter(goal_id=int(goal))
-    return render(
-        request,
-        "strategies/business_list.html",
-        {
-            "page_obj": paginate(request, strategies),
-            "sort": sort,
-            "status": status,
-            "goal": goal,
-            "goals": goals,
-            "statuses": StrategyStatus.choices,
-            "tab": "business",
-        },
+    filterset = BusinessStrategyFilterSet(
+        request.GET, business_strategies_with_counts(), request=request
     )
+    context = list_page(request, filterset, bar=("goal", "status"))
+    return render(request, "strategies/business_list.html", {**context, "tab": "business"})
 
 
 @login_required

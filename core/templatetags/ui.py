@@ -77,13 +77,14 @@ def query_with(context: template.Context, **changes: Any) -> str:
 
 @register.inclusion_tag("components/sort_link.html", takes_context=True)
 def sort_link(context: template.Context, field: str, label: str) -> dict[str, Any]:
-    """A column header that sorts by `field`, toggling direction, and says how it is sorted."""
-    current = context.get("sort", "")
+    """A column header that sorts by `field` (a name of the resource's `?ordering=`, as on its
+    API), toggling direction, and says how it is sorted."""
+    current = context.get("ordering", "")
     ascending = current == field
     descending = current == f"-{field}"
     target = f"-{field}" if ascending else field
     return {
         "label": label,
-        "href": query_with(context, sort=target, page=None),
+        "href": query_with(context, ordering=target, page=None),
         "state": "ascending" if ascending else "descending" if descending else "none",
     }

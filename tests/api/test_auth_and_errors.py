@@ -197,6 +197,25 @@ def test_a_boolean_filter_refuses_values_other_than_true_or_false(api, viewer, u
     assert response.json() == {name: ["Must be true or false."]}
 
 
+def test_every_list_endpoint_filters_and_sorts_through_one_core_filterset():
+    """The FilterSet a list page would use: strict booleans, an `ordering` with a default."""
+    import django_filters
+    from rest_framework.mixins import ListModelMixin
+
+    from core.filters import BooleanFilter, FilterSet, OrderingFilter
+    from crm_alignment.api_urls import router
+
+    listed = [viewset for _, viewset, _ in router.registry if issubclass(viewset, ListModelMixin)]
+    assert listed
+    for viewset in listed:
+        filterset = viewset.filterset_class
+        assert issubclass(filterset, FilterSet), viewset
+        assert isinstance(filterset.base_filters.get("ordering"), OrderingFilter), viewset
+        for name, filter_ in filterset.base_filters.items():
+            if isinstance(filter_, django_filters.BooleanFilter):
+                assert isinstance(filter_, BooleanFilter), f"{viewset.__name__}.{name}"
+
+
 def test_boolean_filters_read_true_false_1_and_0(api, viewer, own_project, other_project):
     client = api(viewer)
 

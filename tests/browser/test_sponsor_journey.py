@@ -98,7 +98,7 @@ def test_sponsor_follows_alignment_and_waives_a_flag(
 
     # The inbox: the technology-only project's flag, waived with a reason and an expiry.
     flag = Flag.objects.get(rule="project.technology_only", project=portfolio["tech_only"])
-    page.goto(f"{live_server.url}/alignment/flags/?mine=on")
+    page.goto(f"{live_server.url}/alignment/flags/?mine=true")
     row = page.locator(f"#flag-{flag.pk}")
     expect(row).to_contain_text("Budget the people, process, training and incentives")
     row.locator("summary", has_text="Waive").click()
@@ -114,7 +114,7 @@ def test_sponsor_follows_alignment_and_waives_a_flag(
     row = page.locator(f"#flag-{flag.pk}")
     expect(row).to_have_attribute("data-state", "waived")
     expect(row).to_contain_text("Licences first")
-    expect(page).to_have_url(re.compile(r"/alignment/flags/\?mine=on$"))  # swapped in place
+    expect(page).to_have_url(re.compile(r"/alignment/flags/\?mine=true$"))  # swapped in place
     screenshot("sponsor-inbox")
 
     flag.refresh_from_db()

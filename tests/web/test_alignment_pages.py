@@ -349,7 +349,7 @@ def test_inbox_mine_shows_flags_of_my_projects(as_user, sponsor):
     mine = make_flag(ProjectFactory(sponsor=sponsor))
     theirs = make_flag()
 
-    html = as_user(sponsor).get(reverse("alignment:flags") + "?mine=on").content.decode()
+    html = as_user(sponsor).get(reverse("alignment:flags") + "?mine=true").content.decode()
 
     assert f'id="flag-{mine.pk}"' in html
     assert f'id="flag-{theirs.pk}"' not in html
@@ -361,14 +361,14 @@ def test_inbox_sorts_worst_first_by_default_and_by_subject_on_request(as_user, v
     client = as_user(viewer)
 
     default = client.get(reverse("alignment:flags")).content.decode()
-    by_subject = client.get(reverse("alignment:flags") + "?sort=subject").content.decode()
+    by_subject = client.get(reverse("alignment:flags") + "?ordering=subject").content.decode()
 
     assert default.index(f'id="flag-{critical.pk}"') < default.index(f'id="flag-{info.pk}"')
     assert by_subject.index(f'id="flag-{info.pk}"') < by_subject.index(f'id="flag-{critical.pk}"')
 
 
 @pytest.mark.parametrize(
-    "sort, first",
+    "ordering, first",
     [
         ("subject", "alpha"),
         ("-subject", "zulu"),
@@ -378,14 +378,16 @@ def test_inbox_sorts_worst_first_by_default_and_by_subject_on_request(as_user, v
         ("-rule", "alpha"),
     ],
 )
-def test_inbox_sorts_both_ways_by_every_column_header(as_user, viewer, sort, first):
+def test_inbox_sorts_both_ways_by_every_column_header(as_user, viewer, ordering, first):
     flags = {
         "alpha": make_flag(ProjectFactory(title="Alpha"), rule="project.stalled", severity="info"),
         "zulu": make_flag(ProjectFactory(title="Zulu"), rule="project.no_sponsor"),
     }
     second = "zulu" if first == "alpha" else "alpha"
 
-    html = as_user(viewer).get(reverse("alignment:flags") + f"?sort={sort}").content.decode()
+    html = (
+        as_user(viewer).get(reverse("alignment:flags") + f"?ordering={ordering}").content.decode()
+    )
 
     assert html.index(f'id="flag-{flags[first].pk}"') < html.index(f'id="flag-{flags[second].pk}"')
 
@@ -393,12 +395,12 @@ def test_inbox_sorts_both_ways_by_every_column_header(as_user, viewer, sort, fir
 def test_every_sort_link_on_the_inbox_is_one_the_inbox_accepts(as_user, viewer):
     import re
 
-    from alignment.forms import FlagFilterForm
+    from alignment.filters import FlagFilterSet
 
     make_flag()
     html = as_user(viewer).get(reverse("alignment:flags")).content.decode()
-    offered = set(re.findall(r"sort=(-?[a-z_]+)", html))
-    accepted = {key for key, _ in FlagFilterForm(rules=[]).fields["sort"].choices}
+    offered = set(re.findall(r"ordering=(-?[a-z_]+)", html))
+    accepted = {key for key, _ in FlagFilterSet().form.fields["ordering"].choices}
 
     assert offered, "the inbox offers no sortable column headers"
     assert offered <= accepted
@@ -410,7 +412,7 @@ def test_inbox_paginates_and_survives_bad_filters(as_user, viewer):
     client = as_user(viewer)
 
     page_two = client.get(reverse("alignment:flags") + "?page=2").content.decode()
-    bad = client.get(reverse("alignment:flags") + "?severity=nope&sort=drop+table&page=-3")
+    bad = client.get(reverse("alignment:flags") + "?severity=nope&ordering=drop+table&page=-3")
 
     assert "26\u201327 of 27" in page_two
     assert bad.status_code == 200

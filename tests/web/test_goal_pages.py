@@ -49,7 +49,7 @@ def test_the_goal_list_filters_by_status_and_sorts(as_user, viewer):
     client = as_user(viewer)
 
     filtered = client.get(reverse("goals:list"), {"status": "active"}).content.decode()
-    by_title_desc = client.get(reverse("goals:list"), {"sort": "-title"}).content.decode()
+    by_title_desc = client.get(reverse("goals:list"), {"ordering": "-title"}).content.decode()
 
     assert "Alpha active" in filtered and "Beta retired" not in filtered
     assert by_title_desc.index("Gamma active") < by_title_desc.index("Alpha active")

@@ -100,8 +100,8 @@ def test_the_project_list_filters_by_status_manager_department_and_traceability(
     client = as_user(viewer)
     url = reverse("projects:list")
 
-    assert "Loose one" not in client.get(url, {"traceable": "yes"}).content.decode()
-    assert "Traced one" not in client.get(url, {"traceable": "no"}).content.decode()
+    assert "Loose one" not in client.get(url, {"is_traceable": "true"}).content.decode()
+    assert "Traced one" not in client.get(url, {"is_traceable": "false"}).content.decode()
     assert "Traced one" not in client.get(url, {"status": "on_hold"}).content.decode()
     assert "Loose one" not in client.get(url, {"manager": pm.pk}).content.decode()
     by_department = client.get(url, {"department": traced.department_id}).content.decode()
@@ -113,8 +113,10 @@ def test_the_project_list_sorts_by_budget_both_ways(as_user, viewer):
     ProjectFactory(title="Dear", budget_technology=Decimal("10000"))
     client = as_user(viewer)
 
-    ascending = client.get(reverse("projects:list"), {"sort": "budget"}).content.decode()
-    descending = client.get(reverse("projects:list"), {"sort": "-budget"}).content.decode()
+    ascending = client.get(reverse("projects:list"), {"ordering": "budget_total"}).content.decode()
+    descending = client.get(
+        reverse("projects:list"), {"ordering": "-budget_total"}
+    ).content.decode()
 
     assert ascending.index("Cheap") < ascending.index("Dear")
     assert descending.index("Dear") < descending.index("Cheap")

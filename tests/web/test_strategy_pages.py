@@ -44,7 +44,9 @@ def test_the_crm_list_filters_the_unanchored(as_user, viewer):
     CRMStrategyFactory(title="Anchored one")
     CRMStrategyFactory(title="Floating tool", serves=[])
 
-    html = as_user(viewer).get(reverse("strategies:list"), {"anchored": "no"}).content.decode()
+    html = (
+        as_user(viewer).get(reverse("strategies:list"), {"is_anchored": "false"}).content.decode()
+    )
 
     assert "Floating tool" in html
     assert "Anchored one" not in html
