@@ -111,7 +111,7 @@ def add_conflict(form: forms.BaseForm, conflict: EditConflict) -> None:
     """Explain an edit conflict on the form: who changed it and when at the top, the values
     saved meanwhile next to each field where they differ from the person's input (which is
     kept). The hidden version moves on, so saving again knowingly replaces them."""
-    current = conflict.current
+    current: Any = conflict.current
     form.add_error(
         None,
         f"{conflict} Your input is kept below, with the values saved meanwhile next to the "
@@ -121,13 +121,21 @@ def add_conflict(form: forms.BaseForm, conflict: EditConflict) -> None:
         if name == "version" or name not in form.fields:
             continue
         try:
-            field = current._meta.get_field(name)
+            field: Any = current._meta.get_field(name)
         except LookupError:
             continue
-        stored = getattr(current, name, None)
-        if stored == value or (stored in (None, "") and value in (None, "")):
-            continue
-        shown = dict(field.flatchoices).get(stored, stored) if field.choices else stored
+        shown: Any
+        if field.many_to_many:
+            # A set of links (what a CRM strategy serves): compare the ids, show the rows.
+            rows = list(getattr(current, name).all())
+            if {row.pk for row in rows} == {getattr(item, "pk", item) for item in value or ()}:
+                continue
+            shown = ", ".join(map(str, rows))
+        else:
+            stored = getattr(current, name, None)
+            if stored == value or (stored in (None, "") and value in (None, "")):
+                continue
+            shown = dict(field.flatchoices).get(stored, stored) if field.choices else stored
         form.add_error(name, f"Saved meanwhile by {conflict.changed_by}: “{shown or '(empty)'}”.")
     data = form.data.copy()  # type: ignore[attr-defined]
     data[form.add_prefix("version")] = current.version

@@ -52,7 +52,9 @@ def _stamp(instance: Model, actor: Actor) -> list[str]:
         instance.version = 1
     else:
         instance.version += 1
-    instance.updated_by = actor if getattr(actor, "is_authenticated", False) else None
+    instance.updated_by = (  # type: ignore[attr-defined]
+        actor if getattr(actor, "is_authenticated", False) else None
+    )
     return ["version", "updated_by", "updated_at"]
 
 
@@ -101,6 +103,13 @@ def save_changes(
         return instance
     _full_clean(instance, exclude)
     instance.save(update_fields=[*changed, *_stamp(instance, actor)])
+    return instance
+
+
+def touch(instance: M, *, actor: Actor) -> M:
+    """Record a change that lives outside the row (its links): bump the version and who changed
+    it, so an If-Match or a page opened before the change is refused like any other edit."""
+    instance.save(update_fields=_stamp(instance, actor))
     return instance
 
 
