@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -52,21 +52,14 @@ class WaiveSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
-class FlagPermission(BasePermission):
-    """Everyone with a role reads flags; the project's sponsor, executives and admins act."""
-
-    def has_object_permission(self, request: Request, view: Any, obj: Flag) -> bool:
-        if request.method in SAFE_METHODS:
-            return True
-        return permissions.can_act_on_flag(request.user, obj)
-
-
 class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """Flags raised by the alignment rules; by default the unresolved ones (open, acknowledged,
-    waived), worst first — as the flag inbox shows them (`state=all` for every flag)."""
+    waived), worst first — as the flag inbox shows them (`state=all` for every flag). Everyone
+    with a role reads them; the project's sponsor, executives and admins act on them
+    (alignment.access.flag_for)."""
 
     serializer_class = FlagSerializer
-    permission_classes = [IsAuthenticated, FlagPermission]
+    permission_classes = [IsAuthenticated]
     filterset_class = FlagFilterSet
     search_fields = ["subject_label", "message"]
 
@@ -79,23 +72,27 @@ class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str | None = None) -> Response:
         """Acknowledge an open flag: seen, being dealt with."""
+        from .access import flag_for
         from .services import flag_acknowledge
 
-        flag = flag_acknowledge(flag=self.get_object(), actor=request.user)
+        flag = flag_for(request.user, pk, act=True)
+        flag = flag_acknowledge(actor=request.user, flag_id=flag.pk)
         return Response(FlagSerializer(flag).data)
 
     @extend_schema(request=WaiveSerializer, responses={200: FlagSerializer})
     @action(detail=True, methods=["post"])
     def waive(self, request: Request, pk: str | None = None) -> Response:
         """Waive a flag until `expires_at` (in the future), saying why."""
+        from .access import flag_for
         from .services import flag_waive
 
-        flag = self.get_object()
+        # Who may is answered before what was sent is judged (404 / 403 before 400).
+        flag = flag_for(request.user, pk, act=True)
         data = WaiveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         flag = flag_waive(
-            flag=flag,
             actor=request.user,
+            flag_id=flag.pk,
             reason=data.validated_data["reason"],
             expires_at=data.validated_data["expires_at"],
         )

@@ -13,9 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from core.permissions import can_act_on_flag, can_start_scan
+from core.permissions import can_start_scan
 from core.services import Actor, require
 
+from .access import flag_for
 from .models import Flag, FlagState, Scan, ScanKind, ScanState
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,8 @@ REASON_MAX = 2000
 
 
 def _decide(flag: Flag, allowed_from: list[str], **changes: object) -> Flag:
-    # Compare-and-swap: a scan may resolve the flag between the page load and the click.
+    # The row is locked and its state checked; the state filter also guards SQLite, where
+    # select_for_update does nothing, against a scan that resolved the flag meanwhile.
     updated = Flag.objects.filter(pk=flag.pk, state__in=allowed_from).update(**changes)
     if not updated:
         raise ValidationError(
@@ -36,9 +38,9 @@ def _decide(flag: Flag, allowed_from: list[str], **changes: object) -> Flag:
 
 
 @transaction.atomic
-def flag_acknowledge(*, flag: Flag, actor: Actor) -> Flag:
+def flag_acknowledge(*, actor: Actor, flag_id: int) -> Flag:
     """Acknowledge an open flag: the sponsor has seen it and owns the follow-up."""
-    require(can_act_on_flag(actor, flag), "Only the project's sponsor or an executive may do that.")
+    flag = flag_for(actor, flag_id, act=True, for_update=True)
     if flag.state != FlagState.OPEN:
         raise ValidationError(
             f"Only an open flag can be acknowledged; this one is {flag.get_state_display()}.",
@@ -55,10 +57,10 @@ def flag_acknowledge(*, flag: Flag, actor: Actor) -> Flag:
 
 @transaction.atomic
 def flag_waive(
-    *, flag: Flag, actor: Actor, reason: str, expires_at: datetime.datetime | None
+    *, actor: Actor, flag_id: int, reason: str, expires_at: datetime.datetime | None
 ) -> Flag:
     """Accept a flag's risk until `expires_at`, with a reason; it reopens after expiry."""
-    require(can_act_on_flag(actor, flag), "Only the project's sponsor or an executive may do that.")
+    flag = flag_for(actor, flag_id, act=True, for_update=True)
     reason = (reason or "").strip()
     errors: dict[str, str] = {}
     if not reason:

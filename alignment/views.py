@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -30,6 +30,7 @@ from core.views import list_page
 from projects.models import CRMProject
 
 from . import dashboard
+from .access import flag_for
 from .charts import bars, percent, trend_chart
 from .filters import FlagFilterSet
 from .forms import (
@@ -208,12 +209,6 @@ def _flag_row(request: HttpRequest, flag: Flag, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _visible_flag(request: HttpRequest, pk: int) -> Flag:
-    """The flag if the user may see it, else 404 (its existence must not leak)."""
-    flags = flags_visible_to(request.user).select_related("project", "acknowledged_by", "waived_by")
-    return get_visible_or_404(flags, request.user, pk=pk)
-
-
 def _back_to_inbox(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
@@ -250,16 +245,14 @@ def flag_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def flag_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Acknowledge a flag: "we know; it stays open until fixed"."""
-    flag = _visible_flag(request, pk)
-    if not can_act_on_flag(request.user, flag):
-        raise PermissionDenied("Only the project's sponsor or an executive may acknowledge this.")
+    flag = flag_for(request.user, pk, act=True)
     error = ""
     try:
-        flag = flag_acknowledge(flag=flag, actor=request.user)
+        flag = flag_acknowledge(actor=request.user, flag_id=pk)
     except ValidationError as exc:
         error = refusal_message(exc)
     if request.htmx:  # type: ignore[attr-defined]
-        return _render_row(request, _visible_flag(request, pk), error=error)
+        return _render_row(request, flag_for(request.user, pk), error=error)
     if error:
         messages.error(request, error)
     else:
@@ -272,15 +265,13 @@ def flag_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
 def flag_waive_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Waive a flag with a reason and an expiry. GET shows the form on its own page (the
     no-JavaScript path); an htmx POST answers with the inbox row."""
-    flag = _visible_flag(request, pk)
-    if not can_act_on_flag(request.user, flag):
-        raise PermissionDenied("Only the project's sponsor or an executive may waive this.")
+    flag = flag_for(request.user, pk, act=True)
     form = WaiveForm(request.POST or None, prefix_id=f"flag{flag.pk}")
     if request.method == "POST" and form.is_valid():
         try:
             flag = flag_waive(
-                flag=flag,
                 actor=request.user,
+                flag_id=pk,
                 reason=form.cleaned_data["reason"],
                 expires_at=form.expires_at(),
             )
@@ -288,7 +279,7 @@ def flag_waive_view(request: HttpRequest, pk: int) -> HttpResponse:
             _add_service_errors(form, exc)
         else:
             if request.htmx:  # type: ignore[attr-defined]
-                return _render_row(request, _visible_flag(request, pk), waived=True)
+                return _render_row(request, flag_for(request.user, pk), waived=True)
             messages.success(
                 request,
                 f"Waived until {form.cleaned_data['expires_on']:%d %b %Y}: {flag.subject_label}.",

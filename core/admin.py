@@ -130,6 +130,7 @@ class ServiceModelAdmin(admin.ModelAdmin):
         service_fields = services.GOAL_FIELDS
         id_kwarg = "goal_id"                     # how the update/delete services name the row
         parent_fields = ("goal",)                # form fields passed to create as "<name>_id"
+                                                 # (and to update as changes, if in service_fields)
         create_service = staticmethod(services.goal_create)
         update_service = staticmethod(services.goal_update)
         delete_service = staticmethod(services.goal_delete)
@@ -158,11 +159,14 @@ class ServiceModelAdmin(admin.ModelAdmin):
             if self.create_service is None:
                 raise ServiceRefused(f"{obj._meta.verbose_name} cannot be added here.")
             parents = {f"{name}_id": form.cleaned_data[name].pk for name in self.parent_fields}
+            # A parent that may change later (a business strategy's goal) is one of the
+            # service_fields too; on create it goes only as "<name>_id".
+            fields = [name for name in self.service_fields if name not in self.parent_fields]
             created = call_service(
                 self.create_service,
                 actor=request.user,
                 **parents,
-                **form_fields(form, self.service_fields, changed_only=False),
+                **form_fields(form, fields, changed_only=False),
             )
             adopt(obj, created)
 

@@ -124,10 +124,18 @@ def add_conflict(form: forms.BaseForm, conflict: EditConflict) -> None:
             field: Any = current._meta.get_field(name)
         except LookupError:
             continue
-        stored = getattr(current, name, None)
-        if stored == value or (stored in (None, "") and value in (None, "")):
-            continue
-        shown = dict(field.flatchoices).get(stored, stored) if field.choices else stored
+        shown: Any
+        if field.many_to_many:
+            # A set of links (what a CRM strategy serves): compare the ids, show the rows.
+            rows = list(getattr(current, name).all())
+            if {row.pk for row in rows} == {getattr(item, "pk", item) for item in value or ()}:
+                continue
+            shown = ", ".join(map(str, rows))
+        else:
+            stored = getattr(current, name, None)
+            if stored == value or (stored in (None, "") and value in (None, "")):
+                continue
+            shown = dict(field.flatchoices).get(stored, stored) if field.choices else stored
         form.add_error(name, f"Saved meanwhile by {conflict.changed_by}: “{shown or '(empty)'}”.")
     data = form.data.copy()  # type: ignore[attr-defined]
     data[form.add_prefix("version")] = current.version

@@ -106,6 +106,13 @@ def save_changes(
     return instance
 
 
+def touch(instance: M, *, actor: Actor) -> M:
+    """Record a change that lives outside the row (its links): bump the version and who changed
+    it, so an If-Match or a page opened before the change is refused like any other edit."""
+    instance.save(update_fields=_stamp(instance, actor))
+    return instance
+
+
 def _unique_errors_on_their_field(instance: Model, error: ValidationError) -> ValidationError:
     """Django reports a UniqueConstraint over (parent, name) as a form-wide error; put it on
     the constraint's last field (the name, the title, the linked strategy) where a user or

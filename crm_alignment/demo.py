@@ -801,7 +801,9 @@ class _Loader:
         )
         if telesales_created:
             strategy_services.business_strategy_update(
-                strategy=telesales, actor=executive, status=StrategyStatus.RETIRED
+                actor=executive,
+                business_strategy_id=telesales.pk,
+                changes={"status": StrategyStatus.RETIRED},
             )
 
     def _goal(
@@ -856,7 +858,7 @@ class _Loader:
         if strategy is None:
             strategy = strategy_services.business_strategy_create(
                 actor=self.users["executive"],
-                goal=goal,
+                goal_id=goal.pk,
                 title=title,
                 scope=scope,
                 description=description,
@@ -872,7 +874,7 @@ class _Loader:
         if strategy is None:
             strategy = strategy_services.crm_strategy_create(
                 actor=self.users["executive"],
-                business_strategies=serves,
+                business_strategies=[served.pk for served in serves],
                 title=title,
                 status=StrategyStatus.ACTIVE,
                 **fields,

@@ -7,7 +7,7 @@ from django.db.models import Count, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
-from core.admin import ServiceModelAdmin, adopt, call_service, form_fields, row_deleted
+from core.admin import ServiceModelAdmin, call_service, row_deleted
 
 from . import services
 from .models import BusinessStrategy, CRMStrategy, CRMStrategyServes
@@ -21,7 +21,7 @@ class BusinessStrategyAdmin(ServiceModelAdmin):
     search_fields = ("title", "description", "scope", "goal__title")
     list_select_related = ("goal", "owner")
     autocomplete_fields = ("goal", "owner")
-    fields = ("goal", "title", "scope", "description", "owner", "status")
+    fields = services.BUSINESS_STRATEGY_FIELDS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BusinessStrategy]:
         return super().get_queryset(request).annotate(_crm=Count("served_by", distinct=True))
@@ -30,27 +30,12 @@ class BusinessStrategyAdmin(ServiceModelAdmin):
     def crm_strategy_count(self, strategy: Any) -> int:
         return strategy._crm
 
-    def save_model(
-        self, request: HttpRequest, obj: BusinessStrategy, form: ModelForm, change: bool
-    ) -> None:
-        fields = services.BUSINESS_STRATEGY_FIELDS
-        if change:
-            call_service(
-                services.business_strategy_update,
-                strategy=obj,
-                actor=request.user,
-                **form_fields(form, fields, changed_only=True),
-            )
-        else:
-            strategy = call_service(
-                services.business_strategy_create,
-                actor=request.user,
-                **form_fields(form, fields, changed_only=False),
-            )
-            adopt(obj, strategy)
-
-    def delete_model(self, request: HttpRequest, obj: BusinessStrategy) -> None:
-        call_service(services.business_strategy_delete, strategy=obj, actor=request.user)
+    service_fields = services.BUSINESS_STRATEGY_FIELDS
+    id_kwarg = "business_strategy_id"
+    parent_fields = ("goal",)
+    create_service = staticmethod(services.business_strategy_create)
+    update_service = staticmethod(services.business_strategy_update)
+    delete_service = staticmethod(services.business_strategy_delete)
 
 
 class ServesInline(admin.TabularInline):
@@ -110,34 +95,18 @@ class CRMStrategyAdmin(ServiceModelAdmin):
     def project_count(self, strategy: Any) -> int:
         return strategy._projects
 
-    def save_model(
-        self, request: HttpRequest, obj: CRMStrategy, form: ModelForm, change: bool
-    ) -> None:
-        fields = services.CRM_STRATEGY_FIELDS
-        if change:
-            call_service(
-                services.crm_strategy_update,
-                strategy=obj,
-                actor=request.user,
-                **form_fields(form, fields, changed_only=True),
-            )
-        else:
-            strategy = call_service(
-                services.crm_strategy_create,
-                actor=request.user,
-                **form_fields(form, fields, changed_only=False),
-            )
-            adopt(obj, strategy)
-
-    def delete_model(self, request: HttpRequest, obj: CRMStrategy) -> None:
-        call_service(services.crm_strategy_delete, strategy=obj, actor=request.user)
+    service_fields = services.CRM_STRATEGY_FIELDS
+    id_kwarg = "crm_strategy_id"
+    create_service = staticmethod(services.crm_strategy_create)
+    update_service = staticmethod(services.crm_strategy_update)
+    delete_service = staticmethod(services.crm_strategy_delete)
 
     def save_formset(
         self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
     ) -> None:
         # The inline rows are one set: the service replaces what the strategy serves at once.
         kept = [
-            row.cleaned_data["business_strategy"]
+            row.cleaned_data["business_strategy"].pk
             for row in formset.forms
             if row.cleaned_data
             and row.cleaned_data.get("business_strategy") is not None
@@ -146,13 +115,12 @@ class CRMStrategyAdmin(ServiceModelAdmin):
         before = set(form.instance.serves.values_list("business_strategy_id", flat=True))
         call_service(
             services.crm_strategy_update,
-            strategy=form.instance,
             actor=request.user,
-            business_strategies=kept,
+            crm_strategy_id=form.instance.pk,
+            changes={services.CRM_STRATEGY_SERVES: kept},
         )
-        after = {strategy.pk for strategy in kept}
         rows = {row.business_strategy_id: row for row in form.instance.serves.all()}
-        formset.new_objects = [rows[pk] for pk in after - before]
+        formset.new_objects = [rows[pk] for pk in set(kept) - before]
         formset.changed_objects = []
         formset.deleted_objects = [
             row.instance for row in formset.deleted_forms if row.instance.pk is not None

@@ -6,7 +6,7 @@ from django.db.models import Prefetch
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 
-from core.api_base import ServiceViewSet, StrategyPermission, actor
+from core.api_base import ServiceViewSet, StrategyPermission, actor, expected_version
 from goals.models import BusinessGoal
 
 from . import selectors, services
@@ -15,7 +15,8 @@ from .models import BusinessStrategy, CRMStrategy
 
 
 class BusinessStrategySerializer(serializers.ModelSerializer):
-    """How a goal is reached. `goal` is the link up the chain (a retired goal is refused)."""
+    """How a goal is reached. `goal` is the link up the chain (a retired goal is refused, when
+    creating or when moving the strategy to it)."""
 
     goal = serializers.PrimaryKeyRelatedField(queryset=BusinessGoal.objects.all())
     crm_strategy_count = serializers.IntegerField(read_only=True)
@@ -25,29 +26,31 @@ class BusinessStrategySerializer(serializers.ModelSerializer):
         model = BusinessStrategy
         fields = [
             "id",
-            "goal",
-            "title",
-            "description",
-            "scope",
-            "owner",
-            "status",
+            *services.BUSINESS_STRATEGY_FIELDS,
+            "version",
             "crm_strategy_count",
             "active_crm_strategy_count",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["owner", "created_at", "updated_at"]
+        read_only_fields = ["owner", "version", "created_at", "updated_at"]
         # (goal, title) uniqueness is checked by the service's full_clean, naming the field.
         validators: list = []
 
     def create(self, validated_data: dict[str, Any]) -> BusinessStrategy:
-        return services.business_strategy_create(actor=actor(self), **validated_data)
+        goal = validated_data.pop("goal")
+        return services.business_strategy_create(
+            actor=actor(self), goal_id=goal.pk, **validated_data
+        )
 
     def update(
         self, instance: BusinessStrategy, validated_data: dict[str, Any]
     ) -> BusinessStrategy:
         return services.business_strategy_update(
-            strategy=instance, actor=actor(self), **validated_data
+            actor=actor(self),
+            business_strategy_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
         )
 
 
@@ -63,8 +66,10 @@ class BusinessStrategyViewSet(ServiceViewSet):
     def get_queryset(self) -> Any:
         return self.visible(selectors.business_strategies_with_counts())
 
-    def delete_service(self, instance: BusinessStrategy, version: int | None = None) -> None:
-        services.business_strategy_delete(strategy=instance, actor=self.request.user)
+    def delete_service(self, instance: BusinessStrategy, version: int | None) -> None:
+        services.business_strategy_delete(
+            actor=self.request.user, business_strategy_id=instance.pk, version=version
+        )
 
 
 class CRMStrategySerializer(serializers.ModelSerializer):
@@ -82,29 +87,28 @@ class CRMStrategySerializer(serializers.ModelSerializer):
         model = CRMStrategy
         fields = [
             "id",
-            "title",
-            "description",
-            "customer_need",
-            "capability_people",
-            "capability_process",
-            "capability_technology",
-            "owner",
-            "status",
-            "business_strategies",
+            *services.CRM_STRATEGY_FIELDS,
+            services.CRM_STRATEGY_SERVES,
+            "version",
             "is_anchored",
             "business_strategy_count",
             "project_count",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["owner", "created_at", "updated_at"]
+        read_only_fields = ["owner", "version", "created_at", "updated_at"]
         validators: list = []
 
     def create(self, validated_data: dict[str, Any]) -> CRMStrategy:
         return services.crm_strategy_create(actor=actor(self), **validated_data)
 
     def update(self, instance: CRMStrategy, validated_data: dict[str, Any]) -> CRMStrategy:
-        return services.crm_strategy_update(strategy=instance, actor=actor(self), **validated_data)
+        return services.crm_strategy_update(
+            actor=actor(self),
+            crm_strategy_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
+        )
 
 
 class CRMStrategyViewSet(ServiceViewSet):
@@ -123,5 +127,7 @@ class CRMStrategyViewSet(ServiceViewSet):
             )
         )
 
-    def delete_service(self, instance: CRMStrategy, version: int | None = None) -> None:
-        services.crm_strategy_delete(strategy=instance, actor=self.request.user)
+    def delete_service(self, instance: CRMStrategy, version: int | None) -> None:
+        services.crm_strategy_delete(
+            actor=self.request.user, crm_strategy_id=instance.pk, version=version
+        )

@@ -3,11 +3,17 @@
 from django import forms
 from django.db.models import Q
 
-from core.forms import DefaultsToActorMixin, PersonChoiceField, people_with_roles
+from core.forms import (
+    DefaultsToActorMixin,
+    PersonChoiceField,
+    VersionedFormMixin,
+    people_with_roles,
+)
 from core.roles import Role
 from goals.models import BusinessGoal, GoalStatus
 
 from .models import BusinessStrategy, CRMStrategy, StrategyStatus
+from .services import BUSINESS_STRATEGY_FIELDS, CRM_STRATEGY_FIELDS, CRM_STRATEGY_SERVES
 
 
 class GoalChoiceField(forms.ModelChoiceField):
@@ -15,7 +21,7 @@ class GoalChoiceField(forms.ModelChoiceField):
         return obj.title if obj.status == GoalStatus.ACTIVE else f"{obj.title} ({obj.status})"
 
 
-class BusinessStrategyForm(DefaultsToActorMixin, forms.ModelForm):
+class BusinessStrategyForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
     goal = GoalChoiceField(
         queryset=BusinessGoal.objects.none(), help_text="The goal this strategy helps reach."
     )
@@ -25,7 +31,7 @@ class BusinessStrategyForm(DefaultsToActorMixin, forms.ModelForm):
 
     class Meta:
         model = BusinessStrategy
-        fields = ["goal", "title", "description", "scope", "owner", "status"]
+        fields = BUSINESS_STRATEGY_FIELDS
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
 
     def __init__(self, *args, **kwargs):
@@ -44,7 +50,7 @@ class BusinessStrategyChoiceField(forms.ModelMultipleChoiceField):
         return label if obj.status == StrategyStatus.ACTIVE else f"{label} ({obj.status})"
 
 
-class CRMStrategyForm(DefaultsToActorMixin, forms.ModelForm):
+class CRMStrategyForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
     business_strategies = BusinessStrategyChoiceField(
         queryset=BusinessStrategy.objects.none(),
         required=False,
@@ -56,20 +62,12 @@ class CRMStrategyForm(DefaultsToActorMixin, forms.ModelForm):
     owner = PersonChoiceField(
         queryset=people_with_roles(Role.EXECUTIVE), required=False, help_text="Defaults to you."
     )
+    # What it serves is asked right after the customer need, before the capabilities.
+    field_order = ["title", "description", "customer_need", CRM_STRATEGY_SERVES]
 
     class Meta:
         model = CRMStrategy
-        fields = [
-            "title",
-            "description",
-            "customer_need",
-            "business_strategies",
-            "capability_people",
-            "capability_process",
-            "capability_technology",
-            "owner",
-            "status",
-        ]
+        fields = (*CRM_STRATEGY_FIELDS, CRM_STRATEGY_SERVES)
         widgets = {
             name: forms.Textarea(attrs={"rows": 3})
             for name in (

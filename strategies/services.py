@@ -1,25 +1,39 @@
 """Writes for business strategies and CRM strategies, including which business strategies a
-CRM strategy serves."""
+CRM strategy serves.
 
-from collections.abc import Iterable
+Every caller (forms, API, admin, demo) uses these. They take ids and the changes, load and lock
+the stored row through strategies.access, and check invariants against what is stored — never
+against an instance a form or the admin has already modified.
+"""
+
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
 
 from core.permissions import can_manage_strategy
 from core.services import (
     Actor,
+    apply_changes,
     apply_fields,
+    check_version,
     refuse_delete_with_dependents,
     require,
+    save_changes,
+    touch,
     validate_and_save,
 )
+from goals.access import goal_for
 from goals.models import BusinessGoal, GoalStatus
 
+from .access import business_strategy_for, crm_strategy_for
 from .models import BusinessStrategy, CRMStrategy, CRMStrategyServes, StrategyStatus
 
 BUSINESS_STRATEGY_FIELDS = ("goal", "title", "description", "scope", "owner", "status")
+# A new business strategy is created under `goal_id`; afterwards its goal changes like any field.
+_BUSINESS_STRATEGY_CREATE_FIELDS = tuple(f for f in BUSINESS_STRATEGY_FIELDS if f != "goal")
 CRM_STRATEGY_FIELDS = (
     "title",
     "description",
@@ -30,45 +44,70 @@ CRM_STRATEGY_FIELDS = (
     "owner",
     "status",
 )
+# What a CRM strategy serves: business strategy ids, written as one set.
+CRM_STRATEGY_SERVES = "business_strategies"
 
 
-def _check_goal_usable(goal: BusinessGoal | None, *, changed: bool) -> None:
+def _usable_goal(actor: Actor, goal_id: Any) -> BusinessGoal:
+    """The goal a business strategy is being put under, read from the database and locked so
+    it cannot be retired before this transaction commits."""
+    if goal_id is None:
+        raise ValidationError({"goal": "Choose the goal this strategy serves."})
+    try:
+        goal = goal_for(actor, goal_id, for_update=True)
+    except Http404:
+        raise ValidationError({"goal": "There is no such goal."}) from None
     # A new link to something retired would be born broken; an existing one may stay (and flag).
-    if changed and goal is not None and goal.status == GoalStatus.RETIRED:
+    if goal.status == GoalStatus.RETIRED:
         raise ValidationError({"goal": f"The goal “{goal}” is retired; choose a live goal."})
+    return goal
 
 
 @transaction.atomic
-def business_strategy_create(*, actor: Actor, **fields: Any) -> BusinessStrategy:
-    """Create a business strategy under a goal."""
+def business_strategy_create(
+    *, actor: Actor, goal_id: int | None, **fields: Any
+) -> BusinessStrategy:
+    """Create a business strategy under a live goal; the owner defaults to its creator."""
     require(can_manage_strategy(actor), "Only executives define business strategies.")
-    strategy = BusinessStrategy()
-    apply_fields(strategy, fields, BUSINESS_STRATEGY_FIELDS)
+    strategy = BusinessStrategy(goal=_usable_goal(actor, goal_id))
+    apply_fields(strategy, fields, _BUSINESS_STRATEGY_CREATE_FIELDS)
     if strategy.owner_id is None:
         strategy.owner = actor
-    if strategy.goal_id is None:
-        raise ValidationError({"goal": "Choose the goal this strategy serves."})
-    _check_goal_usable(strategy.goal, changed=True)
-    return validate_and_save(strategy)
+    return validate_and_save(strategy, actor=actor)
 
 
 @transaction.atomic
 def business_strategy_update(
-    *, strategy: BusinessStrategy, actor: Actor, **fields: Any
+    *,
+    actor: Actor,
+    business_strategy_id: int,
+    changes: Mapping[str, Any],
+    version: int | None = None,
 ) -> BusinessStrategy:
-    require(can_manage_strategy(actor), "Only executives change business strategies.")
-    old_goal_id = strategy.goal_id
-    apply_fields(strategy, fields, BUSINESS_STRATEGY_FIELDS)
-    if strategy.goal_id is None:
-        raise ValidationError({"goal": "Choose the goal this strategy serves."})
-    _check_goal_usable(strategy.goal, changed=strategy.goal_id != old_goal_id)
-    return validate_and_save(strategy)
+    """Change a business strategy's fields (retire it by setting status); moving it to another
+    goal needs a live one."""
+    strategy = business_strategy_for(actor, business_strategy_id, change=True, for_update=True)
+    check_version(strategy, version)
+    changed = apply_changes(strategy, changes, BUSINESS_STRATEGY_FIELDS)
+    # `changed` compares with the stored row, so a move to another goal is always seen here.
+    if "goal" in changed:
+        strategy.goal = _usable_goal(actor, strategy.goal_id)
+    return save_changes(strategy, changed, actor=actor)
 
 
 @transaction.atomic
-def business_strategy_delete(*, strategy: BusinessStrategy, actor: Actor) -> None:
+def business_strategy_delete(
+    *, actor: Actor, business_strategy_id: int, version: int | None = None
+) -> None:
     """Delete a business strategy no CRM strategy serves; otherwise retire it."""
-    require(can_manage_strategy(actor), "Only executives delete business strategies.")
+    strategy = business_strategy_for(
+        actor,
+        business_strategy_id,
+        change=True,
+        refusal="Only executives delete business strategies.",
+        for_update=True,
+    )
+    check_version(strategy, version)
     refuse_delete_with_dependents(
         "business strategy",
         {
@@ -80,73 +119,99 @@ def business_strategy_delete(*, strategy: BusinessStrategy, actor: Actor) -> Non
     strategy.delete()
 
 
-def _set_business_strategies(
-    crm_strategy: CRMStrategy, business_strategies: Iterable[BusinessStrategy]
-) -> None:
-    wanted = {bs.pk: bs for bs in business_strategies}
-    current = set(crm_strategy.serves.values_list("business_strategy_id", flat=True))
-    retired = [
-        str(bs)
-        for pk, bs in wanted.items()
-        if pk not in current and bs.status == StrategyStatus.RETIRED
-    ]
-    if retired:
+def _ids(business_strategies: Iterable[Any]) -> set[int]:
+    """Business strategy ids from a client's list (ids) or a form's choice (rows, of which only
+    the id is used: their status is read again from the database)."""
+    try:
+        return {int(getattr(item, "pk", item)) for item in business_strategies}
+    except (TypeError, ValueError):
         raise ValidationError(
-            {
-                "business_strategies": (
-                    f"Retired business strategies cannot be served: {', '.join(retired)}."
-                )
-            }
-        )
-    crm_strategy.serves.exclude(business_strategy_id__in=wanted).delete()
+            {CRM_STRATEGY_SERVES: "Give the business strategies it serves as a list of ids."}
+        ) from None
+
+
+def _set_business_strategies(crm_strategy: CRMStrategy, wanted: set[int]) -> bool:
+    """Make `wanted` the set the CRM strategy serves; True if that changed anything."""
+    current = set(crm_strategy.serves.values_list("business_strategy_id", flat=True))
+    added, removed = wanted - current, current - wanted
+    if added:
+        # Locked, so none of them is retired before this transaction commits.
+        rows = BusinessStrategy.objects.select_for_update().filter(pk__in=added).order_by("title")
+        found = {row.pk: row for row in rows}
+        missing = sorted(added - set(found))
+        if missing:
+            raise ValidationError(
+                {
+                    CRM_STRATEGY_SERVES: "There is no business strategy with id "
+                    f"{', '.join(map(str, missing))}."
+                }
+            )
+        # Links that already exist may stay (and flag); a new one to a retired item may not.
+        retired = [str(row) for row in found.values() if row.status == StrategyStatus.RETIRED]
+        if retired:
+            raise ValidationError(
+                {
+                    CRM_STRATEGY_SERVES: (
+                        f"Retired business strategies cannot be served: {', '.join(retired)}."
+                    )
+                }
+            )
+    if removed:
+        crm_strategy.serves.filter(business_strategy_id__in=removed).delete()
     CRMStrategyServes.objects.bulk_create(
-        [
-            CRMStrategyServes(crm_strategy=crm_strategy, business_strategy_id=pk)
-            for pk in wanted
-            if pk not in current
-        ]
+        [CRMStrategyServes(crm_strategy=crm_strategy, business_strategy_id=pk) for pk in added]
     )
+    return bool(added or removed)
 
 
 @transaction.atomic
 def crm_strategy_create(
-    *,
-    actor: Actor,
-    business_strategies: Iterable[BusinessStrategy] = (),
-    **fields: Any,
+    *, actor: Actor, business_strategies: Iterable[Any] = (), **fields: Any
 ) -> CRMStrategy:
-    """Create a CRM strategy and say which business strategies it serves."""
+    """Create a CRM strategy and say which business strategies (ids) it serves."""
     require(can_manage_strategy(actor), "Only executives define CRM strategies.")
     strategy = CRMStrategy()
     apply_fields(strategy, fields, CRM_STRATEGY_FIELDS)
     if strategy.owner_id is None:
         strategy.owner = actor
-    validate_and_save(strategy)
-    _set_business_strategies(strategy, business_strategies)
+    wanted = _ids(business_strategies)
+    validate_and_save(strategy, actor=actor)
+    _set_business_strategies(strategy, wanted)
     return strategy
 
 
 @transaction.atomic
 def crm_strategy_update(
     *,
-    strategy: CRMStrategy,
     actor: Actor,
-    business_strategies: Iterable[BusinessStrategy] | None = None,
-    **fields: Any,
+    crm_strategy_id: int,
+    changes: Mapping[str, Any],
+    version: int | None = None,
 ) -> CRMStrategy:
-    """Change a CRM strategy; `business_strategies`, when given, replaces the set it serves."""
-    require(can_manage_strategy(actor), "Only executives change CRM strategies.")
-    apply_fields(strategy, fields, CRM_STRATEGY_FIELDS)
-    validate_and_save(strategy)
-    if business_strategies is not None:
-        _set_business_strategies(strategy, business_strategies)
+    """Change a CRM strategy's fields; `business_strategies` (ids) in the changes replaces the
+    set it serves. Either kind of change bumps its version once."""
+    strategy = crm_strategy_for(actor, crm_strategy_id, change=True, for_update=True)
+    check_version(strategy, version)
+    fields = dict(changes)
+    serves = fields.pop(CRM_STRATEGY_SERVES, None)
+    changed = apply_changes(strategy, fields, CRM_STRATEGY_FIELDS)
+    save_changes(strategy, changed, actor=actor)
+    if serves is not None and _set_business_strategies(strategy, _ids(serves)) and not changed:
+        touch(strategy, actor=actor)
     return strategy
 
 
 @transaction.atomic
-def crm_strategy_delete(*, strategy: CRMStrategy, actor: Actor) -> None:
+def crm_strategy_delete(*, actor: Actor, crm_strategy_id: int, version: int | None = None) -> None:
     """Delete a CRM strategy no project or feature links to; otherwise retire it."""
-    require(can_manage_strategy(actor), "Only executives delete CRM strategies.")
+    strategy = crm_strategy_for(
+        actor,
+        crm_strategy_id,
+        change=True,
+        refusal="Only executives delete CRM strategies.",
+        for_update=True,
+    )
+    check_version(strategy, version)
     refuse_delete_with_dependents(
         "CRM strategy",
         {

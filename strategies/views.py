@@ -3,6 +3,7 @@ they build) and business strategies (how a goal is reached). Writes go through s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -14,11 +15,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from core.forms import add_service_errors, refusal_message
+from core.forms import refusal_message
 from core.permissions import can_manage_strategy, get_visible_or_404
-from core.views import form_page, list_page, require_reader
+from core.views import form_page, list_page, require_reader, submit_form
 
 from . import services
+from .access import business_strategy_for, crm_strategy_for
 from .filters import BusinessStrategyFilterSet, CRMStrategyFilterSet
 from .forms import BusinessStrategyForm, CRMStrategyForm
 from .models import BusinessStrategy, CRMStrategy, StrategyStatus
@@ -30,10 +32,13 @@ def _require_executive(request: HttpRequest, action: str) -> None:
         raise PermissionDenied(f"Only executives {action}.")
 
 
-def _retire(request: HttpRequest, strategy: Any, update: Any, done: str) -> HttpResponse:
-    """Retire through the strategy's update service; a refusal is shown, never a 500."""
+def _retire(
+    request: HttpRequest, strategy: Any, update: Callable[..., Any], done: str
+) -> HttpResponse:
+    """Retire through the strategy's update service, `update(changes)`; a refusal is shown,
+    never a 500."""
     try:
-        update(strategy=strategy, actor=request.user, status=StrategyStatus.RETIRED)
+        update({"status": StrategyStatus.RETIRED})
     except ValidationError as error:
         messages.error(request, refusal_message(error))
     else:
@@ -88,15 +93,12 @@ def crm_create(request: HttpRequest) -> HttpResponse:
     require_reader(request)
     _require_executive(request, "define CRM strategies")
     form = CRMStrategyForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            strategy = services.crm_strategy_create(actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"CRM strategy “{strategy}” created.")
-            return redirect(strategy)
-    return form_page(
+    return submit_form(
+        request,
+        form,
+        lambda changes, _: services.crm_strategy_create(actor=request.user, **changes),
+        success=lambda strategy: f"CRM strategy “{strategy}” created.",
+    ) or form_page(
         request,
         form,
         "New CRM strategy",
@@ -110,22 +112,22 @@ def crm_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def crm_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    strategy = get_visible_or_404(CRMStrategy.objects.all(), request.user, pk=pk)
-    _require_executive(request, "change CRM strategies")
+    strategy = crm_strategy_for(request.user, pk, change=True)
+    # Read before the form is validated: validation writes the person's input into `strategy`.
+    heading, crumbs = f"Edit “{strategy.title}”", _crm_crumbs(strategy)
     form = CRMStrategyForm(request.POST or None, instance=strategy)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.crm_strategy_update(strategy=strategy, actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"CRM strategy “{strategy}” saved.")
-            return redirect(strategy)
-    return form_page(
+    return submit_form(
         request,
         form,
-        f"Edit “{strategy.title}”",
-        crumbs=_crm_crumbs(strategy),
+        lambda changes, version: services.crm_strategy_update(
+            actor=request.user, crm_strategy_id=pk, changes=changes, version=version
+        ),
+        success=lambda saved: f"CRM strategy “{saved}” saved.",
+    ) or form_page(
+        request,
+        form,
+        heading,
+        crumbs=crumbs,
         button="Save CRM strategy",
         cancel_url=strategy.get_absolute_url(),
     )
@@ -134,12 +136,15 @@ def crm_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def crm_retire(request: HttpRequest, pk: int) -> HttpResponse:
-    strategy = get_visible_or_404(CRMStrategy.objects.all(), request.user, pk=pk)
-    _require_executive(request, "retire CRM strategies")
+    strategy = crm_strategy_for(
+        request.user, pk, change=True, refusal="Only executives retire CRM strategies."
+    )
     return _retire(
         request,
         strategy,
-        services.crm_strategy_update,
+        lambda changes: services.crm_strategy_update(
+            actor=request.user, crm_strategy_id=pk, changes=changes
+        ),
         f"CRM strategy “{strategy}” retired; links to it stop tracing.",
     )
 
@@ -182,6 +187,11 @@ def _business_crumbs(strategy: BusinessStrategy | None = None) -> list[tuple[str
     return crumbs
 
 
+def _create_business_strategy(request: HttpRequest, changes: dict[str, Any]) -> BusinessStrategy:
+    goal = changes.pop("goal")
+    return services.business_strategy_create(actor=request.user, goal_id=goal.pk, **changes)
+
+
 @login_required
 def business_create(request: HttpRequest) -> HttpResponse:
     require_reader(request)
@@ -190,15 +200,12 @@ def business_create(request: HttpRequest) -> HttpResponse:
     if request.GET.get("goal", "").isdigit():
         initial["goal"] = int(request.GET["goal"])
     form = BusinessStrategyForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            strategy = services.business_strategy_create(actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Business strategy “{strategy}” created.")
-            return redirect(strategy)
-    return form_page(
+    return submit_form(
+        request,
+        form,
+        lambda changes, _: _create_business_strategy(request, changes),
+        success=lambda strategy: f"Business strategy “{strategy}” created.",
+    ) or form_page(
         request,
         form,
         "New business strategy",
@@ -211,26 +218,22 @@ def business_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def business_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    strategy = get_visible_or_404(
-        BusinessStrategy.objects.select_related("goal"), request.user, pk=pk
-    )
-    _require_executive(request, "change business strategies")
+    strategy = business_strategy_for(request.user, pk, change=True)
+    # Read before the form is validated: validation writes the person's input into `strategy`.
+    heading, crumbs = f"Edit “{strategy.title}”", _business_crumbs(strategy)
     form = BusinessStrategyForm(request.POST or None, instance=strategy)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.business_strategy_update(
-                strategy=strategy, actor=request.user, **form.cleaned_data
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Business strategy “{strategy}” saved.")
-            return redirect(strategy)
-    return form_page(
+    return submit_form(
         request,
         form,
-        f"Edit “{strategy.title}”",
-        crumbs=_business_crumbs(strategy),
+        lambda changes, version: services.business_strategy_update(
+            actor=request.user, business_strategy_id=pk, changes=changes, version=version
+        ),
+        success=lambda saved: f"Business strategy “{saved}” saved.",
+    ) or form_page(
+        request,
+        form,
+        heading,
+        crumbs=crumbs,
         button="Save business strategy",
         cancel_url=strategy.get_absolute_url(),
     )
@@ -239,11 +242,14 @@ def business_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def business_retire(request: HttpRequest, pk: int) -> HttpResponse:
-    strategy = get_visible_or_404(BusinessStrategy.objects.all(), request.user, pk=pk)
-    _require_executive(request, "retire business strategies")
+    strategy = business_strategy_for(
+        request.user, pk, change=True, refusal="Only executives retire business strategies."
+    )
     return _retire(
         request,
         strategy,
-        services.business_strategy_update,
+        lambda changes: services.business_strategy_update(
+            actor=request.user, business_strategy_id=pk, changes=changes
+        ),
         f"Business strategy “{strategy}” retired.",
     )

@@ -60,7 +60,7 @@ def test_a_second_scan_changes_nothing_but_last_seen(loose):
 
 def test_an_acknowledged_flag_stays_acknowledged_while_the_condition_holds(loose, sponsor):
     scan()
-    flag_acknowledge(flag=_untraced_flag(), actor=sponsor)
+    flag_acknowledge(flag_id=_untraced_flag().pk, actor=sponsor)
     scan()
     flag = _untraced_flag()
     assert flag.state == FlagState.ACKNOWLEDGED and flag.acknowledged_by == sponsor
@@ -68,7 +68,7 @@ def test_an_acknowledged_flag_stays_acknowledged_while_the_condition_holds(loose
 
 def test_an_acknowledged_flag_resolves_when_the_condition_clears(loose, sponsor):
     scan()
-    flag = flag_acknowledge(flag=_untraced_flag(), actor=sponsor)
+    flag = flag_acknowledge(flag_id=_untraced_flag().pk, actor=sponsor)
     ProjectLinkFactory(project=loose)
     scan()
     flag.refresh_from_db()
@@ -78,7 +78,7 @@ def test_an_acknowledged_flag_resolves_when_the_condition_clears(loose, sponsor)
 def test_a_waived_flag_stays_waived_until_expiry_then_reopens(loose, sponsor):
     scan()
     expires = timezone.now() + datetime.timedelta(days=3)
-    flag_waive(flag=_untraced_flag(), actor=sponsor, reason="Pilot", expires_at=expires)
+    flag_waive(flag_id=_untraced_flag().pk, actor=sponsor, reason="Pilot", expires_at=expires)
     scan()
     assert _untraced_flag().state == FlagState.WAIVED
     Flag.objects.filter(rule="project.untraced").update(
@@ -94,7 +94,7 @@ def test_a_waived_flag_stays_waived_until_expiry_then_reopens(loose, sponsor):
 def test_a_waived_flag_whose_condition_cleared_resolves(loose, sponsor):
     scan()
     flag_waive(
-        flag=_untraced_flag(),
+        flag_id=_untraced_flag().pk,
         actor=sponsor,
         reason="Pilot",
         expires_at=timezone.now() + datetime.timedelta(days=3),

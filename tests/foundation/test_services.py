@@ -145,14 +145,16 @@ def test_a_viewer_cannot_record_a_kpi_reading(viewer):
 
 def test_a_business_strategy_needs_a_goal(executive):
     with pytest.raises(ValidationError) as caught:
-        strategy_services.business_strategy_create(actor=executive, title="Partners")
+        strategy_services.business_strategy_create(actor=executive, goal_id=None, title="Partners")
     assert "goal" in field_errors(caught)
 
 
 def test_a_business_strategy_cannot_be_put_under_a_retired_goal(executive):
     goal = GoalFactory(status=GoalStatus.RETIRED)
     with pytest.raises(ValidationError) as caught:
-        strategy_services.business_strategy_create(actor=executive, goal=goal, title="Partners")
+        strategy_services.business_strategy_create(
+            actor=executive, goal_id=goal.pk, title="Partners"
+        )
     assert "goal" in field_errors(caught)
     assert not BusinessStrategy.objects.exists()
 
@@ -161,7 +163,7 @@ def test_a_crm_strategy_cannot_newly_serve_a_retired_business_strategy(executive
     retired = BusinessStrategyFactory(status=StrategyStatus.RETIRED)
     with pytest.raises(ValidationError) as caught:
         strategy_services.crm_strategy_create(
-            actor=executive, title="Telesales", business_strategies=[retired]
+            actor=executive, title="Telesales", business_strategies=[retired.pk]
         )
     assert "business_strategies" in field_errors(caught)
     # The atomic service wrote nothing: not even the strategy itself.
@@ -171,10 +173,10 @@ def test_a_crm_strategy_cannot_newly_serve_a_retired_business_strategy(executive
 def test_updating_what_a_crm_strategy_serves_replaces_the_set(executive):
     first, second = BusinessStrategyFactory(), BusinessStrategyFactory()
     crm = strategy_services.crm_strategy_create(
-        actor=executive, title="Partners", business_strategies=[first]
+        actor=executive, title="Partners", business_strategies=[first.pk]
     )
     strategy_services.crm_strategy_update(
-        strategy=crm, actor=executive, business_strategies=[second]
+        actor=executive, crm_strategy_id=crm.pk, changes={"business_strategies": [second.pk]}
     )
     assert list(CRMStrategyServes.objects.values_list("business_strategy", flat=True)) == [
         second.pk
@@ -185,14 +187,16 @@ def test_a_served_business_strategy_cannot_be_deleted(executive):
     crm = CRMStrategyFactory(title="Partner enablement")
     business = crm.business_strategies.get()
     with pytest.raises(ValidationError) as caught:
-        strategy_services.business_strategy_delete(strategy=business, actor=executive)
+        strategy_services.business_strategy_delete(
+            actor=executive, business_strategy_id=business.pk
+        )
     assert "Partner enablement" in caught.value.messages[0]
 
 
 def test_a_crm_strategy_projects_link_to_cannot_be_deleted(executive):
     link = ProjectLinkFactory(project__title="Partner portal")
     with pytest.raises(ValidationError) as caught:
-        strategy_services.crm_strategy_delete(strategy=link.crm_strategy, actor=executive)
+        strategy_services.crm_strategy_delete(actor=executive, crm_strategy_id=link.crm_strategy_id)
     assert caught.value.code == "protected"
     assert "Partner portal" in caught.value.messages[0]
 
@@ -303,7 +307,9 @@ def test_a_business_strategy_cannot_lose_its_goal(executive):
     strategy = BusinessStrategyFactory()
 
     with pytest.raises(ValidationError) as caught:
-        strategy_services.business_strategy_update(strategy=strategy, actor=executive, goal=None)
+        strategy_services.business_strategy_update(
+            actor=executive, business_strategy_id=strategy.pk, changes={"goal": None}
+        )
 
     assert "goal" in field_errors(caught)
 
