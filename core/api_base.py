@@ -234,7 +234,7 @@ class ServiceViewSet(
             ) from None
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         if self.request is not None and self.request.method not in SAFE_METHODS:
             context["version"] = self.expected_version()
         return context
