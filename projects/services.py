@@ -213,38 +213,6 @@ def project_set_links(
 
 
 @transaction.atomic
-def project_link_crm_strategy(
-    *,
-    project: CRMProject,
-    crm_strategy: CRMStrategy,
-    actor: Actor,
-    rationale: str = "",
-    weight: int | None = None,
-) -> ProjectLink:
-    """Add (or update the rationale of) one link from a project to a CRM strategy."""
-    _edit_allowed(actor, project)
-    others = [
-        LinkSpec(link.crm_strategy, link.rationale, link.weight)
-        for link in project.links.select_related("crm_strategy").exclude(crm_strategy=crm_strategy)
-    ]
-    _set_links(
-        owner_field="project",
-        owner=project,
-        link_model=ProjectLink,
-        links=[*others, LinkSpec(crm_strategy, rationale, weight)],
-    )
-    return ProjectLink.objects.get(project=project, crm_strategy=crm_strategy)
-
-
-@transaction.atomic
-def project_unlink_crm_strategy(
-    *, project: CRMProject, crm_strategy: CRMStrategy, actor: Actor
-) -> None:
-    _edit_allowed(actor, project)
-    project.links.filter(crm_strategy=crm_strategy).delete()
-
-
-@transaction.atomic
 def feature_create(*, project: CRMProject, actor: Actor, **fields: Any) -> Feature:
     """Add a feature to the end of a project's list unless a position is given."""
     _edit_allowed(actor, project)
