@@ -10,7 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db.models import Q, QuerySet
 
 from .roles import Role
@@ -122,7 +122,7 @@ def add_conflict(form: forms.BaseForm, conflict: EditConflict) -> None:
             continue
         try:
             field: Any = current._meta.get_field(name)
-        except LookupError:
+        except FieldDoesNotExist:  # a form-only input (e.g. a link picker's rows)
             continue
         shown: Any
         if field.many_to_many:

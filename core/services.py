@@ -52,10 +52,16 @@ def _stamp(instance: Model, actor: Actor) -> list[str]:
         instance.version = 1
     else:
         instance.version += 1
-    instance.updated_by = (  # type: ignore[attr-defined]
-        actor if getattr(actor, "is_authenticated", False) else None
-    )
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    instance.updated_by = user  # type: ignore[attr-defined]
     return ["version", "updated_by", "updated_at"]
+
+
+def touch(instance: M, *, actor: Actor) -> M:
+    """Record that the object changed through something it owns (its links): bump its version
+    and say who, writing nothing else, so a stale edit of the object is refused afterwards."""
+    instance.save(update_fields=_stamp(instance, actor))
+    return instance
 
 
 def _full_clean(instance: Model, exclude: Iterable[str] | None) -> None:
@@ -103,13 +109,6 @@ def save_changes(
         return instance
     _full_clean(instance, exclude)
     instance.save(update_fields=[*changed, *_stamp(instance, actor)])
-    return instance
-
-
-def touch(instance: M, *, actor: Actor) -> M:
-    """Record a change that lives outside the row (its links): bump the version and who changed
-    it, so an If-Match or a page opened before the change is refused like any other edit."""
-    instance.save(update_fields=_stamp(instance, actor))
     return instance
 
 

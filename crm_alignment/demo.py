@@ -894,7 +894,7 @@ class _Loader:
                 and self._newest_check_in(project) < self.day(-FRESH_CHECK_IN_DAYS)
             ):
                 project_services.project_check_in(
-                    project=project,
+                    project_id=project.pk,
                     actor=self.users["admin"],
                     summary="Weekly status: on track.",
                     health=Health.ON_TRACK,
@@ -932,16 +932,16 @@ class _Loader:
         )
         self.result.add("projects")
         project_services.project_set_links(
-            project=project,
+            project_id=project.pk,
             actor=manager,
             links=[
-                LinkSpec(self.crm[title], rationale, weight)
+                LinkSpec(self.crm[title].pk, rationale, weight)
                 for title, rationale, weight in spec.links
             ],
         )
         for name, unit, baseline, target, current in spec.metrics:
             project_services.metric_create(
-                project=project,
+                project_id=project.pk,
                 actor=manager,
                 name=name,
                 unit=unit,
@@ -952,7 +952,7 @@ class _Loader:
             self.result.add("metrics")
         for name, kind, start, end in spec.phases:
             project_services.phase_create(
-                project=project,
+                project_id=project.pk,
                 actor=manager,
                 name=name,
                 kind=kind,
@@ -962,7 +962,7 @@ class _Loader:
             self.result.add("phases")
         for feature_spec in spec.features:
             feature: Feature = project_services.feature_create(
-                project=project,
+                project_id=project.pk,
                 actor=manager,
                 title=feature_spec.title,
                 description=feature_spec.description,
@@ -971,17 +971,17 @@ class _Loader:
             )
             if feature_spec.links:
                 project_services.feature_set_links(
-                    feature=feature,
+                    feature_id=feature.pk,
                     actor=manager,
                     links=[
-                        LinkSpec(self.crm[title], "Needed to deliver the project's link.")
+                        LinkSpec(self.crm[title].pk, "Needed to deliver the project's link.")
                         for title in feature_spec.links
                     ],
                 )
             self.result.add("features")
         for days_ago, health, summary in sorted(spec.check_ins, reverse=True):
             project_services.project_check_in(
-                project=project,
+                project_id=project.pk,
                 actor=manager,
                 summary=summary,
                 health=health,
@@ -995,7 +995,9 @@ class _Loader:
         if status in (ProjectStatus.PROPOSED,):
             return
         if status in (ProjectStatus.ON_HOLD, ProjectStatus.CANCELLED):
-            project_services.project_update(project=project, actor=project.manager, status=status)
+            project_services.project_update(
+                project_id=project.pk, actor=project.manager, changes={"status": status}
+            )
             return
         if project.sponsor is None:
             raise ValueError(f"The demo project “{project}” needs a sponsor to be approved.")
@@ -1003,10 +1005,12 @@ class _Loader:
         if status == ProjectStatus.APPROVED:
             return
         project_services.project_update(
-            project=project, actor=project.manager, status=ProjectStatus.ACTIVE
+            project_id=project.pk, actor=project.manager, changes={"status": ProjectStatus.ACTIVE}
         )
         if status != ProjectStatus.ACTIVE:
-            project_services.project_update(project=project, actor=project.manager, status=status)
+            project_services.project_update(
+                project_id=project.pk, actor=project.manager, changes={"status": status}
+            )
 
 
 @transaction.atomic

@@ -42,10 +42,11 @@ class DepartmentAdmin(admin.ModelAdmin):
 
 
 def _save_links(formset: BaseInlineFormSet, *, setter: Any, owner_kwarg: str, actor: Any) -> None:
-    """Inline link rows are one set: the service replaces the owner's links at once."""
+    """Inline link rows are one set: the service replaces the owner's links at once (by the
+    owner's id, `owner_kwarg`, e.g. "project_id")."""
     specs = [
         services.LinkSpec(
-            row.cleaned_data["crm_strategy"],
+            row.cleaned_data["crm_strategy"].pk,
             row.cleaned_data.get("rationale") or "",
             row.cleaned_data.get("weight"),
         )
@@ -54,7 +55,7 @@ def _save_links(formset: BaseInlineFormSet, *, setter: Any, owner_kwarg: str, ac
         and row.cleaned_data.get("crm_strategy") is not None
         and not row_deleted(formset, row)
     ]
-    call_service(setter, **{owner_kwarg: formset.instance, "actor": actor, "links": specs})
+    call_service(setter, **{owner_kwarg: formset.instance.pk, "actor": actor, "links": specs})
     formset.new_objects = [row.instance for row in formset.extra_forms if row.has_changed()]
     formset.changed_objects = [
         (row.instance, row.changed_data) for row in formset.initial_forms if row.has_changed()
@@ -84,13 +85,13 @@ class FeatureInline(admin.TabularInline):
 class SuccessMetricInline(admin.TabularInline):
     model = SuccessMetric
     extra = 0
-    fields = ("name", "unit", "baseline", "target", "current")
+    fields = services.METRIC_FIELDS
 
 
 class RoadmapPhaseInline(admin.TabularInline):
     model = RoadmapPhase
     extra = 0
-    fields = ("position", "name", "kind", "start_date", "end_date")
+    fields = services.PHASE_FIELDS
 
 
 class ProjectCheckInInline(admin.TabularInline):
@@ -98,7 +99,7 @@ class ProjectCheckInInline(admin.TabularInline):
 
     model = ProjectCheckIn
     extra = 1
-    fields = ("checked_in_on", "health", "summary", "author")
+    fields = (*services.CHECK_IN_FIELDS, "author")
     readonly_fields = ("author",)
     can_delete = False
 
@@ -106,9 +107,9 @@ class ProjectCheckInInline(admin.TabularInline):
         return False
 
 
-def _check_in(*, project: CRMProject, actor: Any, **fields: Any) -> ProjectCheckIn:
+def _check_in(*, project_id: int, actor: Any, **fields: Any) -> ProjectCheckIn:
     return services.project_check_in(
-        project=project,
+        project_id=project_id,
         actor=actor,
         summary=fields.get("summary", ""),
         health=fields.get("health") or "on_track",
@@ -116,30 +117,30 @@ def _check_in(*, project: CRMProject, actor: Any, **fields: Any) -> ProjectCheck
     )
 
 
-# The inline model → (fields, create, update, delete, item keyword) through the services.
+# The inline model → (fields, create, update, delete, item id keyword) through the services.
 _PROJECT_INLINE_SERVICES: dict[type, tuple[tuple[str, ...], Any, Any, Any, str]] = {
     Feature: (
         services.FEATURE_FIELDS,
         services.feature_create,
         services.feature_update,
         services.feature_delete,
-        "feature",
+        "feature_id",
     ),
     SuccessMetric: (
         services.METRIC_FIELDS,
         services.metric_create,
         services.metric_update,
         services.metric_delete,
-        "metric",
+        "metric_id",
     ),
     RoadmapPhase: (
         services.PHASE_FIELDS,
         services.phase_create,
         services.phase_update,
         services.phase_delete,
-        "phase",
+        "phase_id",
     ),
-    ProjectCheckIn: (("checked_in_on", "health", "summary"), _check_in, None, None, "check_in"),
+    ProjectCheckIn: (services.CHECK_IN_FIELDS, _check_in, None, None, "check_in_id"),
 }
 
 
@@ -207,26 +208,11 @@ class CRMProjectAdmin(ServiceModelAdmin):
     def budget_capability_display(self, project: Any) -> str:
         return format_money(project.budget_capability_total)
 
-    def save_model(
-        self, request: HttpRequest, obj: CRMProject, form: ModelForm, change: bool
-    ) -> None:
-        if change:
-            call_service(
-                services.project_update,
-                project=obj,
-                actor=request.user,
-                **form_fields(form, services.PROJECT_FIELDS, changed_only=True),
-            )
-        else:
-            project = call_service(
-                services.project_create,
-                actor=request.user,
-                **form_fields(form, services.PROJECT_FIELDS, changed_only=False),
-            )
-            adopt(obj, project)
-
-    def delete_model(self, request: HttpRequest, obj: CRMProject) -> None:
-        call_service(services.project_delete, project=obj, actor=request.user)
+    service_fields = services.PROJECT_FIELDS
+    id_kwarg = "project_id"
+    create_service = staticmethod(services.project_create)
+    update_service = staticmethod(services.project_update)
+    delete_service = staticmethod(services.project_delete)
 
     def save_formset(
         self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
@@ -235,7 +221,7 @@ class CRMProjectAdmin(ServiceModelAdmin):
             _save_links(
                 formset,
                 setter=services.project_set_links,
-                owner_kwarg="project",
+                owner_kwarg="project_id",
                 actor=request.user,
             )
             return
@@ -247,7 +233,7 @@ class CRMProjectAdmin(ServiceModelAdmin):
             create=create,
             update=update,
             delete=delete,
-            parent_kwarg="project",
+            parent_kwarg="project_id",
             item_kwarg=item_kwarg,
         )
 
@@ -280,7 +266,7 @@ class FeatureAdmin(ServiceModelAdmin):
     list_filter = ("status", "priority", "project__status", "crm_strategies")
     search_fields = ("title", "description", "project__title")
     autocomplete_fields = ("project",)
-    fields = ("project", "title", "description", "priority", "status", "position")
+    fields = ("project", *services.FEATURE_FIELDS)
     inlines = [FeatureLinkInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Feature]:
@@ -294,34 +280,36 @@ class FeatureAdmin(ServiceModelAdmin):
     def traceable(self, feature: Any) -> bool:
         return feature.is_traceable
 
+    service_fields = services.FEATURE_FIELDS
+    id_kwarg = "feature_id"
+    parent_fields = ("project",)
+    create_service = staticmethod(services.feature_create)
+    update_service = staticmethod(services.feature_update)
+    delete_service = staticmethod(services.feature_delete)
+
     def save_model(self, request: HttpRequest, obj: Feature, form: ModelForm, change: bool) -> None:
         if change:
-            call_service(
-                services.feature_update,
-                feature=obj,
-                actor=request.user,
-                **form_fields(form, services.FEATURE_FIELDS, changed_only=True),
-            )
-        else:
-            fields = form_fields(form, services.FEATURE_FIELDS, changed_only=False)
-            if "position" not in form.changed_data:
-                fields.pop("position", None)  # the service appends to the end of the list
-            feature = call_service(
-                services.feature_create,
-                project=form.cleaned_data["project"],
-                actor=request.user,
-                **fields,
-            )
-            adopt(obj, feature)
-
-    def delete_model(self, request: HttpRequest, obj: Feature) -> None:
-        call_service(services.feature_delete, feature=obj, actor=request.user)
+            super().save_model(request, obj, form, change)
+            return
+        fields = form_fields(form, services.FEATURE_FIELDS, changed_only=False)
+        if "position" not in form.changed_data:
+            fields.pop("position", None)  # the service appends to the end of the list
+        feature = call_service(
+            services.feature_create,
+            actor=request.user,
+            project_id=form.cleaned_data["project"].pk,
+            **fields,
+        )
+        adopt(obj, feature)
 
     def save_formset(
         self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
     ) -> None:
         _save_links(
-            formset, setter=services.feature_set_links, owner_kwarg="feature", actor=request.user
+            formset,
+            setter=services.feature_set_links,
+            owner_kwarg="feature_id",
+            actor=request.user,
         )
 
 

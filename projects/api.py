@@ -10,14 +10,20 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.relations import ManyRelatedField, PKOnlyObject
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import permissions
-from core.api_base import ApiViewSet, CurrencyField, ServiceViewSet, UserField, actor
+from core.api_base import (
+    ApiViewSet,
+    CurrencyField,
+    ServiceViewSet,
+    UserField,
+    actor,
+    expected_version,
+)
 from strategies.models import CRMStrategy
 
 from . import selectors, services
@@ -129,28 +135,21 @@ class LinkedSerializerMixin(serializers.Serializer):
         return attrs
 
     @staticmethod
-    def pop_links(validated_data: dict[str, Any], current: Any = None) -> list | None:
+    def pop_links(validated_data: dict[str, Any]) -> list[services.LinkSpec] | None:
         """The LinkSpecs to write, or None when the request did not touch the links. A bare id
-        list keeps the rationale and weight of links that already exist."""
+        list keeps the rationale and weight of links that already exist (the service reads
+        them under its lock)."""
         if "links" in validated_data:
             validated_data.pop("crm_strategies", None)
             return [
                 services.LinkSpec(
-                    link["crm_strategy"], link.get("rationale") or "", link.get("weight")
+                    link["crm_strategy"].pk, link.get("rationale") or "", link.get("weight")
                 )
                 for link in validated_data.pop("links")
             ]
         if "crm_strategies" in validated_data:
-            existing = {link.crm_strategy_id: link for link in (current or [])}
-            specs = []
-            for strategy in dict.fromkeys(validated_data.pop("crm_strategies")):
-                old = existing.get(strategy.pk)
-                specs.append(
-                    services.LinkSpec(
-                        strategy, old.rationale if old else "", old.weight if old else None
-                    )
-                )
-            return specs
+            strategies = dict.fromkeys(s.pk for s in validated_data.pop("crm_strategies"))
+            return [services.LinkSpec(pk, keep=True) for pk in strategies]
         return None
 
 
@@ -158,17 +157,14 @@ class LinkedSerializerMixin(serializers.Serializer):
 
 
 class ProjectPartSerializer(serializers.ModelSerializer):
-    """Base for things that belong to one project: `project` is set on create, never moved,
-    and must be a project the user may edit."""
+    """Base for things that belong to one project: `project` is set on create and never moved;
+    the service decides whether the user may edit that project (403 if not)."""
 
     project = serializers.PrimaryKeyRelatedField(queryset=CRMProject.objects.all())
 
     def validate_project(self, project: CRMProject) -> CRMProject:
-        user = self.context["request"].user
         if self.instance is not None and project.pk != self.instance.project_id:
             raise serializers.ValidationError("This cannot move to another project.")
-        if not permissions.can_edit_project(user, project):
-            raise PermissionDenied("Only the project's manager may change it.")
         return project
 
 
@@ -177,16 +173,22 @@ class MetricSerializer(ProjectPartSerializer):
 
     class Meta:
         model = SuccessMetric
-        fields = ["id", "project", "name", "unit", "baseline", "target", "current"]
+        fields = ["id", "project", *services.METRIC_FIELDS, "version"]
+        read_only_fields = ["version"]
         validators: list = []
 
     def create(self, validated_data: dict[str, Any]) -> SuccessMetric:
         project = validated_data.pop("project")
-        return services.metric_create(project=project, actor=actor(self), **validated_data)
+        return services.metric_create(actor=actor(self), project_id=project.pk, **validated_data)
 
     def update(self, instance: SuccessMetric, validated_data: dict[str, Any]) -> SuccessMetric:
         validated_data.pop("project", None)
-        return services.metric_update(metric=instance, actor=actor(self), **validated_data)
+        return services.metric_update(
+            actor=actor(self),
+            metric_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
+        )
 
 
 class PhaseSerializer(ProjectPartSerializer):
@@ -194,15 +196,21 @@ class PhaseSerializer(ProjectPartSerializer):
 
     class Meta:
         model = RoadmapPhase
-        fields = ["id", "project", "name", "kind", "start_date", "end_date", "position"]
+        fields = ["id", "project", *services.PHASE_FIELDS, "version"]
+        read_only_fields = ["version"]
 
     def create(self, validated_data: dict[str, Any]) -> RoadmapPhase:
         project = validated_data.pop("project")
-        return services.phase_create(project=project, actor=actor(self), **validated_data)
+        return services.phase_create(actor=actor(self), project_id=project.pk, **validated_data)
 
     def update(self, instance: RoadmapPhase, validated_data: dict[str, Any]) -> RoadmapPhase:
         validated_data.pop("project", None)
-        return services.phase_update(phase=instance, actor=actor(self), **validated_data)
+        return services.phase_update(
+            actor=actor(self),
+            phase_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
+        )
 
 
 class CheckInSerializer(ProjectPartSerializer):
@@ -212,11 +220,12 @@ class CheckInSerializer(ProjectPartSerializer):
 
     class Meta:
         model = ProjectCheckIn
-        fields = ["id", "project", "checked_in_on", "health", "summary", "author", "created_at"]
+        fields = ["id", "project", *services.CHECK_IN_FIELDS, "author", "created_at"]
         read_only_fields = ["author", "created_at"]
 
     def create(self, validated_data: dict[str, Any]) -> ProjectCheckIn:
-        return services.project_check_in(actor=actor(self), **validated_data)
+        project = validated_data.pop("project")
+        return services.project_check_in(actor=actor(self), project_id=project.pk, **validated_data)
 
 
 class NestedMetricSerializer(serializers.ModelSerializer):
@@ -270,24 +279,11 @@ class ProjectSerializer(LinkedSerializerMixin, serializers.ModelSerializer):
         model = CRMProject
         fields = [
             "id",
-            "title",
-            "description",
-            "manager",
-            "sponsor",
-            "department",
-            "business_owner",
-            "status",
-            "start_date",
-            "end_date",
-            "budget_technology",
-            "budget_people",
-            "budget_process",
-            "budget_training",
-            "budget_incentives",
+            *services.PROJECT_FIELDS,
+            "version",
             "budget_capability",
             "budget_total",
             "currency",
-            "integration_notes",
             "approved_at",
             "approved_by",
             "crm_strategies",
@@ -302,21 +298,28 @@ class ProjectSerializer(LinkedSerializerMixin, serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["approved_at", "approved_by", "created_at", "updated_at"]
+        read_only_fields = ["version", "approved_at", "approved_by", "created_at", "updated_at"]
         validators: list = []
 
     def create(self, validated_data: dict[str, Any]) -> CRMProject:
         links = self.pop_links(validated_data)
         project = services.project_create(actor=actor(self), **validated_data)
         if links is not None:
-            services.project_set_links(project=project, actor=actor(self), links=links)
+            services.project_set_links(actor=actor(self), project_id=project.pk, links=links)
         return project
 
     def update(self, instance: CRMProject, validated_data: dict[str, Any]) -> CRMProject:
-        links = self.pop_links(validated_data, instance.links.all())
-        project = services.project_update(project=instance, actor=actor(self), **validated_data)
+        links = self.pop_links(validated_data)
+        # The fields first, checked against If-Match; the links then follow in the same
+        # transaction with the row still locked, so the version was already checked.
+        project = services.project_update(
+            actor=actor(self),
+            project_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
+        )
         if links is not None:
-            services.project_set_links(project=project, actor=actor(self), links=links)
+            services.project_set_links(actor=actor(self), project_id=instance.pk, links=links)
         return project
 
 
@@ -367,7 +370,7 @@ class ProjectViewSet(ServiceViewSet):
         )
 
     def delete_service(self, instance: CRMProject, version: int | None = None) -> None:
-        services.project_delete(project=instance, actor=self.request.user)
+        services.project_delete(actor=self.request.user, project_id=instance.pk, version=version)
 
     @extend_schema(request=None, responses={200: ProjectSerializer})
     @action(detail=True, methods=["post"])
@@ -399,7 +402,7 @@ class ProjectViewSet(ServiceViewSet):
         data = FeatureOrderSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.feature_reorder(
-            project=project, actor=request.user, feature_ids=data.validated_data["features"]
+            actor=request.user, project_id=project.pk, feature_ids=data.validated_data["features"]
         )
         return Response(status=204)
 
@@ -418,11 +421,8 @@ class FeatureSerializer(LinkedSerializerMixin, ProjectPartSerializer):
         fields = [
             "id",
             "project",
-            "title",
-            "description",
-            "priority",
-            "status",
-            "position",
+            *services.FEATURE_FIELDS,
+            "version",
             "crm_strategies",
             "links",
             "is_linked",
@@ -430,23 +430,31 @@ class FeatureSerializer(LinkedSerializerMixin, ProjectPartSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
+        read_only_fields = ["version", "created_at", "updated_at"]
         validators: list = []
 
     def create(self, validated_data: dict[str, Any]) -> Feature:
         links = self.pop_links(validated_data)
         project = validated_data.pop("project")
-        feature = services.feature_create(project=project, actor=actor(self), **validated_data)
+        feature = services.feature_create(
+            actor=actor(self), project_id=project.pk, **validated_data
+        )
         if links is not None:
-            services.feature_set_links(feature=feature, actor=actor(self), links=links)
+            services.feature_set_links(actor=actor(self), feature_id=feature.pk, links=links)
         return feature
 
     def update(self, instance: Feature, validated_data: dict[str, Any]) -> Feature:
-        links = self.pop_links(validated_data, instance.links.all())
+        links = self.pop_links(validated_data)
         validated_data.pop("project", None)
-        feature = services.feature_update(feature=instance, actor=actor(self), **validated_data)
+        # As for projects: fields checked against If-Match, then the links under the same lock.
+        feature = services.feature_update(
+            actor=actor(self),
+            feature_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
+        )
         if links is not None:
-            services.feature_set_links(feature=feature, actor=actor(self), links=links)
+            services.feature_set_links(actor=actor(self), feature_id=instance.pk, links=links)
         return feature
 
 
@@ -466,7 +474,7 @@ class FeatureViewSet(ServiceViewSet):
         )
 
     def delete_service(self, instance: Feature, version: int | None = None) -> None:
-        services.feature_delete(feature=instance, actor=self.request.user)
+        services.feature_delete(actor=self.request.user, feature_id=instance.pk, version=version)
 
 
 # --- Metrics, phases, check-ins as their own small resources
@@ -483,7 +491,7 @@ class MetricViewSet(ServiceViewSet):
         return self.visible(SuccessMetric.objects.select_related("project"))
 
     def delete_service(self, instance: SuccessMetric, version: int | None = None) -> None:
-        services.metric_delete(metric=instance, actor=self.request.user)
+        services.metric_delete(actor=self.request.user, metric_id=instance.pk, version=version)
 
 
 class PhaseViewSet(ServiceViewSet):
@@ -497,7 +505,7 @@ class PhaseViewSet(ServiceViewSet):
         return self.visible(RoadmapPhase.objects.select_related("project"))
 
     def delete_service(self, instance: RoadmapPhase, version: int | None = None) -> None:
-        services.phase_delete(phase=instance, actor=self.request.user)
+        services.phase_delete(actor=self.request.user, phase_id=instance.pk, version=version)
 
 
 class CheckInViewSet(

@@ -12,6 +12,7 @@ from core.forms import (
     DateInput,
     DefaultsToActorMixin,
     PersonChoiceField,
+    VersionedFormMixin,
     people_with_roles,
 )
 from core.roles import Role
@@ -25,10 +26,20 @@ from .models import (
     RoadmapPhase,
     SuccessMetric,
 )
-from .services import LinkSpec
+from .services import (
+    CHECK_IN_FIELDS,
+    FEATURE_FIELDS,
+    METRIC_FIELDS,
+    PHASE_FIELDS,
+    PROJECT_FIELDS,
+    LinkSpec,
+)
+
+# Positions change by moving items on the project page, not by typing a number.
+_ORDERED_BY_MOVING = ("position",)
 
 
-class ProjectForm(DefaultsToActorMixin, forms.ModelForm):
+class ProjectForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
     actor_field = "manager"
 
     manager = PersonChoiceField(
@@ -52,23 +63,7 @@ class ProjectForm(DefaultsToActorMixin, forms.ModelForm):
 
     class Meta:
         model = CRMProject
-        fields = [
-            "title",
-            "description",
-            "manager",
-            "sponsor",
-            "department",
-            "business_owner",
-            "status",
-            "start_date",
-            "end_date",
-            "budget_technology",
-            "budget_people",
-            "budget_process",
-            "budget_training",
-            "budget_incentives",
-            "integration_notes",
-        ]
+        fields = PROJECT_FIELDS
         widgets = {
             "start_date": DateInput(),
             "end_date": DateInput(),
@@ -108,52 +103,58 @@ class ProjectForm(DefaultsToActorMixin, forms.ModelForm):
             self.fields[name].widget.attrs.update(min="0", step="0.01")
 
     def main_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.fields if name not in self.budget_fields]
+        return [field for field in self.visible_fields() if field.name not in self.budget_fields]
 
     def budget_bound_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.budget_fields]
 
 
-class FeatureForm(forms.ModelForm):
+class FeatureForm(VersionedFormMixin, forms.ModelForm):
     class Meta:
         model = Feature
-        fields = ["title", "description", "priority", "status"]
+        fields = [f for f in FEATURE_FIELDS if f not in _ORDERED_BY_MOVING]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
 
-class MetricForm(forms.ModelForm):
+class MetricForm(VersionedFormMixin, forms.ModelForm):
     class Meta:
         model = SuccessMetric
-        fields = ["name", "unit", "baseline", "target", "current"]
+        fields = METRIC_FIELDS
 
 
-class PhaseForm(forms.ModelForm):
+class PhaseForm(VersionedFormMixin, forms.ModelForm):
     class Meta:
         model = RoadmapPhase
-        fields = ["name", "kind", "start_date", "end_date"]
+        fields = [f for f in PHASE_FIELDS if f not in _ORDERED_BY_MOVING]
         widgets = {"start_date": DateInput(), "end_date": DateInput()}
 
 
 class CheckInForm(forms.ModelForm):
     class Meta:
         model = ProjectCheckIn
-        fields = ["checked_in_on", "health", "summary"]
+        fields = CHECK_IN_FIELDS
         widgets = {"checked_in_on": DateInput(), "summary": forms.Textarea(attrs={"rows": 2})}
         labels = {"checked_in_on": "Date"}
 
 
 class LinkPickerForm(forms.Form):
     """Choose the CRM strategies a project or feature serves, each with a rationale and an
-    optional weight. One row per offered strategy: live ones, plus any already linked."""
+    optional weight. One row per offered strategy: live ones, plus any already linked. Carries
+    the version of the project or feature it was opened at, so links saved meanwhile are not
+    silently replaced."""
 
     def __init__(
         self,
         *args: Any,
         strategies: Iterable[CRMStrategy],
         current: dict[int, Any],
+        version: int,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["version"] = forms.IntegerField(
+            widget=forms.HiddenInput, required=False, initial=version
+        )
         self.strategies = list(strategies)
         self.rows: list[dict[str, Any]] = []
         for strategy in self.strategies:
@@ -188,7 +189,7 @@ class LinkPickerForm(forms.Form):
         data = self.cleaned_data
         return [
             LinkSpec(
-                crm_strategy=strategy,
+                crm_strategy_id=strategy.pk,
                 rationale=data[f"rationale_{strategy.pk}"].strip(),
                 weight=data[f"weight_{strategy.pk}"],
             )

@@ -1,6 +1,5 @@
 """Reads for projects and features. Traceability is a database annotation, never a loop."""
 
-from collections import OrderedDict
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -157,33 +156,14 @@ def project_trace(project: CRMProject) -> list[dict[str, Any]]:
     return chains
 
 
-def project_chains_by_crm_strategy(project: CRMProject) -> "OrderedDict[int, list[dict[str, Any]]]":
-    """The project's chains grouped by CRM strategy, for breadcrumbs."""
-    grouped: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
-    for chain in project_trace(project):
-        grouped.setdefault(chain["crm_strategy"]["id"], []).append(chain)
-    return grouped
-
-
-def projects_managed_by(user: Any) -> QuerySet[CRMProject]:
-    return projects_with_trace().filter(manager=user)
-
-
-def projects_awaiting_approval_by(user: Any) -> QuerySet[CRMProject]:
-    return projects_with_trace().filter(sponsor=user, status="proposed")
-
-
 __all__ = [
     "BUDGET_CAPABILITY",
     "BUDGET_TOTAL",
     "feature_linked_exists",
     "feature_traceable_exists",
     "features_with_trace",
-    "project_chains_by_crm_strategy",
     "project_linked_exists",
     "project_trace",
     "project_traceable_exists",
-    "projects_awaiting_approval_by",
-    "projects_managed_by",
     "projects_with_trace",
 ]

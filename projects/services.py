@@ -1,31 +1,41 @@
-"""Writes for projects, features, their links to CRM strategies, metrics, roadmap and check-ins."""
+"""Writes for projects, features, their links to CRM strategies, metrics, roadmap and check-ins.
+
+Every caller (pages, API, admin, demo) uses these. Services take ids and the changes, load the
+row themselves through projects.access (locked, checked against what is stored), refuse an edit
+made from a stale version, and save only the fields that changed.
+"""
 
 import datetime
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Case, F, Max, PositiveIntegerField, Value, When
+from django.http import Http404
 from django.utils import timezone
 
 from core.permissions import (
     can_approve_project,
     can_create_project,
-    can_edit_project,
     is_admin,
 )
 from core.roles import Role
 from core.services import (
     Actor,
+    apply_changes,
     apply_fields,
+    check_version,
     require,
     require_people_roles,
+    save_changes,
+    touch,
     validate_and_save,
 )
 from strategies.models import CRMStrategy, StrategyStatus
 
+from .access import feature_for, metric_for, phase_for, project_for
 from .models import (
     CRMProject,
     Feature,
@@ -38,6 +48,7 @@ from .models import (
     SuccessMetric,
 )
 
+# The fields each service writes; the forms, serializers and admins take theirs from here.
 PROJECT_FIELDS = (
     "title",
     "description",
@@ -58,15 +69,21 @@ PROJECT_FIELDS = (
 FEATURE_FIELDS = ("title", "description", "priority", "status", "position")
 METRIC_FIELDS = ("name", "unit", "baseline", "target", "current")
 PHASE_FIELDS = ("name", "kind", "start_date", "end_date", "position")
+CHECK_IN_FIELDS = ("checked_in_on", "health", "summary")
 
 
 @dataclass(frozen=True)
 class LinkSpec:
-    """One claimed link: the CRM strategy served, how, and optionally how much."""
+    """One claimed link: the CRM strategy served (by id), how, and optionally how much.
 
-    crm_strategy: CRMStrategy
+    `keep`: a link that already exists keeps its stored rationale and weight (a client that
+    sends only ids); read under the owner's lock, so a concurrent edit of them is not undone.
+    """
+
+    crm_strategy_id: int
     rationale: str = ""
     weight: int | None = None
+    keep: bool = False
 
 
 # Who may fill a project's person fields: the browser's pickers offer exactly these people.
@@ -75,10 +92,6 @@ PROJECT_PEOPLE: dict[str, tuple[Role, ...]] = {
     "sponsor": (Role.SPONSOR, Role.EXECUTIVE),
     "business_owner": (),
 }
-
-
-def _edit_allowed(actor: Actor, project: CRMProject) -> None:
-    require(can_edit_project(actor, project), "Only the project's manager may change it.")
 
 
 def _check_status_change(project: CRMProject, old_status: str | None) -> None:
@@ -104,23 +117,23 @@ def project_create(*, actor: Actor, **fields: Any) -> CRMProject:
         raise ValidationError({"manager": "You can only create projects you manage yourself."})
     require_people_roles(project, PROJECT_PEOPLE)
     _check_status_change(project, ProjectStatus.PROPOSED)
-    return validate_and_save(project)
+    return validate_and_save(project, actor=actor)
 
 
 @transaction.atomic
-def project_update(*, project: CRMProject, actor: Actor, **fields: Any) -> CRMProject:
-    """Change a project's fields. Status moves except approval (see project_approve)."""
-    _edit_allowed(actor, project)
-    row = (
-        CRMProject.objects.filter(pk=project.pk)
-        .values("status", "manager", "sponsor", "business_owner")
-        .first()
-    )
-    old: dict[str, Any] = dict(row) if row else {}
-    apply_fields(project, fields, PROJECT_FIELDS)
-    require_people_roles(project, PROJECT_PEOPLE, previous=old)
-    _check_status_change(project, old.get("status"))
-    return validate_and_save(project)
+def project_update(
+    *, actor: Actor, project_id: int, changes: Mapping[str, Any], version: int | None = None
+) -> CRMProject:
+    """Change a project's fields. Status moves except approval (see project_approve). Its
+    manager may hand it to another project manager: who may edit is decided on the stored
+    manager, before the change."""
+    project = project_for(actor, project_id, change=True, for_update=True)
+    check_version(project, version)
+    stored = {"status": project.status, **{f: getattr(project, f"{f}_id") for f in PROJECT_PEOPLE}}
+    changed = apply_changes(project, changes, PROJECT_FIELDS)
+    require_people_roles(project, PROJECT_PEOPLE, previous=stored)
+    _check_status_change(project, stored["status"])
+    return save_changes(project, changed, actor=actor)
 
 
 def project_approval_problems(project: CRMProject) -> list[str]:
@@ -155,9 +168,10 @@ def project_approve(*, project: CRMProject, actor: Actor) -> CRMProject:
 
 
 @transaction.atomic
-def project_delete(*, project: CRMProject, actor: Actor) -> None:
+def project_delete(*, actor: Actor, project_id: int, version: int | None = None) -> None:
     """Delete a project that never started; approved or running ones are cancelled instead."""
-    _edit_allowed(actor, project)
+    project = project_for(actor, project_id, change=True, for_update=True)
+    check_version(project, version)
     if project.approved_at is not None or project.status not in (
         ProjectStatus.PROPOSED,
         ProjectStatus.CANCELLED,
@@ -176,179 +190,231 @@ def _set_links(
     owner: CRMProject | Feature,
     link_model: type[ProjectLink] | type[FeatureLink],
     links: Iterable[LinkSpec],
+    actor: Actor,
 ) -> None:
-    specs = {spec.crm_strategy.pk: spec for spec in links}
+    """Make the owner's links exactly `links` (the owner's row is locked by the caller); when
+    anything changed, the owner's version moves on too."""
+    specs = {spec.crm_strategy_id: spec for spec in links}
+    strategies = CRMStrategy.objects.in_bulk(list(specs))
+    missing = sorted(set(specs) - set(strategies))
+    if missing:
+        raise ValidationError(
+            {"crm_strategies": f"No such CRM strategy: {', '.join(map(str, missing))}."}
+        )
     existing = {
         link.crm_strategy_id: link for link in link_model.objects.filter(**{owner_field: owner})
     }
-    retired = [
-        str(spec.crm_strategy)
-        for pk, spec in specs.items()
-        if pk not in existing and spec.crm_strategy.status == StrategyStatus.RETIRED
-    ]
+    retired = sorted(
+        strategies[pk].title
+        for pk in specs
+        if pk not in existing and strategies[pk].status == StrategyStatus.RETIRED
+    )
     if retired:
         raise ValidationError(
             {"crm_strategies": f"Retired CRM strategies cannot be linked: {', '.join(retired)}."}
         )
-    link_model.objects.filter(**{owner_field: owner}).exclude(crm_strategy_id__in=specs).delete()
+    dropped = link_model.objects.filter(**{owner_field: owner}).exclude(crm_strategy_id__in=specs)
+    deleted, _ = dropped.delete()
+    changed = bool(deleted)
     for pk, spec in specs.items():
-        link = existing.get(pk) or link_model(
-            **{owner_field: owner}, crm_strategy=spec.crm_strategy
-        )
-        if link.pk and link.rationale == spec.rationale and link.weight == spec.weight:
+        link = existing.get(pk)
+        if link is None:
+            link = link_model(**{owner_field: owner}, crm_strategy=strategies[pk])
+        elif spec.keep or (link.rationale == spec.rationale and link.weight == spec.weight):
             continue
-        link.rationale = spec.rationale
-        link.weight = spec.weight
-        validate_and_save(link, exclude=[owner_field, "crm_strategy"])
+        if not spec.keep:
+            link.rationale = spec.rationale
+            link.weight = spec.weight
+        validate_and_save(link, actor=actor, exclude=[owner_field, "crm_strategy"])
+        changed = True
+    if changed:
+        touch(owner, actor=actor)
 
 
 @transaction.atomic
 def project_set_links(
-    *, project: CRMProject, actor: Actor, links: Iterable[LinkSpec]
+    *,
+    actor: Actor,
+    project_id: int,
+    links: Iterable[LinkSpec],
+    version: int | None = None,
 ) -> CRMProject:
     """Replace the project's links to CRM strategies with exactly `links`."""
-    _edit_allowed(actor, project)
-    _set_links(owner_field="project", owner=project, link_model=ProjectLink, links=links)
+    project = project_for(actor, project_id, change=True, for_update=True)
+    check_version(project, version)
+    _set_links(
+        owner_field="project", owner=project, link_model=ProjectLink, links=links, actor=actor
+    )
     return project
 
 
-@transaction.atomic
-def project_link_crm_strategy(
-    *,
-    project: CRMProject,
-    crm_strategy: CRMStrategy,
-    actor: Actor,
-    rationale: str = "",
-    weight: int | None = None,
-) -> ProjectLink:
-    """Add (or update the rationale of) one link from a project to a CRM strategy."""
-    _edit_allowed(actor, project)
-    others = [
-        LinkSpec(link.crm_strategy, link.rationale, link.weight)
-        for link in project.links.select_related("crm_strategy").exclude(crm_strategy=crm_strategy)
-    ]
-    _set_links(
-        owner_field="project",
-        owner=project,
-        link_model=ProjectLink,
-        links=[*others, LinkSpec(crm_strategy, rationale, weight)],
-    )
-    return ProjectLink.objects.get(project=project, crm_strategy=crm_strategy)
+def _next_position(queryset: Any) -> int:
+    last = queryset.aggregate(last=Max("position"))["last"]
+    return 0 if last is None else last + 1
 
 
 @transaction.atomic
-def project_unlink_crm_strategy(
-    *, project: CRMProject, crm_strategy: CRMStrategy, actor: Actor
-) -> None:
-    _edit_allowed(actor, project)
-    project.links.filter(crm_strategy=crm_strategy).delete()
-
-
-@transaction.atomic
-def feature_create(*, project: CRMProject, actor: Actor, **fields: Any) -> Feature:
+def feature_create(*, actor: Actor, project_id: int, **fields: Any) -> Feature:
     """Add a feature to the end of a project's list unless a position is given."""
-    _edit_allowed(actor, project)
+    # Locked so two features added at once do not both take the last place.
+    project = project_for(actor, project_id, change=True, for_update=True)
     feature = Feature(project=project)
     apply_fields(feature, fields, FEATURE_FIELDS)
     if "position" not in fields:
-        last = project.features.aggregate(last=Max("position"))["last"]
-        feature.position = 0 if last is None else last + 1
-    return validate_and_save(feature)
+        feature.position = _next_position(project.features.all())
+    return validate_and_save(feature, actor=actor)
 
 
 @transaction.atomic
-def feature_update(*, feature: Feature, actor: Actor, **fields: Any) -> Feature:
-    _edit_allowed(actor, feature.project)
-    apply_fields(feature, fields, FEATURE_FIELDS)
-    return validate_and_save(feature)
+def feature_update(
+    *, actor: Actor, feature_id: int, changes: Mapping[str, Any], version: int | None = None
+) -> Feature:
+    """Change a feature's fields (it stays in its project)."""
+    feature = feature_for(actor, feature_id, change=True, for_update=True)
+    check_version(feature, version)
+    changed = apply_changes(feature, changes, FEATURE_FIELDS)
+    return save_changes(feature, changed, actor=actor)
 
 
 @transaction.atomic
-def feature_delete(*, feature: Feature, actor: Actor) -> None:
-    _edit_allowed(actor, feature.project)
+def feature_delete(*, actor: Actor, feature_id: int, version: int | None = None) -> None:
+    """Delete a feature with its links."""
+    feature = feature_for(actor, feature_id, change=True, for_update=True)
+    check_version(feature, version)
     feature.delete()
 
 
 @transaction.atomic
-def feature_set_links(*, feature: Feature, actor: Actor, links: Iterable[LinkSpec]) -> Feature:
+def feature_set_links(
+    *,
+    actor: Actor,
+    feature_id: int,
+    links: Iterable[LinkSpec],
+    version: int | None = None,
+) -> Feature:
     """Replace the feature's links to CRM strategies with exactly `links`."""
-    _edit_allowed(actor, feature.project)
-    _set_links(owner_field="feature", owner=feature, link_model=FeatureLink, links=links)
+    feature = feature_for(actor, feature_id, change=True, for_update=True)
+    check_version(feature, version)
+    _set_links(
+        owner_field="feature", owner=feature, link_model=FeatureLink, links=links, actor=actor
+    )
     return feature
 
 
-@transaction.atomic
-def feature_reorder(*, project: CRMProject, actor: Actor, feature_ids: Sequence[int]) -> None:
-    """Put the project's features in the given order; the list must name each exactly once."""
-    _edit_allowed(actor, project)
+def _reorder(project: CRMProject, feature_ids: Sequence[int], actor: Actor) -> None:
     current = set(project.features.values_list("id", flat=True))
     if len(feature_ids) != len(set(feature_ids)) or set(feature_ids) != current:
         raise ValidationError({"features": "List every feature of this project exactly once."})
-    features = list(project.features.all())
-    order = {pk: index for index, pk in enumerate(feature_ids)}
-    for feature in features:
-        feature.position = order[feature.pk]
-    Feature.objects.bulk_update(features, ["position"])
+    if not feature_ids:
+        return
+    position = Case(
+        *[When(pk=pk, then=Value(index)) for index, pk in enumerate(feature_ids)],
+        output_field=PositiveIntegerField(),
+    )
+    # One statement; only the features that really move get a new version.
+    project.features.exclude(position=position).update(
+        position=position,
+        version=F("version") + 1,
+        updated_by=actor if getattr(actor, "is_authenticated", False) else None,
+        updated_at=timezone.now(),
+    )
 
 
 @transaction.atomic
-def metric_create(*, project: CRMProject, actor: Actor, **fields: Any) -> SuccessMetric:
+def feature_reorder(*, actor: Actor, project_id: int, feature_ids: Sequence[int]) -> None:
+    """Put the project's features in the given order; the list must name each exactly once."""
+    project = project_for(actor, project_id, change=True, for_update=True)
+    _reorder(project, feature_ids, actor)
+
+
+@transaction.atomic
+def feature_move(*, actor: Actor, feature_id: int, direction: Literal["up", "down"]) -> None:
+    """Move a feature one place up or down in its project's order (the priority order); at
+    the top or bottom nothing changes."""
+    if direction not in ("up", "down"):
+        raise ValidationError({"direction": "Move a feature up or down."})
+    feature = feature_for(actor, feature_id, change=True)
+    # The order is read under the project's lock, so two moves at once do not undo each other.
+    project = project_for(actor, feature.project_id, change=True, for_update=True)
+    order = list(project.features.order_by("position", "id").values_list("id", flat=True))
+    if feature.pk not in order:  # deleted meanwhile
+        raise Http404
+    index = order.index(feature.pk)
+    target = index - 1 if direction == "up" else index + 1
+    if 0 <= target < len(order):
+        order[index], order[target] = order[target], order[index]
+        _reorder(project, order, actor)
+
+
+@transaction.atomic
+def metric_create(*, actor: Actor, project_id: int, **fields: Any) -> SuccessMetric:
     """Add a success metric; it counts once it has a baseline and a target."""
-    _edit_allowed(actor, project)
+    project = project_for(actor, project_id, change=True)
     metric = SuccessMetric(project=project)
     apply_fields(metric, fields, METRIC_FIELDS)
-    return validate_and_save(metric)
+    return validate_and_save(metric, actor=actor)
 
 
 @transaction.atomic
-def metric_update(*, metric: SuccessMetric, actor: Actor, **fields: Any) -> SuccessMetric:
-    _edit_allowed(actor, metric.project)
-    apply_fields(metric, fields, METRIC_FIELDS)
-    return validate_and_save(metric)
+def metric_update(
+    *, actor: Actor, metric_id: int, changes: Mapping[str, Any], version: int | None = None
+) -> SuccessMetric:
+    """Change a success metric's fields."""
+    metric = metric_for(actor, metric_id, change=True, for_update=True)
+    check_version(metric, version)
+    changed = apply_changes(metric, changes, METRIC_FIELDS)
+    return save_changes(metric, changed, actor=actor)
 
 
 @transaction.atomic
-def metric_delete(*, metric: SuccessMetric, actor: Actor) -> None:
-    _edit_allowed(actor, metric.project)
+def metric_delete(*, actor: Actor, metric_id: int, version: int | None = None) -> None:
+    """Delete a success metric."""
+    metric = metric_for(actor, metric_id, change=True, for_update=True)
+    check_version(metric, version)
     metric.delete()
 
 
 @transaction.atomic
-def phase_create(*, project: CRMProject, actor: Actor, **fields: Any) -> RoadmapPhase:
-    """Add a roadmap phase or milestone."""
-    _edit_allowed(actor, project)
+def phase_create(*, actor: Actor, project_id: int, **fields: Any) -> RoadmapPhase:
+    """Add a roadmap phase or milestone (at the end unless a position is given)."""
+    project = project_for(actor, project_id, change=True, for_update=True)
     phase = RoadmapPhase(project=project)
     apply_fields(phase, fields, PHASE_FIELDS)
     if "position" not in fields:
-        last = project.phases.aggregate(last=Max("position"))["last"]
-        phase.position = 0 if last is None else last + 1
-    return validate_and_save(phase)
+        phase.position = _next_position(project.phases.all())
+    return validate_and_save(phase, actor=actor)
 
 
 @transaction.atomic
-def phase_update(*, phase: RoadmapPhase, actor: Actor, **fields: Any) -> RoadmapPhase:
-    _edit_allowed(actor, phase.project)
-    apply_fields(phase, fields, PHASE_FIELDS)
-    return validate_and_save(phase)
+def phase_update(
+    *, actor: Actor, phase_id: int, changes: Mapping[str, Any], version: int | None = None
+) -> RoadmapPhase:
+    """Change a roadmap phase's fields."""
+    phase = phase_for(actor, phase_id, change=True, for_update=True)
+    check_version(phase, version)
+    changed = apply_changes(phase, changes, PHASE_FIELDS)
+    return save_changes(phase, changed, actor=actor)
 
 
 @transaction.atomic
-def phase_delete(*, phase: RoadmapPhase, actor: Actor) -> None:
-    _edit_allowed(actor, phase.project)
+def phase_delete(*, actor: Actor, phase_id: int, version: int | None = None) -> None:
+    """Delete a roadmap phase or milestone."""
+    phase = phase_for(actor, phase_id, change=True, for_update=True)
+    check_version(phase, version)
     phase.delete()
 
 
 @transaction.atomic
 def project_check_in(
     *,
-    project: CRMProject,
     actor: Actor,
+    project_id: int,
     summary: str,
     health: str = Health.ON_TRACK,
     checked_in_on: datetime.date | None = None,
 ) -> ProjectCheckIn:
     """Record a progress check-in (dated today unless given, never in the future)."""
-    _edit_allowed(actor, project)
+    project = project_for(actor, project_id, change=True)
     today = timezone.localdate()
     # A check-in reports progress made; one dated ahead would keep project.stalled quiet.
     if isinstance(checked_in_on, datetime.date) and checked_in_on > today:
@@ -362,4 +428,4 @@ def project_check_in(
         checked_in_on=checked_in_on or today,
         author=actor,
     )
-    return validate_and_save(check_in)
+    return validate_and_save(check_in, actor=actor)

@@ -4,7 +4,7 @@ htmx swaps the changed section and tells the flags panel to refresh."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from core.forms import add_service_errors, refusal_message
+from core.forms import add_conflict, add_service_errors, refusal_message
 from core.money import format_money
 from core.permissions import (
     can_approve_project,
@@ -24,11 +24,13 @@ from core.permissions import (
     can_edit_project,
     get_visible_or_404,
 )
-from core.views import form_page, list_page, require_reader
+from core.services import EditConflict
+from core.views import form_page, list_page, require_reader, submit_form
 from strategies.models import CRMStrategy, StrategyStatus
 from strategies.selectors import anchored_crm_strategy_exists
 
 from . import services
+from .access import feature_for, metric_for, phase_for, project_for
 from .filters import ProjectFilterSet
 from .forms import (
     CheckInForm,
@@ -66,16 +68,19 @@ def _changed(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _editable(request: HttpRequest, queryset: QuerySet[Any], **lookup: Any) -> Any:
-    """The object (404 if the user may not see it), provided they may edit its project (else
-    403 with a friendly page)."""
-    obj = get_visible_or_404(queryset, request.user, **lookup)
-    project = obj if isinstance(obj, CRMProject) else obj.project
-    if not can_edit_project(request.user, project):
-        raise PermissionDenied(
-            "Only the project's manager may change it. You can still read everything on it."
-        )
-    return obj
+def _save_inline(form: Any, save: Any) -> Any:
+    """The body of an inline (htmx) save, as submit_form does it for whole pages: call the
+    service with the form's data and the version it was opened at; a refusal lands on the form
+    (an edit conflict with the values saved meanwhile) and None is returned."""
+    changes = dict(form.cleaned_data)
+    version = changes.pop("version", None)
+    try:
+        return save(changes, version)
+    except EditConflict as conflict:
+        add_conflict(form, conflict)
+    except ValidationError as error:
+        add_service_errors(form, error)
+    return None
 
 
 # ---------- lists ----------
@@ -273,18 +278,14 @@ def project_create(request: HttpRequest) -> HttpResponse:
     if not can_create_project(request.user):
         raise PermissionDenied("Only project managers create projects.")
     form = ProjectForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            project = services.project_create(actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(
-                request,
-                f"Project “{project}” created. Now link it to the CRM strategies it serves.",
-            )
-            return redirect(project)
-    return form_page(
+    return submit_form(
+        request,
+        form,
+        lambda changes, _: services.project_create(actor=request.user, **changes),
+        success=lambda project: (
+            f"Project “{project}” created. Now link it to the CRM strategies it serves."
+        ),
+    ) or form_page(
         request,
         form,
         "New project",
@@ -297,23 +298,23 @@ def project_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    project = _editable(request, CRMProject.objects.all(), pk=pk)
+    project = project_for(request.user, pk, change=True)
+    title = project.title  # as stored: the form writes the person's input into `project`
     form = ProjectForm(request.POST or None, instance=project)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.project_update(project=project, actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Project “{project}” saved.")
-            return redirect(project)
-    return form_page(
+    return submit_form(
         request,
         form,
-        f"Edit “{project.title}”",
+        lambda changes, version: services.project_update(
+            actor=request.user, project_id=pk, changes=changes, version=version
+        ),
+        success=lambda saved: f"Project “{saved}” saved.",
+    ) or form_page(
+        request,
+        form,
+        f"Edit “{title}”",
         crumbs=[
             (reverse("projects:list"), "Projects"),
-            (project.get_absolute_url(), project.title),
+            (project.get_absolute_url(), title),
         ],
         button="Save project",
         cancel_url=project.get_absolute_url(),
@@ -353,23 +354,43 @@ def _link_picker(
         request.POST if request.method == "POST" else None,
         strategies=strategies,
         current=current,
+        version=owner.version,
         prefix=f"links-{owner.pk}" if isinstance(owner, Feature) else "links",
     )
+
+
+def _save_links(form: LinkPickerForm, save: Any) -> Any:
+    """Save the picked links with the version the picker was opened at; on a conflict, say
+    who changed what and list the links stored now (the person's ticks are kept)."""
+    try:
+        return save(form.link_specs(), form.cleaned_data.get("version"))
+    except EditConflict as conflict:
+        add_conflict(form, conflict)
+        owner: Any = conflict.current
+        stored = owner.links.order_by("crm_strategy__title").values_list(
+            "crm_strategy__title", flat=True
+        )
+        form.add_error(None, f"Linked now: {', '.join(stored) if stored else 'nothing'}.")
+    except ValidationError as error:
+        add_service_errors(form, error)
+    return None
 
 
 @login_required
 def project_links(request: HttpRequest, pk: int) -> HttpResponse:
     """Choose the CRM strategies the project serves, each with its rationale and weight."""
-    project = _editable(request, CRMProject.objects.all(), pk=pk)
+    project = project_for(request.user, pk, change=True)
     form = _link_picker(request, project, project.links.all())
     if request.method == "POST" and form.is_valid():
-        try:
-            services.project_set_links(project=project, actor=request.user, links=form.link_specs())
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Links of “{project}” saved.")
-            return redirect(project)
+        saved = _save_links(
+            form,
+            lambda links, version: services.project_set_links(
+                actor=request.user, project_id=pk, links=links, version=version
+            ),
+        )
+        if saved is not None:
+            messages.success(request, f"Links of “{saved}” saved.")
+            return redirect(saved)
     return render(
         request,
         "projects/links_page.html",
@@ -378,10 +399,6 @@ def project_links(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # ---------- features ----------
-
-
-def _feature(request: HttpRequest, pk: int) -> Feature:
-    return _editable(request, Feature.objects.select_related("project"), pk=pk)
 
 
 def _feature_row(request: HttpRequest, feature: Feature, status: int = 200) -> HttpResponse:
@@ -401,16 +418,16 @@ def _features_section(request: HttpRequest, project: CRMProject, **extra: Any) -
 @login_required
 @require_POST
 def feature_create(request: HttpRequest, pk: int) -> HttpResponse:
-    project = _editable(request, CRMProject.objects.all(), pk=pk)
+    project = project_for(request.user, pk, change=True)
     form = FeatureForm(request.POST, prefix="new-feature", instance=Feature(project=project))
     if form.is_valid():
-        try:
-            feature = services.feature_create(
-                project=project, actor=request.user, **form.cleaned_data
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
+        feature = _save_inline(
+            form,
+            lambda changes, _: services.feature_create(
+                actor=request.user, project_id=pk, **changes
+            ),
+        )
+        if feature is not None:
             if _htmx(request):
                 return _changed(_features_section(request, project))
             messages.success(request, f"Feature “{feature}” added.")
@@ -465,18 +482,21 @@ def feature_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def feature_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    feature = _feature(request, pk)
+    feature = feature_for(request.user, pk, change=True)
+    title = feature.title  # as stored: the form writes the person's input into `feature`
     form = FeatureForm(request.POST or None, instance=feature, prefix=f"feature-{feature.pk}")
     if request.method == "POST" and form.is_valid():
-        try:
-            services.feature_update(feature=feature, actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
+        saved = _save_inline(
+            form,
+            lambda changes, version: services.feature_update(
+                actor=request.user, feature_id=pk, changes=changes, version=version
+            ),
+        )
+        if saved is not None:
             if _htmx(request):
-                return _changed(_feature_row(request, feature))
-            messages.success(request, f"Feature “{feature}” saved.")
-            return redirect(f"{feature.project.get_absolute_url()}#features")
+                return _changed(_feature_row(request, saved))
+            messages.success(request, f"Feature “{saved}” saved.")
+            return redirect(f"{saved.project.get_absolute_url()}#features")
     if _htmx(request):
         return render(
             request,
@@ -486,7 +506,7 @@ def feature_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return form_page(
         request,
         form,
-        f"Edit feature “{feature.title}”",
+        f"Edit feature “{title}”",
         crumbs=[(feature.project.get_absolute_url(), feature.project.title)],
         button="Save feature",
         cancel_url=feature.project.get_absolute_url(),
@@ -496,16 +516,18 @@ def feature_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def feature_links(request: HttpRequest, pk: int) -> HttpResponse:
     """Choose the CRM strategies a feature serves (inline on the project page with htmx)."""
-    feature = _feature(request, pk)
+    feature = feature_for(request.user, pk, change=True)
     form = _link_picker(request, feature, feature.links.all())
     if request.method == "POST" and form.is_valid():
-        try:
-            services.feature_set_links(feature=feature, actor=request.user, links=form.link_specs())
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
+        saved = _save_links(
+            form,
+            lambda links, version: services.feature_set_links(
+                actor=request.user, feature_id=pk, links=links, version=version
+            ),
+        )
+        if saved is not None:
             if _htmx(request):
-                return _changed(_feature_row(request, feature))
+                return _changed(_feature_row(request, saved))
             messages.success(request, f"Links of feature “{feature}” saved.")
             return redirect(f"{feature.project.get_absolute_url()}#features")
     project_strategies = set(feature.project.links.values_list("crm_strategy_id", flat=True))
@@ -524,14 +546,10 @@ def feature_links(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def feature_move(request: HttpRequest, pk: int) -> HttpResponse:
     """Move a feature one place up or down (the order is the project's priority order)."""
-    feature = _feature(request, pk)
+    feature = feature_for(request.user, pk, change=True)
     project = feature.project
-    order = list(project.features.order_by("position", "id").values_list("id", flat=True))
-    index = order.index(feature.pk)
-    target = index - 1 if request.POST.get("direction") == "up" else index + 1
-    if 0 <= target < len(order):
-        order[index], order[target] = order[target], order[index]
-        services.feature_reorder(project=project, actor=request.user, feature_ids=order)
+    direction: Literal["up", "down"] = "up" if request.POST.get("direction") == "up" else "down"
+    services.feature_move(actor=request.user, feature_id=pk, direction=direction)
     if _htmx(request):
         return _features_section(request, project)
     return redirect(f"{project.get_absolute_url()}#features")
@@ -540,9 +558,9 @@ def feature_move(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def feature_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    feature = _feature(request, pk)
+    feature = feature_for(request.user, pk, change=True)
     project = feature.project
-    services.feature_delete(feature=feature, actor=request.user)
+    services.feature_delete(actor=request.user, feature_id=pk)
     if _htmx(request):
         return _changed(_features_section(request, project))
     messages.success(request, f"Feature “{feature.title}” deleted.")
@@ -552,33 +570,21 @@ def feature_delete(request: HttpRequest, pk: int) -> HttpResponse:
 # ---------- metrics, roadmap, check-ins ----------
 
 
-def _metric_create(project: CRMProject, actor: Any, data: dict[str, Any]) -> Any:
-    return services.metric_create(project=project, actor=actor, **data)
-
-
-def _phase_create(project: CRMProject, actor: Any, data: dict[str, Any]) -> Any:
-    return services.phase_create(project=project, actor=actor, **data)
-
-
-def _check_in_create(project: CRMProject, actor: Any, data: dict[str, Any]) -> Any:
-    return services.project_check_in(project=project, actor=actor, **data)
-
-
-# section name → (form, create service call, partial template)
+# section name → (form, create service, partial template)
 SECTIONS: dict[str, tuple[Any, Any, str]] = {
-    "metrics": (MetricForm, _metric_create, "projects/_metrics.html"),
-    "phases": (PhaseForm, _phase_create, "projects/_phases.html"),
-    "check_ins": (CheckInForm, _check_in_create, "projects/_check_ins.html"),
+    "metrics": (MetricForm, services.metric_create, "projects/_metrics.html"),
+    "phases": (PhaseForm, services.phase_create, "projects/_phases.html"),
+    "check_ins": (CheckInForm, services.project_check_in, "projects/_check_ins.html"),
 }
 SECTION_NOUNS = {"metrics": "success metric", "phases": "roadmap entry", "check_ins": "check-in"}
-SECTION_INSTANCES = {"metrics": SuccessMetric, "phases": RoadmapPhase}
+SECTION_INSTANCES: dict[str, Any] = {"metrics": SuccessMetric, "phases": RoadmapPhase}
 
 
 @login_required
 @require_POST
 def section_add(request: HttpRequest, pk: int, section: str) -> HttpResponse:
     """Add a success metric, roadmap phase or check-in from the project page."""
-    project = _editable(request, CRMProject.objects.all(), pk=pk)
+    project = project_for(request.user, pk, change=True)
     form_class, create, template = SECTIONS[section]
     instance_class = SECTION_INSTANCES.get(section)
     kwargs = {"instance": instance_class(project=project)} if instance_class else {}
@@ -586,11 +592,10 @@ def section_add(request: HttpRequest, pk: int, section: str) -> HttpResponse:
     if section == "check_ins":
         form.instance.project = project
     if form.is_valid():
-        try:
-            create(project, request.user, form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
+        added = _save_inline(
+            form, lambda changes, _: create(actor=request.user, project_id=pk, **changes)
+        )
+        if added is not None:
             if _htmx(request):
                 return _changed(
                     render(request, template, _section_context(request, project, section))
@@ -611,20 +616,21 @@ def section_add(request: HttpRequest, pk: int, section: str) -> HttpResponse:
 
 @login_required
 def metric_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    metric = _editable(request, SuccessMetric.objects.select_related("project"), pk=pk)
+    metric = metric_for(request.user, pk, change=True)
+    name = metric.name  # as stored: the form writes the person's input into `metric`
     form = MetricForm(request.POST or None, instance=metric)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.metric_update(metric=metric, actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Metric “{metric}” saved.")
-            return redirect(f"{metric.project.get_absolute_url()}#metrics")
-    return form_page(
+    return submit_form(
         request,
         form,
-        f"Edit metric “{metric.name}”",
+        lambda changes, version: services.metric_update(
+            actor=request.user, metric_id=pk, changes=changes, version=version
+        ),
+        success=lambda saved: f"Metric “{saved}” saved.",
+        redirect_to=lambda saved: f"{saved.project.get_absolute_url()}#metrics",
+    ) or form_page(
+        request,
+        form,
+        f"Edit metric “{name}”",
         crumbs=[(metric.project.get_absolute_url(), metric.project.title)],
         button="Save metric",
         cancel_url=metric.project.get_absolute_url(),
@@ -634,28 +640,29 @@ def metric_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def metric_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    metric = _editable(request, SuccessMetric.objects.select_related("project"), pk=pk)
-    services.metric_delete(metric=metric, actor=request.user)
+    metric = metric_for(request.user, pk, change=True)
+    services.metric_delete(actor=request.user, metric_id=pk)
     messages.success(request, f"Metric “{metric.name}” deleted.")
     return redirect(f"{metric.project.get_absolute_url()}#metrics")
 
 
 @login_required
 def phase_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    phase = _editable(request, RoadmapPhase.objects.select_related("project"), pk=pk)
+    phase = phase_for(request.user, pk, change=True)
+    name = phase.name  # as stored: the form writes the person's input into `phase`
     form = PhaseForm(request.POST or None, instance=phase)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.phase_update(phase=phase, actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Roadmap entry “{phase}” saved.")
-            return redirect(f"{phase.project.get_absolute_url()}#phases")
-    return form_page(
+    return submit_form(
         request,
         form,
-        f"Edit roadmap entry “{phase.name}”",
+        lambda changes, version: services.phase_update(
+            actor=request.user, phase_id=pk, changes=changes, version=version
+        ),
+        success=lambda saved: f"Roadmap entry “{saved}” saved.",
+        redirect_to=lambda saved: f"{saved.project.get_absolute_url()}#phases",
+    ) or form_page(
+        request,
+        form,
+        f"Edit roadmap entry “{name}”",
         crumbs=[(phase.project.get_absolute_url(), phase.project.title)],
         button="Save",
         cancel_url=phase.project.get_absolute_url(),
@@ -665,7 +672,7 @@ def phase_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def phase_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    phase = _editable(request, RoadmapPhase.objects.select_related("project"), pk=pk)
-    services.phase_delete(phase=phase, actor=request.user)
+    phase = phase_for(request.user, pk, change=True)
+    services.phase_delete(actor=request.user, phase_id=pk)
     messages.success(request, f"Roadmap entry “{phase.name}” deleted.")
     return redirect(f"{phase.project.get_absolute_url()}#phases")

@@ -60,9 +60,9 @@ def test_sponsor_follows_alignment_and_waives_a_flag(
 
     # Something changes: the manager links the loose project, and the sponsor runs a scan.
     project_set_links(
-        project=portfolio["untraced"],
+        project_id=portfolio["untraced"].pk,
         actor=pm,
-        links=[LinkSpec(portfolio["crm"], "Dashboards for partner managers.")],
+        links=[LinkSpec(portfolio["crm"].pk, "Dashboards for partner managers.")],
     )
     page.get_by_role("button", name="Run scan now").click()
     expect(page.locator(".messages")).to_contain_text("finished")

@@ -223,7 +223,9 @@ def test_only_project_managers_create_projects(persona, request):
 def test_a_manager_cannot_edit_someone_elses_project(pm, other_pm):
     project = ProjectFactory(manager=pm)
     with pytest.raises(PermissionDenied):
-        project_services.project_update(project=project, actor=other_pm, title="Mine now")
+        project_services.project_update(
+            project_id=project.pk, actor=other_pm, changes={"title": "Mine now"}
+        )
     project.refresh_from_db()
     assert project.title != "Mine now"
 
@@ -240,7 +242,9 @@ def test_an_executive_or_an_admin_may_sponsor_and_any_role_may_own(pm, executive
     project = project_services.project_create(
         actor=pm, title="Well staffed", sponsor=executive, business_owner=pm
     )
-    project_services.project_update(project=project, actor=pm, sponsor=admin_user)
+    project_services.project_update(
+        project_id=project.pk, actor=pm, changes={"sponsor": admin_user}
+    )
 
     project.refresh_from_db()
     assert project.sponsor == admin_user and project.business_owner == pm
@@ -251,13 +255,12 @@ def test_a_sponsor_who_lost_the_role_does_not_block_unrelated_edits(pm, sponsor)
     sponsor.groups.clear()
     del sponsor._crm_roles
 
-    project_services.project_update(project=project, actor=pm, title="After")
+    project_services.project_update(project_id=project.pk, actor=pm, changes={"title": "After"})
     with pytest.raises(ValidationError) as caught:
         project_services.project_update(
-            project=CRMProject.objects.get(pk=project.pk),
+            project_id=project.pk,
             actor=pm,
-            sponsor=None,
-            business_owner=sponsor,
+            changes={"sponsor": None, "business_owner": sponsor},
         )
 
     assert "business_owner" in field_errors(caught)
@@ -283,7 +286,7 @@ def test_a_duplicate_name_is_refused_on_the_name_field_not_form_wide(executive, 
             goal_id=kpi.goal_id, actor=executive, name=kpi.name, baseline=1, target=2
         )
     with pytest.raises(ValidationError) as feature_error:
-        project_services.feature_create(project=project, actor=pm, title="Partner portal")
+        project_services.feature_create(project_id=project.pk, actor=pm, title="Partner portal")
 
     assert field_errors(kpi_error) == {"name": ["This goal already has a KPI with that name."]}
     assert field_errors(feature_error) == {
@@ -320,9 +323,9 @@ def test_a_project_check_in_dated_in_the_future_is_refused(pm):
 
     with pytest.raises(ValidationError) as caught:
         project_services.project_check_in(
-            project=project, actor=pm, summary="Ahead of time", checked_in_on=tomorrow
+            project_id=project.pk, actor=pm, summary="Ahead of time", checked_in_on=tomorrow
         )
-    today = project_services.project_check_in(project=project, actor=pm, summary="On track")
+    today = project_services.project_check_in(project_id=project.pk, actor=pm, summary="On track")
 
     assert "checked_in_on" in field_errors(caught)
     assert list(project.check_ins.all()) == [today]
@@ -332,10 +335,12 @@ def test_project_dates_out_of_order_are_refused_naming_the_end_date(pm):
     project = ProjectFactory(manager=pm)
     with pytest.raises(ValidationError) as caught:
         project_services.project_update(
-            project=project,
+            project_id=project.pk,
             actor=pm,
-            start_date=datetime.date(2026, 5, 1),
-            end_date=datetime.date(2026, 1, 1),
+            changes={
+                "start_date": datetime.date(2026, 5, 1),
+                "end_date": datetime.date(2026, 1, 1),
+            },
         )
     assert "end_date" in field_errors(caught)
 
@@ -343,14 +348,18 @@ def test_project_dates_out_of_order_are_refused_naming_the_end_date(pm):
 def test_a_project_cannot_be_approved_by_editing_its_status(pm):
     project = ProjectFactory(manager=pm)
     with pytest.raises(ValidationError) as caught:
-        project_services.project_update(project=project, actor=pm, status=ProjectStatus.APPROVED)
+        project_services.project_update(
+            project_id=project.pk, actor=pm, changes={"status": ProjectStatus.APPROVED}
+        )
     assert "status" in field_errors(caught)
 
 
 def test_a_project_must_be_approved_before_it_becomes_active(pm):
     project = ProjectFactory(manager=pm)
     with pytest.raises(ValidationError) as caught:
-        project_services.project_update(project=project, actor=pm, status=ProjectStatus.ACTIVE)
+        project_services.project_update(
+            project_id=project.pk, actor=pm, changes={"status": ProjectStatus.ACTIVE}
+        )
     assert "approved" in field_errors(caught)["status"][0]
 
 
@@ -391,8 +400,10 @@ def test_an_active_project_cannot_be_approved_again(sponsor, pm):
     project = ProjectFactory(sponsor=sponsor, manager=pm)
     SuccessMetricFactory(project=project)
     project_services.project_approve(project=project, actor=sponsor)
+    project_services.project_update(
+        project_id=project.pk, actor=pm, changes={"status": ProjectStatus.ACTIVE}
+    )
     project.refresh_from_db()
-    project_services.project_update(project=project, actor=pm, status=ProjectStatus.ACTIVE)
     with pytest.raises(ValidationError) as caught:
         project_services.project_approve(project=project, actor=sponsor)
     assert "Only proposed or on-hold" in field_errors(caught)["status"][0]
@@ -402,25 +413,24 @@ def test_an_approved_project_cannot_be_deleted_only_cancelled(sponsor, pm):
     project = ProjectFactory(sponsor=sponsor, manager=pm)
     SuccessMetricFactory(project=project)
     project_services.project_approve(project=project, actor=sponsor)
-    project.refresh_from_db()
     with pytest.raises(ValidationError) as caught:
-        project_services.project_delete(project=project, actor=pm)
+        project_services.project_delete(project_id=project.pk, actor=pm)
     assert "cancelled" in caught.value.messages[0]
     assert CRMProject.objects.filter(pk=project.pk).exists()
 
 
 def test_a_proposed_project_can_be_deleted_by_its_manager(pm):
     project = ProjectFactory(manager=pm)
-    project_services.project_delete(project=project, actor=pm)
+    project_services.project_delete(project_id=project.pk, actor=pm)
     assert not CRMProject.objects.exists()
 
 
 def test_setting_links_replaces_them_with_rationale_and_weight(pm):
     project = ProjectFactory(manager=pm)
     old, new = CRMStrategyFactory(), CRMStrategyFactory()
-    project_services.project_set_links(project=project, actor=pm, links=[LinkSpec(old)])
+    project_services.project_set_links(project_id=project.pk, actor=pm, links=[LinkSpec(old.pk)])
     project_services.project_set_links(
-        project=project, actor=pm, links=[LinkSpec(new, "Partners sell for us.", 60)]
+        project_id=project.pk, actor=pm, links=[LinkSpec(new.pk, "Partners sell for us.", 60)]
     )
     link = ProjectLink.objects.get(project=project)
     assert (link.crm_strategy, link.rationale, link.weight) == (new, "Partners sell for us.", 60)
@@ -430,7 +440,9 @@ def test_a_new_link_to_a_retired_crm_strategy_is_refused(pm):
     project = ProjectFactory(manager=pm)
     retired = CRMStrategyFactory(status=StrategyStatus.RETIRED, title="Old telesales")
     with pytest.raises(ValidationError) as caught:
-        project_services.project_set_links(project=project, actor=pm, links=[LinkSpec(retired)])
+        project_services.project_set_links(
+            project_id=project.pk, actor=pm, links=[LinkSpec(retired.pk)]
+        )
     assert "Old telesales" in field_errors(caught)["crm_strategies"][0]
     assert not ProjectLink.objects.exists()
 
@@ -438,9 +450,10 @@ def test_a_new_link_to_a_retired_crm_strategy_is_refused(pm):
 def test_an_existing_link_may_stay_when_its_crm_strategy_is_retired(pm):
     link = ProjectLinkFactory(project__manager=pm)
     CRMStrategy.objects.filter(pk=link.crm_strategy_id).update(status=StrategyStatus.RETIRED)
-    link.crm_strategy.refresh_from_db()
     project_services.project_set_links(
-        project=link.project, actor=pm, links=[LinkSpec(link.crm_strategy, "Still needed.")]
+        project_id=link.project_id,
+        actor=pm,
+        links=[LinkSpec(link.crm_strategy_id, "Still needed.")],
     )
     assert ProjectLink.objects.get().rationale == "Still needed."
 
@@ -449,7 +462,7 @@ def test_an_over_long_link_rationale_is_refused_naming_it(pm):
     project = ProjectFactory(manager=pm)
     with pytest.raises(ValidationError) as caught:
         project_services.project_set_links(
-            project=project, actor=pm, links=[LinkSpec(CRMStrategyFactory(), "r" * 501)]
+            project_id=project.pk, actor=pm, links=[LinkSpec(CRMStrategyFactory().pk, "r" * 501)]
         )
     assert "rationale" in field_errors(caught)
     assert not ProjectLink.objects.exists()
@@ -457,15 +470,17 @@ def test_an_over_long_link_rationale_is_refused_naming_it(pm):
 
 def test_new_features_go_to_the_end_of_the_list(pm):
     project = ProjectFactory(manager=pm)
-    first = project_services.feature_create(project=project, actor=pm, title="First")
-    second = project_services.feature_create(project=project, actor=pm, title="Second")
+    first = project_services.feature_create(project_id=project.pk, actor=pm, title="First")
+    second = project_services.feature_create(project_id=project.pk, actor=pm, title="Second")
     assert second.position == first.position + 1
 
 
 def test_features_are_reordered_as_given(pm):
     project = ProjectFactory(manager=pm)
     a, b, c = (FeatureFactory(project=project) for _ in range(3))
-    project_services.feature_reorder(project=project, actor=pm, feature_ids=[c.pk, a.pk, b.pk])
+    project_services.feature_reorder(
+        project_id=project.pk, actor=pm, feature_ids=[c.pk, a.pk, b.pk]
+    )
     assert list(project.features.order_by("position").values_list("pk", flat=True)) == [
         c.pk,
         a.pk,
@@ -477,7 +492,7 @@ def test_a_reorder_that_misses_a_feature_is_refused(pm):
     project = ProjectFactory(manager=pm)
     a, b = FeatureFactory(project=project), FeatureFactory(project=project)
     with pytest.raises(ValidationError) as caught:
-        project_services.feature_reorder(project=project, actor=pm, feature_ids=[a.pk, a.pk])
+        project_services.feature_reorder(project_id=project.pk, actor=pm, feature_ids=[a.pk, a.pk])
     assert "features" in field_errors(caught)
     assert Feature.objects.get(pk=b.pk).position == b.position
 
@@ -485,13 +500,17 @@ def test_a_reorder_that_misses_a_feature_is_refused(pm):
 def test_a_feature_with_an_unknown_status_is_refused(pm):
     project = ProjectFactory(manager=pm)
     with pytest.raises(ValidationError) as caught:
-        project_services.feature_create(project=project, actor=pm, title="X", status="shipped")
+        project_services.feature_create(
+            project_id=project.pk, actor=pm, title="X", status="shipped"
+        )
     assert "status" in field_errors(caught)
 
 
 def test_a_check_in_is_dated_today_unless_given(pm):
     project = ProjectFactory(manager=pm)
-    check_in = project_services.project_check_in(project=project, actor=pm, summary="On track.")
+    check_in = project_services.project_check_in(
+        project_id=project.pk, actor=pm, summary="On track."
+    )
     assert check_in.checked_in_on == timezone.localdate()
     assert check_in.author == pm
 
@@ -499,20 +518,22 @@ def test_a_check_in_is_dated_today_unless_given(pm):
 def test_a_check_in_needs_a_summary(pm):
     project = ProjectFactory(manager=pm)
     with pytest.raises(ValidationError) as caught:
-        project_services.project_check_in(project=project, actor=pm, summary="")
+        project_services.project_check_in(project_id=project.pk, actor=pm, summary="")
     assert "summary" in field_errors(caught)
 
 
 def test_a_viewer_cannot_check_in_on_a_project(viewer):
     with pytest.raises(PermissionDenied):
-        project_services.project_check_in(project=ProjectFactory(), actor=viewer, summary="Hi")
+        project_services.project_check_in(
+            project_id=ProjectFactory().pk, actor=viewer, summary="Hi"
+        )
 
 
 def test_a_metric_with_target_equal_to_baseline_is_refused(pm):
     project = ProjectFactory(manager=pm)
     with pytest.raises(ValidationError) as caught:
         project_services.metric_create(
-            project=project, actor=pm, name="NPS", baseline=Decimal(5), target=Decimal(5)
+            project_id=project.pk, actor=pm, name="NPS", baseline=Decimal(5), target=Decimal(5)
         )
     assert "target" in field_errors(caught)
 
@@ -521,7 +542,7 @@ def test_a_roadmap_phase_with_dates_out_of_order_is_refused(pm):
     project = ProjectFactory(manager=pm)
     with pytest.raises(ValidationError) as caught:
         project_services.phase_create(
-            project=project,
+            project_id=project.pk,
             actor=pm,
             name="Pilot",
             start_date=datetime.date(2026, 3, 1),
@@ -532,6 +553,8 @@ def test_a_roadmap_phase_with_dates_out_of_order_is_refused(pm):
 
 def test_an_admin_may_edit_any_project(admin_user):
     project = ProjectFactory()
-    project_services.project_update(project=project, actor=admin_user, title="Renamed")
+    project_services.project_update(
+        project_id=project.pk, actor=admin_user, changes={"title": "Renamed"}
+    )
     project.refresh_from_db()
     assert project.title == "Renamed"
