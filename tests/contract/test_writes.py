@@ -27,6 +27,8 @@ from rest_framework.test import APIClient
 
 from alignment.models import Flag
 from goals.models import KPI, BusinessGoal, GoalStatus
+from projects.models import CRMProject, Feature, ProjectStatus, RoadmapPhase, SuccessMetric
+from strategies.models import BusinessStrategy, CRMStrategy, StrategyStatus
 from tests.contract.forms import form_data
 from tests.factories import (
     BusinessStrategyFactory,
@@ -261,6 +263,376 @@ WRITES = [
         api=Door(
             lambda w: reverse("api:kpi-check-in", args=[w.kpi.pk]),
             lambda w: {"value": "12", "recorded_on": "2026-01-15"},
+        ),
+    ),
+]
+
+WRITES += [
+    # --- strategies
+    Write(
+        "business strategy create",
+        STRATEGISTS,
+        state=lambda w: BusinessStrategy.objects.filter(title="Top accounts").count(),
+        page=Door(
+            lambda w: reverse("strategies:business_create"),
+            lambda w: {"title": "Top accounts", "goal": w.goal.pk},
+        ),
+        api=Door(
+            lambda w: reverse("api:business-strategy-list"),
+            lambda w: {"title": "Top accounts", "goal": w.goal.pk},
+        ),
+        admin=Door(
+            lambda w: reverse("admin:strategies_businessstrategy_add"),
+            lambda w: {
+                "title": "Top accounts",
+                "goal": w.goal.pk,
+                "owner": w.users["executive"].pk,
+            },
+        ),
+    ),
+    Write(
+        "business strategy update",
+        STRATEGISTS,
+        state=lambda w: _values(BusinessStrategy, w.bs.pk, "scope"),
+        page=Door(
+            lambda w: reverse("strategies:business_edit", args=[w.bs.pk]),
+            lambda w: {"scope": "Top 100 accounts"},
+        ),
+        api=Door(
+            lambda w: reverse("api:business-strategy-detail", args=[w.bs.pk]),
+            lambda w: {"scope": "Top 100 accounts"},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:strategies_businessstrategy_change", args=[w.bs.pk]),
+            lambda w: {"scope": "Top 100 accounts"},
+        ),
+    ),
+    Write(
+        "business strategy moved under a retired goal (refused everywhere)",
+        set(),
+        state=lambda w: _values(BusinessStrategy, w.bs.pk, "goal"),
+        page=Door(
+            lambda w: reverse("strategies:business_edit", args=[w.bs.pk]),
+            lambda w: {"goal": w.retired_goal.pk},
+        ),
+        api=Door(
+            lambda w: reverse("api:business-strategy-detail", args=[w.bs.pk]),
+            lambda w: {"goal": w.retired_goal.pk},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:strategies_businessstrategy_change", args=[w.bs.pk]),
+            lambda w: {"goal": w.retired_goal.pk},
+        ),
+    ),
+    Write(
+        "business strategy retire",
+        STRATEGISTS,
+        state=lambda w: _values(BusinessStrategy, w.bs.pk, "status"),
+        page=Door(lambda w: reverse("strategies:business_retire", args=[w.bs.pk]), form=False),
+        api=Door(
+            lambda w: reverse("api:business-strategy-detail", args=[w.bs.pk]),
+            lambda w: {"status": StrategyStatus.RETIRED},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:strategies_businessstrategy_change", args=[w.bs.pk]),
+            lambda w: {"status": StrategyStatus.RETIRED},
+        ),
+    ),
+    Write(
+        "CRM strategy create",
+        STRATEGISTS,
+        state=lambda w: CRMStrategy.objects.filter(title="Service to sales").count(),
+        page=Door(
+            lambda w: reverse("strategies:crm_create"),
+            lambda w: {"title": "Service to sales", "business_strategies": [str(w.bs.pk)]},
+        ),
+        api=Door(
+            lambda w: reverse("api:crm-strategy-list"),
+            lambda w: {"title": "Service to sales", "business_strategies": [w.bs.pk]},
+        ),
+        admin=Door(
+            lambda w: reverse("admin:strategies_crmstrategy_add"),
+            lambda w: {"title": "Service to sales", "owner": w.users["executive"].pk},
+        ),
+    ),
+    Write(
+        "CRM strategy update",
+        STRATEGISTS,
+        state=lambda w: _values(CRMStrategy, w.crm.pk, "customer_need"),
+        page=Door(
+            lambda w: reverse("strategies:crm_edit", args=[w.crm.pk]),
+            lambda w: {"customer_need": "One face"},
+        ),
+        api=Door(
+            lambda w: reverse("api:crm-strategy-detail", args=[w.crm.pk]),
+            lambda w: {"customer_need": "One face"},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:strategies_crmstrategy_change", args=[w.crm.pk]),
+            lambda w: {"customer_need": "One face"},
+        ),
+    ),
+    Write(
+        "CRM strategy unlinked from what it serves",
+        STRATEGISTS,
+        state=lambda w: sorted(w.crm.serves.values_list("business_strategy", flat=True)),
+        page=Door(
+            lambda w: reverse("strategies:crm_edit", args=[w.crm.pk]),
+            lambda w: {"business_strategies": []},
+        ),
+        api=Door(
+            lambda w: reverse("api:crm-strategy-detail", args=[w.crm.pk]),
+            lambda w: {"business_strategies": []},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:strategies_crmstrategy_change", args=[w.crm.pk]),
+            lambda w: {"serves-0-DELETE": "on"},
+        ),
+    ),
+    Write(
+        "CRM strategy retire",
+        STRATEGISTS,
+        state=lambda w: _values(CRMStrategy, w.crm.pk, "status"),
+        page=Door(lambda w: reverse("strategies:crm_retire", args=[w.crm.pk]), form=False),
+        api=Door(
+            lambda w: reverse("api:crm-strategy-detail", args=[w.crm.pk]),
+            lambda w: {"status": StrategyStatus.RETIRED},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:strategies_crmstrategy_change", args=[w.crm.pk]),
+            lambda w: {"status": StrategyStatus.RETIRED},
+        ),
+    ),
+    # --- projects
+    Write(
+        "project create",
+        MANAGER,
+        state=lambda w: CRMProject.objects.filter(title="Partner portal").count(),
+        page=Door(lambda w: reverse("projects:create"), lambda w: {"title": "Partner portal"}),
+        api=Door(lambda w: reverse("api:project-list"), lambda w: {"title": "Partner portal"}),
+        admin=Door(
+            lambda w: reverse("admin:projects_crmproject_add"),
+            lambda w: {"title": "Partner portal", "manager": w.pm.pk},
+        ),
+    ),
+    Write(
+        "project update",
+        MANAGER,
+        state=lambda w: _values(CRMProject, w.project.pk, "integration_notes", "title"),
+        page=Door(
+            lambda w: reverse("projects:edit", args=[w.project.pk]),
+            lambda w: {"integration_notes": "Via the ERP bus"},
+        ),
+        api=Door(
+            lambda w: reverse("api:project-detail", args=[w.project.pk]),
+            lambda w: {"integration_notes": "Via the ERP bus"},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:projects_crmproject_change", args=[w.project.pk]),
+            lambda w: {"integration_notes": "Via the ERP bus"},
+        ),
+    ),
+    Write(
+        "project handed to another manager",
+        MANAGER,
+        state=lambda w: _values(CRMProject, w.project.pk, "manager"),
+        page=Door(
+            lambda w: reverse("projects:edit", args=[w.project.pk]),
+            lambda w: {"manager": w.other_pm.pk},
+        ),
+        api=Door(
+            lambda w: reverse("api:project-detail", args=[w.project.pk]),
+            lambda w: {"manager": w.other_pm.pk},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:projects_crmproject_change", args=[w.project.pk]),
+            lambda w: {"manager": w.other_pm.pk},
+        ),
+    ),
+    Write(
+        "project put on hold (status change)",
+        MANAGER,
+        state=lambda w: _values(CRMProject, w.project.pk, "status"),
+        page=Door(
+            lambda w: reverse("projects:edit", args=[w.project.pk]),
+            lambda w: {"status": ProjectStatus.ON_HOLD},
+        ),
+        api=Door(
+            lambda w: reverse("api:project-detail", args=[w.project.pk]),
+            lambda w: {"status": ProjectStatus.ON_HOLD},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:projects_crmproject_change", args=[w.project.pk]),
+            lambda w: {"status": ProjectStatus.ON_HOLD},
+        ),
+    ),
+    Write(
+        "project delete",
+        MANAGER,
+        state=lambda w: CRMProject.objects.filter(pk=w.proposal.pk).exists(),
+        api=Door(lambda w: reverse("api:project-detail", args=[w.proposal.pk]), method="delete"),
+        admin=Door(
+            lambda w: reverse("admin:projects_crmproject_delete", args=[w.proposal.pk]),
+            lambda w: {"post": "yes"},
+        ),
+    ),
+    Write(
+        "project linked to another CRM strategy",
+        MANAGER,
+        state=lambda w: sorted(w.project.links.values_list("crm_strategy", flat=True)),
+        page=Door(
+            lambda w: reverse("projects:links", args=[w.project.pk]),
+            lambda w: {f"links-use_{w.crm2.pk}": "on", f"links-rationale_{w.crm2.pk}": "Also"},
+        ),
+        api=Door(
+            lambda w: reverse("api:project-detail", args=[w.project.pk]),
+            lambda w: {"crm_strategies": [w.crm.pk, w.crm2.pk]},
+            method="patch",
+        ),
+    ),
+    Write(
+        "feature create",
+        MANAGER,
+        state=lambda w: Feature.objects.filter(title="Lead routing").count(),
+        page=Door(
+            lambda w: reverse("projects:feature_create", args=[w.project.pk]),
+            lambda w: {"new-feature-title": "Lead routing"},
+            scrape=lambda w: reverse("projects:detail", args=[w.project.pk]),
+            marker="new-feature-title",
+        ),
+        api=Door(
+            lambda w: reverse("api:feature-list"),
+            lambda w: {"project": w.project.pk, "title": "Lead routing"},
+        ),
+        admin=Door(
+            lambda w: reverse("admin:projects_feature_add"),
+            lambda w: {"project": w.project.pk, "title": "Lead routing"},
+        ),
+    ),
+    Write(
+        "feature update",
+        MANAGER,
+        state=lambda w: _values(Feature, w.feature.pk, "description"),
+        page=Door(
+            lambda w: reverse("projects:feature_edit", args=[w.feature.pk]),
+            lambda w: {f"feature-{w.feature.pk}-description": "One sign-on"},
+        ),
+        api=Door(
+            lambda w: reverse("api:feature-detail", args=[w.feature.pk]),
+            lambda w: {"description": "One sign-on"},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:projects_feature_change", args=[w.feature.pk]),
+            lambda w: {"description": "One sign-on"},
+        ),
+    ),
+    Write(
+        "feature linked to a CRM strategy",
+        MANAGER,
+        state=lambda w: sorted(w.feature.links.values_list("crm_strategy", flat=True)),
+        page=Door(
+            lambda w: reverse("projects:feature_links", args=[w.feature.pk]),
+            lambda w: {
+                f"links-{w.feature.pk}-use_{w.crm.pk}": "on",
+                f"links-{w.feature.pk}-rationale_{w.crm.pk}": "Core",
+            },
+        ),
+        api=Door(
+            lambda w: reverse("api:feature-detail", args=[w.feature.pk]),
+            lambda w: {"crm_strategies": [w.crm.pk]},
+            method="patch",
+        ),
+    ),
+    Write(
+        "feature delete",
+        MANAGER,
+        state=lambda w: Feature.objects.filter(pk=w.feature.pk).exists(),
+        page=Door(lambda w: reverse("projects:feature_delete", args=[w.feature.pk]), form=False),
+        api=Door(lambda w: reverse("api:feature-detail", args=[w.feature.pk]), method="delete"),
+        admin=Door(
+            lambda w: reverse("admin:projects_feature_delete", args=[w.feature.pk]),
+            lambda w: {"post": "yes"},
+        ),
+    ),
+    Write(
+        "success metric create",
+        MANAGER,
+        state=lambda w: SuccessMetric.objects.filter(name="Win rate").count(),
+        page=Door(
+            lambda w: reverse("projects:metric_create", args=[w.project.pk]),
+            lambda w: {"metrics-name": "Win rate", "metrics-baseline": "1", "metrics-target": "2"},
+            scrape=lambda w: reverse("projects:detail", args=[w.project.pk]),
+            marker="metrics-name",
+        ),
+        api=Door(
+            lambda w: reverse("api:metric-list"),
+            lambda w: {"project": w.project.pk, "name": "Win rate", "baseline": 1, "target": 2},
+        ),
+    ),
+    Write(
+        "roadmap phase create",
+        MANAGER,
+        state=lambda w: RoadmapPhase.objects.filter(name="Pilot").count(),
+        page=Door(
+            lambda w: reverse("projects:phase_create", args=[w.project.pk]),
+            lambda w: {"phases-name": "Pilot", "phases-kind": "milestone"},
+            scrape=lambda w: reverse("projects:detail", args=[w.project.pk]),
+            marker="phases-name",
+        ),
+        api=Door(
+            lambda w: reverse("api:phase-list"),
+            lambda w: {"project": w.project.pk, "name": "Pilot", "kind": "milestone"},
+        ),
+    ),
+    Write(
+        "check-in",
+        MANAGER,
+        state=lambda w: w.project.check_ins.filter(summary="On track").count(),
+        page=Door(
+            lambda w: reverse("projects:check_in_create", args=[w.project.pk]),
+            lambda w: {
+                "check_ins-summary": "On track",
+                "check_ins-health": "on_track",
+                "check_ins-checked_in_on": timezone.localdate().isoformat(),
+            },
+            scrape=lambda w: reverse("projects:detail", args=[w.project.pk]),
+            marker="check_ins-summary",
+        ),
+        api=Door(
+            lambda w: reverse("api:project-check-in-list"),
+            lambda w: {"project": w.project.pk, "summary": "On track", "health": "on_track"},
+        ),
+    ),
+    # --- the sponsor's decisions on flags
+    Write(
+        "flag acknowledge",
+        DECIDERS,
+        state=lambda w: _values(Flag, w.flag.pk, "state"),
+        page=Door(lambda w: reverse("alignment:flag_acknowledge", args=[w.flag.pk]), form=False),
+        api=Door(lambda w: reverse("api:flag-acknowledge", args=[w.flag.pk])),
+    ),
+    Write(
+        "flag waive",
+        DECIDERS,
+        state=lambda w: _values(Flag, w.flag.pk, "state", "waiver_reason"),
+        page=Door(
+            lambda w: reverse("alignment:flag_waive", args=[w.flag.pk]),
+            lambda w: {"reason": "Pilot only", "expires_on": _in_week().date().isoformat()},
+            form=False,
+        ),
+        api=Door(
+            lambda w: reverse("api:flag-waive", args=[w.flag.pk]),
+            lambda w: {"reason": "Pilot only", "expires_at": _in_week().isoformat()},
         ),
     ),
 ]
