@@ -10,7 +10,7 @@ both across the portfolio; viewers read; superusers (admins) do everything.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
@@ -114,6 +114,45 @@ def get_for_user(
     if may is not None and not may(user, obj):
         raise PermissionDenied(refusal)
     return obj
+
+
+class Gate(Generic[M]):
+    """The fetch-and-authorise step for one kind of object, declared once per entity in its
+    app's `access.py`:
+
+        project_for = Gate(CRMProject.objects.all, can_edit_project, "Only the manager …")
+        project_for(user, pk)                   # to read: 404 unless visible
+        project_for(user, pk, change=True)      # to change: and 403 unless may_change(user, obj)
+        project_for(user, pk, change=True, for_update=True)   # in a service: row locked
+    """
+
+    def __init__(
+        self,
+        queryset: Callable[[], QuerySet[M]],
+        may_change: Callable[[Any, M], bool],
+        refusal: str,
+    ) -> None:
+        self.queryset = queryset
+        self.may_change = may_change
+        self.refusal = refusal
+
+    def __call__(
+        self,
+        user: Any,
+        pk: Any,
+        *,
+        change: bool = False,
+        refusal: str | None = None,
+        for_update: bool = False,
+    ) -> M:
+        return get_for_user(
+            self.queryset(),
+            user,
+            pk=pk,
+            may=self.may_change if change else None,
+            refusal=refusal or self.refusal,
+            for_update=for_update,
+        )
 
 
 def get_visible_or_404(queryset: QuerySet[M], user: Any, **lookup: Any) -> M:

@@ -1,4 +1,5 @@
-"""The one fetch-and-authorise step for goals and KPIs, used by pages, the API and services.
+"""The one fetch-and-authorise step for goals and KPIs, used by pages, the API and services (see
+core.permissions.Gate).
 
 Everyone with a role reads them (anyone else gets 404); executives and admins change them
 (anyone else who can read gets 403).
@@ -6,7 +7,7 @@ Everyone with a role reads them (anyone else gets 404); executives and admins ch
 
 from typing import Any
 
-from core.permissions import can_manage_strategy, get_for_user
+from core.permissions import Gate, can_manage_strategy
 
 from .models import KPI, BusinessGoal
 
@@ -15,39 +16,7 @@ def _may_change(user: Any, obj: Any) -> bool:
     return can_manage_strategy(user)
 
 
-def goal_for(
-    user: Any,
-    goal_id: Any,
-    *,
-    change: bool = False,
-    refusal: str = "Only executives change goals.",
-    for_update: bool = False,
-) -> BusinessGoal:
-    """The goal, if the user may see it (and change it, with `change`); else 404 / 403."""
-    return get_for_user(
-        BusinessGoal.objects.all(),
-        user,
-        pk=goal_id,
-        may=_may_change if change else None,
-        refusal=refusal,
-        for_update=for_update,
-    )
-
-
-def kpi_for(
-    user: Any,
-    kpi_id: Any,
-    *,
-    change: bool = False,
-    refusal: str = "Only executives change KPIs.",
-    for_update: bool = False,
-) -> KPI:
-    """The KPI (with its goal), if the user may see it (and change it); else 404 / 403."""
-    return get_for_user(
-        KPI.objects.select_related("goal"),
-        user,
-        pk=kpi_id,
-        may=_may_change if change else None,
-        refusal=refusal,
-        for_update=for_update,
-    )
+goal_for = Gate(BusinessGoal.objects.all, _may_change, "Only executives change goals.")
+kpi_for = Gate(
+    lambda: KPI.objects.select_related("goal"), _may_change, "Only executives change KPIs."
+)
