@@ -6,6 +6,8 @@ turns each queryset into a fixed handful of SQL statements (resolve, reopen, ref
 so a scan costs the same number of queries whatever the portfolio size. Never loop over rows
 here; use `Exists` / `~Exists` (NOT EXISTS anti-joins) and subqueries, never NOT IN.
 
+Traceable, anchored and off scope come from `projects.trace`; a rule never restates them.
+
 Adding a rule = one decorated function below + its test in tests/alignment/test_rules.py.
 
 Subject labels (what a flag shows, and what the demo data's EXPECTED_FLAGS spell):
@@ -43,15 +45,15 @@ from projects.models import (
     CRMProject,
     Department,
     Feature,
-    FeatureLink,
     FeatureStatus,
     ProjectCheckIn,
-    ProjectLink,
     ProjectStatus,
     RoadmapPhase,
     SuccessMetric,
 )
-from projects.selectors import (
+from projects.trace import (
+    anchored_crm_strategy_exists,
+    feature_off_scope_exists,
     feature_traceable_exists,
     project_linked_exists,
     project_traceable_exists,
@@ -249,14 +251,7 @@ def feature_untraced(ctx: RuleContext) -> QuerySet[Feature]:
     why="Scope creep: the project does work outside the strategies it was approved for.",
 )
 def feature_off_scope(ctx: RuleContext) -> QuerySet[Feature]:
-    outside_project = FeatureLink.objects.filter(feature=OuterRef("pk")).filter(
-        ~Exists(
-            ProjectLink.objects.filter(
-                project=OuterRef("feature__project"), crm_strategy=OuterRef("crm_strategy")
-            )
-        )
-    )
-    return _live_features().filter(Exists(outside_project))
+    return _live_features().filter(feature_off_scope_exists())
 
 
 @rule(
@@ -271,10 +266,9 @@ def feature_off_scope(ctx: RuleContext) -> QuerySet[Feature]:
     why="A CRM strategy that serves no business strategy is a tool, not a strategy.",
 )
 def crm_strategy_unanchored(ctx: RuleContext) -> QuerySet[CRMStrategy]:
-    active_served = CRMStrategyServes.objects.filter(
-        crm_strategy=OuterRef("pk"), business_strategy__status=StrategyStatus.ACTIVE
+    return CRMStrategy.objects.filter(status=StrategyStatus.ACTIVE).filter(
+        ~anchored_crm_strategy_exists()
     )
-    return CRMStrategy.objects.filter(status=StrategyStatus.ACTIVE).filter(~Exists(active_served))
 
 
 @rule(

@@ -23,7 +23,7 @@ from core.api_base import ApiViewSet, ServiceViewSet, UserField, actor
 from goals.models import BusinessGoal
 from strategies.models import CRMStrategy
 
-from . import selectors, services
+from . import selectors, services, trace
 from .models import (
     CRMProject,
     Department,
@@ -416,12 +416,11 @@ class ProjectViewSet(ServiceViewSet):
     def trace(self, request: Request, pk: str | None = None) -> Response:
         """Every chain from the project through its CRM strategies to goals."""
         project = self.get_object()
-        chains = selectors.project_trace(project)
         return Response(
             {
                 "project": {"id": project.pk, "title": project.title, "status": project.status},
-                "is_traceable": any(chain["traceable"] for chain in chains),
-                "chains": chains,
+                "is_traceable": project.is_traceable,
+                "chains": trace.project_trace(project),
             }
         )
 

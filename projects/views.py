@@ -32,7 +32,6 @@ from core.views import (
     sort_order,
 )
 from strategies.models import CRMStrategy, StrategyStatus
-from strategies.selectors import anchored_crm_strategy_exists
 
 from . import services
 from .forms import (
@@ -48,16 +47,17 @@ from .models import (
     Department,
     Feature,
     FeatureLink,
-    ProjectLink,
     ProjectStatus,
     RoadmapPhase,
     SuccessMetric,
 )
-from .selectors import (
-    features_with_trace,
+from .selectors import features_with_trace, projects_with_trace
+from .trace import (
+    anchored_crm_strategy_exists,
+    feature_link_off_scope,
+    project_serves_exists,
     project_trace,
     project_traceable_exists,
-    projects_with_trace,
 )
 
 FLAGS_CHANGED = "flagsChanged"  # htmx event: the flags panel re-fetches at once
@@ -236,20 +236,23 @@ def readiness(
     ]
 
 
+def _feature_links() -> QuerySet[FeatureLink]:
+    """Feature links with their CRM strategy and `off_scope` (shown next to the link; the
+    engine flags the feature as feature.off_scope)."""
+    return (
+        FeatureLink.objects.select_related("crm_strategy")
+        .annotate(off_scope=feature_link_off_scope())
+        .order_by("crm_strategy__title")
+    )
+
+
 def _features(project: CRMProject) -> list[Feature]:
-    links = FeatureLink.objects.select_related("crm_strategy").order_by("crm_strategy__title")
-    features = list(
+    return list(
         features_with_trace()
         .filter(project=project)
-        .prefetch_related(Prefetch("links", queryset=links))
+        .prefetch_related(Prefetch("links", queryset=_feature_links()))
         .order_by("position", "id")
     )
-    served = set(ProjectLink.objects.filter(project=project).values_list("crm_strategy", flat=True))
-    for feature in features:
-        for link in feature.links.all():
-            # Shown as "off scope" next to the link (the engine flags it as feature.off_scope).
-            setattr(link, "off_scope", link.crm_strategy_id not in served)  # noqa: B010
-    return features
 
 
 def _features_context(request: HttpRequest, project: CRMProject, **extra: Any) -> dict[str, Any]:
@@ -403,6 +406,9 @@ def _link_picker(
         .annotate(is_anchored=anchored_crm_strategy_exists())
         .order_by("title")
     )
+    if isinstance(owner, Feature):
+        # A feature picking outside its project's strategies would be off scope.
+        strategies = strategies.annotate(in_project_scope=project_serves_exists(owner.project_id))
     return LinkPickerForm(
         request.POST if request.method == "POST" else None,
         strategies=strategies,
@@ -503,15 +509,13 @@ def feature_detail(request: HttpRequest, pk: int) -> HttpResponse:
     feature = get_visible_or_404(
         features_with_trace().select_related("project"), request.user, pk=pk
     )
-    links = feature.links.select_related("crm_strategy").order_by("crm_strategy__title")
-    served = set(feature.project.links.values_list("crm_strategy_id", flat=True))
     return render(
         request,
         "projects/feature_detail.html",
         {
             "feature": feature,
             "project": feature.project,
-            "links": [(link, link.crm_strategy_id not in served) for link in links],
+            "links": list(_feature_links().filter(feature=feature)),
             "can_edit": can_edit_project(request.user, feature.project),
         },
     )
@@ -562,13 +566,7 @@ def feature_links(request: HttpRequest, pk: int) -> HttpResponse:
                 return _changed(_feature_row(request, feature))
             messages.success(request, f"Links of feature “{feature}” saved.")
             return redirect(f"{feature.project.get_absolute_url()}#features")
-    project_strategies = set(feature.project.links.values_list("crm_strategy_id", flat=True))
-    context = {
-        "form": form,
-        "project": feature.project,
-        "feature": feature,
-        "project_strategies": project_strategies,
-    }
+    context = {"form": form, "project": feature.project, "feature": feature}
     if _htmx(request):
         return render(request, "projects/_feature_links_row.html", context)
     return render(request, "projects/links_page.html", context)

@@ -735,3 +735,33 @@ def test_approval_by_anyone_else_is_forbidden(request, as_user, role, sponsor):
     assert response.status_code == 403
     project.refresh_from_db()
     assert project.status == ProjectStatus.PROPOSED
+
+
+def test_off_scope_links_are_marked_on_the_project_the_feature_and_the_link_picker(as_user, pm):
+    served = ProjectLinkFactory(project__manager=pm, crm_strategy__title="Served one")
+    project, crm = served.project, served.crm_strategy
+    outside = CRMStrategyFactory(title="Outside one")
+    feature = FeatureFactory(project=project, title="Creeping")
+    FeatureLinkFactory(feature=feature, crm_strategy=crm)
+    FeatureLinkFactory(feature=feature, crm_strategy=outside)
+    client = as_user(pm)
+
+    page = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+    detail = client.get(reverse("projects:feature_detail", args=[feature.pk])).content.decode()
+    picker = client.get(reverse("projects:feature_links", args=[feature.pk])).content.decode()
+
+    start = page.index(f'id="feature-{feature.pk}"')
+    row = page[start : page.index("</li>", start)]
+    assert row.count(">off scope</span>") == 1
+    # Links by title: the badge follows "Outside one", and "Served one" has none.
+    assert row.index("Outside one") < row.index(">off scope</span>") < row.index("Served one")
+    assert detail.count("off scope: the project does not serve it") == 1
+    assert detail.index("Outside one") < detail.index("off scope: the project does not serve it")
+    rows = {
+        title: row
+        for row in picker.split("<tr>")
+        for title in ("Served one", "Outside one")
+        if title in row
+    }
+    assert "Project serves it" in rows["Served one"]
+    assert "Project serves it" not in rows["Outside one"]
