@@ -1,5 +1,8 @@
-"""Writes for the alignment engine: a sponsor's decisions on flags, and scan requests.
+"""Writes for the alignment engine: a sponsor's decisions on flags and projects, and scan
+requests.
 
+Approval lives here, not in `projects`, because readiness is the rule catalogue evaluated for
+the project (`alignment.readiness`) and `projects` never imports the engine.
 The scans themselves live in `alignment.engine` (scan_full, scan_projects, scan_chunk).
 """
 
@@ -13,10 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from core.permissions import can_act_on_flag, can_start_scan
-from core.services import Actor, require
+from core.permissions import can_act_on_flag, can_approve_project, can_start_scan
+from core.services import Actor, require, validate_and_save
+from projects.models import APPROVABLE_PROJECT_STATUSES, CRMProject, ProjectStatus
 
 from .models import Flag, FlagState, Scan, ScanKind, ScanState
+from .readiness import project_readiness
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +92,32 @@ def flag_waive(
         waiver_reason=reason,
         waiver_expires_at=expires_at,
     )
+
+
+@transaction.atomic
+def project_approve(*, project_id: int, actor: Actor) -> CRMProject:
+    """The sponsor (or an executive) approves a proposed or on-hold project; refused, naming
+    the reasons, while a rule that blocks approval holds for it as approved."""
+    # Locked, so two approvals (or an approval and an edit of the status) do not interleave.
+    project = CRMProject.objects.select_for_update().get(pk=project_id)
+    require(
+        can_approve_project(actor, project),
+        "Only the project's sponsor (or an executive) may approve it.",
+    )
+    if project.status not in APPROVABLE_PROJECT_STATUSES:
+        raise ValidationError(
+            {
+                "status": f"Only proposed or on-hold projects can be approved (this one is "
+                f"{project.get_status_display().lower()})."
+            }
+        )
+    readiness = project_readiness(project.pk)
+    if readiness.blocking:
+        raise ValidationError({"status": readiness.refusal})
+    project.status = ProjectStatus.APPROVED
+    project.approved_at = timezone.now()
+    project.approved_by = actor
+    return validate_and_save(project)
 
 
 @transaction.atomic

@@ -44,8 +44,8 @@ User = get_user_model()
 
 
 class ProjectPermission(BasePermission):
-    """Project managers create projects and edit the ones they manage; the sponsor (or an
-    executive) approves. Objects a user may not see answer 404 before any 403."""
+    """Project managers create projects and edit the ones they manage (approval is the
+    engine's: alignment.api). Objects a user may not see answer 404 before any 403."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if request.method in SAFE_METHODS:
@@ -57,8 +57,6 @@ class ProjectPermission(BasePermission):
     def has_object_permission(self, request: Request, view: Any, obj: CRMProject) -> bool:
         if request.method in SAFE_METHODS:
             return True
-        if view.action == "approve":
-            return permissions.can_approve_project(request.user, obj)
         return permissions.can_edit_project(request.user, obj)
 
 
@@ -379,9 +377,21 @@ class FeatureOrderSerializer(serializers.Serializer):
     features = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=10000)
 
 
+def project_queryset() -> Any:
+    """Projects as every project answer shows them: traceability, budgets, and the nested
+    links, metrics, phases and check-ins (also used by the approval endpoint in alignment)."""
+    return selectors.projects_with_trace().prefetch_related(
+        Prefetch("links", queryset=ProjectLink.objects.order_by("id")),
+        "metrics",
+        "phases",
+        "check_ins",
+    )
+
+
 class ProjectViewSet(ServiceViewSet):
-    """CRM projects. Managers create and edit their own; the sponsor or an executive approves.
-    A project that was approved or started cannot be deleted (cancel it instead)."""
+    """CRM projects. Managers create and edit their own; the sponsor or an executive approves
+    (POST /projects/{id}/approve/, served by alignment.api). A project that was approved or
+    started cannot be deleted (cancel it instead)."""
 
     serializer_class = ProjectSerializer
     permission_classes = [IsAuthenticated, ProjectPermission]
@@ -391,25 +401,10 @@ class ProjectViewSet(ServiceViewSet):
     ordering = ["title"]
 
     def get_queryset(self) -> Any:
-        return self.visible(
-            selectors.projects_with_trace().prefetch_related(
-                Prefetch("links", queryset=ProjectLink.objects.order_by("id")),
-                "metrics",
-                "phases",
-                "check_ins",
-            )
-        )
+        return self.visible(project_queryset())
 
     def delete_service(self, instance: CRMProject) -> None:
         services.project_delete(project=instance, actor=self.request.user)
-
-    @extend_schema(request=None, responses={200: ProjectSerializer})
-    @action(detail=True, methods=["post"])
-    def approve(self, request: Request, pk: str | None = None) -> Response:
-        """Approve a proposed or on-hold project (it needs a sponsor and a success metric)."""
-        project = self.get_object()
-        services.project_approve(project=project, actor=request.user)
-        return Response(self.get_serializer(self.get_queryset().get(pk=project.pk)).data)
 
     @extend_schema(responses={200: TraceSerializer})
     @action(detail=True, methods=["get"])

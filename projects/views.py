@@ -1,6 +1,7 @@
-"""Project pages: lists, the project page (chain, readiness, flags, features, metrics, roadmap,
-check-ins), the link pickers and the sponsor's approval. Writes go through projects.services;
-htmx swaps the changed section and tells the flags panel to refresh."""
+"""Project pages: lists, the project page (chain, features, metrics, roadmap, check-ins), the link
+pickers. Writes go through projects.services; htmx swaps the changed section and tells the flags
+panel to refresh. The flags and the readiness checklist on the project page, and approval, are
+the alignment engine's (its template tags, views and services): `projects` never imports it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from core.forms import add_service_errors, refusal_message
+from core.forms import add_service_errors
 from core.permissions import (
     can_approve_project,
     can_create_project,
@@ -43,6 +44,7 @@ from .forms import (
     ProjectForm,
 )
 from .models import (
+    APPROVABLE_PROJECT_STATUSES,
     CRMProject,
     Department,
     Feature,
@@ -160,82 +162,6 @@ def my_projects(request: HttpRequest) -> HttpResponse:
 # ---------- the project page ----------
 
 
-def readiness(
-    project: CRMProject,
-    chains: list[dict[str, Any]],
-    metrics: list[SuccessMetric],
-    phases: list[RoadmapPhase],
-) -> list[dict[str, Any]]:
-    """The checklist a sponsor reads before approving, computed from what the project holds."""
-    traced = [chain for chain in chains if chain["traceable"]]
-    measured = [m for m in metrics if m.baseline is not None and m.target is not None]
-    capability = project.budget_capability
-    return [
-        {
-            "label": "Serves a goal through a business strategy",
-            "ok": bool(traced),
-            "detail": (
-                "; ".join(
-                    sorted(
-                        {
-                            f"{c['goal']['title']} via {c['business_strategy']['title']}"
-                            for c in traced
-                        }
-                    )
-                )
-                if traced
-                else "Link the project to a CRM strategy that reaches an active goal."
-            ),
-        },
-        {
-            "label": "Executive sponsor named",
-            "ok": project.sponsor_id is not None,
-            "detail": (
-                project.sponsor.get_full_name() or project.sponsor.get_username()
-                if project.sponsor
-                else "Name the executive who will sponsor and approve it."
-            ),
-        },
-        {
-            "label": "Success metrics with a baseline and a target",
-            "ok": bool(measured),
-            "detail": (
-                ", ".join(m.name for m in measured)
-                if measured
-                else "Add a metric with where it starts and where it must get to."
-            ),
-        },
-        {
-            "label": "Roadmap",
-            "ok": bool(phases),
-            "detail": (
-                f"{len(phases)} phase{'s' if len(phases) != 1 else ''} or milestone"
-                f"{'s' if len(phases) != 1 else ''}"
-                if phases
-                else "Add the phases and milestones."
-            ),
-        },
-        {
-            "label": "Investment in people, process, training or incentives",
-            "ok": capability > 0,
-            "detail": (
-                f"{capability:,.0f} of {project.budget_total:,.0f}"
-                if capability > 0
-                else "All the money goes to technology; budget for the people who must use it."
-            ),
-        },
-        {
-            "label": "Integration plan",
-            "ok": bool(project.integration_notes.strip()),
-            "detail": (
-                "Written"
-                if project.integration_notes.strip()
-                else "Say how it fits with the systems around it."
-            ),
-        },
-    ]
-
-
 def _feature_links() -> QuerySet[FeatureLink]:
     """Feature links with their CRM strategy and `off_scope` (shown next to the link; the
     engine flags the feature as feature.off_scope)."""
@@ -284,26 +210,6 @@ def _section_context(
     return context
 
 
-def _readiness_context(
-    request: HttpRequest,
-    project: CRMProject,
-    metrics: list[SuccessMetric] | None = None,
-    phases: list[RoadmapPhase] | None = None,
-) -> dict[str, Any]:
-    """The chain, the readiness checklist and what stands in the way of approval (reusing
-    the metrics and phases the caller already loaded)."""
-    chains = project_trace(project)
-    metrics = list(project.metrics.all()) if metrics is None else metrics
-    phases = list(project.phases.all()) if phases is None else phases
-    return {
-        "chains": chains,
-        "checklist": readiness(project, chains, metrics, phases),
-        "can_approve": can_approve_project(request.user, project)
-        and project.status in (ProjectStatus.PROPOSED, ProjectStatus.ON_HOLD),
-        "approval_problems": services.project_approval_problems(project),
-    }
-
-
 @login_required
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     project = get_visible_or_404(projects_with_trace(), request.user, pk=pk)
@@ -311,17 +217,11 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for section in SECTIONS:
         context.update(_section_context(request, project, section))
     context.update(_features_context(request, project))
-    context.update(_readiness_context(request, project, context["metrics"], context["phases"]))
+    context["chains"] = project_trace(project)
+    context["can_approve"] = (
+        can_approve_project(request.user, project) and project.status in APPROVABLE_PROJECT_STATUSES
+    )
     return render(request, "projects/project_detail.html", context)
-
-
-@login_required
-@require_GET
-def project_readiness(request: HttpRequest, pk: int) -> HttpResponse:
-    """The readiness card alone: the project page re-fetches it after each inline save."""
-    project = get_visible_or_404(projects_with_trace(), request.user, pk=pk)
-    context = {"project": project, **_readiness_context(request, project)}
-    return render(request, "projects/_readiness.html", context)
 
 
 @login_required
@@ -376,22 +276,6 @@ def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
         cancel_url=project.get_absolute_url(),
         template="projects/project_form.html",
     )
-
-
-@login_required
-@require_POST
-def project_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    """The sponsor approves; refused, with the reasons, while sponsor or metrics are missing."""
-    project = get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
-    if not can_approve_project(request.user, project):
-        raise PermissionDenied("Only the project's sponsor (or an executive) may approve it.")
-    try:
-        services.project_approve(project=project, actor=request.user)
-    except ValidationError as error:
-        messages.error(request, refusal_message(error))
-    else:
-        messages.success(request, f"Project “{project}” approved.")
-    return redirect(project)
 
 
 # ---------- link pickers ----------
