@@ -1,22 +1,46 @@
-"""Admin for the engine: rule settings are editable; flags, scans and snapshots are records."""
+"""Admin for the engine: rule settings are editable; flags, scans and snapshots are records.
+It also gives the projects admin its "approve" action: approval checks the rule catalogue."""
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from core.admin import ServiceRefused, call_service
+from projects.admin import CRMProjectAdmin
+from projects.models import APPROVABLE_PROJECT_STATUSES, CRMProject
 
 from .models import Flag, RuleSetting, Scan, ScanChunk, Snapshot
 from .rules import RULES
+from .services import project_approve
 
 
 @admin.register(RuleSetting)
 class RuleSettingAdmin(admin.ModelAdmin):
-    list_display = ["code", "title", "enabled", "severity", "threshold", "threshold_meaning"]
-    list_editable = ["enabled", "severity", "threshold"]
-    list_filter = ["enabled", "severity"]
+    list_display = [
+        "code",
+        "title",
+        "enabled",
+        "severity",
+        "threshold",
+        "threshold_meaning",
+        "blocks_approval",
+    ]
+    list_editable = ["enabled", "severity", "threshold", "blocks_approval"]
+    list_filter = ["enabled", "severity", "blocks_approval"]
     search_fields = ["code"]
     readonly_fields = ["code", "title", "advice", "threshold_meaning"]
-    fields = ["code", "title", "advice", "enabled", "severity", "threshold", "threshold_meaning"]
+    fields = [
+        "code",
+        "title",
+        "advice",
+        "enabled",
+        "severity",
+        "threshold",
+        "threshold_meaning",
+        "blocks_approval",
+    ]
 
     @admin.display(description="rule")
     def title(self, obj: RuleSetting) -> str:
@@ -101,3 +125,25 @@ class SnapshotAdmin(ReadOnlyAdmin):
         "budget_total",
     ]
     date_hierarchy = "taken_at"
+
+
+# The projects admin, plus approval (projects cannot import the engine that decides it).
+admin.site.unregister(CRMProject)
+
+
+@admin.register(CRMProject)
+class ApprovingProjectAdmin(CRMProjectAdmin):
+    actions = ["approve_projects"]
+
+    @admin.action(description="Approve the selected projects (as their sponsor)")
+    def approve_projects(self, request: HttpRequest, queryset: QuerySet[CRMProject]) -> None:
+        approved = 0
+        for project in queryset.filter(status__in=APPROVABLE_PROJECT_STATUSES):
+            try:
+                call_service(project_approve, project_id=project.pk, actor=request.user)
+            except ServiceRefused as refused:
+                self.message_user(request, f"{project}: {refused.message}", messages.ERROR)
+            else:
+                approved += 1
+        if approved:
+            self.message_user(request, f"Approved {approved} project(s).", messages.SUCCESS)

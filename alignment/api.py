@@ -1,5 +1,6 @@
-"""REST API for the alignment engine: flags (read, acknowledge, waive), the headline figures
-and scans. Reads come from alignment.selectors, writes from alignment.services."""
+"""REST API for the alignment engine: flags (read, acknowledge, waive), a project's approval,
+the headline figures and scans. Reads come from alignment.selectors, writes from
+alignment.services."""
 
 from typing import Any
 
@@ -14,6 +15,8 @@ from rest_framework.views import APIView
 
 from core import permissions
 from core.api_base import API_AUTHENTICATION, ApiAutoSchema, ApiViewSet, CurrencyField
+from projects.api import ProjectSerializer, project_queryset
+from projects.models import CRMProject
 
 from .filters import FlagFilterSet
 from .models import Flag, Scan, ScanState
@@ -97,6 +100,31 @@ class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
             expires_at=data.validated_data["expires_at"],
         )
         return Response(FlagSerializer(flag).data)
+
+
+class ProjectApproveView(APIView):
+    """Approve a proposed or on-hold project: its sponsor, an executive or an admin. Refused
+    (400, the reasons under `status`) while a rule whose setting blocks approval holds for the
+    project as approved — by default: no sponsor, no success metric with a baseline and a target,
+    no roadmap."""
+
+    authentication_classes = API_AUTHENTICATION
+    permission_classes = [IsAuthenticated]
+    schema = ApiAutoSchema()
+
+    @extend_schema(
+        operation_id="projects_approve_create", request=None, responses={200: ProjectSerializer}
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        from .services import project_approve
+
+        # 404 before 403: a user who may not see the project must not learn it exists.
+        project = permissions.get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
+        if not permissions.can_approve_project(request.user, project):
+            raise PermissionDenied("Only the project's sponsor (or an executive) may approve it.")
+        project_approve(project_id=project.pk, actor=request.user)
+        approved = project_queryset().get(pk=project.pk)
+        return Response(ProjectSerializer(approved, context={"request": request}).data)
 
 
 class LastScanSerializer(serializers.Serializer):

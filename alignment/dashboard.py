@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     DecimalField,
@@ -44,15 +45,18 @@ from projects.models import (
     ProjectLink,
     ProjectStatus,
 )
-from projects.selectors import (
-    BUDGET_CAPABILITY,
+from projects.selectors import BUDGET_CAPABILITY, features_with_trace, projects_with_trace
+from projects.trace import (
+    anchoring_servings,
+    business_strategy_live_q,
+    feature_link_off_scope,
     feature_traceable_exists,
-    features_with_trace,
+    project_linked_exists,
     project_traceable_exists,
-    projects_with_trace,
+    traceable_project_links,
 )
 from strategies.models import BusinessStrategy, CRMStrategyServes, StrategyStatus
-from strategies.selectors import anchored_crm_strategy_exists, crm_strategies_with_trace
+from strategies.selectors import crm_strategies_with_trace
 
 # The dashboards look at the live portfolio, like the rules: done and cancelled projects are
 # history, and their money is no longer a decision anyone can take.
@@ -91,10 +95,7 @@ def _money(value: Any) -> Decimal:
 def _traceable_links() -> QuerySet[ProjectLink]:
     """Links of live projects whose CRM strategy reaches an active goal (the upper half of a
     chain), i.e. the links a project's traceability rests on."""
-    return ProjectLink.objects.filter(
-        anchored_crm_strategy_exists("crm_strategy_id"),
-        project__status__in=PORTFOLIO_STATUSES,
-    )
+    return traceable_project_links().filter(project__status__in=PORTFOLIO_STATUSES)
 
 
 def _per_project(aggregate: Any) -> Coalesce:
@@ -130,11 +131,8 @@ def _link_amounts() -> QuerySet[ProjectLink]:
     """Traceable links annotated with `amount_per_business_strategy`: the money the link carries
     to each active business strategy its CRM strategy serves (see INVESTMENT_RULE)."""
     active_servings = (
-        CRMStrategyServes.objects.filter(
-            crm_strategy_id=OuterRef("crm_strategy_id"),
-            business_strategy__status=StrategyStatus.ACTIVE,
-            business_strategy__goal__status=GoalStatus.ACTIVE,
-        )
+        anchoring_servings()
+        .filter(crm_strategy_id=OuterRef("crm_strategy_id"))
         .order_by()
         .values("crm_strategy_id")
         .annotate(n=Count("pk"))
@@ -170,8 +168,7 @@ def _link_amounts() -> QuerySet[ProjectLink]:
 def _active_chain_rows() -> QuerySet[ProjectLink]:
     # One filter() call so the serving, the business strategy and the goal share one join.
     return _link_amounts().filter(
-        crm_strategy__serves__business_strategy__status=StrategyStatus.ACTIVE,
-        crm_strategy__serves__business_strategy__goal__status=GoalStatus.ACTIVE,
+        business_strategy_live_q("crm_strategy__serves__business_strategy__")
     )
 
 
@@ -242,9 +239,9 @@ def investment_by_business_strategy() -> list[dict[str, Any]]:
     sums = _sums_by_business_strategy()
     _by_goal, amounts = _share_out(sums)
     projects = {row["bs"]: row["projects"] for row in sums}
-    strategies = BusinessStrategy.objects.filter(
-        status=StrategyStatus.ACTIVE, goal__status=GoalStatus.ACTIVE
-    ).values("id", "title", "goal_id", "goal__title")
+    strategies = BusinessStrategy.objects.filter(business_strategy_live_q()).values(
+        "id", "title", "goal_id", "goal__title"
+    )
     return _with_shares(
         [
             {
@@ -474,18 +471,28 @@ def strategy_map(*, include_history: bool = False) -> StrategyMap:
     projects and features that do not trace, CRM strategies that serve no business strategy.
     Eight queries, one per level and link table."""
     goals = _rows(BusinessGoal.objects.values("id", "title", "status"))
-    business = _rows(BusinessStrategy.objects.values("id", "title", "status", "goal_id"))
+    business = _rows(
+        BusinessStrategy.objects.annotate(
+            is_live=Case(
+                When(business_strategy_live_q(), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        ).values("id", "title", "status", "goal_id", "is_live")
+    )
     crm_qs: QuerySet[Any] = crm_strategies_with_trace()
     crm = _rows(crm_qs.values("id", "title", "status", "is_anchored").order_by("title"))
     servings = list(
         CRMStrategyServes.objects.values_list("crm_strategy_id", "business_strategy_id")
     )
     projects_qs: QuerySet[Any] = CRMProject.objects.annotate(
-        is_traceable=project_traceable_exists()
+        is_linked=project_linked_exists(), is_traceable=project_traceable_exists()
     )
     if not include_history:
         projects_qs = projects_qs.filter(status__in=PORTFOLIO_STATUSES)
-    projects = _rows(projects_qs.values("id", "title", "status", "is_traceable").order_by("title"))
+    projects = _rows(
+        projects_qs.values("id", "title", "status", "is_linked", "is_traceable").order_by("title")
+    )
     project_ids = {row["id"] for row in projects}
     links = list(
         ProjectLink.objects.filter(project__in=projects_qs.values("pk")).values_list(
@@ -495,13 +502,13 @@ def strategy_map(*, include_history: bool = False) -> StrategyMap:
     features_qs: QuerySet[Any] = features_with_trace()
     features = _rows(
         features_qs.filter(project__in=projects_qs.values("pk"))
-        .values("id", "title", "status", "project_id", "is_traceable")
+        .values("id", "title", "status", "project_id", "is_traceable", "is_off_scope")
         .order_by("project_id", "position", "id")
     )
     feature_links = list(
-        FeatureLink.objects.filter(feature__project__in=projects_qs.values("pk")).values_list(
-            "feature_id", "crm_strategy_id"
-        )
+        FeatureLink.objects.filter(feature__project__in=projects_qs.values("pk"))
+        .annotate(off_scope=feature_link_off_scope())
+        .values_list("feature_id", "crm_strategy_id", "off_scope")
     )
 
     project_by_id = {row["id"]: row for row in projects}
@@ -519,24 +526,26 @@ def strategy_map(*, include_history: bool = False) -> StrategyMap:
     for project_id, crm_id, rationale in links:
         if project_id in project_ids:
             projects_by_crm[crm_id].append((project_id, rationale))
+    # A feature hangs under (its project, CRM strategy) for each in-scope link; off scope is
+    # the database's verdict per link (projects.trace), only collected here.
     features_by_project_crm: dict[tuple[int, int], list[int]] = defaultdict(list)
-    crms_of_project: dict[int, set[int]] = defaultdict(set)
-    for project_id, crm_id, _rationale in links:
-        crms_of_project[project_id].add(crm_id)
-    crms_of_feature: dict[int, set[int]] = defaultdict(set)
-    for feature_id, crm_id in feature_links:
+    outside_titles: dict[int, list[str]] = defaultdict(list)
+    for feature_id, crm_id, off_scope in feature_links:
         feature = feature_by_id.get(feature_id)
-        if feature is not None:
+        if feature is None:
+            continue
+        if off_scope:
+            outside_titles[feature_id].append(crm_by_id[crm_id]["title"])
+        else:
             features_by_project_crm[(feature["project_id"], crm_id)].append(feature_id)
-            crms_of_feature[feature_id].add(crm_id)
+    in_scope = {pk for pks in features_by_project_crm.values() for pk in pks}
     # Features whose every link is to a CRM strategy their project does not serve would sit
     # under no project branch; they hang under their project, marked off scope.
     # (Untraced ones hang loose below the tree instead, like every untraced feature.)
     off_scope_by_project: dict[int, list[int]] = defaultdict(list)
-    for feature_id, crm_ids in crms_of_feature.items():
-        row = feature_by_id[feature_id]
-        if row["is_traceable"] and not crm_ids & crms_of_project[row["project_id"]]:
-            off_scope_by_project[row["project_id"]].append(feature_id)
+    for row in features:
+        if row["is_traceable"] and row["is_off_scope"] and row["id"] not in in_scope:
+            off_scope_by_project[row["project_id"]].append(row["id"])
 
     def feature_node(row: dict[str, Any]) -> MapNode:
         return MapNode(
@@ -552,11 +561,9 @@ def strategy_map(*, include_history: bool = False) -> StrategyMap:
         """A feature under its project, marked off scope (feature.off_scope) when it serves a
         CRM strategy its project does not: `also` when it serves one the project does too."""
         node = feature_node(feature_by_id[feature_id])
-        project_id = feature_by_id[feature_id]["project_id"]
-        outside = crms_of_feature[feature_id] - crms_of_project[project_id]
-        if outside:
+        if feature_by_id[feature_id]["is_off_scope"]:
             node.off_scope = True
-            served = ", ".join(sorted(crm_by_id[pk]["title"] for pk in outside))
+            served = ", ".join(sorted(outside_titles[feature_id]))
             node.note = (
                 f"Off scope: {'also ' if also else ''}serves {served}, which its project does not."
             )
@@ -601,14 +608,14 @@ def strategy_map(*, include_history: bool = False) -> StrategyMap:
             children=children,
         )
 
-    def bs_node(row: dict[str, Any], goal_active: bool) -> MapNode:
+    def bs_node(row: dict[str, Any]) -> MapNode:
         crm_ids = sorted(crm_by_bs.get(row["id"], []), key=lambda pk: crm_by_id[pk]["title"])
         return MapNode(
             kind="business_strategy",
             id=row["id"],
             title=row["title"],
             status=row["status"],
-            traceable=goal_active and row["status"] == StrategyStatus.ACTIVE,
+            traceable=row["is_live"],
             url_name="strategies:business_detail",
             children=[crm_node(pk) for pk in crm_ids],
         )
@@ -626,7 +633,7 @@ def strategy_map(*, include_history: bool = False) -> StrategyMap:
                 status=goal["status"],
                 traceable=active,
                 url_name="goals:detail",
-                children=[bs_node(bs, active) for bs in bs_by_goal.get(goal["id"], [])],
+                children=[bs_node(bs) for bs in bs_by_goal.get(goal["id"], [])],
             )
         )
 
@@ -638,7 +645,7 @@ def strategy_map(*, include_history: bool = False) -> StrategyMap:
         node = project_node(row["id"], None)
         node.note = (
             "Linked, but no link reaches an active goal (broken chain)."
-            if any(p == row["id"] for p, _crm, _r in links)
+            if row["is_linked"]
             else "Linked to no CRM strategy."
         )
         loose_projects.append(node)

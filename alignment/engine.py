@@ -136,27 +136,40 @@ class EffectiveSetting:
     enabled: bool
     severity: str
     threshold: int | None
+    blocks_approval: bool = False
 
 
-def effective_settings() -> dict[str, EffectiveSetting]:
-    """Each rule's settings: the admin's RuleSetting row, created from the defaults if missing."""
+def _default_setting(rule: Rule) -> RuleSetting:
+    return RuleSetting(
+        code=rule.code,
+        enabled=True,
+        severity=rule.default_severity,
+        threshold=rule.threshold_default,
+        blocks_approval=rule.blocks_approval,
+    )
+
+
+def effective_settings(*, create_missing: bool = True) -> dict[str, EffectiveSetting]:
+    """Each rule's settings: the admin's RuleSetting row, or the rule's defaults where there is
+    none (the row is then created, unless `create_missing` is off: a page only reads). One
+    query when nothing is missing."""
     rows = {s.code: s for s in RuleSetting.objects.all()}
-    missing = [
-        RuleSetting(
-            code=r.code, enabled=True, severity=r.default_severity, threshold=r.threshold_default
-        )
-        for r in RULES.values()
-        if r.code not in rows
-    ]
-    if missing:
+    missing = [_default_setting(r) for r in RULES.values() if r.code not in rows]
+    if missing and create_missing:
         # ignore_conflicts: a concurrent scan may be creating the same rows.
         RuleSetting.objects.bulk_create(missing, ignore_conflicts=True)
-        rows.update({s.code: s for s in missing})
+    rows.update({s.code: s for s in missing})
     result = {}
     for code, r in RULES.items():
         row = rows[code]
         threshold = row.threshold if row.threshold is not None else r.threshold_default
-        result[code] = EffectiveSetting(row.enabled, row.severity or r.default_severity, threshold)
+        result[code] = EffectiveSetting(
+            row.enabled,
+            row.severity or r.default_severity,
+            threshold,
+            # Only rules about a project or its features are evaluated for one project.
+            row.blocks_approval and r.project_scoped,
+        )
     return result
 
 

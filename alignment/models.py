@@ -20,6 +20,13 @@ class RuleSetting(models.Model):
     threshold = models.PositiveIntegerField(
         null=True, blank=True, help_text="The rule's number, e.g. days before stalled."
     )
+    blocks_approval = models.BooleanField(
+        default=False,
+        help_text=(
+            "While this rule holds for a project, its sponsor cannot approve it (the reason is "
+            "shown). Only rules about a project or its features can block."
+        ),
+    )
 
     class Meta:
         ordering = ["code"]

@@ -6,6 +6,11 @@ turns each queryset into a fixed handful of SQL statements (resolve, reopen, ref
 so a scan costs the same number of queries whatever the portfolio size. Never loop over rows
 here; use `Exists` / `~Exists` (NOT EXISTS anti-joins) and subqueries, never NOT IN.
 
+Traceable, anchored and off scope come from `projects.trace`; a rule never restates them.
+The readiness checklist (`alignment.readiness`) is these same functions evaluated for one
+project, so a rule reads a project's status through `rule_project_status`: readiness asks what
+holds once the project is approved.
+
 Adding a rule = one decorated function below + its test in tests/alignment/test_rules.py.
 
 Subject labels (what a flag shows, and what the demo data's EXPECTED_FLAGS spell):
@@ -23,35 +28,39 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import (
+    Case,
     CharField,
     Count,
     Exists,
     F,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, Concat, Left, NullIf, Trim, TruncDate
 
 from goals.models import BusinessGoal, GoalStatus
 from projects.models import (
+    APPROVABLE_PROJECT_STATUSES,
     COMMITTED_PROJECT_STATUSES,
     LIVE_PROJECT_STATUSES,
     CRMProject,
     Department,
     Feature,
-    FeatureLink,
     FeatureStatus,
     ProjectCheckIn,
-    ProjectLink,
     ProjectStatus,
     RoadmapPhase,
     SuccessMetric,
 )
-from projects.selectors import (
+from projects.trace import (
+    anchored_crm_strategy_exists,
+    feature_off_scope_exists,
     feature_traceable_exists,
     project_linked_exists,
     project_traceable_exists,
@@ -101,10 +110,13 @@ def subject_label_expression(subject_type: str) -> Combinable:
 
 @dataclass(frozen=True)
 class RuleContext:
-    """What a rule may depend on besides the data: today's date and its threshold setting."""
+    """What a rule may depend on besides the data: today's date and its threshold setting.
+    `approving`: readiness evaluates the rules as if this project (when proposed or on hold)
+    were approved; scans leave it None."""
 
     today: datetime.date
     threshold: int | None
+    approving: int | None = None
 
 
 Findings = QuerySet[Any] | dict[str, QuerySet[Any]]
@@ -124,9 +136,20 @@ class Rule:
     threshold_default: int | None = None
     threshold_label: str | None = None
     subject_types: tuple[str, ...] = ()
+    check: str = ""  # the readiness checklist's wording: what holds when the rule does not
+    blocks_approval: bool = False  # the default of the rule setting
 
     def message(self, threshold: int | None) -> str:
         return self.advice.format(n=threshold)
+
+    def check_text(self, threshold: int | None) -> str:
+        return (self.check or self.title).format(n=threshold)
+
+    @property
+    def project_scoped(self) -> bool:
+        """About projects or their features: part of a project's readiness checklist, and
+        re-checked per project after an edit."""
+        return all(SUBJECTS[kind].project_field for kind in self.subject_types)
 
     def findings(self, ctx: RuleContext) -> dict[str, QuerySet[Any]]:
         """The rule's subjects per subject type (most rules have exactly one)."""
@@ -150,6 +173,8 @@ def rule(
     threshold: int | None = None,
     threshold_label: str | None = None,
     subject_types: tuple[str, ...] = (),
+    check: str = "",
+    blocks_approval: bool = False,
 ) -> Callable[[Callable[[RuleContext], Findings]], Callable[[RuleContext], Findings]]:
     """Register the decorated query function as a rule."""
 
@@ -167,6 +192,8 @@ def rule(
             threshold_default=threshold,
             threshold_label=threshold_label,
             subject_types=subject_types or (subject_type,),
+            check=check,
+            blocks_approval=blocks_approval,
         )
         return fn
 
@@ -178,13 +205,38 @@ def rule_for(code: str) -> Rule:
     return RULES[code]
 
 
-def _live_projects() -> QuerySet[CRMProject]:
-    return CRMProject.objects.filter(status__in=LIVE_PROJECT_STATUSES)
+def rule_project_status(ctx: RuleContext, path: str = "") -> Any:
+    """A project's status as the rules read it: as stored, except that the project readiness
+    is evaluated for (`ctx.approving`), when proposed or on hold, counts as approved. `path`
+    leads to the project (e.g. "project__")."""
+    stored = F(f"{path}status")
+    if ctx.approving is None:
+        return stored
+    return Case(
+        When(
+            Q(**{f"{path}pk": ctx.approving, f"{path}status__in": APPROVABLE_PROJECT_STATUSES}),
+            then=Value(ProjectStatus.APPROVED.value),
+        ),
+        default=stored,
+        output_field=CharField(),
+    )
 
 
-def _live_features() -> QuerySet[Feature]:
-    return Feature.objects.filter(project__status__in=LIVE_PROJECT_STATUSES).exclude(
-        status=FeatureStatus.DROPPED
+def _projects(ctx: RuleContext, statuses: list[ProjectStatus]) -> QuerySet[CRMProject]:
+    return CRMProject.objects.alias(rule_status=rule_project_status(ctx)).filter(
+        rule_status__in=statuses
+    )
+
+
+def _live_projects(ctx: RuleContext) -> QuerySet[CRMProject]:
+    return _projects(ctx, LIVE_PROJECT_STATUSES)
+
+
+def _live_features(ctx: RuleContext) -> QuerySet[Feature]:
+    return (
+        Feature.objects.alias(rule_status=rule_project_status(ctx, "project__"))
+        .filter(rule_status__in=LIVE_PROJECT_STATUSES)
+        .exclude(status=FeatureStatus.DROPPED)
     )
 
 
@@ -201,9 +253,10 @@ def _live_features() -> QuerySet[Feature]:
         "or stop it if none applies."
     ),
     why="Nobody can say why the project is strategically relevant.",
+    check="The project is linked to a CRM strategy",
 )
 def project_untraced(ctx: RuleContext) -> QuerySet[CRMProject]:
-    return _live_projects().filter(~project_linked_exists())
+    return _live_projects(ctx).filter(~project_linked_exists())
 
 
 @rule(
@@ -217,9 +270,10 @@ def project_untraced(ctx: RuleContext) -> QuerySet[CRMProject]:
         "executive to reactivate the chain."
     ),
     why="A project serving a retired strategy or goal spends money on yesterday's plan.",
+    check="If linked, a link reaches an active goal",
 )
 def project_broken_chain(ctx: RuleContext) -> QuerySet[CRMProject]:
-    return _live_projects().filter(project_linked_exists(), ~project_traceable_exists())
+    return _live_projects(ctx).filter(project_linked_exists(), ~project_traceable_exists())
 
 
 @rule(
@@ -232,9 +286,10 @@ def project_broken_chain(ctx: RuleContext) -> QuerySet[CRMProject]:
         "or drop it as a requirement nobody can justify."
     ),
     why="Features nobody can justify are how CRM projects drift into tool-building.",
+    check="Every feature traces to an active goal",
 )
 def feature_untraced(ctx: RuleContext) -> QuerySet[Feature]:
-    return _live_features().filter(~feature_traceable_exists())
+    return _live_features(ctx).filter(~feature_traceable_exists())
 
 
 @rule(
@@ -247,16 +302,10 @@ def feature_untraced(ctx: RuleContext) -> QuerySet[Feature]:
         "that strategy too, or relink the feature to one of the project's strategies."
     ),
     why="Scope creep: the project does work outside the strategies it was approved for.",
+    check="Every feature serves only CRM strategies the project serves",
 )
 def feature_off_scope(ctx: RuleContext) -> QuerySet[Feature]:
-    outside_project = FeatureLink.objects.filter(feature=OuterRef("pk")).filter(
-        ~Exists(
-            ProjectLink.objects.filter(
-                project=OuterRef("feature__project"), crm_strategy=OuterRef("crm_strategy")
-            )
-        )
-    )
-    return _live_features().filter(Exists(outside_project))
+    return _live_features(ctx).filter(feature_off_scope_exists())
 
 
 @rule(
@@ -271,10 +320,9 @@ def feature_off_scope(ctx: RuleContext) -> QuerySet[Feature]:
     why="A CRM strategy that serves no business strategy is a tool, not a strategy.",
 )
 def crm_strategy_unanchored(ctx: RuleContext) -> QuerySet[CRMStrategy]:
-    active_served = CRMStrategyServes.objects.filter(
-        crm_strategy=OuterRef("pk"), business_strategy__status=StrategyStatus.ACTIVE
+    return CRMStrategy.objects.filter(status=StrategyStatus.ACTIVE).filter(
+        ~anchored_crm_strategy_exists()
     )
-    return CRMStrategy.objects.filter(status=StrategyStatus.ACTIVE).filter(~Exists(active_served))
 
 
 @rule(
@@ -322,9 +370,11 @@ def goal_no_strategy(ctx: RuleContext) -> QuerySet[BusinessGoal]:
     severity=Severity.CRITICAL,
     advice="Name an executive sponsor who will drive the change this project needs.",
     why="Without a sponsor nobody drives the culture change a CRM programme needs.",
+    check="An executive sponsor is named",
+    blocks_approval=True,
 )
 def project_no_sponsor(ctx: RuleContext) -> QuerySet[CRMProject]:
-    return _live_projects().filter(sponsor__isnull=True)
+    return _live_projects(ctx).filter(sponsor__isnull=True)
 
 
 @rule(
@@ -334,14 +384,14 @@ def project_no_sponsor(ctx: RuleContext) -> QuerySet[CRMProject]:
     severity=Severity.WARNING,
     advice="Add at least one success metric with a baseline and a target before more is spent.",
     why="Without a baseline and a target nobody can tell whether the project worked.",
+    check="A success metric has a baseline and a target",
+    blocks_approval=True,
 )
 def project_no_success_metrics(ctx: RuleContext) -> QuerySet[CRMProject]:
     measured = SuccessMetric.objects.filter(
         project=OuterRef("pk"), baseline__isnull=False, target__isnull=False
     )
-    return CRMProject.objects.filter(status__in=COMMITTED_PROJECT_STATUSES).filter(
-        ~Exists(measured)
-    )
+    return _projects(ctx, COMMITTED_PROJECT_STATUSES).filter(~Exists(measured))
 
 
 @rule(
@@ -351,10 +401,12 @@ def project_no_success_metrics(ctx: RuleContext) -> QuerySet[CRMProject]:
     severity=Severity.WARNING,
     advice="Add the roadmap: at least one phase or milestone.",
     why="No CRM roadmap is one of the recurring causes of failed CRM programmes.",
+    check="The roadmap has a phase or milestone",
+    blocks_approval=True,
 )
 def project_no_roadmap(ctx: RuleContext) -> QuerySet[CRMProject]:
     phases = RoadmapPhase.objects.filter(project=OuterRef("pk"))
-    return CRMProject.objects.filter(status__in=COMMITTED_PROJECT_STATUSES).filter(~Exists(phases))
+    return _projects(ctx, COMMITTED_PROJECT_STATUSES).filter(~Exists(phases))
 
 
 @rule(
@@ -364,9 +416,10 @@ def project_no_roadmap(ctx: RuleContext) -> QuerySet[CRMProject]:
     severity=Severity.WARNING,
     advice="Name a business owner: IT alone cannot own what is a business project.",
     why="IT alone owning a CRM project is a recurring cause of failure.",
+    check="If owned by IT, a business owner is named",
 )
 def project_it_only(ctx: RuleContext) -> QuerySet[CRMProject]:
-    return _live_projects().filter(department__is_it=True, business_owner__isnull=True)
+    return _live_projects(ctx).filter(department__is_it=True, business_owner__isnull=True)
 
 
 @rule(
@@ -379,10 +432,13 @@ def project_it_only(ctx: RuleContext) -> QuerySet[CRMProject]:
         "all of this project's money goes to technology."
     ),
     why="Technology nobody is trained or rewarded to use is money wasted.",
+    check="Not all the money goes to technology",
 )
 def project_technology_only(ctx: RuleContext) -> QuerySet[CRMProject]:
     # Budgets are non-negative (a check constraint), so "all zero" is each one being zero.
-    return _live_projects().filter(
+    # A project with no budget at all spends nothing on technology alone: not flagged (nor
+    # is it in the readiness checklist, which is this rule).
+    return _live_projects(ctx).filter(
         budget_technology__gt=0,
         budget_people=0,
         budget_process=0,
@@ -400,6 +456,7 @@ def project_technology_only(ctx: RuleContext) -> QuerySet[CRMProject]:
     why="A project nobody reports on is out of sight of its sponsor.",
     threshold=30,
     threshold_label="days without a check-in",
+    check="If active, checked in within the last {n} days",
 )
 def project_stalled(ctx: RuleContext) -> QuerySet[CRMProject]:
     days = ctx.threshold if ctx.threshold is not None else 30
@@ -407,7 +464,7 @@ def project_stalled(ctx: RuleContext) -> QuerySet[CRMProject]:
     # Exactly N days ago is not stalled yet: stalled means strictly before today - N.
     cutoff = ctx.today - datetime.timedelta(days=days)
     return (
-        CRMProject.objects.filter(status=ProjectStatus.ACTIVE)
+        _projects(ctx, [ProjectStatus.ACTIVE])
         .alias(
             last_activity=Coalesce(
                 Subquery(newest.values("checked_in_on")[:1]),
@@ -462,5 +519,6 @@ __all__ = [
     "SubjectKind",
     "rule",
     "rule_for",
+    "rule_project_status",
     "subject_label_expression",
 ]

@@ -11,12 +11,8 @@ from django.db.models.functions import Coalesce
 from core.money import to_money
 from core.permissions import visible_to
 from projects.models import LIVE_PROJECT_STATUSES, CRMProject, Feature, FeatureStatus
-from projects.selectors import (
-    BUDGET_CAPABILITY,
-    BUDGET_TOTAL,
-    feature_traceable_exists,
-    project_traceable_exists,
-)
+from projects.selectors import BUDGET_CAPABILITY, BUDGET_TOTAL
+from projects.trace import feature_traceable_exists, project_traceable_exists
 
 from .models import SCAN_SKIPPED_PREFIX, Flag, FlagState, Scan, Severity, Snapshot
 

@@ -1,5 +1,8 @@
-"""Writes for the alignment engine: a sponsor's decisions on flags, and scan requests.
+"""Writes for the alignment engine: a sponsor's decisions on flags and projects, and scan
+requests.
 
+Approval lives here, not in `projects`, because readiness is the rule catalogue evaluated for
+the project (`alignment.readiness`) and `projects` never imports the engine.
 The scans themselves live in `alignment.engine` (scan_full, scan_projects, scan_chunk).
 """
 
@@ -13,11 +16,14 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from core.permissions import can_start_scan
-from core.services import Actor, require
+from core.permissions import can_approve_project, can_start_scan
+from core.services import Actor, apply_changes, require, save_changes
+from projects.access import project_for
+from projects.models import APPROVABLE_PROJECT_STATUSES, CRMProject, ProjectStatus
 
 from .access import flag_for
 from .models import Flag, FlagState, Scan, ScanKind, ScanState
+from .readiness import project_readiness
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +95,34 @@ def flag_waive(
         waiver_reason=reason,
         waiver_expires_at=expires_at,
     )
+
+
+@transaction.atomic
+def project_approve(*, project_id: int, actor: Actor) -> CRMProject:
+    """The sponsor (or an executive) approves a proposed or on-hold project; refused, naming
+    the reasons, while a rule that blocks approval holds for it as approved."""
+    # Locked, so two approvals (or an approval and an edit of the status) do not interleave.
+    project = project_for(actor, project_id, for_update=True)
+    require(
+        can_approve_project(actor, project),
+        "Only the project's sponsor (or an executive) may approve it.",
+    )
+    if project.status not in APPROVABLE_PROJECT_STATUSES:
+        raise ValidationError(
+            {
+                "status": f"Only proposed or on-hold projects can be approved (this one is "
+                f"{project.get_status_display().lower()})."
+            }
+        )
+    readiness = project_readiness(project.pk)
+    if readiness.blocking:
+        raise ValidationError({"status": readiness.refusal})
+    approval = {
+        "status": ProjectStatus.APPROVED,
+        "approved_at": timezone.now(),
+        "approved_by": actor,
+    }
+    return save_changes(project, apply_changes(project, approval, approval), actor=actor)
 
 
 @transaction.atomic

@@ -1,11 +1,14 @@
-"""The sponsor's pages: dashboard, strategy map, traceability matrix, flag inbox, partials."""
+"""The sponsor's pages: dashboard, strategy map, traceability matrix, flag inbox, partials; and
+a project's approval, which keeps its address under /projects/ (the root includes this module
+at "/", so it spells out both prefixes)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 app_name = "alignment"
-urlpatterns = [
+
+_pages = [
     path("", views.dashboard_view, name="dashboard"),
     path("scan/", views.scan_start, name="scan"),
     path("map/", views.map_view, name="map"),
@@ -14,4 +17,12 @@ urlpatterns = [
     path("flags/<int:pk>/acknowledge/", views.flag_acknowledge_view, name="flag_acknowledge"),
     path("flags/<int:pk>/waive/", views.flag_waive_view, name="flag_waive"),
     path("projects/<int:pk>/flags/", views.project_flags, name="project_flags"),
+    path("projects/<int:pk>/readiness/", views.project_readiness, name="project_readiness"),
+]
+
+urlpatterns = [
+    path("alignment/", include(_pages)),
+    # Approval is the engine's decision (readiness is the rule catalogue), at the project's
+    # own address.
+    path("projects/<int:pk>/approve/", views.project_approve_view, name="project_approve"),
 ]

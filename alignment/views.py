@@ -1,4 +1,5 @@
-"""The sponsor's pages: alignment dashboard, strategy map, traceability matrix and flag inbox.
+"""The sponsor's pages: alignment dashboard, strategy map, traceability matrix and flag inbox;
+the project page's flags and readiness partials, and a project's approval.
 
 Thin views: parse input, call a selector or a service, render. Everyone with a role reads
 these pages (no role: 404); acting on a flag needs `can_act_on_flag` (else 403).
@@ -27,6 +28,7 @@ from core.permissions import (
     get_visible_or_404,
 )
 from core.views import list_page
+from projects.access import project_for
 from projects.models import CRMProject
 
 from . import dashboard
@@ -40,6 +42,7 @@ from .forms import (
     WaiveForm,
 )
 from .models import Flag, ScanState
+from .readiness import readiness_panel
 from .rules import RULES
 from .selectors import (
     alignment_summary,
@@ -47,7 +50,7 @@ from .selectors import (
     project_flags_needing_attention,
     snapshots_trend,
 )
-from .services import flag_acknowledge, flag_waive, scan_request
+from .services import flag_acknowledge, flag_waive, project_approve, scan_request
 
 FLAGS_PER_PAGE = 25
 MATRIX_PROJECTS_PER_PAGE = 25
@@ -314,3 +317,33 @@ def project_flags(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request, "alignment/partials/project_flags.html", {"project": project, "flags": flags}
     )
+
+
+@login_required
+@require_GET
+def project_readiness(request: HttpRequest, pk: int) -> HttpResponse:
+    """The project's readiness checklist alone: the project page re-fetches it after each
+    inline save."""
+    project = get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
+    return render(
+        request, "alignment/partials/readiness.html", readiness_panel(request.user, project)
+    )
+
+
+# --- Approval -------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def project_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The sponsor approves; refused, with the reasons, while a rule that blocks approval holds
+    for the project."""
+    project = project_for(request.user, pk)  # 404 for what the user may not see
+    try:
+        # The service decides who may approve (403 otherwise) on the locked, stored row.
+        project = project_approve(project_id=pk, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, refusal_message(error))
+    else:
+        messages.success(request, f"Project “{project}” approved.")
+    return redirect(project)

@@ -11,7 +11,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
-from alignment.api import FlagViewSet, ScanDetailView, ScanRequestView, SummaryView
+from alignment.api import (
+    FlagViewSet,
+    ProjectApproveView,
+    ScanDetailView,
+    ScanRequestView,
+    SummaryView,
+)
 from core.api_base import TokenView
 from goals.api import GoalViewSet, KPIViewSet
 from projects.api import (
@@ -56,6 +62,8 @@ urlpatterns = [
     path("alignment/summary/", SummaryView.as_view(), name="alignment-summary"),
     path("alignment/scan/", ScanRequestView.as_view(), name="alignment-scan"),
     path("alignment/scans/<int:pk>/", ScanDetailView.as_view(), name="alignment-scan-detail"),
+    # Approval is the engine's decision (readiness is the rule catalogue), at the project's path.
+    path("projects/<int:pk>/approve/", ProjectApproveView.as_view(), name="project-approve"),
     # The schema and its docs are public: they describe the API, not the portfolio.
     path(
         "schema/",

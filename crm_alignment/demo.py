@@ -22,6 +22,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from alignment import services as alignment_services
 from core.roles import Role
 from goals import services as goal_services
 from goals.models import KPI, BusinessGoal, Direction, GoalStatus, Priority
@@ -1001,7 +1002,7 @@ class _Loader:
             return
         if project.sponsor is None:
             raise ValueError(f"The demo project “{project}” needs a sponsor to be approved.")
-        project = project_services.project_approve(project=project, actor=project.sponsor)
+        project = alignment_services.project_approve(project_id=project.pk, actor=project.sponsor)
         if status == ProjectStatus.APPROVED:
             return
         project_services.project_update(

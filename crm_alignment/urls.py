@@ -6,9 +6,10 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("crm_alignment.api_urls")),
+    # alignment/… pages, and /projects/<id>/approve/ (approval is the engine's decision)
+    path("", include("alignment.urls")),
     path("goals/", include("goals.urls")),
     path("strategies/", include("strategies.urls")),
     path("projects/", include("projects.urls")),
-    path("alignment/", include("alignment.urls")),
     path("", include("crm_alignment.web_urls")),
 ]

@@ -1,16 +1,16 @@
 """Admin for departments, projects (with links, features, metrics, roadmap, check-ins) and
-features (with their links). Saves go through projects.services."""
+features (with their links). Saves go through projects.services; the "approve" action is added
+by alignment.admin (approval checks the rule catalogue, which `projects` never imports)."""
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
 from core.admin import (
     ServiceModelAdmin,
-    ServiceRefused,
     adopt,
     call_service,
     form_fields,
@@ -27,7 +27,6 @@ from .models import (
     FeatureLink,
     ProjectCheckIn,
     ProjectLink,
-    ProjectStatus,
     RoadmapPhase,
     SuccessMetric,
 )
@@ -186,7 +185,6 @@ class CRMProjectAdmin(ServiceModelAdmin):
         RoadmapPhaseInline,
         ProjectCheckInInline,
     ]
-    actions = ["approve_projects"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CRMProject]:
         # The traceability annotations come from the same selector the pages use.
@@ -236,19 +234,6 @@ class CRMProjectAdmin(ServiceModelAdmin):
             parent_kwarg="project_id",
             item_kwarg=item_kwarg,
         )
-
-    @admin.action(description="Approve the selected projects (as their sponsor)")
-    def approve_projects(self, request: HttpRequest, queryset: QuerySet[CRMProject]) -> None:
-        approved = 0
-        for project in queryset.filter(status__in=[ProjectStatus.PROPOSED, ProjectStatus.ON_HOLD]):
-            try:
-                call_service(services.project_approve, project=project, actor=request.user)
-            except ServiceRefused as refused:
-                self.message_user(request, f"{project}: {refused.message}", messages.ERROR)
-            else:
-                approved += 1
-        if approved:
-            self.message_user(request, f"Approved {approved} project(s).", messages.SUCCESS)
 
 
 class FeatureLinkInline(admin.TabularInline):

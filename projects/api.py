@@ -26,7 +26,7 @@ from core.api_base import (
 )
 from strategies.models import CRMStrategy
 
-from . import selectors, services
+from . import selectors, services, trace
 from .filters import (
     CheckInFilterSet,
     DepartmentFilterSet,
@@ -50,8 +50,8 @@ from .models import (
 
 
 class ProjectPermission(BasePermission):
-    """Project managers create projects and edit the ones they manage; the sponsor (or an
-    executive) approves. Objects a user may not see answer 404 before any 403."""
+    """Project managers create projects and edit the ones they manage (approval is the
+    engine's: alignment.api). Objects a user may not see answer 404 before any 403."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if request.method in SAFE_METHODS:
@@ -63,8 +63,6 @@ class ProjectPermission(BasePermission):
     def has_object_permission(self, request: Request, view: Any, obj: CRMProject) -> bool:
         if request.method in SAFE_METHODS:
             return True
-        if view.action == "approve":
-            return permissions.can_approve_project(request.user, obj)
         return permissions.can_edit_project(request.user, obj)
 
 
@@ -350,9 +348,21 @@ class FeatureOrderSerializer(serializers.Serializer):
     features = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=10000)
 
 
+def project_queryset() -> Any:
+    """Projects as every project answer shows them: traceability, budgets, and the nested
+    links, metrics, phases and check-ins (also used by the approval endpoint in alignment)."""
+    return selectors.projects_with_trace().prefetch_related(
+        Prefetch("links", queryset=ProjectLink.objects.order_by("id")),
+        "metrics",
+        "phases",
+        "check_ins",
+    )
+
+
 class ProjectViewSet(ServiceViewSet):
-    """CRM projects. Managers create and edit their own; the sponsor or an executive approves.
-    A project that was approved or started cannot be deleted (cancel it instead)."""
+    """CRM projects. Managers create and edit their own; the sponsor or an executive approves
+    (POST /projects/{id}/approve/, served by alignment.api). A project that was approved or
+    started cannot be deleted (cancel it instead)."""
 
     serializer_class = ProjectSerializer
     permission_classes = [IsAuthenticated, ProjectPermission]
@@ -360,37 +370,21 @@ class ProjectViewSet(ServiceViewSet):
     search_fields = ["title"]
 
     def get_queryset(self) -> Any:
-        return self.visible(
-            selectors.projects_with_trace().prefetch_related(
-                Prefetch("links", queryset=ProjectLink.objects.order_by("id")),
-                "metrics",
-                "phases",
-                "check_ins",
-            )
-        )
+        return self.visible(project_queryset())
 
     def delete_service(self, instance: CRMProject, version: int | None = None) -> None:
         services.project_delete(actor=self.request.user, project_id=instance.pk, version=version)
-
-    @extend_schema(request=None, responses={200: ProjectSerializer})
-    @action(detail=True, methods=["post"])
-    def approve(self, request: Request, pk: str | None = None) -> Response:
-        """Approve a proposed or on-hold project (it needs a sponsor and a success metric)."""
-        project = self.get_object()
-        services.project_approve(project=project, actor=request.user)
-        return Response(self.get_serializer(self.get_queryset().get(pk=project.pk)).data)
 
     @extend_schema(responses={200: TraceSerializer})
     @action(detail=True, methods=["get"])
     def trace(self, request: Request, pk: str | None = None) -> Response:
         """Every chain from the project through its CRM strategies to goals."""
         project = self.get_object()
-        chains = selectors.project_trace(project)
         return Response(
             {
                 "project": {"id": project.pk, "title": project.title, "status": project.status},
-                "is_traceable": any(chain["traceable"] for chain in chains),
-                "chains": chains,
+                "is_traceable": project.is_traceable,
+                "chains": trace.project_trace(project),
             }
         )
 

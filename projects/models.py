@@ -50,6 +50,8 @@ LIVE_PROJECT_STATUSES = [
     ProjectStatus.ON_HOLD,
 ]
 COMMITTED_PROJECT_STATUSES = [ProjectStatus.APPROVED, ProjectStatus.ACTIVE]
+# What a sponsor may approve (alignment.services.project_approve).
+APPROVABLE_PROJECT_STATUSES = [ProjectStatus.PROPOSED, ProjectStatus.ON_HOLD]
 
 _non_negative = [MinValueValidator(Decimal("0"))]
 

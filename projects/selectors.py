@@ -1,4 +1,5 @@
-"""Reads for projects and features. Traceability is a database annotation, never a loop."""
+"""Reads for projects and features. What traceable and off scope mean is `projects.trace`;
+these querysets annotate with it, in the database, never a loop."""
 
 from typing import Any
 
@@ -17,37 +18,14 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from goals.models import GoalStatus
-from strategies.models import StrategyStatus
-
-from .models import CRMProject, Feature, FeatureLink, ProjectLink
-
-# The lower half of a chain: a link whose CRM strategy reaches an active goal through an
-# active business strategy. Filtering the multi-valued path in one filter() keeps it one join.
-_ACTIVE_CHAIN = {
-    "crm_strategy__status": StrategyStatus.ACTIVE,
-    "crm_strategy__serves__business_strategy__status": StrategyStatus.ACTIVE,
-    "crm_strategy__serves__business_strategy__goal__status": GoalStatus.ACTIVE,
-}
-
-
-def project_linked_exists(ref: str = "pk") -> Exists:
-    return Exists(ProjectLink.objects.filter(project=OuterRef(ref)))
-
-
-def project_traceable_exists(ref: str = "pk") -> Exists:
-    """True when the project has a link whose chain reaches an active goal."""
-    return Exists(ProjectLink.objects.filter(project=OuterRef(ref), **_ACTIVE_CHAIN))
-
-
-def feature_linked_exists(ref: str = "pk") -> Exists:
-    return Exists(FeatureLink.objects.filter(feature=OuterRef(ref)))
-
-
-def feature_traceable_exists(ref: str = "pk") -> Exists:
-    """True when the feature has a link whose chain reaches an active goal."""
-    return Exists(FeatureLink.objects.filter(feature=OuterRef(ref), **_ACTIVE_CHAIN))
-
+from .models import CRMProject, Feature
+from .trace import (
+    feature_linked_exists,
+    feature_off_scope_exists,
+    feature_traceable_exists,
+    project_linked_exists,
+    project_traceable_exists,
+)
 
 _MONEY = DecimalField(max_digits=16, decimal_places=2)
 
@@ -88,82 +66,19 @@ def project_managers() -> QuerySet[Any]:
 
 
 def features_with_trace() -> QuerySet[Feature]:
-    """Features with their project, `is_linked` and `is_traceable`."""
+    """Features with their project, `is_linked`, `is_traceable` and `is_off_scope`."""
     return Feature.objects.select_related("project").annotate(
         is_linked=feature_linked_exists(),
         is_traceable=feature_traceable_exists(),
+        is_off_scope=feature_off_scope_exists(),
     )
-
-
-def project_trace(project: CRMProject) -> list[dict[str, Any]]:
-    """Every chain from the project through its CRM strategies and business strategies to goals,
-    each element with id, title and status, and whether the chain is traceable. One query."""
-    rows = (
-        ProjectLink.objects.filter(project=project)
-        .values(
-            "crm_strategy_id",
-            "crm_strategy__title",
-            "crm_strategy__status",
-            "rationale",
-            "weight",
-            "crm_strategy__serves__business_strategy_id",
-            "crm_strategy__serves__business_strategy__title",
-            "crm_strategy__serves__business_strategy__status",
-            "crm_strategy__serves__business_strategy__goal_id",
-            "crm_strategy__serves__business_strategy__goal__title",
-            "crm_strategy__serves__business_strategy__goal__status",
-        )
-        .order_by("crm_strategy__title", "crm_strategy__serves__business_strategy__title")
-    )
-    chains = []
-    for row in rows:
-        crm = {
-            "id": row["crm_strategy_id"],
-            "title": row["crm_strategy__title"],
-            "status": row["crm_strategy__status"],
-        }
-        bs_id = row["crm_strategy__serves__business_strategy_id"]
-        business = None
-        goal = None
-        if bs_id is not None:
-            business = {
-                "id": bs_id,
-                "title": row["crm_strategy__serves__business_strategy__title"],
-                "status": row["crm_strategy__serves__business_strategy__status"],
-            }
-            goal = {
-                "id": row["crm_strategy__serves__business_strategy__goal_id"],
-                "title": row["crm_strategy__serves__business_strategy__goal__title"],
-                "status": row["crm_strategy__serves__business_strategy__goal__status"],
-            }
-        traceable = (
-            crm["status"] == StrategyStatus.ACTIVE
-            and business is not None
-            and business["status"] == StrategyStatus.ACTIVE
-            and goal is not None
-            and goal["status"] == GoalStatus.ACTIVE
-        )
-        chains.append(
-            {
-                "crm_strategy": crm,
-                "rationale": row["rationale"],
-                "weight": row["weight"],
-                "business_strategy": business,
-                "goal": goal,
-                "traceable": traceable,
-            }
-        )
-    return chains
 
 
 __all__ = [
     "BUDGET_CAPABILITY",
     "BUDGET_TOTAL",
-    "feature_linked_exists",
-    "feature_traceable_exists",
     "features_with_trace",
     "project_linked_exists",
-    "project_trace",
     "project_traceable_exists",
     "projects_with_trace",
 ]

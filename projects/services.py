@@ -17,7 +17,6 @@ from django.http import Http404
 from django.utils import timezone
 
 from core.permissions import (
-    can_approve_project,
     can_create_project,
     is_admin,
 )
@@ -98,7 +97,8 @@ def _check_status_change(project: CRMProject, old_status: str | None) -> None:
     new = project.status
     if new == old_status:
         return
-    # Approval is the sponsor's decision (project_approve), never a field edit.
+    # Approval is the sponsor's decision (alignment.services.project_approve, which checks
+    # readiness against the rule catalogue), never a field edit.
     if new == ProjectStatus.APPROVED:
         raise ValidationError({"status": "A project is approved by its sponsor; ask for approval."})
     if new == ProjectStatus.ACTIVE and project.approved_at is None:
@@ -124,7 +124,7 @@ def project_create(*, actor: Actor, **fields: Any) -> CRMProject:
 def project_update(
     *, actor: Actor, project_id: int, changes: Mapping[str, Any], version: int | None = None
 ) -> CRMProject:
-    """Change a project's fields. Status moves except approval (see project_approve). Its
+    """Change a project's fields. Status moves except approval (alignment.services). Its
     manager may hand it to another project manager: who may edit is decided on the stored
     manager, before the change."""
     project = project_for(actor, project_id, change=True, for_update=True)
@@ -134,37 +134,6 @@ def project_update(
     require_people_roles(project, PROJECT_PEOPLE, previous=stored)
     _check_status_change(project, stored["status"])
     return save_changes(project, changed, actor=actor)
-
-
-def project_approval_problems(project: CRMProject) -> list[str]:
-    """Why a project cannot be approved yet (empty when it can)."""
-    problems = []
-    if project.sponsor_id is None:
-        problems.append("it has no executive sponsor")
-    if not project.metrics.filter(baseline__isnull=False, target__isnull=False).exists():
-        problems.append("it has no success metric with a baseline and a target")
-    return problems
-
-
-@transaction.atomic
-def project_approve(*, project: CRMProject, actor: Actor) -> CRMProject:
-    """The sponsor approves a proposed (or on-hold) project, once sponsor and metrics exist."""
-    require(can_approve_project(actor, project), "Only the project's sponsor may approve it.")
-    project = CRMProject.objects.select_for_update().get(pk=project.pk)
-    if project.status not in (ProjectStatus.PROPOSED, ProjectStatus.ON_HOLD):
-        raise ValidationError(
-            {
-                "status": f"Only proposed or on-hold projects can be approved (this one is "
-                f"{project.get_status_display().lower()})."
-            }
-        )
-    problems = project_approval_problems(project)
-    if problems:
-        raise ValidationError({"status": f"Cannot approve: {'; '.join(problems)}."})
-    project.status = ProjectStatus.APPROVED
-    project.approved_at = timezone.now()
-    project.approved_by = actor
-    return validate_and_save(project)
 
 
 @transaction.atomic

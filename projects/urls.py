@@ -9,9 +9,7 @@ urlpatterns = [
     path("new/", views.project_create, name="create"),
     path("<int:pk>/", views.project_detail, name="detail"),
     path("<int:pk>/edit/", views.project_edit, name="edit"),
-    path("<int:pk>/readiness/", views.project_readiness, name="readiness"),
     path("<int:pk>/links/", views.project_links, name="links"),
-    path("<int:pk>/approve/", views.project_approve, name="approve"),
     path("<int:pk>/features/new/", views.feature_create, name="feature_create"),
     path(
         "<int:pk>/metrics/new/",

@@ -1,6 +1,7 @@
-"""Project pages: lists, the project page (chain, readiness, flags, features, metrics, roadmap,
-check-ins), the link pickers and the sponsor's approval. Writes go through projects.services;
-htmx swaps the changed section and tells the flags panel to refresh."""
+"""Project pages: lists, the project page (chain, features, metrics, roadmap, check-ins), the link
+pickers. Writes go through projects.services; htmx swaps the changed section and tells the flags
+panel to refresh. The flags and the readiness checklist on the project page, and approval, are
+the alignment engine's (its template tags, views and services): `projects` never imports it."""
 
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from core.forms import add_conflict, add_service_errors, refusal_message
-from core.money import format_money
+from core.forms import add_conflict, add_service_errors
 from core.permissions import (
     can_approve_project,
     can_create_project,
@@ -27,7 +27,6 @@ from core.permissions import (
 from core.services import EditConflict
 from core.views import form_page, list_page, require_reader, submit_form
 from strategies.models import CRMStrategy, StrategyStatus
-from strategies.selectors import anchored_crm_strategy_exists
 
 from . import services
 from .access import feature_for, metric_for, phase_for, project_for
@@ -41,18 +40,19 @@ from .forms import (
     ProjectForm,
 )
 from .models import (
+    APPROVABLE_PROJECT_STATUSES,
     CRMProject,
     Feature,
     FeatureLink,
-    ProjectLink,
-    ProjectStatus,
     RoadmapPhase,
     SuccessMetric,
 )
-from .selectors import (
-    features_with_trace,
+from .selectors import features_with_trace, projects_with_trace
+from .trace import (
+    anchored_crm_strategy_exists,
+    feature_link_off_scope,
+    project_serves_exists,
     project_trace,
-    projects_with_trace,
 )
 
 FLAGS_CHANGED = "flagsChanged"  # htmx event: the flags panel re-fetches at once
@@ -111,96 +111,23 @@ def my_projects(request: HttpRequest) -> HttpResponse:
 # ---------- the project page ----------
 
 
-def readiness(
-    project: CRMProject,
-    chains: list[dict[str, Any]],
-    metrics: list[SuccessMetric],
-    phases: list[RoadmapPhase],
-) -> list[dict[str, Any]]:
-    """The checklist a sponsor reads before approving, computed from what the project holds."""
-    traced = [chain for chain in chains if chain["traceable"]]
-    measured = [m for m in metrics if m.baseline is not None and m.target is not None]
-    capability = project.budget_capability
-    return [
-        {
-            "label": "Serves a goal through a business strategy",
-            "ok": bool(traced),
-            "detail": (
-                "; ".join(
-                    sorted(
-                        {
-                            f"{c['goal']['title']} via {c['business_strategy']['title']}"
-                            for c in traced
-                        }
-                    )
-                )
-                if traced
-                else "Link the project to a CRM strategy that reaches an active goal."
-            ),
-        },
-        {
-            "label": "Executive sponsor named",
-            "ok": project.sponsor_id is not None,
-            "detail": (
-                project.sponsor.get_full_name() or project.sponsor.get_username()
-                if project.sponsor
-                else "Name the executive who will sponsor and approve it."
-            ),
-        },
-        {
-            "label": "Success metrics with a baseline and a target",
-            "ok": bool(measured),
-            "detail": (
-                ", ".join(m.name for m in measured)
-                if measured
-                else "Add a metric with where it starts and where it must get to."
-            ),
-        },
-        {
-            "label": "Roadmap",
-            "ok": bool(phases),
-            "detail": (
-                f"{len(phases)} phase{'s' if len(phases) != 1 else ''} or milestone"
-                f"{'s' if len(phases) != 1 else ''}"
-                if phases
-                else "Add the phases and milestones."
-            ),
-        },
-        {
-            "label": "Investment in people, process, training or incentives",
-            "ok": capability > 0,
-            "detail": (
-                f"{format_money(capability)} of {format_money(project.budget_total)}"
-                if capability > 0
-                else "All the money goes to technology; budget for the people who must use it."
-            ),
-        },
-        {
-            "label": "Integration plan",
-            "ok": bool(project.integration_notes.strip()),
-            "detail": (
-                "Written"
-                if project.integration_notes.strip()
-                else "Say how it fits with the systems around it."
-            ),
-        },
-    ]
+def _feature_links() -> QuerySet[FeatureLink]:
+    """Feature links with their CRM strategy and `off_scope` (shown next to the link; the
+    engine flags the feature as feature.off_scope)."""
+    return (
+        FeatureLink.objects.select_related("crm_strategy")
+        .annotate(off_scope=feature_link_off_scope())
+        .order_by("crm_strategy__title")
+    )
 
 
 def _features(project: CRMProject) -> list[Feature]:
-    links = FeatureLink.objects.select_related("crm_strategy").order_by("crm_strategy__title")
-    features = list(
+    return list(
         features_with_trace()
         .filter(project=project)
-        .prefetch_related(Prefetch("links", queryset=links))
+        .prefetch_related(Prefetch("links", queryset=_feature_links()))
         .order_by("position", "id")
     )
-    served = set(ProjectLink.objects.filter(project=project).values_list("crm_strategy", flat=True))
-    for feature in features:
-        for link in feature.links.all():
-            # Shown as "off scope" next to the link (the engine flags it as feature.off_scope).
-            setattr(link, "off_scope", link.crm_strategy_id not in served)  # noqa: B010
-    return features
 
 
 def _features_context(request: HttpRequest, project: CRMProject, **extra: Any) -> dict[str, Any]:
@@ -232,26 +159,6 @@ def _section_context(
     return context
 
 
-def _readiness_context(
-    request: HttpRequest,
-    project: CRMProject,
-    metrics: list[SuccessMetric] | None = None,
-    phases: list[RoadmapPhase] | None = None,
-) -> dict[str, Any]:
-    """The chain, the readiness checklist and what stands in the way of approval (reusing
-    the metrics and phases the caller already loaded)."""
-    chains = project_trace(project)
-    metrics = list(project.metrics.all()) if metrics is None else metrics
-    phases = list(project.phases.all()) if phases is None else phases
-    return {
-        "chains": chains,
-        "checklist": readiness(project, chains, metrics, phases),
-        "can_approve": can_approve_project(request.user, project)
-        and project.status in (ProjectStatus.PROPOSED, ProjectStatus.ON_HOLD),
-        "approval_problems": services.project_approval_problems(project),
-    }
-
-
 @login_required
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     project = get_visible_or_404(projects_with_trace(), request.user, pk=pk)
@@ -259,17 +166,11 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for section in SECTIONS:
         context.update(_section_context(request, project, section))
     context.update(_features_context(request, project))
-    context.update(_readiness_context(request, project, context["metrics"], context["phases"]))
+    context["chains"] = project_trace(project)
+    context["can_approve"] = (
+        can_approve_project(request.user, project) and project.status in APPROVABLE_PROJECT_STATUSES
+    )
     return render(request, "projects/project_detail.html", context)
-
-
-@login_required
-@require_GET
-def project_readiness(request: HttpRequest, pk: int) -> HttpResponse:
-    """The readiness card alone: the project page re-fetches it after each inline save."""
-    project = get_visible_or_404(projects_with_trace(), request.user, pk=pk)
-    context = {"project": project, **_readiness_context(request, project)}
-    return render(request, "projects/_readiness.html", context)
 
 
 @login_required
@@ -322,22 +223,6 @@ def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def project_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    """The sponsor approves; refused, with the reasons, while sponsor or metrics are missing."""
-    project = get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
-    if not can_approve_project(request.user, project):
-        raise PermissionDenied("Only the project's sponsor (or an executive) may approve it.")
-    try:
-        services.project_approve(project=project, actor=request.user)
-    except ValidationError as error:
-        messages.error(request, refusal_message(error))
-    else:
-        messages.success(request, f"Project “{project}” approved.")
-    return redirect(project)
-
-
 # ---------- link pickers ----------
 
 
@@ -350,6 +235,9 @@ def _link_picker(
         .annotate(is_anchored=anchored_crm_strategy_exists())
         .order_by("title")
     )
+    if isinstance(owner, Feature):
+        # A feature picking outside its project's strategies would be off scope.
+        strategies = strategies.annotate(in_project_scope=project_serves_exists(owner.project_id))
     return LinkPickerForm(
         request.POST if request.method == "POST" else None,
         strategies=strategies,
@@ -466,15 +354,13 @@ def feature_detail(request: HttpRequest, pk: int) -> HttpResponse:
     feature = get_visible_or_404(
         features_with_trace().select_related("project"), request.user, pk=pk
     )
-    links = feature.links.select_related("crm_strategy").order_by("crm_strategy__title")
-    served = set(feature.project.links.values_list("crm_strategy_id", flat=True))
     return render(
         request,
         "projects/feature_detail.html",
         {
             "feature": feature,
             "project": feature.project,
-            "links": [(link, link.crm_strategy_id not in served) for link in links],
+            "links": list(_feature_links().filter(feature=feature)),
             "can_edit": can_edit_project(request.user, feature.project),
         },
     )
@@ -530,13 +416,7 @@ def feature_links(request: HttpRequest, pk: int) -> HttpResponse:
                 return _changed(_feature_row(request, saved))
             messages.success(request, f"Links of feature “{feature}” saved.")
             return redirect(f"{feature.project.get_absolute_url()}#features")
-    project_strategies = set(feature.project.links.values_list("crm_strategy_id", flat=True))
-    context = {
-        "form": form,
-        "project": feature.project,
-        "feature": feature,
-        "project_strategies": project_strategies,
-    }
+    context = {"form": form, "project": feature.project, "feature": feature}
     if _htmx(request):
         return render(request, "projects/_feature_links_row.html", context)
     return render(request, "projects/links_page.html", context)

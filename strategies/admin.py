@@ -11,7 +11,7 @@ from core.admin import ServiceModelAdmin, call_service, row_deleted
 
 from . import services
 from .models import BusinessStrategy, CRMStrategy, CRMStrategyServes
-from .selectors import anchored_crm_strategy_exists
+from .trace import anchored_crm_strategy_exists
 
 
 @admin.register(BusinessStrategy)

@@ -1,23 +1,9 @@
-"""Reads for strategies, with traceability done in the database."""
+"""Reads for strategies; what "anchored" means is `strategies.trace`, evaluated in the database."""
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from goals.models import GoalStatus
-
-from .models import BusinessStrategy, CRMStrategy, CRMStrategyServes, StrategyStatus
-
-
-def anchored_crm_strategy_exists(crm_strategy_ref: str = "pk") -> Exists:
-    """True when the referenced CRM strategy is active and serves an active business strategy
-    whose goal is active: the upper half of every chain."""
-    return Exists(
-        CRMStrategyServes.objects.filter(
-            crm_strategy=OuterRef(crm_strategy_ref),
-            crm_strategy__status=StrategyStatus.ACTIVE,
-            business_strategy__status=StrategyStatus.ACTIVE,
-            business_strategy__goal__status=GoalStatus.ACTIVE,
-        )
-    )
+from .models import BusinessStrategy, CRMStrategy, StrategyStatus
+from .trace import anchored_crm_strategy_exists
 
 
 def crm_strategies_with_trace() -> QuerySet[CRMStrategy]:

@@ -1,7 +1,8 @@
-"""Flag panels for the domain apps' pages.
+"""Flag panels (and a project's readiness checklist) for the domain apps' pages.
 
-The goal, strategy, project and feature pages show their flags, but those apps never import
-the engine (dependencies point one way); their templates ask for the flags through these tags.
+The goal, strategy, project and feature pages show their flags, and the project page its
+readiness checklist, but those apps never import the engine (dependencies point one way);
+their templates ask through these tags.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from django import template
 from django.urls import NoReverseMatch, reverse
 
+from alignment.readiness import readiness_panel
 from alignment.rules import rule_for
 from alignment.selectors import project_flags_needing_attention, subject_flags_needing_attention
 
@@ -76,3 +78,9 @@ def subject_flags(context: dict[str, Any], subject_type: str, subject_id: int) -
 def project_flags(context: dict[str, Any], project: Any) -> list[Any]:
     """A project's flags and its features' that still need attention, worst first."""
     return list(project_flags_needing_attention(context["request"].user, project))
+
+
+@register.inclusion_tag("alignment/partials/readiness.html", takes_context=True)
+def project_readiness(context: dict[str, Any], project: Any) -> dict[str, Any]:
+    """The project's readiness checklist card: the rule catalogue evaluated for the project."""
+    return readiness_panel(context["request"].user, project)

@@ -6,7 +6,9 @@ import pytest
 from django.core.management import call_command
 
 from alignment.models import Flag, FlagState
-from crm_alignment.demo import EXPECTED_FLAGS
+from alignment.readiness import project_readiness
+from crm_alignment.demo import EXPECTED_FLAGS, P_MARKET_FUND, P_SOCIAL
+from projects.models import CRMProject
 
 from .conftest import all_unresolved
 
@@ -27,3 +29,18 @@ def test_loading_the_demo_twice_and_scanning_again_changes_no_flag():
     call_command("load_demo", stdout=StringIO())
     call_command("scan_alignment", stdout=StringIO())
     assert set(Flag.objects.values_list("pk", "rule", "subject_label", "state")) == before
+
+
+def test_the_demo_proposal_awaiting_the_sponsor_is_ready_and_the_unsponsored_pilot_is_not():
+    """The sponsor's pending proposal is ready (they can approve it in the demo); the pilot
+    with no sponsor, metric or roadmap would be refused for all three."""
+    call_command("load_demo", stdout=StringIO())
+    fund = CRMProject.objects.get(title=P_MARKET_FUND)
+    social = CRMProject.objects.get(title=P_SOCIAL)
+
+    assert fund.status == "proposed" and not project_readiness(fund.pk).blocking
+    assert {item.code for item in project_readiness(social.pk).blocking} == {
+        "project.no_sponsor",
+        "project.no_success_metrics",
+        "project.no_roadmap",
+    }

@@ -11,6 +11,7 @@ from alignment.rules import RULES, rule_for
 from goals.models import GoalStatus
 from projects.models import FeatureStatus, ProjectStatus
 from strategies.models import StrategyStatus
+from strategies.selectors import crm_strategies_with_trace
 from tests.factories import (
     BusinessStrategyFactory,
     CRMStrategyFactory,
@@ -186,6 +187,17 @@ def test_an_active_crm_strategy_serving_nothing_active_is_unanchored(db):
     CRMStrategyFactory(title="Anchored")
     scan()
     assert flagged("crm_strategy.unanchored") == {"Tool", "Served retired"}
+
+
+def test_a_crm_strategy_serving_only_strategies_of_inactive_goals_is_unanchored(db):
+    """Anchored means one thing everywhere: the rule and the strategy pages agree that an
+    active business strategy under a retired or draft goal anchors nothing."""
+    retired = BusinessStrategyFactory(goal=GoalFactory(status=GoalStatus.RETIRED))
+    draft = BusinessStrategyFactory(goal=GoalFactory(status=GoalStatus.DRAFT))
+    crm = CRMStrategyFactory(title="Yesterday's goals", serves=[retired, draft])
+    scan()
+    assert "Yesterday's goals" in flagged("crm_strategy.unanchored")
+    assert crm_strategies_with_trace().get(pk=crm.pk).is_anchored is False
 
 
 def test_a_business_strategy_without_an_active_project_is_unserved(db):

@@ -8,6 +8,7 @@ from tests.factories import (
     FeatureFactory,
     FeatureLinkFactory,
     GoalFactory,
+    RoadmapPhaseFactory,
     SuccessMetricFactory,
 )
 
@@ -150,23 +151,50 @@ def test_manager_must_be_a_project_manager(api, admin_user, viewer):
     assert "manager" in response.json()
 
 
-def test_sponsor_approves_a_project_with_a_metric(api, sponsor, own_project):
+def test_sponsor_approves_a_project_with_a_metric_and_a_roadmap(api, sponsor, own_project):
     SuccessMetricFactory(project=own_project)
+    RoadmapPhaseFactory(project=own_project)
     response = api(sponsor).post(f"/api/projects/{own_project.pk}/approve/")
     assert response.status_code == 200
-    assert response.json()["status"] == "approved"
-    assert response.json()["approved_by"] == sponsor.pk
+    body = response.json()
+    assert (body["id"], body["status"], body["approved_by"]) == (
+        own_project.pk,
+        "approved",
+        sponsor.pk,
+    )
+    assert body["is_traceable"] is True and len(body["phases"]) == 1
 
 
 def test_approval_without_a_success_metric_is_a_400_saying_why(api, sponsor, own_project):
+    RoadmapPhaseFactory(project=own_project)
     response = api(sponsor).post(f"/api/projects/{own_project.pk}/approve/")
     assert response.status_code == 400
-    assert "success metric" in response.json()["status"][0]
+    assert response.json() == {
+        "status": ["Cannot approve until a success metric has a baseline and a target."]
+    }
+
+
+def test_approval_without_a_roadmap_is_a_400_saying_why(api, sponsor, own_project):
+    SuccessMetricFactory(project=own_project)
+    response = api(sponsor).post(f"/api/projects/{own_project.pk}/approve/")
+    assert response.status_code == 400
+    assert response.json() == {
+        "status": ["Cannot approve until the roadmap has a phase or milestone."]
+    }
 
 
 def test_manager_cannot_approve_their_own_project(api, pm, own_project):
     SuccessMetricFactory(project=own_project)
+    RoadmapPhaseFactory(project=own_project)
     assert api(pm).post(f"/api/projects/{own_project.pk}/approve/").status_code == 403
+
+
+def test_a_user_without_a_role_gets_404_approving(api, nobody, own_project):
+    assert api(nobody).post(f"/api/projects/{own_project.pk}/approve/").status_code == 404
+
+
+def test_approving_a_project_that_does_not_exist_is_a_404(api, sponsor):
+    assert api(sponsor).post("/api/projects/987654/approve/").status_code == 404
 
 
 def test_pm_cannot_edit_someone_elses_project(api, pm, other_project):
@@ -176,7 +204,8 @@ def test_pm_cannot_edit_someone_elses_project(api, pm, other_project):
 
 def test_an_approved_project_cannot_be_deleted(api, pm, sponsor, own_project):
     SuccessMetricFactory(project=own_project)
-    api(sponsor).post(f"/api/projects/{own_project.pk}/approve/")
+    RoadmapPhaseFactory(project=own_project)
+    assert api(sponsor).post(f"/api/projects/{own_project.pk}/approve/").status_code == 200
     response = api(pm).delete(f"/api/projects/{own_project.pk}/")
     assert response.status_code == 409
     assert "set its status to cancelled" in response.json()["detail"]

@@ -111,6 +111,7 @@ def w(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
         crm2=crm2,
         project=project,
         proposal=ProjectFactory(manager=pm, sponsor=sponsor, title="Never started"),
+        ready=_ready_proposal(pm, sponsor),
         feature=FeatureFactory(project=project, title="Single sign-on"),
         flag=Flag.objects.create(
             rule="project.no_roadmap",
@@ -124,6 +125,16 @@ def w(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
             last_seen=now,
         ),
     )
+
+
+def _ready_proposal(pm, sponsor):
+    """A proposal nothing blocks: sponsor, a metric with baseline and target, a roadmap."""
+    project = ProjectFactory(
+        manager=pm, sponsor=sponsor, title="Ready to approve", status=ProjectStatus.PROPOSED
+    )
+    SuccessMetricFactory(project=project)
+    RoadmapPhaseFactory(project=project)
+    return project
 
 
 def _values(model, pk, *fields):
@@ -613,7 +624,31 @@ WRITES += [
             lambda w: {"project": w.project.pk, "summary": "On track", "health": "on_track"},
         ),
     ),
-    # --- the sponsor's decisions on flags
+    # --- the sponsor's decisions
+    Write(
+        "project approve",
+        DECIDERS,
+        state=lambda w: _values(CRMProject, w.ready.pk, "status", "approved_by"),
+        page=Door(lambda w: reverse("alignment:project_approve", args=[w.ready.pk]), form=False),
+        api=Door(lambda w: reverse("api:project-approve", args=[w.ready.pk])),
+        admin=Door(
+            lambda w: reverse("admin:projects_crmproject_changelist"),
+            lambda w: {"action": "approve_projects", "_selected_action": [str(w.ready.pk)]},
+            form=False,
+        ),
+    ),
+    Write(
+        "project approve while a blocking rule holds (refused everywhere)",
+        set(),
+        state=lambda w: _values(CRMProject, w.proposal.pk, "status"),
+        page=Door(lambda w: reverse("alignment:project_approve", args=[w.proposal.pk]), form=False),
+        api=Door(lambda w: reverse("api:project-approve", args=[w.proposal.pk])),
+        admin=Door(
+            lambda w: reverse("admin:projects_crmproject_changelist"),
+            lambda w: {"action": "approve_projects", "_selected_action": [str(w.proposal.pk)]},
+            form=False,
+        ),
+    ),
     Write(
         "flag acknowledge",
         DECIDERS,

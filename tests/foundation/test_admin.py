@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from alignment.services import project_approve
 from goals.models import BusinessGoal
 from projects.models import CRMProject, ProjectLink, ProjectStatus
-from projects.services import project_approve
 from strategies.models import CRMStrategy, StrategyStatus
 from tests.factories import (
     BusinessStrategyFactory,
@@ -125,12 +125,35 @@ def test_a_goal_with_strategies_cannot_be_deleted_in_the_admin(admin_client):
 def test_deleting_an_approved_project_in_the_admin_shows_the_reason(admin_client, admin_user):
     project = ProjectFactory(sponsor=admin_user)
     SuccessMetricFactory(project=project)
-    project_approve(project=project, actor=admin_user)
+    RoadmapPhaseFactory(project=project)
+    project_approve(project_id=project.pk, actor=admin_user)
     url = reverse("admin:projects_crmproject_delete", args=[project.pk])
     response = admin_client.post(url, {"post": "yes"})
     assert response.status_code == 302
     assert any("set its status to cancelled" in m for m in _messages(response))
     assert CRMProject.objects.filter(pk=project.pk).exists()
+
+
+def test_the_admin_approve_action_approves_ready_projects_and_names_what_others_miss(
+    admin_client, admin_user
+):
+    ready = ProjectFactory(title="Ready")
+    SuccessMetricFactory(project=ready)
+    RoadmapPhaseFactory(project=ready)
+    unready = ProjectFactory(title="Unready", sponsor=None)
+    url = reverse("admin:projects_crmproject_changelist")
+
+    response = admin_client.post(
+        url,
+        {"action": "approve_projects", "_selected_action": [ready.pk, unready.pk]},
+    )
+
+    ready.refresh_from_db()
+    unready.refresh_from_db()
+    assert (ready.status, unready.status) == (ProjectStatus.APPROVED, ProjectStatus.PROPOSED)
+    shown = _messages(response)
+    assert "Approved 1 project(s)." in shown
+    assert any(m.startswith("Unready: ") and "an executive sponsor is named" in m for m in shown)
 
 
 def _project_form(project, **changes):

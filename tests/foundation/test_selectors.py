@@ -4,7 +4,8 @@ as for 50."""
 import pytest
 
 from goals.models import GoalStatus
-from projects.selectors import features_with_trace, project_trace, projects_with_trace
+from projects.selectors import features_with_trace, projects_with_trace
+from projects.trace import project_trace
 from strategies.models import StrategyStatus
 from strategies.selectors import business_strategies_with_counts, crm_strategies_with_trace
 from tests.factories import (

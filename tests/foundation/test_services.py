@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from alignment import services as alignment_services
 from goals import services as goal_services
 from goals.models import KPI, BusinessGoal, GoalStatus
 from projects import services as project_services
@@ -23,6 +24,7 @@ from tests.factories import (
     KPIFactory,
     ProjectFactory,
     ProjectLinkFactory,
+    RoadmapPhaseFactory,
     SuccessMetricFactory,
 )
 
@@ -363,13 +365,26 @@ def test_a_project_must_be_approved_before_it_becomes_active(pm):
     assert "approved" in field_errors(caught)["status"][0]
 
 
-def test_approval_is_refused_without_a_sponsor_and_a_metric_naming_both(executive):
+def _approve(project, actor):
+    return alignment_services.project_approve(project_id=project.pk, actor=actor)
+
+
+def _ready(**fields):
+    """A proposal that passes every rule blocking approval by default."""
+    project = ProjectFactory(**fields)
+    SuccessMetricFactory(project=project)
+    RoadmapPhaseFactory(project=project)
+    return project
+
+
+def test_approval_is_refused_without_sponsor_metric_and_roadmap_naming_all_three(executive):
     project = ProjectFactory(sponsor=None)
     with pytest.raises(ValidationError) as caught:
-        project_services.project_approve(project=project, actor=executive)
-    message = field_errors(caught)["status"][0]
-    assert "no executive sponsor" in message
-    assert "no success metric with a baseline and a target" in message
+        _approve(project, executive)
+    assert field_errors(caught)["status"] == [
+        "Cannot approve until an executive sponsor is named; a success metric has a baseline "
+        "and a target; the roadmap has a phase or milestone."
+    ]
     project.refresh_from_db()
     assert project.status == ProjectStatus.PROPOSED and project.approved_at is None
 
@@ -377,42 +392,39 @@ def test_approval_is_refused_without_a_sponsor_and_a_metric_naming_both(executiv
 def test_a_metric_without_a_target_does_not_satisfy_approval(sponsor):
     project = ProjectFactory(sponsor=sponsor)
     SuccessMetricFactory(project=project, target=None)
-    with pytest.raises(ValidationError):
-        project_services.project_approve(project=project, actor=sponsor)
+    RoadmapPhaseFactory(project=project)
+    with pytest.raises(ValidationError) as caught:
+        _approve(project, sponsor)
+    assert "a success metric has a baseline and a target" in field_errors(caught)["status"][0]
 
 
 def test_the_sponsor_approves_a_ready_project(sponsor):
-    project = ProjectFactory(sponsor=sponsor)
-    SuccessMetricFactory(project=project)
-    approved = project_services.project_approve(project=project, actor=sponsor)
+    approved = _approve(_ready(sponsor=sponsor), sponsor)
     assert approved.status == ProjectStatus.APPROVED
     assert approved.approved_by == sponsor and approved.approved_at is not None
 
 
 def test_a_sponsor_cannot_approve_a_project_they_do_not_sponsor(sponsor):
-    project = ProjectFactory()
-    SuccessMetricFactory(project=project)
     with pytest.raises(PermissionDenied):
-        project_services.project_approve(project=project, actor=sponsor)
+        _approve(_ready(), sponsor)
 
 
 def test_an_active_project_cannot_be_approved_again(sponsor, pm):
-    project = ProjectFactory(sponsor=sponsor, manager=pm)
-    SuccessMetricFactory(project=project)
-    project_services.project_approve(project=project, actor=sponsor)
+    project = _ready(sponsor=sponsor, manager=pm)
+    _approve(project, sponsor)
     project_services.project_update(
         project_id=project.pk, actor=pm, changes={"status": ProjectStatus.ACTIVE}
     )
     project.refresh_from_db()
     with pytest.raises(ValidationError) as caught:
-        project_services.project_approve(project=project, actor=sponsor)
+        _approve(project, sponsor)
     assert "Only proposed or on-hold" in field_errors(caught)["status"][0]
 
 
 def test_an_approved_project_cannot_be_deleted_only_cancelled(sponsor, pm):
-    project = ProjectFactory(sponsor=sponsor, manager=pm)
-    SuccessMetricFactory(project=project)
-    project_services.project_approve(project=project, actor=sponsor)
+    project = _ready(sponsor=sponsor, manager=pm)
+    _approve(project, sponsor)
+    project.refresh_from_db()
     with pytest.raises(ValidationError) as caught:
         project_services.project_delete(project_id=project.pk, actor=pm)
     assert "cancelled" in caught.value.messages[0]

@@ -1,5 +1,6 @@
 """Project pages: lists, the project page (chain, readiness, flags), forms, link pickers,
-inline features, metrics, roadmap, check-ins and the sponsor's approval."""
+inline features, metrics, roadmap, check-ins and the sponsor's approval (the last two served
+by alignment, at the project's addresses)."""
 
 import datetime
 import json
@@ -9,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from alignment.models import Flag, FlagState
+from alignment.models import Flag, FlagState, RuleSetting
 from projects.models import CRMProject, Feature, ProjectStatus
 from strategies.models import StrategyStatus
 from tests.factories import (
@@ -57,7 +58,7 @@ def test_every_role_reads_the_project_pages(request, as_user, role):
         reverse("projects:mine"),
         reverse("projects:detail", args=[project.pk]),
         reverse("alignment:project_flags", args=[project.pk]),
-        reverse("projects:readiness", args=[project.pk]),
+        reverse("alignment:project_readiness", args=[project.pk]),
         reverse("projects:feature_detail", args=[feature.pk]),
     ]:
         assert client.get(url).status_code == 200, url
@@ -73,7 +74,7 @@ def test_a_user_without_a_role_finds_no_projects(as_user, nobody):
         reverse("projects:mine"),
         reverse("projects:detail", args=[project.pk]),
         reverse("alignment:project_flags", args=[project.pk]),
-        reverse("projects:readiness", args=[project.pk]),
+        reverse("alignment:project_readiness", args=[project.pk]),
         reverse("projects:feature_detail", args=[feature.pk]),
         reverse("projects:edit", args=[project.pk]),
         reverse("projects:links", args=[project.pk]),
@@ -175,8 +176,24 @@ def test_a_chain_through_a_retired_strategy_is_shown_broken(as_user, viewer):
     assert "does not reach an active goal" in html
 
 
-def test_the_readiness_checklist_is_computed_from_the_data(as_user, viewer):
+def _readiness_card(html):
+    start = html.index('id="readiness-heading"')
+    return html[start : html.index("</section>", start)]
+
+
+def _checklist(html):
+    """rule code → "ok" / "missing" / "off", read from the readiness card."""
+    card = _readiness_card(html)
+    marks = {}
+    for item in card.split('data-rule="')[1:]:
+        code = item[: item.index('"')]
+        marks[code] = item[item.index("checklist__mark--") + 17 :].split('"')[0]
+    return marks
+
+
+def test_the_readiness_checklist_is_the_rule_catalogue_for_the_project(as_user, viewer):
     bare = ProjectFactory(sponsor=None, budget_people=Decimal("0"), integration_notes="")
+    FeatureFactory(project=bare, title="Orphan requirement")
     ready = ProjectLinkFactory(project__integration_notes="SSO and the order feed").project
     SuccessMetricFactory(project=ready, name="Partner revenue share")
     RoadmapPhaseFactory(project=ready)
@@ -185,10 +202,24 @@ def test_the_readiness_checklist_is_computed_from_the_data(as_user, viewer):
     bare_html = client.get(reverse("projects:detail", args=[bare.pk])).content.decode()
     ready_html = client.get(reverse("projects:detail", args=[ready.pk])).content.decode()
 
-    assert bare_html.count("checklist__mark--missing") == 6
-    assert ready_html.count("checklist__mark--ok") == 6
-    assert "Name the executive who will sponsor and approve it." in bare_html
-    assert "Partner revenue share" in ready_html
+    assert _checklist(bare_html) == {
+        "project.untraced": "missing",
+        "project.broken_chain": "ok",
+        "feature.untraced": "missing",
+        "feature.off_scope": "ok",
+        "project.no_sponsor": "missing",
+        "project.no_success_metrics": "missing",
+        "project.no_roadmap": "missing",
+        "project.it_only": "ok",
+        "project.technology_only": "missing",
+        "project.stalled": "ok",
+    }
+    assert set(_checklist(ready_html).values()) == {"ok"}
+    # Each missing item says what to do (the rule's advice), and names the features.
+    assert "Name an executive sponsor who will drive the change" in bare_html
+    assert "Features: Orphan requirement." in bare_html
+    # The integration plan has no rule: it is a fact on the page, not a checklist item.
+    assert "Integration plan" not in _readiness_card(bare_html)
 
 
 def test_every_amount_on_project_pages_shows_the_currency(as_user, viewer, settings):
@@ -208,7 +239,6 @@ def test_every_amount_on_project_pages_shows_the_currency(as_user, viewer, setti
 
     assert f"CHF{NBSP}1,234.50" in detail  # technology
     assert f"CHF{NBSP}1,234.51" in detail  # the total
-    assert f"CHF{NBSP}0.01 of CHF{NBSP}1,234.51" in detail  # the readiness checklist
     assert f"CHF{NBSP}1,234.51" in listing
     assert "EUR" not in detail + listing
 
@@ -269,7 +299,8 @@ def test_the_project_page_lists_flags_needing_attention_but_not_waived_ones(as_u
 
 def test_adding_a_metric_inline_refreshes_the_readiness_checklist(as_user, pm, sponsor):
     project = ProjectFactory(manager=pm, sponsor=sponsor)
-    readiness_url = reverse("projects:readiness", args=[project.pk])
+    RoadmapPhaseFactory(project=project)
+    readiness_url = reverse("alignment:project_readiness", args=[project.pk])
     # as_user signs the one test client in as that user.
     before = as_user(sponsor).get(readiness_url).content.decode()
 
@@ -293,18 +324,79 @@ def test_the_project_page_makes_the_same_queries_for_2_and_50_features(
     project = ProjectFactory(manager=pm)
     client = as_user(pm)
     for _ in range(2):
+        # Off-scope and untraced features, and chains: every checklist query has rows.
         FeatureLinkFactory(feature__project=project)
+        FeatureFactory(project=project)
+        ProjectLinkFactory(project=project)
         SuccessMetricFactory(project=project)
         RoadmapPhaseFactory(project=project)
     url = reverse("projects:detail", args=[project.pk])
     baseline = queries_for(url)
     for _ in range(48):
         FeatureLinkFactory(feature__project=project)
+        FeatureFactory(project=project)
+        ProjectLinkFactory(project=project)
         SuccessMetricFactory(project=project)
         RoadmapPhaseFactory(project=project)
 
     with django_assert_num_queries(baseline):
         client.get(url)
+
+
+def test_the_readiness_card_makes_the_same_queries_for_2_and_50_failing_features(
+    as_user, viewer, queries_for, django_assert_num_queries
+):
+    project = ProjectFactory()
+    client = as_user(viewer)
+    for _ in range(2):
+        FeatureLinkFactory(feature__project=project)
+        FeatureFactory(project=project)
+    url = reverse("alignment:project_readiness", args=[project.pk])
+    baseline = queries_for(url)
+    for _ in range(48):
+        FeatureLinkFactory(feature__project=project)
+        FeatureFactory(project=project)
+
+    with django_assert_num_queries(baseline):
+        html = client.get(url).content.decode()
+    assert html.count("Feature ") >= 100  # every failing feature is named
+
+
+def test_a_switched_off_rule_is_shown_as_not_checked(as_user, viewer):
+    RuleSetting.objects.filter(code="project.no_sponsor").update(enabled=False)
+    project = ProjectFactory(sponsor=None)
+
+    html = as_user(viewer).get(reverse("projects:detail", args=[project.pk])).content.decode()
+
+    assert _checklist(html)["project.no_sponsor"] == "off"
+    assert "Not checked: the rule is switched off." in _readiness_card(html)
+
+
+def test_the_card_marks_what_approval_needs_and_says_a_proposal_is_checked_as_approved(
+    as_user, sponsor
+):
+    project = ProjectFactory(sponsor=sponsor)
+
+    card = _readiness_card(
+        as_user(sponsor).get(reverse("projects:detail", args=[project.pk])).content.decode()
+    )
+
+    assert card.count("needed for approval") == 3
+    assert "As the project would stand once approved" in card
+    assert (
+        "Approval will be refused until a success metric has a baseline and a target; "
+        "the roadmap has a phase or milestone." in card
+    )
+
+
+def test_done_projects_show_no_checklist(as_user, viewer):
+    project = ProjectFactory(status=ProjectStatus.DONE, sponsor=None)
+
+    card = _readiness_card(
+        as_user(viewer).get(reverse("projects:detail", args=[project.pk])).content.decode()
+    )
+
+    assert "no rule checks them" in card and "data-rule=" not in card
 
 
 def test_a_viewer_sees_no_edit_controls_on_a_project(as_user, viewer):
@@ -718,11 +810,12 @@ def test_metrics_and_phases_are_edited_and_deleted(as_user, pm):
 
 def test_approval_is_refused_with_the_reasons_when_metrics_are_missing(as_user, sponsor):
     project = ProjectFactory(sponsor=sponsor)
+    RoadmapPhaseFactory(project=project)
     client = as_user(sponsor)
 
-    response = client.post(reverse("projects:approve", args=[project.pk]), follow=True)
+    response = client.post(reverse("alignment:project_approve", args=[project.pk]), follow=True)
 
-    assert "Cannot approve: it has no success metric with a baseline and a target." in (
+    assert "Cannot approve until a success metric has a baseline and a target." in (
         response.content.decode()
     )
     project.refresh_from_db()
@@ -732,9 +825,12 @@ def test_approval_is_refused_with_the_reasons_when_metrics_are_missing(as_user, 
 def test_the_sponsor_approves_a_ready_project(as_user, sponsor):
     project = ProjectFactory(sponsor=sponsor)
     SuccessMetricFactory(project=project)
+    RoadmapPhaseFactory(project=project)
 
-    response = as_user(sponsor).post(reverse("projects:approve", args=[project.pk]), follow=True)
+    url = reverse("alignment:project_approve", args=[project.pk])
+    response = as_user(sponsor).post(url, follow=True)
 
+    assert url == f"/projects/{project.pk}/approve/"
     project.refresh_from_db()
     assert project.status == ProjectStatus.APPROVED
     assert project.approved_by == sponsor
@@ -753,11 +849,62 @@ def test_the_approve_button_shows_only_to_those_who_may_approve(as_user, sponsor
 def test_approval_by_anyone_else_is_forbidden(request, as_user, role, sponsor):
     project = ProjectFactory(sponsor=sponsor)
     SuccessMetricFactory(project=project)
+    RoadmapPhaseFactory(project=project)
 
     response = as_user(request.getfixturevalue(role)).post(
-        reverse("projects:approve", args=[project.pk])
+        reverse("alignment:project_approve", args=[project.pk])
     )
 
     assert response.status_code == 403
     project.refresh_from_db()
     assert project.status == ProjectStatus.PROPOSED
+
+
+def test_approval_by_a_user_without_a_role_is_not_found(as_user, nobody, sponsor):
+    project = ProjectFactory(sponsor=sponsor)
+    SuccessMetricFactory(project=project)
+    RoadmapPhaseFactory(project=project)
+
+    response = as_user(nobody).post(reverse("alignment:project_approve", args=[project.pk]))
+
+    assert response.status_code == 404
+    project.refresh_from_db()
+    assert project.status == ProjectStatus.PROPOSED
+
+
+def test_approval_is_a_post_only_address(as_user, sponsor):
+    project = ProjectFactory(sponsor=sponsor)
+
+    response = as_user(sponsor).get(reverse("alignment:project_approve", args=[project.pk]))
+
+    assert response.status_code == 405
+
+
+def test_off_scope_links_are_marked_on_the_project_the_feature_and_the_link_picker(as_user, pm):
+    served = ProjectLinkFactory(project__manager=pm, crm_strategy__title="Served one")
+    project, crm = served.project, served.crm_strategy
+    outside = CRMStrategyFactory(title="Outside one")
+    feature = FeatureFactory(project=project, title="Creeping")
+    FeatureLinkFactory(feature=feature, crm_strategy=crm)
+    FeatureLinkFactory(feature=feature, crm_strategy=outside)
+    client = as_user(pm)
+
+    page = client.get(reverse("projects:detail", args=[project.pk])).content.decode()
+    detail = client.get(reverse("projects:feature_detail", args=[feature.pk])).content.decode()
+    picker = client.get(reverse("projects:feature_links", args=[feature.pk])).content.decode()
+
+    start = page.index(f'id="feature-{feature.pk}"')
+    row = page[start : page.index("</li>", start)]
+    assert row.count(">off scope</span>") == 1
+    # Links by title: the badge follows "Outside one", and "Served one" has none.
+    assert row.index("Outside one") < row.index(">off scope</span>") < row.index("Served one")
+    assert detail.count("off scope: the project does not serve it") == 1
+    assert detail.index("Outside one") < detail.index("off scope: the project does not serve it")
+    rows = {
+        title: row
+        for row in picker.split("<tr>")
+        for title in ("Served one", "Outside one")
+        if title in row
+    }
+    assert "Project serves it" in rows["Served one"]
+    assert "Project serves it" not in rows["Outside one"]
