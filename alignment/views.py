@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +22,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.forms import refusal_message
 from core.permissions import (
     can_act_on_flag,
-    can_read,
     can_start_scan,
     get_visible_or_404,
 )
@@ -59,12 +57,6 @@ TREND_SERIES = [
     ("budget_pct", "Budget traced", "series--budget"),
     ("features_pct", "Features traced", "series--features"),
 ]
-
-
-def _require_reader(request: HttpRequest) -> None:
-    # A signed-in user without a role sees nothing, and is told nothing exists (404).
-    if not can_read(request.user):
-        raise Http404
 
 
 # --- Dashboard ------------------------------------------------------------------------------
@@ -108,11 +100,9 @@ def _trend_rows() -> list[dict[str, Any]]:
     return rows
 
 
-@login_required
 @require_GET
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     """Headline figures, investment by goal and business strategy, spend, flags, trend."""
-    _require_reader(request)
     summary = alignment_summary()
     trend = _trend_rows()
     context = {
@@ -134,11 +124,9 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     return render(request, "alignment/dashboard.html", context)
 
 
-@login_required
 @require_POST
 def scan_start(request: HttpRequest) -> HttpResponse:
     """Ask for a full scan now (the service checks who may)."""
-    _require_reader(request)
     scan = scan_request(actor=request.user)
     scan.refresh_from_db()
     if scan.state == ScanState.DONE:
@@ -158,11 +146,9 @@ def scan_start(request: HttpRequest) -> HttpResponse:
 # --- Strategy map and matrix --------------------------------------------------------------
 
 
-@login_required
 @require_GET
 def map_view(request: HttpRequest) -> HttpResponse:
     """Goal → business strategies → CRM strategies → projects → features, and what hangs loose."""
-    _require_reader(request)
     form = MapFilterForm(request.GET)
     tree = dashboard.strategy_map(include_history=form.include_history())
     context = {
@@ -176,11 +162,9 @@ def map_view(request: HttpRequest) -> HttpResponse:
     return render(request, "alignment/map.html", context)
 
 
-@login_required
 @require_GET
 def matrix_view(request: HttpRequest) -> HttpResponse:
     """Projects by CRM strategies: which project claims to serve which strategy, and why."""
-    _require_reader(request)
     form = MatrixFilterForm(request.GET)
     projects = dashboard.matrix_projects(status=form.status_value())
     page = Paginator(projects, MATRIX_PROJECTS_PER_PAGE).get_page(request.GET.get("page"))
@@ -226,12 +210,10 @@ def _render_row(request: HttpRequest, flag: Flag, **extra: Any) -> HttpResponse:
     return render(request, "alignment/partials/flag_row.html", context)
 
 
-@login_required
 @require_GET
 def flag_list(request: HttpRequest) -> HttpResponse:
     """Flags with the API's filters (state — unresolved by default —, severity, rule, subject,
     mine), sorted and paginated."""
-    _require_reader(request)
     filterset = FlagFilterSet(request.GET, flags_visible_to(request.user), request=request)
     context = list_page(
         request,
@@ -244,7 +226,6 @@ def flag_list(request: HttpRequest) -> HttpResponse:
     return render(request, "alignment/flags.html", context)
 
 
-@login_required
 @require_POST
 def flag_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Acknowledge a flag: "we know; it stays open until fixed"."""
@@ -263,7 +244,6 @@ def flag_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(_back_to_inbox(request))
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
 def flag_waive_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Waive a flag with a reason and an expiry. GET shows the form on its own page (the
@@ -307,7 +287,6 @@ def _add_service_errors(form: WaiveForm, exc: ValidationError) -> None:
 # --- Partials for other pages -------------------------------------------------------------
 
 
-@login_required
 @require_GET
 def project_flags(request: HttpRequest, pk: int) -> HttpResponse:
     """The open flags of one project (and its features) with each rule's advice: an htmx
@@ -319,7 +298,6 @@ def project_flags(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 @require_GET
 def project_readiness(request: HttpRequest, pk: int) -> HttpResponse:
     """The project's readiness checklist alone: the project page re-fetches it after each
@@ -333,7 +311,6 @@ def project_readiness(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Approval -------------------------------------------------------------------------------
 
 
-@login_required
 @require_POST
 def project_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The sponsor approves; refused, with the reasons, while a rule that blocks approval holds

@@ -1,4 +1,5 @@
-"""The demo portfolio: the seed example from DESIGN.md plus a believable set of CRM projects.
+"""The demo portfolio: the seed example of the design (from an article on why CRM projects
+fail) plus a believable set of CRM projects.
 
 Everything is written through the services, as a user would, so the demo exercises the same
 rules as the product. Loading is idempotent: each object is found by its natural key (username,

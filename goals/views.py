@@ -7,8 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,7 +15,8 @@ from django.views.decorators.http import require_POST
 
 from core.forms import refusal_message
 from core.permissions import can_manage_strategy, get_visible_or_404
-from core.views import form_page, list_page, require_reader, submit_form
+from core.services import require
+from core.views import form_page, list_page, submit_form
 
 from . import services
 from .access import goal_for, kpi_for
@@ -30,11 +30,6 @@ SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 160, 40, 4
 
 def _goal_crumbs(goal: BusinessGoal) -> list[tuple[str, str]]:
     return [(reverse("goals:list"), "Goals"), (goal.get_absolute_url(), goal.title)]
-
-
-def _require_executive(request: HttpRequest, action: str) -> None:
-    if not can_manage_strategy(request.user):
-        raise PermissionDenied(f"Only executives {action}.")
 
 
 def sparkline(values: list[Decimal], target: Decimal | None = None) -> dict[str, Any] | None:
@@ -63,15 +58,12 @@ def sparkline(values: list[Decimal], target: Decimal | None = None) -> dict[str,
     }
 
 
-@login_required
 def goal_list(request: HttpRequest) -> HttpResponse:
-    require_reader(request)
     filterset = GoalFilterSet(request.GET, goals_with_counts(), request=request)
     context = list_page(request, filterset, bar=("status", "priority"))
     return render(request, "goals/goal_list.html", context)
 
 
-@login_required
 def goal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     goal = get_visible_or_404(goals_with_counts(), request.user, pk=pk)
     kpis = []
@@ -90,10 +82,8 @@ def goal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 def goal_create(request: HttpRequest) -> HttpResponse:
-    require_reader(request)
-    _require_executive(request, "define goals")
+    require(can_manage_strategy(request.user), "Only executives define goals.")
     form = GoalForm(request.POST or None)
     return submit_form(
         request,
@@ -110,7 +100,6 @@ def goal_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
 def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     goal = goal_for(request.user, pk, change=True)
     form = GoalForm(request.POST or None, instance=goal)
@@ -131,7 +120,6 @@ def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 @require_POST
 def goal_retire(request: HttpRequest, pk: int) -> HttpResponse:
     goal = goal_for(request.user, pk, change=True, refusal="Only executives retire goals.")
@@ -144,7 +132,6 @@ def goal_retire(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(goal)
 
 
-@login_required
 def kpi_create(request: HttpRequest, pk: int) -> HttpResponse:
     goal = goal_for(request.user, pk, change=True, refusal="Only executives define KPIs.")
     form = KPIForm(request.POST or None, instance=KPI(goal=goal))
@@ -165,7 +152,6 @@ def kpi_create(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 def kpi_edit(request: HttpRequest, pk: int) -> HttpResponse:
     kpi = kpi_for(request.user, pk, change=True)
     form = KPIForm(request.POST or None, instance=kpi)
@@ -187,7 +173,6 @@ def kpi_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 @require_POST
 def kpi_delete(request: HttpRequest, pk: int) -> HttpResponse:
     kpi = kpi_for(request.user, pk, change=True, refusal="Only executives delete KPIs.")
@@ -196,7 +181,6 @@ def kpi_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(kpi.goal)
 
 
-@login_required
 def kpi_check_in(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a KPI reading; the form sits on the goal page, errors come back on their own page."""
     kpi = kpi_for(request.user, pk, change=True, refusal="Only executives record KPI readings.")

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -25,7 +24,7 @@ from core.permissions import (
     get_visible_or_404,
 )
 from core.services import EditConflict
-from core.views import form_page, list_page, require_reader, submit_form
+from core.views import form_page, list_page, submit_form
 from strategies.models import CRMStrategy, StrategyStatus
 
 from . import services
@@ -92,16 +91,12 @@ def _project_list(request: HttpRequest, projects: QuerySet[CRMProject], *, mine:
     return render(request, "projects/project_list.html", {**context, "mine": mine})
 
 
-@login_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    require_reader(request)
     return _project_list(request, projects_with_trace(), mine=False)
 
 
-@login_required
 def my_projects(request: HttpRequest) -> HttpResponse:
     """The projects I manage or sponsor."""
-    require_reader(request)
     user = request.user
     return _project_list(
         request, projects_with_trace().filter(Q(manager=user) | Q(sponsor=user)), mine=True
@@ -159,7 +154,6 @@ def _section_context(
     return context
 
 
-@login_required
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     project = get_visible_or_404(projects_with_trace(), request.user, pk=pk)
     context: dict[str, Any] = {}
@@ -173,9 +167,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "projects/project_detail.html", context)
 
 
-@login_required
 def project_create(request: HttpRequest) -> HttpResponse:
-    require_reader(request)
     if not can_create_project(request.user):
         raise PermissionDenied("Only project managers create projects.")
     form = ProjectForm(request.POST or None)
@@ -197,7 +189,6 @@ def project_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
 def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
     project = project_for(request.user, pk, change=True)
     title = project.title  # as stored: the form writes the person's input into `project`
@@ -264,7 +255,6 @@ def _save_links(form: LinkPickerForm, save: Any) -> Any:
     return None
 
 
-@login_required
 def project_links(request: HttpRequest, pk: int) -> HttpResponse:
     """Choose the CRM strategies the project serves, each with its rationale and weight."""
     project = project_for(request.user, pk, change=True)
@@ -303,7 +293,6 @@ def _features_section(request: HttpRequest, project: CRMProject, **extra: Any) -
     return render(request, "projects/_features.html", _features_context(request, project, **extra))
 
 
-@login_required
 @require_POST
 def feature_create(request: HttpRequest, pk: int) -> HttpResponse:
     project = project_for(request.user, pk, change=True)
@@ -332,7 +321,6 @@ def feature_create(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 @require_GET
 def feature_row(request: HttpRequest, pk: int) -> HttpResponse:
     """One feature's row (htmx: what "Cancel" in an inline form swaps back in)."""
@@ -349,7 +337,6 @@ def feature_row(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 def feature_detail(request: HttpRequest, pk: int) -> HttpResponse:
     feature = get_visible_or_404(
         features_with_trace().select_related("project"), request.user, pk=pk
@@ -366,7 +353,6 @@ def feature_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 def feature_edit(request: HttpRequest, pk: int) -> HttpResponse:
     feature = feature_for(request.user, pk, change=True)
     title = feature.title  # as stored: the form writes the person's input into `feature`
@@ -399,7 +385,6 @@ def feature_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 def feature_links(request: HttpRequest, pk: int) -> HttpResponse:
     """Choose the CRM strategies a feature serves (inline on the project page with htmx)."""
     feature = feature_for(request.user, pk, change=True)
@@ -422,7 +407,6 @@ def feature_links(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "projects/links_page.html", context)
 
 
-@login_required
 @require_POST
 def feature_move(request: HttpRequest, pk: int) -> HttpResponse:
     """Move a feature one place up or down (the order is the project's priority order)."""
@@ -435,7 +419,6 @@ def feature_move(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(f"{project.get_absolute_url()}#features")
 
 
-@login_required
 @require_POST
 def feature_delete(request: HttpRequest, pk: int) -> HttpResponse:
     feature = feature_for(request.user, pk, change=True)
@@ -460,7 +443,6 @@ SECTION_NOUNS = {"metrics": "success metric", "phases": "roadmap entry", "check_
 SECTION_INSTANCES: dict[str, Any] = {"metrics": SuccessMetric, "phases": RoadmapPhase}
 
 
-@login_required
 @require_POST
 def section_add(request: HttpRequest, pk: int, section: str) -> HttpResponse:
     """Add a success metric, roadmap phase or check-in from the project page."""
@@ -494,7 +476,6 @@ def section_add(request: HttpRequest, pk: int, section: str) -> HttpResponse:
     )
 
 
-@login_required
 def metric_edit(request: HttpRequest, pk: int) -> HttpResponse:
     metric = metric_for(request.user, pk, change=True)
     name = metric.name  # as stored: the form writes the person's input into `metric`
@@ -517,7 +498,6 @@ def metric_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 @require_POST
 def metric_delete(request: HttpRequest, pk: int) -> HttpResponse:
     metric = metric_for(request.user, pk, change=True)
@@ -526,7 +506,6 @@ def metric_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(f"{metric.project.get_absolute_url()}#metrics")
 
 
-@login_required
 def phase_edit(request: HttpRequest, pk: int) -> HttpResponse:
     phase = phase_for(request.user, pk, change=True)
     name = phase.name  # as stored: the form writes the person's input into `phase`
@@ -549,7 +528,6 @@ def phase_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 @require_POST
 def phase_delete(request: HttpRequest, pk: int) -> HttpResponse:
     phase = phase_for(request.user, pk, change=True)

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,7 +16,8 @@ from django.views.decorators.http import require_POST
 
 from core.forms import refusal_message
 from core.permissions import can_manage_strategy, get_visible_or_404
-from core.views import form_page, list_page, require_reader, submit_form
+from core.services import require
+from core.views import form_page, list_page, submit_form
 
 from . import services
 from .access import business_strategy_for, crm_strategy_for
@@ -25,11 +25,6 @@ from .filters import BusinessStrategyFilterSet, CRMStrategyFilterSet
 from .forms import BusinessStrategyForm, CRMStrategyForm
 from .models import BusinessStrategy, CRMStrategy, StrategyStatus
 from .selectors import business_strategies_with_counts, crm_strategies_with_trace
-
-
-def _require_executive(request: HttpRequest, action: str) -> None:
-    if not can_manage_strategy(request.user):
-        raise PermissionDenied(f"Only executives {action}.")
 
 
 def _retire(
@@ -49,9 +44,7 @@ def _retire(
 # ---------- CRM strategies ----------
 
 
-@login_required
 def crm_list(request: HttpRequest) -> HttpResponse:
-    require_reader(request)
     strategies = crm_strategies_with_trace().prefetch_related(
         Prefetch(
             "business_strategies",
@@ -63,7 +56,6 @@ def crm_list(request: HttpRequest) -> HttpResponse:
     return render(request, "strategies/crm_list.html", {**context, "tab": "crm"})
 
 
-@login_required
 def crm_detail(request: HttpRequest, pk: int) -> HttpResponse:
     strategy = get_visible_or_404(crm_strategies_with_trace(), request.user, pk=pk)
     served = (
@@ -88,10 +80,8 @@ def _crm_crumbs(strategy: CRMStrategy | None = None) -> list[tuple[str, str]]:
     return crumbs
 
 
-@login_required
 def crm_create(request: HttpRequest) -> HttpResponse:
-    require_reader(request)
-    _require_executive(request, "define CRM strategies")
+    require(can_manage_strategy(request.user), "Only executives define CRM strategies.")
     form = CRMStrategyForm(request.POST or None)
     return submit_form(
         request,
@@ -110,7 +100,6 @@ def crm_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
 def crm_edit(request: HttpRequest, pk: int) -> HttpResponse:
     strategy = crm_strategy_for(request.user, pk, change=True)
     # Read before the form is validated: validation writes the person's input into `strategy`.
@@ -133,7 +122,6 @@ def crm_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 @require_POST
 def crm_retire(request: HttpRequest, pk: int) -> HttpResponse:
     strategy = crm_strategy_for(
@@ -152,9 +140,7 @@ def crm_retire(request: HttpRequest, pk: int) -> HttpResponse:
 # ---------- business strategies ----------
 
 
-@login_required
 def business_list(request: HttpRequest) -> HttpResponse:
-    require_reader(request)
     filterset = BusinessStrategyFilterSet(
         request.GET, business_strategies_with_counts(), request=request
     )
@@ -162,7 +148,6 @@ def business_list(request: HttpRequest) -> HttpResponse:
     return render(request, "strategies/business_list.html", {**context, "tab": "business"})
 
 
-@login_required
 def business_detail(request: HttpRequest, pk: int) -> HttpResponse:
     strategy = get_visible_or_404(business_strategies_with_counts(), request.user, pk=pk)
     crm = crm_strategies_with_trace().filter(serves__business_strategy=strategy).order_by("title")
@@ -192,10 +177,8 @@ def _create_business_strategy(request: HttpRequest, changes: dict[str, Any]) -> 
     return services.business_strategy_create(actor=request.user, goal_id=goal.pk, **changes)
 
 
-@login_required
 def business_create(request: HttpRequest) -> HttpResponse:
-    require_reader(request)
-    _require_executive(request, "define business strategies")
+    require(can_manage_strategy(request.user), "Only executives define business strategies.")
     initial = {}
     if request.GET.get("goal", "").isdigit():
         initial["goal"] = int(request.GET["goal"])
@@ -216,7 +199,6 @@ def business_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
 def business_edit(request: HttpRequest, pk: int) -> HttpResponse:
     strategy = business_strategy_for(request.user, pk, change=True)
     # Read before the form is validated: validation writes the person's input into `strategy`.
@@ -239,7 +221,6 @@ def business_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 @require_POST
 def business_retire(request: HttpRequest, pk: int) -> HttpResponse:
     strategy = business_strategy_for(
