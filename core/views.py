@@ -12,9 +12,10 @@ from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from .filters import ORDERING_PARAM, FilterSet
-from .forms import add_conflict, add_service_errors
+from .forms import add_conflict, add_service_errors, refusal_message
 from .services import EditConflict
 
 PAGE_SIZE = 25
@@ -108,3 +109,68 @@ def submit_form(
         return None
     messages.success(request, success(obj) if callable(success) else success)
     return redirect(redirect_to(obj) if redirect_to else obj)
+
+
+def edit_view(
+    *,
+    fetch: Callable[..., Any],
+    form_class: Callable[..., Any],
+    update: Callable[..., Any],
+    id_kwarg: str,
+    heading: Callable[[Any], str],
+    crumbs: Callable[[Any], Sequence[tuple[str, str]]],
+    button: str,
+    saved: Callable[[Any], str],
+    page_of: Callable[[Any], Any] = lambda obj: obj,
+    anchor: str = "",
+    template: str = "form_page.html",
+) -> Callable[[HttpRequest, int], HttpResponse]:
+    """The edit page of one kind of object, declared instead of written out per entity:
+    fetch it through its gate (404 / 403), show its form, save through its update service with
+    the version the form was opened at, then go back to the page it belongs on (`page_of`,
+    e.g. a metric's project, with `#anchor`)."""
+
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        obj = fetch(request.user, pk, change=True)
+        # Read before the form is validated: validation writes the person's input into `obj`.
+        title, trail, back = heading(obj), list(crumbs(obj)), page_of(obj).get_absolute_url()
+        form = form_class(request.POST or None, instance=obj)
+        return submit_form(
+            request,
+            form,
+            lambda changes, version: update(
+                actor=request.user, **{id_kwarg: pk}, changes=changes, version=version
+            ),
+            success=saved,
+            redirect_to=lambda obj: f"{page_of(obj).get_absolute_url()}{anchor}",
+        ) or form_page(
+            request, form, title, crumbs=trail, button=button, cancel_url=back, template=template
+        )
+
+    return view
+
+
+def delete_view(
+    *,
+    fetch: Callable[..., Any],
+    delete: Callable[..., Any],
+    id_kwarg: str,
+    deleted: Callable[[Any], str],
+    page_of: Callable[[Any], Any],
+    anchor: str = "",
+) -> Callable[[HttpRequest, int], HttpResponse]:
+    """The delete button of one kind of object (POST only): fetch it through its gate, delete
+    it through its service, say so and go back to the page it belonged on."""
+
+    @require_POST
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        obj = fetch(request.user, pk, change=True)
+        try:
+            delete(actor=request.user, **{id_kwarg: pk})
+        except ValidationError as error:
+            messages.error(request, refusal_message(error))
+        else:
+            messages.success(request, deleted(obj))
+        return redirect(f"{page_of(obj).get_absolute_url()}{anchor}")
+
+    return view

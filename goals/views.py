@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from core.forms import refusal_message
 from core.permissions import can_manage_strategy, get_visible_or_404
 from core.services import require
-from core.views import form_page, list_page, submit_form
+from core.views import delete_view, edit_view, form_page, list_page, submit_form
 
 from . import services
 from .access import goal_for, kpi_for
@@ -100,24 +100,16 @@ def goal_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-def goal_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    goal = goal_for(request.user, pk, change=True)
-    form = GoalForm(request.POST or None, instance=goal)
-    return submit_form(
-        request,
-        form,
-        lambda changes, version: services.goal_update(
-            actor=request.user, goal_id=pk, changes=changes, version=version
-        ),
-        success=lambda goal: f"Goal “{goal}” saved.",
-    ) or form_page(
-        request,
-        form,
-        f"Edit “{goal.title}”",
-        crumbs=_goal_crumbs(goal),
-        button="Save goal",
-        cancel_url=goal.get_absolute_url(),
-    )
+goal_edit = edit_view(
+    fetch=goal_for,
+    form_class=GoalForm,
+    update=services.goal_update,
+    id_kwarg="goal_id",
+    heading=lambda goal: f"Edit “{goal.title}”",
+    crumbs=_goal_crumbs,
+    button="Save goal",
+    saved=lambda goal: f"Goal “{goal}” saved.",
+)
 
 
 @require_POST
@@ -152,33 +144,26 @@ def kpi_create(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def kpi_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    kpi = kpi_for(request.user, pk, change=True)
-    form = KPIForm(request.POST or None, instance=kpi)
-    return submit_form(
-        request,
-        form,
-        lambda changes, version: services.kpi_update(
-            actor=request.user, kpi_id=pk, changes=changes, version=version
-        ),
-        success=lambda saved: f"KPI “{saved.name}” saved.",
-        redirect_to=lambda saved: saved.goal,
-    ) or form_page(
-        request,
-        form,
-        f"Edit KPI “{kpi.name}”",
-        crumbs=_goal_crumbs(kpi.goal),
-        button="Save KPI",
-        cancel_url=kpi.goal.get_absolute_url(),
-    )
+kpi_edit = edit_view(
+    fetch=kpi_for,
+    form_class=KPIForm,
+    update=services.kpi_update,
+    id_kwarg="kpi_id",
+    heading=lambda kpi: f"Edit KPI “{kpi.name}”",
+    crumbs=lambda kpi: _goal_crumbs(kpi.goal),
+    button="Save KPI",
+    saved=lambda kpi: f"KPI “{kpi.name}” saved.",
+    page_of=lambda kpi: kpi.goal,
+)
 
 
-@require_POST
-def kpi_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    kpi = kpi_for(request.user, pk, change=True, refusal="Only executives delete KPIs.")
-    services.kpi_delete(actor=request.user, kpi_id=pk)
-    messages.success(request, f"KPI “{kpi.name}” deleted.")
-    return redirect(kpi.goal)
+kpi_delete = delete_view(
+    fetch=kpi_for,
+    delete=services.kpi_delete,
+    id_kwarg="kpi_id",
+    deleted=lambda kpi: f"KPI “{kpi.name}” deleted.",
+    page_of=lambda kpi: kpi.goal,
+)
 
 
 def kpi_check_in(request: HttpRequest, pk: int) -> HttpResponse:

@@ -24,7 +24,7 @@ from core.permissions import (
     get_visible_or_404,
 )
 from core.services import EditConflict
-from core.views import form_page, list_page, submit_form
+from core.views import delete_view, edit_view, form_page, list_page, submit_form
 from strategies.models import CRMStrategy, StrategyStatus
 
 from . import services
@@ -189,29 +189,20 @@ def project_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    project = project_for(request.user, pk, change=True)
-    title = project.title  # as stored: the form writes the person's input into `project`
-    form = ProjectForm(request.POST or None, instance=project)
-    return submit_form(
-        request,
-        form,
-        lambda changes, version: services.project_update(
-            actor=request.user, project_id=pk, changes=changes, version=version
-        ),
-        success=lambda saved: f"Project “{saved}” saved.",
-    ) or form_page(
-        request,
-        form,
-        f"Edit “{title}”",
-        crumbs=[
-            (reverse("projects:list"), "Projects"),
-            (project.get_absolute_url(), title),
-        ],
-        button="Save project",
-        cancel_url=project.get_absolute_url(),
-        template="projects/project_form.html",
-    )
+project_edit = edit_view(
+    fetch=project_for,
+    form_class=ProjectForm,
+    update=services.project_update,
+    id_kwarg="project_id",
+    heading=lambda project: f"Edit “{project.title}”",
+    crumbs=lambda project: [
+        (reverse("projects:list"), "Projects"),
+        (project.get_absolute_url(), project.title),
+    ],
+    button="Save project",
+    saved=lambda project: f"Project “{project}” saved.",
+    template="projects/project_form.html",
+)
 
 
 # ---------- link pickers ----------
@@ -476,61 +467,49 @@ def section_add(request: HttpRequest, pk: int, section: str) -> HttpResponse:
     )
 
 
-def metric_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    metric = metric_for(request.user, pk, change=True)
-    name = metric.name  # as stored: the form writes the person's input into `metric`
-    form = MetricForm(request.POST or None, instance=metric)
-    return submit_form(
-        request,
-        form,
-        lambda changes, version: services.metric_update(
-            actor=request.user, metric_id=pk, changes=changes, version=version
-        ),
-        success=lambda saved: f"Metric “{saved}” saved.",
-        redirect_to=lambda saved: f"{saved.project.get_absolute_url()}#metrics",
-    ) or form_page(
-        request,
-        form,
-        f"Edit metric “{name}”",
-        crumbs=[(metric.project.get_absolute_url(), metric.project.title)],
-        button="Save metric",
-        cancel_url=metric.project.get_absolute_url(),
-    )
+metric_edit = edit_view(
+    fetch=metric_for,
+    form_class=MetricForm,
+    update=services.metric_update,
+    id_kwarg="metric_id",
+    heading=lambda metric: f"Edit metric “{metric.name}”",
+    crumbs=lambda metric: [(metric.project.get_absolute_url(), metric.project.title)],
+    button="Save metric",
+    saved=lambda metric: f"Metric “{metric}” saved.",
+    page_of=lambda metric: metric.project,
+    anchor="#metrics",
+)
 
 
-@require_POST
-def metric_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    metric = metric_for(request.user, pk, change=True)
-    services.metric_delete(actor=request.user, metric_id=pk)
-    messages.success(request, f"Metric “{metric.name}” deleted.")
-    return redirect(f"{metric.project.get_absolute_url()}#metrics")
+metric_delete = delete_view(
+    fetch=metric_for,
+    delete=services.metric_delete,
+    id_kwarg="metric_id",
+    deleted=lambda metric: f"Metric “{metric.name}” deleted.",
+    page_of=lambda metric: metric.project,
+    anchor="#metrics",
+)
 
 
-def phase_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    phase = phase_for(request.user, pk, change=True)
-    name = phase.name  # as stored: the form writes the person's input into `phase`
-    form = PhaseForm(request.POST or None, instance=phase)
-    return submit_form(
-        request,
-        form,
-        lambda changes, version: services.phase_update(
-            actor=request.user, phase_id=pk, changes=changes, version=version
-        ),
-        success=lambda saved: f"Roadmap entry “{saved}” saved.",
-        redirect_to=lambda saved: f"{saved.project.get_absolute_url()}#phases",
-    ) or form_page(
-        request,
-        form,
-        f"Edit roadmap entry “{name}”",
-        crumbs=[(phase.project.get_absolute_url(), phase.project.title)],
-        button="Save",
-        cancel_url=phase.project.get_absolute_url(),
-    )
+phase_edit = edit_view(
+    fetch=phase_for,
+    form_class=PhaseForm,
+    update=services.phase_update,
+    id_kwarg="phase_id",
+    heading=lambda phase: f"Edit roadmap entry “{phase.name}”",
+    crumbs=lambda phase: [(phase.project.get_absolute_url(), phase.project.title)],
+    button="Save",
+    saved=lambda phase: f"Roadmap entry “{phase}” saved.",
+    page_of=lambda phase: phase.project,
+    anchor="#phases",
+)
 
 
-@require_POST
-def phase_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    phase = phase_for(request.user, pk, change=True)
-    services.phase_delete(actor=request.user, phase_id=pk)
-    messages.success(request, f"Roadmap entry “{phase.name}” deleted.")
-    return redirect(f"{phase.project.get_absolute_url()}#phases")
+phase_delete = delete_view(
+    fetch=phase_for,
+    delete=services.phase_delete,
+    id_kwarg="phase_id",
+    deleted=lambda phase: f"Roadmap entry “{phase.name}” deleted.",
+    page_of=lambda phase: phase.project,
+    anchor="#phases",
+)

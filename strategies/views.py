@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from core.forms import refusal_message
 from core.permissions import can_manage_strategy, get_visible_or_404
 from core.services import require
-from core.views import form_page, list_page, submit_form
+from core.views import edit_view, form_page, list_page, submit_form
 
 from . import services
 from .access import business_strategy_for, crm_strategy_for
@@ -100,26 +100,16 @@ def crm_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-def crm_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    strategy = crm_strategy_for(request.user, pk, change=True)
-    # Read before the form is validated: validation writes the person's input into `strategy`.
-    heading, crumbs = f"Edit “{strategy.title}”", _crm_crumbs(strategy)
-    form = CRMStrategyForm(request.POST or None, instance=strategy)
-    return submit_form(
-        request,
-        form,
-        lambda changes, version: services.crm_strategy_update(
-            actor=request.user, crm_strategy_id=pk, changes=changes, version=version
-        ),
-        success=lambda saved: f"CRM strategy “{saved}” saved.",
-    ) or form_page(
-        request,
-        form,
-        heading,
-        crumbs=crumbs,
-        button="Save CRM strategy",
-        cancel_url=strategy.get_absolute_url(),
-    )
+crm_edit = edit_view(
+    fetch=crm_strategy_for,
+    form_class=CRMStrategyForm,
+    update=services.crm_strategy_update,
+    id_kwarg="crm_strategy_id",
+    heading=lambda strategy: f"Edit “{strategy.title}”",
+    crumbs=lambda strategy: _crm_crumbs(strategy),
+    button="Save CRM strategy",
+    saved=lambda strategy: f"CRM strategy “{strategy}” saved.",
+)
 
 
 @require_POST
@@ -199,26 +189,16 @@ def business_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-def business_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    strategy = business_strategy_for(request.user, pk, change=True)
-    # Read before the form is validated: validation writes the person's input into `strategy`.
-    heading, crumbs = f"Edit “{strategy.title}”", _business_crumbs(strategy)
-    form = BusinessStrategyForm(request.POST or None, instance=strategy)
-    return submit_form(
-        request,
-        form,
-        lambda changes, version: services.business_strategy_update(
-            actor=request.user, business_strategy_id=pk, changes=changes, version=version
-        ),
-        success=lambda saved: f"Business strategy “{saved}” saved.",
-    ) or form_page(
-        request,
-        form,
-        heading,
-        crumbs=crumbs,
-        button="Save business strategy",
-        cancel_url=strategy.get_absolute_url(),
-    )
+business_edit = edit_view(
+    fetch=business_strategy_for,
+    form_class=BusinessStrategyForm,
+    update=services.business_strategy_update,
+    id_kwarg="business_strategy_id",
+    heading=lambda strategy: f"Edit “{strategy.title}”",
+    crumbs=lambda strategy: _business_crumbs(strategy),
+    button="Save business strategy",
+    saved=lambda strategy: f"Business strategy “{strategy}” saved.",
+)
 
 
 @require_POST
