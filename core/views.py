@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -172,5 +172,45 @@ def delete_view(
         else:
             messages.success(request, deleted(obj))
         return redirect(f"{page_of(obj).get_absolute_url()}{anchor}")
+
+    return view
+
+
+def create_view(
+    *,
+    permitted: Callable[[Any], bool],
+    refusal: str,
+    form_class: Callable[..., Any],
+    create: Callable[..., Any],
+    heading: str,
+    crumbs: Callable[[], Sequence[tuple[str, str]]],
+    button: str,
+    cancel: Callable[[], str],
+    saved: Callable[[Any], str],
+    intro: str = "",
+    template: str = "form_page.html",
+) -> Callable[[HttpRequest], HttpResponse]:
+    """The "new …" page of one kind of top-level object, declared instead of written out: 403
+    unless the role may create it, the form, the create service, then the new object's page."""
+
+    def view(request: HttpRequest) -> HttpResponse:
+        if not permitted(request.user):
+            raise PermissionDenied(refusal)
+        form = form_class(request.POST or None)
+        return submit_form(
+            request,
+            form,
+            lambda changes, _version: create(actor=request.user, **changes),
+            success=saved,
+        ) or form_page(
+            request,
+            form,
+            heading,
+            crumbs=list(crumbs()),
+            button=button,
+            cancel_url=cancel(),
+            intro=intro,
+            template=template,
+        )
 
     return view

@@ -15,8 +15,7 @@ from django.views.decorators.http import require_POST
 
 from core.forms import refusal_message
 from core.permissions import can_manage_strategy, get_visible_or_404
-from core.services import require
-from core.views import delete_view, edit_view, form_page, list_page, submit_form
+from core.views import create_view, delete_view, edit_view, form_page, list_page, submit_form
 
 from . import services
 from .access import goal_for, kpi_for
@@ -82,22 +81,17 @@ def goal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def goal_create(request: HttpRequest) -> HttpResponse:
-    require(can_manage_strategy(request.user), "Only executives define goals.")
-    form = GoalForm(request.POST or None)
-    return submit_form(
-        request,
-        form,
-        lambda changes, _: services.goal_create(actor=request.user, **changes),
-        success=lambda goal: f"Goal “{goal}” created.",
-    ) or form_page(
-        request,
-        form,
-        "New goal",
-        crumbs=[(reverse("goals:list"), "Goals")],
-        button="Create goal",
-        cancel_url=reverse("goals:list"),
-    )
+goal_create = create_view(
+    permitted=can_manage_strategy,
+    refusal="Only executives define goals.",
+    form_class=GoalForm,
+    create=services.goal_create,
+    heading="New goal",
+    crumbs=lambda: [(reverse("goals:list"), "Goals")],
+    button="Create goal",
+    cancel=lambda: reverse("goals:list"),
+    saved=lambda goal: f"Goal “{goal}” created.",
+)
 
 
 goal_edit = edit_view(

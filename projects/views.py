@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -24,7 +24,7 @@ from core.permissions import (
     get_visible_or_404,
 )
 from core.services import EditConflict
-from core.views import delete_view, edit_view, form_page, list_page, submit_form
+from core.views import create_view, delete_view, edit_view, form_page, list_page
 from strategies.models import CRMStrategy, StrategyStatus
 
 from . import services
@@ -167,26 +167,20 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "projects/project_detail.html", context)
 
 
-def project_create(request: HttpRequest) -> HttpResponse:
-    if not can_create_project(request.user):
-        raise PermissionDenied("Only project managers create projects.")
-    form = ProjectForm(request.POST or None)
-    return submit_form(
-        request,
-        form,
-        lambda changes, _: services.project_create(actor=request.user, **changes),
-        success=lambda project: (
-            f"Project “{project}” created. Now link it to the CRM strategies it serves."
-        ),
-    ) or form_page(
-        request,
-        form,
-        "New project",
-        crumbs=[(reverse("projects:list"), "Projects")],
-        button="Create project",
-        cancel_url=reverse("projects:list"),
-        template="projects/project_form.html",
-    )
+project_create = create_view(
+    permitted=can_create_project,
+    refusal="Only project managers create projects.",
+    form_class=ProjectForm,
+    create=services.project_create,
+    heading="New project",
+    crumbs=lambda: [(reverse("projects:list"), "Projects")],
+    button="Create project",
+    cancel=lambda: reverse("projects:list"),
+    saved=lambda project: (
+        f"Project “{project}” created. Now link it to the CRM strategies it serves."
+    ),
+    template="projects/project_form.html",
+)
 
 
 project_edit = edit_view(

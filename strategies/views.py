@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from core.forms import refusal_message
 from core.permissions import can_manage_strategy, get_visible_or_404
 from core.services import require
-from core.views import edit_view, form_page, list_page, submit_form
+from core.views import create_view, edit_view, form_page, list_page, submit_form
 
 from . import services
 from .access import business_strategy_for, crm_strategy_for
@@ -80,24 +80,19 @@ def _crm_crumbs(strategy: CRMStrategy | None = None) -> list[tuple[str, str]]:
     return crumbs
 
 
-def crm_create(request: HttpRequest) -> HttpResponse:
-    require(can_manage_strategy(request.user), "Only executives define CRM strategies.")
-    form = CRMStrategyForm(request.POST or None)
-    return submit_form(
-        request,
-        form,
-        lambda changes, _: services.crm_strategy_create(actor=request.user, **changes),
-        success=lambda strategy: f"CRM strategy “{strategy}” created.",
-    ) or form_page(
-        request,
-        form,
-        "New CRM strategy",
-        crumbs=_crm_crumbs(),
-        intro="What CRM will do for the business: the customer need, the business strategies "
-        "it serves and the capabilities it builds.",
-        button="Create CRM strategy",
-        cancel_url=reverse("strategies:list"),
-    )
+crm_create = create_view(
+    permitted=can_manage_strategy,
+    refusal="Only executives define CRM strategies.",
+    form_class=CRMStrategyForm,
+    create=services.crm_strategy_create,
+    heading="New CRM strategy",
+    crumbs=_crm_crumbs,
+    button="Create CRM strategy",
+    cancel=lambda: reverse("strategies:list"),
+    saved=lambda strategy: f"CRM strategy “{strategy}” created.",
+    intro="What CRM will do for the business: the customer need, the business strategies it "
+    "serves and the capabilities it builds.",
+)
 
 
 crm_edit = edit_view(
