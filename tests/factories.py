@@ -173,3 +173,13 @@ class ProjectCheckInFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     checked_in_on = factory.Faker("date_this_month")
     summary = "On track."
+
+
+def rule_settings():
+    """The rule settings rows, (re)created with each rule's defaults first: a transactional
+    test elsewhere in the run may have flushed the rows the migration seeded."""
+    from alignment.engine import effective_settings
+    from alignment.models import RuleSetting
+
+    effective_settings()
+    return RuleSetting.objects

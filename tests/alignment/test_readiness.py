@@ -24,6 +24,7 @@ from tests.factories import (
     RoadmapPhaseFactory,
     SuccessMetricFactory,
     UserFactory,
+    rule_settings,
 )
 
 from .conftest import healthy_project, scan, today
@@ -172,7 +173,7 @@ def test_a_missing_feature_item_names_the_features_it_holds_for(healthy):
 
 
 def test_the_threshold_is_filled_into_the_check_and_the_advice(db):
-    RuleSetting.objects.filter(code="project.stalled").update(threshold=7)
+    rule_settings().filter(code="project.stalled").update(threshold=7)
     project = healthy_project(start_date=today() - datetime.timedelta(days=60))
     project.check_ins.all().delete()
     ProjectCheckInFactory(project=project, checked_in_on=today() - datetime.timedelta(days=8))
@@ -185,7 +186,7 @@ def test_the_threshold_is_filled_into_the_check_and_the_advice(db):
 def test_a_project_with_no_budget_at_all_is_not_technology_only(db):
     """Decided: no money at all spends nothing on technology alone, so neither the rule nor
     the checklist (the same thing) complains, even when the rule blocks approval."""
-    RuleSetting.objects.filter(code="project.technology_only").update(blocks_approval=True)
+    rule_settings().filter(code="project.technology_only").update(blocks_approval=True)
     sponsor = UserFactory(roles=["sponsor"])
     project = ready_proposal(sponsor=sponsor, budget_technology=0, budget_people=0)
     scan()
@@ -214,7 +215,7 @@ def test_readiness_of_a_project_that_does_not_exist_raises(db):
 
 
 def test_a_switched_off_rule_is_not_checked_and_never_blocks(executive):
-    RuleSetting.objects.filter(code="project.no_sponsor").update(enabled=False)
+    rule_settings().filter(code="project.no_sponsor").update(enabled=False)
     project = ready_proposal(sponsor=None)
     item = items(project)["project.no_sponsor"]
     assert (item.ok, item.checked, item.blocking, item.blocks_approval) == (
@@ -227,7 +228,7 @@ def test_a_switched_off_rule_is_not_checked_and_never_blocks(executive):
 
 
 def test_any_project_rule_can_be_made_to_block_approval(executive):
-    RuleSetting.objects.filter(code="project.it_only").update(blocks_approval=True)
+    rule_settings().filter(code="project.it_only").update(blocks_approval=True)
     project = ready_proposal(department=DepartmentFactory(name="IT", is_it=True))
     with pytest.raises(ValidationError) as caught:
         approve(project, executive)
@@ -240,7 +241,7 @@ def test_any_project_rule_can_be_made_to_block_approval(executive):
 
 
 def test_a_rule_that_no_longer_blocks_lets_approval_through(executive):
-    RuleSetting.objects.filter(code="project.no_roadmap").update(blocks_approval=False)
+    rule_settings().filter(code="project.no_roadmap").update(blocks_approval=False)
     project = ready_proposal()
     project.phases.all().delete()
     assert items(project)["project.no_roadmap"].ok is False
@@ -249,9 +250,7 @@ def test_a_rule_that_no_longer_blocks_lets_approval_through(executive):
 
 def test_a_portfolio_rule_set_to_block_is_ignored(executive):
     """Only rules about a project or its features are evaluated for one project."""
-    RuleSetting.objects.filter(code="portfolio.overloaded").update(
-        blocks_approval=True, threshold=0
-    )
+    rule_settings().filter(code="portfolio.overloaded").update(blocks_approval=True, threshold=0)
     project = ready_proposal()
     healthy_project(manager=project.manager)  # one active project: over a threshold of 0
     scan()

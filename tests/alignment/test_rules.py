@@ -25,6 +25,7 @@ from tests.factories import (
     RoadmapPhaseFactory,
     SuccessMetricFactory,
     UserFactory,
+    rule_settings,
 )
 
 from .conftest import all_unresolved, flagged, healthy_project, scan, today
@@ -331,7 +332,7 @@ def test_stalled_falls_back_to_the_start_date_then_the_creation_date(db):
 
 def test_the_stalled_threshold_comes_from_the_rule_setting(db):
     _stalled_project("Ten days", 10)
-    RuleSetting.objects.filter(code="project.stalled").update(threshold=7)
+    rule_settings().filter(code="project.stalled").update(threshold=7)
     scan()
     assert flagged("project.stalled") == {"Ten days"}
     assert "more than 7 days" in Flag.objects.get(rule="project.stalled").message
@@ -410,10 +411,10 @@ def test_the_overload_threshold_comes_from_the_rule_setting(db):
     crm = CRMStrategyFactory(title="Three")
     for _ in range(3):
         healthy_project(crm_strategy=crm)
-    RuleSetting.objects.filter(code="portfolio.overloaded").update(threshold=2)
+    rule_settings().filter(code="portfolio.overloaded").update(threshold=2)
     scan()
     assert _overloaded("crm_strategy") == {"Three"}
-    RuleSetting.objects.filter(code="portfolio.overloaded").update(threshold=3)
+    rule_settings().filter(code="portfolio.overloaded").update(threshold=3)
     scan()
     assert _overloaded("crm_strategy") == set()
 
@@ -433,7 +434,7 @@ def test_a_disabled_rule_flags_nothing_and_resolves_its_flags(db):
     ProjectFactory(title="Loose")
     scan()
     assert flagged("project.untraced") == {"Loose"}
-    RuleSetting.objects.filter(code="project.untraced").update(enabled=False)
+    rule_settings().filter(code="project.untraced").update(enabled=False)
     scan()
     assert flagged("project.untraced") == set()
     assert Flag.objects.get(rule="project.untraced").state == "resolved"
@@ -443,7 +444,7 @@ def test_the_severity_comes_from_the_rule_setting_and_follows_a_change(db):
     ProjectFactory(title="Loose")
     scan()
     assert Flag.objects.get(rule="project.untraced").severity == "critical"
-    RuleSetting.objects.filter(code="project.untraced").update(severity="info")
+    rule_settings().filter(code="project.untraced").update(severity="info")
     scan()
     assert Flag.objects.get(rule="project.untraced").severity == "info"
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alignment import engine
-from alignment.models import UNRESOLVED_STATES, Flag, RuleSetting
+from alignment.models import UNRESOLVED_STATES, Flag
 from alignment.readiness import project_readiness
 from alignment.services import project_approve
 from goals.models import GoalStatus
@@ -44,6 +44,7 @@ from tests.factories import (
     RoadmapPhaseFactory,
     SuccessMetricFactory,
     UserFactory,
+    rule_settings,
 )
 
 pytestmark = pytest.mark.django_db
@@ -214,7 +215,7 @@ def build(p: Portfolio):
             row.append(feature)
         projects.append(project)
         features.append(row)
-    RuleSetting.objects.filter(code__in=p.switched_off).update(enabled=False)
+    rule_settings().filter(code__in=p.switched_off).update(enabled=False)
     return crm, projects, features
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from alignment.models import Flag, FlagState, RuleSetting
+from alignment.models import Flag, FlagState
 from projects.models import CRMProject, Feature, ProjectStatus
 from strategies.models import StrategyStatus
 from tests.factories import (
@@ -22,6 +22,7 @@ from tests.factories import (
     ProjectLinkFactory,
     RoadmapPhaseFactory,
     SuccessMetricFactory,
+    rule_settings,
 )
 
 pytestmark = pytest.mark.django_db
@@ -363,7 +364,7 @@ def test_the_readiness_card_makes_the_same_queries_for_2_and_50_failing_features
 
 
 def test_a_switched_off_rule_is_shown_as_not_checked(as_user, viewer):
-    RuleSetting.objects.filter(code="project.no_sponsor").update(enabled=False)
+    rule_settings().filter(code="project.no_sponsor").update(enabled=False)
     project = ProjectFactory(sponsor=None)
 
     html = as_user(viewer).get(reverse("projects:detail", args=[project.pk])).content.decode()
