@@ -12,6 +12,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db.models import Q, QuerySet
+from django.forms.models import model_to_dict
 
 from .roles import Role
 from .services import EditConflict
@@ -93,8 +94,10 @@ class PersonChoiceField(forms.ModelChoiceField):
 
 
 class VersionedFormMixin:
-    """Carries the version of the object the form was opened at (a hidden field), so a save
-    made from a stale page is refused with what changed instead of overwriting it."""
+    """Carries what the object looked like when the form was opened: its version (a hidden
+    field) and each field's value then (Django's hidden initial inputs). A save made from a
+    stale page is refused with what changed (see `add_conflict`), and a save sends only the
+    fields the person edited, so it never reverts someone else's change to another field."""
 
     fields: dict[str, forms.Field]
     instance: Any
@@ -102,41 +105,97 @@ class VersionedFormMixin:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
         if getattr(self.instance, "pk", None):
+            for field in self.fields.values():
+                field.show_hidden_initial = True
             self.fields["version"] = forms.IntegerField(
                 widget=forms.HiddenInput, required=False, initial=self.instance.version
             )
 
 
+def edited_fields(form: forms.BaseForm) -> list[str]:
+    """The fields the person changed since the form was opened: compared with the hidden
+    initial values the form carried. A field posted without one (a client that does not send
+    them) counts as edited, so nothing the person sent is ever dropped."""
+    changed = set(form.changed_data)
+    return [
+        name
+        for name in form.fields
+        if name != "version" and (name in changed or form.add_initial_prefix(name) not in form.data)
+    ]
+
+
+def _as_data(value: Any) -> list[str]:
+    """A value as the strings a browser would post for it."""
+    if value is None:
+        return [""]
+    if isinstance(value, list | tuple | set):
+        return [str(getattr(item, "pk", item)) for item in value]
+    return [str(getattr(value, "pk", value))]
+
+
+def _stored_values(form: forms.BaseForm, current: Any) -> dict[str, Any]:
+    """The stored object's values in the form's terms (ids for people and links)."""
+    names = [name for name in form.fields if name != "version"]
+    try:
+        values = model_to_dict(current, fields=names)
+    except FieldDoesNotExist:  # pragma: no cover - model_to_dict skips unknown names
+        values = {}
+    return {name: form.fields[name].prepare_value(value) for name, value in values.items()}
+
+
 def add_conflict(form: forms.BaseForm, conflict: EditConflict) -> None:
-    """Explain an edit conflict on the form: who changed it and when at the top, the values
-    saved meanwhile next to each field where they differ from the person's input (which is
-    kept). The hidden version moves on, so saving again knowingly replaces them."""
+    """Explain an edit conflict on the form and make saving again safe.
+
+    At the top: who changed the object and when. The fields the person edited keep their
+    input; where someone else changed the same field meanwhile, the value they saved is shown
+    next to it. Every other field now shows what is stored, and the form's hidden version and
+    initial values move on to the stored ones — so saving again applies exactly the person's
+    edits and loses nobody's change."""
     current: Any = conflict.current
+    edited = set(edited_fields(form))
+    stored = _stored_values(form, current)
     form.add_error(
         None,
-        f"{conflict} Your input is kept below, with the values saved meanwhile next to the "
-        "fields they differ in; save again to replace them, or cancel to keep them.",
+        f"{conflict} Your changes are kept below, next to what was saved meanwhile where you "
+        "both changed the same field; the other fields now show what is stored. Save again "
+        "to apply your changes, or cancel.",
     )
-    for name, value in list(form.cleaned_data.items()):
-        if name == "version" or name not in form.fields:
-            continue
-        try:
-            field: Any = current._meta.get_field(name)
-        except FieldDoesNotExist:  # a form-only input (e.g. a link picker's rows)
-            continue
-        shown: Any
-        if field.many_to_many:
-            # A set of links (what a CRM strategy serves): compare the ids, show the rows.
-            rows = list(getattr(current, name).all())
-            if {row.pk for row in rows} == {getattr(item, "pk", item) for item in value or ()}:
-                continue
-            shown = ", ".join(map(str, rows))
-        else:
-            stored = getattr(current, name, None)
-            if stored == value or (stored in (None, "") and value in (None, "")):
-                continue
-            shown = dict(field.flatchoices).get(stored, stored) if field.choices else stored
-        form.add_error(name, f"Saved meanwhile by {conflict.changed_by}: “{shown or '(empty)'}”.")
     data = form.data.copy()  # type: ignore[attr-defined]
+    for name, value in stored.items():
+        field = form.fields[name]
+        opened = (
+            form[name]
+            .field.hidden_widget()
+            .value_from_datadict(form.data, form.files, form.add_initial_prefix(name))
+        )
+        if name in edited:
+            # A clash: someone else changed this field too, to something other than ours.
+            others_changed = opened is None or field.has_changed(value, opened)
+            if others_changed and field.has_changed(value, form[name].data):
+                form.add_error(
+                    name,
+                    f"Saved meanwhile by {conflict.changed_by}: “{_shown(current, name)}”.",
+                )
+        else:
+            key = form.add_prefix(name)
+            if isinstance(field.widget, forms.CheckboxInput):
+                if value:
+                    data[key] = "on"
+                else:
+                    data.pop(key, None)
+            else:
+                data.setlist(key, _as_data(value))
+        data.setlist(form.add_initial_prefix(name), _as_data(value))
     data[form.add_prefix("version")] = current.version
     form.data = data
+
+
+def _shown(current: Any, name: str) -> str:
+    """A stored value as a person reads it: choice labels, names of people and links."""
+    field: Any = current._meta.get_field(name)
+    if field.many_to_many:
+        return ", ".join(map(str, getattr(current, name).all())) or "(empty)"
+    value = getattr(current, name, None)
+    if field.choices:
+        value = dict(field.flatchoices).get(value, value)
+    return str(value) if value not in (None, "") else "(empty)"

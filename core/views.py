@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from .filters import ORDERING_PARAM, FilterSet
-from .forms import add_conflict, add_service_errors, refusal_message
+from .forms import add_conflict, add_service_errors, edited_fields, refusal_message
 from .services import EditConflict
 
 PAGE_SIZE = 25
@@ -82,6 +82,25 @@ def form_page(
     return render(request, template, context)
 
 
+def save_form(form: Any, save: Callable[..., Any]) -> Any:
+    """Call the service with a valid form's data — for an edit only the fields the person
+    changed since opening it — and the version it was opened at. A refusal lands on the form
+    (field errors next to their inputs, an edit conflict with the values saved meanwhile) and
+    None is returned, so the caller renders the form again with the person's input kept."""
+    changes = dict(form.cleaned_data)
+    version = changes.pop("version", None)
+    if getattr(getattr(form, "instance", None), "pk", None) is not None:
+        edited = set(edited_fields(form))
+        changes = {name: value for name, value in changes.items() if name in edited}
+    try:
+        return save(changes, version)
+    except EditConflict as conflict:
+        add_conflict(form, conflict)
+    except ValidationError as error:
+        add_service_errors(form, error)
+    return None
+
+
 def submit_form(
     request: HttpRequest,
     form: Any,
@@ -97,15 +116,8 @@ def submit_form(
     the caller renders the form again with the person's input kept."""
     if request.method != "POST" or not form.is_valid():
         return None
-    changes = dict(form.cleaned_data)
-    version = changes.pop("version", None)
-    try:
-        obj = save(changes, version)
-    except EditConflict as conflict:
-        add_conflict(form, conflict)
-        return None
-    except ValidationError as error:
-        add_service_errors(form, error)
+    obj = save_form(form, save)
+    if obj is None:
         return None
     messages.success(request, success(obj) if callable(success) else success)
     return redirect(redirect_to(obj) if redirect_to else obj)

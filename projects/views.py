@@ -24,7 +24,7 @@ from core.permissions import (
     get_visible_or_404,
 )
 from core.services import EditConflict
-from core.views import create_view, delete_view, edit_view, form_page, list_page
+from core.views import create_view, delete_view, edit_view, form_page, list_page, save_form
 from strategies.models import CRMStrategy, StrategyStatus
 
 from . import services
@@ -65,21 +65,6 @@ def _changed(response: HttpResponse) -> HttpResponse:
     """Mark an htmx response as one that may have changed the project's flags."""
     trigger_client_event(response, FLAGS_CHANGED)
     return response
-
-
-def _save_inline(form: Any, save: Any) -> Any:
-    """The body of an inline (htmx) save, as submit_form does it for whole pages: call the
-    service with the form's data and the version it was opened at; a refusal lands on the form
-    (an edit conflict with the values saved meanwhile) and None is returned."""
-    changes = dict(form.cleaned_data)
-    version = changes.pop("version", None)
-    try:
-        return save(changes, version)
-    except EditConflict as conflict:
-        add_conflict(form, conflict)
-    except ValidationError as error:
-        add_service_errors(form, error)
-    return None
 
 
 # ---------- lists ----------
@@ -283,7 +268,7 @@ def feature_create(request: HttpRequest, pk: int) -> HttpResponse:
     project = project_for(request.user, pk, change=True)
     form = FeatureForm(request.POST, prefix="new-feature", instance=Feature(project=project))
     if form.is_valid():
-        feature = _save_inline(
+        feature = save_form(
             form,
             lambda changes, _: services.feature_create(
                 actor=request.user, project_id=pk, **changes
@@ -343,7 +328,7 @@ def feature_edit(request: HttpRequest, pk: int) -> HttpResponse:
     title = feature.title  # as stored: the form writes the person's input into `feature`
     form = FeatureForm(request.POST or None, instance=feature, prefix=f"feature-{feature.pk}")
     if request.method == "POST" and form.is_valid():
-        saved = _save_inline(
+        saved = save_form(
             form,
             lambda changes, version: services.feature_update(
                 actor=request.user, feature_id=pk, changes=changes, version=version
@@ -439,7 +424,7 @@ def section_add(request: HttpRequest, pk: int, section: str) -> HttpResponse:
     if section == "check_ins":
         form.instance.project = project
     if form.is_valid():
-        added = _save_inline(
+        added = save_form(
             form, lambda changes, _: create(actor=request.user, project_id=pk, **changes)
         )
         if added is not None:

@@ -188,3 +188,68 @@ def test_an_admin_save_from_a_stale_change_page_is_refused(client, admin_user, e
     assert "since you opened it" in response.content.decode()
     goal.refresh_from_db()
     assert (goal.description, goal.priority) == ("Opened", 1)
+
+
+def test_two_tabs_editing_different_fields_lose_nothing(client, executive):
+    """Tab 1 renames the goal; tab 2, opened before, changes its description. Tab 2 is told
+    about the change, its own edit is kept, the rename now shows in its form, and saving again
+    keeps both."""
+    from tests.contract.forms import form_data
+
+    goal = GoalFactory(owner=executive, title="Grow revenue", description="Opened")
+    client.force_login(executive)
+    url = reverse("goals:edit", args=[goal.pk])
+    tab1 = form_data(client.get(url).content.decode())
+    tab2 = form_data(client.get(url).content.decode())
+    assert client.post(url, tab1 | {"title": ["Grow revenue profitably"]}).status_code == 302
+
+    refused = client.post(url, tab2 | {"description": ["Margin first"]})
+
+    page = refused.content.decode()
+    assert refused.status_code == 200
+    assert "changed by" in page
+    again = form_data(page)
+    assert again["title"] == ["Grow revenue profitably"]  # the other tab's rename, not reverted
+    assert again["description"] == ["Margin first"]  # this tab's edit, kept
+    goal.refresh_from_db()
+    assert (goal.title, goal.description) == ("Grow revenue profitably", "Opened")
+
+    assert client.post(url, again).status_code == 302
+    goal.refresh_from_db()
+    assert (goal.title, goal.description) == ("Grow revenue profitably", "Margin first")
+
+
+def test_two_tabs_editing_the_same_field_show_the_clash_next_to_it(client, executive):
+    from tests.contract.forms import form_data
+
+    goal = GoalFactory(owner=executive, description="Opened")
+    client.force_login(executive)
+    url = reverse("goals:edit", args=[goal.pk])
+    tab1 = form_data(client.get(url).content.decode())
+    tab2 = form_data(client.get(url).content.decode())
+    client.post(url, tab1 | {"description": ["From tab one"]})
+
+    page = client.post(url, tab2 | {"description": ["From tab two"]}).content.decode()
+
+    assert "Saved meanwhile by" in page and "From tab one" in page
+    assert form_data(page)["description"] == ["From tab two"]
+    goal.refresh_from_db()
+    assert goal.description == "From tab one"
+
+
+def test_a_page_save_sends_only_the_fields_the_person_changed(client, executive):
+    """A form opened before another change to a field the person does not touch must not
+    write that field back: only edited fields reach the service."""
+    from tests.contract.forms import form_data
+
+    goal = GoalFactory(owner=executive, priority=2, description="Opened")
+    client.force_login(executive)
+    url = reverse("goals:edit", args=[goal.pk])
+    opened = form_data(client.get(url).content.decode())
+    # A change that does not bump the version (as a bulk tool might do) …
+    BusinessGoal.objects.filter(pk=goal.pk).update(priority=1)
+
+    client.post(url, opened | {"description": ["Sharper"]})
+
+    goal.refresh_from_db()
+    assert (goal.description, goal.priority) == ("Sharper", 1)  # … is not reverted
