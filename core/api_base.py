@@ -234,17 +234,24 @@ class ServiceViewSet(
             raise TypeError(f"{cls.__name__} must define delete_service(instance, version).")
 
     def expected_version(self) -> int | None:
-        """The version named by If-Match ("*" or none: no precondition)."""
+        """The version named by If-Match ("*" or none: no precondition). Of several tags, the
+        stored version is the one that counts if it is among them (RFC 9110: any may match)."""
         header = self.request.headers.get("If-Match", "").strip()
         if not header or header == "*":
             return None
-        tag = header.split(",")[0].strip().removeprefix("W/").strip('"')
-        try:
-            return int(tag)
-        except ValueError:
-            raise ParseError(
-                f'If-Match must be an ETag this API gave out (e.g. "3"), not {header!r}.'
-            ) from None
+        versions = []
+        for tag in header.split(","):
+            try:
+                versions.append(int(tag.strip().removeprefix("W/").strip('"')))
+            except ValueError:
+                raise ParseError(
+                    f"If-Match must list ETags this API gave out (e.g. \"3\"), not {header!r}."
+                ) from None
+        if len(versions) > 1:
+            current = getattr(self.get_object(), "version", None)
+            if current in versions:
+                return current
+        return versions[0]
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())

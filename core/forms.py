@@ -111,6 +111,18 @@ class VersionedFormMixin:
                 widget=forms.HiddenInput, required=False, initial=self.instance.version
             )
 
+    def clean(self) -> Any:
+        cleaned = super().clean()  # type: ignore[misc]
+        # Without the version the page was opened at, nobody can tell what the person saw: a
+        # save could silently undo a change made meanwhile. Refuse it, asking for a reload.
+        if "version" in self.fields and cleaned.get("version") is None:
+            raise ValidationError(
+                "This form is out of date or incomplete: reload the page and make your change "
+                "again.",
+                code="no_version",
+            )
+        return cleaned
+
 
 def edited_fields(form: forms.BaseForm) -> list[str]:
     """The fields the person changed since the form was opened: compared with the hidden

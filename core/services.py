@@ -5,6 +5,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Model, UniqueConstraint
+from django.utils import timezone
 
 from .permissions import is_admin, user_roles
 from .roles import Role
@@ -30,7 +31,11 @@ class EditConflict(Exception):
         who = getattr(current, "updated_by", None)
         self.changed_by = (who.get_full_name() or who.get_username()) if who else "someone"
         self.changed_at = getattr(current, "updated_at", None)
-        when = self.changed_at.strftime("%Y-%m-%d %H:%M") if self.changed_at else "a moment ago"
+        when = (
+            timezone.localtime(self.changed_at).strftime("%Y-%m-%d %H:%M %Z")
+            if self.changed_at
+            else "a moment ago"
+        )
         super().__init__(
             f"This {current._meta.verbose_name} was changed by {self.changed_by} at {when} "
             "since you opened it."

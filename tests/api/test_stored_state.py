@@ -253,3 +253,49 @@ def test_a_page_save_sends_only_the_fields_the_person_changed(client, executive)
 
     goal.refresh_from_db()
     assert (goal.description, goal.priority) == ("Sharper", 1)  # … is not reverted
+
+
+def test_a_page_edit_posted_without_its_version_is_refused_and_writes_nothing(client, executive):
+    """Without the version the page was opened at, the save could undo a change made meanwhile
+    (a page cached before a deploy, a crafted post): it is refused, asking for a reload."""
+    goal = GoalFactory(owner=executive, description="Stored")
+    client.force_login(executive)
+
+    response = client.post(
+        reverse("goals:edit", args=[goal.pk]),
+        _form_data(goal, description="Old copy") | {"version": ""},
+    )
+
+    assert response.status_code == 200
+    assert "reload the page" in response.content.decode()
+    goal.refresh_from_db()
+    assert (goal.description, goal.version) == ("Stored", 1)
+
+
+def test_the_conflict_message_gives_the_time_in_the_sites_time_zone(api, executive, settings):
+    settings.TIME_ZONE = "Asia/Tokyo"
+    goal = GoalFactory()
+    goal_services.goal_update(actor=executive, goal_id=goal.pk, changes={"title": "Renamed"})
+
+    response = api(executive).patch(
+        reverse("api:goal-detail", args=[goal.pk]),
+        {"title": "x"},
+        format="json",
+        HTTP_IF_MATCH='"1"',
+    )
+
+    assert response.status_code == 412
+    assert response.json()["detail"].split(" since")[0].endswith("JST")
+
+
+def test_if_match_with_several_tags_passes_when_one_is_current(api, executive):
+    goal = GoalFactory()
+
+    response = api(executive).patch(
+        reverse("api:goal-detail", args=[goal.pk]),
+        {"description": "x"},
+        format="json",
+        HTTP_IF_MATCH='"7", "1"',
+    )
+
+    assert response.status_code == 200

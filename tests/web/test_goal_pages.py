@@ -190,7 +190,13 @@ def test_an_executive_edits_a_goal_and_keeps_its_owner(as_user, executive):
 
     as_user(executive).post(
         reverse("goals:edit", args=[goal.pk]),
-        {"title": "New title", "status": "active", "priority": "2", "owner": executive.pk},
+        {
+            "title": "New title",
+            "status": "active",
+            "priority": "2",
+            "owner": executive.pk,
+            "version": goal.version,
+        },
     )
 
     goal.refresh_from_db()

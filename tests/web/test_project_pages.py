@@ -515,7 +515,7 @@ def test_making_a_project_active_before_approval_is_refused_by_the_service(as_us
 
     response = as_user(pm).post(
         reverse("projects:edit", args=[project.pk]),
-        project_data(title="Eager", status="active", manager=pm.pk),
+        project_data(title="Eager", status="active", manager=pm.pk, version=project.version),
     )
 
     assert "Status: A project must be approved before it becomes active." in (
@@ -530,7 +530,9 @@ def test_the_manager_edits_their_project(as_user, pm):
 
     response = as_user(pm).post(
         reverse("projects:edit", args=[project.pk]),
-        project_data(title="Renamed", manager=pm.pk, integration_notes="Order feed"),
+        project_data(
+            title="Renamed", manager=pm.pk, integration_notes="Order feed", version=project.version
+        ),
     )
 
     project.refresh_from_db()
@@ -694,6 +696,7 @@ def test_a_feature_is_edited_inline(as_user, pm):
             f"feature-{feature.pk}-title": "New",
             f"feature-{feature.pk}-priority": "3",
             f"feature-{feature.pk}-status": "in_progress",
+            f"feature-{feature.pk}-version": feature.version,
         },
         **HTMX,
     )
@@ -792,10 +795,11 @@ def test_metrics_and_phases_are_edited_and_deleted(as_user, pm):
 
     client.post(
         reverse("projects:metric_edit", args=[metric.pk]),
-        {"name": "New name", "baseline": "1", "target": "5"},
+        {"name": "New name", "baseline": "1", "target": "5", "version": metric.version},
     )
     client.post(
-        reverse("projects:phase_edit", args=[phase.pk]), {"name": "Renamed", "kind": "milestone"}
+        reverse("projects:phase_edit", args=[phase.pk]),
+        {"name": "Renamed", "kind": "milestone", "version": phase.version},
     )
     metric.refresh_from_db()
     phase.refresh_from_db()

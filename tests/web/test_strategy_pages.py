@@ -190,6 +190,7 @@ def test_editing_a_crm_strategy_replaces_what_it_serves(as_user, executive):
             "status": "active",
             "owner": executive.pk,
             "business_strategies": [new.pk],
+            "version": crm.version,
         },
     )
 
