@@ -14,9 +14,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import permissions
-from core.api_base import API_AUTHENTICATION, ApiAutoSchema, ApiViewSet, CurrencyField
+from core.api_base import (
+    API_AUTHENTICATION,
+    ApiAutoSchema,
+    ApiViewSet,
+    CurrencyField,
+    etag,
+    if_match,
+)
 from projects.api import ProjectSerializer, project_queryset
-from projects.models import CRMProject
 
 from .filters import FlagFilterSet
 from .models import Flag, Scan, ScanState
@@ -118,13 +124,13 @@ class ProjectApproveView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         from .services import project_approve
 
-        # 404 before 403: a user who may not see the project must not learn it exists.
-        project = permissions.get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
-        if not permissions.can_approve_project(request.user, project):
-            raise PermissionDenied("Only the project's sponsor (or an executive) may approve it.")
-        project_approve(project_id=project.pk, actor=request.user)
-        approved = project_queryset().get(pk=project.pk)
-        return Response(ProjectSerializer(approved, context={"request": request}).data)
+        # The service fetches through the project's gate (404 for what the user may not see),
+        # decides who may approve (403) and honours If-Match (412).
+        project_approve(project_id=pk, actor=request.user, version=if_match(request))
+        approved = project_queryset().get(pk=pk)
+        response = Response(ProjectSerializer(approved, context={"request": request}).data)
+        response["ETag"] = etag(approved) or ""
+        return response
 
 
 class LastScanSerializer(serializers.Serializer):

@@ -17,7 +17,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from core.permissions import can_approve_project, can_start_scan
-from core.services import Actor, apply_changes, require, save_changes
+from core.services import Actor, Version, apply_changes, check_version, require, save_changes
 from projects.access import project_for
 from projects.models import APPROVABLE_PROJECT_STATUSES, CRMProject, ProjectStatus
 
@@ -98,11 +98,12 @@ def flag_waive(
 
 
 @transaction.atomic
-def project_approve(*, project_id: int, actor: Actor) -> CRMProject:
+def project_approve(*, project_id: int, actor: Actor, version: Version = None) -> CRMProject:
     """The sponsor (or an executive) approves a proposed or on-hold project; refused, naming
     the reasons, while a rule that blocks approval holds for it as approved."""
     # Locked, so two approvals (or an approval and an edit of the status) do not interleave.
     project = project_for(actor, project_id, for_update=True)
+    check_version(project, version)  # approve what the sponsor saw, not what changed since
     require(
         can_approve_project(actor, project),
         "Only the project's sponsor (or an executive) may approve it.",

@@ -25,7 +25,8 @@ from core.permissions import (
     can_start_scan,
     get_visible_or_404,
 )
-from core.views import list_page
+from core.services import EditConflict
+from core.views import list_page, posted_version
 from projects.access import project_for
 from projects.models import CRMProject
 
@@ -318,7 +319,11 @@ def project_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
     project = project_for(request.user, pk)  # 404 for what the user may not see
     try:
         # The service decides who may approve (403 otherwise) on the locked, stored row.
-        project = project_approve(project_id=pk, actor=request.user)
+        project = project_approve(
+            project_id=pk, actor=request.user, version=posted_version(request)
+        )
+    except EditConflict as conflict:
+        messages.error(request, f"{conflict} Nothing was approved: look at it again first.")
     except ValidationError as error:
         messages.error(request, refusal_message(error))
     else:

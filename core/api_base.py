@@ -202,6 +202,23 @@ class ApiViewSet(viewsets.GenericViewSet):
         return super().filter_queryset(queryset)
 
 
+def if_match(request: Request) -> int | list[int] | None:
+    """The version(s) an If-Match header names ("*" or none: no precondition). With several
+    tags, the write passes if the stored version is any of them (RFC 9110)."""
+    header = request.headers.get("If-Match", "").strip()
+    if not header or header == "*":
+        return None
+    versions = []
+    for tag in header.split(","):
+        try:
+            versions.append(int(tag.strip().removeprefix("W/").strip('"')))
+        except ValueError:
+            raise ParseError(
+                f'If-Match must list ETags this API gave out (e.g. "3"), not {header!r}.'
+            ) from None
+    return versions[0] if len(versions) == 1 else versions
+
+
 def etag(obj: Any) -> str | None:
     """The ETag of a versioned object: its version, quoted."""
     version = getattr(obj, "version", None)
@@ -233,25 +250,8 @@ class ServiceViewSet(
         if not callable(getattr(cls, "delete_service", None)):
             raise TypeError(f"{cls.__name__} must define delete_service(instance, version).")
 
-    def expected_version(self) -> int | None:
-        """The version named by If-Match ("*" or none: no precondition). Of several tags, the
-        stored version is the one that counts if it is among them (RFC 9110: any may match)."""
-        header = self.request.headers.get("If-Match", "").strip()
-        if not header or header == "*":
-            return None
-        versions = []
-        for tag in header.split(","):
-            try:
-                versions.append(int(tag.strip().removeprefix("W/").strip('"')))
-            except ValueError:
-                raise ParseError(
-                    f"If-Match must list ETags this API gave out (e.g. \"3\"), not {header!r}."
-                ) from None
-        if len(versions) > 1:
-            current = getattr(self.get_object(), "version", None)
-            if current in versions:
-                return current
-        return versions[0]
+    def expected_version(self) -> int | list[int] | None:
+        return if_match(self.request)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())

@@ -1,6 +1,6 @@
 """Small helpers every app's services share."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -14,6 +14,8 @@ M = TypeVar("M", bound=Model)
 
 # The acting user; an AnonymousUser is refused by the permission checks, never trusted.
 Actor = Any
+# The version(s) a caller edited: one (a page form), several (an If-Match list), or None.
+Version = int | Collection[int] | None
 
 
 def require(permitted: bool, message: str = "You may not do that.") -> None:
@@ -42,10 +44,14 @@ class EditConflict(Exception):
         )
 
 
-def check_version(instance: Model, expected: int | None) -> None:
+def check_version(instance: Model, expected: Version) -> None:
     """Refuse the edit when the caller says which version they edited and it is not the stored
-    one (None: the caller did not say, so each field is last-writer-wins)."""
-    if expected is not None and getattr(instance, "version", None) != expected:
+    one (None: the caller did not say, so each field is last-writer-wins). Several versions
+    (an If-Match list) pass when the stored one is among them."""
+    if expected is None:
+        return
+    accepted = {expected} if isinstance(expected, int) else set(expected)
+    if getattr(instance, "version", None) not in accepted:
         raise EditConflict(instance)
 
 

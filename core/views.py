@@ -162,6 +162,30 @@ def edit_view(
     return view
 
 
+def posted_version(request: HttpRequest) -> int | None:
+    """The version a button's form was rendered with (None if it sent none or nonsense)."""
+    try:
+        return int(request.POST["version"])
+    except (KeyError, ValueError):
+        return None
+
+
+def act(request: HttpRequest, action: Callable[[], Any], done: str | None) -> bool:
+    """Run a button's service call: say it is done (unless `done` is None), or why it was
+    refused (an edit conflict, a rule, a dependent) — never a 500. True when it was done."""
+    try:
+        action()
+    except EditConflict as conflict:
+        messages.error(request, f"{conflict} Nothing was changed: look at it again first.")
+    except ValidationError as error:
+        messages.error(request, refusal_message(error))
+    else:
+        if done is not None:
+            messages.success(request, done)
+        return True
+    return False
+
+
 def delete_view(
     *,
     fetch: Callable[..., Any],
@@ -172,18 +196,47 @@ def delete_view(
     anchor: str = "",
 ) -> Callable[[HttpRequest, int], HttpResponse]:
     """The delete button of one kind of object (POST only): fetch it through its gate, delete
-    it through its service, say so and go back to the page it belonged on."""
+    it through its service with the version the page showed, say so and go back to the page
+    it belonged on."""
 
     @require_POST
     def view(request: HttpRequest, pk: int) -> HttpResponse:
         obj = fetch(request.user, pk, change=True)
-        try:
-            delete(actor=request.user, **{id_kwarg: pk})
-        except ValidationError as error:
-            messages.error(request, refusal_message(error))
-        else:
-            messages.success(request, deleted(obj))
+        version = posted_version(request)
+        act(
+            request,
+            lambda: delete(actor=request.user, **{id_kwarg: pk}, version=version),
+            deleted(obj),
+        )
         return redirect(f"{page_of(obj).get_absolute_url()}{anchor}")
+
+    return view
+
+
+def retire_view(
+    *,
+    fetch: Callable[..., Any],
+    update: Callable[..., Any],
+    id_kwarg: str,
+    status: str,
+    refusal: str,
+    retired: Callable[[Any], str],
+) -> Callable[[HttpRequest, int], HttpResponse]:
+    """The retire button of a goal or strategy: a status change through its update service,
+    with the version the page showed."""
+
+    @require_POST
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        obj = fetch(request.user, pk, change=True, refusal=refusal)
+        version = posted_version(request)
+        act(
+            request,
+            lambda: update(
+                actor=request.user, **{id_kwarg: pk}, changes={"status": status}, version=version
+            ),
+            retired(obj),
+        )
+        return redirect(obj)
 
     return view
 

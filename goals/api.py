@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api_base import ServiceViewSet, StrategyPermission, actor, expected_version
+from core.services import Version
 
 from . import selectors, services
 from .filters import GoalFilterSet, KPIFilterSet
@@ -61,7 +62,7 @@ class GoalViewSet(ServiceViewSet):
     def get_queryset(self) -> Any:
         return self.visible(selectors.goals_with_counts())
 
-    def delete_service(self, instance: BusinessGoal, version: int | None) -> None:
+    def delete_service(self, instance: BusinessGoal, version: Version) -> None:
         services.goal_delete(actor=self.request.user, goal_id=instance.pk, version=version)
 
 
@@ -128,7 +129,7 @@ class KPIViewSet(ServiceViewSet):
     def get_queryset(self) -> Any:
         return self.visible(selectors.kpis_with_history())
 
-    def delete_service(self, instance: KPI, version: int | None) -> None:
+    def delete_service(self, instance: KPI, version: Version) -> None:
         services.kpi_delete(actor=self.request.user, kpi_id=instance.pk, version=version)
 
     @extend_schema(request=KPICheckInSerializer, responses={201: KPICheckInSerializer})
@@ -138,5 +139,12 @@ class KPIViewSet(ServiceViewSet):
         kpi = self.get_object()
         data = KPICheckInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        check_in = services.kpi_check_in(actor=request.user, kpi_id=kpi.pk, **data.validated_data)
+        check_in = services.kpi_check_in(
+            actor=request.user,
+            kpi_id=kpi.pk,
+            version=self.expected_version(),
+            **data.validated_data,
+        )
+        # The reading moved the KPI's current value: answer with the KPI's new ETag.
+        self._etag_object = KPI.objects.get(pk=kpi.pk)
         return Response(KPICheckInSerializer(check_in).data, status=status.HTTP_201_CREATED)

@@ -13,6 +13,7 @@ from django.db import transaction
 from core.permissions import can_manage_strategy
 from core.services import (
     Actor,
+    Version,
     apply_changes,
     apply_fields,
     check_version,
@@ -50,7 +51,7 @@ def goal_create(*, actor: Actor, **fields: Any) -> BusinessGoal:
 
 @transaction.atomic
 def goal_update(
-    *, actor: Actor, goal_id: int, changes: Mapping[str, Any], version: int | None = None
+    *, actor: Actor, goal_id: int, changes: Mapping[str, Any], version: Version = None
 ) -> BusinessGoal:
     """Change a goal's fields (retire it by setting status)."""
     goal = goal_for(actor, goal_id, change=True, for_update=True)
@@ -60,7 +61,7 @@ def goal_update(
 
 
 @transaction.atomic
-def goal_delete(*, actor: Actor, goal_id: int, version: int | None = None) -> None:
+def goal_delete(*, actor: Actor, goal_id: int, version: Version = None) -> None:
     """Delete a goal that nothing depends on; with strategies under it, retire it instead."""
     goal = goal_for(
         actor, goal_id, change=True, refusal="Only executives delete goals.", for_update=True
@@ -84,7 +85,7 @@ def kpi_create(*, actor: Actor, goal_id: int, **fields: Any) -> KPI:
 
 @transaction.atomic
 def kpi_update(
-    *, actor: Actor, kpi_id: int, changes: Mapping[str, Any], version: int | None = None
+    *, actor: Actor, kpi_id: int, changes: Mapping[str, Any], version: Version = None
 ) -> KPI:
     """Change a KPI's fields."""
     kpi = kpi_for(actor, kpi_id, change=True, for_update=True)
@@ -94,7 +95,7 @@ def kpi_update(
 
 
 @transaction.atomic
-def kpi_delete(*, actor: Actor, kpi_id: int, version: int | None = None) -> None:
+def kpi_delete(*, actor: Actor, kpi_id: int, version: Version = None) -> None:
     """Delete a KPI with its readings."""
     kpi = kpi_for(
         actor, kpi_id, change=True, refusal="Only executives delete KPIs.", for_update=True
@@ -111,11 +112,13 @@ def kpi_check_in(
     value: Decimal,
     recorded_on: datetime.date,
     note: str = "",
+    version: Version = None,
 ) -> KPICheckIn:
     """Record a reading; the KPI's current value follows its newest reading."""
     kpi = kpi_for(
         actor, kpi_id, change=True, refusal="Only executives record KPI readings.", for_update=True
     )
+    check_version(kpi, version)
     check_in = validate_and_save(
         KPICheckIn(kpi=kpi, value=value, recorded_on=recorded_on, note=note, recorded_by=actor),
         exclude=["kpi"],

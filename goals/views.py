@@ -6,16 +6,20 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
-from core.forms import refusal_message
 from core.permissions import can_manage_strategy, get_visible_or_404
-from core.views import create_view, delete_view, edit_view, form_page, list_page, submit_form
+from core.views import (
+    create_view,
+    delete_view,
+    edit_view,
+    form_page,
+    list_page,
+    retire_view,
+    submit_form,
+)
 
 from . import services
 from .access import goal_for, kpi_for
@@ -106,16 +110,14 @@ goal_edit = edit_view(
 )
 
 
-@require_POST
-def goal_retire(request: HttpRequest, pk: int) -> HttpResponse:
-    goal = goal_for(request.user, pk, change=True, refusal="Only executives retire goals.")
-    try:
-        services.goal_update(actor=request.user, goal_id=pk, changes={"status": GoalStatus.RETIRED})
-    except ValidationError as error:
-        messages.error(request, refusal_message(error))
-    else:
-        messages.success(request, f"Goal “{goal}” retired; its chains no longer count.")
-    return redirect(goal)
+goal_retire = retire_view(
+    fetch=goal_for,
+    update=services.goal_update,
+    id_kwarg="goal_id",
+    status=GoalStatus.RETIRED,
+    refusal="Only executives retire goals.",
+    retired=lambda goal: f"Goal “{goal}” retired; its chains no longer count.",
+)
 
 
 def kpi_create(request: HttpRequest, pk: int) -> HttpResponse:

@@ -24,6 +24,7 @@ from core.api_base import (
     actor,
     expected_version,
 )
+from core.services import Version
 from strategies.models import CRMStrategy
 
 from . import selectors, services, trace
@@ -372,7 +373,7 @@ class ProjectViewSet(ServiceViewSet):
     def get_queryset(self) -> Any:
         return self.visible(project_queryset())
 
-    def delete_service(self, instance: CRMProject, version: int | None = None) -> None:
+    def delete_service(self, instance: CRMProject, version: Version = None) -> None:
         services.project_delete(actor=self.request.user, project_id=instance.pk, version=version)
 
     @extend_schema(responses={200: TraceSerializer})
@@ -396,7 +397,10 @@ class ProjectViewSet(ServiceViewSet):
         data = FeatureOrderSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.feature_reorder(
-            actor=request.user, project_id=project.pk, feature_ids=data.validated_data["features"]
+            actor=request.user,
+            project_id=project.pk,
+            feature_ids=data.validated_data["features"],
+            version=self.expected_version(),
         )
         return Response(status=204)
 
@@ -467,7 +471,7 @@ class FeatureViewSet(ServiceViewSet):
             )
         )
 
-    def delete_service(self, instance: Feature, version: int | None = None) -> None:
+    def delete_service(self, instance: Feature, version: Version = None) -> None:
         services.feature_delete(actor=self.request.user, feature_id=instance.pk, version=version)
 
 
@@ -484,7 +488,7 @@ class MetricViewSet(ServiceViewSet):
     def get_queryset(self) -> Any:
         return self.visible(SuccessMetric.objects.select_related("project"))
 
-    def delete_service(self, instance: SuccessMetric, version: int | None = None) -> None:
+    def delete_service(self, instance: SuccessMetric, version: Version = None) -> None:
         services.metric_delete(actor=self.request.user, metric_id=instance.pk, version=version)
 
 
@@ -498,7 +502,7 @@ class PhaseViewSet(ServiceViewSet):
     def get_queryset(self) -> Any:
         return self.visible(RoadmapPhase.objects.select_related("project"))
 
-    def delete_service(self, instance: RoadmapPhase, version: int | None = None) -> None:
+    def delete_service(self, instance: RoadmapPhase, version: Version = None) -> None:
         services.phase_delete(actor=self.request.user, phase_id=instance.pk, version=version)
 
 

@@ -23,6 +23,7 @@ from core.permissions import (
 from core.roles import Role
 from core.services import (
     Actor,
+    Version,
     apply_changes,
     apply_fields,
     check_version,
@@ -122,7 +123,7 @@ def project_create(*, actor: Actor, **fields: Any) -> CRMProject:
 
 @transaction.atomic
 def project_update(
-    *, actor: Actor, project_id: int, changes: Mapping[str, Any], version: int | None = None
+    *, actor: Actor, project_id: int, changes: Mapping[str, Any], version: Version = None
 ) -> CRMProject:
     """Change a project's fields. Status moves except approval (alignment.services). Its
     manager may hand it to another project manager: who may edit is decided on the stored
@@ -137,7 +138,7 @@ def project_update(
 
 
 @transaction.atomic
-def project_delete(*, actor: Actor, project_id: int, version: int | None = None) -> None:
+def project_delete(*, actor: Actor, project_id: int, version: Version = None) -> None:
     """Delete a project that never started; approved or running ones are cancelled instead."""
     project = project_for(actor, project_id, change=True, for_update=True)
     check_version(project, version)
@@ -206,7 +207,7 @@ def project_set_links(
     actor: Actor,
     project_id: int,
     links: Iterable[LinkSpec],
-    version: int | None = None,
+    version: Version = None,
 ) -> CRMProject:
     """Replace the project's links to CRM strategies with exactly `links`."""
     project = project_for(actor, project_id, change=True, for_update=True)
@@ -236,7 +237,7 @@ def feature_create(*, actor: Actor, project_id: int, **fields: Any) -> Feature:
 
 @transaction.atomic
 def feature_update(
-    *, actor: Actor, feature_id: int, changes: Mapping[str, Any], version: int | None = None
+    *, actor: Actor, feature_id: int, changes: Mapping[str, Any], version: Version = None
 ) -> Feature:
     """Change a feature's fields (it stays in its project)."""
     feature = feature_for(actor, feature_id, change=True, for_update=True)
@@ -246,7 +247,7 @@ def feature_update(
 
 
 @transaction.atomic
-def feature_delete(*, actor: Actor, feature_id: int, version: int | None = None) -> None:
+def feature_delete(*, actor: Actor, feature_id: int, version: Version = None) -> None:
     """Delete a feature with its links."""
     feature = feature_for(actor, feature_id, change=True, for_update=True)
     check_version(feature, version)
@@ -259,7 +260,7 @@ def feature_set_links(
     actor: Actor,
     feature_id: int,
     links: Iterable[LinkSpec],
-    version: int | None = None,
+    version: Version = None,
 ) -> Feature:
     """Replace the feature's links to CRM strategies with exactly `links`."""
     feature = feature_for(actor, feature_id, change=True, for_update=True)
@@ -290,14 +291,24 @@ def _reorder(project: CRMProject, feature_ids: Sequence[int], actor: Actor) -> N
 
 
 @transaction.atomic
-def feature_reorder(*, actor: Actor, project_id: int, feature_ids: Sequence[int]) -> None:
-    """Put the project's features in the given order; the list must name each exactly once."""
+def feature_reorder(
+    *, actor: Actor, project_id: int, feature_ids: Sequence[int], version: Version = None
+) -> None:
+    """Put the project's features in the given order; the list must name each exactly once.
+    With `version`, refused if the project changed since the caller read it."""
     project = project_for(actor, project_id, change=True, for_update=True)
+    check_version(project, version)
     _reorder(project, feature_ids, actor)
 
 
 @transaction.atomic
-def feature_move(*, actor: Actor, feature_id: int, direction: Literal["up", "down"]) -> None:
+def feature_move(
+    *,
+    actor: Actor,
+    feature_id: int,
+    direction: Literal["up", "down"],
+    version: Version = None,
+) -> None:
     """Move a feature one place up or down in its project's order (the priority order); at
     the top or bottom nothing changes."""
     if direction not in ("up", "down"):
@@ -305,6 +316,8 @@ def feature_move(*, actor: Actor, feature_id: int, direction: Literal["up", "dow
     feature = feature_for(actor, feature_id, change=True)
     # The order is read under the project's lock, so two moves at once do not undo each other.
     project = project_for(actor, feature.project_id, change=True, for_update=True)
+    feature.refresh_from_db(fields=["version"])
+    check_version(feature, version)
     order = list(project.features.order_by("position", "id").values_list("id", flat=True))
     if feature.pk not in order:  # deleted meanwhile
         raise Http404
@@ -326,7 +339,7 @@ def metric_create(*, actor: Actor, project_id: int, **fields: Any) -> SuccessMet
 
 @transaction.atomic
 def metric_update(
-    *, actor: Actor, metric_id: int, changes: Mapping[str, Any], version: int | None = None
+    *, actor: Actor, metric_id: int, changes: Mapping[str, Any], version: Version = None
 ) -> SuccessMetric:
     """Change a success metric's fields."""
     metric = metric_for(actor, metric_id, change=True, for_update=True)
@@ -336,7 +349,7 @@ def metric_update(
 
 
 @transaction.atomic
-def metric_delete(*, actor: Actor, metric_id: int, version: int | None = None) -> None:
+def metric_delete(*, actor: Actor, metric_id: int, version: Version = None) -> None:
     """Delete a success metric."""
     metric = metric_for(actor, metric_id, change=True, for_update=True)
     check_version(metric, version)
@@ -356,7 +369,7 @@ def phase_create(*, actor: Actor, project_id: int, **fields: Any) -> RoadmapPhas
 
 @transaction.atomic
 def phase_update(
-    *, actor: Actor, phase_id: int, changes: Mapping[str, Any], version: int | None = None
+    *, actor: Actor, phase_id: int, changes: Mapping[str, Any], version: Version = None
 ) -> RoadmapPhase:
     """Change a roadmap phase's fields."""
     phase = phase_for(actor, phase_id, change=True, for_update=True)
@@ -366,7 +379,7 @@ def phase_update(
 
 
 @transaction.atomic
-def phase_delete(*, actor: Actor, phase_id: int, version: int | None = None) -> None:
+def phase_delete(*, actor: Actor, phase_id: int, version: Version = None) -> None:
     """Delete a roadmap phase or milestone."""
     phase = phase_for(actor, phase_id, change=True, for_update=True)
     check_version(phase, version)

@@ -24,7 +24,16 @@ from core.permissions import (
     get_visible_or_404,
 )
 from core.services import EditConflict
-from core.views import create_view, delete_view, edit_view, form_page, list_page, save_form
+from core.views import (
+    act,
+    create_view,
+    delete_view,
+    edit_view,
+    form_page,
+    list_page,
+    posted_version,
+    save_form,
+)
 from strategies.models import CRMStrategy, StrategyStatus
 
 from . import services
@@ -383,8 +392,16 @@ def feature_move(request: HttpRequest, pk: int) -> HttpResponse:
     feature = feature_for(request.user, pk, change=True)
     project = feature.project
     direction: Literal["up", "down"] = "up" if request.POST.get("direction") == "up" else "down"
-    services.feature_move(actor=request.user, feature_id=pk, direction=direction)
+    moved = act(
+        request,
+        lambda: services.feature_move(
+            actor=request.user, feature_id=pk, direction=direction, version=posted_version(request)
+        ),
+        None,  # the list itself shows the new order
+    )
     if _htmx(request):
+        if not moved:
+            return _changed(_features_section(request, project))
         return _features_section(request, project)
     return redirect(f"{project.get_absolute_url()}#features")
 
@@ -393,10 +410,15 @@ def feature_move(request: HttpRequest, pk: int) -> HttpResponse:
 def feature_delete(request: HttpRequest, pk: int) -> HttpResponse:
     feature = feature_for(request.user, pk, change=True)
     project = feature.project
-    services.feature_delete(actor=request.user, feature_id=pk)
+    act(
+        request,
+        lambda: services.feature_delete(
+            actor=request.user, feature_id=pk, version=posted_version(request)
+        ),
+        None if _htmx(request) else f"Feature “{feature.title}” deleted.",
+    )
     if _htmx(request):
         return _changed(_features_section(request, project))
-    messages.success(request, f"Feature “{feature.title}” deleted.")
     return redirect(f"{project.get_absolute_url()}#features")
 
 

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 
 from core.api_base import ServiceViewSet, StrategyPermission, actor, expected_version
+from core.services import Version
 from goals.models import BusinessGoal
 
 from . import selectors, services
@@ -66,7 +67,7 @@ class BusinessStrategyViewSet(ServiceViewSet):
     def get_queryset(self) -> Any:
         return self.visible(selectors.business_strategies_with_counts())
 
-    def delete_service(self, instance: BusinessStrategy, version: int | None) -> None:
+    def delete_service(self, instance: BusinessStrategy, version: Version) -> None:
         services.business_strategy_delete(
             actor=self.request.user, business_strategy_id=instance.pk, version=version
         )
@@ -127,7 +128,7 @@ class CRMStrategyViewSet(ServiceViewSet):
             )
         )
 
-    def delete_service(self, instance: CRMStrategy, version: int | None) -> None:
+    def delete_service(self, instance: CRMStrategy, version: Version) -> None:
         services.crm_strategy_delete(
             actor=self.request.user, crm_strategy_id=instance.pk, version=version
         )

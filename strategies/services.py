@@ -16,6 +16,7 @@ from django.http import Http404
 from core.permissions import can_manage_strategy
 from core.services import (
     Actor,
+    Version,
     apply_changes,
     apply_fields,
     check_version,
@@ -82,7 +83,7 @@ def business_strategy_update(
     actor: Actor,
     business_strategy_id: int,
     changes: Mapping[str, Any],
-    version: int | None = None,
+    version: Version = None,
 ) -> BusinessStrategy:
     """Change a business strategy's fields (retire it by setting status); moving it to another
     goal needs a live one."""
@@ -97,7 +98,7 @@ def business_strategy_update(
 
 @transaction.atomic
 def business_strategy_delete(
-    *, actor: Actor, business_strategy_id: int, version: int | None = None
+    *, actor: Actor, business_strategy_id: int, version: Version = None
 ) -> None:
     """Delete a business strategy no CRM strategy serves; otherwise retire it."""
     strategy = business_strategy_for(
@@ -186,7 +187,7 @@ def crm_strategy_update(
     actor: Actor,
     crm_strategy_id: int,
     changes: Mapping[str, Any],
-    version: int | None = None,
+    version: Version = None,
 ) -> CRMStrategy:
     """Change a CRM strategy's fields; `business_strategies` (ids) in the changes replaces the
     set it serves. Either kind of change bumps its version once."""
@@ -202,7 +203,7 @@ def crm_strategy_update(
 
 
 @transaction.atomic
-def crm_strategy_delete(*, actor: Actor, crm_strategy_id: int, version: int | None = None) -> None:
+def crm_strategy_delete(*, actor: Actor, crm_strategy_id: int, version: Version = None) -> None:
     """Delete a CRM strategy no project or feature links to; otherwise retire it."""
     strategy = crm_strategy_for(
         actor,

@@ -3,21 +3,16 @@ they build) and business strategies (how a goal is reached). Writes go through s
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
-from core.forms import refusal_message
 from core.permissions import can_manage_strategy, get_visible_or_404
 from core.services import require
-from core.views import create_view, edit_view, form_page, list_page, submit_form
+from core.views import create_view, edit_view, form_page, list_page, retire_view, submit_form
 
 from . import services
 from .access import business_strategy_for, crm_strategy_for
@@ -25,21 +20,6 @@ from .filters import BusinessStrategyFilterSet, CRMStrategyFilterSet
 from .forms import BusinessStrategyForm, CRMStrategyForm
 from .models import BusinessStrategy, CRMStrategy, StrategyStatus
 from .selectors import business_strategies_with_counts, crm_strategies_with_trace
-
-
-def _retire(
-    request: HttpRequest, strategy: Any, update: Callable[..., Any], done: str
-) -> HttpResponse:
-    """Retire through the strategy's update service, `update(changes)`; a refusal is shown,
-    never a 500."""
-    try:
-        update({"status": StrategyStatus.RETIRED})
-    except ValidationError as error:
-        messages.error(request, refusal_message(error))
-    else:
-        messages.success(request, done)
-    return redirect(strategy)
-
 
 # ---------- CRM strategies ----------
 
@@ -107,19 +87,14 @@ crm_edit = edit_view(
 )
 
 
-@require_POST
-def crm_retire(request: HttpRequest, pk: int) -> HttpResponse:
-    strategy = crm_strategy_for(
-        request.user, pk, change=True, refusal="Only executives retire CRM strategies."
-    )
-    return _retire(
-        request,
-        strategy,
-        lambda changes: services.crm_strategy_update(
-            actor=request.user, crm_strategy_id=pk, changes=changes
-        ),
-        f"CRM strategy “{strategy}” retired; links to it stop tracing.",
-    )
+crm_retire = retire_view(
+    fetch=crm_strategy_for,
+    update=services.crm_strategy_update,
+    id_kwarg="crm_strategy_id",
+    status=StrategyStatus.RETIRED,
+    refusal="Only executives retire CRM strategies.",
+    retired=lambda strategy: f"CRM strategy “{strategy}” retired; links to it stop tracing.",
+)
 
 
 # ---------- business strategies ----------
@@ -196,16 +171,11 @@ business_edit = edit_view(
 )
 
 
-@require_POST
-def business_retire(request: HttpRequest, pk: int) -> HttpResponse:
-    strategy = business_strategy_for(
-        request.user, pk, change=True, refusal="Only executives retire business strategies."
-    )
-    return _retire(
-        request,
-        strategy,
-        lambda changes: services.business_strategy_update(
-            actor=request.user, business_strategy_id=pk, changes=changes
-        ),
-        f"Business strategy “{strategy}” retired.",
-    )
+business_retire = retire_view(
+    fetch=business_strategy_for,
+    update=services.business_strategy_update,
+    id_kwarg="business_strategy_id",
+    status=StrategyStatus.RETIRED,
+    refusal="Only executives retire business strategies.",
+    retired=lambda strategy: f"Business strategy “{strategy}” retired.",
+)

@@ -299,3 +299,87 @@ def test_if_match_with_several_tags_passes_when_one_is_current(api, executive):
     )
 
     assert response.status_code == 200
+
+
+# --- Sub-actions and page buttons honour the version too
+
+
+def test_reordering_features_with_a_stale_if_match_is_refused(api, pm):
+    from projects.models import CRMProject
+    from tests.factories import FeatureFactory, ProjectFactory
+
+    project = ProjectFactory(manager=pm)
+    first, second = FeatureFactory(project=project), FeatureFactory(project=project)
+    CRMProject.objects.filter(pk=project.pk).update(version=3)
+
+    response = api(pm).post(
+        reverse("api:project-reorder-features", args=[project.pk]),
+        {"features": [second.pk, first.pk]},
+        format="json",
+        HTTP_IF_MATCH='"2"',
+    )
+
+    assert response.status_code == 412
+    assert list(project.features.order_by("position").values_list("pk", flat=True)) == [
+        first.pk,
+        second.pk,
+    ]
+
+
+def test_approving_with_a_stale_if_match_is_refused_and_a_fresh_one_answers_the_etag(api, sponsor):
+    from projects.models import CRMProject, ProjectStatus
+    from tests.factories import ProjectFactory, RoadmapPhaseFactory, SuccessMetricFactory
+
+    project = ProjectFactory(sponsor=sponsor, status=ProjectStatus.PROPOSED)
+    SuccessMetricFactory(project=project)
+    RoadmapPhaseFactory(project=project)
+    url = reverse("api:project-approve", args=[project.pk])
+
+    stale = api(sponsor).post(url, HTTP_IF_MATCH=f'"{project.version + 1}"')
+    assert stale.status_code == 412
+    assert CRMProject.objects.get(pk=project.pk).status == ProjectStatus.PROPOSED
+
+    fresh = api(sponsor).post(url, HTTP_IF_MATCH=f'"{project.version}"')
+    assert fresh.status_code == 200
+    assert fresh["ETag"] == f'"{project.version + 1}"'
+
+
+def test_a_kpi_reading_honours_if_match_and_answers_the_kpis_new_etag(api, executive):
+    kpi = KPIFactory()
+    url = reverse("api:kpi-check-in", args=[kpi.pk])
+    reading = {"value": "12", "recorded_on": "2026-01-15"}
+
+    assert api(executive).post(url, reading, format="json", HTTP_IF_MATCH='"9"').status_code == 412
+    assert kpi.check_ins.count() == 0
+
+    response = api(executive).post(url, reading, format="json", HTTP_IF_MATCH='"1"')
+    assert response.status_code == 201
+    assert response["ETag"] == '"2"'
+
+
+def test_a_delete_button_on_a_stale_page_deletes_nothing(client, pm):
+    from projects.models import SuccessMetric
+    from tests.factories import SuccessMetricFactory
+
+    metric = SuccessMetricFactory(project__manager=pm)
+    SuccessMetric.objects.filter(pk=metric.pk).update(version=2)  # edited since the page showed
+    client.force_login(pm)
+
+    response = client.post(
+        reverse("projects:metric_delete", args=[metric.pk]), {"version": "1"}, follow=True
+    )
+
+    assert "since you opened it" in response.content.decode()
+    assert SuccessMetric.objects.filter(pk=metric.pk).exists()
+
+
+def test_a_retire_button_on_a_stale_page_retires_nothing(client, executive):
+    goal = GoalFactory(owner=executive)
+    goal_services.goal_update(actor=executive, goal_id=goal.pk, changes={"title": "Renamed"})
+    client.force_login(executive)
+
+    response = client.post(reverse("goals:retire", args=[goal.pk]), {"version": "1"}, follow=True)
+
+    assert "Nothing was changed" in response.content.decode()
+    goal.refresh_from_db()
+    assert goal.status == "active"
