@@ -88,11 +88,18 @@ def save_inline_through_services(
         if row_deleted(formset, form):
             if delete is None:
                 raise ServiceRefused(f"{instance._meta.verbose_name} rows cannot be deleted.")
-            call_service(delete, **{item_kwarg: instance.pk, "actor": actor})
+            call_service(delete, **{item_kwarg: instance.pk, "actor": actor}, **_row_version(form))
             formset.deleted_objects.append(instance)
         elif form.has_changed() and update is not None:
             changes = form_fields(form, fields, changed_only=True)
-            call_service(update, **{item_kwarg: instance.pk, "actor": actor}, changes=changes)
+            if not changes:
+                continue  # only the hidden version differed: nothing the person edited
+            call_service(
+                update,
+                **{item_kwarg: instance.pk, "actor": actor},
+                changes=changes,
+                **_row_version(form),
+            )
             formset.changed_objects.append((instance, list(changes)))
     for form in formset.extra_forms:
         if not form.has_changed() or row_deleted(formset, form):
@@ -109,6 +116,14 @@ def save_inline_through_services(
         formset.new_objects.append(created)
 
 
+def _row_version(form: ModelForm) -> dict[str, Any]:
+    """The version an inline row was shown at, for the services (rows of unversioned models,
+    or a form without the field, send none)."""
+    if "version" not in form.fields:
+        return {}
+    return {"version": form.cleaned_data.get("version")}
+
+
 class VersionedAdminForm(forms.ModelForm):
     """An admin form that carries the version of the object it was opened at (hidden), so a
     save from a stale change page is refused instead of overwriting what changed since."""
@@ -119,6 +134,26 @@ class VersionedAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None:
             self.fields["version"].initial = getattr(self.instance, "version", None)
+
+
+class VersionedInline(admin.TabularInline):
+    """An inline whose existing rows carry the version they were shown at (hidden), so saving
+    the parent's page refuses a row someone changed meanwhile instead of writing it back."""
+
+    form = VersionedAdminForm
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        name, options = fieldsets[0]
+        fieldsets[0] = (name, {**options, "fields": [*options["fields"], "version"]})
+        return fieldsets
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        fields = kwargs.get("fields")
+        if fields is None:
+            fields = flatten_fieldsets(self.get_fieldsets(request, obj))
+        kwargs["fields"] = [name for name in fields if name != "version"]
+        return super().get_formset(request, obj, **kwargs)
 
 
 class ServiceModelAdmin(admin.ModelAdmin):

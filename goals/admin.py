@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from core.admin import (
     ServiceModelAdmin,
+    VersionedInline,
     save_inline_through_services,
 )
 
@@ -16,7 +17,7 @@ from . import services
 from .models import KPI, BusinessGoal, KPICheckIn
 
 
-class KPIInline(admin.TabularInline):
+class KPIInline(VersionedInline):
     model = KPI
     extra = 0
     fields = services.KPI_FIELDS

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from core.admin import (
     ServiceModelAdmin,
+    VersionedInline,
     adopt,
     call_service,
     form_fields,
@@ -73,7 +74,7 @@ class ProjectLinkInline(admin.TabularInline):
     verbose_name_plural = "serves CRM strategies (links)"
 
 
-class FeatureInline(admin.TabularInline):
+class FeatureInline(VersionedInline):
     model = Feature
     extra = 0
     fields = ("position", "title", "priority", "status")
@@ -81,13 +82,13 @@ class FeatureInline(admin.TabularInline):
     ordering = ("position", "id")
 
 
-class SuccessMetricInline(admin.TabularInline):
+class SuccessMetricInline(VersionedInline):
     model = SuccessMetric
     extra = 0
     fields = services.METRIC_FIELDS
 
 
-class RoadmapPhaseInline(admin.TabularInline):
+class RoadmapPhaseInline(VersionedInline):
     model = RoadmapPhase
     extra = 0
     fields = services.PHASE_FIELDS

@@ -383,3 +383,42 @@ def test_a_retire_button_on_a_stale_page_retires_nothing(client, executive):
     assert "Nothing was changed" in response.content.decode()
     goal.refresh_from_db()
     assert goal.status == "active"
+
+
+def test_saving_a_goal_in_the_admin_does_not_write_back_a_kpi_changed_meanwhile(
+    client, admin_user, executive
+):
+    """The goal's change page lists its KPIs inline; a KPI renamed after the page was opened
+    must not be reverted by saving the page, and the stale save is refused, naming why."""
+    from tests.contract.forms import form_data
+
+    goal = GoalFactory(owner=executive, description="Opened")
+    kpi = KPIFactory(goal=goal, name="Margin")
+    client.force_login(admin_user)
+    url = reverse("admin:goals_businessgoal_change", args=[goal.pk])
+    opened = form_data(client.get(url).content.decode(), containing="title")
+    goal_services.kpi_update(actor=executive, kpi_id=kpi.pk, changes={"name": "Margin NEW"})
+
+    response = client.post(url, opened | {"description": ["Edited in the admin"]}, follow=True)
+
+    assert "since you opened it" in response.content.decode()
+    kpi.refresh_from_db()
+    goal.refresh_from_db()
+    assert kpi.name == "Margin NEW"
+    assert goal.description == "Opened"  # refused as a whole: nothing half written
+
+
+def test_saving_a_goal_in_the_admin_with_untouched_kpis_works(client, admin_user, executive):
+    from tests.contract.forms import form_data
+
+    goal = GoalFactory(owner=executive, description="Opened")
+    KPIFactory(goal=goal, name="Margin")
+    client.force_login(admin_user)
+    url = reverse("admin:goals_businessgoal_change", args=[goal.pk])
+    opened = form_data(client.get(url).content.decode(), containing="title")
+
+    response = client.post(url, opened | {"description": ["Edited in the admin"]})
+
+    assert response.status_code == 302
+    goal.refresh_from_db()
+    assert goal.description == "Edited in the admin"
