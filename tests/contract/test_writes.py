@@ -87,10 +87,12 @@ def w(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
     crm2 = CRMStrategyFactory(owner=executive, title="Partner enablement", serves=[bs])
     project = ProjectFactory(manager=pm, sponsor=sponsor, title="Unified customer view")
     ProjectLinkFactory(project=project, crm_strategy=crm)
-    SuccessMetricFactory(project=project)
-    RoadmapPhaseFactory(project=project)
+    metric = SuccessMetricFactory(project=project)
+    phase = RoadmapPhaseFactory(project=project)
     now = timezone.now()
     return SimpleNamespace(
+        metric=metric,
+        phase=phase,
         users={
             "nobody": nobody,
             "viewer": viewer,
@@ -112,6 +114,15 @@ def w(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
         project=project,
         proposal=ProjectFactory(manager=pm, sponsor=sponsor, title="Never started"),
         ready=_ready_proposal(pm, sponsor),
+        approved=ProjectFactory(
+            manager=pm,
+            sponsor=sponsor,
+            title="Approved, not started",
+            status=ProjectStatus.APPROVED,
+            approved_at=now,
+        ),
+        leaf_bs=BusinessStrategyFactory(goal=goal, owner=executive, title="Nothing serves it"),
+        leaf_crm=CRMStrategyFactory(owner=executive, title="Nothing links to it", serves=[]),
         feature=FeatureFactory(project=project, title="Single sign-on"),
         flag=Flag.objects.create(
             rule="project.no_roadmap",
@@ -623,6 +634,105 @@ WRITES += [
             lambda w: reverse("api:project-check-in-list"),
             lambda w: {"project": w.project.pk, "summary": "On track", "health": "on_track"},
         ),
+    ),
+    Write(
+        "business strategy delete",
+        STRATEGISTS,
+        state=lambda w: BusinessStrategy.objects.filter(pk=w.leaf_bs.pk).exists(),
+        api=Door(
+            lambda w: reverse("api:business-strategy-detail", args=[w.leaf_bs.pk]),
+            method="delete",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:strategies_businessstrategy_delete", args=[w.leaf_bs.pk]),
+            lambda w: {"post": "yes"},
+        ),
+    ),
+    Write(
+        "CRM strategy delete",
+        STRATEGISTS,
+        state=lambda w: CRMStrategy.objects.filter(pk=w.leaf_crm.pk).exists(),
+        api=Door(
+            lambda w: reverse("api:crm-strategy-detail", args=[w.leaf_crm.pk]), method="delete"
+        ),
+        admin=Door(
+            lambda w: reverse("admin:strategies_crmstrategy_delete", args=[w.leaf_crm.pk]),
+            lambda w: {"post": "yes"},
+        ),
+    ),
+    Write(
+        "project made active after approval (status change)",
+        MANAGER,
+        state=lambda w: _values(CRMProject, w.approved.pk, "status"),
+        page=Door(
+            lambda w: reverse("projects:edit", args=[w.approved.pk]),
+            lambda w: {"status": ProjectStatus.ACTIVE},
+        ),
+        api=Door(
+            lambda w: reverse("api:project-detail", args=[w.approved.pk]),
+            lambda w: {"status": ProjectStatus.ACTIVE},
+            method="patch",
+        ),
+        admin=Door(
+            lambda w: reverse("admin:projects_crmproject_change", args=[w.approved.pk]),
+            lambda w: {"status": ProjectStatus.ACTIVE},
+        ),
+    ),
+    Write(
+        "project unlinked from every CRM strategy",
+        MANAGER,
+        state=lambda w: sorted(w.project.links.values_list("crm_strategy", flat=True)),
+        page=Door(
+            lambda w: reverse("projects:links", args=[w.project.pk]),
+            lambda w: {f"links-use_{w.crm.pk}": []},
+        ),
+        api=Door(
+            lambda w: reverse("api:project-detail", args=[w.project.pk]),
+            lambda w: {"crm_strategies": []},
+            method="patch",
+        ),
+    ),
+    Write(
+        "success metric update",
+        MANAGER,
+        state=lambda w: _values(SuccessMetric, w.metric.pk, "unit"),
+        page=Door(
+            lambda w: reverse("projects:metric_edit", args=[w.metric.pk]),
+            lambda w: {"unit": "pts"},
+        ),
+        api=Door(
+            lambda w: reverse("api:metric-detail", args=[w.metric.pk]),
+            lambda w: {"unit": "pts"},
+            method="patch",
+        ),
+    ),
+    Write(
+        "success metric delete",
+        MANAGER,
+        state=lambda w: SuccessMetric.objects.filter(pk=w.metric.pk).exists(),
+        page=Door(lambda w: reverse("projects:metric_delete", args=[w.metric.pk]), form=False),
+        api=Door(lambda w: reverse("api:metric-detail", args=[w.metric.pk]), method="delete"),
+    ),
+    Write(
+        "roadmap phase update",
+        MANAGER,
+        state=lambda w: _values(RoadmapPhase, w.phase.pk, "name"),
+        page=Door(
+            lambda w: reverse("projects:phase_edit", args=[w.phase.pk]),
+            lambda w: {"name": "Pilot in Brazil"},
+        ),
+        api=Door(
+            lambda w: reverse("api:phase-detail", args=[w.phase.pk]),
+            lambda w: {"name": "Pilot in Brazil"},
+            method="patch",
+        ),
+    ),
+    Write(
+        "roadmap phase delete",
+        MANAGER,
+        state=lambda w: RoadmapPhase.objects.filter(pk=w.phase.pk).exists(),
+        page=Door(lambda w: reverse("projects:phase_delete", args=[w.phase.pk]), form=False),
+        api=Door(lambda w: reverse("api:phase-detail", args=[w.phase.pk]), method="delete"),
     ),
     # --- the sponsor's decisions
     Write(
