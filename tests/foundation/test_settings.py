@@ -181,7 +181,7 @@ def test_a_malformed_boolean_setting_stops_start_up_naming_it(tmp_path):
     assert "DJANGO_DEBUG must be a boolean" in result.stderr
 
 
-@pytest.mark.parametrize("name", ["LOGIN_THROTTLE", "API_TOKEN_THROTTLE"])
+@pytest.mark.parametrize("name", ["PASSWORD_RESET_THROTTLE"])
 @pytest.mark.parametrize("value", ["ten a minute", "0/min", "10/fortnight"])
 def test_a_malformed_throttle_rate_stops_start_up_naming_it(tmp_path, name, value):
     result = _setup_django(tmp_path, DJANGO_DEBUG="1", **{name: value})
