@@ -236,9 +236,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
-    # Throttles key on the client address: REMOTE_ADDR when 0, else the address this many
-    # trusted proxies back in X-Forwarded-For. Unset (None) DRF would trust the whole header,
-    # which the client writes, so rotating it would dodge the token throttle.
+    # Any DRF throttle keys on the client address: REMOTE_ADDR when 0, else the address this
+    # many trusted proxies back in X-Forwarded-For (as crm_alignment.accounts.client_address).
+    # Unset (None) DRF would trust the whole header, which the client writes.
     "NUM_PROXIES": API_NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
