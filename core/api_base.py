@@ -1,29 +1,29 @@
 """Base classes every resource's API builds on: auth, the token endpoint, permissions, the
 schema's error responses and the service-calling viewset."""
 
-import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
     inline_serializer,
 )
+from knox.auth import TokenAuthentication
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.authtoken.models import Token
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ParseError, ValidationError
-from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission
+from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from . import money, permissions
+from . import money, permissions, tokens
 
 # --- Schema: every operation documents its error answers, so generated clients can parse them.
 
@@ -70,14 +70,15 @@ class ApiAutoSchema(AutoSchema):
 
     def _error_codes(self) -> list[str]:
         codes = ["400"]
-        view_permissions = getattr(self.view, "permission_classes", [])
+        # The permissions this operation checks (the token endpoint's differ by method).
+        view_permissions = [type(p) for p in self.view.get_permissions()]
         # The public endpoints (the token exchange) check no role and delete or change nothing
         # another request could depend on: no 401/403/404, and no 409.
         if AllowAny not in view_permissions:
             codes += ["401", "403", "404"]
             if self.method in ("POST", "PUT", "PATCH", "DELETE"):
                 codes.append("409")
-        if getattr(self.view, "throttle_scope", None):
+        if getattr(self.view, "throttle_scope", None) or getattr(self.view, "locks_out", False):
             codes.append("429")
         return codes
 
@@ -95,10 +96,24 @@ class ApiAutoSchema(AutoSchema):
 
 
 class ApiTokenAuthentication(TokenAuthentication):
-    """`Authorization: Token <key>`. Listed first so anonymous requests get 401, not 403."""
+    """`Authorization: Token <key>` checked against knox's hashed, expiring tokens. Listed
+    first so anonymous requests get 401, not 403."""
 
 
 API_AUTHENTICATION = [ApiTokenAuthentication, SessionAuthentication]
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """The schema's name and shape for the token header (same as DRF's TokenAuthentication
+    had, so generated clients keep working)."""
+
+    target_class = ApiTokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict:
+        return build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix="Token"
+        )
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -106,52 +121,43 @@ class TokenRequestSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
 
-class TokenThrottle(ScopedRateThrottle):
-    """Token attempts per client address (REMOTE_ADDR, or X-Forwarded-For as far back as
-    NUM_PROXIES trusts), at the scope's rate from the current settings (DRF's own class reads
-    them once at import, so tests could not override the rate)."""
-
-    def get_rate(self) -> str | None:
-        from rest_framework.settings import api_settings
-
-        rate = api_settings.DEFAULT_THROTTLE_RATES.get(str(self.scope))
-        return None if rate is None else str(rate)
-
-
-class TokenUsernameThrottle(TokenThrottle):
-    """Token attempts per username tried, at the same rate, from whatever addresses: guessing
-    one account's password from many addresses is limited too.
-
-    The trade-off: someone hammering a username also holds its owner off the token endpoint for
-    the throttle's window (signing in to the pages is not affected)."""
-
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        data = request.data
-        username = data.get("username") if isinstance(data, Mapping) else None
-        if not isinstance(username, str) or not username.strip():
-            return None  # nothing to guess at; the per-address throttle still counts it
-        # Case and surrounding blanks folded so variants share a bucket; hashed to keep the
-        # cache key short and free of whatever characters the client sent.
-        ident = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
-        return self.cache_format % {"scope": f"{self.scope}-username", "ident": ident}
-
-
 class TokenView(APIView):
-    """Exchange a username and password for an API token (throttled against guessing)."""
+    """POST: exchange a username and password for a new API token. DELETE: revoke the token
+    the request is authenticated with.
 
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes = [TokenThrottle, TokenUsernameThrottle]
-    throttle_scope = "token"
+    Guessing is stopped by the sign-in lockout (django-axes, via authenticate()): failures
+    per username and per address, the same count as the login pages; a locked-out attempt
+    answers 429 with Retry-After (crm_alignment.accounts.locked_out)."""
+
+    locks_out = True  # the schema documents the lockout's 429
     schema = ApiAutoSchema()
+
+    def get_authenticators(self) -> list:
+        # POST is the sign-in itself: a stale token header must not stand in its way.
+        if self.request is not None and self.request.method == "DELETE":
+            return [ApiTokenAuthentication()]
+        return []
+
+    def get_permissions(self) -> list:
+        if self.request.method == "DELETE":
+            return [IsAuthenticated()]
+        return [AllowAny()]
 
     @extend_schema(
         operation_id="auth_token_create",
         request=TokenRequestSerializer,
-        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+        responses={
+            200: inline_serializer(
+                "Token",
+                {"token": serializers.CharField(), "expiry": serializers.DateTimeField()},
+            )
+        },
         auth=[],
+        description="Exchange a username and password for a new API token, valid for "
+        "API_TOKEN_TTL days. Failed attempts count towards the sign-in lockout (429).",
     )
     def post(self, request: Request) -> Response:
+        from axes.utils import reset
         from django.contrib.auth import authenticate
 
         data = TokenRequestSerializer(data=request.data)
@@ -163,8 +169,21 @@ class TokenView(APIView):
         )
         if user is None or not user.is_active:
             raise ValidationError({"non_field_errors": ["Unable to sign in with those details."]})
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        # A success resets this username's failure count, as a page sign-in does.
+        reset(username=user.get_username().strip().casefold())
+        key, expiry = tokens.issue_token(user)
+        return Response({"token": key, "expiry": expiry})
+
+    @extend_schema(
+        operation_id="auth_token_destroy",
+        request=None,
+        responses={204: None},
+        description="Revoke the token this request is authenticated with.",
+    )
+    def delete(self, request: Request) -> Response:
+        auth_token: Any = request.auth  # the knox AuthToken this request authenticated with
+        tokens.revoke_token(request.user, auth_token.token_key)
+        return Response(status=204)
 
 
 # --- Permissions and the base viewset

@@ -7,3 +7,15 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = "Kernel"
+
+    def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_save
+
+        from .tokens import revoke_on_credentials_change
+
+        post_save.connect(
+            revoke_on_credentials_change,
+            sender=get_user_model(),
+            dispatch_uid="core.tokens.revoke_on_credentials_change",
+        )

@@ -3,6 +3,7 @@
 See .env.example for the full list.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -50,7 +51,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -74,6 +76,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a lockout detected by the axes backend into our 429 (crm_alignment.accounts).
+    "axes.middleware.AxesMiddleware",
+]
+
+# The axes backend first: it refuses a locked-out username or address before a password is
+# checked, on every path that calls authenticate() (page login, admin login, API token).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "crm_alignment.urls"
@@ -168,15 +179,48 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
-# Sign-in and password-reset attempts per client address, as "N/period" (crm_alignment.accounts).
-LOGIN_THROTTLE = env_rate("LOGIN_THROTTLE", "10/min")
 API_NUM_PROXIES = env_int("API_NUM_PROXIES", 0)
 if API_NUM_PROXIES < 0:
     raise ImproperlyConfigured("API_NUM_PROXIES must be 0 or more (the trusted proxies in front).")
+
+# Lockout (django-axes) on every sign-in path: page login, /admin/login/, POST /api/auth/token/.
+# Failures are counted per username and, separately, per client address; either reaching the
+# limit locks for the cool-off. A success resets that username's count and is never counted.
+# Attempts live in the database (AccessAttempt), not the cache, so sign-in works without Redis.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", 15)
+if LOGIN_FAILURE_LIMIT < 1 or LOGIN_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF_MINUTES must be 1 or more.")
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "crm_alignment.accounts.attempted_username"
+# The same address the API's throttles use: REMOTE_ADDR, or X-Forwarded-For as far back as
+# API_NUM_PROXIES trusts (the client writes the rest of that header).
+AXES_CLIENT_IP_CALLABLE = "crm_alignment.accounts.client_address"
+AXES_LOCKOUT_CALLABLE = "crm_alignment.accounts.locked_out"
+# Successful sign-ins are not logged in a table of their own (it would grow without bound).
+AXES_DISABLE_ACCESS_LOG = True
+AXES_HTTP_RESPONSE_CODE = 429
+
+# Password-reset requests per client address, as "N/period" (crm_alignment.accounts). There is
+# no password to fail, so axes does not see them; the limit fails open when the cache is down.
+PASSWORD_RESET_THROTTLE = env_rate("PASSWORD_RESET_THROTTLE", "10/min")
+
+# API tokens (django-rest-knox): stored as a SHA-512 digest, valid for API_TOKEN_TTL days.
+API_TOKEN_TTL = env_int("API_TOKEN_TTL", 30)
+if API_TOKEN_TTL < 1:
+    raise ImproperlyConfigured("API_TOKEN_TTL must be a whole number of days, 1 or more.")
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=API_TOKEN_TTL),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # Filters and `ordering` come from each resource's FilterSet (core.filters), the same class
@@ -192,10 +236,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"token": env_rate("API_TOKEN_THROTTLE", "10/min")},
-    # Throttles key on the client address: REMOTE_ADDR when 0, else the address this many
-    # trusted proxies back in X-Forwarded-For. Unset (None) DRF would trust the whole header,
-    # which the client writes, so rotating it would dodge the token throttle.
+    # Any DRF throttle keys on the client address: REMOTE_ADDR when 0, else the address this
+    # many trusted proxies back in X-Forwarded-For (as crm_alignment.accounts.client_address).
+    # Unset (None) DRF would trust the whole header, which the client writes.
     "NUM_PROXIES": API_NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -14,6 +14,7 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("accounts/login/", public(accounts.LoginView.as_view()), name="login"),
     path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
+    path("accounts/tokens/", accounts.api_tokens, name="api_tokens"),
     path(
         "accounts/password/change/",
         signed_in(

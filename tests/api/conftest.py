@@ -1,7 +1,6 @@
 """API test helpers: a token-authenticated client per persona, and the seed chain."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import (
@@ -11,6 +10,7 @@ from tests.factories import (
     ProjectFactory,
     ProjectLinkFactory,
 )
+from tests.tokens import token_for
 
 
 @pytest.fixture
@@ -20,8 +20,7 @@ def api():
     def make(user=None) -> APIClient:
         client = APIClient()
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
         return client
 
     return make
@@ -52,10 +51,5 @@ def other_project(other_pm, chain):
 
 @pytest.fixture(autouse=True)
 def _fast_api_settings(settings):
-    """A fast hasher (every persona has a password), and a token throttle loose enough that
-    only the throttling test itself meets it (it tightens the rate)."""
+    """A fast hasher: every persona has a password."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"token": "10000/min"},
-    }

@@ -134,6 +134,11 @@ def public(ok):
     return dict.fromkeys(ROLES, ok)
 
 
+def authenticated(ok):
+    """Any signed-in user, role or not (revoking one's own token needs no role)."""
+    return dict.fromkeys(ROLES, ok) | {"anonymous": 401}
+
+
 def token(ok):
     # Each role posts its own username and password; anonymous posts nothing.
     return dict.fromkeys(ROLES, ok) | {"anonymous": 400}
@@ -263,6 +268,7 @@ MATRIX = {
     ("api:alignment-scan", "post"): (None, None, scan_start(202)),
     ("api:alignment-scan-detail", "get"): ("scan", None, read_detail(200)),
     ("api:token", "post"): (None, "credentials", token(200)),
+    ("api:token", "delete"): (None, None, authenticated(204)),
     ("api:schema", "get"): (None, None, public(200)),
     ("api:docs", "get"): (None, None, public(200)),
     **{("api:not-found", method): (None, None, public(404)) for method in HTTP_METHODS},
@@ -345,12 +351,13 @@ def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
 
 def _request(world, url_name, method, kind, payload, role, side):
     user = world.users[role]
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from tests.tokens import token_for
 
     client = APIClient()
     if user is not None and payload != "credentials":
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0]}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     kwargs = {"pk": world.objects[side][kind].pk} if kind else {}
     url = reverse(url_name, kwargs=kwargs)
     if payload == "credentials":

@@ -11,11 +11,11 @@ from decimal import Decimal
 import pytest
 from django.db import connections
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from projects.models import CRMProject
 from tests.factories import ProjectFactory, UserFactory
+from tests.tokens import token_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -49,9 +49,7 @@ def _clients(users) -> list[APIClient]:
         user = users[index % len(users)]
         client = APIClient()
         if index < len(FIELDS) // 2:
-            client.credentials(
-                HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}"
-            )
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
         else:
             client.force_login(user)  # a session of its own
         clients.append(client)

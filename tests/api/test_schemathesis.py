@@ -12,7 +12,6 @@ from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis import checks
 
 from crm_alignment.wsgi import application
@@ -25,6 +24,7 @@ from tests.factories import (
     RoadmapPhaseFactory,
     SuccessMetricFactory,
 )
+from tests.tokens import token_for
 
 
 def _schema_document() -> dict:
@@ -78,8 +78,7 @@ def admin_headers(admin_user, pm, sponsor):
     RoadmapPhaseFactory(project=project)
     ProjectCheckInFactory(project=project)
     KPIFactory()
-    token, _ = Token.objects.get_or_create(user=admin_user)
-    return {"Authorization": f"Token {token.key}"}
+    return {"Authorization": f"Token {token_for(admin_user)}"}
 
 
 @pytest.mark.django_db

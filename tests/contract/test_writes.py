@@ -22,7 +22,6 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from alignment.models import Flag
@@ -41,6 +40,7 @@ from tests.factories import (
     RoadmapPhaseFactory,
     SuccessMetricFactory,
 )
+from tests.tokens import token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -810,8 +810,7 @@ def _through_page(w, door: Door, role: str) -> int:
 
 def _through_api(w, door: Door, role: str) -> int:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=w.users[role])
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(w.users[role])}")
     return getattr(client, door.method)(door.url(w), door.data(w), format="json").status_code
 
 

@@ -52,6 +52,13 @@ def snapshot() -> dict[str, list[int]]:
     return {m.__name__: sorted(m.objects.values_list("pk", flat=True)) for m in MODELS}
 
 
+def _request():
+    """authenticate() needs the request: the sign-in lockout counts per client address."""
+    from django.test import RequestFactory
+
+    return RequestFactory().post("/accounts/login/")
+
+
 @pytest.fixture
 def loaded(db):
     call_command("load_demo", stdout=StringIO())
@@ -84,13 +91,13 @@ def test_the_command_prints_every_login_and_the_password(db):
     ],
 )
 def test_each_demo_login_signs_in_with_its_role(loaded, username, role):
-    user = authenticate(username=username, password=demo.DEMO_PASSWORD)
+    user = authenticate(_request(), username=username, password=demo.DEMO_PASSWORD)
     assert user is not None
     assert user_roles(user) == frozenset({role})
 
 
 def test_the_demo_admin_is_a_superuser_who_can_sign_in(loaded):
-    admin = authenticate(username="admin", password=demo.DEMO_PASSWORD)
+    admin = authenticate(_request(), username="admin", password=demo.DEMO_PASSWORD)
     assert admin is not None and admin.is_superuser and admin.is_staff
 
 

@@ -13,11 +13,11 @@ from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from projects.models import CRMProject
 from tests.factories import ProjectFactory
+from tests.tokens import token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ def _hand_over(caller: str, user, project: CRMProject, to) -> str:
     """`user` sets the project's manager to `to` through `caller`: "saved" or "refused"."""
     if caller == "api":
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
         response = client.patch(
             reverse("api:project-detail", args=[project.pk]), {"manager": to.pk}, format="json"
         )

@@ -75,8 +75,9 @@ def test_env_currency_refuses_anything_but_three_capital_letters_naming_the_vari
         env_currency("CRM_TEST_CURRENCY", "EUR")
 
 
-def _setup_django(tmp_path, **env):
-    """Import the real settings in a clean process (settings are read once per process)."""
+def _setup_django(tmp_path, code=None, **env):
+    """Import the real settings in a clean process (settings are read once per process);
+    `code` prints something else once they are set up."""
     clean = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
@@ -84,8 +85,9 @@ def _setup_django(tmp_path, **env):
         "CRM_VAR_DIR": str(tmp_path / "var"),
         **env,
     }
-    code = (
-        "import django; django.setup(); from django.conf import settings; "
+    code = "import django; django.setup(); " + (
+        code
+        or "from django.conf import settings; "
         "print(settings.DEBUG, settings.DATABASES['default']['ENGINE'], settings.CURRENCY, "
         "settings.ALLOWED_HOSTS)"
     )
@@ -181,7 +183,7 @@ def test_a_malformed_boolean_setting_stops_start_up_naming_it(tmp_path):
     assert "DJANGO_DEBUG must be a boolean" in result.stderr
 
 
-@pytest.mark.parametrize("name", ["LOGIN_THROTTLE", "API_TOKEN_THROTTLE"])
+@pytest.mark.parametrize("name", ["PASSWORD_RESET_THROTTLE"])
 @pytest.mark.parametrize("value", ["ten a minute", "0/min", "10/fortnight"])
 def test_a_malformed_throttle_rate_stops_start_up_naming_it(tmp_path, name, value):
     result = _setup_django(tmp_path, DJANGO_DEBUG="1", **{name: value})
@@ -246,3 +248,35 @@ def test_check_deploy_passes_its_security_checks_with_production_values(tmp_path
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("LOGIN_FAILURE_LIMIT", "LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF_MINUTES must be 1 or more"),
+        (
+            "LOGIN_COOLOFF_MINUTES",
+            "LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF_MINUTES must be 1 or more",
+        ),
+        ("API_TOKEN_TTL", "API_TOKEN_TTL must be a whole number of days"),
+    ],
+)
+def test_a_lockout_or_token_lifetime_below_one_stops_start_up_naming_it(tmp_path, name, message):
+    result = _setup_django(tmp_path, DJANGO_DEBUG="1", **{name: "0"})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_the_lockout_and_token_lifetime_read_the_environment(tmp_path):
+    result = _setup_django(
+        tmp_path,
+        DJANGO_DEBUG="1",
+        LOGIN_FAILURE_LIMIT="4",
+        LOGIN_COOLOFF_MINUTES="2",
+        API_TOKEN_TTL="7",
+        code="from django.conf import settings as s; "
+        "print(s.AXES_FAILURE_LIMIT, int(s.AXES_COOLOFF_TIME.total_seconds()), "
+        "s.REST_KNOX['TOKEN_TTL'].days)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-3:] == ["4", "120", "7"]

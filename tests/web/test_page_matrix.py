@@ -83,6 +83,8 @@ MATRIX = {
     ("login", "get"): (None, public(200)),
     ("logout", "post"): (None, public(302)),
     ("password_change", "get"): (None, signed_in(200)),
+    ("api_tokens", "get"): (None, signed_in(200)),
+    ("api_tokens", "post"): (None, signed_in(302)),
     ("password_change_done", "get"): (None, signed_in(200)),
     ("password_reset", "get"): (None, public(200)),
     ("password_reset_done", "get"): (None, public(200)),

@@ -1,0 +1,175 @@
+"""API tokens (django-rest-knox): hashed in the database, expiring, revocable by the user, and
+revoked by a password change or deactivation."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from tests.factories import PASSWORD
+from tests.tokens import token_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def _sign_in(username="viewer") -> dict:
+    response = APIClient().post(
+        "/api/auth/token/", {"username": username, "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_the_token_endpoint_answers_a_token_and_its_expiry_thirty_days_out(viewer):
+    from django.utils import timezone
+    from django.utils.dateparse import parse_datetime
+
+    body = _sign_in()
+
+    assert set(body) == {"token", "expiry"}
+    expiry = parse_datetime(body["expiry"])
+    assert abs(expiry - (timezone.now() + datetime.timedelta(days=30))) < datetime.timedelta(
+        minutes=1
+    )
+    assert _client(body["token"]).get("/api/goals/").status_code == 200
+
+
+def test_tokens_are_stored_hashed_never_the_plain_key(viewer):
+    key = _sign_in()["token"]
+
+    stored = AuthToken.objects.get(user=viewer)
+    assert key not in {stored.digest, stored.token_key}
+    assert stored.token_key == key[: len(stored.token_key)] and len(stored.token_key) < len(key)
+    assert len(stored.digest) == 128  # a SHA-512 digest
+
+
+def test_a_token_is_refused_after_it_expires(viewer, settings):
+    from datetime import timedelta
+
+    settings.REST_KNOX = {**settings.REST_KNOX, "TOKEN_TTL": timedelta(seconds=1)}
+    key = _sign_in()["token"]
+    assert _client(key).get("/api/goals/").status_code == 200
+
+    AuthToken.objects.filter(user=viewer).update(
+        expiry=AuthToken.objects.get(user=viewer).created - timedelta(seconds=1)
+    )
+
+    assert _client(key).get("/api/goals/").status_code == 401
+    assert not AuthToken.objects.filter(user=viewer).exists()  # knox removes it on sight
+
+
+def test_delete_revokes_the_token_used_and_only_that_one(viewer):
+    used, other = _sign_in()["token"], _sign_in()["token"]
+
+    response = _client(used).delete("/api/auth/token/")
+
+    assert response.status_code == 204
+    assert _client(used).get("/api/goals/").status_code == 401
+    assert _client(other).get("/api/goals/").status_code == 200
+
+
+def test_delete_without_a_token_is_401(db):
+    assert APIClient().delete("/api/auth/token/").status_code == 401
+
+
+def test_a_password_change_revokes_all_of_the_users_tokens(viewer, pm):
+    keys = [_sign_in()["token"] for _ in range(2)]
+    someone_elses = token_for(pm)
+
+    viewer.set_password("a-new-password-456")
+    viewer.save()
+
+    assert [_client(key).get("/api/goals/").status_code for key in keys] == [401, 401]
+    assert _client(someone_elses).get("/api/goals/").status_code == 200
+
+
+def test_changing_the_password_on_the_page_revokes_the_tokens(client, viewer):
+    key = _sign_in()["token"]
+    client.force_login(viewer)
+
+    response = client.post(
+        reverse("password_change"),
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a-new-password-456",
+            "new_password2": "a-new-password-456",
+        },
+    )
+
+    assert response.status_code == 302
+    assert _client(key).get("/api/goals/").status_code == 401
+
+
+def test_deactivating_a_user_revokes_all_of_their_tokens(viewer):
+    key = _sign_in()["token"]
+
+    viewer.is_active = False
+    viewer.save()
+
+    assert not AuthToken.objects.filter(user=viewer).exists()
+    viewer.is_active = True
+    viewer.save()
+    assert _client(key).get("/api/goals/").status_code == 401
+
+
+def test_other_saves_of_a_user_keep_their_tokens(viewer):
+    key = _sign_in()["token"]
+
+    viewer.first_name = "Vera"
+    viewer.save()
+
+    assert _client(key).get("/api/goals/").status_code == 200
+
+
+# --- the tokens page ------------------------------------------------------------------------
+
+
+def test_the_tokens_page_lists_the_users_tokens_without_their_keys(client, viewer, pm):
+    key = _sign_in()["token"]
+    token_for(pm)
+    client.force_login(viewer)
+
+    html = client.get(reverse("api_tokens")).content.decode()
+
+    stored = AuthToken.objects.get(user=viewer)
+    assert stored.token_key in html
+    assert key not in html
+    assert html.count('name="token_key"') == 1  # not the other user's
+
+
+def test_the_tokens_page_revokes_one_token(client, viewer):
+    kept, revoked = _sign_in()["token"], _sign_in()["token"]
+    prefix = AuthToken.objects.get(token_key=revoked[:15]).token_key
+    client.force_login(viewer)
+
+    response = client.post(reverse("api_tokens"), {"token_key": prefix})
+
+    assert response.status_code == 302
+    assert _client(revoked).get("/api/goals/").status_code == 401
+    assert _client(kept).get("/api/goals/").status_code == 200
+
+
+def test_the_tokens_page_cannot_revoke_someone_elses_token(client, viewer, pm):
+    theirs = token_for(pm)
+    client.force_login(viewer)
+
+    client.post(reverse("api_tokens"), {"token_key": theirs[:15]})
+
+    assert _client(theirs).get("/api/goals/").status_code == 200
+
+
+def test_the_tokens_page_revokes_all_tokens(client, viewer):
+    keys = [_sign_in()["token"] for _ in range(3)]
+    client.force_login(viewer)
+
+    client.post(reverse("api_tokens"), {"all": "1"})
+
+    assert [_client(key).get("/api/goals/").status_code for key in keys] == [401] * 3
