@@ -5,8 +5,8 @@ with 400 before any view (PostgreSQL cannot store one in text, and search or fil
 fail on it with a 500); a write that collided with another request (an IntegrityError from a
 row deleted meanwhile, a deadlock) answers 409 instead of 500.
 
-DefaultDenyMiddleware: pages are default-deny: every page needs a signed-in user with a role unless its view says
-otherwise, so a new page cannot forget the check.
+DefaultDenyMiddleware: pages are default-deny: every page needs a signed-in user with a role
+unless its view says otherwise, so a new page cannot forget the check.
 
 - `@public` — anyone (sign-in, password reset);
 - `@signed_in` — any signed-in user, role or not (home explains a missing role; password
@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
@@ -37,9 +38,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 def _with_nul(query: Any) -> list[str]:
     """The names of the parameters whose name or value holds a NUL character."""
-    return [
-        key for key in query if "\x00" in key or any("\x00" in v for v in query.getlist(key))
-    ]
+    return [key for key in query if "\x00" in key or any("\x00" in v for v in query.getlist(key))]
 
 
 def _answer(request: HttpRequest, message: str, status: int) -> HttpResponse:
@@ -59,12 +58,22 @@ def _refuse_nul(request: HttpRequest, names: list[str]) -> HttpResponse:
 
 class HostileInputMiddleware:
     """400 for a NUL character in the query string or a form body; 409 for a write that
-    collided with another request (JSON bodies are checked by core.api.JSONParser)."""
+    collided with another request (and a body over DATA_UPLOAD_MAX_MEMORY_SIZE; JSON bodies are checked by
+    core.parsers.JSONParser)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is not None and length > limit:
+            return _answer(
+                request, f"The request body is larger than the limit of {limit} bytes.", 400
+            )
         refused = _with_nul(request.GET)
         content_type = request.content_type or ""
         if not refused and request.method == "POST" and content_type in FORM_TYPES:
@@ -78,6 +87,7 @@ class HostileInputMiddleware:
 
         message = write_collision(exception)
         return None if message is None else _answer(request, message, 409)
+
 
 # URL namespaces that authenticate and authorise on their own.
 SELF_GUARDED_NAMESPACES = frozenset({"api", "admin"})

@@ -157,7 +157,7 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm-alignment@localhost")
 
 # Security: strict by default once DEBUG is off (check --deploy passes).
-# Request bodies (forms, and JSON through core.api.JSONParser) above this are refused with 400;
+# Request bodies (forms, and JSON through core.parsers.JSONParser) above this are refused with 400;
 # the largest real request, a project with 200 links and their rationales, is about 120 KB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_BODY_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
@@ -193,9 +193,9 @@ REST_FRAMEWORK = {
     # JSON only: every answer, errors included, is JSON whatever the client's Accept header
     # (one that excludes JSON gets a JSON 406). The docs UI is /api/docs/.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # JSON with a depth, size and NUL-character limit (core.api.JSONParser); forms as DRF's.
+    # JSON with a depth, size and NUL-character limit (core.parsers.JSONParser); forms as DRF's.
     "DEFAULT_PARSER_CLASSES": [
-        "core.api.JSONParser",
+        "core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
