@@ -33,6 +33,10 @@ V = TypeVar("V", bound=Callable[..., Any])
 
 # Django's own wording (forms' ProhibitNullCharactersValidator), so every layer says the same.
 NUL_REFUSED = "Null characters are not allowed."
+# The methods any route here offers; anything else (TRACE, CONNECT, made-up ones) is 405 on
+# every route before any view runs: function views answer whatever method reaches them, and
+# DRF would dispatch TRACE to a viewset method named `trace`.
+KNOWN_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -57,14 +61,18 @@ def _refuse_nul(request: HttpRequest, names: list[str]) -> HttpResponse:
 
 
 class HostileInputMiddleware:
-    """400 for a NUL character in the query string or a form body; 409 for a write that
-    collided with another request (and a body over DATA_UPLOAD_MAX_MEMORY_SIZE; JSON bodies are checked by
-    core.parsers.JSONParser)."""
+    """405 for a method no route offers; 400 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE and
+    for a NUL character in the query string or a form body (JSON bodies are checked by
+    core.parsers.JSONParser); 409 for a write that collided with another request."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in KNOWN_METHODS:
+            response = _answer(request, f'Method "{request.method}" not allowed.', 405)
+            response["Allow"] = ", ".join(KNOWN_METHODS)
+            return response
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
