@@ -337,7 +337,9 @@ class IdListField(ManyRelatedField):
             except ValueError:
                 self.child_relation.fail("incorrect_type", data_type=type(item).__name__)
         wanted = [pk for pk in dict.fromkeys(ids) if 0 < pk <= MAX_ID]
-        found = self.child_relation.get_queryset().in_bulk(wanted)
+        queryset = self.child_relation.get_queryset()
+        assert queryset is not None  # every IdListField's child names its queryset
+        found = queryset.in_bulk(wanted)
         missing = [pk for pk in dict.fromkeys(ids) if pk not in found]
         if missing:
             self.child_relation.fail("does_not_exist", pk_value=missing[0])

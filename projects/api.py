@@ -17,9 +17,9 @@ from rest_framework.response import Response
 
 from core import permissions
 from core.api_base import (
-    ApiViewSet,
     MAX_ID,
     MAX_LIST_LENGTH,
+    ApiViewSet,
     CurrencyField,
     IdListField,
     ServiceViewSet,
@@ -120,7 +120,8 @@ class LinkedSerializerMixin(serializers.Serializer):
         child_relation=serializers.PrimaryKeyRelatedField(queryset=CRMStrategy.objects.all()),
         required=False,
     )
-    links = LinkSerializer(many=True, required=False, max_length=MAX_LIST_LENGTH)
+    # `max_length` goes to the ListSerializer `many=True` builds (the stubs do not know it).
+    links = LinkSerializer(many=True, required=False, max_length=MAX_LIST_LENGTH)  # type: ignore[call-arg]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
