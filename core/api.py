@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from rest_framework import filters, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -46,9 +47,41 @@ def _django_validation_detail(exc: DjangoValidationError) -> Any:
     return {"non_field_errors": exc.messages}
 
 
+# PostgreSQL's codes for a deadlock and a serialization failure: two writes collided.
+_COLLISION_CODES = {"40P01", "40001"}
+
+
+def write_collision(exc: BaseException) -> str | None:
+    """The message for a write that lost a race with another request (a row it refers to was
+    deleted meanwhile, or the database broke a deadlock between them), or None for any other
+    error. Pages (core.middleware) and the API answer it with 409."""
+    if isinstance(exc, IntegrityError):
+        return (
+            "Conflict: something this change refers to was changed or deleted by another "
+            "request at the same moment. Nothing was saved; reload and try again."
+        )
+    if isinstance(exc, OperationalError):
+        code = getattr(getattr(exc, "__cause__", None), "pgcode", None) or getattr(
+            getattr(exc, "__cause__", None), "sqlstate", None
+        )
+        if code in _COLLISION_CODES:
+            return (
+                "Conflict: another request changed the same records at the same moment. "
+                "Nothing was saved; try again."
+            )
+    return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Turn service errors into JSON: 400 naming the field, 403, 409 for protected deletes,
-    412 for an If-Match that names a version that is no longer stored."""
+    """Turn service errors into JSON: 400 naming the field, 403, 409 for protected deletes and
+    for writes that collided with another request, 412 for an If-Match that names a version
+    that is no longer stored."""
+    collision = write_collision(exc)
+    if collision is not None:
+        from rest_framework.views import set_rollback
+
+        set_rollback()
+        return Response({"detail": collision}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, EditConflict):
         return Response({"detail": str(exc)}, status=status.HTTP_412_PRECONDITION_FAILED)
     if isinstance(exc, DjangoValidationError):

@@ -1,7 +1,7 @@
 """Base classes every resource's API builds on: auth, the token endpoint, permissions, the
 schema's error responses and the service-calling viewset."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -19,6 +19,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
+from rest_framework.relations import ManyRelatedField
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -324,6 +325,51 @@ def actor(serializer: serializers.BaseSerializer) -> Any:
 def expected_version(serializer: serializers.BaseSerializer) -> int | None:
     """The version the client's If-Match names, for the services' `version`."""
     return serializer.context.get("version")
+
+
+# The most ids (or links) one request may send in a list: far above any real project (a few
+# dozen links), low enough that a hostile list is refused before it costs anything.
+MAX_LIST_LENGTH = 200
+# The largest id a database column holds; a larger one cannot exist (and would overflow).
+MAX_ID = 2**63 - 1
+
+
+def check_list_length(items: Any) -> None:
+    """400 when a list sent by a client is longer than MAX_LIST_LENGTH."""
+    if len(items) > MAX_LIST_LENGTH:
+        raise ValidationError(
+            f"At most {MAX_LIST_LENGTH} items may be sent in one list; this one has {len(items)}."
+        )
+
+
+class IdListField(ManyRelatedField):
+    """A list of ids of one model: at most MAX_LIST_LENGTH, all resolved in one query (DRF's
+    `many=True` runs one query per id). Answers the objects in the order sent, duplicates
+    dropped."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if isinstance(data, (str, Mapping)) or not hasattr(data, "__iter__"):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        items = list(data)
+        if not self.allow_empty and not items:
+            self.fail("empty")
+        check_list_length(items)
+        ids = []
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, (int, str)):
+                self.child_relation.fail("incorrect_type", data_type=type(item).__name__)
+            try:
+                ids.append(int(item))
+            except ValueError:
+                self.child_relation.fail("incorrect_type", data_type=type(item).__name__)
+        wanted = [pk for pk in dict.fromkeys(ids) if 0 < pk <= MAX_ID]
+        queryset = self.child_relation.get_queryset()
+        assert queryset is not None  # every IdListField's child names its queryset
+        found = queryset.in_bulk(wanted)
+        missing = [pk for pk in dict.fromkeys(ids) if pk not in found]
+        if missing:
+            self.child_relation.fail("does_not_exist", pk_value=missing[0])
+        return [found[pk] for pk in dict.fromkeys(ids)]
 
 
 class UserField(serializers.PrimaryKeyRelatedField):

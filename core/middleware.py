@@ -1,5 +1,12 @@
-"""Pages are default-deny: every page needs a signed-in user with a role unless its view says
-otherwise, so a new page cannot forget the check.
+"""Two guards every request passes.
+
+HostileInputMiddleware: a NUL character anywhere in the query string or a form body is refused
+with 400 before any view (PostgreSQL cannot store one in text, and search or filter code would
+fail on it with a 500); a write that collided with another request (an IntegrityError from a
+row deleted meanwhile, a deadlock) answers 409 instead of 500.
+
+DefaultDenyMiddleware: pages are default-deny: every page needs a signed-in user with a role
+unless its view says otherwise, so a new page cannot forget the check.
 
 - `@public` — anyone (sign-in, password reset);
 - `@signed_in` — any signed-in user, role or not (home explains a missing role; password
@@ -16,12 +23,79 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 from .permissions import can_read
 
 V = TypeVar("V", bound=Callable[..., Any])
+
+# Django's own wording (forms' ProhibitNullCharactersValidator), so every layer says the same.
+NUL_REFUSED = "Null characters are not allowed."
+# The methods any route here offers; anything else (TRACE, CONNECT, made-up ones) is 405 on
+# every route before any view runs: function views answer whatever method reaches them, and
+# DRF would dispatch TRACE to a viewset method named `trace`.
+KNOWN_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _with_nul(query: Any) -> list[str]:
+    """The names of the parameters whose name or value holds a NUL character."""
+    return [key for key in query if "\x00" in key or any("\x00" in v for v in query.getlist(key))]
+
+
+def _answer(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=status)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _refuse_nul(request: HttpRequest, names: list[str]) -> HttpResponse:
+    """400; the API names each parameter as it names a field (`{"q": ["Null …"]}`)."""
+    if request.path.startswith("/api/"):
+        clean = [name for name in names if "\x00" not in name]
+        if clean == names:
+            return JsonResponse({name: [NUL_REFUSED] for name in names}, status=400)
+    return _answer(request, NUL_REFUSED, 400)
+
+
+class HostileInputMiddleware:
+    """405 for a method no route offers; 400 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE and
+    for a NUL character in the query string or a form body (JSON bodies are checked by
+    core.parsers.JSONParser); 409 for a write that collided with another request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in KNOWN_METHODS:
+            response = _answer(request, f'Method "{request.method}" not allowed.', 405)
+            response["Allow"] = ", ".join(KNOWN_METHODS)
+            return response
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is not None and length > limit:
+            return _answer(
+                request, f"The request body is larger than the limit of {limit} bytes.", 400
+            )
+        refused = _with_nul(request.GET)
+        content_type = request.content_type or ""
+        if not refused and request.method == "POST" and content_type in FORM_TYPES:
+            refused = _with_nul(request.POST)
+        if refused:
+            return _refuse_nul(request, refused)
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from .api import write_collision
+
+        message = write_collision(exception)
+        return None if message is None else _answer(request, message, 409)
+
 
 # URL namespaces that authenticate and authorise on their own.
 SELF_GUARDED_NAMESPACES = frozenset({"api", "admin"})

@@ -11,14 +11,17 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
-from rest_framework.relations import ManyRelatedField, PKOnlyObject
+from rest_framework.relations import PKOnlyObject
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import permissions
 from core.api_base import (
+    MAX_ID,
+    MAX_LIST_LENGTH,
     ApiViewSet,
     CurrencyField,
+    IdListField,
     ServiceViewSet,
     UserField,
     actor,
@@ -90,7 +93,8 @@ class ProjectPartPermission(BasePermission):
 class LinkSerializer(serializers.Serializer):
     """One link to a CRM strategy: how the project or feature serves it, and optionally how much."""
 
-    crm_strategy = serializers.PrimaryKeyRelatedField(queryset=CRMStrategy.objects.all())
+    # An id, checked against the database for the whole list at once (LinkedSerializerMixin).
+    crm_strategy = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     rationale = serializers.CharField(max_length=500, allow_blank=True, required=False, default="")
     weight = serializers.IntegerField(min_value=1, max_value=100, allow_null=True, required=False)
 
@@ -102,7 +106,7 @@ class LinkSerializer(serializers.Serializer):
         }
 
 
-class LinkedStrategiesField(ManyRelatedField):
+class LinkedStrategiesField(IdListField):
     """The ids of the linked CRM strategies, read from the (prefetched) links."""
 
     def get_attribute(self, instance: Any) -> list[PKOnlyObject]:
@@ -117,7 +121,8 @@ class LinkedSerializerMixin(serializers.Serializer):
         child_relation=serializers.PrimaryKeyRelatedField(queryset=CRMStrategy.objects.all()),
         required=False,
     )
-    links = LinkSerializer(many=True, required=False)
+    # `max_length` goes to the ListSerializer `many=True` builds (the stubs do not know it).
+    links = LinkSerializer(many=True, required=False, max_length=MAX_LIST_LENGTH)  # type: ignore[call-arg]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -126,10 +131,16 @@ class LinkedSerializerMixin(serializers.Serializer):
                 {"links": ["Send either crm_strategies or links, not both."]}
             )
         if "links" in attrs:
-            ids = [link["crm_strategy"].pk for link in attrs["links"]]
+            ids = [link["crm_strategy"] for link in attrs["links"]]
             if len(ids) != len(set(ids)):
                 raise serializers.ValidationError(
                     {"links": ["Each CRM strategy may be linked only once."]}
+                )
+            found = set(CRMStrategy.objects.filter(pk__in=ids).values_list("pk", flat=True))
+            missing = [pk for pk in ids if pk not in found]
+            if missing:
+                raise serializers.ValidationError(
+                    {"links": [f"No such CRM strategy: {', '.join(map(str, missing))}."]}
                 )
         return attrs
 
@@ -142,7 +153,7 @@ class LinkedSerializerMixin(serializers.Serializer):
             validated_data.pop("crm_strategies", None)
             return [
                 services.LinkSpec(
-                    link["crm_strategy"].pk, link.get("rationale") or "", link.get("weight")
+                    link["crm_strategy"], link.get("rationale") or "", link.get("weight")
                 )
                 for link in validated_data.pop("links")
             ]
@@ -346,7 +357,9 @@ class TraceSerializer(serializers.Serializer):
 
 
 class FeatureOrderSerializer(serializers.Serializer):
-    features = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=10000)
+    features = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), max_length=MAX_LIST_LENGTH
+    )
 
 
 def project_queryset() -> Any:
@@ -376,9 +389,11 @@ class ProjectViewSet(ServiceViewSet):
     def delete_service(self, instance: CRMProject, version: Version = None) -> None:
         services.project_delete(actor=self.request.user, project_id=instance.pk, version=version)
 
-    @extend_schema(responses={200: TraceSerializer})
-    @action(detail=True, methods=["get"])
-    def trace(self, request: Request, pk: str | None = None) -> Response:
+    # Not named `trace`: DRF dispatches the HTTP TRACE method to a viewset method of that name,
+    # so TRACE /api/projects/ would have run this action instead of answering 405.
+    @extend_schema(operation_id="projects_trace_retrieve", responses={200: TraceSerializer})
+    @action(detail=True, methods=["get"], url_path="trace", url_name="trace")
+    def trace_chains(self, request: Request, pk: str | None = None) -> Response:
         """Every chain from the project through its CRM strategies to goals."""
         project = self.get_object()
         return Response(

@@ -165,11 +165,19 @@ def _set_links(
     """Make the owner's links exactly `links` (the owner's row is locked by the caller); when
     anything changed, the owner's version moves on too."""
     specs = {spec.crm_strategy_id: spec for spec in links}
-    strategies = CRMStrategy.objects.in_bulk(list(specs))
+    # Locked (in id order, so two writers cannot deadlock): a CRM strategy being deleted or
+    # retired meanwhile either waits for this transaction (and then sees the link) or has
+    # finished, and is then missing here instead of failing the link's insert with a 500.
+    strategies = {
+        row.pk: row
+        for row in CRMStrategy.objects.select_for_update().filter(pk__in=specs).order_by("pk")
+    }
     missing = sorted(set(specs) - set(strategies))
     if missing:
         raise ValidationError(
-            {"crm_strategies": f"No such CRM strategy: {', '.join(map(str, missing))}."}
+            f"CRM strategy {', '.join(map(str, missing))} no longer exists (deleted meanwhile?); "
+            "nothing was linked. Reload and choose again.",
+            code="stale",
         )
     existing = {
         link.crm_strategy_id: link for link in link_model.objects.filter(**{owner_field: owner})
@@ -185,18 +193,27 @@ def _set_links(
         )
     dropped = link_model.objects.filter(**{owner_field: owner}).exclude(crm_strategy_id__in=specs)
     deleted, _ = dropped.delete()
-    changed = bool(deleted)
+    added: list[Any] = []
+    edited: list[Any] = []
     for pk, spec in specs.items():
         link = existing.get(pk)
         if link is None:
             link = link_model(**{owner_field: owner}, crm_strategy=strategies[pk])
+            added.append(link)
         elif spec.keep or (link.rationale == spec.rationale and link.weight == spec.weight):
             continue
+        else:
+            edited.append(link)
         if not spec.keep:
             link.rationale = spec.rationale
             link.weight = spec.weight
-        validate_and_save(link, actor=actor, exclude=[owner_field, "crm_strategy"])
-        changed = True
+        # Field checks only: the weight range is the field's validators, and uniqueness holds
+        # by construction (one spec per strategy); constraint checks would query once per link.
+        link.full_clean(exclude=[owner_field, "crm_strategy"], validate_constraints=False)
+    # Two statements whatever the number of links.
+    link_model.objects.bulk_create(added)
+    link_model.objects.bulk_update(edited, ["rationale", "weight"])
+    changed = bool(deleted or added or edited)
     if changed:
         touch(owner, actor=actor)
 
@@ -249,6 +266,10 @@ def feature_update(
 @transaction.atomic
 def feature_delete(*, actor: Actor, feature_id: int, version: Version = None) -> None:
     """Delete a feature with its links."""
+    # The project first, as adding, moving and reordering do: the order of the project's
+    # features changes under one lock, so a move never works on a list losing a row meanwhile.
+    project_id = feature_for(actor, feature_id, change=True).project_id
+    project_for(actor, project_id, change=True, for_update=True)
     feature = feature_for(actor, feature_id, change=True, for_update=True)
     check_version(feature, version)
     feature.delete()

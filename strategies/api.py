@@ -6,7 +6,13 @@ from django.db.models import Prefetch
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 
-from core.api_base import ServiceViewSet, StrategyPermission, actor, expected_version
+from core.api_base import (
+    IdListField,
+    ServiceViewSet,
+    StrategyPermission,
+    actor,
+    expected_version,
+)
 from core.services import Version
 from goals.models import BusinessGoal
 
@@ -77,8 +83,9 @@ class CRMStrategySerializer(serializers.ModelSerializer):
     """What CRM builds for business strategies. `business_strategies` is the list of ids it
     serves; writing it replaces the whole set (retired ones cannot be added)."""
 
-    business_strategies = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=BusinessStrategy.objects.all(), required=False
+    business_strategies = IdListField(
+        child_relation=serializers.PrimaryKeyRelatedField(queryset=BusinessStrategy.objects.all()),
+        required=False,
     )
     is_anchored = serializers.BooleanField(read_only=True)
     business_strategy_count = serializers.IntegerField(read_only=True)

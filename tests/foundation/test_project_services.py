@@ -130,13 +130,17 @@ def test_a_kept_link_keeps_its_stored_rationale_and_a_new_one_starts_empty(pm):
     assert links == {link.crm_strategy_id: ("Stored", 40), new.pk: ("", None)}
 
 
-def test_a_link_to_a_crm_strategy_that_does_not_exist_is_refused_naming_it(pm):
+def test_a_link_to_a_crm_strategy_that_does_not_exist_is_refused_naming_it_as_a_conflict(pm):
+    """Callers check ids first (serializers, forms); one missing here was deleted meanwhile,
+    so it is a conflict (409 in the API), and nothing is linked."""
     project = ProjectFactory(manager=pm)
 
     with pytest.raises(ValidationError) as caught:
         services.project_set_links(actor=pm, project_id=project.pk, links=[LinkSpec(999999)])
 
-    assert "999999" in caught.value.message_dict["crm_strategies"][0]
+    assert caught.value.code == "stale"
+    assert "999999" in caught.value.messages[0]
+    assert not project.links.exists()
 
 
 def test_a_reorder_moves_the_version_of_the_features_that_moved_only(pm):
