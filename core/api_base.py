@@ -24,6 +24,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from . import money, permissions
+from .throttling import FailOpenThrottleMixin
 
 # --- Schema: every operation documents its error answers, so generated clients can parse them.
 
@@ -106,7 +107,7 @@ class TokenRequestSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
 
-class TokenThrottle(ScopedRateThrottle):
+class TokenThrottle(FailOpenThrottleMixin, ScopedRateThrottle):
     """Token attempts per client address (REMOTE_ADDR, or X-Forwarded-For as far back as
     NUM_PROXIES trusts), at the scope's rate from the current settings (DRF's own class reads
     them once at import, so tests could not override the rate)."""

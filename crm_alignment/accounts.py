@@ -15,8 +15,10 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from rest_framework.throttling import SimpleRateThrottle
 
+from core.throttling import FailOpenThrottleMixin
 
-class PageAttemptThrottle(SimpleRateThrottle):
+
+class PageAttemptThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
     """POSTs per client address to one account page, at LOGIN_THROTTLE (read per request, so
     a changed setting applies at once)."""
 
