@@ -37,8 +37,10 @@ def cache_down(settings):
 
 
 @pytest.fixture
-def broker_down():
+def broker_down(monkeypatch):
     """A real (not eager) publish to a broker on a closed port."""
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", CLOSED_PORT)
     conf = celery_app.conf
     old = (conf.task_always_eager, conf.broker_url, conf.broker_transport_options)
     conf.task_always_eager = False

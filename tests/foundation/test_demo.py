@@ -29,6 +29,14 @@ from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes, 
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _debug_on(settings):
+    """load_demo is a development command (it refuses with debug off unless --force, tested
+    in tests/foundation/test_demo.py); Django's test set-up turns DEBUG off."""
+    settings.DEBUG = True
+
+
 MODELS = [
     get_user_model(),
     Department,
