@@ -31,4 +31,8 @@ RUN DJANGO_DEBUG=0 \
 USER crm
 EXPOSE 8000
 
-CMD ["sh", "-c", "gunicorn crm_alignment.wsgi:application --bind 0.0.0.0:8000 --workers ${GUNICORN_WORKERS:-3} --access-logfile - --forwarded-allow-ips='*'"]
+# gunicorn honours X-Forwarded-* (the scheme, the client address) only from these addresses:
+# set FORWARDED_ALLOW_IPS to the TLS proxy's address; trusting '*' would let any client claim
+# HTTPS or another address.
+ENV FORWARDED_ALLOW_IPS=127.0.0.1
+CMD ["sh", "-c", "gunicorn crm_alignment.wsgi:application --bind 0.0.0.0:8000 --workers ${GUNICORN_WORKERS:-3} --access-logfile - --forwarded-allow-ips=\"${FORWARDED_ALLOW_IPS:-127.0.0.1}\""]

@@ -20,7 +20,6 @@ $(STAMP): pyproject.toml constraints.txt
 
 migrate: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
 
 demo: migrate
 	$(PY) manage.py load_demo

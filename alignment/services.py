@@ -15,9 +15,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 
 from core.permissions import can_approve_project, can_start_scan
-from core.services import Actor, Version, apply_changes, check_version, require, save_changes
+from core.services import (
+    Actor,
+    ServiceUnavailable,
+    Version,
+    apply_changes,
+    check_version,
+    require,
+    save_changes,
+)
 from projects.access import project_for
 from projects.models import APPROVABLE_PROJECT_STATUSES, CRMProject, ProjectStatus
 
@@ -28,6 +37,14 @@ from .readiness import project_readiness
 log = logging.getLogger(__name__)
 
 REASON_MAX = 2000
+
+
+class ScanUnavailable(ServiceUnavailable):
+    """A requested scan could not be queued; `scan` is its record, stored as failed."""
+
+    def __init__(self, message: str, *, scan: Scan) -> None:
+        super().__init__(message)
+        self.scan = scan
 
 
 def _decide(flag: Flag, allowed_from: list[str], **changes: object) -> Flag:
@@ -128,7 +145,10 @@ def project_approve(*, project_id: int, actor: Actor, version: Version = None) -
 
 @transaction.atomic
 def scan_request(*, actor: Actor) -> Scan:
-    """Queue a full scan; a worker runs it once this transaction commits."""
+    """Queue a full scan; a worker runs it once this transaction commits.
+
+    Raises ServiceUnavailable (API: 503) after the commit when the task queue or the cache is
+    unreachable; the scan is then stored as failed with the reason."""
     require(can_start_scan(actor), "Only sponsors, executives and admins may start a scan.")
     scan = Scan.objects.create(kind=ScanKind.FULL, state=ScanState.QUEUED, requested_by=actor)
     transaction.on_commit(lambda: _queue_scan(scan))
@@ -137,12 +157,16 @@ def scan_request(*, actor: Actor) -> Scan:
 
 def _queue_scan(scan: Scan) -> None:
     """Hand the scan to the task queue; if that fails, say so on the scan instead of leaving it
-    queued forever (and the user with a server error after their request was saved)."""
+    queued forever, and tell the caller (ServiceUnavailable) rather than answer a server error.
+    The broker and cache clients time out after a few seconds (settings), so a hanging server
+    never holds the web worker long."""
     from . import tasks  # the task module imports the engine; keep services import-light
 
     try:
         tasks.run_full_scan.delay(scan.pk)
-    except (BrokerError, OSError) as exc:  # Celery re-raises broker failures as BrokerError
+    # Celery re-raises broker failures as BrokerError; a Redis cache (touched by the task when
+    # it runs in-process, CELERY_TASK_ALWAYS_EAGER) raises RedisError.
+    except (BrokerError, OSError, RedisError) as exc:
         log.exception("Could not queue alignment scan %s", scan.pk)
         error = (
             f"The scan could not be started: the task queue did not accept it "
@@ -155,3 +179,8 @@ def _queue_scan(scan: Scan) -> None:
         ):
             # Keep the instance the caller holds (and shows) in step with the row.
             scan.state, scan.error = ScanState.FAILED, error
+        raise ScanUnavailable(
+            f"Scan {scan.pk} could not be started: the task queue is unreachable. "
+            "Try again in a few minutes; the periodic scan also keeps the flags current.",
+            scan=scan,
+        ) from exc

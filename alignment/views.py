@@ -49,7 +49,13 @@ from .selectors import (
     project_flags_needing_attention,
     snapshots_trend,
 )
-from .services import flag_acknowledge, flag_waive, project_approve, scan_request
+from .services import (
+    ScanUnavailable,
+    flag_acknowledge,
+    flag_waive,
+    project_approve,
+    scan_request,
+)
 
 FLAGS_PER_PAGE = 25
 MATRIX_PROJECTS_PER_PAGE = 25
@@ -128,7 +134,11 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def scan_start(request: HttpRequest) -> HttpResponse:
     """Ask for a full scan now (the service checks who may)."""
-    scan = scan_request(actor=request.user)
+    try:
+        scan = scan_request(actor=request.user)
+    except ScanUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect("alignment:dashboard")
     scan.refresh_from_db()
     if scan.state == ScanState.DONE:
         messages.success(

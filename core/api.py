@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .services import EditConflict
+from .services import EditConflict, ServiceUnavailable
 
 
 class Pagination(PageNumberPagination):
@@ -75,7 +75,7 @@ def write_collision(exc: BaseException) -> str | None:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Turn service errors into JSON: 400 naming the field, 403, 409 for protected deletes and
     for writes that collided with another request, 412 for an If-Match that names a version
-    that is no longer stored."""
+    that is no longer stored, 503 when a backing service (the task queue) is unreachable."""
     collision = write_collision(exc)
     if collision is not None:
         from rest_framework.views import set_rollback
@@ -84,6 +84,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response({"detail": collision}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, EditConflict):
         return Response({"detail": str(exc)}, status=status.HTTP_412_PRECONDITION_FAILED)
+    if isinstance(exc, ServiceUnavailable):
+        return Response(
+            {"detail": str(exc)},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        )
     if isinstance(exc, DjangoValidationError):
         # A protected delete, or a flag that another user or a scan changed meanwhile.
         if getattr(exc, "code", None) in ("protected", "stale", "invalid_state"):

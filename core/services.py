@@ -24,6 +24,13 @@ def require(permitted: bool, message: str = "You may not do that.") -> None:
         raise PermissionDenied(message)
 
 
+class ServiceUnavailable(Exception):
+    """A backing service (the task queue, the cache) did not answer in time: the request is
+    refused with a message to try again later (the API answers 503), never a server error."""
+
+    retry_after_seconds = 60
+
+
 class EditConflict(Exception):
     """The object changed since the caller read it (their version is stale): the edit is
     refused rather than silently overwriting someone else's change."""

@@ -21,6 +21,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from core import tokens
 from core.middleware import signed_in
+from core.throttling import FailOpenThrottleMixin
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class LoginView(auth_views.LoginView):
     """Django's login page; axes refuses locked-out attempts (see the module docstring)."""
 
 
-class PasswordResetThrottle(SimpleRateThrottle):
+class PasswordResetThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
     """Reset requests per client address, at PASSWORD_RESET_THROTTLE (read per request, so a
     changed setting applies at once). A reset request has no password to fail, so axes cannot
     count it; this keeps the page from being used to flood mailboxes."""
@@ -106,12 +107,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         throttle = PasswordResetThrottle()
-        try:
-            allowed = throttle.allow_request(request, self)  # type: ignore[arg-type]
-        except Exception:  # any cache backend error: fail open, say so in the log
-            logger.warning("Password-reset limit skipped: the cache is unavailable.", exc_info=True)
-            allowed = True
-        if allowed:
+        if throttle.allow_request(request, self):  # fails open when the cache is down
             return super().post(request, *args, **kwargs)
         wait = int(throttle.wait() or 60) + 1
         form = self.get_form()

@@ -273,9 +273,24 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# A cache or broker that hangs must not hold a web worker: every connection attempt and every
+# read or write gives up after these many seconds (the callers then fail open or answer 503).
+CACHE_CONNECT_TIMEOUT_SECONDS = env_int("CACHE_CONNECT_TIMEOUT_SECONDS", 2)
+CACHE_SOCKET_TIMEOUT_SECONDS = env_int("CACHE_SOCKET_TIMEOUT_SECONDS", 2)
+CELERY_BROKER_CONNECT_TIMEOUT_SECONDS = env_int("CELERY_BROKER_CONNECT_TIMEOUT_SECONDS", 2)
+CELERY_BROKER_SOCKET_TIMEOUT_SECONDS = env_int("CELERY_BROKER_SOCKET_TIMEOUT_SECONDS", 2)
+
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL")}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env_str("CACHE_URL"),
+            # Passed to redis-py's connection pool.
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_CONNECT_TIMEOUT_SECONDS,
+                "socket_timeout": CACHE_SOCKET_TIMEOUT_SECONDS,
+            },
+        }
         if env_str("CACHE_URL")
         else {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
@@ -300,6 +315,20 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": CELERY_BROKER_CONNECT_TIMEOUT_SECONDS,
+        "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT_SECONDS,
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_CONNECT_TIMEOUT_SECONDS
+# Publishing (a scan request, a re-check after an edit) runs in a web request: one quick retry,
+# then the caller answers 503 or logs the lost re-check (Celery's default retries three times).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # One queue name per deployment (and per parallel test worker) sharing a broker.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")

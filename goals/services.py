@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from core.permissions import can_manage_strategy
 from core.services import (
@@ -62,14 +63,20 @@ def goal_update(
 
 @transaction.atomic
 def goal_delete(*, actor: Actor, goal_id: int, version: Version = None) -> None:
-    """Delete a goal that nothing depends on; with strategies under it, retire it instead."""
+    """Delete a goal that nothing depends on; with strategies under it, or KPIs with recorded
+    readings (their history would go with it), retire it instead. KPIs without readings are
+    only the goal's own definition and go with it."""
     goal = goal_for(
         actor, goal_id, change=True, refusal="Only executives delete goals.", for_update=True
     )
     check_version(goal, version)
+    with_readings = goal.kpis.filter(Exists(KPICheckIn.objects.filter(kpi=OuterRef("pk"))))
     refuse_delete_with_dependents(
         "goal",
-        {"business strategies": list(goal.business_strategies.values_list("title", flat=True))},
+        {
+            "business strategies": list(goal.business_strategies.values_list("title", flat=True)),
+            "KPIs with readings": list(with_readings.values_list("name", flat=True)),
+        },
     )
     goal.delete()
 

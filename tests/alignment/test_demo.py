@@ -15,6 +15,13 @@ from .conftest import all_unresolved
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _debug_on(settings):
+    """load_demo is a development command (it refuses with debug off unless --force, tested
+    in tests/foundation/test_demo.py); Django's test set-up turns DEBUG off."""
+    settings.DEBUG = True
+
+
 def test_scanning_the_demo_data_flags_exactly_the_deliberate_problems():
     call_command("load_demo", stdout=StringIO())
     call_command("scan_alignment", stdout=StringIO())

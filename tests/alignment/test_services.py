@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alignment.models import Flag, FlagState, Scan, ScanState
-from alignment.services import flag_acknowledge, flag_waive, scan_request
-from tests.factories import ProjectFactory
+from alignment.services import ScanUnavailable, flag_acknowledge, flag_waive, scan_request
+from tests.factories import ProjectFactory, UserFactory
 
 from .conftest import scan
 
@@ -178,9 +178,14 @@ def broker_down(monkeypatch):
 def test_a_scan_the_queue_refuses_is_marked_failed_with_the_reason_and_logged(
     sponsor, broker_down, django_capture_on_commit_callbacks, caplog
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        requested = scan_request(actor=sponsor)
+    with (
+        pytest.raises(ScanUnavailable) as refused,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        scan_request(actor=sponsor)
+    requested = refused.value.scan
     assert requested.state == ScanState.FAILED
+    assert "task queue is unreachable" in str(refused.value)
     stored = Scan.objects.get(pk=requested.pk)
     assert stored.state == ScanState.FAILED and stored.finished_at is not None
     assert "could not be started" in stored.error and "Connection refused" in stored.error
@@ -188,17 +193,15 @@ def test_a_scan_the_queue_refuses_is_marked_failed_with_the_reason_and_logged(
     assert f"Could not queue alignment scan {requested.pk}" in caplog.text
 
 
-def test_a_scan_requested_while_the_queue_is_down_answers_without_a_server_error(
-    sponsor, broker_down, client, django_capture_on_commit_callbacks
+@pytest.mark.django_db(transaction=True)
+def test_a_scan_requested_while_the_queue_is_down_answers_503_and_the_page_says_so(
+    broker_down, client
 ):
-    client.force_login(sponsor)
-    with django_capture_on_commit_callbacks(execute=True):
-        api = client.post("/api/alignment/scan/")
-    assert api.status_code == 202
-    polled = client.get(f"/api/alignment/scans/{api.json()['id']}/")
-    assert polled.json()["state"] == ScanState.FAILED
-    assert "could not be started" in polled.json()["error"]
-    with django_capture_on_commit_callbacks(execute=True):
-        page = client.post(reverse("alignment:scan"))
-    assert page.status_code == 302
+    client.force_login(UserFactory(username="sponsor", roles=["sponsor"]))
+    api = client.post("/api/alignment/scan/")
+    assert api.status_code == 503
+    assert "task queue is unreachable" in api.json()["detail"]
+    page = client.post(reverse("alignment:scan"), follow=True)
+    assert page.status_code == 200
+    assert "task queue is unreachable" in page.content.decode()
     assert list(Scan.objects.values_list("state", flat=True)) == [ScanState.FAILED] * 2

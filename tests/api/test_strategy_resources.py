@@ -2,12 +2,13 @@
 
 import pytest
 
-from goals.models import BusinessGoal
+from goals.models import KPI, BusinessGoal, KPICheckIn
 from strategies.models import CRMStrategy
 from tests.factories import (
     BusinessStrategyFactory,
     CRMStrategyFactory,
     GoalFactory,
+    KPICheckInFactory,
     KPIFactory,
     UserFactory,
 )
@@ -78,6 +79,26 @@ def test_deleting_a_goal_with_strategies_is_a_409_naming_them(api, executive, ch
     assert response.status_code == 409
     assert business.title in response.json()["detail"]
     assert BusinessGoal.objects.filter(pk=goal.pk).exists()
+
+
+def test_deleting_a_goal_whose_kpis_have_readings_is_a_409_naming_them(api, executive):
+    goal = GoalFactory(owner=executive)
+    read = KPIFactory(goal=goal, name="Net revenue retention")
+    KPICheckInFactory(kpi=read)
+    KPIFactory(goal=goal, name="Never measured")
+    response = api(executive).delete(f"/api/goals/{goal.pk}/")
+    assert response.status_code == 409
+    detail = response.json()["detail"]
+    assert "KPIs with readings: Net revenue retention" in detail
+    assert "Never measured" not in detail
+    assert KPICheckIn.objects.filter(kpi=read).exists()
+
+
+def test_deleting_a_goal_whose_kpis_have_no_readings_deletes_them_with_it(api, executive):
+    goal = GoalFactory(owner=executive)
+    KPIFactory(goal=goal, name="Never measured")
+    assert api(executive).delete(f"/api/goals/{goal.pk}/").status_code == 204
+    assert not KPI.objects.exists()
 
 
 def test_deleting_a_goal_without_dependents_works(api, executive):

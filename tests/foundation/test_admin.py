@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from alignment.services import project_approve
-from goals.models import BusinessGoal
+from goals.models import BusinessGoal, KPICheckIn
 from projects.models import CRMProject, ProjectLink, ProjectStatus
 from strategies.models import CRMStrategy, StrategyStatus
 from tests.factories import (
@@ -19,6 +19,7 @@ from tests.factories import (
     FeatureLinkFactory,
     GoalFactory,
     KPICheckInFactory,
+    KPIFactory,
     ProjectCheckInFactory,
     ProjectFactory,
     ProjectLinkFactory,
@@ -282,3 +283,13 @@ def test_features_and_check_ins_added_inline_go_through_the_services(admin_clien
     assert added.position == 8  # appended after the last one by feature_create
     check_in = project.check_ins.get()
     assert (check_in.health, check_in.author) == ("at_risk", admin_user)
+
+
+def test_a_goal_whose_kpis_have_readings_cannot_be_deleted_in_the_admin(admin_client):
+    kpi = KPIFactory(name="Net revenue retention")
+    KPICheckInFactory(kpi=kpi)
+    url = reverse("admin:goals_businessgoal_delete", args=[kpi.goal_id])
+    response = admin_client.post(url, {"post": "yes"})
+    assert response.status_code == 302
+    assert any("KPIs with readings: Net revenue retention" in m for m in _messages(response))
+    assert KPICheckIn.objects.filter(kpi=kpi).exists()

@@ -29,6 +29,14 @@ from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes, 
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _debug_on(settings):
+    """load_demo is a development command (it refuses with debug off unless --force, tested
+    in tests/foundation/test_demo.py); Django's test set-up turns DEBUG off."""
+    settings.DEBUG = True
+
+
 MODELS = [
     get_user_model(),
     Department,
@@ -222,3 +230,21 @@ def test_expected_flags_name_unique_subjects(loaded):
         | set(CRMStrategy.objects.values_list("title", flat=True))
     )
     assert {label for _, label in demo.EXPECTED_FLAGS} <= every_title
+
+
+def test_load_demo_refuses_with_debug_off_and_creates_no_login(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DJANGO_DEBUG off"):
+        call_command("load_demo", stdout=StringIO())
+    assert not get_user_model().objects.exists()
+
+
+def test_load_demo_with_force_loads_with_debug_off(settings):
+    settings.DEBUG = False
+
+    call_command("load_demo", "--force", stdout=StringIO())
+
+    assert get_user_model().objects.filter(username="admin", is_superuser=True).exists()

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from crm_alignment.demo import DEMO_LOGINS, DEMO_PASSWORD, load_demo
 
@@ -13,7 +14,22 @@ class Command(BaseCommand):
         "features, and one login per role. Safe to run again: existing objects are kept."
     )
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Load even with DJANGO_DEBUG off (a production-like deployment).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        # The demo logins (a superuser among them) share one password printed in the README:
+        # loaded into a production database by mistake, they would be an open door.
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "Refusing to load the demo data with DJANGO_DEBUG off: it creates logins, a "
+                "superuser among them, with a published password. Use --force for a "
+                "demonstration deployment, then change or remove those logins."
+            )
         result = load_demo()
         if result.created_total:
             made = ", ".join(
