@@ -10,12 +10,12 @@ import threading
 
 import pytest
 from django.db import connections
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from projects.models import Feature
 from strategies.models import CRMStrategy
 from tests.factories import CRMStrategyFactory, FeatureFactory, ProjectFactory, UserFactory
+from tests.tokens import token_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -33,8 +33,7 @@ def _no_live_rechecks(monkeypatch):
 
 def _client(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
 
 
