@@ -1,6 +1,6 @@
 """Small helpers every app's services share."""
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -73,6 +73,22 @@ def _stamp(instance: Model, actor: Actor) -> list[str]:
     user = actor if getattr(actor, "is_authenticated", False) else None
     instance.updated_by = user  # type: ignore[attr-defined]
     return ["version", "updated_by", "updated_at"]
+
+
+def update_stored(
+    fetch: Callable[..., M],
+    pk: Any,
+    *,
+    actor: Actor,
+    changes: Mapping[str, Any],
+    allowed: Iterable[str],
+    version: Version = None,
+) -> M:
+    """The whole of an update with no invariant beyond the row's own: fetch and lock it
+    through its gate (404 / 403), refuse a stale version, write only what changed."""
+    obj = fetch(actor, pk, change=True, for_update=True)
+    check_version(obj, version)
+    return save_changes(obj, apply_changes(obj, changes, allowed), actor=actor)
 
 
 def touch(instance: M, *, actor: Actor) -> M:

@@ -21,6 +21,7 @@ from core.services import (
     refuse_delete_with_dependents,
     require,
     save_changes,
+    update_stored,
     validate_and_save,
 )
 
@@ -55,10 +56,9 @@ def goal_update(
     *, actor: Actor, goal_id: int, changes: Mapping[str, Any], version: Version = None
 ) -> BusinessGoal:
     """Change a goal's fields (retire it by setting status)."""
-    goal = goal_for(actor, goal_id, change=True, for_update=True)
-    check_version(goal, version)
-    changed = apply_changes(goal, changes, GOAL_FIELDS)
-    return save_changes(goal, changed, actor=actor)
+    return update_stored(
+        goal_for, goal_id, actor=actor, changes=changes, allowed=GOAL_FIELDS, version=version
+    )
 
 
 @transaction.atomic
@@ -95,10 +95,9 @@ def kpi_update(
     *, actor: Actor, kpi_id: int, changes: Mapping[str, Any], version: Version = None
 ) -> KPI:
     """Change a KPI's fields."""
-    kpi = kpi_for(actor, kpi_id, change=True, for_update=True)
-    check_version(kpi, version)
-    changed = apply_changes(kpi, changes, KPI_FIELDS)
-    return save_changes(kpi, changed, actor=actor)
+    return update_stored(
+        kpi_for, kpi_id, actor=actor, changes=changes, allowed=KPI_FIELDS, version=version
+    )
 
 
 @transaction.atomic

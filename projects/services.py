@@ -31,6 +31,7 @@ from core.services import (
     require_people_roles,
     save_changes,
     touch,
+    update_stored,
     validate_and_save,
 )
 from strategies.models import CRMStrategy, StrategyStatus
@@ -257,10 +258,14 @@ def feature_update(
     *, actor: Actor, feature_id: int, changes: Mapping[str, Any], version: Version = None
 ) -> Feature:
     """Change a feature's fields (it stays in its project)."""
-    feature = feature_for(actor, feature_id, change=True, for_update=True)
-    check_version(feature, version)
-    changed = apply_changes(feature, changes, FEATURE_FIELDS)
-    return save_changes(feature, changed, actor=actor)
+    return update_stored(
+        feature_for,
+        feature_id,
+        actor=actor,
+        changes=changes,
+        allowed=FEATURE_FIELDS,
+        version=version,
+    )
 
 
 @transaction.atomic
@@ -363,10 +368,9 @@ def metric_update(
     *, actor: Actor, metric_id: int, changes: Mapping[str, Any], version: Version = None
 ) -> SuccessMetric:
     """Change a success metric's fields."""
-    metric = metric_for(actor, metric_id, change=True, for_update=True)
-    check_version(metric, version)
-    changed = apply_changes(metric, changes, METRIC_FIELDS)
-    return save_changes(metric, changed, actor=actor)
+    return update_stored(
+        metric_for, metric_id, actor=actor, changes=changes, allowed=METRIC_FIELDS, version=version
+    )
 
 
 @transaction.atomic
@@ -393,10 +397,9 @@ def phase_update(
     *, actor: Actor, phase_id: int, changes: Mapping[str, Any], version: Version = None
 ) -> RoadmapPhase:
     """Change a roadmap phase's fields."""
-    phase = phase_for(actor, phase_id, change=True, for_update=True)
-    check_version(phase, version)
-    changed = apply_changes(phase, changes, PHASE_FIELDS)
-    return save_changes(phase, changed, actor=actor)
+    return update_stored(
+        phase_for, phase_id, actor=actor, changes=changes, allowed=PHASE_FIELDS, version=version
+    )
 
 
 @transaction.atomic
