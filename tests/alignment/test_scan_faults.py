@@ -95,7 +95,8 @@ def test_the_sweep_leaves_finished_scans_alone(settings):
 
 
 def test_the_sweep_runs_on_the_beat_schedule(settings):
-    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    beat = settings.CELERY_BEAT_SCHEDULE.values()
+    schedule = {entry["task"]: entry["schedule"] for entry in beat}
     assert schedule["alignment.tasks.sweep_stale_scans"] == settings.ALIGNMENT_SCAN_SWEEP_SECONDS
 
 
@@ -114,11 +115,11 @@ def test_timings_agree_so_a_running_task_is_never_handed_out_twice(settings):
     limit = settings.ALIGNMENT_SCAN_TIME_LIMIT_SECONDS
     hard = settings.ALIGNMENT_SCAN_HARD_TIME_LIMIT_SECONDS
     visibility = settings.CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS
-    assert settings.ALIGNMENT_SCAN_LOCK_WAIT_SECONDS < limit
+    assert limit > settings.ALIGNMENT_SCAN_LOCK_WAIT_SECONDS
     assert limit < tasks.ScanTask.soft_time_limit < tasks.ScanTask.time_limit == hard
     assert hard < visibility < settings.ALIGNMENT_SCAN_STALE_SECONDS
     assert tasks.ScanTask.retry_backoff_max <= visibility // 2
-    assert tasks.BUSY_RETRY_SECONDS < visibility
+    assert visibility > tasks.BUSY_RETRY_SECONDS
 
 
 # --- Redelivered and retried messages ----------------------------------------------------------
@@ -149,9 +150,7 @@ def test_a_scan_left_running_by_a_killed_worker_finishes_when_its_message_comes_
     assert Flag.objects.filter(project=loose, rule="project.no_sponsor").exists()
 
 
-def test_a_scan_whose_worker_keeps_dying_is_given_up_after_the_configured_attempts(
-    loose, settings
-):
+def test_a_scan_whose_worker_keeps_dying_is_given_up_after_the_configured_attempts(loose, settings):
     settings.ALIGNMENT_SCAN_MAX_ATTEMPTS = 3
     doomed = Scan.objects.create(
         state=ScanState.RUNNING, task_id="poison", attempts=3, started_at=_ago(5)
