@@ -11,7 +11,7 @@ from core.admin import ServiceRefused, call_service
 from projects.admin import CRMProjectAdmin
 from projects.models import APPROVABLE_PROJECT_STATUSES, CRMProject
 
-from .models import Flag, RuleSetting, Scan, ScanChunk, Snapshot
+from .models import Flag, RuleSetting, Scan, Snapshot
 from .rules import RULES
 from .services import project_approve
 
@@ -96,21 +96,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ScanChunkInline(admin.TabularInline):
-    model = ScanChunk
-    extra = 0
-    can_delete = False
-    readonly_fields = ["index", "lo", "hi", "per_rule", "finished_at"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Scan)
 class ScanAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "state", "created_at", "finished_at", "opened", "resolved"]
+    list_display = [
+        "id",
+        "kind",
+        "state",
+        "created_at",
+        "finished_at",
+        "attempts",
+        "opened",
+        "resolved",
+    ]
     list_filter = ["kind", "state"]
-    inlines = [ScanChunkInline]
 
 
 @admin.register(Snapshot)

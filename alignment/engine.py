@@ -12,24 +12,35 @@ scan's flag writes happen in one transaction under the scan lock (`alignment.loc
 worker killed half-way leaves the previous, consistent state and a second scan changes
 nothing but last_seen.
 
-A scan's `Scope` says which subjects it covers: everything (full scan), some projects (the
-live re-check after an edit), or a project-id range (one chunk of a split full scan).
-Portfolio-wide rules (goals, strategies, managers, departments) are cheap aggregates over small
-tables; re-checks evaluate them whole, chunks leave them to the scan's final step.
+A scan's `Scope` says which subjects it covers: everything (full scan) or some projects (the
+live re-check after an edit). Portfolio-wide rules (goals, strategies, managers, departments)
+are cheap aggregates over small tables; re-checks evaluate them whole.
+
+A full scan is one transaction on one worker. Splitting it into id-range chunks over several
+workers was measured and removed: a full scan of 100,000 projects is 10 to 20 s of set-based SQL
+on PostgreSQL (README, "Performance"), and the split brought a chunk model, three more tasks,
+shared locks and failure modes of its own (a lost "finish" message left scans running forever).
+
+Faults: a scan stops at its deadline (ALIGNMENT_SCAN_TIME_LIMIT_SECONDS, also enforced by
+PostgreSQL's statement_timeout) and records why; a lost database connection raises
+`DatabaseUnavailable` without touching the record (the task retries with backoff); the sweep
+(`sweep_stale_scans`) ends queued or running scans that can no longer finish, with the reason.
 """
 
 from __future__ import annotations
 
 import datetime
-import itertools
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings as django_settings
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import (
     DateTimeField,
     Exists,
@@ -51,7 +62,6 @@ from .models import (
     FlagState,
     RuleSetting,
     Scan,
-    ScanChunk,
     ScanKind,
     ScanState,
     Snapshot,
@@ -60,9 +70,16 @@ from .rules import RULES, SUBJECTS, Rule, RuleContext, SubjectKind, subject_labe
 
 log = logging.getLogger(__name__)
 
-# A "running" scan older than this lost its worker; the next full scan marks it failed.
-STALE_SCAN_AFTER = datetime.timedelta(hours=1)
-UNBOUNDED = 2**62
+UNFINISHED_STATES = [ScanState.QUEUED, ScanState.RUNNING]
+
+
+class ScanTimedOut(Exception):
+    """The scan ran past its time limit; its transaction was rolled back."""
+
+
+class DatabaseUnavailable(Exception):
+    """The connection to the database was lost mid-scan (a restart, a network cut). Nothing was
+    written, not even the failure: the task retries, and the sweep ends the scan if none does."""
 
 
 @dataclass(frozen=True)
@@ -70,18 +87,12 @@ class Scope:
     """Which subjects a scan covers. The default covers the whole portfolio."""
 
     project_ids: tuple[int, ...] | None = None  # a re-check of these projects
-    project_range: tuple[int, int] | None = None  # a chunk: lo <= project id < hi
     portfolio_rules: bool = True  # evaluate rules about goals, strategies, managers, departments
     project_rules: bool = True  # evaluate rules about projects and features
 
     @property
     def is_full(self) -> bool:
-        return (
-            self.project_ids is None
-            and self.project_range is None
-            and self.portfolio_rules
-            and self.project_rules
-        )
+        return self.project_ids is None and self.portfolio_rules and self.project_rules
 
     def covers(self, kind: SubjectKind) -> bool:
         return self.project_rules if kind.project_field else self.portfolio_rules
@@ -91,22 +102,15 @@ class Scope:
             return Q()
         if self.project_ids is not None:
             return Q(**{f"{kind.project_field}__in": self.project_ids})
-        if self.project_range is not None:
-            lo, hi = self.project_range
-            return Q(**{f"{kind.project_field}__gte": lo, f"{kind.project_field}__lt": hi})
         return Q()
 
     def flag_q(self, kind: SubjectKind) -> Q:
         if kind.project_field is None:
             return Q()
         # A deleted project leaves its (and its features') flags with project = NULL; the
-        # re-check queued by that delete resolves them, as does chunk 0 of a split scan.
+        # re-check queued by that delete resolves them.
         if self.project_ids is not None:
             return Q(project_id__in=self.project_ids) | Q(project_id__isnull=True)
-        if self.project_range is not None:
-            lo, hi = self.project_range
-            orphans = Q(project_id__isnull=True) if lo <= 0 else Q(pk__in=[])
-            return Q(project_id__gte=lo, project_id__lt=hi) | orphans
         return Q()
 
 
@@ -250,13 +254,18 @@ def _refresh(
     )
 
 
-def evaluate(scope: Scope, *, now: datetime.datetime | None = None) -> Outcome:
-    """Bring the flags in `scope` in line with the rules. Call inside a transaction, locked."""
+def evaluate(
+    scope: Scope, *, now: datetime.datetime | None = None, deadline: float | None = None
+) -> Outcome:
+    """Bring the flags in `scope` in line with the rules. Call inside a transaction, locked.
+    Past `deadline` (a time.monotonic() value) it raises ScanTimedOut between two rules."""
     now = now or timezone.now()
     today = timezone.localdate(now)
     settings = effective_settings()
     outcome = Outcome()
     for code, rule in RULES.items():
+        if deadline is not None and time.monotonic() > deadline:
+            raise ScanTimedOut(_time_limit_message())
         setting = settings[code]
         result = outcome.by_rule.setdefault(code, RuleOutcome())
         ctx = RuleContext(today=today, threshold=setting.threshold)
@@ -314,41 +323,125 @@ def _take_snapshot(scan: Scan, now: datetime.datetime) -> Snapshot:
     )
 
 
-def _claim(scan_id: int | None, kind: str, requested_by: Any = None) -> Scan | None:
-    """Mark the scan running (creating it when there is no id). None if it already finished:
-    a redelivered task message must not run a finished scan again."""
+# --- Running a scan, and the faults around it -------------------------------------------------
+
+
+def _time_limit() -> int:
+    return int(django_settings.ALIGNMENT_SCAN_TIME_LIMIT_SECONDS)
+
+
+def _time_limit_message() -> str:
+    return (
+        f"Stopped after its time limit of {_time_limit()} seconds "
+        "(ALIGNMENT_SCAN_TIME_LIMIT_SECONDS); nothing it changed was kept."
+    )
+
+
+def _is_statement_timeout(exc: BaseException) -> bool:
+    """PostgreSQL cancelled a statement at the scan's deadline (statement_timeout)."""
+    try:
+        from psycopg import errors as pg_errors
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(exc.__cause__, pg_errors.QueryCanceled)
+
+
+def _claim(
+    scan_id: int | None, kind: str, *, task_id: str = "", requested_by: Any = None
+) -> Scan | None:
+    """Mark the scan running and count the attempt; create the record for a new task (or for a
+    call without one). None when there is nothing to run: the scan is finished (a redelivered
+    or late message must not run it again) or has used up its attempts (recorded as failed)."""
     now = timezone.now()
-    if scan_id is None:
-        return Scan.objects.create(
-            kind=kind, state=ScanState.RUNNING, started_at=now, requested_by=requested_by
+    if scan_id is None and task_id:
+        # A redelivered or retried message carries the same task id: the same record.
+        scan, created = Scan.objects.get_or_create(
+            task_id=task_id,
+            defaults={
+                "kind": kind,
+                "state": ScanState.RUNNING,
+                "started_at": now,
+                "requested_by": requested_by,
+                "attempts": 1,
+            },
         )
-    claimed = Scan.objects.filter(
-        pk=scan_id, state__in=[ScanState.QUEUED, ScanState.RUNNING]
-    ).update(state=ScanState.RUNNING, started_at=now, error="")
-    if not claimed:
+        if created:
+            return scan
+        scan_id = scan.pk
+    elif scan_id is None:
+        return Scan.objects.create(
+            kind=kind,
+            state=ScanState.RUNNING,
+            started_at=now,
+            requested_by=requested_by,
+            attempts=1,
+        )
+    changes: dict[str, Any] = {
+        "state": ScanState.RUNNING,
+        "started_at": now,
+        "attempts": F("attempts") + 1,
+        "error": "",
+    }
+    if task_id:
+        changes["task_id"] = task_id
+    if not Scan.objects.filter(pk=scan_id, state__in=UNFINISHED_STATES).update(**changes):
         return None
-    return Scan.objects.get(pk=scan_id)
+    scan = Scan.objects.get(pk=scan_id)
+    if scan.attempts > int(django_settings.ALIGNMENT_SCAN_MAX_ATTEMPTS):
+        _fail(
+            scan,
+            f"Gave up after {scan.attempts - 1} attempts: each time, its worker stopped or lost "
+            "the database before the scan finished. Nothing any of them changed was kept.",
+        )
+        return None
+    return scan
 
 
 def _fail(scan: Scan, message: str) -> None:
-    # Only an unfinished scan: a late error (a second failing chunk, a duplicate message) must
-    # not overwrite a finished scan's result or the first failure's reason.
-    Scan.objects.filter(pk=scan.pk, state__in=[ScanState.QUEUED, ScanState.RUNNING]).update(
+    # Only an unfinished scan: a late error (a duplicate message) must not overwrite a finished
+    # scan's result or the first failure's reason.
+    Scan.objects.filter(pk=scan.pk, state__in=UNFINISHED_STATES).update(
         state=ScanState.FAILED, finished_at=timezone.now(), error=message[:2000]
     )
     scan.refresh_from_db()
 
 
+def _requeue(scan: Scan, message: str) -> None:
+    """Back to queued, saying why: its task tries again shortly."""
+    Scan.objects.filter(pk=scan.pk, state=ScanState.RUNNING).update(
+        state=ScanState.QUEUED, error=message[:2000]
+    )
+    scan.refresh_from_db()
+
+
 @contextmanager
-def _failure_recorded(scan: Scan) -> Iterator[None]:
-    """Around a scan's lock and transaction: record an exception as the scan's failure (after
-    the rollback, so the record stays), then let it propagate."""
+def _failure_recorded(scan: Scan, *, busy_requeue: bool) -> Iterator[None]:
+    """Around a scan's lock and transaction: record why it stopped (after the rollback, so the
+    record stays), then let the exception propagate. A lost database is not recorded (there is
+    nowhere to write it): it becomes DatabaseUnavailable, which the task retries."""
     try:
         yield
     except locks.ScanBusy as busy:
-        log.warning("Scan %s skipped: %s", scan.pk, busy)
-        _fail(scan, f"{SCAN_SKIPPED_PREFIX}{busy}")
+        if busy_requeue:
+            log.info("Scan %s waits: %s", scan.pk, busy)
+            _requeue(scan, f"Waiting: {busy}; it tries again shortly.")
+        else:
+            log.warning("Scan %s skipped: %s", scan.pk, busy)
+            _fail(scan, f"{SCAN_SKIPPED_PREFIX}{busy}")
         raise
+    except (ScanTimedOut, SoftTimeLimitExceeded) as exc:
+        log.warning("Scan %s stopped at its time limit", scan.pk)
+        _fail(scan, _time_limit_message())
+        raise ScanTimedOut(_time_limit_message()) from exc
+    except (OperationalError, InterfaceError) as exc:
+        if _is_statement_timeout(exc):
+            log.warning("Scan %s stopped at its time limit", scan.pk)
+            _fail(scan, _time_limit_message())
+            raise ScanTimedOut(_time_limit_message()) from exc
+        # The broken connection is dropped by the atomic block's failed rollback, or by Celery
+        # after the task (close_if_unusable_or_obsolete); the retry opens a new one.
+        log.warning("Scan %s lost the database: %s", scan.pk, exc)
+        raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
     except Exception as exc:
         log.exception("Scan %s failed", scan.pk)
         _fail(scan, f"{type(exc).__name__}: {exc}")
@@ -362,21 +455,9 @@ def _per_rule(outcome: Outcome) -> dict[str, dict[str, int]]:
     }
 
 
-def _finish(
-    scan: Scan,
-    outcome: Outcome,
-    now: datetime.datetime,
-    *,
-    snapshot: bool,
-    earlier: list[dict[str, dict[str, int]]] | None = None,
-) -> None:
-    """Record the scan's counts (plus those of its chunks, if split) and mark it done."""
-    totals: dict[str, dict[str, int]] = {}
-    for part in [*(earlier or []), _per_rule(outcome)]:
-        for code, counts in part.items():
-            row = totals.setdefault(code, {"opened": 0, "resolved": 0})
-            row["opened"] += counts.get("opened", 0)
-            row["resolved"] += counts.get("resolved", 0)
+def _finish(scan: Scan, outcome: Outcome, now: datetime.datetime, *, snapshot: bool) -> None:
+    """Record the scan's counts and mark it done."""
+    totals = _per_rule(outcome)
     open_by_rule = _open_counts_by_rule()
     per_rule = {
         code: {"open": open_by_rule.get(code, 0), **totals.get(code, {"opened": 0, "resolved": 0})}
@@ -387,143 +468,140 @@ def _finish(
     Scan.objects.filter(pk=scan.pk).update(
         state=ScanState.DONE,
         finished_at=timezone.now(),
-        opened=sum(row["opened"] for row in totals.values()),
-        resolved=sum(row["resolved"] for row in totals.values()),
+        opened=outcome.opened,
+        resolved=outcome.resolved,
         per_rule=per_rule,
     )
 
 
-def _claim_finish(scan: Scan) -> bool:
-    """Compare-and-swap: may this worker finish the split scan? (A write of the same state:
-    its point is the row lock and the count of matched rows.) It runs inside the final step's
-    transaction, so a duplicate final step waits on the row lock, then matches no row because
-    the scan is done; and a worker that dies after claiming rolls the claim back with the rest,
-    leaving the scan to its redelivered message."""
-    return bool(
-        Scan.objects.filter(pk=scan.pk, state=ScanState.RUNNING).update(state=ScanState.RUNNING)
-    )
+def _limit_statements(deadline: float) -> None:
+    """On PostgreSQL, no statement of this transaction may run past the scan's deadline: the
+    limit holds even while Python waits on a long statement (and on any worker pool)."""
+    if connection.vendor != "postgresql":
+        return
+    remaining_ms = max(int((deadline - time.monotonic()) * 1000), 1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{remaining_ms}ms"])
 
 
-def _run(
-    scan: Scan, scope: Scope, lock: locks.LockSpec, *, snapshot: bool, chunked: bool = False
-) -> Scan | None:
-    """Evaluate `scope` and finish the scan, in one locked transaction. With `chunked` (the
-    final step of a split scan) None when another worker finished the scan first."""
-    with _failure_recorded(scan), locks.scan_lock(lock), transaction.atomic():
-        locks.lock_in_transaction(lock)
-        if chunked and not _claim_finish(scan):
+def _run(scan: Scan, scope: Scope, *, snapshot: bool, busy_requeue: bool = False) -> Scan | None:
+    """Evaluate `scope` and finish the scan, in one locked transaction, within the time limit.
+    None when, once it had the lock, the scan was no longer running: another delivery of the
+    same message finished it, or the sweep ended it."""
+    deadline = time.monotonic() + _time_limit()
+    with (
+        _failure_recorded(scan, busy_requeue=busy_requeue),
+        locks.scan_lock(deadline),
+        transaction.atomic(),
+    ):
+        locks.lock_in_transaction(deadline)
+        _limit_statements(deadline)
+        # The row lock also keeps the sweep off this scan until it commits.
+        still_running = Scan.objects.select_for_update().filter(pk=scan.pk, state=ScanState.RUNNING)
+        if not list(still_running.values_list("pk", flat=True)):
             return None
         now = timezone.now()
-        outcome = evaluate(scope, now=now)
-        earlier = (
-            list(ScanChunk.objects.filter(scan=scan).values_list("per_rule", flat=True))
-            if chunked
-            else None
-        )
-        _finish(scan, outcome, now, snapshot=snapshot, earlier=earlier)
+        outcome = evaluate(scope, now=now, deadline=deadline)
+        _finish(scan, outcome, now, snapshot=snapshot)
     scan.refresh_from_db()
     return scan
 
 
-def mark_stale_scans_failed() -> int:
-    """Scans left `running` by a worker that died; their transaction was rolled back."""
-    return Scan.objects.filter(
-        state=ScanState.RUNNING, started_at__lt=timezone.now() - STALE_SCAN_AFTER
-    ).update(
-        state=ScanState.FAILED,
-        finished_at=timezone.now(),
-        error="The worker running this scan stopped; its changes were rolled back.",
+def stale_running_message() -> str:
+    seconds = int(django_settings.ALIGNMENT_SCAN_STALE_SECONDS)
+    return (
+        "Its worker stopped while running it (killed, restarted, or cut off from the database "
+        f"or the task queue) and no worker took it up again within {seconds} seconds. Nothing "
+        "it changed was kept: a scan writes in one transaction. The next scan brings the flags "
+        "up to date."
     )
 
 
-def scan_full(*, scan_id: int | None = None, requested_by: Any = None) -> Scan | None:
+def stale_queued_message() -> str:
+    minutes = max(1, int(django_settings.ALIGNMENT_SCAN_QUEUE_TIMEOUT_SECONDS) // 60)
+    return (
+        f"No worker started it within {minutes} minute{'s' if minutes != 1 else ''}: its task "
+        "message was lost (the task queue restarted?) or no worker is running. Nothing was "
+        "changed; start another scan, or wait for the periodic one."
+    )
+
+
+def sweep_stale_scans(*, now: datetime.datetime | None = None) -> int:
+    """End the scans that can no longer finish, with the reason; returns how many.
+
+    - `running` longer than ALIGNMENT_SCAN_STALE_SECONDS: past the hard time limit no task is
+      still running it, and past the broker's visibility timeout (plus two of its checks) a
+      message whose worker died would have been handed to another worker, resetting the start.
+    - `queued` (or waiting to retry) for longer than ALIGNMENT_SCAN_QUEUE_TIMEOUT_SECONDS: its
+      message is lost. Should it turn up after all, the claim refuses to run a failed scan.
+    """
+    now = now or timezone.now()
+    running_cutoff = now - datetime.timedelta(
+        seconds=int(django_settings.ALIGNMENT_SCAN_STALE_SECONDS)
+    )
+    queued_cutoff = now - datetime.timedelta(
+        seconds=int(django_settings.ALIGNMENT_SCAN_QUEUE_TIMEOUT_SECONDS)
+    )
+    ended = Scan.objects.filter(state=ScanState.RUNNING, started_at__lt=running_cutoff).update(
+        state=ScanState.FAILED, finished_at=now, error=stale_running_message()
+    )
+    ended += Scan.objects.filter(
+        Q(started_at__isnull=True, created_at__lt=queued_cutoff) | Q(started_at__lt=queued_cutoff),
+        state=ScanState.QUEUED,
+    ).update(state=ScanState.FAILED, finished_at=now, error=stale_queued_message())
+    if ended:
+        log.warning("Ended %s scan(s) that could no longer finish", ended)
+    return ended
+
+
+def give_up(*, task_id: str, scan_id: int | None, exc: BaseException) -> None:
+    """A scan task stopped for good (retries used up, or an error outside the scan itself):
+    record why on its scan, if that is still unfinished. Best effort: with the database still
+    gone, the sweep ends the scan later."""
+    if isinstance(exc, locks.ScanBusy):
+        message = f"{SCAN_SKIPPED_PREFIX}{exc}"
+    elif isinstance(exc, SoftTimeLimitExceeded | ScanTimedOut):
+        message = _time_limit_message()
+    elif isinstance(exc, DatabaseUnavailable):
+        message = f"Gave up: the database stayed unreachable ({exc}). Nothing was changed."
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    which = Q(task_id=task_id) if task_id else Q(pk__in=[])
+    if scan_id is not None:
+        which |= Q(pk=scan_id)
+    try:
+        Scan.objects.filter(which, state__in=UNFINISHED_STATES).update(
+            state=ScanState.FAILED, finished_at=timezone.now(), error=message[:2000]
+        )
+    except (OperationalError, InterfaceError):
+        log.warning("Could not record why the scan task %s stopped; the sweep will", task_id)
+
+
+def scan_full(
+    *,
+    scan_id: int | None = None,
+    task_id: str = "",
+    requested_by: Any = None,
+    busy_requeue: bool = False,
+) -> Scan | None:
     """Run the whole catalogue over the whole portfolio in one transaction and take a
-    snapshot. Returns the scan, or None when `scan_id` names a scan that already finished."""
-    mark_stale_scans_failed()
-    scan = _claim(scan_id, ScanKind.FULL, requested_by)
+    snapshot. Returns the scan, or None when there was nothing to run (the scan named by
+    `scan_id` or `task_id` is finished)."""
+    sweep_stale_scans()
+    scan = _claim(scan_id, ScanKind.FULL, task_id=task_id, requested_by=requested_by)
     if scan is None:
         return None
-    return _run(scan, Scope(), locks.LockSpec.full(), snapshot=True)
+    return _run(scan, Scope(), snapshot=True, busy_requeue=busy_requeue)
 
 
-def scan_projects(project_ids: Sequence[int]) -> Scan:
+def scan_projects(
+    project_ids: Sequence[int], *, task_id: str = "", busy_requeue: bool = False
+) -> Scan | None:
     """Re-check the given projects and their features, plus the portfolio-wide rules (a chain
-    or a group may have changed with them). No snapshot: that is the full scan's job."""
+    or a group may have changed with them). No snapshot: that is the full scan's job. None when
+    the task's scan is already finished (a redelivered message)."""
     ids = tuple(sorted(set(project_ids)))
-    scan = _claim(None, ScanKind.PARTIAL)
-    assert scan is not None
-    done = _run(scan, Scope(project_ids=ids), locks.LockSpec.projects(ids), snapshot=False)
-    assert done is not None  # only a split scan's final step can find its scan finished
-    return done
-
-
-# --- Split full scans -----------------------------------------------------------------------
-
-
-def plan_chunks(chunk_size: int) -> list[tuple[int, int]]:
-    """Project-id ranges [lo, hi) of at most `chunk_size` ids each, covering every project."""
-    from projects.models import CRMProject
-
-    ids = list(CRMProject.objects.order_by("pk").values_list("pk", flat=True))
-    if not ids or chunk_size <= 0:
-        return [(0, UNBOUNDED)]
-    # The last chunk is open-ended so that a project created meanwhile is not missed.
-    edges = [0, *ids[chunk_size::chunk_size], UNBOUNDED]
-    return list(itertools.pairwise(edges))
-
-
-def scan_start_chunked(*, scan_id: int | None, chunk_size: int) -> tuple[Scan, list] | None:
-    """Claim a full scan and record how many chunks it splits into; returns the ranges."""
-    mark_stale_scans_failed()
-    scan = _claim(scan_id, ScanKind.FULL)
+    scan = _claim(None, ScanKind.PARTIAL, task_id=task_id)
     if scan is None:
         return None
-    ranges = plan_chunks(chunk_size)
-    Scan.objects.filter(pk=scan.pk).update(chunks_total=len(ranges))
-    ScanChunk.objects.filter(scan=scan).delete()
-    scan.refresh_from_db()
-    return scan, ranges
-
-
-def _all_chunks_recorded(scan_id: int) -> bool:
-    done = ScanChunk.objects.filter(scan_id=scan_id).count()
-    return done == Scan.objects.values_list("chunks_total", flat=True).get(pk=scan_id)
-
-
-def scan_chunk(*, scan_id: int, index: int, lo: int, hi: int) -> bool:
-    """Evaluate project and feature rules for projects lo <= id < hi, as part of a full scan.
-    Returns True when every chunk is recorded: the caller then queues scan_finish, which runs
-    once however often it is queued. A chunk that raises fails the whole scan."""
-    scan = Scan.objects.filter(pk=scan_id, state=ScanState.RUNNING).first()
-    if scan is None:
-        return False  # finished, or failed
-    scope = Scope(project_range=(lo, hi), portfolio_rules=False)
-    lock = locks.LockSpec.chunk(lo, hi)
-    with _failure_recorded(scan), locks.scan_lock(lock), transaction.atomic():
-        locks.lock_in_transaction(lock)
-        if ScanChunk.objects.filter(scan_id=scan_id, index=index).exists():
-            # Redelivered after its transaction committed: its worker may have died before
-            # queueing the final step, so say again whether that step is due.
-            return _all_chunks_recorded(scan_id)
-        outcome = evaluate(scope)
-        # An UPDATE locks the scan row until commit, so the chunks of a scan pass this point
-        # one at a time and exactly one of them sees the last count.
-        Scan.objects.filter(pk=scan_id).update(
-            opened=F("opened") + outcome.opened, resolved=F("resolved") + outcome.resolved
-        )
-        ScanChunk.objects.create(
-            scan_id=scan_id, index=index, lo=lo, hi=hi, per_rule=_per_rule(outcome)
-        )
-        return _all_chunks_recorded(scan_id)
-
-
-def scan_finish(*, scan_id: int) -> Scan | None:
-    """The last step of a split full scan: portfolio-wide rules, snapshot, done. None (and no
-    change) when the scan is not running any more: finished by a duplicate of this step, or
-    failed."""
-    scan = Scan.objects.filter(pk=scan_id, state=ScanState.RUNNING).first()
-    if scan is None:
-        return None
-    return _run(
-        scan, Scope(project_rules=False), locks.LockSpec.portfolio(), snapshot=True, chunked=True
-    )
+    return _run(scan, Scope(project_ids=ids), snapshot=False, busy_requeue=busy_requeue)

@@ -1,14 +1,14 @@
-"""Keeps scans from interleaving.
+"""Keeps scans from interleaving: one scan at a time, full scans and re-checks alike.
 
 On PostgreSQL a scan's transaction takes a transaction-level advisory lock; it is released at
 commit or rollback, and by the server when a worker dies, so a crash never leaves it held.
-Full scans, re-checks and a split scan's final step take it exclusively; the chunks of a split
-scan take it shared (they may run side by side on several workers) plus an exclusive lock on
-their own id range. A scan waits up to ALIGNMENT_SCAN_LOCK_WAIT_SECONDS, then gives up with
-`ScanBusy` (recorded on the scan as failed with the reason).
 
-Elsewhere (SQLite, one machine) an atomic cache `add` is the lock, with a time-to-live so a
-killed worker's lock expires; SQLite serialises writers anyway.
+Elsewhere (SQLite, one machine) an atomic cache `add` is the lock, with a time-to-live longer
+than a scan may run (ALIGNMENT_SCAN_HARD_TIME_LIMIT_SECONDS), so a killed worker's lock expires
+but a live scan's never does; SQLite serialises writers anyway.
+
+A scan waits up to ALIGNMENT_SCAN_LOCK_WAIT_SECONDS (never past its own deadline), then gives
+up with `ScanBusy`.
 """
 
 from __future__ import annotations
@@ -17,47 +17,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError, connection
 
-# Two-int advisory lock keys: (namespace, key). The namespace is arbitrary but fixed.
+# Two-int advisory lock key: (namespace, key). The namespace is arbitrary but fixed.
 NAMESPACE = 0x5CA7  # "scan"
-CHUNK_NAMESPACE = 0x5CA8
 SCAN_KEY = 0
 CACHE_KEY_TEMPLATE = "alignment:{}:scan-lock"
-CACHE_LOCK_TTL_SECONDS = 15 * 60
 
 
 class ScanBusy(Exception):
     """Another scan held the lock for longer than we were willing to wait."""
-
-
-@dataclass(frozen=True)
-class LockSpec:
-    """What a scan locks: the scan key exclusively or shared, and optionally a chunk range."""
-
-    shared: bool = False
-    chunk_lo: int | None = None
-
-    @classmethod
-    def full(cls) -> LockSpec:
-        return cls()
-
-    @classmethod
-    def projects(cls, project_ids: tuple[int, ...]) -> LockSpec:
-        # Re-checks are small and quick; serialising them with everything keeps them simple.
-        return cls()
-
-    @classmethod
-    def portfolio(cls) -> LockSpec:
-        return cls()
-
-    @classmethod
-    def chunk(cls, lo: int, hi: int) -> LockSpec:
-        return cls(shared=True, chunk_lo=lo)
 
 
 def cache_key() -> str:
@@ -65,48 +37,51 @@ def cache_key() -> str:
     return CACHE_KEY_TEMPLATE.format(connection.settings_dict["NAME"])
 
 
-def wait_seconds() -> int:
-    return int(getattr(settings, "ALIGNMENT_SCAN_LOCK_WAIT_SECONDS", 120))
+def wait_seconds(deadline: float | None = None) -> float:
+    """How long to wait for the lock: the configured wait, cut short by the scan's deadline."""
+    wait = float(settings.ALIGNMENT_SCAN_LOCK_WAIT_SECONDS)
+    if deadline is not None:
+        wait = min(wait, deadline - time.monotonic())
+    return max(wait, 0.001)
 
 
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
+def _busy(waited: float) -> ScanBusy:
+    return ScanBusy(f"another scan held the lock for more than {round(waited)} seconds")
 
 
-def lock_in_transaction(spec: LockSpec) -> None:
-    """On PostgreSQL, take the advisory lock(s) for this transaction (waiting, bounded)."""
-    if not _is_postgres():
+def _cache_ttl() -> int:
+    return int(settings.ALIGNMENT_SCAN_HARD_TIME_LIMIT_SECONDS) + 60
+
+
+def lock_in_transaction(deadline: float | None = None) -> None:
+    """On PostgreSQL, take the advisory lock for this transaction (waiting, bounded)."""
+    if connection.vendor != "postgresql":
         return
-    function = "pg_advisory_xact_lock_shared" if spec.shared else "pg_advisory_xact_lock"
+    wait = wait_seconds(deadline)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{wait_seconds()}s"])
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(wait * 1000)}ms"])
         try:
-            cursor.execute(f"SELECT {function}(%s, %s)", [NAMESPACE, SCAN_KEY])
-            if spec.chunk_lo is not None:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(%s, %s)", [CHUNK_NAMESPACE, spec.chunk_lo]
-                )
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NAMESPACE, SCAN_KEY])
         except OperationalError as exc:
             if "lock timeout" in str(exc):
-                raise ScanBusy(
-                    f"another scan held the lock for more than {wait_seconds()} seconds"
-                ) from exc
+                raise _busy(wait) from exc
             raise
-        # Back to no timeout: the scan's own statements must not be cut short.
+        # Back to no lock timeout: the scan's own statements must not be cut short by it.
         cursor.execute("SELECT set_config('lock_timeout', '0', true)")
 
 
 @contextmanager
-def scan_lock(spec: LockSpec) -> Iterator[None]:
+def scan_lock(deadline: float | None = None) -> Iterator[None]:
     """Outside PostgreSQL, hold the cache lock around the scan's transaction."""
-    if _is_postgres():
+    if connection.vendor == "postgresql":
         yield
         return
     token = uuid.uuid4().hex
-    deadline = time.monotonic() + wait_seconds()
-    while not cache.add(cache_key(), token, CACHE_LOCK_TTL_SECONDS):
-        if time.monotonic() >= deadline:
-            raise ScanBusy(f"another scan held the lock for more than {wait_seconds()} seconds")
+    wait = wait_seconds(deadline)
+    give_up = time.monotonic() + wait
+    while not cache.add(cache_key(), token, _cache_ttl()):
+        if time.monotonic() >= give_up:
+            raise _busy(wait)
         time.sleep(0.2)
     try:
         yield

@@ -150,36 +150,23 @@ class Scan(models.Model):
     error = models.TextField(blank=True)
     # {rule code: {"open": n, "opened": n, "resolved": n}} once done.
     per_rule = models.JSONField(default=dict, blank=True)
-    # A full scan split over several workers: how many id-range chunks it has.
-    chunks_total = models.PositiveIntegerField(default=0)
+    # The Celery task running it: a redelivered or retried message finds the same record.
+    task_id = models.CharField(max_length=255, blank=True, default="")
+    # How many times a worker has started it (a redelivery after a lost worker, a retry after
+    # a lost database connection); bounded by ALIGNMENT_SCAN_MAX_ATTEMPTS.
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["kind", "state"])]
-
-    def __str__(self) -> str:
-        return f"Scan {self.pk} ({self.kind}, {self.state})"
-
-
-class ScanChunk(models.Model):
-    """One finished id-range chunk of a split full scan; the unique row makes a redelivered
-    chunk task a no-op."""
-
-    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="chunks")
-    index = models.PositiveIntegerField()
-    lo = models.BigIntegerField()
-    hi = models.BigIntegerField()
-    per_rule = models.JSONField(default=dict, blank=True)
-    finished_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["scan_id", "index"]
+        indexes = [models.Index(fields=["kind", "state"]), models.Index(fields=["state"])]
         constraints = [
-            models.UniqueConstraint(fields=["scan", "index"], name="scan_chunk_unique_index")
+            models.UniqueConstraint(
+                fields=["task_id"], condition=~Q(task_id=""), name="scan_task_id_unique"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"Scan {self.scan_id} chunk {self.index}"
+        return f"Scan {self.pk} ({self.kind}, {self.state})"
 
 
 class Snapshot(models.Model):

@@ -3,7 +3,7 @@ requests.
 
 Approval lives here, not in `projects`, because readiness is the rule catalogue evaluated for
 the project (`alignment.readiness`) and `projects` never imports the engine.
-The scans themselves live in `alignment.engine` (scan_full, scan_projects, scan_chunk).
+The scans themselves live in `alignment.engine` (scan_full, scan_projects).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import logging
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -163,7 +164,11 @@ def _queue_scan(scan: Scan) -> None:
     from . import tasks  # the task module imports the engine; keep services import-light
 
     try:
-        tasks.run_full_scan.delay(scan.pk)
+        # A message no worker took within the queue timeout is dropped: by then the sweep has
+        # recorded the scan as failed, and the record must stay true.
+        tasks.run_full_scan.apply_async(
+            args=[scan.pk], expires=settings.ALIGNMENT_SCAN_QUEUE_TIMEOUT_SECONDS
+        )
     # Celery re-raises broker failures as BrokerError; a Redis cache (touched by the task when
     # it runs in-process, CELERY_TASK_ALWAYS_EAGER) raises RedisError.
     except (BrokerError, OSError, RedisError) as exc:

@@ -1,15 +1,24 @@
 """Celery tasks: thin wrappers over alignment.engine, with plain id arguments.
 
-acks_late (the project default) is safe for all of them: every task is rerun-safe — a scan's
-writes are one transaction, a finished scan is not run twice, a finished chunk is recorded and
-a split scan's final step runs once however often it is queued.
+Every scan task is rerun-safe, so acks_late holds for all of them: a scan's writes are one
+transaction, and a redelivered or retried message (same task id) finds its scan's record and
+does not run a finished scan again. Around each scan task (`ScanTask`):
+
+- time limits: ALIGNMENT_SCAN_TIME_LIMIT_SECONDS is the scan's own deadline (checked between
+  rules and enforced by PostgreSQL's statement_timeout, so it holds on any worker pool); Celery's
+  soft and hard limits come a little later, as a backstop where the pool supports them;
+- a lost database connection is retried with exponential backoff, up to
+  ALIGNMENT_SCAN_MAX_ATTEMPTS starts in all;
+- when a task stops for good, its scan's record says why (`engine.give_up`); should even that
+  fail, the periodic sweep (`sweep_stale_scans`) ends the scan with the reason.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -18,6 +27,9 @@ from . import engine
 from .locks import ScanBusy
 
 log = logging.getLogger(__name__)
+
+# A full scan that finds another running retries after this (an edit's only re-check).
+BUSY_RETRY_SECONDS = 30
 
 
 def _database() -> str:
@@ -34,68 +46,74 @@ def full_pending_key() -> str:
     return f"alignment:{_database()}:full-recheck-pending"
 
 
-def _chunk_size() -> int:
-    return int(getattr(settings, "ALIGNMENT_SCAN_CHUNK_SIZE", 0))
+def _clear_pending(*keys: str) -> None:
+    """Clear "a re-check is pending" marks first: an edit committed from now on queues its own.
+    Best effort: with the cache down the marks expire on their own."""
+    try:
+        cache.delete_many(list(keys))
+    except Exception as exc:
+        log.warning("Could not clear the pending re-check marks (%s); they expire", exc)
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5)
-def run_full_scan(self, scan_id: int | None = None, retry_when_busy: bool = False) -> int | None:
-    """The periodic (beat) and on-request full scan. Splits into chunk tasks when the
-    portfolio has more projects than ALIGNMENT_SCAN_CHUNK_SIZE and the tasks really go to a
-    broker; otherwise one transaction on this worker.
+class ScanTask(Task):
+    """Base of the scan tasks: time limits, retries on a lost database, a true record."""
+
+    acks_late = True
+    ignore_result = True
+    autoretry_for = (engine.DatabaseUnavailable,)
+    retry_backoff = True
+    # Retries wait 1, 2, 4, … seconds (with jitter), never longer than half the broker's
+    # visibility timeout, so a waiting retry is not handed out twice.
+    retry_backoff_max = max(1, min(60, settings.CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS // 2))
+    retry_jitter = True
+    max_retries = settings.ALIGNMENT_SCAN_MAX_ATTEMPTS - 1
+    soft_time_limit = (
+        settings.ALIGNMENT_SCAN_TIME_LIMIT_SECONDS + settings.ALIGNMENT_SCAN_HARD_TIME_LIMIT_SECONDS
+    ) // 2
+    time_limit = settings.ALIGNMENT_SCAN_HARD_TIME_LIMIT_SECONDS
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        scan_id = kwargs.get("scan_id")
+        if scan_id is None and self.name == run_full_scan.name and args:
+            scan_id = args[0]
+        engine.give_up(task_id=task_id or "", scan_id=scan_id, exc=exc)
+
+
+@shared_task(bind=True, base=ScanTask)
+def run_full_scan(self: Task, scan_id: int | None = None, retry_when_busy: bool = False) -> Any:
+    """The periodic (beat) and on-request full scan, in one transaction on this worker.
 
     `retry_when_busy` is set by an edit higher up the chain (alignment.receivers): the scan it
     queues is that edit's only re-check, and a scan already holding the lock may have read the
-    portfolio before the edit committed, so it must not be dropped. A periodic scan that finds
-    another one running is simply skipped (the next one comes soon); a requested one is shown
-    to the user as skipped, with the reason. A split scan (large portfolios) is not retried
-    whole: its chunks share the lock, and a chunk that still cannot get it within
-    ALIGNMENT_SCAN_LOCK_WAIT_SECONDS fails the scan, which the next periodic scan makes good."""
-    # Clear the pending mark first: an edit committed from now on queues its own full scan.
-    cache.delete(full_pending_key())
-    size = _chunk_size()
-    if size > 0 and not run_full_scan.app.conf.task_always_eager:
-        from projects.models import CRMProject
-
-        if CRMProject.objects.count() > size:
-            return start_split_scan(scan_id)
+    portfolio before the edit committed, so it must not be dropped: it waits (queued, saying
+    why) and tries again. A periodic scan that finds another one running is simply skipped (the
+    next one comes soon); a requested one is shown to the user as skipped, with the reason."""
+    _clear_pending(full_pending_key())
     try:
-        scan = engine.scan_full(scan_id=scan_id)
+        scan = engine.scan_full(
+            scan_id=scan_id, task_id=self.request.id or "", busy_requeue=retry_when_busy
+        )
     except ScanBusy as exc:
         if retry_when_busy:
-            raise self.retry(exc=exc, countdown=30) from exc
+            raise self.retry(exc=exc, countdown=BUSY_RETRY_SECONDS) from exc
         return scan_id
     return scan.pk if scan else scan_id
 
 
-def start_split_scan(scan_id: int | None) -> int | None:
-    started = engine.scan_start_chunked(scan_id=scan_id, chunk_size=_chunk_size())
-    if started is None:
-        return scan_id
-    scan, ranges = started
-    for index, (lo, hi) in enumerate(ranges):
-        run_scan_chunk.delay(scan.pk, index, lo, hi)
-    return scan.pk
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def run_scan_chunk(scan_id: int, index: int, lo: int, hi: int) -> None:
-    """One id range of a split full scan; the last chunk to finish queues the final step."""
-    if engine.scan_chunk(scan_id=scan_id, index=index, lo=lo, hi=hi):
-        finish_split_scan.delay(scan_id)
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def finish_split_scan(scan_id: int) -> None:
-    engine.scan_finish(scan_id=scan_id)
-
-
-@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5)
-def recheck_projects(self, project_ids: list[int]) -> int | None:
+@shared_task(bind=True, base=ScanTask)
+def recheck_projects(self: Task, project_ids: list[int]) -> Any:
     """Re-check the projects an edit touched (and the portfolio-wide rules)."""
-    # Clear the pending marks first: an edit committed from now on queues its own re-check.
-    cache.delete_many([recheck_pending_key(pk) for pk in project_ids])
+    _clear_pending(*(recheck_pending_key(pk) for pk in project_ids))
     try:
-        return engine.scan_projects(project_ids).pk
+        scan = engine.scan_projects(project_ids, task_id=self.request.id or "", busy_requeue=True)
     except ScanBusy as exc:
-        raise self.retry(exc=exc, countdown=30) from exc
+        raise self.retry(exc=exc, countdown=BUSY_RETRY_SECONDS) from exc
+    return scan.pk if scan else None
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_stale_scans() -> int:
+    """End the scans that can no longer finish (beat, every ALIGNMENT_SCAN_SWEEP_SECONDS)."""
+    return engine.sweep_stale_scans()

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, connections, transaction
 
 from alignment import engine, locks
-from alignment.models import Flag, FlagState, Scan, ScanState, Snapshot
+from alignment.models import Flag, FlagState, Scan, ScanState
 from tests.factories import (
     CRMStrategyFactory,
     FeatureFactory,
@@ -99,54 +99,6 @@ def test_a_scan_waits_for_the_lock_then_gives_up_and_says_so(settings):
     assert skipped.state == ScanState.FAILED and "another scan held the lock" in skipped.error
     assert not Flag.objects.exists()
     assert engine.scan_full().state == ScanState.DONE
-
-
-def test_chunks_of_one_scan_may_run_side_by_side(settings):
-    _portfolio()
-    started = engine.scan_start_chunked(scan_id=None, chunk_size=7)
-    assert started is not None
-    split, ranges = started
-    results: dict = {}
-    barrier = threading.Barrier(len(ranges))
-    threads = [
-        _in_thread(
-            lambda i=i, lo=lo, hi=hi: engine.scan_chunk(scan_id=split.pk, index=i, lo=lo, hi=hi),
-            results,
-            i,
-            barrier,
-        )
-        for i, (lo, hi) in enumerate(ranges)
-    ]
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(results.values()) == [False] * (len(ranges) - 1) + [True], results
-    engine.scan_finish(scan_id=split.pk)
-    split.refresh_from_db()
-    assert split.state == ScanState.DONE and split.opened == Flag.objects.count()
-    assert engine.scan_full().opened == 0
-
-
-def test_two_final_steps_of_a_split_scan_at_once_finish_it_once():
-    _portfolio()
-    started = engine.scan_start_chunked(scan_id=None, chunk_size=7)
-    assert started is not None
-    split, ranges = started
-    for i, (lo, hi) in enumerate(ranges):
-        engine.scan_chunk(scan_id=split.pk, index=i, lo=lo, hi=hi)
-    results: dict = {}
-    barrier = threading.Barrier(2)
-    threads = [
-        _in_thread(lambda: engine.scan_finish(scan_id=split.pk), results, key, barrier)
-        for key in ("a", "b")
-    ]
-    for thread in threads:
-        thread.join(timeout=60)
-    finished = [r for r in results.values() if isinstance(r, Scan)]
-    assert len(finished) == 1 and finished[0].state == ScanState.DONE, results
-    assert [r for r in results.values() if r is not finished[0]] == [None], results
-    split.refresh_from_db()
-    assert (split.state, split.error) == (ScanState.DONE, "")
-    assert Snapshot.objects.filter(scan=split).count() == 1
 
 
 @pytest.mark.parametrize("edit", ["fixed", "deleted"])

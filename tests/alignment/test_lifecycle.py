@@ -11,7 +11,7 @@ from alignment import engine
 from alignment.models import Flag, FlagState, Scan, ScanState, Snapshot
 from alignment.services import flag_acknowledge, flag_waive
 from projects.models import ProjectStatus
-from tests.factories import CRMStrategyFactory, FeatureFactory, ProjectFactory, ProjectLinkFactory
+from tests.factories import FeatureFactory, ProjectFactory, ProjectLinkFactory
 
 from .conftest import flagged, scan
 
@@ -204,13 +204,14 @@ def test_a_queued_scan_is_run_once_and_a_finished_one_is_not_rerun(loose):
     assert Snapshot.objects.filter(scan=queued).count() == 1
 
 
-def test_a_scan_left_running_by_a_dead_worker_is_marked_failed(db):
+def test_a_scan_left_running_by_a_dead_worker_is_marked_failed_by_the_next_full_scan(db):
     stale = Scan.objects.create(
         state=ScanState.RUNNING, started_at=timezone.now() - datetime.timedelta(hours=2)
     )
     scan()
     stale.refresh_from_db()
-    assert stale.state == ScanState.FAILED and "stopped" in stale.error
+    assert stale.state == ScanState.FAILED
+    assert stale.error == engine.stale_running_message()
 
 
 def test_a_failing_scan_is_recorded_as_failed_and_rolls_back(loose, monkeypatch):
@@ -223,138 +224,3 @@ def test_a_failing_scan_is_recorded_as_failed_and_rolls_back(loose, monkeypatch)
     failed = Scan.objects.get()
     assert failed.state == ScanState.FAILED and "disk on fire" in failed.error
     assert not Flag.objects.exists()  # the flag writes were rolled back with it
-
-
-def test_a_split_scan_gives_the_same_flags_as_a_single_one(db):
-    for n in range(7):
-        ProjectFactory(title=f"P{n}", sponsor=None if n % 2 else ProjectFactory().sponsor)
-    CRMStrategyFactory(title="Tool", serves=[])
-    started = engine.scan_start_chunked(scan_id=None, chunk_size=3)
-    assert started is not None
-    split, ranges = started
-    assert len(ranges) == 4 and split.chunks_total == 4
-    last = [
-        engine.scan_chunk(scan_id=split.pk, index=i, lo=lo, hi=hi)
-        for i, (lo, hi) in enumerate(ranges)
-    ]
-    assert last == [False, False, False, True]
-    engine.scan_finish(scan_id=split.pk)
-    split.refresh_from_db()
-    split_flags = set(Flag.objects.values_list("pk", "rule", "subject_label"))
-    single = scan()
-    assert split.state == ScanState.DONE and split.opened == len(split_flags)
-    assert set(Flag.objects.values_list("pk", "rule", "subject_label")) == split_flags
-    assert single.opened == single.resolved == 0
-
-
-def _split_scan(projects=7, chunk_size=3):
-    for n in range(projects):
-        ProjectFactory(title=f"P{n}", sponsor=None)
-    started = engine.scan_start_chunked(scan_id=None, chunk_size=chunk_size)
-    assert started is not None
-    return started
-
-
-def test_a_redelivered_chunk_is_not_evaluated_twice_and_says_whether_the_scan_can_finish(db):
-    split, ranges = _split_scan()
-    first = {"scan_id": split.pk, "index": 0, "lo": ranges[0][0], "hi": ranges[0][1]}
-    assert engine.scan_chunk(**first) is False
-    opened = Scan.objects.get(pk=split.pk).opened
-    assert opened > 0
-    assert engine.scan_chunk(**first) is False  # other chunks still to come
-    for i, (lo, hi) in enumerate(ranges[1:], start=1):
-        engine.scan_chunk(scan_id=split.pk, index=i, lo=lo, hi=hi)
-    opened = Scan.objects.get(pk=split.pk).opened
-    # All recorded now: a redelivery says the final step is due (its first delivery may have
-    # died before queueing it), without counting its flags again.
-    assert engine.scan_chunk(**first) is True
-    assert Scan.objects.get(pk=split.pk).opened == opened
-    assert split.chunks.count() == len(ranges)
-
-
-def test_a_chunk_whose_worker_died_before_queueing_the_final_step_finishes_on_redelivery(
-    db, monkeypatch
-):
-    from alignment import tasks
-
-    split, ranges = _split_scan()
-    for i, (lo, hi) in enumerate(ranges[:-1]):
-        tasks.run_scan_chunk(split.pk, i, lo, hi)
-
-    class WorkerDied(BaseException):
-        pass
-
-    def die(*args, **kwargs):
-        raise WorkerDied
-
-    last = (split.pk, len(ranges) - 1, *ranges[-1])
-    with monkeypatch.context() as patched:
-        patched.setattr(tasks.finish_split_scan, "delay", die)
-        with pytest.raises(WorkerDied):
-            tasks.run_scan_chunk(*last)  # the chunk's transaction has committed by now
-    split.refresh_from_db()
-    assert split.state == ScanState.RUNNING and split.chunks.count() == len(ranges)
-    tasks.run_scan_chunk(*last)  # the broker redelivers the unacknowledged message
-    split.refresh_from_db()
-    assert split.state == ScanState.DONE
-    assert split.per_rule["project.no_sponsor"]["open"] == 7
-    assert Snapshot.objects.filter(scan=split).count() == 1
-
-
-def test_a_duplicate_final_step_of_a_split_scan_changes_nothing(db):
-    split, ranges = _split_scan()
-    for i, (lo, hi) in enumerate(ranges):
-        engine.scan_chunk(scan_id=split.pk, index=i, lo=lo, hi=hi)
-    assert engine.scan_finish(scan_id=split.pk).state == ScanState.DONE
-    done = Scan.objects.values("state", "finished_at", "opened", "per_rule").get(pk=split.pk)
-    assert engine.scan_finish(scan_id=split.pk) is None
-    assert (
-        Scan.objects.values("state", "finished_at", "opened", "per_rule").get(pk=split.pk) == done
-    )
-    assert Snapshot.objects.filter(scan=split).count() == 1
-
-
-def test_a_final_step_that_finds_the_scan_finished_once_it_has_the_lock_does_nothing(
-    db, monkeypatch
-):
-    split, ranges = _split_scan()
-    for i, (lo, hi) in enumerate(ranges):
-        engine.scan_chunk(scan_id=split.pk, index=i, lo=lo, hi=hi)
-    lock_in_transaction = engine.locks.lock_in_transaction
-
-    def a_duplicate_finished_it_while_we_waited(spec):
-        lock_in_transaction(spec)
-        Scan.objects.filter(pk=split.pk).update(state=ScanState.DONE, opened=99)
-
-    monkeypatch.setattr(
-        engine.locks, "lock_in_transaction", a_duplicate_finished_it_while_we_waited
-    )
-    assert engine.scan_finish(scan_id=split.pk) is None
-    split.refresh_from_db()
-    assert (split.state, split.opened, split.error) == (ScanState.DONE, 99, "")
-    assert not Snapshot.objects.filter(scan=split).exists()
-
-
-def test_a_failing_chunk_fails_the_split_scan_with_its_error(db, monkeypatch):
-    split, ranges = _split_scan()
-    evaluate = engine.evaluate
-
-    def second_chunk_explodes(scope, **kwargs):
-        if scope.project_range == ranges[1]:
-            raise RuntimeError("disk on fire")
-        return evaluate(scope, **kwargs)
-
-    monkeypatch.setattr(engine, "evaluate", second_chunk_explodes)
-    assert engine.scan_chunk(scan_id=split.pk, index=0, lo=ranges[0][0], hi=ranges[0][1]) is False
-    with pytest.raises(RuntimeError):
-        engine.scan_chunk(scan_id=split.pk, index=1, lo=ranges[1][0], hi=ranges[1][1])
-    split.refresh_from_db()
-    assert split.state == ScanState.FAILED and "RuntimeError: disk on fire" in split.error
-    assert split.finished_at is not None
-    # The rest of the scan does nothing, and the first failure's reason stays.
-    for i, (lo, hi) in enumerate(ranges[2:], start=2):
-        assert engine.scan_chunk(scan_id=split.pk, index=i, lo=lo, hi=hi) is False
-    assert engine.scan_finish(scan_id=split.pk) is None
-    split.refresh_from_db()
-    assert split.state == ScanState.FAILED and "disk on fire" in split.error
-    assert split.chunks.count() == 1 and not Snapshot.objects.filter(scan=split).exists()

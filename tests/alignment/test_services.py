@@ -172,7 +172,7 @@ def broker_down(monkeypatch):
     def refuse(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.run_full_scan, "delay", refuse)
+    monkeypatch.setattr(tasks.run_full_scan, "apply_async", refuse)
 
 
 def test_a_scan_the_queue_refuses_is_marked_failed_with_the_reason_and_logged(

@@ -253,9 +253,9 @@ def check_definitions(p: Portfolio, crm, projects, features) -> None:
 
 
 def scan() -> None:
-    """What a full scan does to the flags of projects and features (the part of a chunk of a
-    split scan: no scan record, lock, snapshot or portfolio-wide rules, which cost time here
-    and say nothing about a project's checklist)."""
+    """What a full scan does to the flags of projects and features (without the scan record,
+    lock, snapshot or portfolio-wide rules, which cost time here and say nothing about a
+    project's checklist)."""
     engine.evaluate(engine.Scope(portfolio_rules=False))
 
 

@@ -51,7 +51,9 @@ def require_services() -> None:
 class Worker:
     """A `celery worker` subprocess; `stop()` ends it (and only it) by its pid."""
 
-    def __init__(self, log_path: Path, *extra_args: str, env: dict | None = None) -> None:
+    def __init__(
+        self, log_path: Path, *extra_args: str, env: dict | None = None, purge: bool = True
+    ) -> None:
         self.log_path = log_path
         worker_env = {
             **os.environ,
@@ -73,7 +75,8 @@ class Worker:
                 "--loglevel=INFO",
                 "--without-gossip",
                 "--without-mingle",
-                "--purge",
+                # A restarted worker must find the messages its predecessor left behind.
+                *(["--purge"] if purge else []),
                 *extra_args,
             ],
             cwd=ROOT,
@@ -96,7 +99,15 @@ class Worker:
         self.stop()
         pytest.fail(f"The Celery worker did not start:\n{self.output()[-3000:]}")
 
+    def kill(self) -> None:
+        """SIGKILL: no warm shutdown, no acknowledgement, nothing handed back to the broker."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self.log.close()
+
     def stop(self) -> None:
+        if self.log.closed:
+            return
         if self.process.poll() is None:
             self.process.terminate()
             try:

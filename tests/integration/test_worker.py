@@ -117,28 +117,3 @@ def test_beat_itself_starts_full_scans_at_the_configured_interval(tmp_path):
         with_beat.stop()
     assert Scan.objects.filter(requested_by__isnull=False).count() == 0
     assert Flag.objects.filter(rule="project.no_sponsor", state=FlagState.OPEN).count() == 1
-
-
-def test_a_full_scan_splits_into_chunks_on_the_worker_when_the_portfolio_is_large(tmp_path):
-    require_services()
-    ProjectFactory.create_batch(5, sponsor=None, department=None, manager=UserFactory())
-    Scan.objects.all().delete()
-    Flag.objects.all().delete()
-    splitting = Worker(tmp_path / "split.log", env={"ALIGNMENT_SCAN_CHUNK_SIZE": "2"})
-    try:
-        splitting.wait_ready()
-        queued = Scan.objects.create(kind=ScanKind.FULL)
-        celery_app.send_task("alignment.tasks.run_full_scan", args=[queued.pk])
-        wait_for(
-            lambda: Scan.objects.filter(pk=queued.pk, state=ScanState.DONE).exists(),
-            worker=splitting,
-            what="the split scan to finish",
-        )
-    finally:
-        splitting.stop()
-    queued.refresh_from_db()
-    assert queued.chunks_total == 3 and queued.chunks.count() == 3
-    assert queued.per_rule["project.no_sponsor"] == {"open": 5, "opened": 5, "resolved": 0}
-    assert Snapshot.objects.filter(scan=queued, projects_total=5).exists()
-    assert "alignment.tasks.run_scan_chunk" in splitting.output()
-    assert "alignment.tasks.finish_split_scan" in splitting.output()

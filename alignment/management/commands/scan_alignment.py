@@ -18,6 +18,8 @@ class Command(BaseCommand):
             scan = engine.scan_full()
         except ScanBusy as exc:
             raise CommandError(f"Scan skipped: {exc}.") from exc
+        except (engine.ScanTimedOut, engine.DatabaseUnavailable) as exc:
+            raise CommandError(f"Scan failed: {exc}") from exc
         assert scan is not None and scan.finished_at and scan.started_at
         seconds = (scan.finished_at - scan.started_at).total_seconds()
         self.stdout.write(

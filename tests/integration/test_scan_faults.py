@@ -1,0 +1,329 @@
+"""Faults in the middle of a scan, with a real worker on PostgreSQL + Redis: the worker is
+killed (SIGKILL), the broker restarts, the database connection is cut. Every time the scan's
+record ends `done` or `failed` within the configured times, nothing is half written, and the
+flags end up equal to a clean scan's.
+
+"Mid-scan" is made exact rather than timed: the test holds a row lock on one flag that the
+scan's refresh step updates, so the worker's scan is parked inside its transaction, having
+written the rules before that one, until the test lets go.
+
+The broker in the restart tests is a Redis server of the test's own (restarting the shared one
+would upset parallel tests); a PostgreSQL restart is a cut connection here
+(pg_terminate_backend on the worker's backend), which is what a restart does to a worker.
+"""
+
+import shutil
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+import redis
+from django.db import connection
+
+from alignment import engine
+from alignment.models import UNRESOLVED_STATES, Flag, Scan, ScanKind, ScanState
+from crm_alignment.celery import app as celery_app
+from tests.factories import CRMStrategyFactory, ProjectFactory, ProjectLinkFactory, UserFactory
+
+from .conftest import Worker, _database_url, require_services, wait_for
+
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+]
+
+# Small limits so that the broker's redelivery and the sweep happen within a test:
+# grace 5 s, hard limit 15 s, visibility timeout 20 s, stale after 20 + 2 * 1 + 5 = 27 s.
+TIME_LIMIT = 10
+FAST = {
+    "ALIGNMENT_SCAN_TIME_LIMIT_SECONDS": str(TIME_LIMIT),
+    "ALIGNMENT_SCAN_LOCK_WAIT_SECONDS": "5",
+    "CELERY_BROKER_RESTORE_INTERVAL_SECONDS": "1",
+    "ALIGNMENT_RECHECK_DELAY_SECONDS": "1",
+}
+VISIBILITY_TIMEOUT = 20
+STALE_AFTER = 27
+BLOCKED_RULE = "project.no_sponsor"
+
+
+@pytest.fixture(autouse=True)
+def _no_live_rechecks(monkeypatch):
+    """The test's own edits would queue re-checks on the worker; keep them out of the way."""
+    from alignment import receivers
+
+    monkeypatch.setattr(receivers, "queue_full_recheck", lambda: None)
+    monkeypatch.setattr(receivers, "queue_project_recheck", lambda ids: None)
+
+
+def _unresolved() -> set:
+    return set(
+        Flag.objects.filter(state__in=UNRESOLVED_STATES).values_list(
+            "rule", "subject_type", "subject_id", "state"
+        )
+    )
+
+
+def _portfolio():
+    """Flags from a clean scan, then edits so that the next scan has work in several rules
+    before the one it will be parked in. Returns (a project still without a sponsor, the
+    flags before the edits)."""
+    strategy = CRMStrategyFactory()
+    manager = UserFactory()
+    parked_on = ProjectFactory(title="No sponsor", sponsor=None, manager=manager)
+    untraced = [ProjectFactory(title=f"Untraced {n}", manager=manager) for n in range(3)]
+    assert engine.scan_full().state == ScanState.DONE
+    before = _unresolved()
+    ProjectLinkFactory(project=untraced[0], crm_strategy=strategy)  # project.untraced resolves
+    ProjectFactory(title="New and untraced", sponsor=None, manager=manager)  # opens flags
+    return parked_on, before
+
+
+def _clean_scan_agrees() -> None:
+    """What the faulted scan left is what a clean scan gives: it changes nothing."""
+    flags = _unresolved()
+    clean = engine.scan_full()
+    assert (clean.state, clean.opened, clean.resolved) == (ScanState.DONE, 0, 0)
+    assert _unresolved() == flags
+
+
+def _connect() -> psycopg.Connection:
+    return psycopg.connect(_database_url().replace("postgres://", "postgresql://", 1))
+
+
+@contextmanager
+def _flag_row_locked(project):
+    """Hold a row lock on the project's flag of BLOCKED_RULE until the block ends."""
+    blocker = _connect()
+    try:
+        with blocker.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM alignment_flag WHERE rule = %s AND subject_id = %s "
+                "AND state = 'open' FOR UPDATE",
+                [BLOCKED_RULE, project.pk],
+            )
+            assert cursor.fetchone(), "the flag to park the scan on is missing"
+        yield
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+
+def _parked_backend() -> int | None:
+    """The worker's database backend, waiting on our row lock inside its scan."""
+    with _connect() as monitor, monitor.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
+            "AND query ILIKE 'UPDATE%%alignment_flag%%'",
+            [connection.settings_dict["NAME"]],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _backend_gone(pid: int) -> bool:
+    with _connect() as monitor, monitor.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
+        return cursor.fetchone() is None
+
+
+def _finished(scan: Scan) -> Scan | None:
+    scan.refresh_from_db()
+    return scan if scan.state in (ScanState.DONE, ScanState.FAILED) else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class OwnRedis:
+    """A Redis server for one test, restartable; it keeps nothing on disk, like the shared one,
+    so a restart loses every message in it."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed"
+        arguments = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        self.process = subprocess.Popen(
+            [binary, *arguments, "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis.from_url(self.url, socket_connect_timeout=1).ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        pytest.fail(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def send(self, task: str, **options) -> None:
+        with celery_app.connection_for_write(self.url) as broker:
+            celery_app.send_task(task, connection=broker, **options)
+
+
+@pytest.fixture
+def own_redis():
+    require_services()
+    server = OwnRedis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def workers():
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def _start(workers, path, *args, env=None, purge=True) -> Worker:
+    worker = Worker(path, *args, env={**FAST, **(env or {})}, purge=purge)
+    workers.append(worker)
+    worker.wait_ready()
+    return worker
+
+
+def _send_scan(scan: Scan, broker: OwnRedis | None = None) -> None:
+    if broker:
+        broker.send("alignment.tasks.run_full_scan", args=[scan.pk])
+    else:
+        celery_app.send_task("alignment.tasks.run_full_scan", args=[scan.pk])
+
+
+def test_a_worker_killed_mid_scan_leaves_nothing_half_written_and_the_redelivered_scan_finishes(
+    tmp_path, workers
+):
+    require_services()
+    parked_on, before = _portfolio()
+    scan = Scan.objects.create(kind=ScanKind.FULL)
+    with _flag_row_locked(parked_on):
+        first = _start(workers, tmp_path / "first.log")
+        _send_scan(scan)
+        backend = wait_for(_parked_backend, timeout=TIME_LIMIT, worker=first, what="mid-scan")
+        first.kill()
+    wait_for(lambda: _backend_gone(backend), timeout=20, what="the dead worker's transaction")
+    scan.refresh_from_db()
+    assert (scan.state, scan.attempts) == (ScanState.RUNNING, 1)
+    assert _unresolved() == before  # everything the scan wrote was rolled back
+
+    # The broker hands the unacknowledged message out again after its visibility timeout.
+    restarted = _start(workers, tmp_path / "restarted.log", purge=False)
+    wait_for(
+        lambda: _finished(scan),
+        timeout=VISIBILITY_TIMEOUT + 15,
+        worker=restarted,
+        what="the redelivered scan",
+    )
+    assert (scan.state, scan.attempts, scan.error) == (ScanState.DONE, 2, "")
+    assert _unresolved() != before
+    _clean_scan_agrees()
+
+
+def test_a_scan_whose_database_connection_is_cut_retries_and_finishes(tmp_path, workers):
+    require_services()
+    parked_on, _ = _portfolio()
+    scan = Scan.objects.create(kind=ScanKind.FULL)
+    worker = _start(workers, tmp_path / "worker.log")
+    with _flag_row_locked(parked_on):
+        _send_scan(scan)
+        backend = wait_for(_parked_backend, timeout=TIME_LIMIT, worker=worker, what="mid-scan")
+        with _connect() as admin, admin.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+    wait_for(lambda: _finished(scan), timeout=30, worker=worker, what="the retried scan")
+    assert (scan.state, scan.attempts, scan.error) == (ScanState.DONE, 2, "")
+    assert "Retry in" in worker.output()
+    _clean_scan_agrees()
+
+
+def test_a_broker_restart_mid_scan_does_not_stop_the_scan_or_the_worker(
+    tmp_path, workers, own_redis
+):
+    parked_on, _ = _portfolio()
+    scan = Scan.objects.create(kind=ScanKind.FULL)
+    worker = _start(workers, tmp_path / "worker.log", env={"CELERY_BROKER_URL": own_redis.url})
+    with _flag_row_locked(parked_on):
+        _send_scan(scan, own_redis)
+        wait_for(_parked_backend, timeout=TIME_LIMIT, worker=worker, what="mid-scan")
+        own_redis.restart()  # every connection dropped, every message in it lost
+    wait_for(lambda: _finished(scan), timeout=30, worker=worker, what="the scan")
+    assert (scan.state, scan.attempts, scan.error) == (ScanState.DONE, 1, "")
+    _clean_scan_agrees()
+    # The worker reconnected: the next scan runs.
+    after = Scan.objects.create(kind=ScanKind.FULL)
+    _send_scan(after, own_redis)
+    wait_for(lambda: _finished(after), timeout=45, worker=worker, what="a scan after the restart")
+    assert after.state == ScanState.DONE
+
+
+def test_scans_whose_messages_the_broker_lost_are_ended_by_the_sweep_with_the_reason(
+    tmp_path, workers, own_redis, settings
+):
+    # The same times as the worker's, for the messages the sweep writes.
+    settings.ALIGNMENT_SCAN_STALE_SECONDS = STALE_AFTER
+    settings.ALIGNMENT_SCAN_QUEUE_TIMEOUT_SECONDS = 4
+    parked_on, before = _portfolio()
+    on_broker = {"CELERY_BROKER_URL": own_redis.url}
+    running = Scan.objects.create(kind=ScanKind.FULL)
+    with _flag_row_locked(parked_on):
+        first = _start(workers, tmp_path / "first.log", env=on_broker)
+        _send_scan(running, own_redis)
+        wait_for(_parked_backend, timeout=TIME_LIMIT, worker=first, what="mid-scan")
+        first.kill()
+    queued = Scan.objects.create(kind=ScanKind.FULL)
+    _send_scan(queued, own_redis)  # no worker is running to take it
+    own_redis.restart()  # both messages are lost with it
+
+    sweeping = _start(
+        workers,
+        tmp_path / "sweeping.log",
+        "--beat",
+        "--schedule",
+        str(tmp_path / "beat-schedule"),
+        env={
+            **on_broker,
+            "ALIGNMENT_SCAN_QUEUE_TIMEOUT_SECONDS": "4",
+            "ALIGNMENT_SCAN_SWEEP_SECONDS": "1",
+        },
+        purge=False,
+    )
+    wait_for(
+        lambda: _finished(running) and _finished(queued),
+        timeout=STALE_AFTER + 20,
+        worker=sweeping,
+        what="the sweep",
+    )
+    assert (queued.state, queued.error) == (ScanState.FAILED, engine.stale_queued_message())
+    assert "message was lost" in queued.error
+    assert (running.state, running.error) == (ScanState.FAILED, engine.stale_running_message())
+    assert f"within {STALE_AFTER} seconds" in running.error
+    assert _unresolved() == before  # the killed scan wrote nothing
+    assert "alignment.tasks.sweep_stale_scans" in sweeping.output()
+    # The next scan brings the flags up to date.
+    again = Scan.objects.create(kind=ScanKind.FULL)
+    _send_scan(again, own_redis)
+    wait_for(lambda: _finished(again), timeout=30, worker=sweeping, what="the next scan")
+    assert again.state == ScanState.DONE and again.opened > 0
+    _clean_scan_agrees()
