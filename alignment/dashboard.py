@@ -233,10 +233,13 @@ def _with_shares(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def investment_by_business_strategy() -> list[dict[str, Any]]:
+def investment_by_business_strategy(
+    sums: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Every active business strategy (of an active goal) with the money flowing to it, its
-    share and how many projects contribute; largest first. Two queries."""
-    sums = _sums_by_business_strategy()
+    share and how many projects contribute; largest first. Two queries (one when given the
+    `sums` of _sums_by_business_strategy())."""
+    sums = _sums_by_business_strategy() if sums is None else sums
     _by_goal, amounts = _share_out(sums)
     projects = {row["bs"]: row["projects"] for row in sums}
     strategies = BusinessStrategy.objects.filter(business_strategy_live_q()).values(
@@ -257,10 +260,13 @@ def investment_by_business_strategy() -> list[dict[str, Any]]:
     )
 
 
-def investment_by_goal() -> list[dict[str, Any]]:
+def investment_by_goal(sums: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Every active goal with the money flowing to it through its business strategies, its
-    share and how many projects contribute; largest first. Three queries."""
-    amounts, _by_business_strategy = _share_out(_sums_by_business_strategy())
+    share and how many projects contribute; largest first. Three queries (two when given the
+    `sums` of _sums_by_business_strategy())."""
+    amounts, _by_business_strategy = _share_out(
+        _sums_by_business_strategy() if sums is None else sums
+    )
     # A project serving two business strategies of one goal counts once for the goal.
     projects = {
         row["goal"]: row["projects"]
@@ -329,29 +335,70 @@ def spend_split() -> dict[str, Any]:
 
 def projects_with_untraced_features(limit: int = 10) -> list[dict[str, Any]]:
     """Live projects with the most features that do not trace (dropped features left out, as
-    in the headline figure), worst first: {"project", "total", "traced", "untraced"}. Two
-    queries: one grouped count over features, one for those projects."""
-    counts = _rows(
+    in the headline figure), worst first: {"project_id", "title", "status", "total", "traced",
+    "untraced"}. One grouped query over features."""
+    rows = _rows(
         Feature.objects.filter(project__status__in=PORTFOLIO_STATUSES)
         .exclude(status=FeatureStatus.DROPPED)
         .alias(traceable=feature_traceable_exists())
-        .values("project_id", "project__title")
+        .values("project_id", "project__title", "project__status")
         .annotate(total=Count("pk"), traced=Count("pk", filter=Q(traceable=True)))
         .annotate(untraced=F("total") - F("traced"))
         .filter(untraced__gt=0)
-        .order_by("-untraced", "project__title")[:limit]
+        .order_by("-untraced", "project__title", "project_id")[:limit]
     )
-    projects = CRMProject.objects.in_bulk([row["project_id"] for row in counts])
-    return [
-        {
-            "project": projects[row["project_id"]],
-            "total": row["total"],
-            "traced": row["traced"],
-            "untraced": row["untraced"],
-        }
-        for row in counts
-        if row["project_id"] in projects
+    for row in rows:
+        row["title"], row["status"] = row.pop("project__title"), row.pop("project__status")
+    return rows
+
+
+# --- What a full scan records for the dashboard ------------------------------------------------
+
+
+def dashboard_figures() -> dict[str, Any]:
+    """The dashboard's figures beyond the headline, computed over the whole portfolio by the
+    functions above: a full scan stores them in its snapshot (Snapshot.figures) and the page
+    reads them from there, so a request never recomputes the portfolio."""
+    sums = _sums_by_business_strategy()  # both investment tables share out the same sums
+    return {
+        "investment_by_goal": investment_by_goal(sums),
+        "investment_by_business_strategy": investment_by_business_strategy(sums),
+        "spend": spend_split(),
+        "untraced_features": projects_with_untraced_features(),
+    }
+
+
+_SPEND_AMOUNTS = (
+    "technology",
+    "capability",
+    "total",
+    "traced_technology",
+    "traced_capability",
+)
+
+
+def stored_dashboard_figures(figures: dict[str, Any]) -> dict[str, Any] | None:
+    """dashboard_figures() as a snapshot kept it (JSON: amounts as decimal strings), with its
+    amounts back as Decimals; None for a snapshot taken before the dashboard's figures were
+    recorded."""
+    if not figures or "spend" not in figures:
+        return None
+    revived: dict[str, Any] = {
+        key: [{**row, "amount": Decimal(row["amount"])} for row in figures[key]]
+        for key in ("investment_by_goal", "investment_by_business_strategy")
+    }
+    spend = dict(figures["spend"])
+    spend.update({key: Decimal(spend[key]) for key in _SPEND_AMOUNTS})
+    spend["capability_parts"] = {
+        key: Decimal(value) for key, value in spend["capability_parts"].items()
+    }
+    status_labels = dict(ProjectStatus.choices)
+    revived["spend"] = spend
+    revived["untraced_features"] = [
+        {**row, "status_label": status_labels.get(row["status"], row["status"])}
+        for row in figures["untraced_features"]
     ]
+    return revived
 
 
 # --- Strategy map ---------------------------------------------------------------------------

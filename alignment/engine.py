@@ -305,6 +305,10 @@ def _open_counts_by_rule() -> dict[str, int]:
 
 
 def _take_snapshot(scan: Scan, now: datetime.datetime) -> Snapshot:
+    """Record, in the scan's transaction, every figure the dashboard and the summary show, so
+    they read one row instead of recomputing the portfolio per request; the functions that
+    compute them are the pages' own, so each figure keeps one definition."""
+    from .dashboard import dashboard_figures
     from .selectors import open_flag_counts, portfolio_figures
 
     figures = portfolio_figures()
@@ -318,8 +322,11 @@ def _take_snapshot(scan: Scan, now: datetime.datetime) -> Snapshot:
         features_traced=figures["features_traced"],
         budget_total=figures["budget_total"],
         budget_traced=figures["budget_traced"],
+        budget_technology=figures["budget_technology"],
+        budget_capability=figures["budget_capability"],
         open_by_rule=by_rule,
         open_by_severity=by_severity,
+        figures=dashboard_figures(),
     )
 
 

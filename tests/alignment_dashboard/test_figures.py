@@ -251,10 +251,38 @@ def test_projects_with_untraced_features_are_worst_first(portfolio):
 
     rows = dashboard.projects_with_untraced_features()
 
-    assert [(r["project"].title, r["untraced"], r["total"]) for r in rows] == [
+    assert [(r["title"], r["untraced"], r["total"]) for r in rows] == [
         ("P2", 2, 2),
         ("P1", 1, 2),
     ]
+
+
+def test_a_full_scan_stores_the_dashboard_figures_as_the_functions_compute_them(portfolio):
+    from alignment import engine
+    from alignment.models import Snapshot
+
+    FeatureFactory(project=portfolio["p1"])
+    live = {
+        "investment_by_goal": dashboard.investment_by_goal(),
+        "investment_by_business_strategy": dashboard.investment_by_business_strategy(),
+        "spend": dashboard.spend_split(),
+        "untraced_features": dashboard.projects_with_untraced_features(),
+    }
+
+    engine.scan_full()
+    stored = dashboard.stored_dashboard_figures(Snapshot.objects.get().figures)
+
+    assert stored["investment_by_goal"] == live["investment_by_goal"]
+    assert stored["investment_by_business_strategy"] == live["investment_by_business_strategy"]
+    assert stored["spend"] == live["spend"]
+    assert isinstance(stored["spend"]["capability_parts"]["people"], Decimal)
+    assert [(r["title"], r["status_label"]) for r in stored["untraced_features"]] == [
+        ("P1", "Proposed")
+    ]
+
+
+def test_a_snapshot_from_before_the_dashboard_figures_has_none():
+    assert dashboard.stored_dashboard_figures({}) is None
 
 
 def test_strategy_map_hangs_untraced_items_loose(portfolio):
