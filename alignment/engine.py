@@ -311,6 +311,12 @@ def _take_snapshot(scan: Scan, now: datetime.datetime) -> Snapshot:
     from .dashboard import dashboard_figures
     from .selectors import open_flag_counts, portfolio_figures
 
+    if connection.vendor == "postgresql":
+        # These aggregates are costed high enough for PostgreSQL to JIT-compile them, which
+        # took three quarters of their time at 10k projects (1.3 s of 1.7 s) and gains nothing
+        # on queries that run once. For the rest of the scan's transaction only.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('jit', 'off', true)")
     figures = portfolio_figures()
     by_rule, by_severity = open_flag_counts()
     return Snapshot.objects.create(
