@@ -1,20 +1,19 @@
-"""Read-side selectors for the sponsor's pages: dashboard figures, strategy map, matrix, inbox.
+"""Read-side selectors for the sponsor's pages: the dashboard's figures and the matrix (the
+strategy map is `strategy_map`).
 
 Every function issues a fixed number of queries whatever the portfolio size: figures are
-aggregated in the database; the map and the matrix fetch each level once and are assembled
-in Python by id (O(rows) work, never a query per row).
+aggregated in the database, over the whole portfolio — which is why the dashboard's are
+computed by a full scan and stored in its snapshot (`dashboard_figures`), not per request.
+The matrix reads a page of projects at a time.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from django.db.models import (
-    BooleanField,
     Case,
     Count,
     DecimalField,
@@ -32,7 +31,6 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, NullIf
-from django.urls import NoReverseMatch, reverse
 
 from core.money import allocate, to_money, whole_percentages
 from goals.models import BusinessGoal, GoalStatus
@@ -40,23 +38,22 @@ from projects.models import (
     LIVE_PROJECT_STATUSES,
     CRMProject,
     Feature,
-    FeatureLink,
     FeatureStatus,
     ProjectLink,
     ProjectStatus,
 )
-from projects.selectors import BUDGET_CAPABILITY, features_with_trace, projects_with_trace
+from projects.selectors import BUDGET_CAPABILITY, projects_with_trace
 from projects.trace import (
     anchoring_servings,
     business_strategy_live_q,
-    feature_link_off_scope,
     feature_traceable_exists,
-    project_linked_exists,
     project_traceable_exists,
     traceable_project_links,
 )
-from strategies.models import BusinessStrategy, CRMStrategyServes, StrategyStatus
+from strategies.models import BusinessStrategy, StrategyStatus
 from strategies.selectors import crm_strategies_with_trace
+
+from .strategy_map import node_health
 
 # The dashboards look at the live portfolio, like the rules: done and cancelled projects are
 # history, and their money is no longer a decision anyone can take.
@@ -356,11 +353,14 @@ def projects_with_untraced_features(limit: int = 10) -> list[dict[str, Any]]:
 
 
 def dashboard_figures() -> dict[str, Any]:
-    """The dashboard's figures beyond the headline, computed over the whole portfolio by the
-    functions above: a full scan stores them in its snapshot (Snapshot.figures) and the page
-    reads them from there, so a request never recomputes the portfolio."""
+    """The dashboard's figures beyond the headline, and the strategy map's health per node,
+    computed over the whole portfolio by the functions above: a full scan stores them in its
+    snapshot (Snapshot.figures) and the pages read them from there, so a request never
+    recomputes the portfolio."""
     sums = _sums_by_business_strategy()  # both investment tables share out the same sums
     return {
+        # The strategy map's first screen: each goal's and strategy's projects, traced, flags.
+        "map_health": node_health(),
         "investment_by_goal": investment_by_goal(sums),
         "investment_by_business_strategy": investment_by_business_strategy(sums),
         "spend": spend_split(),
@@ -399,318 +399,6 @@ def stored_dashboard_figures(figures: dict[str, Any]) -> dict[str, Any] | None:
         for row in figures["untraced_features"]
     ]
     return revived
-
-
-# --- Strategy map ---------------------------------------------------------------------------
-
-
-@dataclass
-class MapNode:
-    """One item on the strategy map with its children (a tree, built in Python by id)."""
-
-    kind: str
-    id: int
-    title: str
-    status: str
-    traceable: bool = True
-    url_name: str = ""
-    note: str = ""
-    children: list[MapNode] = field(default_factory=list)
-    off_scope: bool = False  # a feature serving only CRM strategies its project does not
-
-    @property
-    def status_label(self) -> str:
-        return _STATUS_LABELS[self.kind].get(self.status, self.status)
-
-    @property
-    def kind_label(self) -> str:
-        return _KIND_LABELS[self.kind]
-
-    @property
-    def hangs_loose(self) -> bool:
-        """Projects and features that do not trace, and features off their project's scope:
-        the map's red, dashed items."""
-        return self.off_scope or (not self.traceable and self.kind in ("project", "feature"))
-
-    @property
-    def url(self) -> str:
-        return _url_for(self.url_name, self.id)
-
-
-# reverse() once per URL name, not once per node: the map can hold thousands of nodes.
-_URL_PLACEHOLDER = 987654321
-
-
-@lru_cache(maxsize=16)
-def _url_pattern(url_name: str) -> str:
-    try:
-        return reverse(url_name, args=[_URL_PLACEHOLDER])
-    except NoReverseMatch:
-        return ""
-
-
-def _url_for(url_name: str, pk: int) -> str:
-    pattern = _url_pattern(url_name) if url_name else ""
-    return pattern.replace(str(_URL_PLACEHOLDER), str(pk)) if pattern else ""
-
-
-@dataclass(frozen=True)
-class MapRow:
-    """One step of the map rendered as a flat list (no recursive includes, so a map of
-    thousands of nodes renders quickly): open a branch, a leaf, or close a branch."""
-
-    action: str  # "open", "leaf" or "close"
-    node: MapNode | None = None
-    expanded: bool = False
-
-
-def map_rows(nodes: list[MapNode], *, expand_depth: int = 1) -> list[MapRow]:
-    """The tree under `nodes` as open/leaf/close rows; branches shallower than
-    `expand_depth` start expanded."""
-    rows: list[MapRow] = []
-
-    def walk(node: MapNode, depth: int) -> None:
-        if not node.children:
-            rows.append(MapRow("leaf", node))
-            return
-        rows.append(MapRow("open", node, expanded=depth < expand_depth))
-        for child in node.children:
-            walk(child, depth + 1)
-        rows.append(MapRow("close"))
-
-    for node in nodes:
-        walk(node, 0)
-    return rows
-
-
-_STATUS_LABELS: dict[str, dict[str, str]] = {
-    "goal": dict(GoalStatus.choices),
-    "business_strategy": dict(StrategyStatus.choices),
-    "crm_strategy": dict(StrategyStatus.choices),
-    "project": dict(ProjectStatus.choices),
-    "feature": dict(FeatureStatus.choices),
-}
-_KIND_LABELS = {
-    "goal": "Goal",
-    "business_strategy": "Business strategy",
-    "crm_strategy": "CRM strategy",
-    "project": "Project",
-    "feature": "Feature",
-}
-
-
-@dataclass
-class StrategyMap:
-    goals: list[MapNode]
-    loose_crm_strategies: list[MapNode]
-    loose_projects: list[MapNode]
-    loose_features: list[MapNode]
-    project_count: int
-    feature_count: int
-
-    @property
-    def loose_count(self) -> int:
-        return len(self.loose_crm_strategies) + len(self.loose_projects) + len(self.loose_features)
-
-
-def strategy_map(*, include_history: bool = False) -> StrategyMap:
-    """Goal → business strategies → CRM strategies → projects → features, and what hangs loose:
-    projects and features that do not trace, CRM strategies that serve no business strategy.
-    Eight queries, one per level and link table."""
-    goals = _rows(BusinessGoal.objects.values("id", "title", "status"))
-    business = _rows(
-        BusinessStrategy.objects.annotate(
-            is_live=Case(
-                When(business_strategy_live_q(), then=Value(True)),
-                default=Value(False),
-                output_field=BooleanField(),
-            )
-        ).values("id", "title", "status", "goal_id", "is_live")
-    )
-    crm_qs: QuerySet[Any] = crm_strategies_with_trace()
-    crm = _rows(crm_qs.values("id", "title", "status", "is_anchored").order_by("title"))
-    servings = list(
-        CRMStrategyServes.objects.values_list("crm_strategy_id", "business_strategy_id")
-    )
-    projects_qs: QuerySet[Any] = CRMProject.objects.annotate(
-        is_linked=project_linked_exists(), is_traceable=project_traceable_exists()
-    )
-    if not include_history:
-        projects_qs = projects_qs.filter(status__in=PORTFOLIO_STATUSES)
-    projects = _rows(
-        projects_qs.values("id", "title", "status", "is_linked", "is_traceable").order_by("title")
-    )
-    project_ids = {row["id"] for row in projects}
-    links = list(
-        ProjectLink.objects.filter(project__in=projects_qs.values("pk")).values_list(
-            "project_id", "crm_strategy_id", "rationale"
-        )
-    )
-    features_qs: QuerySet[Any] = features_with_trace()
-    features = _rows(
-        features_qs.filter(project__in=projects_qs.values("pk"))
-        .values("id", "title", "status", "project_id", "is_traceable", "is_off_scope")
-        .order_by("project_id", "position", "id")
-    )
-    feature_links = list(
-        FeatureLink.objects.filter(feature__project__in=projects_qs.values("pk"))
-        .annotate(off_scope=feature_link_off_scope())
-        .values_list("feature_id", "crm_strategy_id", "off_scope")
-    )
-
-    project_by_id = {row["id"]: row for row in projects}
-    feature_by_id = {row["id"]: row for row in features}
-    bs_by_goal: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in sorted(business, key=lambda r: r["title"]):
-        bs_by_goal[row["goal_id"]].append(row)
-    crm_by_id = {row["id"]: row for row in crm}
-    crm_by_bs: dict[int, list[int]] = defaultdict(list)
-    serving_crm: set[int] = set()
-    for crm_id, bs_id in servings:
-        crm_by_bs[bs_id].append(crm_id)
-        serving_crm.add(crm_id)
-    projects_by_crm: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for project_id, crm_id, rationale in links:
-        if project_id in project_ids:
-            projects_by_crm[crm_id].append((project_id, rationale))
-    # A feature hangs under (its project, CRM strategy) for each in-scope link; off scope is
-    # the database's verdict per link (projects.trace), only collected here.
-    features_by_project_crm: dict[tuple[int, int], list[int]] = defaultdict(list)
-    outside_titles: dict[int, list[str]] = defaultdict(list)
-    for feature_id, crm_id, off_scope in feature_links:
-        feature = feature_by_id.get(feature_id)
-        if feature is None:
-            continue
-        if off_scope:
-            outside_titles[feature_id].append(crm_by_id[crm_id]["title"])
-        else:
-            features_by_project_crm[(feature["project_id"], crm_id)].append(feature_id)
-    in_scope = {pk for pks in features_by_project_crm.values() for pk in pks}
-    # Features whose every link is to a CRM strategy their project does not serve would sit
-    # under no project branch; they hang under their project, marked off scope.
-    # (Untraced ones hang loose below the tree instead, like every untraced feature.)
-    off_scope_by_project: dict[int, list[int]] = defaultdict(list)
-    for row in features:
-        if row["is_traceable"] and row["is_off_scope"] and row["id"] not in in_scope:
-            off_scope_by_project[row["project_id"]].append(row["id"])
-
-    def feature_node(row: dict[str, Any]) -> MapNode:
-        return MapNode(
-            kind="feature",
-            id=row["id"],
-            title=row["title"],
-            status=row["status"],
-            traceable=row["is_traceable"],
-            url_name="projects:feature_detail",
-        )
-
-    def scoped_feature_node(feature_id: int, *, also: bool) -> MapNode:
-        """A feature under its project, marked off scope (feature.off_scope) when it serves a
-        CRM strategy its project does not: `also` when it serves one the project does too."""
-        node = feature_node(feature_by_id[feature_id])
-        if feature_by_id[feature_id]["is_off_scope"]:
-            node.off_scope = True
-            served = ", ".join(sorted(outside_titles[feature_id]))
-            node.note = (
-                f"Off scope: {'also ' if also else ''}serves {served}, which its project does not."
-            )
-        return node
-
-    def project_node(project_id: int, crm_id: int | None, rationale: str = "") -> MapNode:
-        row = project_by_id[project_id]
-        children = []
-        if crm_id is not None:
-            feature_ids = sorted(features_by_project_crm.get((project_id, crm_id), []))
-            children = [scoped_feature_node(pk, also=True) for pk in feature_ids]
-        children += [
-            scoped_feature_node(pk, also=False)
-            for pk in sorted(off_scope_by_project.get(project_id, []))
-        ]
-        return MapNode(
-            kind="project",
-            id=project_id,
-            title=row["title"],
-            status=row["status"],
-            traceable=row["is_traceable"],
-            url_name="projects:detail",
-            note=rationale,
-            children=children,
-        )
-
-    def crm_node(crm_id: int) -> MapNode:
-        row = crm_by_id[crm_id]
-        children = [
-            project_node(project_id, crm_id, rationale)
-            for project_id, rationale in sorted(
-                projects_by_crm.get(crm_id, []), key=lambda pr: project_by_id[pr[0]]["title"]
-            )
-        ]
-        return MapNode(
-            kind="crm_strategy",
-            id=crm_id,
-            title=row["title"],
-            status=row["status"],
-            traceable=row["is_anchored"],
-            url_name="strategies:crm_detail",
-            children=children,
-        )
-
-    def bs_node(row: dict[str, Any]) -> MapNode:
-        crm_ids = sorted(crm_by_bs.get(row["id"], []), key=lambda pk: crm_by_id[pk]["title"])
-        return MapNode(
-            kind="business_strategy",
-            id=row["id"],
-            title=row["title"],
-            status=row["status"],
-            traceable=row["is_live"],
-            url_name="strategies:business_detail",
-            children=[crm_node(pk) for pk in crm_ids],
-        )
-
-    # Active goals first, then the rest (draft, achieved, retired) for context.
-    goal_order = sorted(goals, key=lambda g: (g["status"] != GoalStatus.ACTIVE, g["title"]))
-    goal_nodes = []
-    for goal in goal_order:
-        active = goal["status"] == GoalStatus.ACTIVE
-        goal_nodes.append(
-            MapNode(
-                kind="goal",
-                id=goal["id"],
-                title=goal["title"],
-                status=goal["status"],
-                traceable=active,
-                url_name="goals:detail",
-                children=[bs_node(bs) for bs in bs_by_goal.get(goal["id"], [])],
-            )
-        )
-
-    loose_crm = [crm_node(row["id"]) for row in crm if row["id"] not in serving_crm]
-    loose_projects = []
-    for row in projects:
-        if row["is_traceable"]:
-            continue
-        node = project_node(row["id"], None)
-        node.note = (
-            "Linked, but no link reaches an active goal (broken chain)."
-            if row["is_linked"]
-            else "Linked to no CRM strategy."
-        )
-        loose_projects.append(node)
-    loose_features = []
-    for row in features:
-        if row["is_traceable"] or row["status"] == FeatureStatus.DROPPED:
-            continue
-        node = feature_node(row)
-        node.note = project_by_id[row["project_id"]]["title"]
-        loose_features.append(node)
-    return StrategyMap(
-        goals=goal_nodes,
-        loose_crm_strategies=loose_crm,
-        loose_projects=loose_projects,
-        loose_features=loose_features,
-        project_count=len(projects),
-        feature_count=len(features),
-    )
 
 
 # --- Traceability matrix --------------------------------------------------------------------

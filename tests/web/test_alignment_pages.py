@@ -283,26 +283,37 @@ def test_map_shows_the_chain_and_hangs_untraced_items_loose(as_user, viewer):
     ).feature
     loose = ProjectFactory(title="Shiny dashboard")
     loose_feature = FeatureFactory(project=link.project, title="Gamified leaderboard")
+    client = as_user(viewer)
+    business = link.crm_strategy.serves.get().business_strategy
 
-    html = as_user(viewer).get(reverse("alignment:map")).content.decode()
+    html = client.get(reverse("alignment:map")).content.decode()
+    crm = client.get(reverse("alignment:map_business_strategy", args=[business.pk])).content
+    projects = client.get(reverse("alignment:map_crm_strategy", args=[link.crm_strategy.pk]))
+    features = client.get(
+        reverse("alignment:map_project", args=[link.project.pk]) + f"?crm={link.crm_strategy.pk}"
+    )
+    not_traced = client.get(reverse("alignment:map_not_traced")).content.decode()
+    loose_features = client.get(reverse("alignment:map_not_traced_features")).content.decode()
 
-    chain, not_traced = html.split('id="not-traced"')
-    goal = link.crm_strategy.serves.get().business_strategy.goal
-    for item in (goal.title, link.crm_strategy.title, link.project.title, feature.title):
-        assert item in chain
-    assert "Partners sell locally." in chain
-    assert loose.title in not_traced and loose.title not in chain
-    assert loose_feature.title in not_traced
-    assert "map-node--loose" in not_traced
+    chain, _loose_part = html.split('id="not-traced"')
+    assert business.goal.title in chain and business.title in chain
     assert "<details" in chain and "<summary>" in chain
+    assert link.crm_strategy.title.encode() in crm
+    assert b"Partners sell locally." in projects.content
+    assert link.project.title.encode() in projects.content
+    assert feature.title.encode() in features.content
+    assert loose.title not in chain and loose.title in not_traced
+    assert loose_feature.title in loose_features
+    assert "map-node--loose" in not_traced
 
 
 def test_map_leaves_done_projects_out_unless_asked(as_user, viewer):
-    ProjectFactory(title="Old campaign", status=ProjectStatus.DONE)
+    link = ProjectLinkFactory(project=ProjectFactory(title="Old campaign", status="done"))
     client = as_user(viewer)
+    branch = reverse("alignment:map_crm_strategy", args=[link.crm_strategy.pk])
 
-    assert b"Old campaign" not in client.get(reverse("alignment:map")).content
-    assert b"Old campaign" in client.get(reverse("alignment:map") + "?history=on").content
+    assert b"Old campaign" not in client.get(branch).content
+    assert b"Old campaign" in client.get(branch + "?history=on").content
 
 
 # --- Matrix -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from alignment import engine
+from alignment import engine, strategy_map
 from projects.models import CRMProject, Feature, FeatureLink, ProjectLink
 from tests.factories import (
     BusinessStrategyFactory,
@@ -117,6 +117,49 @@ def test_the_summary_api_costs_the_same_for_2_and_200_projects(chain, viewer):
 
     assert_same_cost(small, big, "summary API")
     assert small.queries <= 8, small.report()
+
+
+def _first_linked_project(chain: Chain) -> CRMProject:
+    return CRMProject.objects.filter(links__crm_strategy=chain.crm).order_by("pk").first()
+
+
+MAP_BRANCHES = {
+    "first screen": lambda chain: reverse("alignment:map"),
+    "goal": lambda chain: strategy_map.branch_url("goal", chain.goal.pk),
+    "business strategy": lambda chain: strategy_map.branch_url(
+        "business_strategy", chain.business.pk
+    ),
+    "CRM strategy": lambda chain: strategy_map.branch_url("crm_strategy", chain.crm.pk),
+    "loose CRM strategy": lambda chain: strategy_map.branch_url("crm_strategy", chain.loose_crm.pk),
+    "project": lambda chain: strategy_map.branch_url(
+        "project", _first_linked_project(chain).pk, crm=chain.crm.pk
+    ),
+    "not traced projects": lambda chain: reverse("alignment:map_not_traced"),
+    "not traced features": lambda chain: reverse("alignment:map_not_traced_features"),
+}
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+@pytest.mark.parametrize("branch", list(MAP_BRANCHES))
+def test_each_part_of_the_map_costs_the_same_for_2_and_200_projects(
+    chain, viewer, monkeypatch, branch, htmx
+):
+    """Pages of one child (and one row on the not-traced lists) so that both sizes fill a
+    page: what is measured is that nothing beyond the page is read."""
+    from alignment import views
+
+    monkeypatch.setattr(strategy_map, "MAP_PAGE_SIZE", 1)
+    monkeypatch.setattr(views, "MAP_LIST_PAGE", 1)
+    client = signed_in(viewer)
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+
+    def request():
+        return get_ok(client, MAP_BRANCHES[branch](chain), **headers)()
+
+    small, big = cost(chain, SMALL, request), cost(chain, BIG, request)
+
+    assert_same_cost(small, big, f"map: {branch}")
+    assert small.queries <= 10, small.report()
 
 
 PORTFOLIO_TABLES = [m._meta.db_table for m in (CRMProject, Feature, FeatureLink, ProjectLink)]
