@@ -1,29 +1,25 @@
-"""Rows fetched: how many rows the database hands to Python, query by query.
+"""Count the rows a request fetches from the database, not only its queries.
 
-A query count alone does not show a page that loads the whole portfolio in one query; the
-rows it fetches do. `RowsFetched` is a database execute wrapper (Django's
-`connection.execute_wrapper`) that counts the rows each statement's cursor returns through
-fetchone / fetchmany / fetchall, on SQLite and PostgreSQL alike (SQLite reports no rowcount
-for a SELECT, so the fetches are counted, not `cursor.rowcount`).
+A list can run a fixed number of queries and still read the whole table in one of them (a
+`<select>` of every user, a list built in Python and cut to a page). `count_rows()` records,
+for every statement run while it is open, how many rows Django fetched from its cursor:
 
-    with rows_fetched() as fetched:
+    with count_rows() as rows:
         client.get(url)
-    fetched.total            # rows handed to Python
-    fetched.queries          # statements run
-    print(fetched.report())  # each statement with its rows, for a failing assertion
+    assert rows.total == ...
 
-`assert_same_cost(small, big)` compares two measurements (queries and rows) and prints both
-reports when they differ.
+It wraps the fetch methods of each cursor that executes (through `connection.execute_wrapper`),
+so it counts what crosses from the database into Python, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection as default_connection
+from django.db import connection
 
 
 @dataclass
@@ -33,66 +29,47 @@ class Statement:
 
 
 @dataclass
-class RowsFetched:
-    """Statements run and rows fetched while it is installed as an execute wrapper."""
-
+class RowCount:
     statements: list[Statement] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return sum(statement.rows for statement in self.statements)
 
-    @property
-    def queries(self) -> int:
-        return len(self.statements)
-
     def report(self) -> str:
-        return "\n".join(
-            f"{statement.rows:>6} rows  {statement.sql[:300]}" for statement in self.statements
-        )
+        """Each statement with its rows, for an assertion message."""
+        return "\n".join(f"{s.rows:6d}  {s.sql[:200]}" for s in self.statements)
 
-    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        statement = Statement(sql)
-        self.statements.append(statement)
-        result = execute(sql, params, many, context)
-        cursor = context["cursor"]  # Django's CursorWrapper around the driver's cursor
-        raw = cursor.cursor
 
-        # Instance attributes shadow CursorWrapper.__getattr__, which hands these calls to the
-        # driver's cursor; they stay in place until the wrapper's next execute replaces them.
-        def fetchone() -> Any:
-            row = raw.fetchone()
-            if row is not None:
-                statement.rows += 1
-            return row
-
-        def fetchmany(size: int = raw.arraysize) -> Any:
-            rows = raw.fetchmany(size)
-            statement.rows += len(rows)
-            return rows
-
-        def fetchall() -> Any:
-            rows = raw.fetchall()
-            statement.rows += len(rows)
-            return rows
-
-        cursor.fetchone, cursor.fetchmany, cursor.fetchall = fetchone, fetchmany, fetchall
+def _counting(fetch: Callable[..., Any], statement: Statement, one: bool) -> Callable[..., Any]:
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        result = fetch(*args, **kwargs)
+        if one:
+            statement.rows += result is not None
+        else:
+            statement.rows += len(result)
         return result
+
+    return wrapped
 
 
 @contextmanager
-def rows_fetched(connection: Any = default_connection) -> Iterator[RowsFetched]:
-    """Count the statements and the rows fetched inside the block."""
-    fetched = RowsFetched()
-    with connection.execute_wrapper(fetched):
-        yield fetched
+def count_rows() -> Iterator[RowCount]:
+    """Record the rows fetched by every statement run on the default connection meanwhile."""
+    counted = RowCount()
 
+    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any):
+        statement = Statement(sql)
+        counted.statements.append(statement)
+        result = execute(sql, params, many, context)
+        # Django's cursor wrapper hands fetch calls to the driver's cursor; attributes set on the
+        # wrapper come first, and are set again (for this statement) on its next execute.
+        wrapper_cursor = context["cursor"]
+        db, raw = wrapper_cursor.db, wrapper_cursor.cursor
+        for name, one in (("fetchone", True), ("fetchmany", False), ("fetchall", False)):
+            fetch = db.wrap_database_errors(getattr(raw, name))
+            setattr(wrapper_cursor, name, _counting(fetch, statement, one))
+        return result
 
-def assert_same_cost(small: RowsFetched, big: RowsFetched, what: str = "") -> None:
-    """The same number of statements and of rows fetched for a small and a big portfolio."""
-    if (small.queries, small.total) != (big.queries, big.total):
-        raise AssertionError(
-            f"{what}: {small.queries} queries / {small.total} rows for the small portfolio, "
-            f"{big.queries} queries / {big.total} rows for the big one.\n"
-            f"--- small\n{small.report()}\n--- big\n{big.report()}"
-        )
+    with connection.execute_wrapper(wrapper):
+        yield counted
