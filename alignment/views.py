@@ -21,6 +21,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.filters import ORDERING_PARAM
 from core.forms import refusal_message
 from core.permissions import (
     can_act_on_flag,
@@ -65,9 +66,11 @@ from .services import (
 )
 
 FLAGS_PER_PAGE = 25
-# The not-traced lists of the strategy map, and the filters their bars show.
+# The not-traced lists of the strategy map, and the filters their bars show: not the people
+# or the department, selects that grow with the portfolio (a thousand departments at 10k
+# projects made the page four times slower).
 MAP_LIST_PAGE = 50
-NOT_TRACED_PROJECT_FILTERS = ("status", "is_linked", "department", "crm_strategy", "goal")
+NOT_TRACED_PROJECT_FILTERS = ("status", "is_linked", "crm_strategy", "goal")
 NOT_TRACED_FEATURE_FILTERS = ("status", "priority", "is_linked")
 MATRIX_PROJECTS_PER_PAGE = 25
 TREND_SERIES = [
@@ -303,7 +306,7 @@ def map_not_traced(request: HttpRequest) -> HttpResponse:
     history = MapFilterForm(request.GET).include_history()
     projects = strategy_map.untraced_projects(request.user, history=history)
     filterset = ProjectFilterSet(request.GET, projects, request=request)
-    context = list_page(request, filterset, bar=NOT_TRACED_PROJECT_FILTERS, per_page=MAP_LIST_PAGE)
+    context = _not_traced_page(request, filterset, NOT_TRACED_PROJECT_FILTERS)
     context.update(
         nodes=strategy_map.untraced_project_nodes(context["page_obj"], history=history),
         history=history,
@@ -312,18 +315,32 @@ def map_not_traced(request: HttpRequest) -> HttpResponse:
     return render(request, "alignment/map_not_traced.html", context)
 
 
+def _not_traced_page(request: HttpRequest, filterset: Any, bar: tuple[str, ...]) -> dict[str, Any]:
+    """What core.views.list_page() gives a list page, for a not-traced list: its page is read
+    without counting the list (its size is the last scan's, on the map), and only the bar's
+    filters are shown — the resources' filters also offer every project and manager, a select
+    the size of the portfolio (they still apply from the address)."""
+    form = filterset.form
+    return {
+        "filterset": filterset,
+        "filter_fields": [form[name] for name in bar],
+        "ordering": filterset.ordering_key(),
+        "ordering_in_bar": False,
+        "ordering_errors": form.errors.get(ORDERING_PARAM, []),
+        "filtered": filterset.is_filtered(),
+        "page_obj": strategy_map.uncounted_page(
+            filterset.qs, request.GET.get("page"), MAP_LIST_PAGE
+        ),
+    }
+
+
 @require_GET
 def map_not_traced_features(request: HttpRequest) -> HttpResponse:
     """The features that do not trace, a page at a time, with the features' filters."""
     history = MapFilterForm(request.GET).include_history()
     features = strategy_map.untraced_features(request.user, history=history)
     filterset = FeatureFilterSet(request.GET, features, request=request)
-    context = list_page(request, filterset, bar=NOT_TRACED_FEATURE_FILTERS, per_page=MAP_LIST_PAGE)
-    # Only the bar's fields: the feature filters also offer every project and manager as a
-    # choice, a select the size of the portfolio (the filters still apply from the address).
-    context["filter_fields"] = [
-        field for field in context["filter_fields"] if field.name in NOT_TRACED_FEATURE_FILTERS
-    ]
+    context = _not_traced_page(request, filterset, NOT_TRACED_FEATURE_FILTERS)
     context.update(
         nodes=strategy_map.untraced_feature_nodes(context["page_obj"]),
         history=history,

@@ -300,7 +300,7 @@ def test_not_traced_projects_filter_with_the_projects_filters_and_paginate(
 
     monkeypatch.setattr(views, "MAP_LIST_PAGE", 1)
     first = client.get(reverse("alignment:map_not_traced")).content.decode()
-    assert "Page 1 of 2" in first
+    assert "Page 1" in first and "Next →" in first
     assert "P3 Shiny dashboard" in first and "P4 Draft pilot" not in first
 
 
@@ -365,3 +365,9 @@ def test_a_branch_of_something_that_does_not_exist_is_404(client_for, viewer, ch
     assert client.get(reverse("alignment:map_crm_strategy", args=[999999])).status_code == 404
     assert client.get(url("project", chain["p1"], crm=999999)).status_code == 404
     assert client.get(url("project", chain["p1"]) + "?crm=abc").status_code == 404
+
+
+@pytest.mark.parametrize("ordering", ["title", "-feature_count", "budget_total", "manager", "id"])
+def test_not_traced_projects_take_the_projects_orderings(client_for, viewer, chain, ordering):
+    response = client_for(viewer).get(reverse("alignment:map_not_traced") + f"?ordering={ordering}")
+    assert response.status_code == 200 and b"P3 Shiny dashboard" in response.content
