@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, Count, DecimalField, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, DecimalField, IntegerField, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from core.money import to_money
@@ -77,24 +77,22 @@ def _headline(counts: dict[str, Any]) -> dict[str, Any]:
 def portfolio_figures() -> dict[str, Any]:
     """Traceability of live projects (count and budget) and their features, computed over the
     whole portfolio: a full scan records it (engine._take_snapshot); pages read the snapshot.
-    Two queries."""
-    projects = (
-        CRMProject.objects.filter(status__in=LIVE_PROJECT_STATUSES)
-        .alias(traceable=project_traceable_exists())
-        .aggregate(
-            total=Count("pk"),
-            traced=Count("pk", filter=Q(traceable=True)),
-            budget_total=Coalesce(Sum(BUDGET_TOTAL), _ZERO),
-            budget_traced=Coalesce(Sum(BUDGET_TOTAL, filter=Q(traceable=True)), _ZERO),
-            budget_technology=Coalesce(Sum("budget_technology"), _ZERO),
-            budget_capability=Coalesce(Sum(BUDGET_CAPABILITY), _ZERO),
+    Four queries: what traces is counted by filtering on the trace expression (a semi-join)
+    rather than inside the aggregate (a subquery per row, three times slower at 1M features)."""
+    live = CRMProject.objects.filter(status__in=LIVE_PROJECT_STATUSES)
+    projects = live.aggregate(
+        total=Count("pk"),
+        budget_total=Coalesce(Sum(BUDGET_TOTAL), _ZERO),
+        budget_technology=Coalesce(Sum("budget_technology"), _ZERO),
+        budget_capability=Coalesce(Sum(BUDGET_CAPABILITY), _ZERO),
+    )
+    projects.update(
+        live.filter(project_traceable_exists()).aggregate(
+            traced=Count("pk"), budget_traced=Coalesce(Sum(BUDGET_TOTAL), _ZERO)
         )
     )
-    features = (
-        Feature.objects.filter(project__status__in=LIVE_PROJECT_STATUSES)
-        .exclude(status=FeatureStatus.DROPPED)
-        .alias(traceable=feature_traceable_exists())
-        .aggregate(total=Count("pk"), traced=Count("pk", filter=Q(traceable=True)))
+    features = Feature.objects.filter(project__status__in=LIVE_PROJECT_STATUSES).exclude(
+        status=FeatureStatus.DROPPED
     )
     # SQLite sums decimals as REAL (0.1 + 0.2 comes back as 0.300000000000000): to the cent.
     budgets = {key: to_money(value) for key, value in projects.items() if key.startswith("budget")}
@@ -102,8 +100,8 @@ def portfolio_figures() -> dict[str, Any]:
         {
             "projects_total": projects["total"],
             "projects_traced": projects["traced"],
-            "features_total": features["total"],
-            "features_traced": features["traced"],
+            "features_total": features.count(),
+            "features_traced": features.filter(feature_traceable_exists()).count(),
             **budgets,
         }
     )
