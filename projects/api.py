@@ -381,6 +381,7 @@ class ProjectViewSet(ServiceViewSet):
     serializer_class = ProjectSerializer
     permission_classes = [IsAuthenticated, ProjectPermission]
     filterset_class = ProjectFilterSet
+    if_match_handlers = (*ServiceViewSet.if_match_handlers, "reorder_features")
     search_fields = ["title"]
 
     def get_queryset(self) -> Any:
