@@ -51,6 +51,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import (
     BigIntegerField,
+    Count,
     DateTimeField,
     Exists,
     F,
@@ -124,9 +125,9 @@ class Scope:
             return Q()
         if kind.project_field is None:
             return Q(subject_id__in=(self.groups or {}).get(subject_type, ()))
-        # A deleted project leaves its (and its features') flags with project = NULL; the
-        # re-check queued by that delete resolves them.
-        return Q(project_id__in=self.project_ids) | Q(project_id__isnull=True)
+        # Served by the (project, state) index. Flags a deleted project left behind (project
+        # NULL) are resolved separately, see _resolve_orphans.
+        return Q(project_id__in=self.project_ids)
 
 
 @dataclass
@@ -323,6 +324,21 @@ def _groups_of(project_ids: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
     return {kind: tuple(sorted(ids - {None})) for kind, ids in groups.items()}
 
 
+def _resolve_orphans(outcome: Outcome, now: datetime.datetime) -> None:
+    """Resolve the flags a deleted project left behind: its own and its features' flags, whose
+    project became NULL (a project's or feature's flag always has one). The re-check queued by
+    the delete runs this; a full scan resolves them like any subject that no longer matches."""
+    orphans = Flag.objects.filter(
+        project__isnull=True,
+        subject_type__in=[kind for kind, subject in SUBJECTS.items() if subject.project_field],
+        state__in=UNRESOLVED_STATES,
+    )
+    counts = orphans.order_by().values("rule").annotate(n=Count("pk")).values_list("rule", "n")
+    for code, n in counts:
+        outcome.by_rule.setdefault(code, RuleOutcome()).resolved += n
+    orphans.update(state=FlagState.RESOLVED, resolved_at=now)
+
+
 def evaluate(
     scope: Scope, *, now: datetime.datetime | None = None, deadline: float | None = None
 ) -> Outcome:
@@ -335,6 +351,8 @@ def evaluate(
         scope = replace(scope, groups=_groups_of(scope.project_ids))
     _prepare_matches()
     outcome = Outcome()
+    if scope.project_ids is not None:
+        _resolve_orphans(outcome, now)
     for code, rule in RULES.items():
         if deadline is not None and time.monotonic() > deadline:
             raise ScanTimedOut(_time_limit_message())
