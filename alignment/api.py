@@ -187,8 +187,19 @@ class ScanStartedSerializer(serializers.Serializer):
 class ScanSerializer(serializers.ModelSerializer):
     class Meta:
         model = Scan
-        # `error`: why a failed scan failed (empty otherwise).
-        fields = ["id", "state", "started_at", "finished_at", "opened", "resolved", "error"]
+        # `error`: why a failed scan failed, or why a queued one waits (empty otherwise);
+        # `attempts`: how many times a worker started it (more than 1 after a redelivery or a
+        # retry, see README "Faults").
+        fields = [
+            "id",
+            "state",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "opened",
+            "resolved",
+            "error",
+        ]
         read_only_fields = fields
 
 

@@ -188,3 +188,20 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"Snapshot at {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class ScanMatch(models.Model):
+    """What one rule matched for one subject type, while a scan works on it: a temporary table
+    of the scan's database session (created by alignment.engine, never migrated), so the rule's
+    query runs once and resolve, refresh and insert read its result."""
+
+    subject_id = models.BigIntegerField(primary_key=True)
+    label = models.CharField(max_length=255)
+    project_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "alignment_scan_match"
+
+    def __str__(self) -> str:
+        return f"{self.subject_id}: {self.label}"
