@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from alignment.models import FlagState
-from alignment.selectors import SEVERITY_RANK, flags_visible_to
+from alignment.selectors import flags_visible_to
 from core.middleware import signed_in
 from core.permissions import can_read, is_admin, user_roles, visible_to
 from core.roles import Role
@@ -27,7 +27,7 @@ def _attention_flags(user: Any) -> QuerySet[Any]:
     flags = flags_visible_to(user).filter(state=FlagState.OPEN)
     if not (is_admin(user) or Role.EXECUTIVE.value in user_roles(user)):
         flags = flags.filter(Q(project__manager=user) | Q(project__sponsor=user))
-    return flags.annotate(severity_rank=SEVERITY_RANK).order_by("severity_rank", "-last_seen")
+    return flags.order_by("severity_rank", "-last_seen", "-id")
 
 
 @signed_in
