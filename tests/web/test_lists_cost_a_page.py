@@ -146,3 +146,28 @@ def test_figures_from_links_are_computed_for_the_rows_on_the_page_only(
     assert reading_links, "the list shows no figure from links any more?"
     unbounded = [sql for sql in reading_links if " IN (" not in sql]
     assert not unbounded, "\n\n".join(unbounded)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [("", "flag_unresolved_inbox"), ("state=open", "flag_state_inbox")],
+)
+def test_postgresql_reads_the_inbox_page_from_an_index_in_its_order(sponsor, query, index):
+    """The inbox's default order (worst first, newest first within a severity) is an index's
+    order: with sorting priced out, the plan is an index scan and no Sort — one page read, not
+    every unresolved flag sorted."""
+    from django.http import QueryDict
+
+    from alignment.filters import FlagFilterSet
+    from alignment.selectors import flags_visible_to
+
+    _grow(3, sponsor, DepartmentFactory(), CRMStrategyFactory())
+    page = FlagFilterSet(QueryDict(query), flags_visible_to(sponsor)).qs[:25]
+    sql, params = page.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"Index Scan using {index} on alignment_flag" in plan, plan
+    assert "Sort" not in plan, plan
