@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import money, permissions, tokens
+from .lists import rows_in_order
 
 # --- Schema: every operation documents its error answers, so generated clients can parse them.
 
@@ -259,6 +260,19 @@ class ApiViewSet(viewsets.GenericViewSet):
 
     def visible(self, queryset: Any) -> Any:
         return permissions.visible_to(queryset, self.request.user)
+
+    def page_rows(self) -> Any:
+        """For a list whose rows carry costly per-row figures, the queryset that computes them
+        (None otherwise). The list's `get_queryset()` then only has to filter and order: it is
+        paginated as ids, and the page's objects are read from this for those ids alone."""
+        return None
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        rows = self.page_rows() if self.action == "list" else None
+        if rows is None:
+            return super().paginate_queryset(queryset)
+        ids = super().paginate_queryset(queryset.values_list("pk", flat=True))
+        return None if ids is None else rows_in_order(rows, ids)
 
     def filter_queryset(self, queryset: Any) -> Any:
         # Filters, search and ordering shape lists. A detail route (and its actions) finds the
