@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alignment', '0005_scans_without_chunks'),
+        ('alignment', '0006_flag_severity_rank_and_inbox_indexes'),
     ]
 
     operations = [
