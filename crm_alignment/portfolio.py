@@ -37,6 +37,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.color import no_style
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from alignment.models import Flag, Scan, Snapshot
@@ -335,7 +336,7 @@ class _Sql:
 # --- Clearing -----------------------------------------------------------------------------------
 
 # Child tables first; every table the generator writes, plus the engine's records of them.
-_PORTFOLIO_MODELS: list[Any] = [
+_PORTFOLIO_MODELS: list[type[Model]] = [
     Flag,
     Snapshot,
     Scan,
@@ -365,8 +366,11 @@ def clear_portfolio() -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One TRUNCATE of them all; it refuses (rather than cascades) if another table
-            # still refers to them.
+            # still refers to them. Inside a longer transaction, foreign-key checks of rows
+            # written earlier are still pending: run them first, or TRUNCATE refuses.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {', '.join(tables)}")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         else:
             for table in tables:
                 cursor.execute(f"DELETE FROM {table}")
@@ -376,6 +380,19 @@ def clear_portfolio() -> None:
 
 
 # --- Generating ---------------------------------------------------------------------------------
+
+
+def _with_explicit_ids() -> list[type[Model]]:
+    """The tables whose rows the generator numbers itself (others are referred to by none)."""
+    return [
+        get_user_model(),
+        BusinessGoal,
+        BusinessStrategy,
+        CRMStrategy,
+        Department,
+        CRMProject,
+        Feature,
+    ]
 
 
 def _next_id(model: Any) -> int:
@@ -409,16 +426,7 @@ class _Generator:
             if self.sql.postgres:
                 # Explicit ids after the largest in use: keep other writers out until commit.
                 tables = ", ".join(
-                    connection.ops.quote_name(m._meta.db_table)
-                    for m in [
-                        get_user_model(),
-                        BusinessGoal,
-                        BusinessStrategy,
-                        CRMStrategy,
-                        Department,
-                        CRMProject,
-                        Feature,
-                    ]
+                    connection.ops.quote_name(m._meta.db_table) for m in _with_explicit_ids()
                 )
                 with connection.cursor() as cursor:
                     cursor.execute(f"LOCK TABLE {tables} IN SHARE ROW EXCLUSIVE MODE")
@@ -486,7 +494,7 @@ class _Generator:
         goals = []
         goal_status: dict[int, str] = {}
         for g in range(shape.goals):
-            status = GoalStatus.ACTIVE
+            status: str = GoalStatus.ACTIVE
             if g % 5 == 4:
                 status = GoalStatus.RETIRED
             elif g % 10 == 6:
@@ -520,13 +528,13 @@ class _Generator:
         for b in range(shape.business_strategies):
             g = b // 4
             if g == 1:  # an active goal whose strategies are all retired or draft
-                status = StrategyStatus.RETIRED if b % 4 < 2 else StrategyStatus.DRAFT
+                bs_status = StrategyStatus.RETIRED if b % 4 < 2 else StrategyStatus.DRAFT
             elif b % 13 == 11:
-                status = StrategyStatus.DRAFT
+                bs_status = StrategyStatus.DRAFT
             elif b % 9 == 7:
-                status = StrategyStatus.RETIRED
+                bs_status = StrategyStatus.RETIRED
             else:
-                status = StrategyStatus.ACTIVE
+                bs_status = StrategyStatus.ACTIVE
             pk = business_base + 1 + b
             owner = self.executive(g)
             business.append(
@@ -538,10 +546,10 @@ class _Generator:
                     scope=SEGMENTS[b % len(SEGMENTS)],
                     owner_id=owner,
                     updated_by_id=owner,
-                    status=status,
+                    status=bs_status,
                 )
             )
-            alive = status == StrategyStatus.ACTIVE and goal_status[g] == GoalStatus.ACTIVE
+            alive = bs_status == StrategyStatus.ACTIVE and goal_status[g] == GoalStatus.ACTIVE
             (live if alive else dead).append(pk)
         BusinessStrategy.objects.bulk_create(business)
         self.count("business strategies", len(business))
@@ -574,8 +582,8 @@ class _Generator:
         self.broken = len(kinds) - self.good
         self.crm_base = _next_id(CRMStrategy) + 1
         crm = []
-        serves = []
-        for c, (status, targets) in enumerate(ordered):
+        serves: list[CRMStrategyServes] = []
+        for c, (crm_status, targets) in enumerate(ordered):
             pk = self.crm_base + c
             owner = self.executive(c)
             crm.append(
@@ -589,7 +597,7 @@ class _Generator:
                     capability_technology="The CRM platform.",
                     owner_id=owner,
                     updated_by_id=owner,
-                    status=StrategyStatus.ACTIVE if status == "good" else status,
+                    status=StrategyStatus.ACTIVE if crm_status == "good" else crm_status,
                 )
             )
             serves.extend(
@@ -658,7 +666,7 @@ class _Generator:
     def project_expressions(self, n: str) -> dict[str, str]:
         """SQL expressions of project number `n` (0-based), shared by every statement that
         needs them: status, link category and the links' CRM strategy ids."""
-        sql, shape = self.sql, self.shape
+        sql = self.sql
         good, broken, base = self.good, self.broken, self.crm_base
         normal = f"({n} >= {SHOWCASE})"
         hl = sql.h(10, n)
@@ -687,8 +695,7 @@ class _Generator:
             else "NULL"
         )
         second_broken = (
-            f"({base + good} + ({b} + 1 + {sql.h(14, n, None)} % {max(broken - 1, 1)}) "
-            f"% {broken})"
+            f"({base + good} + ({b} + 1 + {sql.h(14, n, None)} % {max(broken - 1, 1)}) % {broken})"
             if broken > 1
             else "NULL"
         )
@@ -774,9 +781,7 @@ class _Generator:
             f"{sql.pick(f'{hdt} % 4', [sql.date(self.day(o)) for o in end_offsets])} END)"
         )
         approved = f"({e['status']} IN ('approved', 'active', 'on_hold', 'done'))"
-        title = (
-            f"{sql.pick_text(sql.h(29, n), PROJECT_THEMES)} || ' #' || {sql.text(pid)}"
-        )
+        title = f"{sql.pick_text(sql.h(29, n), PROJECT_THEMES)} || ' #' || {sql.text(pid)}"
         description = (
             f"(CASE WHEN {sql.h(30, n)} < 500 THEN '' ELSE "
             f"'A CRM initiative of the generated portfolio.' END)"
@@ -872,9 +877,7 @@ class _Generator:
 
     def _manager_expr(self, n: str) -> str:
         pm = self.user_ids["pm"]
-        return (
-            f"(CASE WHEN {n} < {SHOWCASE} THEN {pm} ELSE {pm} + {n} % {self.shape.managers} END)"
-        )
+        return f"(CASE WHEN {n} < {SHOWCASE} THEN {pm} ELSE {pm} + {n} % {self.shape.managers} END)"
 
     def phases(self, n_projects: int) -> None:
         sql = self.sql
@@ -926,9 +929,7 @@ class _Generator:
             whens = " ".join(f"WHEN {d} THEN {sql.date(self.day(-d - extra))}" for d in days)
             return f"(CASE q.days {whens} END)"
 
-        health = sql.pick(
-            f"{sql.h(72, n)} % 3", ["'on_track'", "'at_risk'", "'off_track'"]
-        )
+        health = sql.pick(f"{sql.h(72, n)} % 3", ["'on_track'", "'at_risk'", "'off_track'"])
         now = sql.timestamp(self.now)
         for extra, when in [(0, "1 = 1"), (28, "q.more % 2 = 0"), (56, "q.more % 5 = 0")]:
             self.execute(
@@ -1018,15 +1019,7 @@ class _Generator:
             )
 
     def reset_sequences(self) -> None:
-        models = [
-            get_user_model(),
-            BusinessGoal,
-            BusinessStrategy,
-            CRMStrategy,
-            Department,
-            CRMProject,
-            Feature,
-        ]
+        models = _with_explicit_ids()
         statements = connection.ops.sequence_reset_sql(no_style(), models)
         with connection.cursor() as cursor:
             for statement in statements:
