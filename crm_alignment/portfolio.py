@@ -781,6 +781,17 @@ class _Generator:
             f"{sql.pick(f'{hdt} % 4', [sql.date(self.day(o)) for o in end_offsets])} END)"
         )
         approved = f"({e['status']} IN ('approved', 'active', 'on_hold', 'done'))"
+        # When it was created: `project.stalled` falls back to that day when a project has
+        # neither check-ins nor a start date (some just either side of the default 30 days).
+        created_days = [700, 400, 200, 90, 31, 30, 29, 10, 0]
+        created = (
+            f"(CASE WHEN NOT {normal} THEN {now} ELSE "
+            + sql.pick(
+                f"{sql.h(38, n)} % {len(created_days)}",
+                [sql.timestamp(self.now - datetime.timedelta(days=d)) for d in created_days],
+            )
+            + " END)"
+        )
         title = f"{sql.pick_text(sql.h(29, n), PROJECT_THEMES)} || ' #' || {sql.text(pid)}"
         description = (
             f"(CASE WHEN {sql.h(30, n)} < 500 THEN '' ELSE "
@@ -799,7 +810,7 @@ class _Generator:
                 start_date, end_date, budget_technology, budget_people, budget_process,
                 budget_training, budget_incentives, integration_notes, approved_at,
                 approved_by_id)
-            SELECT {pid}, {now}, {now}, {manager}, 1, {title}, {description},
+            SELECT {pid}, {created}, {now}, {manager}, 1, {title}, {description},
                 {manager}, {sponsor}, {department}, {business_owner}, {e["status"]},
                 {start}, {end}, {technology}, {money(32, 150)},
                 {money(33, 60, f"{sql.h(34, n)} < 300")}, {money(35, 30)},

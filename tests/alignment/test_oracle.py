@@ -56,6 +56,11 @@ def test_the_engine_flags_exactly_what_the_raw_sql_oracle_finds():
     found = oracle.findings()
     absent = sorted(key for key, ids in found.items() if not ids)
     assert not absent, f"the generated portfolio has no case of {absent}"
+    # Stalled by each of its three clocks: the newest check-in, the start date, the creation.
+    stalled = CRMProject.objects.filter(pk__in=found[("project.stalled", "project")])
+    assert stalled.filter(check_ins__isnull=False).exists()
+    assert stalled.filter(check_ins__isnull=True, start_date__isnull=False).exists()
+    assert stalled.filter(check_ins__isnull=True, start_date__isnull=True).exists()
     assert differences() == []
 
 
