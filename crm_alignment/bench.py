@@ -110,7 +110,8 @@ def load_oracle() -> ModuleType | None:
 
 
 class _RowCount:
-    rows = 0
+    def __init__(self) -> None:
+        self.rows = 0
 
 
 def _counting_cursor(counter: _RowCount) -> type[CursorDebugWrapper]:
@@ -424,11 +425,17 @@ def report_summary(results: list[ScaleResult]) -> list[str]:
             page = r.pages[index]
             return (
                 f"{_ms(page.percentile(50))} / {_ms(page.percentile(95))} ms "
-                f"({page.queries}, {page.rows:,})"
+                f"({page.queries}, {page.rows:,}, {page.size / 1024:,.0f} kB)"
             )
 
         return cell
 
     for index, (label, _, _) in enumerate(PAGES):
-        row(f"{label} p50 / p95 (queries, rows)", page_cell(index))
+        row(f"{label} p50 / p95 (queries, rows, size)", page_cell(index))
+
+    def largest_growth(r: ScaleResult) -> str:
+        page = max(r.pages, key=lambda p: p.rss_growth_kb)
+        return f"{page.rss_growth_kb / 1024:,.0f} MB ({page.label})"
+
+    row("largest peak-memory growth of a page", largest_growth)
     return lines

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from crm_alignment.bench import PAGES
+from crm_alignment.bench import PAGES, counting_queries
 from crm_alignment.portfolio import Shape, generate_portfolio
 from projects.models import CRMProject
 from tests.factories import ProjectFactory
@@ -42,7 +42,7 @@ def test_bench_prints_every_measure_at_a_tiny_scale():
     rows = output.splitlines()
     for label, _, _ in PAGES:
         assert any(row.startswith(label) for row in rows), label
-        assert f"| {label} p50 / p95 (queries, rows) |" in output
+        assert f"| {label} p50 / p95 (queries, rows, size) |" in output
     assert "| what | 30 projects |" in output
 
 
@@ -51,6 +51,17 @@ def test_bench_measures_several_scales_one_after_the_other():
 
     assert "| what | 15 projects | 25 projects |" in output
     assert CRMProject.objects.count() == 25  # the last scale's portfolio is kept
+
+
+def test_the_bench_counts_the_rows_and_queries_a_request_fetches():
+    ProjectFactory.create_batch(3)
+
+    with counting_queries() as (counter, captured):
+        list(CRMProject.objects.all())
+        CRMProject.objects.count()
+
+    assert counter.rows == 3 + 1
+    assert len(captured.captured_queries) == 2
 
 
 def test_bench_refuses_a_database_with_projects_unless_reusing_them():
