@@ -31,8 +31,10 @@ RUN DJANGO_DEBUG=0 \
 USER crm
 EXPOSE 8000
 
-# gunicorn honours X-Forwarded-* (the scheme, the client address) only from these addresses:
-# set FORWARDED_ALLOW_IPS to the TLS proxy's address; trusting '*' would let any client claim
-# HTTPS or another address.
+# gunicorn honours X-Forwarded-* (the scheme, the client address) only from these addresses,
+# and Django takes HTTPS from gunicorn (wsgi.url_scheme), never from the raw header: set
+# FORWARDED_ALLOW_IPS to the TLS proxy's address; trusting '*' would let any client claim HTTPS
+# or another address. The container's own loopback is always trusted: the compose healthcheck
+# asks from there as the proxy would.
 ENV FORWARDED_ALLOW_IPS=127.0.0.1
-CMD ["sh", "-c", "gunicorn crm_alignment.wsgi:application --bind 0.0.0.0:8000 --workers ${GUNICORN_WORKERS:-3} --access-logfile - --forwarded-allow-ips=\"${FORWARDED_ALLOW_IPS:-127.0.0.1}\""]
+CMD ["sh", "-c", "gunicorn crm_alignment.wsgi:application --bind 0.0.0.0:8000 --workers ${GUNICORN_WORKERS:-3} --access-logfile - --forwarded-allow-ips=\"127.0.0.1,${FORWARDED_ALLOW_IPS:-127.0.0.1}\""]

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from core import permissions
 from core.api_base import (
     API_AUTHENTICATION,
+    ERROR_RESPONSES,
     ApiAutoSchema,
     ApiViewSet,
     CurrencyField,
@@ -117,6 +118,7 @@ class ProjectApproveView(APIView):
     authentication_classes = API_AUTHENTICATION
     permission_classes = [IsAuthenticated]
     schema = ApiAutoSchema()
+    if_match_handlers = ("post",)
 
     @extend_schema(
         operation_id="projects_approve_create", request=None, responses={200: ProjectSerializer}
@@ -189,8 +191,19 @@ class ScanStartedSerializer(serializers.Serializer):
 class ScanSerializer(serializers.ModelSerializer):
     class Meta:
         model = Scan
-        # `error`: why a failed scan failed (empty otherwise).
-        fields = ["id", "state", "started_at", "finished_at", "opened", "resolved", "error"]
+        # `error`: why a failed scan failed, or why a queued one waits (empty otherwise);
+        # `attempts`: how many times a worker started it (more than 1 after a redelivery or a
+        # retry, see README "Faults").
+        fields = [
+            "id",
+            "state",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "opened",
+            "resolved",
+            "error",
+        ]
         read_only_fields = fields
 
 
@@ -202,7 +215,10 @@ class ScanRequestView(APIView):
     schema = ApiAutoSchema()
 
     @extend_schema(
-        operation_id="alignment_scan_create", request=None, responses={202: ScanStartedSerializer}
+        operation_id="alignment_scan_create",
+        request=None,
+        # 503 (with Retry-After) when the task queue does not take the scan: ScanUnavailable.
+        responses={202: ScanStartedSerializer, 503: ERROR_RESPONSES["503"]},
     )
     def post(self, request: Request) -> Response:
         from .services import scan_request

@@ -1,20 +1,28 @@
 """Runs the rule catalogue and keeps the flags table true to it.
 
-Per rule and subject type a scan issues the same four statements whatever the portfolio size:
+Per rule and subject type a scan issues the same handful of statements whatever the portfolio
+size, and runs the rule's query once:
 
-1. resolve  — unresolved flags whose subject no longer matches (NOT EXISTS) → resolved
+0. match    — INSERT … SELECT the subjects the rule matches (id, label, project) into a
+              temporary table (`ScanMatch`), once
+1. resolve  — unresolved flags whose subject is not in it (NOT EXISTS) → resolved
 2. reopen   — waived flags past their expiry (the condition still holds after step 1) → open
-3. refresh  — the remaining unresolved flags: last_seen, severity, message, label
-4. insert   — INSERT … SELECT the matching subjects that have no unresolved flag (NOT EXISTS)
+3. refresh  — the remaining unresolved flags whose severity, message or label differ → updated
+              (a flag that did not change is not rewritten: no churn, no table bloat)
+4. insert   — INSERT … SELECT the matched subjects that have no unresolved flag (NOT EXISTS)
 
 Acknowledged and waived decisions are never touched while the condition holds. All of a
 scan's flag writes happen in one transaction under the scan lock (`alignment.locks`), so a
 worker killed half-way leaves the previous, consistent state and a second scan changes
-nothing but last_seen.
+nothing. A flag's `last_seen` is when a scan last opened, reopened or changed it.
 
 A scan's `Scope` says which subjects it covers: everything (full scan) or some projects (the
-live re-check after an edit). Portfolio-wide rules (goals, strategies, managers, departments)
-are cheap aggregates over small tables; re-checks evaluate them whole.
+live re-check after an edit). A re-check evaluates the rules about projects and features for
+those projects, and the rules about groups of projects (`Rule.groups_projects`: too many active
+projects per manager, department, CRM strategy) for just the groups those projects belong to
+and the groups flagged now (a project that left a group may have relieved it): its cost does not
+grow with the portfolio. Rules about goals and strategies cannot change with a project; an edit
+to those queues a full scan.
 
 A full scan is one transaction on one worker. Splitting it into id-range chunks over several
 workers was measured and removed: a full scan of 100,000 projects is 10 to 20 s of set-based SQL
@@ -32,9 +40,9 @@ from __future__ import annotations
 import datetime
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -42,6 +50,8 @@ from django.conf import settings as django_settings
 from django.core.exceptions import EmptyResultSet
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import (
+    BigIntegerField,
+    Count,
     DateTimeField,
     Exists,
     F,
@@ -51,7 +61,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from . import locks
@@ -63,8 +73,10 @@ from .models import (
     RuleSetting,
     Scan,
     ScanKind,
+    ScanMatch,
     ScanState,
     Snapshot,
+    SubjectType,
 )
 from .rules import RULES, SUBJECTS, Rule, RuleContext, SubjectKind, subject_label_expression
 
@@ -89,29 +101,33 @@ class Scope:
     project_ids: tuple[int, ...] | None = None  # a re-check of these projects
     portfolio_rules: bool = True  # evaluate rules about goals, strategies, managers, departments
     project_rules: bool = True  # evaluate rules about projects and features
+    # A re-check's groups, per subject type (filled in by `evaluate`, see `_groups_of`).
+    groups: Mapping[str, tuple[int, ...]] | None = None
 
     @property
     def is_full(self) -> bool:
         return self.project_ids is None and self.portfolio_rules and self.project_rules
 
-    def covers(self, kind: SubjectKind) -> bool:
-        return self.project_rules if kind.project_field else self.portfolio_rules
+    def covers(self, rule: Rule, kind: SubjectKind) -> bool:
+        if kind.project_field:
+            return self.project_rules
+        return self.portfolio_rules and (self.project_ids is None or rule.groups_projects)
 
-    def subject_q(self, kind: SubjectKind) -> Q:
-        if kind.project_field is None:
+    def subject_q(self, kind: SubjectKind, subject_type: str) -> Q:
+        if self.project_ids is None:
             return Q()
-        if self.project_ids is not None:
-            return Q(**{f"{kind.project_field}__in": self.project_ids})
-        return Q()
+        if kind.project_field is None:
+            return Q(pk__in=(self.groups or {}).get(subject_type, ()))
+        return Q(**{f"{kind.project_field}__in": self.project_ids})
 
-    def flag_q(self, kind: SubjectKind) -> Q:
-        if kind.project_field is None:
+    def flag_q(self, kind: SubjectKind, subject_type: str) -> Q:
+        if self.project_ids is None:
             return Q()
-        # A deleted project leaves its (and its features') flags with project = NULL; the
-        # re-check queued by that delete resolves them.
-        if self.project_ids is not None:
-            return Q(project_id__in=self.project_ids) | Q(project_id__isnull=True)
-        return Q()
+        if kind.project_field is None:
+            return Q(subject_id__in=(self.groups or {}).get(subject_type, ()))
+        # Served by the (project, state) index. Flags a deleted project left behind (project
+        # NULL) are resolved separately, see _resolve_orphans.
+        return Q(project_id__in=self.project_ids)
 
 
 @dataclass
@@ -183,21 +199,76 @@ def _datetime_value(value: datetime.datetime) -> Any:
     return Cast(expression, DateTimeField()) if connection.vendor == "postgresql" else expression
 
 
+def _insert_select(model: Any, columns: dict[str, Any], rows: QuerySet[Any]) -> int:
+    """INSERT INTO model's table (columns) SELECT the expressions over `rows`; returns the
+    number of rows inserted. One statement, whatever the number of rows."""
+    # Aliased annotations only, so the SELECT list has exactly these columns in this order.
+    aliases = {f"insert_col_{i}": expr for i, expr in enumerate(columns.values())}
+    select = rows.order_by().annotate(**aliases).values(*aliases)
+    try:
+        sql, params = select.query.get_compiler(using=select.db).as_sql()
+    except EmptyResultSet:  # e.g. a re-check of no projects: nothing can match
+        return 0
+    quote = connection.ops.quote_name
+    db_columns = {f.attname: str(f.column) for f in model._meta.concrete_fields}
+    target = ", ".join(quote(db_columns[name]) for name in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({target}) {sql}", params)
+        return max(cursor.rowcount, 0)
+
+
+# Planner statistics pay for themselves only on a large match (PostgreSQL does not analyse
+# temporary tables by itself, and guesses their size).
+ANALYZE_MATCHES_FROM = 5000
+
+
+def _prepare_matches() -> None:
+    """The session's temporary match table, created on first use and emptied per rule."""
+    table = connection.ops.quote_name(ScanMatch._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} "
+            "(subject_id bigint PRIMARY KEY, label varchar(255) NOT NULL, project_id bigint NULL)"
+        )
+
+
+def _match(subject_type: str, kind: SubjectKind, findings: QuerySet[Any]) -> int:
+    """Step 0: run the rule's query once, into the match table. Returns how many matched."""
+    if connection.vendor == "postgresql":
+        # TRUNCATE, not DELETE: it gives the table's pages back, so the planner does not take
+        # a small match for the size of the last big one.
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {connection.ops.quote_name(ScanMatch._meta.db_table)}")
+    else:
+        ScanMatch.objects.all().delete()  # one DELETE: the model has no relations or signals
+    columns: dict[str, Any] = {
+        "subject_id": F("pk"),
+        "label": subject_label_expression(subject_type),
+        "project_id": (
+            kind.project() if kind.project is not None else Value(None, BigIntegerField())
+        ),
+    }
+    matched = _insert_select(ScanMatch, columns, findings)
+    if matched >= ANALYZE_MATCHES_FROM and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(ScanMatch._meta.db_table)}")
+    return matched
+
+
 def _insert_new_flags(
     rule: Rule,
     subject_type: str,
     kind: SubjectKind,
-    findings: QuerySet[Any],
     setting: EffectiveSetting,
     now: datetime.datetime,
 ) -> int:
-    """INSERT … SELECT one open flag per matching subject without an unresolved flag."""
-    unflagged = findings.filter(
+    """Step 4: one open flag per matched subject without an unresolved flag."""
+    unflagged = ScanMatch.objects.filter(
         ~Exists(
             Flag.objects.filter(
                 rule=rule.code,
                 subject_type=subject_type,
-                subject_id=OuterRef("pk"),
+                subject_id=OuterRef("subject_id"),
                 state__in=UNRESOLVED_STATES,
             )
         )
@@ -206,8 +277,8 @@ def _insert_new_flags(
         "rule": Value(rule.code),
         "severity": Value(setting.severity),
         "subject_type": Value(str(subject_type)),
-        "subject_id": F("pk"),
-        "subject_label": subject_label_expression(subject_type),
+        "subject_id": F("subject_id"),
+        "subject_label": F("label"),
         "message": Value(rule.message(setting.threshold)),
         "state": Value(FlagState.OPEN.value),
         "first_seen": _datetime_value(now),
@@ -215,43 +286,63 @@ def _insert_new_flags(
         "waiver_reason": Value(""),
     }
     if kind.project is not None:
-        columns["project_id"] = kind.project()
-    # Aliased annotations only, so the SELECT list has exactly these columns in this order.
-    aliases = {f"flag_col_{i}": expr for i, expr in enumerate(columns.values())}
-    select = unflagged.order_by().annotate(**aliases).values(*aliases)
-    try:
-        sql, params = select.query.get_compiler(using=select.db).as_sql()
-    except EmptyResultSet:  # e.g. a re-check of no projects: nothing can match
-        return 0
-    quote = connection.ops.quote_name
-    db_columns = {f.name: str(f.column) for f in Flag._meta.concrete_fields}
-    db_columns["project_id"] = db_columns["project"]
-    target = ", ".join(quote(db_columns[name]) for name in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {quote(Flag._meta.db_table)} ({target}) {sql}", params)
-        return max(cursor.rowcount, 0)
+        columns["project_id"] = F("project_id")
+    return _insert_select(Flag, columns, unflagged)
 
 
 def _refresh(
-    rule: Rule,
-    subject_type: str,
-    flags: QuerySet[Flag],
-    matching: QuerySet[Any],
-    setting: EffectiveSetting,
-    now: datetime.datetime,
+    rule: Rule, flags: QuerySet[Flag], setting: EffectiveSetting, now: datetime.datetime
 ) -> None:
-    """Step 3: bring the unresolved flags' last_seen, severity, message and label up to date."""
-    labels = matching.annotate(flag_label=subject_label_expression(subject_type))
-    label = Subquery(labels.values("flag_label")[:1])
-    flags.update(
-        last_seen=now,
-        severity=setting.severity,
-        message=rule.message(setting.threshold),
-        # Under READ COMMITTED each statement sees the latest commits: a subject fixed or
-        # deleted since step 1 no longer matches here. Keep its old label (its flag resolves on
-        # the re-check that edit queued) rather than write NULL into a NOT NULL column.
-        subject_label=Coalesce(label, F("subject_label")),
+    """Step 3: bring the severity, message and label of the flags that still hold up to date,
+    rewriting only those that differ."""
+    label = Subquery(
+        ScanMatch.objects.filter(subject_id=OuterRef("subject_id")).values("label")[:1]
     )
+    message = rule.message(setting.threshold)
+    flags.filter(
+        ~Q(severity=setting.severity) | ~Q(message=message) | ~Q(subject_label=label)
+    ).update(severity=setting.severity, message=message, subject_label=label, last_seen=now)
+
+
+def _groups_of(project_ids: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """The groups a re-check of these projects covers for the rules about groups of projects:
+    the groups the projects are in now (one may have become overloaded), and the groups flagged
+    now (a project that left one may have relieved it). Four small, indexed queries."""
+    from projects.models import CRMProject, ProjectLink
+
+    projects = CRMProject.objects.filter(pk__in=project_ids)
+    groups: dict[str, set[Any]] = {
+        SubjectType.CRM_STRATEGY: set(
+            ProjectLink.objects.filter(project_id__in=project_ids).values_list(
+                "crm_strategy_id", flat=True
+            )
+        ),
+        SubjectType.MANAGER: set(projects.values_list("manager_id", flat=True)),
+        SubjectType.DEPARTMENT: set(projects.values_list("department_id", flat=True)),
+    }
+    flagged = Flag.objects.filter(
+        rule__in=[code for code, rule in RULES.items() if rule.groups_projects],
+        subject_type__in=list(groups),
+        state__in=UNRESOLVED_STATES,
+    ).values_list("subject_type", "subject_id")
+    for subject_type, subject_id in flagged:
+        groups[subject_type].add(subject_id)
+    return {kind: tuple(sorted(ids - {None})) for kind, ids in groups.items()}
+
+
+def _resolve_orphans(outcome: Outcome, now: datetime.datetime) -> None:
+    """Resolve the flags a deleted project left behind: its own and its features' flags, whose
+    project became NULL (a project's or feature's flag always has one). The re-check queued by
+    the delete runs this; a full scan resolves them like any subject that no longer matches."""
+    orphans = Flag.objects.filter(
+        project__isnull=True,
+        subject_type__in=[kind for kind, subject in SUBJECTS.items() if subject.project_field],
+        state__in=UNRESOLVED_STATES,
+    )
+    counts = orphans.order_by().values("rule").annotate(n=Count("pk")).values_list("rule", "n")
+    for code, n in counts:
+        outcome.by_rule.setdefault(code, RuleOutcome()).resolved += n
+    orphans.update(state=FlagState.RESOLVED, resolved_at=now)
 
 
 def evaluate(
@@ -262,20 +353,25 @@ def evaluate(
     now = now or timezone.now()
     today = timezone.localdate(now)
     settings = effective_settings()
+    if scope.project_ids is not None and scope.groups is None:
+        scope = replace(scope, groups=_groups_of(scope.project_ids))
+    _prepare_matches()
     outcome = Outcome()
+    if scope.project_ids is not None:
+        _resolve_orphans(outcome, now)
     for code, rule in RULES.items():
         if deadline is not None and time.monotonic() > deadline:
             raise ScanTimedOut(_time_limit_message())
         setting = settings[code]
         result = outcome.by_rule.setdefault(code, RuleOutcome())
-        ctx = RuleContext(today=today, threshold=setting.threshold)
+        ctx = RuleContext(today=today, threshold=setting.threshold, only=scope.groups)
         findings_by_type = rule.findings(ctx) if setting.enabled else {}
         for subject_type in rule.subject_types:
             kind = SUBJECTS[subject_type]
-            if not scope.covers(kind):
+            if not scope.covers(rule, kind):
                 continue
             flags = Flag.objects.filter(
-                scope.flag_q(kind),
+                scope.flag_q(kind, subject_type),
                 rule=code,
                 subject_type=subject_type,
                 state__in=UNRESOLVED_STATES,
@@ -284,17 +380,18 @@ def evaluate(
                 # A rule switched off resolves its flags; they reopen if it is switched on.
                 result.resolved += flags.update(state=FlagState.RESOLVED, resolved_at=now)
                 continue
-            findings = findings_by_type[subject_type].filter(scope.subject_q(kind))
-            matching = findings.filter(pk=OuterRef("subject_id"))
-            result.resolved += flags.filter(~Exists(matching)).update(
+            findings = findings_by_type[subject_type].filter(scope.subject_q(kind, subject_type))
+            _match(subject_type, kind, findings)
+            matched = ScanMatch.objects.filter(subject_id=OuterRef("subject_id"))
+            result.resolved += flags.filter(~Exists(matched)).update(
                 state=FlagState.RESOLVED, resolved_at=now
             )
             # What is left unresolved still holds. An expired waiver reopens.
             result.opened += flags.filter(
                 state=FlagState.WAIVED, waiver_expires_at__lte=now
-            ).update(state=FlagState.OPEN)
-            _refresh(rule, subject_type, flags, matching, setting, now)
-            result.opened += _insert_new_flags(rule, subject_type, kind, findings, setting, now)
+            ).update(state=FlagState.OPEN, last_seen=now)
+            _refresh(rule, flags, setting, now)
+            result.opened += _insert_new_flags(rule, subject_type, kind, setting, now)
     return outcome
 
 
@@ -469,14 +566,18 @@ def _per_rule(outcome: Outcome) -> dict[str, dict[str, int]]:
 
 
 def _finish(scan: Scan, outcome: Outcome, now: datetime.datetime, *, snapshot: bool) -> None:
-    """Record the scan's counts and mark it done."""
-    totals = _per_rule(outcome)
-    open_by_rule = _open_counts_by_rule()
-    per_rule = {
-        code: {"open": open_by_rule.get(code, 0), **totals.get(code, {"opened": 0, "resolved": 0})}
-        for code in RULES
-    }
+    """Record the scan's counts and mark it done. A full scan also records how many flags each
+    rule has open (a count over the whole table, so a re-check leaves it out)."""
+    per_rule = _per_rule(outcome)
     if snapshot:
+        open_by_rule = _open_counts_by_rule()
+        per_rule = {
+            code: {
+                "open": open_by_rule.get(code, 0),
+                **per_rule.get(code, {"opened": 0, "resolved": 0}),
+            }
+            for code in RULES
+        }
         _take_snapshot(scan, now)
     Scan.objects.filter(pk=scan.pk).update(
         state=ScanState.DONE,
@@ -487,14 +588,21 @@ def _finish(scan: Scan, outcome: Outcome, now: datetime.datetime, *, snapshot: b
     )
 
 
+# Memory for the scan's sorts and hashes (anti-joins over every flag of a rule), for this
+# transaction only; PostgreSQL's default of 4 MB sends large ones to disk.
+SCAN_WORK_MEM = "64MB"
+
+
 def _limit_statements(deadline: float) -> None:
     """On PostgreSQL, no statement of this transaction may run past the scan's deadline: the
-    limit holds even while Python waits on a long statement (and on any worker pool)."""
+    limit holds even while Python waits on a long statement (and on any worker pool). Also
+    gives the transaction more working memory."""
     if connection.vendor != "postgresql":
         return
     remaining_ms = max(int((deadline - time.monotonic()) * 1000), 1)
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{remaining_ms}ms"])
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [SCAN_WORK_MEM])
 
 
 def _run(scan: Scan, scope: Scope, *, snapshot: bool, busy_requeue: bool = False) -> Scan | None:

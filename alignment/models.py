@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 
 
 class Severity(models.TextChoices):
@@ -56,12 +56,26 @@ class FlagState(models.TextChoices):
 
 UNRESOLVED_STATES = [FlagState.OPEN, FlagState.ACKNOWLEDGED, FlagState.WAIVED]
 
+# Worst first: critical 0, warning 1, info 2 — the order lists sort severity in.
+SEVERITY_RANK = Case(
+    When(severity=Severity.CRITICAL, then=Value(0)),
+    When(severity=Severity.WARNING, then=Value(1)),
+    default=Value(2),
+)
+
 
 class Flag(models.Model):
     """A rule's finding about one subject, kept as history once resolved."""
 
     rule = models.CharField(max_length=64)
     severity = models.CharField(max_length=16, choices=Severity.choices)
+    # Computed by the database from `severity`, so no writer (the engine's INSERT … SELECT, an
+    # admin edit) has to keep it in step; it exists so an index can serve "worst first".
+    severity_rank = models.GeneratedField(
+        expression=SEVERITY_RANK,
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+    )
     subject_type = models.CharField(max_length=32, choices=SubjectType.choices)
     subject_id = models.BigIntegerField()
     subject_label = models.CharField(max_length=255)
@@ -73,6 +87,7 @@ class Flag(models.Model):
         null=True,
         blank=True,
         related_name="flags",
+        db_index=False,  # the (project, state) index below starts with it
     )
     message = models.TextField()
     state = models.CharField(max_length=16, choices=FlagState.choices, default=FlagState.OPEN)
@@ -109,7 +124,19 @@ class Flag(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["state", "severity"]),
+            # The inbox and /api/flags/ by default: unresolved flags, worst first, newest first
+            # within a severity. PostgreSQL walks this index and stops after one page instead of
+            # sorting every unresolved flag.
+            models.Index(
+                fields=["severity_rank", "-last_seen", "-id"],
+                condition=~Q(state="resolved"),
+                name="flag_unresolved_inbox",
+            ),
+            # The same order for one state (`?state=open`, `?state=resolved`: history grows
+            # without bound); its leading `state` also serves counting flags by state.
+            models.Index(
+                fields=["state", "severity_rank", "-last_seen", "-id"], name="flag_state_inbox"
+            ),
             models.Index(fields=["subject_type", "subject_id"]),
             models.Index(fields=["project", "state"]),
         ]
@@ -200,3 +227,20 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"Snapshot at {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class ScanMatch(models.Model):
+    """What one rule matched for one subject type, while a scan works on it: a temporary table
+    of the scan's database session (created by alignment.engine, never migrated), so the rule's
+    query runs once and resolve, refresh and insert read its result."""
+
+    subject_id = models.BigIntegerField(primary_key=True)
+    label = models.CharField(max_length=255)
+    project_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "alignment_scan_match"
+
+    def __str__(self) -> str:
+        return f"{self.subject_id}: {self.label}"

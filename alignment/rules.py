@@ -22,7 +22,7 @@ username; department: the name.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,6 @@ from django.db.models import (
     Count,
     Exists,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -54,6 +53,7 @@ from projects.models import (
     Feature,
     FeatureStatus,
     ProjectCheckIn,
+    ProjectLink,
     ProjectStatus,
     RoadmapPhase,
     SuccessMetric,
@@ -117,6 +117,8 @@ class RuleContext:
     today: datetime.date
     threshold: int | None
     approving: int | None = None
+    # A re-check: only these groups (per subject type) of a rule over groups of projects.
+    only: Mapping[str, tuple[int, ...]] | None = None
 
 
 Findings = QuerySet[Any] | dict[str, QuerySet[Any]]
@@ -138,6 +140,10 @@ class Rule:
     subject_types: tuple[str, ...] = ()
     check: str = ""  # the readiness checklist's wording: what holds when the rule does not
     blocks_approval: bool = False  # the default of the rule setting
+    # About groups of projects (a manager's, a department's, a CRM strategy's): a re-check of
+    # some projects evaluates it for their groups. Other portfolio-wide rules (about goals and
+    # strategies) cannot change with a project; an edit to those queues a full scan.
+    groups_projects: bool = False
 
     def message(self, threshold: int | None) -> str:
         return self.advice.format(n=threshold)
@@ -175,6 +181,7 @@ def rule(
     subject_types: tuple[str, ...] = (),
     check: str = "",
     blocks_approval: bool = False,
+    groups_projects: bool = False,
 ) -> Callable[[Callable[[RuleContext], Findings]], Callable[[RuleContext], Findings]]:
     """Register the decorated query function as a rule."""
 
@@ -194,6 +201,7 @@ def rule(
             subject_types=subject_types or (subject_type,),
             check=check,
             blocks_approval=blocks_approval,
+            groups_projects=groups_projects,
         )
         return fn
 
@@ -476,9 +484,16 @@ def project_stalled(ctx: RuleContext) -> QuerySet[CRMProject]:
     )
 
 
-def _active_count(queryset: QuerySet[Any]) -> Coalesce:
-    counted = queryset.order_by().values("status").annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+def _over_limit(groups: QuerySet[Any], group_field: str, limit: int) -> QuerySet[Any]:
+    """The ids in `group_field` of the groups with more than `limit` rows: one GROUP BY …
+    HAVING over the active projects, not a count per group."""
+    return (
+        groups.order_by()
+        .values(group_field)
+        .annotate(n=Count("pk"))
+        .filter(n__gt=limit)
+        .values(group_field)
+    )
 
 
 @rule(
@@ -494,20 +509,28 @@ def _active_count(queryset: QuerySet[Any]) -> Coalesce:
     why="Many CRM projects at once stretch people and money with no coordination.",
     threshold=5,
     threshold_label="active projects at most",
+    groups_projects=True,
 )
 def portfolio_overloaded(ctx: RuleContext) -> dict[str, QuerySet[Any]]:
     limit = ctx.threshold if ctx.threshold is not None else 5
     active = CRMProject.objects.filter(status=ProjectStatus.ACTIVE)
+    links = ProjectLink.objects.filter(project__status=ProjectStatus.ACTIVE)
+    if ctx.only is not None:  # a re-check: just the groups it names
+        links = links.filter(crm_strategy__in=ctx.only.get(SubjectType.CRM_STRATEGY, ()))
+        by_manager = active.filter(manager__in=ctx.only.get(SubjectType.MANAGER, ()))
+        by_department = active.filter(department__in=ctx.only.get(SubjectType.DEPARTMENT, ()))
+    else:
+        by_manager = by_department = active
     return {
-        SubjectType.CRM_STRATEGY: CRMStrategy.objects.alias(
-            n=_active_count(active.filter(links__crm_strategy=OuterRef("pk")))
-        ).filter(n__gt=limit),
-        SubjectType.MANAGER: get_user_model()
-        .objects.alias(n=_active_count(active.filter(manager=OuterRef("pk"))))
-        .filter(n__gt=limit),
-        SubjectType.DEPARTMENT: Department.objects.alias(
-            n=_active_count(active.filter(department=OuterRef("pk")))
-        ).filter(n__gt=limit),
+        SubjectType.CRM_STRATEGY: CRMStrategy.objects.filter(
+            pk__in=_over_limit(links, "crm_strategy", limit)
+        ),
+        SubjectType.MANAGER: get_user_model().objects.filter(
+            pk__in=_over_limit(by_manager, "manager", limit)
+        ),
+        SubjectType.DEPARTMENT: Department.objects.filter(
+            pk__in=_over_limit(by_department, "department", limit)
+        ),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, Count, DecimalField, IntegerField, QuerySet, Sum, Value, When
+from django.db.models import Count, DecimalField, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from core.money import to_money
@@ -19,14 +19,6 @@ from .models import SCAN_SKIPPED_PREFIX, Flag, FlagState, Scan, Severity, Snapsh
 # What dashboards count as "open": not fixed yet. Acknowledged flags are still problems
 # (someone is on it); waived ones are accepted risks until their expiry.
 OPEN_STATES = [FlagState.OPEN, FlagState.ACKNOWLEDGED]
-
-# Worst first: critical, warning, info.
-SEVERITY_RANK = Case(
-    When(severity=Severity.CRITICAL, then=Value(0)),
-    When(severity=Severity.WARNING, then=Value(1)),
-    default=Value(2),
-    output_field=IntegerField(),
-)
 
 _ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=16, decimal_places=2))
 
@@ -43,7 +35,6 @@ def subject_flags_needing_attention(
     return (
         flags_visible_to(user)
         .filter(subject_type=subject_type, subject_id=subject_id, state__in=OPEN_STATES)
-        .annotate(severity_rank=SEVERITY_RANK)
         .order_by("severity_rank", "rule", "id")
     )
 
@@ -53,7 +44,6 @@ def project_flags_needing_attention(user: Any, project: Any) -> QuerySet[Flag]:
     return (
         flags_visible_to(user)
         .filter(project=project, state__in=OPEN_STATES)
-        .annotate(severity_rank=SEVERITY_RANK)
         .order_by("severity_rank", "rule", "subject_label", "id")
     )
 

@@ -8,7 +8,9 @@ from django.db import transaction
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -25,12 +27,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import money, permissions, tokens
+from .lists import rows_in_order
 
 # --- Schema: every operation documents its error answers, so generated clients can parse them.
 
 
 class ErrorSerializer(serializers.Serializer):
-    """Any non-validation error: 401, 403, 404, 409, 429."""
+    """Any error that is not about fields: 401, 403, 404, 406, 409, 412, 415, 429, 503."""
 
     detail = serializers.CharField()
 
@@ -55,33 +58,78 @@ ERROR_RESPONSES = {
     "401": _error("Not authenticated."),
     "403": _error("Not allowed for your role."),
     "404": _error("Not found (or not visible to you)."),
+    "406": _error("Not acceptable: every answer is JSON; the Accept header must allow it."),
     "409": _error(
-        "Conflict: other records still depend on the object, or it changed state meanwhile."
+        "Conflict: other records still depend on the object, it changed state meanwhile, or "
+        "another request changed the same records at the same moment."
     ),
     "412": _error(
         "Precondition failed: the If-Match version is not the stored one; someone changed the "
         "object since you read it. GET it again (ETag) and re-apply your change."
     ),
+    "415": _error("Unsupported media type: send the body as JSON (or as a form)."),
     "429": _error("Too many requests; retry after the number of seconds in Retry-After."),
+    "503": _error(
+        "Service unavailable: a backing service (the task queue) did not answer; nothing was "
+        "started. Retry after the number of seconds in Retry-After."
+    ),
 }
+
+# Every 429 and 503 says how long to wait (axes' lockout, DRF's throttles, ServiceUnavailable).
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    required=True,
+    response=[429, 503],
+    description="Seconds to wait before trying again.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The ETag of the version you edited (e.g. "3"; several, comma-separated, or '
+    '"*"). The write is refused with 412 when the stored version is not among them; without '
+    "the header each field sent is last-writer-wins.",
+)
 
 
 class ApiAutoSchema(AutoSchema):
-    """drf-spectacular's schema plus the error responses every operation can give."""
+    """drf-spectacular's schema plus the error responses every operation can give: a generated
+    client, and schemathesis's status check, see every status the operation answers."""
 
     def _error_codes(self) -> list[str]:
-        codes = ["400"]
-        # The permissions this operation checks (the token endpoint's differ by method).
-        view_permissions = [type(p) for p in self.view.get_permissions()]
+        # 400 everywhere: a NUL character or an oversized body is refused before any view
+        # (core.middleware). 406: the Accept header is negotiated on every operation.
+        codes = ["400", "406"]
+        if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None:
+            codes.append("415")  # a body in a media type no parser reads
         # The public endpoints (the token exchange) check no role and delete or change nothing
         # another request could depend on: no 401/403/404, and no 409.
-        if AllowAny not in view_permissions:
-            codes += ["401", "403", "404"]
+        if AllowAny not in [type(p) for p in self.view.get_permissions()]:
+            codes += ["401", "403"]
+            # An object by id, or a page number past the end of a list.
+            if "{" in self.path or (self._is_list_view() and self._get_paginator()):
+                codes.append("404")
             if self.method in ("POST", "PUT", "PATCH", "DELETE"):
                 codes.append("409")
-        if getattr(self.view, "throttle_scope", None) or getattr(self.view, "locks_out", False):
+        if self._honours_if_match():
+            codes.append("412")
+        if self.view.get_throttles() or self.method in getattr(self.view, "lockout_methods", ()):
             codes.append("429")
         return codes
+
+    def _honours_if_match(self) -> bool:
+        """Whether this operation compares If-Match with the stored version (412 when not).
+        Views list the handlers (viewset actions, or method names) in `if_match_handlers`."""
+        handler = getattr(self.view, "action", None) or self.method.lower()
+        return handler in getattr(self.view, "if_match_handlers", ())
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = [*super().get_override_parameters(), RETRY_AFTER]
+        if self._honours_if_match():
+            parameters.append(IF_MATCH)
+        return parameters
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
@@ -130,7 +178,7 @@ class TokenView(APIView):
     per username and per address, the same count as the login pages; a locked-out attempt
     answers 429 with Retry-After (crm_alignment.accounts.locked_out)."""
 
-    locks_out = True  # the schema documents the lockout's 429
+    lockout_methods = ("POST",)  # the schema documents the lockout's 429 on sign-in
     schema = ApiAutoSchema()
 
     def get_authenticators(self) -> list:
@@ -213,6 +261,19 @@ class ApiViewSet(viewsets.GenericViewSet):
     def visible(self, queryset: Any) -> Any:
         return permissions.visible_to(queryset, self.request.user)
 
+    def page_rows(self) -> Any:
+        """For a list whose rows carry costly per-row figures, the queryset that computes them
+        (None otherwise). The list's `get_queryset()` then only has to filter and order: it is
+        paginated as ids, and the page's objects are read from this for those ids alone."""
+        return None
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        rows = self.page_rows() if self.action == "list" else None
+        if rows is None:
+            return super().paginate_queryset(queryset)
+        ids = super().paginate_queryset(queryset.values_list("pk", flat=True))
+        return None if ids is None else rows_in_order(rows, ids)
+
     def filter_queryset(self, queryset: Any) -> Any:
         # Filters, search and ordering shape lists. A detail route (and its actions) finds the
         # object by id whatever the query string says: a resolved flag, which the flag list
@@ -264,6 +325,8 @@ class ServiceViewSet(
     # Each resource names the service that deletes its objects; checked when the class is made,
     # so a viewset without one fails at import, not on its first DELETE.
     delete_service: Callable[..., None]
+    # The writes that check If-Match (the schema documents the header and the 412 for them).
+    if_match_handlers: tuple[str, ...] = ("update", "partial_update", "destroy")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

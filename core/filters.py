@@ -17,6 +17,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils.text import capfirst
+from drf_spectacular.utils import extend_schema_field
+
+from .forms import PersonField
+from .people import People, people
 
 ORDERING_PARAM = "ordering"
 
@@ -80,21 +84,28 @@ class BooleanFilter(django_filters.BooleanFilter):
         super().__init__(*args, **kwargs)
 
 
-class PersonChoiceField(django_filters.fields.ModelChoiceField):
-    """People shown by name (username when they have none)."""
+# Anyone who has an account: the people filters look for unless they say otherwise.
+ANYONE = people(
+    "people.anyone", lambda: get_user_model().objects.all(), who="people with an account"
+)
 
-    def label_from_instance(self, obj: Any) -> str:
-        return str(obj.get_full_name() or obj.get_username())
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": "A person: their id, username, full name or “Name (username)”. The "
+        "page's suggestions come from /people/.",
+    }
+)
+class PersonFilter(django_filters.Filter):
+    """A person (core.forms.PersonField: an id, a username or a name), of `people` — anyone
+    with an account unless narrower. The page shows a text input with suggestions, not a
+    `<select>` of every user."""
 
-class PersonFilter(django_filters.ModelChoiceFilter):
-    """A user by id; every user unless a narrower `queryset` is given."""
+    field_class = PersonField
 
-    field_class = PersonChoiceField
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("queryset", get_user_model().objects.all())
-        kwargs.setdefault("empty_label", "Anyone")
+    def __init__(self, *args: Any, people: People = ANYONE, **kwargs: Any) -> None:
+        kwargs["found"] = people
         super().__init__(*args, **kwargs)
 
 

@@ -1,4 +1,4 @@
-"""Form helpers shared by the page forms: service errors onto fields, people pickers, dates.
+"""Form helpers shared by the page forms: service errors onto fields, person fields, dates.
 
 Forms parse input; the services validate and write. A ValidationError a service raises names
 the field it is about, and `add_service_errors` puts it next to that field on the page.
@@ -11,11 +11,14 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
-from django.db.models import Q, QuerySet
 from django.forms.models import model_to_dict
+from django.urls import reverse
+from django.utils.http import urlencode
 
-from .roles import Role
+from .people import People, label, people_with_roles, resolve
 from .services import EditConflict
+
+__all__ = ["PersonField", "PersonInput", "people_with_roles"]
 
 
 class DateInput(forms.DateInput):
@@ -58,18 +61,6 @@ def refusal_message(error: Exception) -> str:
     return str(error) or "You may not do that."
 
 
-def people_with_roles(*roles: Role) -> QuerySet[Any]:
-    """Active users holding any of `roles` (superusers included), by name."""
-    users = get_user_model().objects.filter(is_active=True)
-    condition = Q(is_superuser=True)
-    if roles:
-        condition |= Q(groups__name__in=[role.value for role in roles])
-    else:
-        condition |= Q(groups__name__in=[role.value for role in Role])
-    ids = users.filter(condition).values("pk")
-    return users.filter(pk__in=ids).order_by("first_name", "last_name", "username")
-
-
 class DefaultsToActorMixin:
     """A person field (`actor_field`) left blank on create means "me" (the service fills it);
     once the object exists it must name someone."""
@@ -85,12 +76,89 @@ class DefaultsToActorMixin:
             field.help_text = ""
 
 
-class PersonChoiceField(forms.ModelChoiceField):
-    """A user picker that shows full names (with the username to tell namesakes apart)."""
+class PersonInput(forms.TextInput):
+    """A text input for one person with suggestions from the picker endpoint (`/people/`,
+    static/js/people.js) — never a `<select>` of every user. Without JavaScript it is a plain
+    input that takes a username or a full name."""
 
-    def label_from_instance(self, obj: Any) -> str:
-        name = obj.get_full_name()
-        return f"{name} ({obj.get_username()})" if name else obj.get_username()
+    template_name = "core/widgets/person_input.html"
+
+    def __init__(self, found: People, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"autocomplete": "off", "spellcheck": "false", **(attrs or {})})
+        self.found = found
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        widget_attrs = context["widget"]["attrs"]
+        suggestions = f"{widget_attrs.get('id') or name}-people"
+        widget_attrs["list"] = suggestions
+        widget_attrs["data-people-url"] = (
+            f"{reverse('people')}?{urlencode({'for': self.found.key})}"
+        )
+        context["widget"]["suggestions_id"] = suggestions
+        return context
+
+
+class PersonField(forms.ModelChoiceField):
+    """One person of a `People` set, typed: a username, "Name (username)", a full name, or an
+    id (what the API's filters always took). An unknown or ambiguous value is an error on this
+    field that says what to type instead, never a 500. Shown as "Name (username)".
+
+    `current` (an id): the person the object already names, accepted even if they no longer
+    belong to the set — the service checks only changed people."""
+
+    widget = PersonInput
+
+    def __init__(self, found: People, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", PersonInput(found))
+        super().__init__(queryset=found.queryset(), **kwargs)
+        self.found = found
+        self.current: Any = None
+        self._labels: dict[Any, str] = {}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        # Each form gets its own copy of the field: nothing of one request's may stay behind.
+        result = super().__deepcopy__(memo)
+        result.current = None
+        result._labels = {}
+        return result
+
+    def to_python(self, value: Any) -> Any:
+        if value in self.empty_values:
+            return None
+        # Pages show an error after the field's label; the API under the field's name.
+        return resolve(self.found, value, also=self.current)
+
+    def prepare_value(self, value: Any) -> Any:
+        if value in self.empty_values:
+            return ""
+        if isinstance(value, get_user_model()):
+            return label(value)
+        if isinstance(value, int):
+            if value not in self._labels:
+                user = get_user_model().objects.filter(pk=value).first()
+                self._labels[value] = label(user) if user else str(value)
+            return self._labels[value]
+        return str(value)
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        def person(value: Any) -> Any:
+            try:
+                user = self.to_python(self.prepare_value(value))
+            except ValidationError:
+                return str(value).strip()
+            return user.pk if user is not None else None
+
+        return person(initial) != person(data)
+
+
+def keep_current_people(form: forms.BaseForm, instance: Any) -> None:
+    """Let each person field of a saved object's form accept the person it names now."""
+    if getattr(instance, "pk", None) is None:
+        return
+    for name, field in form.fields.items():
+        if isinstance(field, PersonField):
+            field.current = getattr(instance, f"{name}_id", None)
 
 
 class VersionedFormMixin:
@@ -105,6 +173,7 @@ class VersionedFormMixin:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
         if getattr(self.instance, "pk", None):
+            keep_current_people(self, self.instance)  # type: ignore[arg-type]
             for field in self.fields.values():
                 field.show_hidden_initial = True
             self.fields["version"] = forms.IntegerField(

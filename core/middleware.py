@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 
 from .permissions import can_read
 
@@ -38,6 +39,29 @@ NUL_REFUSED = "Null characters are not allowed."
 # DRF would dispatch TRACE to a viewset method named `trace`.
 KNOWN_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def offered_methods(path: str) -> tuple[str, ...]:
+    """The methods the route at `path` offers, for the Allow header of a 405 (RFC 9110 wants
+    the route's own list). Class-based views (DRF's included) say which; a function view, or a
+    path no route matches, gets every method some route offers."""
+    try:
+        view = resolve(path).func
+    except Resolver404:
+        return KNOWN_METHODS
+    actions = getattr(view, "actions", None)  # a DRF viewset route: {method: action}
+    view_class = getattr(view, "view_class", None)
+    if actions:
+        names = {*actions, "options"}
+    elif view_class is not None:
+        initkwargs = getattr(view, "view_initkwargs", {})  # as_view(http_method_names=...)
+        allowed = initkwargs.get("http_method_names", view_class.http_method_names)
+        names = {name for name in allowed if hasattr(view_class, name)}
+    else:
+        return KNOWN_METHODS
+    if "get" in names:
+        names.add("head")  # Django and DRF answer HEAD with the GET handler
+    return tuple(method for method in KNOWN_METHODS if method.lower() in names)
 
 
 def _with_nul(query: Any) -> list[str]:
@@ -61,9 +85,10 @@ def _refuse_nul(request: HttpRequest, names: list[str]) -> HttpResponse:
 
 
 class HostileInputMiddleware:
-    """405 for a method no route offers; 400 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE and
-    for a NUL character in the query string or a form body (JSON bodies are checked by
-    core.parsers.JSONParser); 409 for a write that collided with another request."""
+    """405 for a method no route offers (Allow: what this route does offer); 400 for a body
+    over DATA_UPLOAD_MAX_MEMORY_SIZE and for a NUL character in the query string or a form body
+    (JSON bodies are checked by core.parsers.JSONParser); 409 for a write that collided with
+    another request."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -71,7 +96,7 @@ class HostileInputMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method not in KNOWN_METHODS:
             response = _answer(request, f'Method "{request.method}" not allowed.', 405)
-            response["Allow"] = ", ".join(KNOWN_METHODS)
+            response["Allow"] = ", ".join(offered_methods(request.path_info))
             return response
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:

@@ -16,14 +16,32 @@ from django.views.decorators.http import require_POST
 
 from .filters import ORDERING_PARAM, FilterSet
 from .forms import add_conflict, add_service_errors, edited_fields, refusal_message
+from .lists import rows_in_order
 from .services import EditConflict
 
 PAGE_SIZE = 25
 
 
-def paginate(request: HttpRequest, queryset: QuerySet[Any], per_page: int = PAGE_SIZE) -> Page:
-    """The requested page; a bad or out-of-range page number gives the nearest real page."""
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+def paginate(
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    per_page: int | None = None,
+    *,
+    rows: QuerySet[Any] | None = None,
+) -> Page:
+    """The requested page; a bad or out-of-range page number gives the nearest real page.
+
+    With `rows`, `queryset` only filters and orders: the page is a page of its ids, and its
+    objects are read from `rows` (the selector with the per-row figures) for those ids alone
+    (core.lists)."""
+    per_page = per_page or PAGE_SIZE
+    if rows is None:
+        return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    page = Paginator(queryset.values_list("pk", flat=True), per_page).get_page(
+        request.GET.get("page")
+    )
+    page.object_list = rows_in_order(rows, list(page.object_list))
+    return page
 
 
 def list_page(
@@ -31,13 +49,15 @@ def list_page(
     filterset: FilterSet,
     *,
     bar: Sequence[str],
-    per_page: int = PAGE_SIZE,
+    per_page: int | None = None,
+    rows: QuerySet[Any] | None = None,
 ) -> dict[str, Any]:
     """What a list page renders from its resource's FilterSet (the same one its API uses): the
     page of rows the filters select, in the requested order; the filter bar — the fields named
     in `bar`, plus any other filter the query string uses, so it can be seen and cleared —
     and the current ordering for the column headers. A refused value shows as an error on its
-    field and filters nothing."""
+    field and filters nothing. With `rows`, the filterset's queryset only filters and orders,
+    and the page's objects come from `rows` (see `paginate`)."""
     form = filterset.form
     shown = [
         form[name]
@@ -53,7 +73,7 @@ def list_page(
         "ordering_in_bar": ORDERING_PARAM in bar,
         "ordering_errors": [] if ORDERING_PARAM in bar else form.errors.get(ORDERING_PARAM, []),
         "filtered": filterset.is_filtered(),
-        "page_obj": paginate(request, filterset.qs, per_page),
+        "page_obj": paginate(request, filterset.qs, per_page, rows=rows),
     }
 
 

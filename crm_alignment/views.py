@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from alignment.models import FlagState
-from alignment.selectors import SEVERITY_RANK, flags_visible_to
+from alignment.selectors import flags_visible_to
+from core import people as pickers
 from core.middleware import signed_in
 from core.permissions import can_read, is_admin, user_roles, visible_to
 from core.roles import Role
@@ -27,7 +29,7 @@ def _attention_flags(user: Any) -> QuerySet[Any]:
     flags = flags_visible_to(user).filter(state=FlagState.OPEN)
     if not (is_admin(user) or Role.EXECUTIVE.value in user_roles(user)):
         flags = flags.filter(Q(project__manager=user) | Q(project__sponsor=user))
-    return flags.annotate(severity_rank=SEVERITY_RANK).order_by("severity_rank", "-last_seen")
+    return flags.order_by("severity_rank", "-last_seen", "-id")
 
 
 @signed_in
@@ -100,4 +102,33 @@ def search(request: HttpRequest) -> HttpResponse:
             "too_short": 0 < len(query) < 2,
             "limit": SEARCH_LIMIT,
         },
+    )
+
+
+@require_GET
+def people(request: HttpRequest) -> HttpResponse:
+    """The people picker's suggestions: up to PICKER_LIMIT people of the set `for` names (those
+    its field accepts) whose username or name contains every word of `q`, by name. JSON:
+    {"results": [{"id", "username", "name", "label"}], "more": bool}. Anyone with a role may
+    ask (everyone with a role sees people's names on every list)."""
+    found = pickers.registered(request.GET.get("for", ""))
+    if found is None:
+        message = "Name the picker of a person field, e.g. for=roles:any."
+        return JsonResponse({"for": [message]}, status=400)
+    query = request.GET.get("q", "").strip()[:100]
+    matches = pickers.search(found, query, limit=pickers.PICKER_LIMIT + 1)
+    shown = matches[: pickers.PICKER_LIMIT]
+    return JsonResponse(
+        {
+            "results": [
+                {
+                    "id": user.pk,
+                    "username": user.get_username(),
+                    "name": user.get_full_name(),
+                    "label": pickers.label(user),
+                }
+                for user in shown
+            ],
+            "more": len(matches) > len(shown),
+        }
     )

@@ -12,6 +12,7 @@ _reset = {"template_name": "registration/simple_form.html"}
 urlpatterns = [
     path("", views.home, name="home"),
     path("search/", views.search, name="search"),
+    path("people/", views.people, name="people"),
     path("accounts/login/", public(accounts.LoginView.as_view()), name="login"),
     path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
     path("accounts/tokens/", accounts.api_tokens, name="api_tokens"),

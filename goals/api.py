@@ -124,6 +124,7 @@ class KPIViewSet(ServiceViewSet):
     serializer_class = KPISerializer
     permission_classes = [IsAuthenticated, StrategyPermission]
     filterset_class = KPIFilterSet
+    if_match_handlers = (*ServiceViewSet.if_match_handlers, "check_in")
     search_fields = ["name"]
 
     def get_queryset(self) -> Any:

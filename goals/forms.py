@@ -2,13 +2,8 @@
 
 from django import forms
 
-from core.forms import (
-    DateInput,
-    DefaultsToActorMixin,
-    PersonChoiceField,
-    VersionedFormMixin,
-    people_with_roles,
-)
+from core.forms import DateInput, DefaultsToActorMixin, PersonField, VersionedFormMixin
+from core.people import holding
 from core.roles import Role
 
 from .models import KPI, BusinessGoal
@@ -16,7 +11,7 @@ from .services import GOAL_FIELDS, KPI_FIELDS
 
 
 class GoalForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
-    owner = PersonChoiceField(queryset=people_with_roles(Role.EXECUTIVE), required=False)
+    owner = PersonField(holding(Role.EXECUTIVE), required=False)
 
     class Meta:
         model = BusinessGoal

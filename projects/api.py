@@ -381,10 +381,17 @@ class ProjectViewSet(ServiceViewSet):
     serializer_class = ProjectSerializer
     permission_classes = [IsAuthenticated, ProjectPermission]
     filterset_class = ProjectFilterSet
+    if_match_handlers = (*ServiceViewSet.if_match_handlers, "reorder_features")
     search_fields = ["title"]
 
     def get_queryset(self) -> Any:
+        if self.action == "list":
+            return self.visible(selectors.projects_to_list())
         return self.visible(project_queryset())
+
+    def page_rows(self) -> Any:
+        # The list's traceability, counts and nested parts: for the page's projects only.
+        return project_queryset()
 
     def delete_service(self, instance: CRMProject, version: Version = None) -> None:
         services.project_delete(actor=self.request.user, project_id=instance.pk, version=version)
@@ -480,10 +487,14 @@ class FeatureViewSet(ServiceViewSet):
     search_fields = ["title"]
 
     def get_queryset(self) -> Any:
-        return self.visible(
-            selectors.features_with_trace().prefetch_related(
-                Prefetch("links", queryset=FeatureLink.objects.order_by("id"))
-            )
+        if self.action == "list":
+            return self.visible(selectors.features_to_list())
+        return self.visible(self.page_rows())
+
+    def page_rows(self) -> Any:
+        # Traceability and links: for the page's features only.
+        return selectors.features_with_trace().prefetch_related(
+            Prefetch("links", queryset=FeatureLink.objects.order_by("id"))
         )
 
     def delete_service(self, instance: Feature, version: Version = None) -> None:

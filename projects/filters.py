@@ -6,6 +6,7 @@ from __future__ import annotations
 import django_filters
 
 from core.filters import BooleanFilter, FilterSet, OrderingFilter, PersonFilter
+from core.people import people
 from goals.models import BusinessGoal
 from strategies.models import CRMStrategy
 
@@ -39,15 +40,20 @@ PROJECT_ORDERINGS = {
 }
 
 
+# The manager filters offer only people who manage a project.
+MANAGERS = people("projects.managers", project_managers, who="managers of a project")
+
+
 class ProjectFilterSet(FilterSet):
     """Projects by status, people, department, the strategies and goals they serve, and whether
     they are linked or traceable (the queryset annotates `is_linked` and `is_traceable`).
 
-    The manager filter offers only people who manage a project: a manager of nothing is not a
-    valid choice (400 on the API), which keeps the page's select short."""
+    The manager filter takes only people who manage a project: a manager of nothing is not a
+    valid choice (400 on the API). People are typed (id, username or name), with suggestions
+    on the page (core.people)."""
 
     status = django_filters.ChoiceFilter(choices=ProjectStatus.choices, empty_label="Any status")
-    manager = PersonFilter(queryset=project_managers())
+    manager = PersonFilter(people=MANAGERS)
     department = django_filters.ModelChoiceFilter(
         queryset=Department.objects.order_by("name"), empty_label="Any department"
     )
@@ -55,9 +61,7 @@ class ProjectFilterSet(FilterSet):
     is_linked = BooleanFilter(
         label="Linked", yes="Linked to a CRM strategy", no="Linked to nothing"
     )
-    owner = PersonFilter(
-        field_name="manager", queryset=project_managers(), label="Owner (the manager)"
-    )
+    owner = PersonFilter(field_name="manager", people=MANAGERS, label="Owner (the manager)")
     sponsor = PersonFilter()
     crm_strategy = django_filters.ModelChoiceFilter(
         field_name="links__crm_strategy",
@@ -107,7 +111,7 @@ class FeatureFilterSet(FilterSet):
     priority = django_filters.ChoiceFilter(choices=FeaturePriority.choices)
     project = django_filters.ModelChoiceFilter(queryset=CRMProject.objects.all())
     owner = PersonFilter(
-        field_name="project__manager", queryset=project_managers(), label="Owner (the manager)"
+        field_name="project__manager", people=MANAGERS, label="Owner (the manager)"
     )
     crm_strategy = django_filters.ModelChoiceFilter(
         field_name="links__crm_strategy", queryset=CRMStrategy.objects.all(), distinct=True

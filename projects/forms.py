@@ -8,14 +8,8 @@ from typing import Any
 
 from django import forms
 
-from core.forms import (
-    DateInput,
-    DefaultsToActorMixin,
-    PersonChoiceField,
-    VersionedFormMixin,
-    people_with_roles,
-)
-from core.roles import Role
+from core.forms import DateInput, DefaultsToActorMixin, PersonField, VersionedFormMixin
+from core.people import holding
 from strategies.models import CRMStrategy, StrategyStatus
 
 from .models import (
@@ -32,6 +26,7 @@ from .services import (
     METRIC_FIELDS,
     PHASE_FIELDS,
     PROJECT_FIELDS,
+    PROJECT_PEOPLE,
     LinkSpec,
 )
 
@@ -42,21 +37,22 @@ _ORDERED_BY_MOVING = ("position",)
 class ProjectForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
     actor_field = "manager"
 
-    manager = PersonChoiceField(
-        queryset=people_with_roles(Role.PROJECT_MANAGER),
+    # The people each field offers are those the service accepts (PROJECT_PEOPLE).
+    manager = PersonField(
+        holding(*PROJECT_PEOPLE["manager"]),
         required=False,
         help_text=(
             "Defaults to you. Only the manager may edit the project; an admin may create one "
             "for someone else."
         ),
     )
-    sponsor = PersonChoiceField(
-        queryset=people_with_roles(Role.SPONSOR, Role.EXECUTIVE),
+    sponsor = PersonField(
+        holding(*PROJECT_PEOPLE["sponsor"]),
         required=False,
         help_text="The executive sponsor who approves the project and answers for it.",
     )
-    business_owner = PersonChoiceField(
-        queryset=people_with_roles(),
+    business_owner = PersonField(
+        holding(*PROJECT_PEOPLE["business_owner"]),
         required=False,
         help_text="The person on the business side accountable for the outcome.",
     )

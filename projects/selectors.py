@@ -41,19 +41,30 @@ def _count_subquery(queryset: QuerySet[Any]) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
+def _project_figures() -> dict[str, Any]:
+    features = Feature.objects.filter(project=OuterRef("pk"))
+    return {
+        "is_linked": project_linked_exists(),
+        "is_traceable": project_traceable_exists(),
+        "budget_capability_total": BUDGET_CAPABILITY,
+        "budget_sum": BUDGET_TOTAL,
+        "feature_count": _count_subquery(features),
+        "features_traced": _count_subquery(features.filter(feature_traceable_exists())),
+    }
+
+
 def projects_with_trace() -> QuerySet[CRMProject]:
     """Projects with their people, `is_linked`, `is_traceable`, budgets and feature counts."""
-    features = Feature.objects.filter(project=OuterRef("pk"))
     return CRMProject.objects.select_related(
         "manager", "sponsor", "department", "business_owner"
-    ).annotate(
-        is_linked=project_linked_exists(),
-        is_traceable=project_traceable_exists(),
-        budget_capability_total=BUDGET_CAPABILITY,
-        budget_sum=BUDGET_TOTAL,
-        feature_count=_count_subquery(features),
-        features_traced=_count_subquery(features.filter(feature_traceable_exists())),
-    )
+    ).annotate(**_project_figures())
+
+
+def projects_to_list() -> QuerySet[CRMProject]:
+    """Projects as a list filters, orders and paginates them: the figures of
+    `projects_with_trace` are aliases, computed only where a filter or an ordering names them;
+    the page's rows are then read from `projects_with_trace` (core.lists)."""
+    return CRMProject.objects.alias(**_project_figures())
 
 
 def project_managers() -> QuerySet[Any]:
@@ -65,20 +76,32 @@ def project_managers() -> QuerySet[Any]:
     )
 
 
+def _feature_figures() -> dict[str, Any]:
+    return {
+        "is_linked": feature_linked_exists(),
+        "is_traceable": feature_traceable_exists(),
+        "is_off_scope": feature_off_scope_exists(),
+    }
+
+
 def features_with_trace() -> QuerySet[Feature]:
     """Features with their project, `is_linked`, `is_traceable` and `is_off_scope`."""
-    return Feature.objects.select_related("project").annotate(
-        is_linked=feature_linked_exists(),
-        is_traceable=feature_traceable_exists(),
-        is_off_scope=feature_off_scope_exists(),
-    )
+    return Feature.objects.select_related("project").annotate(**_feature_figures())
+
+
+def features_to_list() -> QuerySet[Feature]:
+    """Features as a list filters, orders and paginates them (figures as aliases; see
+    `projects_to_list`)."""
+    return Feature.objects.alias(**_feature_figures())
 
 
 __all__ = [
     "BUDGET_CAPABILITY",
     "BUDGET_TOTAL",
+    "features_to_list",
     "features_with_trace",
     "project_linked_exists",
     "project_traceable_exists",
+    "projects_to_list",
     "projects_with_trace",
 ]

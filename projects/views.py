@@ -55,7 +55,7 @@ from .models import (
     RoadmapPhase,
     SuccessMetric,
 )
-from .selectors import features_with_trace, projects_with_trace
+from .selectors import features_with_trace, projects_to_list, projects_with_trace
 from .trace import (
     anchored_crm_strategy_exists,
     feature_link_off_scope,
@@ -81,19 +81,25 @@ def _changed(response: HttpResponse) -> HttpResponse:
 
 def _project_list(request: HttpRequest, projects: QuerySet[CRMProject], *, mine: bool) -> Any:
     filterset = ProjectFilterSet(request.GET, projects, request=request)
-    context = list_page(request, filterset, bar=("status", "manager", "department", "is_traceable"))
+    # Traceability and counts are computed for the page's projects only (core.lists).
+    context = list_page(
+        request,
+        filterset,
+        bar=("status", "manager", "department", "is_traceable"),
+        rows=projects_with_trace(),
+    )
     return render(request, "projects/project_list.html", {**context, "mine": mine})
 
 
 def project_list(request: HttpRequest) -> HttpResponse:
-    return _project_list(request, projects_with_trace(), mine=False)
+    return _project_list(request, projects_to_list(), mine=False)
 
 
 def my_projects(request: HttpRequest) -> HttpResponse:
     """The projects I manage or sponsor."""
     user = request.user
     return _project_list(
-        request, projects_with_trace().filter(Q(manager=user) | Q(sponsor=user)), mine=True
+        request, projects_to_list().filter(Q(manager=user) | Q(sponsor=user)), mine=True
     )
 
 

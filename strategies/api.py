@@ -129,10 +129,14 @@ class CRMStrategyViewSet(ServiceViewSet):
     search_fields = ["title"]
 
     def get_queryset(self) -> Any:
-        return self.visible(
-            selectors.crm_strategies_with_trace().prefetch_related(
-                Prefetch("business_strategies", queryset=BusinessStrategy.objects.only("id"))
-            )
+        if self.action == "list":
+            return self.visible(selectors.crm_strategies_to_list())
+        return self.visible(self.page_rows())
+
+    def page_rows(self) -> Any:
+        # Anchoring and counts: for the page's strategies only.
+        return selectors.crm_strategies_with_trace().prefetch_related(
+            Prefetch("business_strategies", queryset=BusinessStrategy.objects.only("id"))
         )
 
     def delete_service(self, instance: CRMStrategy, version: Version) -> None:

@@ -3,12 +3,8 @@
 from django import forms
 from django.db.models import Q
 
-from core.forms import (
-    DefaultsToActorMixin,
-    PersonChoiceField,
-    VersionedFormMixin,
-    people_with_roles,
-)
+from core.forms import DefaultsToActorMixin, PersonField, VersionedFormMixin
+from core.people import holding
 from core.roles import Role
 from goals.models import BusinessGoal, GoalStatus
 
@@ -25,9 +21,7 @@ class BusinessStrategyForm(VersionedFormMixin, DefaultsToActorMixin, forms.Model
     goal = GoalChoiceField(
         queryset=BusinessGoal.objects.none(), help_text="The goal this strategy helps reach."
     )
-    owner = PersonChoiceField(
-        queryset=people_with_roles(Role.EXECUTIVE), required=False, help_text="Defaults to you."
-    )
+    owner = PersonField(holding(Role.EXECUTIVE), required=False, help_text="Defaults to you.")
 
     class Meta:
         model = BusinessStrategy
@@ -59,9 +53,7 @@ class CRMStrategyForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm)
         help_text="A CRM strategy that serves no active business strategy is a tool, "
         "not a strategy.",
     )
-    owner = PersonChoiceField(
-        queryset=people_with_roles(Role.EXECUTIVE), required=False, help_text="Defaults to you."
-    )
+    owner = PersonField(holding(Role.EXECUTIVE), required=False, help_text="Defaults to you.")
     # What it serves is asked right after the customer need, before the capabilities.
     field_order = ["title", "description", "customer_need", CRM_STRATEGY_SERVES]
 

@@ -19,20 +19,25 @@ from .access import business_strategy_for, crm_strategy_for
 from .filters import BusinessStrategyFilterSet, CRMStrategyFilterSet
 from .forms import BusinessStrategyForm, CRMStrategyForm
 from .models import BusinessStrategy, CRMStrategy, StrategyStatus
-from .selectors import business_strategies_with_counts, crm_strategies_with_trace
+from .selectors import (
+    business_strategies_with_counts,
+    crm_strategies_to_list,
+    crm_strategies_with_trace,
+)
 
 # ---------- CRM strategies ----------
 
 
 def crm_list(request: HttpRequest) -> HttpResponse:
-    strategies = crm_strategies_with_trace().prefetch_related(
+    rows = crm_strategies_with_trace().prefetch_related(
         Prefetch(
             "business_strategies",
             queryset=BusinessStrategy.objects.select_related("goal").order_by("title"),
         )
     )
-    filterset = CRMStrategyFilterSet(request.GET, strategies, request=request)
-    context = list_page(request, filterset, bar=("status", "is_anchored"))
+    filterset = CRMStrategyFilterSet(request.GET, crm_strategies_to_list(), request=request)
+    # Counts and anchoring for the page's strategies only (core.lists).
+    context = list_page(request, filterset, bar=("status", "is_anchored"), rows=rows)
     return render(request, "strategies/crm_list.html", {**context, "tab": "crm"})
 
 

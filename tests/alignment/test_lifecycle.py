@@ -8,7 +8,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from alignment import engine
-from alignment.models import Flag, FlagState, Scan, ScanState, Snapshot
+from alignment.models import (
+    Flag,
+    FlagState,
+    RuleSetting,
+    Scan,
+    ScanState,
+    Severity,
+    Snapshot,
+)
 from alignment.services import flag_acknowledge, flag_waive
 from projects.models import ProjectStatus
 from tests.factories import FeatureFactory, ProjectFactory, ProjectLinkFactory
@@ -47,15 +55,44 @@ def test_a_condition_that_returns_opens_a_new_flag_beside_the_history(loose):
     assert states == ["open", "resolved"]
 
 
-def test_a_second_scan_changes_nothing_but_last_seen(loose):
+def _stored_flags():
+    return {
+        f.pk: (f.state, f.severity, f.message, f.subject_label, f.first_seen, f.last_seen)
+        for f in Flag.objects.all()
+    }
+
+
+def test_a_second_scan_rewrites_no_flag(loose):
     first = scan()
-    before = {f.pk: (f.state, f.first_seen) for f in Flag.objects.all()}
+    before = _stored_flags()
     second = scan()
-    after = {f.pk: (f.state, f.first_seen) for f in Flag.objects.all()}
-    assert before and before == after
+    assert before and _stored_flags() == before  # last_seen included: nothing was rewritten
     assert first.opened == len(before)
     assert (second.opened, second.resolved) == (0, 0)
-    assert Flag.objects.filter(last_seen=Flag.objects.first().last_seen).count() == len(after)
+
+
+def test_a_scan_rewrites_only_the_flags_whose_severity_message_or_label_changed(loose):
+    other = ProjectFactory(title="Other", sponsor=None)
+    scan()
+    before = _stored_flags()
+    RuleSetting.objects.filter(code="project.no_sponsor").update(severity=Severity.INFO)
+    other.title = "Other, renamed"
+    other.save()
+    scan()
+    after = _stored_flags()
+    changed = {pk for pk in before if before[pk] != after[pk]}
+    expected = set(
+        Flag.objects.filter(Q(rule="project.no_sponsor") | Q(subject_id=other.pk)).values_list(
+            "pk", flat=True
+        )
+    )
+    assert changed == expected
+    renamed = Flag.objects.get(rule="project.untraced", subject_id=other.pk)
+    assert renamed.subject_label == "Other, renamed"
+    assert renamed.last_seen > before[renamed.pk][5]
+    assert set(
+        Flag.objects.filter(rule="project.no_sponsor").values_list("severity", flat=True)
+    ) == {Severity.INFO}
 
 
 def test_an_acknowledged_flag_stays_acknowledged_while_the_condition_holds(loose, sponsor):

@@ -225,8 +225,17 @@ def test_scan_lifecycle_in_eager_mode(
     assert set(started) == {"id", "state"}
     assert started["state"] in ("queued", "running", "done")
     scan = client.get(f"/api/alignment/scans/{started['id']}/").json()
-    assert set(scan) == {"id", "state", "started_at", "finished_at", "opened", "resolved", "error"}
-    assert scan["state"] == "done" and scan["error"] == ""
+    assert set(scan) == {
+        "id",
+        "state",
+        "started_at",
+        "finished_at",
+        "attempts",
+        "opened",
+        "resolved",
+        "error",
+    }
+    assert scan["state"] == "done" and scan["error"] == "" and scan["attempts"] == 1
     assert scan["finished_at"] is not None
     # A first scan over an empty flag table: every open flag is one it opened.
     assert scan["opened"] == Flag.objects.filter(state="open").count()

@@ -227,7 +227,12 @@ def test_schema_error_responses_say_what_they_mean(api):
         "401": "Not authenticated.",
         "403": "Not allowed for your role.",
         "404": "Not found (or not visible to you).",
-        "409": "Conflict: other records still depend on the object, or it changed state meanwhile.",
+        "406": "Not acceptable: every answer is JSON; the Accept header must allow it.",
+        "409": "Conflict: other records still depend on the object, it changed state meanwhile, "
+        "or another request changed the same records at the same moment.",
+        "412": "Precondition failed: the If-Match version is not the stored one; someone changed "
+        "the object since you read it. GET it again (ETag) and re-apply your change.",
+        "415": "Unsupported media type: send the body as JSON (or as a form).",
         "429": "Too many requests; retry after the number of seconds in Retry-After.",
     }
 

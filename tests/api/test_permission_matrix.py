@@ -349,7 +349,7 @@ def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
     return w
 
 
-def _request(world, url_name, method, kind, payload, role, side):
+def _request(world, url_name, method, kind, payload, role, side, **headers):
     user = world.users[role]
     from rest_framework.test import APIClient
 
@@ -372,7 +372,7 @@ def _request(world, url_name, method, kind, payload, role, side):
     else:
         body = payload(world, side) if payload else None
     with transaction.atomic():
-        response = getattr(client, method)(url, body, format="json")
+        response = getattr(client, method)(url, body, format="json", **headers)
         transaction.set_rollback(True)
     return response
 

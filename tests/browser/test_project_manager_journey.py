@@ -5,6 +5,7 @@ without reloading the page."""
 import pytest
 from playwright.sync_api import expect
 
+from core.people import label
 from projects.models import CRMProject
 from tests.factories import CRMStrategyFactory, DepartmentFactory
 
@@ -29,7 +30,12 @@ def test_project_manager_links_a_project_and_its_feature_and_sees_the_flag_come_
     page.goto(f"{live_server.url}/projects/")
     page.get_by_role("link", name="New project").click()
     page.get_by_label("Title").fill("Partner portal for emerging markets")
-    page.get_by_label("Sponsor").select_option(str(sponsor.pk))
+    # The sponsor is a person picker: typing part of their name brings them as a suggestion.
+    sponsor_field = page.get_by_label("Sponsor")
+    sponsor_field.fill(sponsor.last_name[:3])
+    suggestion = page.locator(f'#id_sponsor-people option[value="{label(sponsor)}"]')
+    expect(suggestion).to_be_attached()
+    sponsor_field.fill(suggestion.get_attribute("value"))
     page.get_by_label("Business-owner department").select_option(label="Partner Channel")
     page.get_by_label("Technology").fill("180000")
     page.get_by_label("People").fill("40000")
@@ -82,4 +88,5 @@ def test_project_manager_links_a_project_and_its_feature_and_sees_the_flag_come_
 
     project = CRMProject.objects.get()
     assert project.manager == pm
+    assert project.sponsor == sponsor
     assert project.features.get().links.get().crm_strategy == strategy

@@ -3,9 +3,9 @@ killed (SIGKILL), the broker restarts, the database connection is cut. Every tim
 record ends `done` or `failed` within the configured times, nothing is half written, and the
 flags end up equal to a clean scan's.
 
-"Mid-scan" is made exact rather than timed: the test holds a row lock on one flag that the
-scan's refresh step updates, so the worker's scan is parked inside its transaction, having
-written the rules before that one, until the test lets go.
+"Mid-scan" is made exact rather than timed: the test's own open transaction has inserted the
+flag the scan is about to insert, so the scan's INSERT waits on the unique index, parked inside
+its transaction having written the rules before that one, until the test rolls back.
 
 The broker in the restart tests is a Redis server of the test's own (restarting the shared one
 would upset parallel tests); a PostgreSQL restart is a cut connection here
@@ -69,16 +69,17 @@ def _unresolved() -> set:
 
 def _portfolio():
     """Flags from a clean scan, then edits so that the next scan has work in several rules
-    before the one it will be parked in. Returns (a project still without a sponsor, the
-    flags before the edits)."""
+    before the one it will be parked in. Returns (the new project whose BLOCKED_RULE flag the
+    next scan inserts, the flags before the edits)."""
     strategy = CRMStrategyFactory()
     manager = UserFactory()
-    parked_on = ProjectFactory(title="No sponsor", sponsor=None, manager=manager)
+    ProjectFactory(title="No sponsor", sponsor=None, manager=manager)
     untraced = [ProjectFactory(title=f"Untraced {n}", manager=manager) for n in range(3)]
     assert engine.scan_full().state == ScanState.DONE
     before = _unresolved()
     ProjectLinkFactory(project=untraced[0], crm_strategy=strategy)  # project.untraced resolves
-    ProjectFactory(title="New and untraced", sponsor=None, manager=manager)  # opens flags
+    # Opens flags, among them BLOCKED_RULE's.
+    parked_on = ProjectFactory(title="New and untraced", sponsor=None, manager=manager)
     return parked_on, before
 
 
@@ -96,16 +97,19 @@ def _connect() -> psycopg.Connection:
 
 @contextmanager
 def _flag_row_locked(project):
-    """Hold a row lock on the project's flag of BLOCKED_RULE until the block ends."""
+    """Insert, uncommitted, the project's BLOCKED_RULE flag that the next scan will insert; the
+    scan's INSERT waits on the one-unresolved-flag unique index until the block ends (and the
+    insert is rolled back)."""
     blocker = _connect()
     try:
         with blocker.cursor() as cursor:
             cursor.execute(
-                "SELECT id FROM alignment_flag WHERE rule = %s AND subject_id = %s "
-                "AND state = 'open' FOR UPDATE",
-                [BLOCKED_RULE, project.pk],
+                "INSERT INTO alignment_flag (rule, severity, subject_type, subject_id, "
+                "subject_label, message, state, first_seen, last_seen, waiver_reason, project_id) "
+                "VALUES (%s, 'critical', 'project', %s, 'parked', 'parked', 'open', now(), now(), "
+                "'', %s)",
+                [BLOCKED_RULE, project.pk, project.pk],
             )
-            assert cursor.fetchone(), "the flag to park the scan on is missing"
         yield
     finally:
         blocker.rollback()
@@ -113,11 +117,11 @@ def _flag_row_locked(project):
 
 
 def _parked_backend() -> int | None:
-    """The worker's database backend, waiting on our row lock inside its scan."""
+    """The worker's database backend, waiting on our uncommitted flag inside its scan."""
     with _connect() as monitor, monitor.cursor() as cursor:
         cursor.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
-            "AND query ILIKE 'UPDATE%%alignment_flag%%'",
+            "AND query ILIKE 'INSERT INTO %%alignment_flag%%'",
             [connection.settings_dict["NAME"]],
         )
         row = cursor.fetchone()

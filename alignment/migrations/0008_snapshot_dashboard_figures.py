@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alignment', '0005_scans_without_chunks'),
+        ('alignment', '0007_scan_match_table'),
     ]
 
     operations = [

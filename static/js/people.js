@@ -1,0 +1,65 @@
+// People pickers (core.forms.PersonInput): as the person types in an input with
+// data-people-url, ask that URL for matching people and offer them in the input's <datalist>.
+// Without this script the input still takes a username or a full name.
+(function () {
+  "use strict";
+  var DELAY_MS = 200;
+
+  function attach(input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    if (!list) return;
+    var timer = null;
+    var asked = null;
+    var controller = null;
+
+    function fill(results) {
+      list.replaceChildren();
+      results.forEach(function (person) {
+        var option = document.createElement("option");
+        option.value = person.label;
+        list.appendChild(option);
+      });
+    }
+
+    function ask() {
+      var text = input.value.trim();
+      if (text === asked) return;
+      asked = text;
+      if (controller) controller.abort();
+      controller = new AbortController();
+      var url = input.getAttribute("data-people-url") + "&q=" + encodeURIComponent(text);
+      fetch(url, {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+        signal: controller.signal,
+      })
+        .then(function (response) {
+          return response.ok ? response.json() : { results: [] };
+        })
+        .then(function (data) {
+          fill(data.results || []);
+        })
+        .catch(function () {});
+    }
+
+    input.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(ask, DELAY_MS);
+    });
+    input.addEventListener("focus", ask);
+  }
+
+  function attachAll(root) {
+    root.querySelectorAll("input[data-people-url]").forEach(function (input) {
+      if (input.dataset.peopleAttached) return;
+      input.dataset.peopleAttached = "1";
+      attach(input);
+    });
+  }
+
+  attachAll(document);
+  // Forms that htmx swaps in (a project page section) get their pickers too.
+  document.body.addEventListener("htmx:afterSettle", function (event) {
+    attachAll(event.target);
+  });
+})();
