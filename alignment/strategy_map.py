@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -61,7 +62,7 @@ from projects.trace import (
 from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes, StrategyStatus
 from strategies.trace import anchored_crm_strategy_exists, business_strategy_live_q
 
-from .models import Flag, SubjectType
+from .models import Flag
 from .selectors import OPEN_STATES
 
 # Children shown per branch before a "more" link (and per page of a branch on its own page).
@@ -111,71 +112,81 @@ class Health:
         return round(Decimal(self.traced) * 100 / self.items) if self.items else 0
 
 
-def _open_flags_by(path: str) -> dict[int, int]:
-    """Open flags of live projects (and their features), per node reached by `path` from
-    the flag's project."""
-    rows = (
-        Flag.objects.filter(state__in=OPEN_STATES, project__status__in=_LIVE)
-        .exclude(**{f"project__links__{path}": None})
-        .values(node=F(f"project__links__{path}"))
-        .annotate(n=Count("pk", distinct=True))
+# How each level of node is reached from a project's link.
+_NODE_PATHS = {
+    "crm_strategy": "crm_strategy_id",
+    "business_strategy": "crm_strategy__serves__business_strategy_id",
+    "goal": "crm_strategy__serves__business_strategy__goal_id",
+}
+
+
+def _health_sql() -> tuple[str, list[Any]]:
+    """One statement: per (kind, node) the live projects under it, how many trace, and their
+    open flags. Its parts are the ORM's querysets — the distinct (node, project) pairs of each
+    level, the live projects that trace (projects.trace, a semi-join), the open flags per
+    project — joined and grouped in SQL (the ORM joins no derived tables), so each project is
+    looked at once per node, not once per link and flag."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for kind, path in _NODE_PATHS.items():
+        pairs = (
+            ProjectLink.objects.filter(project__status__in=_LIVE)
+            .exclude(**{path: None})
+            .values(node=F(path), pid=F("project_id"))
+            .order_by()
+            .distinct()
+        )
+        sql, pair_params = pairs.query.sql_with_params()
+        parts.append(f"SELECT %s AS kind, pairs.node, pairs.pid FROM ({sql}) pairs")  # noqa: S608
+        params += [kind, *pair_params]
+    traced_sql, traced_params = (
+        CRMProject.objects.filter(status__in=_LIVE)
+        .filter(project_traceable_exists())
+        .values("id")
         .order_by()
+        .query.sql_with_params()
     )
-    return {row["node"]: row["n"] for row in rows}
+    flags_sql, flags_params = (
+        Flag.objects.filter(state__in=OPEN_STATES, project__isnull=False)
+        .values("project_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .query.sql_with_params()
+    )
+    nodes = " UNION ALL ".join(parts)
+    # Only constants and the ORM's compiled SQL (values go as parameters): nothing injected.
+    sql = (
+        "SELECT p.kind, p.node, COUNT(*), COUNT(t.id), COALESCE(SUM(f.n), 0) "  # noqa: S608
+        f"FROM ({nodes}) p LEFT JOIN ({traced_sql}) t ON t.id = p.pid "
+        f"LEFT JOIN ({flags_sql}) f ON f.project_id = p.pid GROUP BY p.kind, p.node"
+    )
+    return sql, [*params, *traced_params, *flags_params]
 
 
 def node_health() -> dict[str, dict[str, list[int]]]:
     """Per goal, business strategy and CRM strategy: [live projects linked under it, how many
     of those trace, open flags on those projects and their features plus on the node itself].
-    Grouped queries over the whole portfolio (ten, whatever its size): a full scan records
-    the result in its snapshot (Snapshot.figures["map_health"]) and the map reads it there.
+    Two grouped queries over the whole portfolio, whatever its size: a full scan records the
+    result in its snapshot (Snapshot.figures["map_health"]) and the map reads it there.
     JSON-ready: ids as strings."""
-    links = ProjectLink.objects.filter(project__status__in=_LIVE)
-    # What traces is filtered on (a semi-join), not counted inside the aggregate (a subquery
-    # per link: several times slower at 100k projects).
-    traced_links = links.filter(project_traceable_exists("project_id"))
-    own_flags: dict[tuple[str, int], int] = {
-        (row["subject_type"], row["subject_id"]): row["n"]
-        for row in Flag.objects.filter(
-            state__in=OPEN_STATES,
-            subject_type__in=[
-                SubjectType.GOAL,
-                SubjectType.BUSINESS_STRATEGY,
-                SubjectType.CRM_STRATEGY,
-            ],
-        )
+    health: dict[str, dict[int, list[int]]] = {kind: {} for kind in _NODE_PATHS}
+    sql, params = _health_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for kind, node, projects, traced, flags in cursor.fetchall():
+            health[kind][node] = [projects, traced, int(flags)]
+    own_flags = (
+        Flag.objects.filter(state__in=OPEN_STATES, subject_type__in=list(_NODE_PATHS))
         .values("subject_type", "subject_id")
         .annotate(n=Count("pk"))
         .order_by()
+    )
+    for row in own_flags:
+        health[row["subject_type"]].setdefault(row["subject_id"], [0, 0, 0])[2] += row["n"]
+    return {
+        kind: {str(node): figures for node, figures in sorted(nodes.items())}
+        for kind, nodes in health.items()
     }
-    paths = {
-        "crm_strategy": "crm_strategy_id",
-        "business_strategy": "crm_strategy__serves__business_strategy_id",
-        "goal": "crm_strategy__serves__business_strategy__goal_id",
-    }
-    health: dict[str, dict[str, list[int]]] = {}
-
-    def projects_by(queryset: QuerySet[ProjectLink], path: str) -> dict[int, int]:
-        counted = (
-            queryset.exclude(**{path: None})
-            .values(node=F(path))
-            .annotate(n=Count("project_id", distinct=True))
-            .order_by()
-        )
-        return {row["node"]: row["n"] for row in counted}
-
-    for kind, path in paths.items():
-        traced = projects_by(traced_links, path)
-        flags = _open_flags_by(path)
-        nodes = {
-            node: [n, traced.get(node, 0), flags.get(node, 0)]
-            for node, n in projects_by(links, path).items()
-        }
-        for (subject_type, subject_id), n in own_flags.items():
-            if subject_type == kind:
-                nodes.setdefault(subject_id, [0, 0, 0])[2] += n
-        health[kind] = {str(node): figures for node, figures in sorted(nodes.items())}
-    return health
 
 
 def stored_health(figures: dict[str, Any] | None) -> dict[str, dict[int, Health]] | None:

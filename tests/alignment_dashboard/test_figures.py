@@ -335,6 +335,21 @@ def test_node_health_counts_live_projects_traced_and_open_flags_per_node(portfol
     assert of("goal", goals["G3"]) == [1, 1, 0]
 
 
+def test_node_health_counts_the_flags_of_a_project_that_also_serves_a_loose_strategy():
+    """A project linked to a CRM strategy that serves nothing, and to one that serves a
+    business strategy: its flags count under that business strategy and its goal."""
+    business = BusinessStrategyFactory()
+    project = ProjectFactory()
+    ProjectLinkFactory(project=project, crm_strategy=CRMStrategyFactory(serves=[business]))
+    ProjectLinkFactory(project=project, crm_strategy=CRMStrategyFactory(serves=[]))
+    _flag(project)
+
+    health = strategy_map.node_health()
+
+    assert health["business_strategy"][str(business.pk)] == [1, 1, 1]
+    assert health["goal"][str(business.goal_id)] == [1, 1, 1]
+
+
 def test_a_full_scan_stores_the_maps_health_and_it_reads_back(portfolio):
     from alignment import engine
     from alignment.models import Snapshot
