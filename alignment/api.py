@@ -142,20 +142,23 @@ class LastScanSerializer(serializers.Serializer):
 
 
 class SummarySerializer(serializers.Serializer):
-    """The dashboard's headline figures; percentages are whole numbers 0-100, amounts decimal
-    strings to the cent in `currency`."""
+    """The dashboard's headline figures as the latest full scan recorded them: `figures_as_of`
+    is when (null, with every figure null, before the first full scan). Open flags are counted
+    live. Percentages are whole numbers 0-100, amounts decimal strings to the cent in
+    `currency`."""
 
-    projects_total = serializers.IntegerField()
-    projects_traced = serializers.IntegerField()
-    projects_traced_pct = serializers.IntegerField()
-    budget_total = serializers.DecimalField(max_digits=18, decimal_places=2)
-    budget_traced = serializers.DecimalField(max_digits=18, decimal_places=2)
-    budget_traced_pct = serializers.IntegerField()
-    features_total = serializers.IntegerField()
-    features_traced = serializers.IntegerField()
-    features_traced_pct = serializers.IntegerField()
-    budget_technology = serializers.DecimalField(max_digits=18, decimal_places=2)
-    budget_capability = serializers.DecimalField(max_digits=18, decimal_places=2)
+    figures_as_of = serializers.DateTimeField(allow_null=True)
+    projects_total = serializers.IntegerField(allow_null=True)
+    projects_traced = serializers.IntegerField(allow_null=True)
+    projects_traced_pct = serializers.IntegerField(allow_null=True)
+    budget_total = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+    budget_traced = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+    budget_traced_pct = serializers.IntegerField(allow_null=True)
+    features_total = serializers.IntegerField(allow_null=True)
+    features_traced = serializers.IntegerField(allow_null=True)
+    features_traced_pct = serializers.IntegerField(allow_null=True)
+    budget_technology = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+    budget_capability = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
     currency = CurrencyField()
     open_flags_by_severity = serializers.DictField(child=serializers.IntegerField())
     open_flags_by_rule = serializers.DictField(child=serializers.IntegerField())
@@ -165,7 +168,8 @@ class SummarySerializer(serializers.Serializer):
 
 class SummaryView(APIView):
     """Headline figures: how much of the portfolio (projects, budget, features) traces to an
-    active goal, technology vs capability spend, and open flags."""
+    active goal and technology vs capability spend, as of the latest full scan
+    (`figures_as_of`), and the open flags now."""
 
     authentication_classes = API_AUTHENTICATION
     schema = ApiAutoSchema()

@@ -1,38 +1,33 @@
-"""Read-side selectors for the sponsor's pages: dashboard figures, strategy map, matrix, inbox.
+"""Read-side selectors for the sponsor's pages: the dashboard's figures and the matrix (the
+strategy map is `strategy_map`).
 
 Every function issues a fixed number of queries whatever the portfolio size: figures are
-aggregated in the database; the map and the matrix fetch each level once and are assembled
-in Python by id (O(rows) work, never a query per row).
+aggregated in the database, over the whole portfolio — which is why the dashboard's are
+computed by a full scan and stored in its snapshot (`dashboard_figures`), not per request.
+The matrix reads a page of projects at a time.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from decimal import Context as DecimalContext
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
-    BooleanField,
-    Case,
     Count,
     DecimalField,
     Exists,
     ExpressionWrapper,
     F,
-    Func,
     IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
-    Value,
-    When,
+    Window,
 )
-from django.db.models.functions import Coalesce, NullIf
-from django.urls import NoReverseMatch, reverse
 
 from core.money import allocate, to_money, whole_percentages
 from goals.models import BusinessGoal, GoalStatus
@@ -40,23 +35,22 @@ from projects.models import (
     LIVE_PROJECT_STATUSES,
     CRMProject,
     Feature,
-    FeatureLink,
     FeatureStatus,
     ProjectLink,
     ProjectStatus,
 )
-from projects.selectors import BUDGET_CAPABILITY, features_with_trace, projects_with_trace
+from projects.selectors import BUDGET_CAPABILITY, projects_with_trace
 from projects.trace import (
     anchoring_servings,
     business_strategy_live_q,
-    feature_link_off_scope,
     feature_traceable_exists,
-    project_linked_exists,
     project_traceable_exists,
     traceable_project_links,
 )
-from strategies.models import BusinessStrategy, CRMStrategyServes, StrategyStatus
+from strategies.models import BusinessStrategy, StrategyStatus
 from strategies.selectors import crm_strategies_with_trace
+
+from .strategy_map import node_health
 
 # The dashboards look at the live portfolio, like the rules: done and cancelled projects are
 # history, and their money is no longer a decision anyone can take.
@@ -98,78 +92,93 @@ def _traceable_links() -> QuerySet[ProjectLink]:
     return traceable_project_links().filter(project__status__in=PORTFOLIO_STATUSES)
 
 
-def _per_project(aggregate: Any) -> Coalesce:
-    """A scalar subquery over the outer link's project's traceable links."""
-    rows = (
+_BUDGET = ExpressionWrapper(
+    F("project__budget_technology")
+    + F("project__budget_people")
+    + F("project__budget_process")
+    + F("project__budget_training")
+    + F("project__budget_incentives"),
+    output_field=_MONEY,
+)
+
+
+def _chain_sql() -> tuple[str, list[Any]]:
+    """SQL of rows (traceable link of a live project, active business strategy its CRM
+    strategy serves) with what INVESTMENT_RULE needs — the project's budget, its traceable
+    links' count, weights and weight sum, the CRM strategy's number of such servings — and
+    `amount`, the money the link carries to that business strategy. Both halves are the ORM's
+    own querysets (projects.trace, strategies.trace: one definition of traceable and live);
+    the per-project and per-strategy figures are window functions over them, one pass each,
+    where correlated subqueries per link took seconds at 100k projects. Joined in SQL because
+    the ORM joins no derived tables."""
+    per_project = [F("project_id")]
+    links = (
         _traceable_links()
-        .filter(project_id=OuterRef("project_id"))
-        .order_by()
-        .values("project_id")
-        .annotate(value=aggregate)
-        .values("value")
-    )
-    return Coalesce(Subquery(rows, output_field=_INT), Value(0), output_field=_INT)
-
-
-class _Dividend(Func):
-    """Its argument, the left side of a division, made REAL on SQLite only. SQLite has no
-    decimal type and divides two integers as integers (a budget of 1000 over 3 links would be
-    333); PostgreSQL divides numerics to at least 16 significant digits. Either way Django
-    hands back a Decimal, and the cents are shared out from the exact total in Python."""
-
-    template = "(%(expressions)s)"
-    output_field = _QUOTIENT
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        # Not Func's SQLite form: its CAST(… AS NUMERIC) would turn 1000.0 back into 1000.
-        return self.as_sql(
-            compiler, connection, template="CAST(%(expressions)s AS REAL)", **extra_context
+        .annotate(
+            budget=_BUDGET,
+            links_n=Window(Count("pk"), partition_by=per_project),
+            weighted_n=Window(Count("weight"), partition_by=per_project),
+            weight_sum=Window(Sum("weight"), partition_by=per_project),
         )
-
-
-def _link_amounts() -> QuerySet[ProjectLink]:
-    """Traceable links annotated with `amount_per_business_strategy`: the money the link carries
-    to each active business strategy its CRM strategy serves (see INVESTMENT_RULE)."""
-    active_servings = (
-        anchoring_servings()
-        .filter(crm_strategy_id=OuterRef("crm_strategy_id"))
         .order_by()
-        .values("crm_strategy_id")
-        .annotate(n=Count("pk"))
-        .values("n")
+        .values(
+            "project_id",
+            "crm_strategy_id",
+            "weight",
+            "budget",
+            "links_n",
+            "weighted_n",
+            "weight_sum",
+        )
     )
-    budget = ExpressionWrapper(
-        F("project__budget_technology")
-        + F("project__budget_people")
-        + F("project__budget_process")
-        + F("project__budget_training")
-        + F("project__budget_incentives"),
-        output_field=_MONEY,
+    # Anchoring servings are those of an active CRM strategy to a live business strategy: for
+    # a traceable link's (anchored) CRM strategy, exactly the live business strategies it serves.
+    servings = (
+        anchoring_servings()
+        .annotate(servings_n=Window(Count("pk"), partition_by=[F("crm_strategy_id")]))
+        .order_by()
+        .values(
+            "crm_strategy_id",
+            "business_strategy_id",
+            "servings_n",
+            goal=F("business_strategy__goal_id"),
+        )
     )
-    weighted = Q(weight__isnull=False) & Q(weighted_n=F("links_n")) & Q(weight_sum__gt=0)
-    return _traceable_links().annotate(
-        links_n=_per_project(Count("pk")),
-        weighted_n=_per_project(Count("weight")),
-        weight_sum=_per_project(Sum("weight")),
-        servings_n=Subquery(active_servings, output_field=_INT),
-        # budget * weight / (sum of weights * servings), or budget / (links * servings): one
-        # division, last, so nothing is rounded before it.
-        amount_per_business_strategy=Case(
-            When(
-                weighted,
-                then=_Dividend(budget * F("weight")) / NullIf(F("weight_sum") * F("servings_n"), 0),
-            ),
-            default=_Dividend(budget) / NullIf(F("links_n") * F("servings_n"), 0),
-            output_field=_QUOTIENT,
-        ),
+    links_sql, links_params = links.query.sql_with_params()
+    servings_sql, servings_params = servings.query.sql_with_params()
+    # SQLite divides integers as integers: its dividends are made REAL (PostgreSQL divides
+    # numerics to at least 16 significant digits). One division, last, so nothing is rounded
+    # before it.
+    real = "CAST({} AS REAL)" if connection.vendor == "sqlite" else "({})"
+    weighted = real.format("l.budget * l.weight")
+    even = real.format("l.budget")
+    # Only constants and the ORM's compiled SQL (values go as parameters): nothing injected.
+    sql = (
+        "SELECT l.project_id AS project_id, s.business_strategy_id AS bs, s.goal AS goal, "  # noqa: S608
+        "CASE WHEN l.weight IS NOT NULL AND l.weighted_n = l.links_n AND l.weight_sum > 0 "
+        f"THEN {weighted} / (l.weight_sum * s.servings_n) "
+        f"ELSE {even} / (l.links_n * s.servings_n) END AS amount "
+        f"FROM ({links_sql}) l JOIN ({servings_sql}) s ON s.crm_strategy_id = l.crm_strategy_id"
     )
+    return sql, [*links_params, *servings_params]
 
 
-def _active_chain_rows() -> QuerySet[ProjectLink]:
-    # One filter() call so the serving, the business strategy and the goal share one join.
-    return _link_amounts().filter(
-        business_strategy_live_q("crm_strategy__serves__business_strategy__")
-    )
+# SQLite hands back a double: as Django does for a decimal expression, to 15 digits.
+_FROM_FLOAT = DecimalContext(prec=15).create_decimal_from_float
+
+
+def _decimal(value: Any) -> Decimal:
+    if value is None:
+        return Decimal(0)
+    return _FROM_FLOAT(value) if isinstance(value, float) else Decimal(value)
+
+
+def _grouped(select: str, group: str) -> list[tuple[Any, ...]]:
+    sql, params = _chain_sql()
+    with connection.cursor() as cursor:
+        # `select` and `group` are constants of this module.
+        cursor.execute(f"SELECT {select} FROM ({sql}) c GROUP BY {group}", params)  # noqa: S608
+        return list(cursor.fetchall())
 
 
 # The links' amounts carry the division's last digits (and on SQLite a double's noise);
@@ -181,20 +190,14 @@ _WEIGHT_QUANTUM = Decimal("0.000000001")
 def _sums_by_business_strategy() -> list[dict[str, Any]]:
     """Per active business strategy of an active goal: its goal, the unrounded money its links
     carry (`weight`) and how many projects contribute. One query."""
-    rows = _rows(
-        _active_chain_rows()
-        .values(
-            bs=F("crm_strategy__serves__business_strategy_id"),
-            goal=F("crm_strategy__serves__business_strategy__goal_id"),
+    rows = [
+        {"bs": bs, "goal": goal, "amount": _decimal(amount), "projects": projects}
+        for bs, goal, amount, projects in _grouped(
+            "c.bs, c.goal, SUM(c.amount), COUNT(DISTINCT c.project_id)", "c.bs, c.goal"
         )
-        .annotate(
-            amount=Sum("amount_per_business_strategy"),
-            projects=Count("project_id", distinct=True),
-        )
-        .order_by()
-    )
+    ]
     for row in rows:
-        row["weight"] = Decimal(row["amount"] or 0).quantize(_WEIGHT_QUANTUM)
+        row["weight"] = row["amount"].quantize(_WEIGHT_QUANTUM)
     return rows
 
 
@@ -233,10 +236,13 @@ def _with_shares(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def investment_by_business_strategy() -> list[dict[str, Any]]:
+def investment_by_business_strategy(
+    sums: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Every active business strategy (of an active goal) with the money flowing to it, its
-    share and how many projects contribute; largest first. Two queries."""
-    sums = _sums_by_business_strategy()
+    share and how many projects contribute; largest first. Two queries (one when given the
+    `sums` of _sums_by_business_strategy())."""
+    sums = _sums_by_business_strategy() if sums is None else sums
     _by_goal, amounts = _share_out(sums)
     projects = {row["bs"]: row["projects"] for row in sums}
     strategies = BusinessStrategy.objects.filter(business_strategy_live_q()).values(
@@ -257,20 +263,15 @@ def investment_by_business_strategy() -> list[dict[str, Any]]:
     )
 
 
-def investment_by_goal() -> list[dict[str, Any]]:
+def investment_by_goal(sums: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Every active goal with the money flowing to it through its business strategies, its
-    share and how many projects contribute; largest first. Three queries."""
-    amounts, _by_business_strategy = _share_out(_sums_by_business_strategy())
+    share and how many projects contribute; largest first. Three queries (two when given the
+    `sums` of _sums_by_business_strategy())."""
+    amounts, _by_business_strategy = _share_out(
+        _sums_by_business_strategy() if sums is None else sums
+    )
     # A project serving two business strategies of one goal counts once for the goal.
-    projects = {
-        row["goal"]: row["projects"]
-        for row in _rows(
-            _active_chain_rows()
-            .values(goal=F("crm_strategy__serves__business_strategy__goal_id"))
-            .annotate(projects=Count("project_id", distinct=True))
-            .order_by()
-        )
-    }
+    projects = dict(_grouped("c.goal, COUNT(DISTINCT c.project_id)", "c.goal"))
     goals = BusinessGoal.objects.filter(status=GoalStatus.ACTIVE).values("id", "title")
     return _with_shares(
         [
@@ -291,21 +292,22 @@ def investment_by_goal() -> list[dict[str, Any]]:
 def spend_split() -> dict[str, Any]:
     """Technology vs capability (people, process, training, incentives) money over the live
     portfolio, in total and for the part that traces, plus how many projects buy technology
-    alone. One query."""
-    traceable = Q(traceable=True)
+    alone. Two queries (what traces filtered on, not aggregated over: a semi-join)."""
     tech_only = Q(budget_technology__gt=0, capability=0)
-    totals = (
-        CRMProject.objects.filter(status__in=PORTFOLIO_STATUSES)
-        .annotate(traceable=project_traceable_exists(), capability=BUDGET_CAPABILITY)
-        .aggregate(
-            technology=Sum("budget_technology"),
-            people=Sum("budget_people"),
-            process=Sum("budget_process"),
-            training=Sum("budget_training"),
-            incentives=Sum("budget_incentives"),
-            traced_technology=Sum("budget_technology", filter=traceable),
-            traced_capability=Sum("capability", filter=traceable),
-            technology_only=Count("pk", filter=tech_only),
+    live = CRMProject.objects.filter(status__in=PORTFOLIO_STATUSES).annotate(
+        capability=BUDGET_CAPABILITY
+    )
+    totals = live.aggregate(
+        technology=Sum("budget_technology"),
+        people=Sum("budget_people"),
+        process=Sum("budget_process"),
+        training=Sum("budget_training"),
+        incentives=Sum("budget_incentives"),
+        technology_only=Count("pk", filter=tech_only),
+    )
+    totals.update(
+        live.filter(project_traceable_exists()).aggregate(
+            traced_technology=Sum("budget_technology"), traced_capability=Sum("capability")
         )
     )
     parts = {key: _money(totals[key]) for key in ("people", "process", "training", "incentives")}
@@ -329,341 +331,88 @@ def spend_split() -> dict[str, Any]:
 
 def projects_with_untraced_features(limit: int = 10) -> list[dict[str, Any]]:
     """Live projects with the most features that do not trace (dropped features left out, as
-    in the headline figure), worst first: {"project", "total", "traced", "untraced"}. Two
-    queries: one grouped count over features, one for those projects."""
-    counts = _rows(
-        Feature.objects.filter(project__status__in=PORTFOLIO_STATUSES)
-        .exclude(status=FeatureStatus.DROPPED)
-        .alias(traceable=feature_traceable_exists())
-        .values("project_id", "project__title")
-        .annotate(total=Count("pk"), traced=Count("pk", filter=Q(traceable=True)))
-        .annotate(untraced=F("total") - F("traced"))
-        .filter(untraced__gt=0)
-        .order_by("-untraced", "project__title")[:limit]
+    in the headline figure), worst first: {"project_id", "title", "status", "total", "traced",
+    "untraced"}. Two queries: the untraced features grouped by project (an anti-join), then
+    the totals of those few projects."""
+    features = Feature.objects.filter(project__status__in=PORTFOLIO_STATUSES).exclude(
+        status=FeatureStatus.DROPPED
     )
-    projects = CRMProject.objects.in_bulk([row["project_id"] for row in counts])
+    rows = _rows(
+        features.filter(~feature_traceable_exists())
+        .values("project_id", "project__title", "project__status")
+        .annotate(untraced=Count("pk"))
+        .order_by("-untraced", "project__title", "project_id")[:limit]
+    )
+    totals = dict(
+        features.filter(project_id__in=[row["project_id"] for row in rows])
+        .values("project_id")
+        .annotate(total=Count("pk"))
+        .order_by()
+        .values_list("project_id", "total")
+    )
     return [
         {
-            "project": projects[row["project_id"]],
-            "total": row["total"],
-            "traced": row["traced"],
+            "project_id": row["project_id"],
+            "title": row["project__title"],
+            "status": row["project__status"],
+            "total": totals[row["project_id"]],
+            "traced": totals[row["project_id"]] - row["untraced"],
             "untraced": row["untraced"],
         }
-        for row in counts
-        if row["project_id"] in projects
+        for row in rows
     ]
 
 
-# --- Strategy map ---------------------------------------------------------------------------
+# --- What a full scan records for the dashboard ------------------------------------------------
 
 
-@dataclass
-class MapNode:
-    """One item on the strategy map with its children (a tree, built in Python by id)."""
-
-    kind: str
-    id: int
-    title: str
-    status: str
-    traceable: bool = True
-    url_name: str = ""
-    note: str = ""
-    children: list[MapNode] = field(default_factory=list)
-    off_scope: bool = False  # a feature serving only CRM strategies its project does not
-
-    @property
-    def status_label(self) -> str:
-        return _STATUS_LABELS[self.kind].get(self.status, self.status)
-
-    @property
-    def kind_label(self) -> str:
-        return _KIND_LABELS[self.kind]
-
-    @property
-    def hangs_loose(self) -> bool:
-        """Projects and features that do not trace, and features off their project's scope:
-        the map's red, dashed items."""
-        return self.off_scope or (not self.traceable and self.kind in ("project", "feature"))
-
-    @property
-    def url(self) -> str:
-        return _url_for(self.url_name, self.id)
+def dashboard_figures() -> dict[str, Any]:
+    """The dashboard's figures beyond the headline, and the strategy map's health per node,
+    computed over the whole portfolio by the functions above: a full scan stores them in its
+    snapshot (Snapshot.figures) and the pages read them from there, so a request never
+    recomputes the portfolio."""
+    sums = _sums_by_business_strategy()  # both investment tables share out the same sums
+    return {
+        # The strategy map's first screen: each goal's and strategy's projects, traced, flags.
+        "map_health": node_health(),
+        "investment_by_goal": investment_by_goal(sums),
+        "investment_by_business_strategy": investment_by_business_strategy(sums),
+        "spend": spend_split(),
+        "untraced_features": projects_with_untraced_features(),
+    }
 
 
-# reverse() once per URL name, not once per node: the map can hold thousands of nodes.
-_URL_PLACEHOLDER = 987654321
+_SPEND_AMOUNTS = (
+    "technology",
+    "capability",
+    "total",
+    "traced_technology",
+    "traced_capability",
+)
 
 
-@lru_cache(maxsize=16)
-def _url_pattern(url_name: str) -> str:
-    try:
-        return reverse(url_name, args=[_URL_PLACEHOLDER])
-    except NoReverseMatch:
-        return ""
-
-
-def _url_for(url_name: str, pk: int) -> str:
-    pattern = _url_pattern(url_name) if url_name else ""
-    return pattern.replace(str(_URL_PLACEHOLDER), str(pk)) if pattern else ""
-
-
-@dataclass(frozen=True)
-class MapRow:
-    """One step of the map rendered as a flat list (no recursive includes, so a map of
-    thousands of nodes renders quickly): open a branch, a leaf, or close a branch."""
-
-    action: str  # "open", "leaf" or "close"
-    node: MapNode | None = None
-    expanded: bool = False
-
-
-def map_rows(nodes: list[MapNode], *, expand_depth: int = 1) -> list[MapRow]:
-    """The tree under `nodes` as open/leaf/close rows; branches shallower than
-    `expand_depth` start expanded."""
-    rows: list[MapRow] = []
-
-    def walk(node: MapNode, depth: int) -> None:
-        if not node.children:
-            rows.append(MapRow("leaf", node))
-            return
-        rows.append(MapRow("open", node, expanded=depth < expand_depth))
-        for child in node.children:
-            walk(child, depth + 1)
-        rows.append(MapRow("close"))
-
-    for node in nodes:
-        walk(node, 0)
-    return rows
-
-
-_STATUS_LABELS: dict[str, dict[str, str]] = {
-    "goal": dict(GoalStatus.choices),
-    "business_strategy": dict(StrategyStatus.choices),
-    "crm_strategy": dict(StrategyStatus.choices),
-    "project": dict(ProjectStatus.choices),
-    "feature": dict(FeatureStatus.choices),
-}
-_KIND_LABELS = {
-    "goal": "Goal",
-    "business_strategy": "Business strategy",
-    "crm_strategy": "CRM strategy",
-    "project": "Project",
-    "feature": "Feature",
-}
-
-
-@dataclass
-class StrategyMap:
-    goals: list[MapNode]
-    loose_crm_strategies: list[MapNode]
-    loose_projects: list[MapNode]
-    loose_features: list[MapNode]
-    project_count: int
-    feature_count: int
-
-    @property
-    def loose_count(self) -> int:
-        return len(self.loose_crm_strategies) + len(self.loose_projects) + len(self.loose_features)
-
-
-def strategy_map(*, include_history: bool = False) -> StrategyMap:
-    """Goal → business strategies → CRM strategies → projects → features, and what hangs loose:
-    projects and features that do not trace, CRM strategies that serve no business strategy.
-    Eight queries, one per level and link table."""
-    goals = _rows(BusinessGoal.objects.values("id", "title", "status"))
-    business = _rows(
-        BusinessStrategy.objects.annotate(
-            is_live=Case(
-                When(business_strategy_live_q(), then=Value(True)),
-                default=Value(False),
-                output_field=BooleanField(),
-            )
-        ).values("id", "title", "status", "goal_id", "is_live")
-    )
-    crm_qs: QuerySet[Any] = crm_strategies_with_trace()
-    crm = _rows(crm_qs.values("id", "title", "status", "is_anchored").order_by("title"))
-    servings = list(
-        CRMStrategyServes.objects.values_list("crm_strategy_id", "business_strategy_id")
-    )
-    projects_qs: QuerySet[Any] = CRMProject.objects.annotate(
-        is_linked=project_linked_exists(), is_traceable=project_traceable_exists()
-    )
-    if not include_history:
-        projects_qs = projects_qs.filter(status__in=PORTFOLIO_STATUSES)
-    projects = _rows(
-        projects_qs.values("id", "title", "status", "is_linked", "is_traceable").order_by("title")
-    )
-    project_ids = {row["id"] for row in projects}
-    links = list(
-        ProjectLink.objects.filter(project__in=projects_qs.values("pk")).values_list(
-            "project_id", "crm_strategy_id", "rationale"
-        )
-    )
-    features_qs: QuerySet[Any] = features_with_trace()
-    features = _rows(
-        features_qs.filter(project__in=projects_qs.values("pk"))
-        .values("id", "title", "status", "project_id", "is_traceable", "is_off_scope")
-        .order_by("project_id", "position", "id")
-    )
-    feature_links = list(
-        FeatureLink.objects.filter(feature__project__in=projects_qs.values("pk"))
-        .annotate(off_scope=feature_link_off_scope())
-        .values_list("feature_id", "crm_strategy_id", "off_scope")
-    )
-
-    project_by_id = {row["id"]: row for row in projects}
-    feature_by_id = {row["id"]: row for row in features}
-    bs_by_goal: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in sorted(business, key=lambda r: r["title"]):
-        bs_by_goal[row["goal_id"]].append(row)
-    crm_by_id = {row["id"]: row for row in crm}
-    crm_by_bs: dict[int, list[int]] = defaultdict(list)
-    serving_crm: set[int] = set()
-    for crm_id, bs_id in servings:
-        crm_by_bs[bs_id].append(crm_id)
-        serving_crm.add(crm_id)
-    projects_by_crm: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for project_id, crm_id, rationale in links:
-        if project_id in project_ids:
-            projects_by_crm[crm_id].append((project_id, rationale))
-    # A feature hangs under (its project, CRM strategy) for each in-scope link; off scope is
-    # the database's verdict per link (projects.trace), only collected here.
-    features_by_project_crm: dict[tuple[int, int], list[int]] = defaultdict(list)
-    outside_titles: dict[int, list[str]] = defaultdict(list)
-    for feature_id, crm_id, off_scope in feature_links:
-        feature = feature_by_id.get(feature_id)
-        if feature is None:
-            continue
-        if off_scope:
-            outside_titles[feature_id].append(crm_by_id[crm_id]["title"])
-        else:
-            features_by_project_crm[(feature["project_id"], crm_id)].append(feature_id)
-    in_scope = {pk for pks in features_by_project_crm.values() for pk in pks}
-    # Features whose every link is to a CRM strategy their project does not serve would sit
-    # under no project branch; they hang under their project, marked off scope.
-    # (Untraced ones hang loose below the tree instead, like every untraced feature.)
-    off_scope_by_project: dict[int, list[int]] = defaultdict(list)
-    for row in features:
-        if row["is_traceable"] and row["is_off_scope"] and row["id"] not in in_scope:
-            off_scope_by_project[row["project_id"]].append(row["id"])
-
-    def feature_node(row: dict[str, Any]) -> MapNode:
-        return MapNode(
-            kind="feature",
-            id=row["id"],
-            title=row["title"],
-            status=row["status"],
-            traceable=row["is_traceable"],
-            url_name="projects:feature_detail",
-        )
-
-    def scoped_feature_node(feature_id: int, *, also: bool) -> MapNode:
-        """A feature under its project, marked off scope (feature.off_scope) when it serves a
-        CRM strategy its project does not: `also` when it serves one the project does too."""
-        node = feature_node(feature_by_id[feature_id])
-        if feature_by_id[feature_id]["is_off_scope"]:
-            node.off_scope = True
-            served = ", ".join(sorted(outside_titles[feature_id]))
-            node.note = (
-                f"Off scope: {'also ' if also else ''}serves {served}, which its project does not."
-            )
-        return node
-
-    def project_node(project_id: int, crm_id: int | None, rationale: str = "") -> MapNode:
-        row = project_by_id[project_id]
-        children = []
-        if crm_id is not None:
-            feature_ids = sorted(features_by_project_crm.get((project_id, crm_id), []))
-            children = [scoped_feature_node(pk, also=True) for pk in feature_ids]
-        children += [
-            scoped_feature_node(pk, also=False)
-            for pk in sorted(off_scope_by_project.get(project_id, []))
-        ]
-        return MapNode(
-            kind="project",
-            id=project_id,
-            title=row["title"],
-            status=row["status"],
-            traceable=row["is_traceable"],
-            url_name="projects:detail",
-            note=rationale,
-            children=children,
-        )
-
-    def crm_node(crm_id: int) -> MapNode:
-        row = crm_by_id[crm_id]
-        children = [
-            project_node(project_id, crm_id, rationale)
-            for project_id, rationale in sorted(
-                projects_by_crm.get(crm_id, []), key=lambda pr: project_by_id[pr[0]]["title"]
-            )
-        ]
-        return MapNode(
-            kind="crm_strategy",
-            id=crm_id,
-            title=row["title"],
-            status=row["status"],
-            traceable=row["is_anchored"],
-            url_name="strategies:crm_detail",
-            children=children,
-        )
-
-    def bs_node(row: dict[str, Any]) -> MapNode:
-        crm_ids = sorted(crm_by_bs.get(row["id"], []), key=lambda pk: crm_by_id[pk]["title"])
-        return MapNode(
-            kind="business_strategy",
-            id=row["id"],
-            title=row["title"],
-            status=row["status"],
-            traceable=row["is_live"],
-            url_name="strategies:business_detail",
-            children=[crm_node(pk) for pk in crm_ids],
-        )
-
-    # Active goals first, then the rest (draft, achieved, retired) for context.
-    goal_order = sorted(goals, key=lambda g: (g["status"] != GoalStatus.ACTIVE, g["title"]))
-    goal_nodes = []
-    for goal in goal_order:
-        active = goal["status"] == GoalStatus.ACTIVE
-        goal_nodes.append(
-            MapNode(
-                kind="goal",
-                id=goal["id"],
-                title=goal["title"],
-                status=goal["status"],
-                traceable=active,
-                url_name="goals:detail",
-                children=[bs_node(bs) for bs in bs_by_goal.get(goal["id"], [])],
-            )
-        )
-
-    loose_crm = [crm_node(row["id"]) for row in crm if row["id"] not in serving_crm]
-    loose_projects = []
-    for row in projects:
-        if row["is_traceable"]:
-            continue
-        node = project_node(row["id"], None)
-        node.note = (
-            "Linked, but no link reaches an active goal (broken chain)."
-            if row["is_linked"]
-            else "Linked to no CRM strategy."
-        )
-        loose_projects.append(node)
-    loose_features = []
-    for row in features:
-        if row["is_traceable"] or row["status"] == FeatureStatus.DROPPED:
-            continue
-        node = feature_node(row)
-        node.note = project_by_id[row["project_id"]]["title"]
-        loose_features.append(node)
-    return StrategyMap(
-        goals=goal_nodes,
-        loose_crm_strategies=loose_crm,
-        loose_projects=loose_projects,
-        loose_features=loose_features,
-        project_count=len(projects),
-        feature_count=len(features),
-    )
+def stored_dashboard_figures(figures: dict[str, Any]) -> dict[str, Any] | None:
+    """dashboard_figures() as a snapshot kept it (JSON: amounts as decimal strings), with its
+    amounts back as Decimals; None for a snapshot taken before the dashboard's figures were
+    recorded."""
+    if not figures or "spend" not in figures:
+        return None
+    revived: dict[str, Any] = {
+        key: [{**row, "amount": Decimal(row["amount"])} for row in figures[key]]
+        for key in ("investment_by_goal", "investment_by_business_strategy")
+    }
+    spend = dict(figures["spend"])
+    spend.update({key: Decimal(spend[key]) for key in _SPEND_AMOUNTS})
+    spend["capability_parts"] = {
+        key: Decimal(value) for key, value in spend["capability_parts"].items()
+    }
+    status_labels = dict(ProjectStatus.choices)
+    revived["spend"] = spend
+    revived["untraced_features"] = [
+        {**row, "status_label": status_labels.get(row["status"], row["status"])}
+        for row in figures["untraced_features"]
+    ]
+    return revived
 
 
 # --- Traceability matrix --------------------------------------------------------------------

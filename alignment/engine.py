@@ -402,8 +402,18 @@ def _open_counts_by_rule() -> dict[str, int]:
 
 
 def _take_snapshot(scan: Scan, now: datetime.datetime) -> Snapshot:
+    """Record, in the scan's transaction, every figure the dashboard and the summary show, so
+    they read one row instead of recomputing the portfolio per request; the functions that
+    compute them are the pages' own, so each figure keeps one definition."""
+    from .dashboard import dashboard_figures
     from .selectors import open_flag_counts, portfolio_figures
 
+    if connection.vendor == "postgresql":
+        # These aggregates are costed high enough for PostgreSQL to JIT-compile them, which
+        # took three quarters of their time at 10k projects (1.3 s of 1.7 s) and gains nothing
+        # on queries that run once. For the rest of the scan's transaction only.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('jit', 'off', true)")
     figures = portfolio_figures()
     by_rule, by_severity = open_flag_counts()
     return Snapshot.objects.create(
@@ -415,8 +425,11 @@ def _take_snapshot(scan: Scan, now: datetime.datetime) -> Snapshot:
         features_traced=figures["features_traced"],
         budget_total=figures["budget_total"],
         budget_traced=figures["budget_traced"],
+        budget_technology=figures["budget_technology"],
+        budget_capability=figures["budget_capability"],
         open_by_rule=by_rule,
         open_by_severity=by_severity,
+        figures=dashboard_figures(),
     )
 
 

@@ -1,6 +1,7 @@
 """The alignment engine's records: rule settings, flags with a lifecycle, scans and snapshots."""
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Case, Q, Value, When
 
@@ -197,7 +198,9 @@ class Scan(models.Model):
 
 
 class Snapshot(models.Model):
-    """Headline figures recorded by each full scan, for the trend charts."""
+    """The figures each full scan records, in its transaction: the trend charts read every
+    snapshot, the dashboard and the summary API the latest (they never recompute the portfolio
+    per request)."""
 
     scan = models.OneToOneField(Scan, on_delete=models.CASCADE, related_name="snapshot")
     taken_at = models.DateTimeField()
@@ -207,11 +210,20 @@ class Snapshot(models.Model):
     features_traced = models.PositiveIntegerField(default=0)
     budget_total = models.DecimalField(max_digits=16, decimal_places=2, default=0)
     budget_traced = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    # Null on snapshots recorded before the summary carried them.
+    budget_technology = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    budget_capability = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
     open_by_rule = models.JSONField(default=dict)
     open_by_severity = models.JSONField(default=dict)
+    # The dashboard's other figures as alignment.dashboard.dashboard_figures() computes them
+    # (investment by goal and business strategy, the spend split, the projects with the most
+    # untraced features); amounts are decimal strings. Empty on older snapshots.
+    figures = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 
     class Meta:
         ordering = ["-taken_at", "-id"]
+        # The dashboard and the summary read the newest snapshot on every request.
+        indexes = [models.Index(fields=["taken_at", "id"], name="snapshot_taken_at")]
 
     def __str__(self) -> str:
         return f"Snapshot at {self.taken_at:%Y-%m-%d %H:%M}"

@@ -12,6 +12,21 @@ _pages = [
     path("", views.dashboard_view, name="dashboard"),
     path("scan/", views.scan_start, name="scan"),
     path("map/", views.map_view, name="map"),
+    # A branch of the map: its children, as a page or (for htmx) a fragment of the tree.
+    path("map/goals/<int:pk>/", views.map_goal, name="map_goal"),
+    path(
+        "map/business-strategies/<int:pk>/",
+        views.map_business_strategy,
+        name="map_business_strategy",
+    ),
+    path("map/crm-strategies/<int:pk>/", views.map_crm_strategy, name="map_crm_strategy"),
+    path("map/projects/<int:pk>/", views.map_project, name="map_project"),
+    path("map/not-traced/", views.map_not_traced, name="map_not_traced"),
+    path(
+        "map/not-traced/features/",
+        views.map_not_traced_features,
+        name="map_not_traced_features",
+    ),
     path("matrix/", views.matrix_view, name="matrix"),
     path("flags/", views.flag_list, name="flags"),
     path("flags/<int:pk>/acknowledge/", views.flag_acknowledge_view, name="flag_acknowledge"),

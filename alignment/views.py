@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -16,9 +17,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.filters import ORDERING_PARAM
 from core.forms import refusal_message
 from core.permissions import (
     can_act_on_flag,
@@ -27,10 +30,13 @@ from core.permissions import (
 )
 from core.services import EditConflict
 from core.views import list_page, posted_version
+from goals.models import BusinessGoal
 from projects.access import project_for
+from projects.filters import FeatureFilterSet, ProjectFilterSet
 from projects.models import CRMProject
+from strategies.models import CRMStrategy
 
-from . import dashboard
+from . import dashboard, strategy_map
 from .access import flag_for
 from .charts import bars, percent, trend_chart
 from .filters import FlagFilterSet
@@ -40,14 +46,16 @@ from .forms import (
     MatrixFilterForm,
     WaiveForm,
 )
-from .models import Flag, ScanState
+from .models import Flag, ScanState, Snapshot
 from .readiness import readiness_panel
 from .rules import RULES
 from .selectors import (
-    alignment_summary,
     flags_visible_to,
+    latest_snapshot,
     project_flags_needing_attention,
+    snapshot_figures,
     snapshots_trend,
+    summary_from,
 )
 from .services import (
     ScanUnavailable,
@@ -58,6 +66,12 @@ from .services import (
 )
 
 FLAGS_PER_PAGE = 25
+# The not-traced lists of the strategy map, and the filters their bars show: not the people
+# or the department, selects that grow with the portfolio (a thousand departments at 10k
+# projects made the page four times slower).
+MAP_LIST_PAGE = 50
+NOT_TRACED_PROJECT_FILTERS = ("status", "is_linked", "crm_strategy", "goal")
+NOT_TRACED_FEATURE_FILTERS = ("status", "priority", "is_linked")
 MATRIX_PROJECTS_PER_PAGE = 25
 TREND_SERIES = [
     ("projects_pct", "Projects traced", "series--projects"),
@@ -109,15 +123,23 @@ def _trend_rows() -> list[dict[str, Any]]:
 
 @require_GET
 def dashboard_view(request: HttpRequest) -> HttpResponse:
-    """Headline figures, investment by goal and business strategy, spend, flags, trend."""
-    summary = alignment_summary()
+    """Headline figures, investment by goal and business strategy, spend and the projects with
+    untraced features as the latest full scan recorded them (the page says how old they are);
+    open flags counted live; the trend. A fixed handful of queries of a few rows each: nothing
+    here is computed over the portfolio per request."""
+    snapshot = latest_snapshot()
+    summary = summary_from(snapshot)
+    figures = dashboard.stored_dashboard_figures(snapshot.figures) if snapshot else None
     trend = _trend_rows()
     context = {
         "summary": summary,
-        "by_goal": bars(dashboard.investment_by_goal()),
-        "by_business_strategy": bars(dashboard.investment_by_business_strategy()),
+        "figures": figures,
+        "by_goal": bars(figures["investment_by_goal"]) if figures else [],
+        "by_business_strategy": (
+            bars(figures["investment_by_business_strategy"]) if figures else []
+        ),
         "investment_rule": dashboard.INVESTMENT_RULE,
-        "spend": dashboard.spend_split(),
+        "spend": figures["spend"] if figures else None,
         "rule_rows": _rule_rows(summary.get("open_flags_by_rule", {})),
         "severities": [
             (key, label, summary["open_flags_by_severity"].get(key, 0))
@@ -125,8 +147,11 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         ],
         "trend": trend,
         "chart": trend_chart(trend, TREND_SERIES) if trend else None,
-        "untraced_features": dashboard.projects_with_untraced_features(),
+        "untraced_features": figures["untraced_features"] if figures else [],
         "may_scan": can_start_scan(request.user),
+        "scan_interval_minutes": settings.ALIGNMENT_SCAN_INTERVAL_SECONDS // 60,
+        # The figures' date is shown only when it is not today.
+        "now_day": timezone.localdate().strftime("%Y%m%d"),
     }
     return render(request, "alignment/dashboard.html", context)
 
@@ -157,20 +182,171 @@ def scan_start(request: HttpRequest) -> HttpResponse:
 # --- Strategy map and matrix --------------------------------------------------------------
 
 
+def _map_health() -> tuple[Snapshot | None, dict[str, Any] | None]:
+    """The newest snapshot and the map's health per node it recorded (None before a scan)."""
+    snapshot = latest_snapshot()
+    return snapshot, strategy_map.stored_health(snapshot.figures if snapshot else None)
+
+
 @require_GET
 def map_view(request: HttpRequest) -> HttpResponse:
-    """Goal → business strategies → CRM strategies → projects → features, and what hangs loose."""
+    """The strategy map's first screen: goals and their business strategies, the CRM
+    strategies that serve none, each with its health as of the last full scan; a branch's
+    children load when it is opened. What does not trace is counted, and listed a page at a
+    time on its own pages."""
     form = MapFilterForm(request.GET)
-    tree = dashboard.strategy_map(include_history=form.include_history())
+    history = form.include_history()
+    snapshot, health = _map_health()
+    figures = snapshot_figures(snapshot)
+    screen = strategy_map.first_screen(request.user, health, history=history)
+    untraced = None
+    if snapshot is not None:
+        untraced = {
+            "projects": figures["projects_total"] - figures["projects_traced"],
+            "features": figures["features_total"] - figures["features_traced"],
+        }
     context = {
-        "tree": tree,
         "form": form,
-        "chain_rows": dashboard.map_rows(tree.goals, expand_depth=2),
-        "loose_project_rows": dashboard.map_rows(tree.loose_projects),
-        "loose_feature_rows": dashboard.map_rows(tree.loose_features),
-        "loose_crm_rows": dashboard.map_rows(tree.loose_crm_strategies, expand_depth=0),
+        "history": history,
+        "screen": screen,
+        "figures": figures,
+        "untraced": untraced,
+        "now_day": timezone.localdate().strftime("%Y%m%d"),
     }
     return render(request, "alignment/map.html", context)
+
+
+def _branch_response(
+    request: HttpRequest, branch: strategy_map.Branch, *, children: str, history: bool
+) -> HttpResponse:
+    """A branch's children: for htmx, the list to put into the tree (its next page: just the
+    rows, in place of the "more" link); otherwise a page of its own with the branch's parent,
+    breadcrumbs and pagination, which is also the no-JavaScript path."""
+    page = branch.page
+    next_url = branch.parent.page_url(page.next_page_number()) if page.has_next() else ""
+    context = {
+        "branch": branch,
+        "parent": branch.parent,
+        "nodes": branch.nodes,
+        "page_obj": page,
+        "next_url": next_url,
+        "remaining": page.paginator.count - page.end_index(),
+        "children": children,
+        "history": history,
+        "rows_only": page.number > 1,
+    }
+    if request.htmx:  # type: ignore[attr-defined]
+        response = render(request, "alignment/partials/map_branch.html", context)
+    else:
+        response = render(request, "alignment/map_branch.html", context)
+    # The same address answers htmx with a fragment and a browser with a page.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _map_options(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "history": MapFilterForm(request.GET).include_history(),
+        "page": request.GET.get("page"),
+    }
+
+
+@require_GET
+def map_goal(request: HttpRequest, pk: int) -> HttpResponse:
+    """A goal's business strategies (a branch of the map)."""
+    goal = get_visible_or_404(BusinessGoal.objects.all(), request.user, pk=pk)
+    options = _map_options(request)
+    _snapshot, health = _map_health()
+    branch = strategy_map.goal_branch(request.user, goal, health, **options)
+    return _branch_response(
+        request, branch, children="Business strategies", history=options["history"]
+    )
+
+
+@require_GET
+def map_business_strategy(request: HttpRequest, pk: int) -> HttpResponse:
+    """The CRM strategies serving a business strategy (a branch of the map)."""
+    business = get_visible_or_404(strategy_map.map_business_strategies(), request.user, pk=pk)
+    options = _map_options(request)
+    _snapshot, health = _map_health()
+    branch = strategy_map.business_strategy_branch(request.user, business, health, **options)
+    return _branch_response(
+        request, branch, children="CRM strategies serving it", history=options["history"]
+    )
+
+
+@require_GET
+def map_crm_strategy(request: HttpRequest, pk: int) -> HttpResponse:
+    """The projects linked to a CRM strategy, with the rationale of each link (a branch)."""
+    crm = get_visible_or_404(strategy_map.map_crm_strategies(), request.user, pk=pk)
+    options = _map_options(request)
+    _snapshot, health = _map_health()
+    branch = strategy_map.crm_strategy_branch(request.user, crm, health, **options)
+    return _branch_response(
+        request, branch, children="Projects that serve it", history=options["history"]
+    )
+
+
+@require_GET
+def map_project(request: HttpRequest, pk: int) -> HttpResponse:
+    """A project's features (a branch); `?crm=` shows those under one of its CRM strategies."""
+    project = get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
+    crm = None
+    crm_id = request.GET.get("crm", "")
+    if crm_id:
+        crm = get_visible_or_404(CRMStrategy.objects.all(), request.user, pk=crm_id)
+    options = _map_options(request)
+    branch = strategy_map.project_branch(request.user, project, crm=crm, **options)
+    return _branch_response(request, branch, children="Features", history=options["history"])
+
+
+@require_GET
+def map_not_traced(request: HttpRequest) -> HttpResponse:
+    """The projects that do not trace, a page at a time, with the projects' filters."""
+    history = MapFilterForm(request.GET).include_history()
+    projects = strategy_map.untraced_projects(request.user, history=history)
+    filterset = ProjectFilterSet(request.GET, projects, request=request)
+    context = _not_traced_page(request, filterset, NOT_TRACED_PROJECT_FILTERS)
+    context.update(
+        nodes=strategy_map.untraced_project_nodes(context["page_obj"], history=history),
+        history=history,
+        showing="projects",
+    )
+    return render(request, "alignment/map_not_traced.html", context)
+
+
+def _not_traced_page(request: HttpRequest, filterset: Any, bar: tuple[str, ...]) -> dict[str, Any]:
+    """What core.views.list_page() gives a list page, for a not-traced list: its page is read
+    without counting the list (its size is the last scan's, on the map), and only the bar's
+    filters are shown — the resources' filters also offer every project and manager, a select
+    the size of the portfolio (they still apply from the address)."""
+    form = filterset.form
+    return {
+        "filterset": filterset,
+        "filter_fields": [form[name] for name in bar],
+        "ordering": filterset.ordering_key(),
+        "ordering_in_bar": False,
+        "ordering_errors": form.errors.get(ORDERING_PARAM, []),
+        "filtered": filterset.is_filtered(),
+        "page_obj": strategy_map.uncounted_page(
+            filterset.qs, request.GET.get("page"), MAP_LIST_PAGE
+        ),
+    }
+
+
+@require_GET
+def map_not_traced_features(request: HttpRequest) -> HttpResponse:
+    """The features that do not trace, a page at a time, with the features' filters."""
+    history = MapFilterForm(request.GET).include_history()
+    features = strategy_map.untraced_features(request.user, history=history)
+    filterset = FeatureFilterSet(request.GET, features, request=request)
+    context = _not_traced_page(request, filterset, NOT_TRACED_FEATURE_FILTERS)
+    context.update(
+        nodes=strategy_map.untraced_feature_nodes(context["page_obj"]),
+        history=history,
+        showing="features",
+    )
+    return render(request, "alignment/map_not_traced.html", context)
 
 
 @require_GET

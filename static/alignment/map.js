@@ -1,5 +1,7 @@
-// Expand / collapse every branch of the strategy map. The map works without this script
-// (nested <details>); the buttons stay hidden unless it runs.
+// Fold every open branch of the strategy map. The map works without this script (nested
+// <details>, each branch also a page of its own); the button stays hidden unless it runs.
+// There is no "expand all": branches load when opened, and opening every one would load the
+// whole portfolio.
 (function () {
   "use strict";
   var map = document.getElementById("strategy-map");
@@ -7,8 +9,7 @@
   document.querySelectorAll("[data-map-toggle]").forEach(function (button) {
     button.hidden = false;
     button.addEventListener("click", function () {
-      var open = button.getAttribute("data-map-toggle") === "open";
-      map.querySelectorAll("details").forEach(function (d) { d.open = open; });
+      map.querySelectorAll("details[open]").forEach(function (d) { d.open = false; });
     });
   });
 })();

@@ -4,8 +4,13 @@ from decimal import Decimal
 
 import pytest
 
-from alignment.models import Flag
-from alignment.selectors import alignment_summary, flags_visible_to, snapshots_trend
+from alignment.models import Flag, Snapshot
+from alignment.selectors import (
+    HEADLINE_KEYS,
+    alignment_summary,
+    flags_visible_to,
+    snapshots_trend,
+)
 from projects.models import FeatureStatus, ProjectStatus
 from tests.factories import FeatureFactory, FeatureLinkFactory, ProjectFactory
 
@@ -14,12 +19,42 @@ from .conftest import healthy_project, scan
 pytestmark = pytest.mark.django_db
 
 
-def test_an_empty_portfolio_has_zero_percentages(db):
+def test_before_any_full_scan_the_summary_has_no_figures_and_computes_none(db):
+    ProjectFactory()
+    summary = alignment_summary()
+    assert summary["figures_as_of"] is None
+    assert {key: summary[key] for key in HEADLINE_KEYS} == dict.fromkeys(HEADLINE_KEYS)
+    assert summary["open_flags_by_severity"] == {"info": 0, "warning": 0, "critical": 0}
+    assert summary["open_flags_total"] == 0 and summary["last_scan"] is None
+
+
+def test_an_empty_portfolio_scanned_has_zero_percentages(db):
+    scan()
     summary = alignment_summary()
     assert summary["projects_total"] == 0 and summary["projects_traced_pct"] == 0
     assert summary["budget_traced_pct"] == summary["features_traced_pct"] == 0
-    assert summary["open_flags_by_severity"] == {"info": 0, "warning": 0, "critical": 0}
-    assert summary["open_flags_total"] == 0 and summary["last_scan"] is None
+    assert summary["budget_technology"] == summary["budget_capability"] == 0
+    assert summary["figures_as_of"] == Snapshot.objects.get().taken_at
+
+
+def test_the_summary_shows_the_figures_of_the_last_full_scan_until_the_next(db):
+    ProjectFactory()
+    scan()
+    healthy_project()  # added after the scan: not in the figures yet
+
+    assert alignment_summary()["projects_total"] == 1
+    scan()
+    summary = alignment_summary()
+    assert (summary["projects_total"], summary["projects_traced"]) == (2, 1)
+    assert summary["figures_as_of"] == Snapshot.objects.order_by("-taken_at").first().taken_at
+
+
+def test_open_flags_in_the_summary_are_counted_live(db):
+    project = ProjectFactory()
+    scan()
+    Flag.objects.filter(project=project).update(state="resolved")
+
+    assert alignment_summary()["open_flags_total"] == 0
 
 
 def test_the_summary_counts_live_projects_budget_and_features(db):

@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import pytest
 
-from alignment import dashboard
+from alignment import dashboard, strategy_map
 from alignment.selectors import portfolio_figures
 from goals.models import GoalStatus
 from projects.models import FeatureStatus, ProjectStatus
@@ -251,76 +251,115 @@ def test_projects_with_untraced_features_are_worst_first(portfolio):
 
     rows = dashboard.projects_with_untraced_features()
 
-    assert [(r["project"].title, r["untraced"], r["total"]) for r in rows] == [
+    assert [(r["title"], r["untraced"], r["total"]) for r in rows] == [
         ("P2", 2, 2),
         ("P1", 1, 2),
     ]
 
 
-def test_strategy_map_hangs_untraced_items_loose(portfolio):
-    traced_feature = FeatureFactory(project=portfolio["p1"], title="Partner portal")
-    FeatureLinkFactory(feature=traced_feature, crm_strategy=portfolio["a"])
-    FeatureFactory(project=portfolio["p1"], title="Nice dashboard")
-    CRMStrategyFactory(title="Tool, not a strategy", serves=[])
+def test_a_full_scan_stores_the_dashboard_figures_as_the_functions_compute_them(portfolio):
+    from alignment import engine
+    from alignment.models import Snapshot
 
-    tree = dashboard.strategy_map()
+    FeatureFactory(project=portfolio["p1"])
+    live = {
+        "investment_by_goal": dashboard.investment_by_goal(),
+        "investment_by_business_strategy": dashboard.investment_by_business_strategy(),
+        "spend": dashboard.spend_split(),
+        "untraced_features": dashboard.projects_with_untraced_features(),
+    }
 
-    assert [goal.title for goal in tree.goals] == ["G1", "G2", "G3"]
-    g1 = tree.goals[0]
-    assert [bs.title for bs in g1.children] == ["BS1", "BS2"]
-    a_node = next(crm for crm in g1.children[0].children if crm.title == "A")
-    assert [p.title for p in a_node.children] == ["P1", "P2", "P6"]
-    assert [f.title for f in a_node.children[0].children] == ["Partner portal"]
-    assert {p.title for p in tree.loose_projects} == {"P3", "P4"}
-    notes = {p.title: p.note for p in tree.loose_projects}
-    assert "broken chain" in notes["P3"]
-    assert "no CRM strategy" in notes["P4"]
-    assert [f.title for f in tree.loose_features] == ["Nice dashboard"]
-    assert [c.title for c in tree.loose_crm_strategies] == ["Tool, not a strategy"]
-    assert tree.project_count == 5  # P5 is done
+    engine.scan_full()
+    stored = dashboard.stored_dashboard_figures(Snapshot.objects.get().figures)
 
-
-def test_strategy_map_hangs_an_off_scope_feature_under_its_project(portfolio):
-    # P1 serves A and B; this feature traces through C, which P1 does not serve.
-    off_scope = FeatureFactory(project=portfolio["p1"], title="Loyalty scheme")
-    FeatureLinkFactory(feature=off_scope, crm_strategy=portfolio["c"])
-
-    tree = dashboard.strategy_map()
-
-    p1_nodes = [
-        project
-        for goal in tree.goals
-        for bs in goal.children
-        for crm in bs.children
-        for project in crm.children
-        if project.title == "P1"
+    assert stored["investment_by_goal"] == live["investment_by_goal"]
+    assert stored["investment_by_business_strategy"] == live["investment_by_business_strategy"]
+    assert stored["spend"] == live["spend"]
+    assert isinstance(stored["spend"]["capability_parts"]["people"], Decimal)
+    assert [(r["title"], r["status_label"]) for r in stored["untraced_features"]] == [
+        ("P1", "Proposed")
     ]
-    assert p1_nodes  # under A (BS1) and under B (BS1 and BS2)
-    for project in p1_nodes:
-        node = next(f for f in project.children if f.title == "Loyalty scheme")
-        assert node.off_scope and node.hangs_loose
-        assert "Off scope: serves C" in node.note
-    assert "Loyalty scheme" not in [f.title for f in tree.loose_features]
 
 
-def test_strategy_map_marks_a_feature_with_one_off_scope_link_where_it_appears(portfolio):
-    mixed = FeatureFactory(project=portfolio["p1"], title="Partner loyalty")
-    FeatureLinkFactory(feature=mixed, crm_strategy=portfolio["a"])  # P1 serves A
-    FeatureLinkFactory(feature=mixed, crm_strategy=portfolio["c"])  # but not C
-
-    tree = dashboard.strategy_map()
-
-    bs1 = tree.goals[0].children[0]
-    a_node = next(crm for crm in bs1.children if crm.title == "A")
-    p1 = next(project for project in a_node.children if project.title == "P1")
-    node = next(f for f in p1.children if f.title == "Partner loyalty")
-    assert node.off_scope and "Off scope: also serves C" in node.note
+def test_a_snapshot_from_before_the_dashboard_figures_has_none():
+    assert dashboard.stored_dashboard_figures({}) is None
 
 
-def test_strategy_map_with_history_includes_done_projects(portfolio):
-    tree = dashboard.strategy_map(include_history=True)
+def _flag(subject, *, state="open", subject_type="project"):
+    from django.utils import timezone
 
-    assert tree.project_count == 6
+    from alignment.models import Flag
+
+    now = timezone.now()
+    return Flag.objects.create(
+        rule=f"test.{subject_type}",
+        severity="warning",
+        subject_type=subject_type,
+        subject_id=subject.pk,
+        subject_label=str(subject),
+        project=subject if subject_type == "project" else None,
+        message="Look at it.",
+        state=state,
+        first_seen=now,
+        last_seen=now,
+    )
+
+
+def test_node_health_counts_live_projects_traced_and_open_flags_per_node(portfolio):
+    """Live projects: P1 (A, B), P2 (A, C), P3 (D: draft), P4 (none), P6 (A, D); P5 is done.
+    A serves BS1, B BS1 and BS2, C BS3 and BS4 (of the retired G3), D BS3."""
+    from goals.models import BusinessGoal
+    from strategies.models import BusinessStrategy
+
+    _flag(portfolio["p3"])
+    _flag(portfolio["p1"], state="acknowledged")
+    _flag(portfolio["p2"], state="resolved")  # not open: not counted
+    g2 = BusinessGoal.objects.get(title="G2")
+    _flag(g2, subject_type="goal")
+
+    health = strategy_map.node_health()
+
+    def of(kind, pk):
+        return health[kind][str(pk)]
+
+    bs = {b.title: b.pk for b in BusinessStrategy.objects.all()}
+    goals = {g.title: g.pk for g in BusinessGoal.objects.all()}
+    assert of("crm_strategy", portfolio["a"].pk) == [3, 3, 1]  # P1 P2 P6; P1's flag
+    assert of("crm_strategy", portfolio["b"].pk) == [1, 1, 1]
+    assert of("crm_strategy", portfolio["c"].pk) == [1, 1, 0]  # P2 (P5 is done)
+    assert of("crm_strategy", portfolio["d"].pk) == [2, 1, 1]  # P3 does not trace, P6 does
+    assert of("business_strategy", bs["BS1"]) == [3, 3, 1]  # A, B: P1 counts once
+    assert of("business_strategy", bs["BS3"]) == [3, 2, 1]  # C, D: P2, P3, P6
+    assert of("goal", goals["G1"]) == [3, 3, 1]
+    assert of("goal", goals["G2"]) == [3, 2, 2]  # P3's flag and the goal's own
+    assert of("goal", goals["G3"]) == [1, 1, 0]
+
+
+def test_node_health_counts_the_flags_of_a_project_that_also_serves_a_loose_strategy():
+    """A project linked to a CRM strategy that serves nothing, and to one that serves a
+    business strategy: its flags count under that business strategy and its goal."""
+    business = BusinessStrategyFactory()
+    project = ProjectFactory()
+    ProjectLinkFactory(project=project, crm_strategy=CRMStrategyFactory(serves=[business]))
+    ProjectLinkFactory(project=project, crm_strategy=CRMStrategyFactory(serves=[]))
+    _flag(project)
+
+    health = strategy_map.node_health()
+
+    assert health["business_strategy"][str(business.pk)] == [1, 1, 1]
+    assert health["goal"][str(business.goal_id)] == [1, 1, 1]
+
+
+def test_a_full_scan_stores_the_maps_health_and_it_reads_back(portfolio):
+    from alignment import engine
+    from alignment.models import Snapshot
+
+    engine.scan_full()
+    stored = strategy_map.stored_health(Snapshot.objects.get().figures)
+
+    a = stored["crm_strategy"][portfolio["a"].pk]
+    assert (a.items, a.traced, a.traced_pct) == (3, 3, 100)
+    assert strategy_map.stored_health({}) is None
 
 
 def test_matrix_cells_carry_rationale_per_project_and_strategy(portfolio):
@@ -337,27 +376,11 @@ def test_matrix_rows_default_to_live_projects_and_filter_by_status(portfolio):
     assert dashboard.matrix_projects(status="all").count() == 6
 
 
-def test_map_rows_flatten_the_tree_and_expand_only_the_top_levels():
-    leaf = dashboard.MapNode(kind="feature", id=3, title="F", status="planned")
-    project = dashboard.MapNode(kind="project", id=2, title="P", status="active", children=[leaf])
-    goal = dashboard.MapNode(kind="goal", id=1, title="G", status="active", children=[project])
-
-    rows = dashboard.map_rows([goal], expand_depth=1)
-
-    assert [(r.action, r.node.title if r.node else None, r.expanded) for r in rows] == [
-        ("open", "G", True),
-        ("open", "P", False),
-        ("leaf", "F", False),
-        ("close", None, False),
-        ("close", None, False),
-    ]
-
-
 def test_untraced_projects_and_features_hang_loose_but_inactive_strategies_do_not():
-    assert dashboard.MapNode(
+    assert strategy_map.Node(
         kind="project", id=1, title="P", status="active", traceable=False
     ).hangs_loose
-    assert not dashboard.MapNode(
+    assert not strategy_map.Node(
         kind="crm_strategy", id=1, title="C", status="draft", traceable=False
     ).hangs_loose
 

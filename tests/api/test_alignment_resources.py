@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from alignment import engine
 from alignment.models import Flag, Scan
 from tests.factories import ProjectFactory, ProjectLinkFactory
 
@@ -164,15 +165,33 @@ def test_flag_state_cannot_be_written_directly(api, admin_user, own_project):
     assert client.post("/api/flags/", {"rule": "x"}, format="json").status_code == 405
 
 
-def test_summary_has_the_headline_figures(api, viewer, own_project, other_project):
-    make_flag(own_project, severity="critical")
+def test_summary_has_the_headline_figures_of_the_last_full_scan(
+    api, viewer, own_project, other_project
+):
+    scan = engine.scan_full()
+    Flag.objects.all().delete()
+    make_flag(own_project, severity="critical")  # after the scan: open flags are live
+
     body = api(viewer).get("/api/alignment/summary/").json()
+
     assert body["projects_total"] == 2
     assert body["projects_traced"] == 1
     assert body["projects_traced_pct"] == 50
+    assert body["figures_as_of"] == scan.snapshot.taken_at.isoformat().replace("+00:00", "Z")
     assert body["open_flags_by_severity"]["critical"] == 1
     assert body["open_flags_total"] == 1
     assert {"budget_total", "budget_traced_pct", "features_traced_pct", "last_scan"} <= set(body)
+
+
+def test_summary_before_any_full_scan_has_null_figures_and_live_flags(api, viewer, own_project):
+    make_flag(own_project, severity="warning")
+
+    body = api(viewer).get("/api/alignment/summary/").json()
+
+    assert body["figures_as_of"] is None
+    assert body["projects_total"] is None and body["budget_traced"] is None
+    assert body["projects_traced_pct"] is None and body["last_scan"] is None
+    assert body["open_flags_by_severity"]["warning"] == body["open_flags_total"] == 1
 
 
 def test_summary_amounts_are_decimal_strings_with_the_currency(api, viewer, chain, settings):
@@ -180,6 +199,7 @@ def test_summary_amounts_are_decimal_strings_with_the_currency(api, viewer, chai
     traced = ProjectFactory(budget_technology=Decimal("999.99"), budget_people=Decimal("0.01"))
     ProjectLinkFactory(project=traced, crm_strategy=chain[2])
     ProjectFactory(budget_technology=Decimal("0.10"), budget_people=Decimal("0.20"))
+    engine.scan_full()
 
     body = api(viewer).get("/api/alignment/summary/").json()
 

@@ -77,17 +77,22 @@ def test_sponsor_follows_alignment_and_waives_a_flag(
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SCREENSHOTS / "sponsor-dashboard-viewport.png"))
 
-    # The strategy map: the chain down to the projects; a branch folds with the keyboard.
+    # The strategy map: goals and business strategies first; a branch loads when opened,
+    # from the keyboard too.
     page.get_by_role("link", name="Strategy map").first.click()
     expect(page.get_by_role("heading", name="Strategy map")).to_be_visible()
     chain = page.locator("#strategy-map")
+    expect(chain).not_to_contain_text("Enable local partners")
+    business = chain.locator("details:has(> summary [data-kind='business_strategy'])").first
+    business.locator("summary").first.focus()
+    page.keyboard.press("Enter")
     expect(chain).to_contain_text("Enable local partners")
-    expect(chain).to_contain_text("Shiny dashboards")
     branch = chain.locator("details:has(> summary:has-text('Enable local partners'))")
     expect(branch).not_to_have_attribute("open", "")
     branch.locator("summary").first.focus()
     page.keyboard.press("Enter")
     expect(branch).to_have_attribute("open", "")
+    expect(branch).to_contain_text("Shiny dashboards")
     screenshot("sponsor-map")
 
     # The matrix: every project now has its mark, with the rationale on hover.

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from alignment import engine
 from alignment.models import Flag, FlagState, Scan, ScanState, Snapshot
 from projects.models import ProjectStatus
 from tests.factories import (
@@ -105,6 +106,7 @@ def test_dashboard_shows_the_share_of_projects_and_budget_that_trace(as_user, vi
     traced = ProjectFactory(budget_technology=Decimal("3000"), budget_people=Decimal("0"))
     ProjectLinkFactory(project=traced)
     ProjectFactory(budget_technology=Decimal("1000"), budget_people=Decimal("0"))  # untraced
+    engine.scan_full()
 
     html = as_user(viewer).get(reverse("alignment:dashboard")).content.decode()
 
@@ -123,6 +125,7 @@ def test_dashboard_shows_a_thousand_over_three_goals_as_shares_that_add_up(
         project=ProjectFactory(budget_technology=Decimal("1000"), budget_people=Decimal("0")),
         crm_strategy=crm,
     )
+    engine.scan_full()
 
     html = as_user(sponsor).get(reverse("alignment:dashboard")).content.decode()
 
@@ -143,12 +146,50 @@ def test_dashboard_shows_investment_by_goal_and_the_sharing_rule(as_user, sponso
         project=ProjectFactory(budget_technology=Decimal("1200"), budget_people=Decimal("800")),
         crm_strategy=crm,
     )
+    engine.scan_full()
 
     html = as_user(sponsor).get(reverse("alignment:dashboard")).content.decode()
 
     assert f'data-investment="{goal.title}"' in html
     assert 'data-amount="2000.00"' in html
     assert "How money is shared out" in html
+
+
+def test_dashboard_says_how_old_its_figures_are(as_user, viewer):
+    ProjectLinkFactory()
+    engine.scan_full()
+    taken = timezone.now() - datetime.timedelta(minutes=3)
+    Snapshot.objects.update(taken_at=taken)
+
+    html = as_user(viewer).get(reverse("alignment:dashboard")).content.decode()
+
+    local = timezone.localtime(taken)
+    assert f"Figures as of the full scan at {local:%H:%M}" in html
+    assert f"3{NBSP}minutes ago" in html
+    assert "1 of 1 live projects" in html
+
+
+def test_dashboard_shows_the_last_scans_figures_not_live_ones(as_user, viewer):
+    ProjectLinkFactory()
+    engine.scan_full()
+    ProjectFactory()  # after the scan
+
+    client = as_user(viewer)
+    assert "1 of 1 live projects" in client.get(reverse("alignment:dashboard")).content.decode()
+    engine.scan_full()
+    assert "1 of 2 live projects" in client.get(reverse("alignment:dashboard")).content.decode()
+
+
+def test_dashboard_before_any_full_scan_says_so_and_computes_nothing(as_user, sponsor):
+    ProjectLinkFactory()
+    make_flag(severity="critical")
+
+    html = as_user(sponsor).get(reverse("alignment:dashboard")).content.decode()
+
+    assert "No full scan has recorded figures yet." in html
+    assert "live projects" not in html and "data-investment" not in html
+    assert html.count("Not recorded yet") == 4  # both investments, spend, untraced features
+    assert "1 critical" in html  # open flags are live
 
 
 def test_dashboard_counts_open_flags_by_severity_and_rule(as_user, viewer):
@@ -242,26 +283,37 @@ def test_map_shows_the_chain_and_hangs_untraced_items_loose(as_user, viewer):
     ).feature
     loose = ProjectFactory(title="Shiny dashboard")
     loose_feature = FeatureFactory(project=link.project, title="Gamified leaderboard")
+    client = as_user(viewer)
+    business = link.crm_strategy.serves.get().business_strategy
 
-    html = as_user(viewer).get(reverse("alignment:map")).content.decode()
+    html = client.get(reverse("alignment:map")).content.decode()
+    crm = client.get(reverse("alignment:map_business_strategy", args=[business.pk])).content
+    projects = client.get(reverse("alignment:map_crm_strategy", args=[link.crm_strategy.pk]))
+    features = client.get(
+        reverse("alignment:map_project", args=[link.project.pk]) + f"?crm={link.crm_strategy.pk}"
+    )
+    not_traced = client.get(reverse("alignment:map_not_traced")).content.decode()
+    loose_features = client.get(reverse("alignment:map_not_traced_features")).content.decode()
 
-    chain, not_traced = html.split('id="not-traced"')
-    goal = link.crm_strategy.serves.get().business_strategy.goal
-    for item in (goal.title, link.crm_strategy.title, link.project.title, feature.title):
-        assert item in chain
-    assert "Partners sell locally." in chain
-    assert loose.title in not_traced and loose.title not in chain
-    assert loose_feature.title in not_traced
-    assert "map-node--loose" in not_traced
+    chain, _loose_part = html.split('id="not-traced"')
+    assert business.goal.title in chain and business.title in chain
     assert "<details" in chain and "<summary>" in chain
+    assert link.crm_strategy.title.encode() in crm
+    assert b"Partners sell locally." in projects.content
+    assert link.project.title.encode() in projects.content
+    assert feature.title.encode() in features.content
+    assert loose.title not in chain and loose.title in not_traced
+    assert loose_feature.title in loose_features
+    assert "map-node--loose" in not_traced
 
 
 def test_map_leaves_done_projects_out_unless_asked(as_user, viewer):
-    ProjectFactory(title="Old campaign", status=ProjectStatus.DONE)
+    link = ProjectLinkFactory(project=ProjectFactory(title="Old campaign", status="done"))
     client = as_user(viewer)
+    branch = reverse("alignment:map_crm_strategy", args=[link.crm_strategy.pk])
 
-    assert b"Old campaign" not in client.get(reverse("alignment:map")).content
-    assert b"Old campaign" in client.get(reverse("alignment:map") + "?history=on").content
+    assert b"Old campaign" not in client.get(branch).content
+    assert b"Old campaign" in client.get(branch + "?history=on").content
 
 
 # --- Matrix -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.defaults import server_error
 
+from alignment.dashboard import dashboard_figures
 from alignment.models import Flag, FlagState, Scan, ScanState, Snapshot
 from projects.models import ProjectStatus
 from tests.factories import (
@@ -106,10 +107,15 @@ def portfolio_fixture(db):
                 "last_seen": now,
             },
         )
-    for traced in (1, 2):
+    for traced in (2, 1):  # the latest: 1 of 2 projects traces, as the portfolio does
         scan = Scan.objects.create(state=ScanState.DONE, finished_at=now)
         Snapshot.objects.create(
-            scan=scan, taken_at=now, projects_total=2, projects_traced=traced, open_by_severity={}
+            scan=scan,
+            taken_at=now,
+            projects_total=2,
+            projects_traced=traced,
+            open_by_severity={},
+            figures=dashboard_figures(),  # what a full scan records for the dashboard
         )
     return {
         "sponsor": sponsor,

@@ -153,6 +153,12 @@ MATRIX = {
     # alignment
     ("alignment:dashboard", "get"): (None, read()),
     ("alignment:map", "get"): (None, read()),
+    ("alignment:map_goal", "get"): ("goal", read()),
+    ("alignment:map_business_strategy", "get"): ("business_strategy", read()),
+    ("alignment:map_crm_strategy", "get"): ("crm_strategy", read()),
+    ("alignment:map_project", "get"): ("project", read()),
+    ("alignment:map_not_traced", "get"): (None, read()),
+    ("alignment:map_not_traced_features", "get"): (None, read()),
     ("alignment:matrix", "get"): (None, read()),
     ("alignment:flags", "get"): (None, read()),
     ("alignment:project_flags", "get"): ("project", read()),

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from alignment import engine
 from alignment.locks import ScanBusy
 from alignment.rules import RULES
-from alignment.selectors import portfolio_figures
+from alignment.selectors import snapshot_figures
 
 
 class Command(BaseCommand):
@@ -34,7 +34,8 @@ class Command(BaseCommand):
                 f"{code:<{width}}  {row.get('open', 0):>5} {row.get('opened', 0):>7} "
                 f"{row.get('resolved', 0):>9}"
             )
-        figures = portfolio_figures()
+        # What the scan recorded in its snapshot: no second pass over the portfolio.
+        figures = snapshot_figures(scan.snapshot)
         self.stdout.write(
             f"Alignment: {figures['projects_traced']} of {figures['projects_total']} live "
             f"projects traced ({figures['projects_traced_pct']}%), "
