@@ -25,7 +25,7 @@ grow with the portfolio. Rules about goals and strategies cannot change with a p
 to those queues a full scan.
 
 A full scan is one transaction on one worker. Splitting it into id-range chunks over several
-workers was measured and removed: a full scan of 100,000 projects is 10 to 20 s of set-based SQL
+workers was measured and removed: a full scan of 100,000 projects is seconds of set-based SQL
 on PostgreSQL (README, "Performance"), and the split brought a chunk model, three more tasks,
 shared locks and failure modes of its own (a lost "finish" message left scans running forever).
 
