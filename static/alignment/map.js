@@ -6,6 +6,14 @@
   "use strict";
   var map = document.getElementById("strategy-map");
   if (!map) return;
+  // A branch opened before htmx was ready (a slow page load) never sent its request: once htmx
+  // has set up the page, load every open branch still showing its loader.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.htmx) return;
+    map.querySelectorAll("details[open] > .map-load").forEach(function (loader) {
+      window.htmx.trigger(loader.parentElement, "toggle");
+    });
+  });
   document.querySelectorAll("[data-map-toggle]").forEach(function (button) {
     button.hidden = false;
     button.addEventListener("click", function () {
