@@ -251,39 +251,51 @@ def _map_options(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _map_branch(
+    request: HttpRequest, queryset: Any, pk: int, build: Any, *, children: str
+) -> HttpResponse:
+    """One branch of the map: the visible object (404 otherwise), its children a page at a
+    time, as an htmx fragment or a page of its own."""
+    parent = get_visible_or_404(queryset, request.user, pk=pk)
+    options = _map_options(request)
+    _snapshot, health = _map_health()
+    branch = build(request.user, parent, health, **options)
+    return _branch_response(request, branch, children=children, history=options["history"])
+
+
 @require_GET
 def map_goal(request: HttpRequest, pk: int) -> HttpResponse:
     """A goal's business strategies (a branch of the map)."""
-    goal = get_visible_or_404(BusinessGoal.objects.all(), request.user, pk=pk)
-    options = _map_options(request)
-    _snapshot, health = _map_health()
-    branch = strategy_map.goal_branch(request.user, goal, health, **options)
-    return _branch_response(
-        request, branch, children="Business strategies", history=options["history"]
+    return _map_branch(
+        request,
+        BusinessGoal.objects.all(),
+        pk,
+        strategy_map.goal_branch,
+        children="Business strategies",
     )
 
 
 @require_GET
 def map_business_strategy(request: HttpRequest, pk: int) -> HttpResponse:
     """The CRM strategies serving a business strategy (a branch of the map)."""
-    business = get_visible_or_404(strategy_map.map_business_strategies(), request.user, pk=pk)
-    options = _map_options(request)
-    _snapshot, health = _map_health()
-    branch = strategy_map.business_strategy_branch(request.user, business, health, **options)
-    return _branch_response(
-        request, branch, children="CRM strategies serving it", history=options["history"]
+    return _map_branch(
+        request,
+        strategy_map.map_business_strategies(),
+        pk,
+        strategy_map.business_strategy_branch,
+        children="CRM strategies serving it",
     )
 
 
 @require_GET
 def map_crm_strategy(request: HttpRequest, pk: int) -> HttpResponse:
     """The projects linked to a CRM strategy, with the rationale of each link (a branch)."""
-    crm = get_visible_or_404(strategy_map.map_crm_strategies(), request.user, pk=pk)
-    options = _map_options(request)
-    _snapshot, health = _map_health()
-    branch = strategy_map.crm_strategy_branch(request.user, crm, health, **options)
-    return _branch_response(
-        request, branch, children="Projects that serve it", history=options["history"]
+    return _map_branch(
+        request,
+        strategy_map.map_crm_strategies(),
+        pk,
+        strategy_map.crm_strategy_branch,
+        children="Projects that serve it",
     )
 
 
