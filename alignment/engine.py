@@ -20,9 +20,11 @@ A scan's `Scope` says which subjects it covers: everything (full scan) or some p
 live re-check after an edit). A re-check evaluates the rules about projects and features for
 those projects, and the rules about groups of projects (`Rule.groups_projects`: too many active
 projects per manager, department, CRM strategy) for just the groups those projects belong to
-and the groups flagged now (a project that left a group may have relieved it): its cost does not
-grow with the portfolio. Rules about goals and strategies cannot change with a project; an edit
-to those queues a full scan.
+and the groups the edit took them out of (it names them: a group left may have been relieved).
+A (rule, subject type) that matches nothing in a re-check's scope and has no flag there costs
+the one statement that looked. So a re-check's cost does not grow with the portfolio, nor with
+the number of groups flagged. Rules about goals and strategies cannot change with a project;
+an edit to those queues a full scan.
 
 A full scan is one transaction on one worker. Splitting it into id-range chunks over several
 workers was measured and removed: a full scan of 100,000 projects is seconds of set-based SQL
@@ -103,6 +105,9 @@ class Scope:
     project_rules: bool = True  # evaluate rules about projects and features
     # A re-check's groups, per subject type (filled in by `evaluate`, see `_groups_of`).
     groups: Mapping[str, tuple[int, ...]] | None = None
+    # Groups the projects just left (an edit moved a project to another manager, say), which
+    # a re-check covers besides the projects' own groups: they may have been relieved.
+    left_groups: Mapping[str, Sequence[int]] | None = None
 
     @property
     def is_full(self) -> bool:
@@ -222,37 +227,53 @@ def _insert_select(model: Any, columns: dict[str, Any], rows: QuerySet[Any]) -> 
 ANALYZE_MATCHES_FROM = 5000
 
 
-def _prepare_matches() -> None:
-    """The session's temporary match table, created on first use and emptied per rule."""
-    table = connection.ops.quote_name(ScanMatch._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} "
-            "(subject_id bigint PRIMARY KEY, label varchar(255) NOT NULL, project_id bigint NULL)"
-        )
+@dataclass
+class _MatchTable:
+    """The session's temporary match table, and how many rows the last rule left in it (so an
+    empty table is not emptied again: a re-check's rules mostly match nothing)."""
 
+    rows: int = 0
 
-def _match(subject_type: str, kind: SubjectKind, findings: QuerySet[Any]) -> int:
-    """Step 0: run the rule's query once, into the match table. Returns how many matched."""
-    if connection.vendor == "postgresql":
-        # TRUNCATE, not DELETE: it gives the table's pages back, so the planner does not take
-        # a small match for the size of the last big one.
+    def prepare(self) -> None:
+        """Create the table on first use in this database session, and empty it."""
+        table = connection.ops.quote_name(ScanMatch._meta.db_table)
         with connection.cursor() as cursor:
-            cursor.execute(f"TRUNCATE {connection.ops.quote_name(ScanMatch._meta.db_table)}")
-    else:
-        ScanMatch.objects.all().delete()  # one DELETE: the model has no relations or signals
-    columns: dict[str, Any] = {
-        "subject_id": F("pk"),
-        "label": subject_label_expression(subject_type),
-        "project_id": (
-            kind.project() if kind.project is not None else Value(None, BigIntegerField())
-        ),
-    }
-    matched = _insert_select(ScanMatch, columns, findings)
-    if matched >= ANALYZE_MATCHES_FROM and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(ScanMatch._meta.db_table)}")
-    return matched
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} (subject_id bigint PRIMARY KEY, "
+                "label varchar(255) NOT NULL, project_id bigint NULL)"
+            )
+        # A scan rolled back half-way leaves nothing in it (the inserts went with the
+        # rollback), but a table is cheap to empty once per scan and the count starts true.
+        self.rows = 1
+        self.empty()
+
+    def empty(self) -> None:
+        if not self.rows:
+            return
+        if connection.vendor == "postgresql" and self.rows >= ANALYZE_MATCHES_FROM:
+            # TRUNCATE, not DELETE, after a big match: it gives the table's pages back, so the
+            # planner does not take a small match for the size of the last big one.
+            with connection.cursor() as cursor:
+                cursor.execute(f"TRUNCATE {connection.ops.quote_name(ScanMatch._meta.db_table)}")
+        else:
+            ScanMatch.objects.all().delete()  # one DELETE: no relations or signals
+        self.rows = 0
+
+    def fill(self, subject_type: str, kind: SubjectKind, findings: QuerySet[Any]) -> int:
+        """Step 0: run the rule's query once, into the table. Returns how many matched."""
+        self.empty()
+        columns: dict[str, Any] = {
+            "subject_id": F("pk"),
+            "label": subject_label_expression(subject_type),
+            "project_id": (
+                kind.project() if kind.project is not None else Value(None, BigIntegerField())
+            ),
+        }
+        self.rows = _insert_select(ScanMatch, columns, findings)
+        if self.rows >= ANALYZE_MATCHES_FROM and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(ScanMatch._meta.db_table)}")
+        return self.rows
 
 
 def _insert_new_flags(
@@ -304,29 +325,35 @@ def _refresh(
     ).update(severity=setting.severity, message=message, subject_label=label, last_seen=now)
 
 
-def _groups_of(project_ids: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+# The subject types of the rules about groups of projects, and so of a re-check's groups.
+GROUP_SUBJECT_TYPES = (SubjectType.CRM_STRATEGY, SubjectType.MANAGER, SubjectType.DEPARTMENT)
+
+
+def _groups_of(
+    project_ids: tuple[int, ...], left: Mapping[str, Sequence[int]] | None = None
+) -> dict[str, tuple[int, ...]]:
     """The groups a re-check of these projects covers for the rules about groups of projects:
-    the groups the projects are in now (one may have become overloaded), and the groups flagged
-    now (a project that left one may have relieved it). Four small, indexed queries."""
+    the groups the projects are in now (one may have become overloaded), and the groups they
+    just `left` (one may have been relieved), as the edit that left them reported them
+    (alignment.receivers). Two small, indexed queries, whatever the number of groups flagged:
+    a group is never looked at because of another group's projects."""
     from projects.models import CRMProject, ProjectLink
 
-    projects = CRMProject.objects.filter(pk__in=project_ids)
-    groups: dict[str, set[Any]] = {
-        SubjectType.CRM_STRATEGY: set(
+    groups: dict[str, set[Any]] = {kind: set() for kind in GROUP_SUBJECT_TYPES}
+    for kind, ids in (left or {}).items():
+        if kind in groups:
+            groups[kind].update(int(pk) for pk in ids)
+    if project_ids:
+        groups[SubjectType.CRM_STRATEGY].update(
             ProjectLink.objects.filter(project_id__in=project_ids).values_list(
                 "crm_strategy_id", flat=True
             )
-        ),
-        SubjectType.MANAGER: set(projects.values_list("manager_id", flat=True)),
-        SubjectType.DEPARTMENT: set(projects.values_list("department_id", flat=True)),
-    }
-    flagged = Flag.objects.filter(
-        rule__in=[code for code, rule in RULES.items() if rule.groups_projects],
-        subject_type__in=list(groups),
-        state__in=UNRESOLVED_STATES,
-    ).values_list("subject_type", "subject_id")
-    for subject_type, subject_id in flagged:
-        groups[subject_type].add(subject_id)
+        )
+        for manager, department in CRMProject.objects.filter(pk__in=project_ids).values_list(
+            "manager_id", "department_id"
+        ):
+            groups[SubjectType.MANAGER].add(manager)
+            groups[SubjectType.DEPARTMENT].add(department)
     return {kind: tuple(sorted(ids - {None})) for kind, ids in groups.items()}
 
 
@@ -345,6 +372,22 @@ def _resolve_orphans(outcome: Outcome, now: datetime.datetime) -> None:
     orphans.update(state=FlagState.RESOLVED, resolved_at=now)
 
 
+def _flagged_in_scope(scope: Scope) -> set[tuple[str, str]]:
+    """The (rule, subject type) pairs with an unresolved flag in a re-check's scope: one small,
+    indexed query, so a rule that matches nothing there and has nothing flagged there costs
+    the one statement that looked."""
+    in_scope = Q(project_id__in=scope.project_ids or ())
+    for subject_type, ids in (scope.groups or {}).items():
+        if ids:
+            in_scope |= Q(subject_type=subject_type, subject_id__in=ids)
+    return set(
+        Flag.objects.filter(in_scope, state__in=UNRESOLVED_STATES)
+        .order_by()
+        .values_list("rule", "subject_type")
+        .distinct()
+    )
+
+
 def evaluate(
     scope: Scope, *, now: datetime.datetime | None = None, deadline: float | None = None
 ) -> Outcome:
@@ -354,9 +397,12 @@ def evaluate(
     today = timezone.localdate(now)
     settings = effective_settings()
     if scope.project_ids is not None and scope.groups is None:
-        scope = replace(scope, groups=_groups_of(scope.project_ids))
-    _prepare_matches()
+        scope = replace(scope, groups=_groups_of(scope.project_ids, scope.left_groups))
+    matches = _MatchTable()
+    matches.prepare()
     outcome = Outcome()
+    # A full scan assumes every rule has flags; a re-check asks which have, in its scope.
+    flagged = None if scope.project_ids is None else _flagged_in_scope(scope)
     if scope.project_ids is not None:
         _resolve_orphans(outcome, now)
     for code, rule in RULES.items():
@@ -364,12 +410,14 @@ def evaluate(
             raise ScanTimedOut(_time_limit_message())
         setting = settings[code]
         result = outcome.by_rule.setdefault(code, RuleOutcome())
+        covered = [t for t in rule.subject_types if scope.covers(rule, SUBJECTS[t])]
+        if not covered:
+            continue
         ctx = RuleContext(today=today, threshold=setting.threshold, only=scope.groups)
         findings_by_type = rule.findings(ctx) if setting.enabled else {}
-        for subject_type in rule.subject_types:
+        for subject_type in covered:
             kind = SUBJECTS[subject_type]
-            if not scope.covers(rule, kind):
-                continue
+            has_flags = flagged is None or (code, subject_type) in flagged
             flags = Flag.objects.filter(
                 scope.flag_q(kind, subject_type),
                 rule=code,
@@ -378,20 +426,26 @@ def evaluate(
             )
             if not setting.enabled:
                 # A rule switched off resolves its flags; they reopen if it is switched on.
-                result.resolved += flags.update(state=FlagState.RESOLVED, resolved_at=now)
+                if has_flags:
+                    result.resolved += flags.update(state=FlagState.RESOLVED, resolved_at=now)
                 continue
             findings = findings_by_type[subject_type].filter(scope.subject_q(kind, subject_type))
-            _match(subject_type, kind, findings)
-            matched = ScanMatch.objects.filter(subject_id=OuterRef("subject_id"))
-            result.resolved += flags.filter(~Exists(matched)).update(
-                state=FlagState.RESOLVED, resolved_at=now
-            )
-            # What is left unresolved still holds. An expired waiver reopens.
-            result.opened += flags.filter(
-                state=FlagState.WAIVED, waiver_expires_at__lte=now
-            ).update(state=FlagState.OPEN, last_seen=now)
-            _refresh(rule, flags, setting, now)
-            result.opened += _insert_new_flags(rule, subject_type, kind, setting, now)
+            matched = matches.fill(subject_type, kind, findings)
+            if has_flags and not matched:
+                # Nothing holds any more: every unresolved flag here is resolved.
+                result.resolved += flags.update(state=FlagState.RESOLVED, resolved_at=now)
+            elif has_flags:
+                in_match = ScanMatch.objects.filter(subject_id=OuterRef("subject_id"))
+                result.resolved += flags.filter(~Exists(in_match)).update(
+                    state=FlagState.RESOLVED, resolved_at=now
+                )
+                # What is left unresolved still holds. An expired waiver reopens.
+                result.opened += flags.filter(
+                    state=FlagState.WAIVED, waiver_expires_at__lte=now
+                ).update(state=FlagState.OPEN, last_seen=now)
+                _refresh(rule, flags, setting, now)
+            if matched:
+                result.opened += _insert_new_flags(rule, subject_type, kind, setting, now)
     return outcome
 
 
@@ -716,13 +770,24 @@ def scan_full(
 
 
 def scan_projects(
-    project_ids: Sequence[int], *, task_id: str = "", busy_requeue: bool = False
+    project_ids: Sequence[int],
+    *,
+    left_groups: Mapping[str, Sequence[int]] | None = None,
+    task_id: str = "",
+    busy_requeue: bool = False,
 ) -> Scan | None:
-    """Re-check the given projects and their features, plus the portfolio-wide rules (a chain
-    or a group may have changed with them). No snapshot: that is the full scan's job. None when
-    the task's scan is already finished (a redelivered message)."""
+    """Re-check the given projects and their features, plus the rules about groups of projects
+    for the groups they are in and the groups they just left (`left_groups`, per subject type:
+    what an edit moved them out of). No snapshot: that is the full scan's job. None when the
+    task's scan is already finished (a redelivered message)."""
     ids = tuple(sorted(set(project_ids)))
+    left = {
+        str(kind): tuple(sorted({int(pk) for pk in pks}))
+        for kind, pks in (left_groups or {}).items()
+        if kind in GROUP_SUBJECT_TYPES
+    }
     scan = _claim(None, ScanKind.PARTIAL, task_id=task_id)
     if scan is None:
         return None
-    return _run(scan, Scope(project_ids=ids), snapshot=False, busy_requeue=busy_requeue)
+    scope = Scope(project_ids=ids, left_groups=left)
+    return _run(scan, scope, snapshot=False, busy_requeue=busy_requeue)

@@ -42,6 +42,12 @@ def recheck_pending_key(project_id: int) -> str:
     return f"alignment:{_database()}:recheck-pending:{project_id}"
 
 
+def group_pending_key(kind: str, group_id: int) -> str:
+    """ "A re-check of this group (a manager, department or CRM strategy a project left) is
+    pending"."""
+    return f"alignment:{_database()}:recheck-group-pending:{kind}:{group_id}"
+
+
 def full_pending_key() -> str:
     return f"alignment:{_database()}:full-recheck-pending"
 
@@ -103,11 +109,22 @@ def run_full_scan(self: Task, scan_id: int | None = None, retry_when_busy: bool 
 
 
 @shared_task(bind=True, base=ScanTask)
-def recheck_projects(self: Task, project_ids: list[int]) -> Any:
-    """Re-check the projects an edit touched (and the portfolio-wide rules)."""
-    _clear_pending(*(recheck_pending_key(pk) for pk in project_ids))
+def recheck_projects(
+    self: Task, project_ids: list[int], left_groups: dict[str, list[int]] | None = None
+) -> Any:
+    """Re-check the projects an edit touched, with their groups and the groups they just left
+    (`left_groups`: {"manager" | "department" | "crm_strategy": [ids]})."""
+    _clear_pending(
+        *(recheck_pending_key(pk) for pk in project_ids),
+        *(group_pending_key(kind, pk) for kind, pks in (left_groups or {}).items() for pk in pks),
+    )
     try:
-        scan = engine.scan_projects(project_ids, task_id=self.request.id or "", busy_requeue=True)
+        scan = engine.scan_projects(
+            project_ids,
+            left_groups=left_groups,
+            task_id=self.request.id or "",
+            busy_requeue=True,
+        )
     except ScanBusy as exc:
         raise self.retry(exc=exc, countdown=BUSY_RETRY_SECONDS) from exc
     return scan.pk if scan else None
