@@ -34,8 +34,6 @@ from goals.models import BusinessGoal, GoalStatus
 from projects.models import (
     LIVE_PROJECT_STATUSES,
     CRMProject,
-    Feature,
-    FeatureStatus,
     ProjectLink,
     ProjectStatus,
 )
@@ -43,13 +41,13 @@ from projects.selectors import BUDGET_CAPABILITY, projects_with_trace
 from projects.trace import (
     anchoring_servings,
     business_strategy_live_q,
-    feature_traceable_exists,
     project_traceable_exists,
     traceable_project_links,
 )
 from strategies.models import BusinessStrategy, StrategyStatus
 from strategies.selectors import crm_strategies_with_trace
 
+from .selectors import FeatureTraceability, feature_traceability
 from .strategy_map import node_health
 
 # The dashboards look at the live portfolio, like the rules: done and cancelled projects are
@@ -329,48 +327,24 @@ def spend_split() -> dict[str, Any]:
     }
 
 
-def projects_with_untraced_features(limit: int = 10) -> list[dict[str, Any]]:
+def projects_with_untraced_features(
+    limit: int = 10, features: FeatureTraceability | None = None
+) -> list[dict[str, Any]]:
     """Live projects with the most features that do not trace (dropped features left out, as
     in the headline figure), worst first: {"project_id", "title", "status", "total", "traced",
-    "untraced"}. Two queries: the untraced features grouped by project (an anti-join), then
-    the totals of those few projects."""
-    features = Feature.objects.filter(project__status__in=PORTFOLIO_STATUSES).exclude(
-        status=FeatureStatus.DROPPED
-    )
-    rows = _rows(
-        features.filter(~feature_traceable_exists())
-        .values("project_id", "project__title", "project__status")
-        .annotate(untraced=Count("pk"))
-        .order_by("-untraced", "project__title", "project_id")[:limit]
-    )
-    totals = dict(
-        features.filter(project_id__in=[row["project_id"] for row in rows])
-        .values("project_id")
-        .annotate(total=Count("pk"))
-        .order_by()
-        .values_list("project_id", "total")
-    )
-    return [
-        {
-            "project_id": row["project_id"],
-            "title": row["project__title"],
-            "status": row["project__status"],
-            "total": totals[row["project_id"]],
-            "traced": totals[row["project_id"]] - row["untraced"],
-            "untraced": row["untraced"],
-        }
-        for row in rows
-    ]
+    "untraced"}. One query (none given the `features` a full scan counted)."""
+    features = features or feature_traceability(limit)
+    return [dict(row) for row in features.worst[:limit]]
 
 
 # --- What a full scan records for the dashboard ------------------------------------------------
 
 
-def dashboard_figures() -> dict[str, Any]:
+def dashboard_figures(features: FeatureTraceability | None = None) -> dict[str, Any]:
     """The dashboard's figures beyond the headline, and the strategy map's health per node,
     computed over the whole portfolio by the functions above: a full scan stores them in its
     snapshot (Snapshot.figures) and the pages read them from there, so a request never
-    recomputes the portfolio."""
+    recomputes the portfolio. `features`: the scan's one count of feature traceability."""
     sums = _sums_by_business_strategy()  # both investment tables share out the same sums
     return {
         # The strategy map's first screen: each goal's and strategy's projects, traced, flags.
@@ -378,7 +352,7 @@ def dashboard_figures() -> dict[str, Any]:
         "investment_by_goal": investment_by_goal(sums),
         "investment_by_business_strategy": investment_by_business_strategy(sums),
         "spend": spend_split(),
-        "untraced_features": projects_with_untraced_features(),
+        "untraced_features": projects_with_untraced_features(features=features),
     }
 
 

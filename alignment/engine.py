@@ -81,6 +81,7 @@ from .models import (
     SubjectType,
 )
 from .rules import RULES, SUBJECTS, Rule, RuleContext, SubjectKind, subject_label_expression
+from .selectors import FeatureTraceability, feature_traceability
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,11 @@ class Scope:
         return Q(project_id__in=self.project_ids)
 
 
+# The rule whose match a full scan counts the dashboard's feature traceability from (it matches
+# exactly the live portfolio's features that do not trace; see selectors.feature_traceability).
+FEATURE_UNTRACED = "feature.untraced"
+
+
 @dataclass
 class RuleOutcome:
     opened: int = 0
@@ -146,6 +152,8 @@ class Outcome:
     """What one evaluation changed, per rule."""
 
     by_rule: dict[str, RuleOutcome] = field(default_factory=dict)
+    # A full scan's count of the features that trace, from its match of FEATURE_UNTRACED.
+    features: FeatureTraceability | None = None
 
     @property
     def opened(self) -> int:
@@ -446,6 +454,10 @@ def evaluate(
                 _refresh(rule, flags, setting, now)
             if matched:
                 result.opened += _insert_new_flags(rule, subject_type, kind, setting, now)
+            if scope.is_full and code == FEATURE_UNTRACED:
+                outcome.features = feature_traceability(
+                    untraced=ScanMatch.objects.values(fid=F("subject_id"), pid=F("project_id"))
+                )
     return outcome
 
 
@@ -455,7 +467,9 @@ def _open_counts_by_rule() -> dict[str, int]:
     return open_flag_counts()[0]
 
 
-def _take_snapshot(scan: Scan, now: datetime.datetime) -> Snapshot:
+def _take_snapshot(
+    scan: Scan, now: datetime.datetime, features: FeatureTraceability | None = None
+) -> Snapshot:
     """Record, in the scan's transaction, every figure the dashboard and the summary show, so
     they read one row instead of recomputing the portfolio per request; the functions that
     compute them are the pages' own, so each figure keeps one definition."""
@@ -468,7 +482,10 @@ def _take_snapshot(scan: Scan, now: datetime.datetime) -> Snapshot:
         # on queries that run once. For the rest of the scan's transaction only.
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('jit', 'off', true)")
-    figures = portfolio_figures()
+    # Counted by the scan from its match (or, with that rule switched off, here), once for
+    # both the headline and the dashboard's worst projects.
+    features = features or feature_traceability()
+    figures = portfolio_figures(features)
     by_rule, by_severity = open_flag_counts()
     return Snapshot.objects.create(
         scan=scan,
@@ -483,7 +500,7 @@ def _take_snapshot(scan: Scan, now: datetime.datetime) -> Snapshot:
         budget_capability=figures["budget_capability"],
         open_by_rule=by_rule,
         open_by_severity=by_severity,
-        figures=dashboard_figures(),
+        figures=dashboard_figures(features),
     )
 
 
@@ -632,7 +649,7 @@ def _finish(scan: Scan, outcome: Outcome, now: datetime.datetime, *, snapshot: b
             }
             for code in RULES
         }
-        _take_snapshot(scan, now)
+        _take_snapshot(scan, now, outcome.features)
     Scan.objects.filter(pk=scan.pk).update(
         state=ScanState.DONE,
         finished_at=timezone.now(),

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, QuerySet, Sum, Value
+from django.db import connection
+from django.db.models import Count, DecimalField, F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from core.money import to_money
 from core.permissions import visible_to
 from projects.models import LIVE_PROJECT_STATUSES, CRMProject, Feature, FeatureStatus
 from projects.selectors import BUDGET_CAPABILITY, BUDGET_TOTAL
-from projects.trace import feature_traceable_exists, project_traceable_exists
+from projects.trace import project_traceable_exists, traceable_feature_links
 
 from .models import SCAN_SKIPPED_PREFIX, Flag, FlagState, Scan, Severity, Snapshot
 
@@ -64,11 +66,106 @@ def _headline(counts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def portfolio_figures() -> dict[str, Any]:
+@dataclass(frozen=True)
+class FeatureTraceability:
+    """The live portfolio's features (those of live projects, dropped ones left out): how many,
+    how many trace, and the projects with the most that do not, worst first."""
+
+    total: int
+    traced: int
+    # {"project_id", "title", "status", "total", "traced", "untraced"}, untraced > 0
+    worst: list[dict[str, Any]]
+
+
+def _live_features() -> QuerySet[Feature]:
+    return Feature.objects.filter(project__status__in=LIVE_PROJECT_STATUSES).exclude(
+        status=FeatureStatus.DROPPED
+    )
+
+
+def _worst(rows: list[tuple[Any, ...]], limit: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "project_id": pid,
+            "title": title,
+            "status": status,
+            "total": total,
+            "traced": total - untraced,
+            "untraced": untraced,
+        }
+        for pid, title, status, total, untraced in rows[:limit]
+        if untraced > 0
+    ]
+
+
+def feature_traceability(
+    limit: int = 10, untraced: QuerySet[Any] | None = None
+) -> FeatureTraceability:
+    """Counted in one statement and one pass over the features: per live project its features
+    and how many trace (a join to the distinct features with a traceable link, projects.trace —
+    not a subquery per feature), the portfolio's totals as window sums over those rows, and the
+    `limit` projects with the most untraced features.
+
+    A full scan has just matched the untraced features (rule `feature.untraced`: the live
+    portfolio's features that do not trace, the same definition) and passes them as `untraced`,
+    values `fid` and `pid` (feature and project): then three cheap queries count from those
+    instead of joining every feature to every traceable link again."""
+    project = connection.ops.quote_name(CRMProject._meta.db_table)
+    if untraced is not None:
+        untraced_sql, untraced_params = untraced.order_by().query.sql_with_params()
+        # Only constants, a table name and the ORM's compiled SQL (values go as parameters).
+        sql = (
+            "SELECT u.pid, p.title, p.status, 0, u.n, SUM(u.n) OVER () FROM ("  # noqa: S608
+            f"SELECT m.pid AS pid, COUNT(*) AS n FROM ({untraced_sql}) m GROUP BY m.pid"
+            f") u JOIN {project} p ON p.id = u.pid ORDER BY u.n DESC, p.title, p.id LIMIT %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*untraced_params, max(limit, 1)])
+            rows = cursor.fetchall()
+        totals = dict(
+            _live_features()
+            .filter(project_id__in=[row[0] for row in rows[:limit]])
+            .values("project_id")
+            .annotate(n=Count("pk"))
+            .order_by()
+            .values_list("project_id", "n")
+        )
+        total = _live_features().count()
+        worst = _worst([(r[0], r[1], r[2], totals.get(r[0], 0), r[4]) for r in rows], limit)
+        return FeatureTraceability(
+            total=total, traced=total - (int(rows[0][5]) if rows else 0), worst=worst
+        )
+    features_sql, features_params = (
+        _live_features().values(fid=F("pk"), pid=F("project_id")).order_by().query.sql_with_params()
+    )
+    traced_sql, traced_params = (
+        traceable_feature_links().values(tfid=F("feature_id")).order_by().distinct()
+    ).query.sql_with_params()
+    # Only constants, a table name and the ORM's compiled SQL (values go as parameters).
+    sql = (
+        "SELECT c.pid, p.title, p.status, c.total, c.total - c.traced, "  # noqa: S608
+        "SUM(c.total) OVER (), SUM(c.traced) OVER () FROM ("
+        "SELECT f.pid AS pid, COUNT(*) AS total, COUNT(t.tfid) AS traced "
+        f"FROM ({features_sql}) f LEFT JOIN ({traced_sql}) t ON t.tfid = f.fid GROUP BY f.pid"
+        f") c JOIN {project} p ON p.id = c.pid "
+        "ORDER BY c.total - c.traced DESC, p.title, p.id LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*features_params, *traced_params, max(limit, 1)])
+        rows = cursor.fetchall()
+    return FeatureTraceability(
+        total=int(rows[0][5]) if rows else 0,
+        traced=int(rows[0][6]) if rows else 0,
+        worst=_worst([row[:5] for row in rows], limit),
+    )
+
+
+def portfolio_figures(features: FeatureTraceability | None = None) -> dict[str, Any]:
     """Traceability of live projects (count and budget) and their features, computed over the
     whole portfolio: a full scan records it (engine._take_snapshot); pages read the snapshot.
-    Four queries: what traces is counted by filtering on the trace expression (a semi-join)
-    rather than inside the aggregate (a subquery per row, three times slower at 1M features)."""
+    Three queries (two given `features`): what traces is counted by filtering on the trace
+    expression (a semi-join) rather than inside the aggregate (a subquery per row, three times
+    slower at 1M features)."""
     live = CRMProject.objects.filter(status__in=LIVE_PROJECT_STATUSES)
     projects = live.aggregate(
         total=Count("pk"),
@@ -81,17 +178,15 @@ def portfolio_figures() -> dict[str, Any]:
             traced=Count("pk"), budget_traced=Coalesce(Sum(BUDGET_TOTAL), _ZERO)
         )
     )
-    features = Feature.objects.filter(project__status__in=LIVE_PROJECT_STATUSES).exclude(
-        status=FeatureStatus.DROPPED
-    )
+    features = features or feature_traceability(limit=0)
     # SQLite sums decimals as REAL (0.1 + 0.2 comes back as 0.300000000000000): to the cent.
     budgets = {key: to_money(value) for key, value in projects.items() if key.startswith("budget")}
     return _headline(
         {
             "projects_total": projects["total"],
             "projects_traced": projects["traced"],
-            "features_total": features.count(),
-            "features_traced": features.filter(feature_traceable_exists()).count(),
+            "features_total": features.total,
+            "features_traced": features.traced,
             **budgets,
         }
     )

@@ -314,8 +314,10 @@ def run_scale(
         generated_seconds=generated,
     )
     write(f"Scanning {result.projects:,} projects, {result.features:,} features …")
-    measure_scans(result, steady_runs=options.steady_runs, oracle=oracle)
-    measure_recheck(result, runs=options.recheck_runs)
+    # As a worker runs them: DEBUG off (no query log kept in memory).
+    with override_settings(DEBUG=False):
+        measure_scans(result, steady_runs=options.steady_runs, oracle=oracle)
+        measure_recheck(result, runs=options.recheck_runs)
     write("Timing pages …")
     measure_pages(result, repeat=options.repeat, budget=options.page_budget)
     return result

@@ -405,3 +405,49 @@ def test_trend_chart_of_one_scan_centres_its_point():
 
     assert chart.series[0].points == [(44 + (720 - 44 - 12) / 2, 12 + (240 - 28 - 12) / 2)]
     assert [label for _x, label in chart.x_labels] == ["only"]
+
+
+@pytest.mark.parametrize("rule_on", [True, False], ids=["from the scan's match", "rule off"])
+def test_a_full_scan_counts_feature_traceability_as_the_direct_count_does(
+    portfolio, monkeypatch, rule_on
+):
+    from alignment import engine, selectors
+    from alignment.models import RuleSetting, Snapshot
+
+    traced = FeatureFactory(project=portfolio["p1"], title="Traced")
+    FeatureLinkFactory(feature=traced, crm_strategy=portfolio["a"])
+    FeatureFactory(project=portfolio["p2"], title="Loose in P2")
+    FeatureFactory(project=portfolio["p2"], title="Also loose in P2")
+    FeatureFactory(project=portfolio["p3"], title="Loose in P3")
+    FeatureFactory(project=portfolio["p6"], status=FeatureStatus.DROPPED)  # not counted
+    FeatureFactory(project=ProjectFactory(status=ProjectStatus.DONE))  # history: not counted
+    engine.effective_settings()
+    RuleSetting.objects.filter(code=engine.FEATURE_UNTRACED).update(enabled=rule_on)
+    direct = selectors.feature_traceability()
+    assert (direct.total, direct.traced) == (4, 1)
+    assert [(r["title"], r["untraced"], r["total"]) for r in direct.worst] == [
+        ("P2", 2, 2),
+        ("P3", 1, 1),
+    ]
+    calls = []
+    counted = selectors.feature_traceability
+
+    def spy(*args, **kwargs):
+        calls.append("from match" if kwargs.get("untraced") is not None else "direct")
+        return counted(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "feature_traceability", spy)
+
+    engine.scan_full()
+
+    snapshot = Snapshot.objects.get()
+    assert (snapshot.features_total, snapshot.features_traced) == (4, 1)
+    stored = dashboard.stored_dashboard_figures(snapshot.figures)
+    assert [
+        {key: row[key] for key in ("project_id", "title", "total", "traced", "untraced")}
+        for row in stored["untraced_features"]
+    ] == [
+        {key: row[key] for key in ("project_id", "title", "total", "traced", "untraced")}
+        for row in direct.worst
+    ]
+    assert calls == (["from match"] if rule_on else ["direct"])
