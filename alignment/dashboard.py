@@ -10,6 +10,7 @@ The matrix reads a page of projects at a time.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Context as DecimalContext
 from decimal import Decimal
 from typing import Any
@@ -171,32 +172,47 @@ def _decimal(value: Any) -> Decimal:
     return _FROM_FLOAT(value) if isinstance(value, float) else Decimal(value)
 
 
-def _grouped(select: str, group: str) -> list[tuple[Any, ...]]:
-    sql, params = _chain_sql()
-    with connection.cursor() as cursor:
-        # `select` and `group` are constants of this module.
-        cursor.execute(f"SELECT {select} FROM ({sql}) c GROUP BY {group}", params)  # noqa: S608
-        return list(cursor.fetchall())
-
-
 # The links' amounts carry the division's last digits (and on SQLite a double's noise);
 # rounded to a billionth they still decide every cent, and equal shares tie exactly, so the
 # same portfolio shows the same cents on every database.
 _WEIGHT_QUANTUM = Decimal("0.000000001")
 
 
-def _sums_by_business_strategy() -> list[dict[str, Any]]:
-    """Per active business strategy of an active goal: its goal, the unrounded money its links
-    carry (`weight`) and how many projects contribute. One query."""
-    rows = [
-        {"bs": bs, "goal": goal, "amount": _decimal(amount), "projects": projects}
-        for bs, goal, amount, projects in _grouped(
-            "c.bs, c.goal, SUM(c.amount), COUNT(DISTINCT c.project_id)", "c.bs, c.goal"
+@dataclass(frozen=True)
+class ChainSums:
+    """What the investment tables share out: per active business strategy of an active goal,
+    its goal, the unrounded money its links carry (`amount`, `weight`) and how many projects
+    contribute; and per goal how many projects contribute (a project serving two business
+    strategies of one goal counts once for the goal)."""
+
+    by_business_strategy: list[dict[str, Any]]
+    goal_projects: dict[int, int]
+
+
+def _sums_by_business_strategy() -> ChainSums:
+    """One statement: the chain's rows (_chain_sql) once, grouped by business strategy and by
+    goal (a common table expression read twice; PostgreSQL computes it once)."""
+    sql, params = _chain_sql()
+    with connection.cursor() as cursor:
+        # Only constants and the compiled chain (values go as parameters).
+        cursor.execute(
+            f"WITH c AS ({sql}) "  # noqa: S608
+            "SELECT c.bs, c.goal, SUM(c.amount), COUNT(DISTINCT c.project_id) FROM c "
+            "GROUP BY c.bs, c.goal "
+            "UNION ALL SELECT NULL, c.goal, NULL, COUNT(DISTINCT c.project_id) FROM c "
+            "GROUP BY c.goal",
+            params,
         )
+        rows = cursor.fetchall()
+    by_business_strategy = [
+        {"bs": bs, "goal": goal, "amount": _decimal(amount), "projects": projects}
+        for bs, goal, amount, projects in rows
+        if bs is not None
     ]
-    for row in rows:
+    for row in by_business_strategy:
         row["weight"] = row["amount"].quantize(_WEIGHT_QUANTUM)
-    return rows
+    goal_projects = {goal: projects for bs, goal, _amount, projects in rows if bs is None}
+    return ChainSums(by_business_strategy, goal_projects)
 
 
 def _share_out(sums: list[dict[str, Any]]) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
@@ -234,15 +250,13 @@ def _with_shares(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def investment_by_business_strategy(
-    sums: list[dict[str, Any]] | None = None,
-) -> list[dict[str, Any]]:
+def investment_by_business_strategy(sums: ChainSums | None = None) -> list[dict[str, Any]]:
     """Every active business strategy (of an active goal) with the money flowing to it, its
     share and how many projects contribute; largest first. Two queries (one when given the
     `sums` of _sums_by_business_strategy())."""
     sums = _sums_by_business_strategy() if sums is None else sums
-    _by_goal, amounts = _share_out(sums)
-    projects = {row["bs"]: row["projects"] for row in sums}
+    _by_goal, amounts = _share_out(sums.by_business_strategy)
+    projects = {row["bs"]: row["projects"] for row in sums.by_business_strategy}
     strategies = BusinessStrategy.objects.filter(business_strategy_live_q()).values(
         "id", "title", "goal_id", "goal__title"
     )
@@ -261,15 +275,13 @@ def investment_by_business_strategy(
     )
 
 
-def investment_by_goal(sums: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def investment_by_goal(sums: ChainSums | None = None) -> list[dict[str, Any]]:
     """Every active goal with the money flowing to it through its business strategies, its
-    share and how many projects contribute; largest first. Three queries (two when given the
+    share and how many projects contribute; largest first. Two queries (one when given the
     `sums` of _sums_by_business_strategy())."""
-    amounts, _by_business_strategy = _share_out(
-        _sums_by_business_strategy() if sums is None else sums
-    )
-    # A project serving two business strategies of one goal counts once for the goal.
-    projects = dict(_grouped("c.goal, COUNT(DISTINCT c.project_id)", "c.goal"))
+    sums = _sums_by_business_strategy() if sums is None else sums
+    amounts, _by_business_strategy = _share_out(sums.by_business_strategy)
+    projects = sums.goal_projects
     goals = BusinessGoal.objects.filter(status=GoalStatus.ACTIVE).values("id", "title")
     return _with_shares(
         [
