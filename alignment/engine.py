@@ -374,10 +374,13 @@ def _resolve_orphans(outcome: Outcome, now: datetime.datetime) -> None:
         subject_type__in=[kind for kind, subject in SUBJECTS.items() if subject.project_field],
         state__in=UNRESOLVED_STATES,
     )
-    counts = orphans.order_by().values("rule").annotate(n=Count("pk")).values_list("rule", "n")
+    counts = list(
+        orphans.order_by().values("rule").annotate(n=Count("pk")).values_list("rule", "n")
+    )
     for code, n in counts:
         outcome.by_rule.setdefault(code, RuleOutcome()).resolved += n
-    orphans.update(state=FlagState.RESOLVED, resolved_at=now)
+    if counts:  # mostly there are none: no second statement
+        orphans.update(state=FlagState.RESOLVED, resolved_at=now)
 
 
 def _flagged_in_scope(scope: Scope) -> set[tuple[str, str]]:
@@ -426,11 +429,15 @@ def evaluate(
         for subject_type in covered:
             kind = SUBJECTS[subject_type]
             has_flags = flagged is None or (code, subject_type) in flagged
-            flags = Flag.objects.filter(
-                scope.flag_q(kind, subject_type),
-                rule=code,
-                subject_type=subject_type,
-                state__in=UNRESOLVED_STATES,
+            flags = (
+                Flag.objects.filter(
+                    scope.flag_q(kind, subject_type),
+                    rule=code,
+                    subject_type=subject_type,
+                    state__in=UNRESOLVED_STATES,
+                )
+                if has_flags
+                else Flag.objects.none()  # not queried: every use below is under has_flags
             )
             if not setting.enabled:
                 # A rule switched off resolves its flags; they reopen if it is switched on.
@@ -672,8 +679,10 @@ def _limit_statements(deadline: float) -> None:
         return
     remaining_ms = max(int((deadline - time.monotonic()) * 1000), 1)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{remaining_ms}ms"])
-        cursor.execute("SELECT set_config('work_mem', %s, true)", [SCAN_WORK_MEM])
+        cursor.execute(
+            "SELECT set_config('statement_timeout', %s, true), set_config('work_mem', %s, true)",
+            [f"{remaining_ms}ms", SCAN_WORK_MEM],
+        )
 
 
 def _run(scan: Scan, scope: Scope, *, snapshot: bool, busy_requeue: bool = False) -> Scan | None:
