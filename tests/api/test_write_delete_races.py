@@ -28,7 +28,7 @@ def _no_live_rechecks(monkeypatch):
     from alignment import receivers
 
     monkeypatch.setattr(receivers, "queue_full_recheck", lambda: None)
-    monkeypatch.setattr(receivers, "queue_project_recheck", lambda ids: None)
+    monkeypatch.setattr(receivers, "queue_project_recheck", lambda ids, left=None: None)
 
 
 def _client(user) -> APIClient:
