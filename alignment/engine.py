@@ -1,15 +1,19 @@
 """Runs the rule catalogue and keeps the flags table true to it.
 
-Per rule and subject type a scan issues the same handful of statements whatever the portfolio
-size, and runs the rule's query once:
+A scan issues the same handful of statements whatever the portfolio size and however many
+rules there are, and runs each rule's query once:
 
-0. match    — INSERT … SELECT the subjects the rule matches (id, label, project) into a
-              temporary table (`ScanMatch`), once
-1. resolve  — unresolved flags whose subject is not in it (NOT EXISTS) → resolved
+0. match    — one INSERT … SELECT … UNION ALL of every rule's query: the subjects each rule
+              matches (rule, subject type, id, label, project, and the severity and message
+              its flag should carry) into a temporary table (`ScanMatch`)
+1. resolve  — unresolved flags in scope whose (rule, subject) is not in it (NOT EXISTS) →
+              resolved
 2. reopen   — waived flags past their expiry (the condition still holds after step 1) → open
 3. refresh  — the remaining unresolved flags whose severity, message or label differ → updated
               (a flag that did not change is not rewritten: no churn, no table bloat)
 4. insert   — INSERT … SELECT the matched subjects that have no unresolved flag (NOT EXISTS)
+
+Steps 1 to 4 each run once for all rules, counting what they changed per rule (RETURNING).
 
 Acknowledged and waived decisions are never touched while the condition holds. All of a
 scan's flag writes happen in one transaction under the scan lock (`alignment.locks`), so a
@@ -21,9 +25,9 @@ live re-check after an edit). A re-check evaluates the rules about projects and 
 those projects, and the rules about groups of projects (`Rule.groups_projects`: too many active
 projects per manager, department, CRM strategy) for just the groups those projects belong to
 and the groups the edit took them out of (it names them: a group left may have been relieved).
-A (rule, subject type) that matches nothing in a re-check's scope and has no flag there costs
-the one statement that looked. So a re-check's cost does not grow with the portfolio, nor with
-the number of groups flagged. Rules about goals and strategies cannot change with a project;
+Steps 1 to 3 leave out the rules with no flag in a re-check's scope (one query up front says
+which have). So a re-check's cost does not grow with the portfolio, nor with the number of
+groups flagged. Rules about goals and strategies cannot change with a project;
 an edit to those queues a full scan.
 
 A full scan is one transaction on one worker. Splitting it into id-range chunks over several
@@ -42,6 +46,7 @@ from __future__ import annotations
 import datetime
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -64,6 +69,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Cast
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from . import locks
@@ -212,125 +218,189 @@ def _datetime_value(value: datetime.datetime) -> Any:
     return Cast(expression, DateTimeField()) if connection.vendor == "postgresql" else expression
 
 
-def _insert_select(model: Any, columns: dict[str, Any], rows: QuerySet[Any]) -> int:
-    """INSERT INTO model's table (columns) SELECT the expressions over `rows`; returns the
-    number of rows inserted. One statement, whatever the number of rows."""
-    # Aliased annotations only, so the SELECT list has exactly these columns in this order.
-    aliases = {f"insert_col_{i}": expr for i, expr in enumerate(columns.values())}
-    select = rows.order_by().annotate(**aliases).values(*aliases)
-    try:
-        sql, params = select.query.get_compiler(using=select.db).as_sql()
-    except EmptyResultSet:  # e.g. a re-check of no projects: nothing can match
-        return 0
-    quote = connection.ops.quote_name
-    db_columns = {f.attname: str(f.column) for f in model._meta.concrete_fields}
-    target = ", ".join(quote(db_columns[name]) for name in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({target}) {sql}", params)
-        return max(cursor.rowcount, 0)
-
-
 # Planner statistics pay for themselves only on a large match (PostgreSQL does not analyse
 # temporary tables by itself, and guesses their size).
 ANALYZE_MATCHES_FROM = 5000
 
+_MATCH_TABLE_SQL = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS {table} (rule varchar(64) NOT NULL, "
+    "subject_type varchar(32) NOT NULL, subject_id bigint NOT NULL, label varchar(255) NOT NULL, "
+    "project_id bigint NULL, severity varchar(16) NOT NULL, message text NOT NULL, "
+    "PRIMARY KEY (rule, subject_type, subject_id))"
+)
 
-@dataclass
-class _MatchTable:
-    """The session's temporary match table, and how many rows the last rule left in it (so an
-    empty table is not emptied again: a re-check's rules mostly match nothing)."""
 
-    rows: int = 0
+@dataclass(frozen=True)
+class _Pair:
+    """One rule and one of its subject types, as a scan evaluates them."""
 
-    def prepare(self) -> None:
-        """Create the table on first use in this database session, and empty it."""
-        table = connection.ops.quote_name(ScanMatch._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} (subject_id bigint PRIMARY KEY, "
-                "label varchar(255) NOT NULL, project_id bigint NULL)"
-            )
-        # A scan rolled back half-way leaves nothing in it (the inserts went with the
-        # rollback), but a table is cheap to empty once per scan and the count starts true.
-        self.rows = 1
-        self.empty()
+    rule: Rule
+    subject_type: str
+    kind: SubjectKind
+    setting: EffectiveSetting
 
-    def empty(self) -> None:
-        if not self.rows:
-            return
-        if connection.vendor == "postgresql" and self.rows >= ANALYZE_MATCHES_FROM:
-            # TRUNCATE, not DELETE, after a big match: it gives the table's pages back, so the
-            # planner does not take a small match for the size of the last big one.
-            with connection.cursor() as cursor:
-                cursor.execute(f"TRUNCATE {connection.ops.quote_name(ScanMatch._meta.db_table)}")
-        else:
-            ScanMatch.objects.all().delete()  # one DELETE: no relations or signals
-        self.rows = 0
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.rule.code, str(self.subject_type))
 
-    def fill(self, subject_type: str, kind: SubjectKind, findings: QuerySet[Any]) -> int:
-        """Step 0: run the rule's query once, into the table. Returns how many matched."""
-        self.empty()
-        columns: dict[str, Any] = {
-            "subject_id": F("pk"),
-            "label": subject_label_expression(subject_type),
-            "project_id": (
-                kind.project() if kind.project is not None else Value(None, BigIntegerField())
+
+def _fill_matches(pairs: list[tuple[_Pair, QuerySet[Any]]]) -> int:
+    """Step 0: every rule's query, once, into the session's temporary match table (created on
+    first use, emptied first): one INSERT … SELECT … UNION ALL …, each row with the severity
+    and message its flag should carry. Returns how many rows matched."""
+    table = connection.ops.quote_name(ScanMatch._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(_MATCH_TABLE_SQL.format(table=table))
+        # TRUNCATE on PostgreSQL gives the pages of the last big match back, so the planner
+        # does not take a small match for its size; an empty table costs next to nothing.
+        empty = "TRUNCATE" if connection.vendor == "postgresql" else "DELETE FROM"
+        cursor.execute(f"{empty} {table}")
+    parts: list[tuple[str, list[Any]]] = []
+    for pair, findings in pairs:
+        columns: list[Any] = [
+            Value(pair.rule.code),
+            Value(str(pair.subject_type)),
+            F("pk"),
+            subject_label_expression(pair.subject_type),
+            (
+                pair.kind.project()
+                if pair.kind.project is not None
+                # Typed: PostgreSQL takes a bare NULL in a derived table for text.
+                else Cast(Value(None), BigIntegerField())
             ),
-        }
-        self.rows = _insert_select(ScanMatch, columns, findings)
-        if self.rows >= ANALYZE_MATCHES_FROM and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(ScanMatch._meta.db_table)}")
-        return self.rows
+            Value(pair.setting.severity),
+            Value(pair.rule.message(pair.setting.threshold)),
+        ]
+        # Aliased annotations only, so each SELECT list has exactly these columns in order.
+        aliases = {f"match_col_{i}": expr for i, expr in enumerate(columns)}
+        select = findings.order_by().annotate(**aliases).values(*aliases)
+        try:
+            sql, params = select.query.get_compiler(using=select.db).as_sql()
+        except EmptyResultSet:  # e.g. a re-check of no projects: nothing can match
+            continue
+        parts.append((sql, list(params)))
+    if not parts:
+        return 0
+    quote = connection.ops.quote_name
+    target = ", ".join(
+        quote(name)
+        for name in (
+            "rule",
+            "subject_type",
+            "subject_id",
+            "label",
+            "project_id",
+            "severity",
+            "message",
+        )
+    )
+    # Each part is the ORM's compiled SQL (values go as parameters); SQLite wants no
+    # parentheses around the members of a compound SELECT, PostgreSQL takes either.
+    union = " UNION ALL ".join(
+        f"SELECT * FROM ({part}) AS m{i}"  # noqa: S608
+        for i, (part, _params) in enumerate(parts)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({target}) {union}",
+            [param for _sql, params in parts for param in params],
+        )
+        matched = max(cursor.rowcount, 0)
+        if matched >= ANALYZE_MATCHES_FROM and connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {table}")
+    return matched
 
 
-def _insert_new_flags(
-    rule: Rule,
-    subject_type: str,
-    kind: SubjectKind,
-    setting: EffectiveSetting,
-    now: datetime.datetime,
-) -> int:
-    """Step 4: one open flag per matched subject without an unresolved flag."""
+def _rules_of(compiled: tuple[str, list[Any]], cursor: Any) -> Counter[str]:
+    """Run a compiled write with `RETURNING rule` and count the rows it wrote per rule."""
+    sql, params = compiled
+    cursor.execute(f"{sql} RETURNING {connection.ops.quote_name('rule')}", params)
+    return Counter(row[0] for row in cursor.fetchall())
+
+
+def _update_counted(flags: QuerySet[Flag], **changes: Any) -> Counter[str]:
+    """flags.update(**changes), one statement, counting the flags it changed per rule."""
+    query: Any = flags.query.chain(UpdateQuery)
+    query.add_update_values(changes)
+    compiler = query.get_compiler(connection=connection)
+    compiler.pre_sql_setup()
+    try:
+        compiled = compiler.as_sql()
+    except EmptyResultSet:
+        return Counter()
+    with connection.cursor() as cursor:
+        return _rules_of((compiled[0], list(compiled[1])), cursor)
+
+
+def _in_match() -> Exists:
+    """For a flag: the scan matched its rule and subject."""
+    return Exists(
+        ScanMatch.objects.filter(
+            rule=OuterRef("rule"),
+            subject_type=OuterRef("subject_type"),
+            subject_id=OuterRef("subject_id"),
+        )
+    )
+
+
+def _refresh(flags: QuerySet[Flag], now: datetime.datetime) -> None:
+    """Step 3: bring the severity, message and label of the flags that still hold up to date
+    from the match, rewriting only those that differ. One statement."""
+    match = ScanMatch.objects.filter(
+        rule=OuterRef("rule"),
+        subject_type=OuterRef("subject_type"),
+        subject_id=OuterRef("subject_id"),
+    )
+    differs = match.filter(
+        ~Q(severity=OuterRef("severity"))
+        | ~Q(message=OuterRef("message"))
+        | ~Q(label=OuterRef("subject_label"))
+    )
+    flags.filter(Exists(differs)).update(
+        severity=Subquery(match.values("severity")[:1]),
+        message=Subquery(match.values("message")[:1]),
+        subject_label=Subquery(match.values("label")[:1]),
+        last_seen=now,
+    )
+
+
+def _insert_new_flags(now: datetime.datetime) -> Counter[str]:
+    """Step 4: one open flag per matched subject without an unresolved flag, per rule counted.
+    One statement."""
     unflagged = ScanMatch.objects.filter(
         ~Exists(
             Flag.objects.filter(
-                rule=rule.code,
-                subject_type=subject_type,
+                rule=OuterRef("rule"),
+                subject_type=OuterRef("subject_type"),
                 subject_id=OuterRef("subject_id"),
                 state__in=UNRESOLVED_STATES,
             )
         )
     )
     columns: dict[str, Any] = {
-        "rule": Value(rule.code),
-        "severity": Value(setting.severity),
-        "subject_type": Value(str(subject_type)),
+        "rule": F("rule"),
+        "severity": F("severity"),
+        "subject_type": F("subject_type"),
         "subject_id": F("subject_id"),
         "subject_label": F("label"),
-        "message": Value(rule.message(setting.threshold)),
+        "message": F("message"),
         "state": Value(FlagState.OPEN.value),
         "first_seen": _datetime_value(now),
         "last_seen": _datetime_value(now),
         "waiver_reason": Value(""),
+        "project_id": F("project_id"),
     }
-    if kind.project is not None:
-        columns["project_id"] = F("project_id")
-    return _insert_select(Flag, columns, unflagged)
-
-
-def _refresh(
-    rule: Rule, flags: QuerySet[Flag], setting: EffectiveSetting, now: datetime.datetime
-) -> None:
-    """Step 3: bring the severity, message and label of the flags that still hold up to date,
-    rewriting only those that differ."""
-    label = Subquery(
-        ScanMatch.objects.filter(subject_id=OuterRef("subject_id")).values("label")[:1]
-    )
-    message = rule.message(setting.threshold)
-    flags.filter(
-        ~Q(severity=setting.severity) | ~Q(message=message) | ~Q(subject_label=label)
-    ).update(severity=setting.severity, message=message, subject_label=label, last_seen=now)
+    aliases = {f"insert_col_{i}": expr for i, expr in enumerate(columns.values())}
+    select = unflagged.order_by().annotate(**aliases).values(*aliases)
+    select_sql, params = select.query.get_compiler(using=select.db).as_sql()
+    quote = connection.ops.quote_name
+    db_columns = {f.attname: str(f.column) for f in Flag._meta.concrete_fields}
+    target = ", ".join(quote(db_columns[name]) for name in columns)
+    with connection.cursor() as cursor:
+        return _rules_of(
+            (f"INSERT INTO {quote(Flag._meta.db_table)} ({target}) {select_sql}", list(params)),
+            cursor,
+        )
 
 
 # The subject types of the rules about groups of projects, and so of a re-check's groups.
@@ -399,72 +469,118 @@ def _flagged_in_scope(scope: Scope) -> set[tuple[str, str]]:
     )
 
 
+def _in_scope(scope: Scope, pairs: list[_Pair]) -> Q:
+    """The unresolved flags of these (rule, subject type) pairs within the scope."""
+    if scope.project_ids is None:
+        rules: dict[str, set[str]] = {}
+        for pair in pairs:
+            rules.setdefault(pair.rule.code, set()).add(str(pair.subject_type))
+        # A full scan covers every subject type of a rule it evaluates: by rule alone.
+        whole = [code for code, types in rules.items() if types == set(RULES[code].subject_types)]
+        q = Q(rule__in=whole) if whole else Q(pk__in=[])
+        for code, types in rules.items():
+            if code not in whole:
+                q |= Q(rule=code, subject_type__in=sorted(types))
+    else:
+        q = Q(pk__in=[])
+        for pair in pairs:
+            q |= Q(
+                scope.flag_q(pair.kind, pair.subject_type),
+                *[],
+                **{"rule": pair.rule.code, "subject_type": pair.subject_type},
+            )
+    return q & Q(state__in=UNRESOLVED_STATES)
+
+
 def evaluate(
     scope: Scope, *, now: datetime.datetime | None = None, deadline: float | None = None
 ) -> Outcome:
     """Bring the flags in `scope` in line with the rules. Call inside a transaction, locked.
-    Past `deadline` (a time.monotonic() value) it raises ScanTimedOut between two rules."""
+    Past `deadline` (a time.monotonic() value) it raises ScanTimedOut between two steps."""
     now = now or timezone.now()
     today = timezone.localdate(now)
     settings = effective_settings()
     if scope.project_ids is not None and scope.groups is None:
         scope = replace(scope, groups=_groups_of(scope.project_ids, scope.left_groups))
-    matches = _MatchTable()
-    matches.prepare()
-    outcome = Outcome()
+    outcome = Outcome(by_rule={code: RuleOutcome() for code in RULES})
+
+    def add(counts: Counter[str], attribute: str) -> None:
+        for code, n in counts.items():
+            result = outcome.by_rule[code]
+            setattr(result, attribute, getattr(result, attribute) + n)
+
+    def check_deadline() -> None:
+        if deadline is not None and time.monotonic() > deadline:
+            raise ScanTimedOut(_time_limit_message())
+
     # A full scan assumes every rule has flags; a re-check asks which have, in its scope.
     flagged = None if scope.project_ids is None else _flagged_in_scope(scope)
     if scope.project_ids is not None:
         _resolve_orphans(outcome, now)
+    on: list[tuple[_Pair, QuerySet[Any]]] = []
+    off: list[_Pair] = []
     for code, rule in RULES.items():
-        if deadline is not None and time.monotonic() > deadline:
-            raise ScanTimedOut(_time_limit_message())
         setting = settings[code]
-        result = outcome.by_rule.setdefault(code, RuleOutcome())
         covered = [t for t in rule.subject_types if scope.covers(rule, SUBJECTS[t])]
         if not covered:
             continue
-        ctx = RuleContext(today=today, threshold=setting.threshold, only=scope.groups)
-        findings_by_type = rule.findings(ctx) if setting.enabled else {}
-        for subject_type in covered:
-            kind = SUBJECTS[subject_type]
-            has_flags = flagged is None or (code, subject_type) in flagged
-            flags = (
-                Flag.objects.filter(
-                    scope.flag_q(kind, subject_type),
-                    rule=code,
-                    subject_type=subject_type,
-                    state__in=UNRESOLVED_STATES,
-                )
-                if has_flags
-                else Flag.objects.none()  # not queried: every use below is under has_flags
-            )
-            if not setting.enabled:
-                # A rule switched off resolves its flags; they reopen if it is switched on.
-                if has_flags:
-                    result.resolved += flags.update(state=FlagState.RESOLVED, resolved_at=now)
-                continue
-            findings = findings_by_type[subject_type].filter(scope.subject_q(kind, subject_type))
-            matched = matches.fill(subject_type, kind, findings)
-            if has_flags and not matched:
-                # Nothing holds any more: every unresolved flag here is resolved.
-                result.resolved += flags.update(state=FlagState.RESOLVED, resolved_at=now)
-            elif has_flags:
-                in_match = ScanMatch.objects.filter(subject_id=OuterRef("subject_id"))
-                result.resolved += flags.filter(~Exists(in_match)).update(
-                    state=FlagState.RESOLVED, resolved_at=now
-                )
-                # What is left unresolved still holds. An expired waiver reopens.
-                result.opened += flags.filter(
-                    state=FlagState.WAIVED, waiver_expires_at__lte=now
-                ).update(state=FlagState.OPEN, last_seen=now)
-                _refresh(rule, flags, setting, now)
-            if matched:
-                result.opened += _insert_new_flags(rule, subject_type, kind, setting, now)
-            if scope.is_full and code == FEATURE_UNTRACED:
-                outcome.features = feature_traceability(
-                    untraced=ScanMatch.objects.values(fid=F("subject_id"), pid=F("project_id"))
-                )
+        pairs = [_Pair(rule, t, SUBJECTS[t], setting) for t in covered]
+        if not setting.enabled:
+            off += pairs
+            continue
+        findings = rule.findings(
+            RuleContext(today=today, threshold=setting.threshold, only=scope.groups)
+        )
+        on += [
+            (p, findings[p.subject_type].filter(scope.subject_q(p.kind, p.subject_type)))
+            for p in pairs
+        ]
+
+    def with_flags(pairs: list[_Pair]) -> list[_Pair]:
+        return [p for p in pairs if flagged is None or p.key in flagged]
+
+    # A rule switched off resolves its flags; they reopen if it is switched on.
+    if switched_off := with_flags(off):
+        add(
+            _update_counted(
+                Flag.objects.filter(_in_scope(scope, switched_off)),
+                state=FlagState.RESOLVED,
+                resolved_at=now,
+            ),
+            "resolved",
+        )
+    check_deadline()
+    matched = _fill_matches(on)
+    check_deadline()
+    if evaluated := with_flags([pair for pair, _findings in on]):
+        flags = Flag.objects.filter(_in_scope(scope, evaluated))
+        # 1. What no longer matches is resolved.
+        add(
+            _update_counted(flags.filter(~_in_match()), state=FlagState.RESOLVED, resolved_at=now),
+            "resolved",
+        )
+        check_deadline()
+        # 2. What is left unresolved still holds. An expired waiver reopens.
+        add(
+            _update_counted(
+                flags.filter(state=FlagState.WAIVED, waiver_expires_at__lte=now),
+                state=FlagState.OPEN,
+                last_seen=now,
+            ),
+            "opened",
+        )
+        # 3. Severity, message, label brought up to date where they differ.
+        _refresh(flags, now)
+        check_deadline()
+    # 4. What is new.
+    if matched:
+        add(_insert_new_flags(now), "opened")
+    if scope.is_full and settings[FEATURE_UNTRACED].enabled:
+        outcome.features = feature_traceability(
+            untraced=ScanMatch.objects.filter(
+                rule=FEATURE_UNTRACED, subject_type=SubjectType.FEATURE
+            ).values(fid=F("subject_id"), pid=F("project_id"))
+        )
     return outcome
 
 

@@ -230,17 +230,23 @@ class Snapshot(models.Model):
 
 
 class ScanMatch(models.Model):
-    """What one rule matched for one subject type, while a scan works on it: a temporary table
-    of the scan's database session (created by alignment.engine, never migrated), so the rule's
-    query runs once and resolve, refresh and insert read its result."""
+    """What the rules matched, while a scan works: a temporary table of the scan's database
+    session (created by alignment.engine, never migrated). Every rule's query runs once, in one
+    statement, into it, with the severity and message its flag should carry; resolve, reopen,
+    refresh and insert then read it, once for all rules."""
 
-    subject_id = models.BigIntegerField(primary_key=True)
+    pk = models.CompositePrimaryKey("rule", "subject_type", "subject_id")
+    rule = models.CharField(max_length=64)
+    subject_type = models.CharField(max_length=32)
+    subject_id = models.BigIntegerField()
     label = models.CharField(max_length=255)
     project_id = models.BigIntegerField(null=True)
+    severity = models.CharField(max_length=16)
+    message = models.TextField()
 
     class Meta:
         managed = False
-        db_table = "alignment_scan_match"
+        db_table = "alignment_scan_matches"
 
     def __str__(self) -> str:
-        return f"{self.subject_id}: {self.label}"
+        return f"{self.rule} {self.subject_type} {self.subject_id}: {self.label}"

@@ -108,11 +108,10 @@ def test_a_subject_edited_while_a_scan_runs_does_not_break_the_scan(monkeypatch,
     at_refresh, edited = threading.Event(), threading.Event()
     refresh = engine._refresh
 
-    def pause_between_resolve_and_refresh(rule, *args):
-        if rule.code == "project.untraced":
-            at_refresh.set()
-            edited.wait(timeout=30)
-        return refresh(rule, *args)
+    def pause_between_resolve_and_refresh(*args):
+        at_refresh.set()
+        edited.wait(timeout=30)
+        return refresh(*args)
 
     monkeypatch.setattr(engine, "_refresh", pause_between_resolve_and_refresh)
     results: dict = {}

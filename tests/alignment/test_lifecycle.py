@@ -172,15 +172,14 @@ def test_a_subject_fixed_or_deleted_while_a_scan_runs_keeps_its_label_until_the_
     scan()
     refresh = engine._refresh
 
-    def users_edit_commits_between_resolve_and_refresh(rule, subject_type, *args):
+    def users_edit_commits_between_resolve_and_refresh(*args):
         # On PostgreSQL (READ COMMITTED) the refresh statement sees a commit made after the
         # resolve statement; running the edit here reproduces that interleaving.
-        if rule.code == "project.untraced":
-            if edit == "fixed":
-                ProjectLinkFactory(project=loose)
-            else:
-                loose.delete()
-        return refresh(rule, subject_type, *args)
+        if edit == "fixed":
+            ProjectLinkFactory(project=loose)
+        else:
+            loose.delete()
+        return refresh(*args)
 
     monkeypatch.setattr(engine, "_refresh", users_edit_commits_between_resolve_and_refresh)
     racing = scan()
