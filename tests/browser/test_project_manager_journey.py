@@ -33,7 +33,7 @@ def test_project_manager_links_a_project_and_its_feature_and_sees_the_flag_come_
     # The sponsor is a person picker: typing part of their name brings them as a suggestion.
     sponsor_field = page.get_by_label("Sponsor")
     sponsor_field.fill(sponsor.last_name[:3])
-    suggestion = page.locator(f'#id_sponsor-people option[value="{label(sponsor)}"]')
+    suggestion = page.locator(f'#id_sponsor-suggestions option[value="{label(sponsor)}"]')
     expect(suggestion).to_be_attached()
     sponsor_field.fill(suggestion.get_attribute("value"))
     page.get_by_label("Business-owner department").select_option(label="Partner Channel")
