@@ -1,4 +1,5 @@
-"""Form helpers shared by the page forms: service errors onto fields, person fields, dates.
+"""Form helpers shared by the page forms: service errors onto fields, picked fields (people,
+departments: typed, with suggestions), dates.
 
 Forms parse input; the services validate and write. A ValidationError a service raises names
 the field it is about, and `add_service_errors` puts it next to that field on the page.
@@ -6,11 +7,12 @@ the field it is about, and `add_service_errors` puts it next to that field on th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
+from django.db.models import QuerySet
 from django.forms.models import model_to_dict
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -18,7 +20,7 @@ from django.utils.http import urlencode
 from .people import People, label, people_with_roles, resolve
 from .services import EditConflict
 
-__all__ = ["PersonField", "PersonInput", "people_with_roles"]
+__all__ = ["PersonField", "PersonInput", "PickedField", "PickerInput", "people_with_roles"]
 
 
 class DateInput(forms.DateInput):
@@ -76,30 +78,102 @@ class DefaultsToActorMixin:
             field.help_text = ""
 
 
-class PersonInput(forms.TextInput):
-    """A text input for one person with suggestions from the picker endpoint (`/people/`,
-    static/js/people.js) — never a `<select>` of every user. Without JavaScript it is a plain
-    input that takes a username or a full name."""
+class PickerInput(forms.TextInput):
+    """A text input for one object picked by name, with suggestions from a picker endpoint
+    (`/people/`, `/departments/`) — never a `<select>` of every row. static/js/picker.js asks
+    the input's `data-picker-url` (adding `q=`, what was typed) and fills its `<datalist>`;
+    without JavaScript it is a plain input the field reads the name from. `url` is called at
+    render time (forms are built at import, before the URLs are loaded)."""
 
-    template_name = "core/widgets/person_input.html"
+    template_name = "core/widgets/picker_input.html"
 
-    def __init__(self, found: People, attrs: dict[str, Any] | None = None) -> None:
+    def __init__(self, url: Callable[[], str], attrs: dict[str, Any] | None = None) -> None:
         super().__init__({"autocomplete": "off", "spellcheck": "false", **(attrs or {})})
-        self.found = found
+        self.url = url
 
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
         widget_attrs = context["widget"]["attrs"]
-        suggestions = f"{widget_attrs.get('id') or name}-people"
+        suggestions = f"{widget_attrs.get('id') or name}-suggestions"
         widget_attrs["list"] = suggestions
-        widget_attrs["data-people-url"] = (
-            f"{reverse('people')}?{urlencode({'for': self.found.key})}"
-        )
+        widget_attrs["data-picker-url"] = self.url()
         context["widget"]["suggestions_id"] = suggestions
         return context
 
 
-class PersonField(forms.ModelChoiceField):
+class PersonInput(PickerInput):
+    """A person's picker input: suggestions from `/people/?for=<the set's key>`."""
+
+    def __init__(self, found: People, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(
+            lambda: f"{reverse('people')}?{urlencode({'for': found.key})}", attrs=attrs
+        )
+        self.found = found
+
+
+class PickedField(forms.ModelChoiceField):
+    """One object of `queryset`, typed (a picker's text input) rather than chosen from a
+    `<select>`: subclasses say how text becomes an object (`pick`, which raises a
+    ValidationError saying what to type instead — never a 500) and how an object is shown
+    (`label_of`, which `pick` must accept back). An id, what a `<select>` and the API's filters
+    sent, is for `pick` to accept too. Once a value is read, the field shows it by its label
+    (`?department=7` shows the department's name)."""
+
+    widget = forms.TextInput
+
+    def __init__(self, queryset: QuerySet[Any], **kwargs: Any) -> None:
+        super().__init__(queryset=queryset, **kwargs)
+        self.model = queryset.model
+        self._labels: dict[Any, str] = {}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        # Each form gets its own copy of the field: nothing of one request's may stay behind.
+        result = super().__deepcopy__(memo)
+        result._labels = {}
+        return result
+
+    def pick(self, text: str) -> Any:
+        raise NotImplementedError
+
+    def label_of(self, obj: Any) -> str:
+        return str(obj)
+
+    def to_python(self, value: Any) -> Any:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, self.model):
+            return value
+        found = self.pick(str(value))
+        if found is not None:
+            self._labels[value] = self.label_of(found)
+        return found
+
+    def prepare_value(self, value: Any) -> Any:
+        if value in self.empty_values:
+            return ""
+        if isinstance(value, self.model):
+            return self.label_of(value)
+        if isinstance(value, int):
+            # A stored id (an edit form's initial value): one row, read once per form.
+            if value not in self._labels:
+                found = self.model._default_manager.filter(pk=value).first()
+                self._labels[value] = self.label_of(found) if found else str(value)
+            return self._labels[value]
+        # What was typed: shown by its label once read, as typed if it named nothing.
+        return self._labels.get(value, str(value)) if isinstance(value, str) else str(value)
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        def picked(value: Any) -> Any:
+            try:
+                found = self.to_python(self.prepare_value(value))
+            except ValidationError:
+                return str(value).strip()
+            return found.pk if found is not None else None
+
+        return picked(initial) != picked(data)
+
+
+class PersonField(PickedField):
     """One person of a `People` set, typed: a username, "Name (username)", a full name, or an
     id (what the API's filters always took). An unknown or ambiguous value is an error on this
     field that says what to type instead, never a 500. Shown as "Name (username)".
@@ -107,49 +181,23 @@ class PersonField(forms.ModelChoiceField):
     `current` (an id): the person the object already names, accepted even if they no longer
     belong to the set — the service checks only changed people."""
 
-    widget = PersonInput
-
     def __init__(self, found: People, **kwargs: Any) -> None:
         kwargs.setdefault("widget", PersonInput(found))
-        super().__init__(queryset=found.queryset(), **kwargs)
+        super().__init__(found.queryset(), **kwargs)
         self.found = found
         self.current: Any = None
-        self._labels: dict[Any, str] = {}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        # Each form gets its own copy of the field: nothing of one request's may stay behind.
         result = super().__deepcopy__(memo)
         result.current = None
-        result._labels = {}
         return result
 
-    def to_python(self, value: Any) -> Any:
-        if value in self.empty_values:
-            return None
+    def pick(self, text: str) -> Any:
         # Pages show an error after the field's label; the API under the field's name.
-        return resolve(self.found, value, also=self.current)
+        return resolve(self.found, text, also=self.current)
 
-    def prepare_value(self, value: Any) -> Any:
-        if value in self.empty_values:
-            return ""
-        if isinstance(value, get_user_model()):
-            return label(value)
-        if isinstance(value, int):
-            if value not in self._labels:
-                user = get_user_model().objects.filter(pk=value).first()
-                self._labels[value] = label(user) if user else str(value)
-            return self._labels[value]
-        return str(value)
-
-    def has_changed(self, initial: Any, data: Any) -> bool:
-        def person(value: Any) -> Any:
-            try:
-                user = self.to_python(self.prepare_value(value))
-            except ValidationError:
-                return str(value).strip()
-            return user.pk if user is not None else None
-
-        return person(initial) != person(data)
+    def label_of(self, obj: Any) -> str:
+        return label(obj)
 
 
 def keep_current_people(form: forms.BaseForm, instance: Any) -> None:

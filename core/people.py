@@ -3,7 +3,7 @@
 A form or filter field that names a person (a project's manager, a goal's owner, the
 "manager" filter) declares a `People` set — the same people its service accepts. The page
 renders a text input, not a `<select>` of every user: the browser asks `/people/` for up to
-PICKER_LIMIT matches as the person types (static/js/people.js fills the input's suggestions),
+PICKER_LIMIT matches as the person types (static/js/picker.js fills the input's suggestions),
 and without JavaScript the input still takes a username (or a full name, or the "Name
 (username)" the suggestions show); `resolve` turns what was typed into one user or a clear
 error. The API's filters take the same values, and a user id as before.

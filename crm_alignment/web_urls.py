@@ -1,9 +1,11 @@
-"""Account pages (Django's auth views with our templates), the home page and global search."""
+"""Account pages (Django's auth views with our templates), the home page, global search and the
+pickers' suggestions (people, departments)."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from core.middleware import public, signed_in
+from projects.views import department_suggestions
 
 from . import accounts, views
 
@@ -13,6 +15,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("search/", views.search, name="search"),
     path("people/", views.people, name="people"),
+    path("departments/", department_suggestions, name="departments"),
     path("accounts/login/", public(accounts.LoginView.as_view()), name="login"),
     path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
     path("accounts/tokens/", accounts.api_tokens, name="api_tokens"),

@@ -4,12 +4,14 @@ the project list pages (all projects, my projects) and by the API's lists alike.
 from __future__ import annotations
 
 import django_filters
+from drf_spectacular.utils import extend_schema_field
 
 from core.filters import BooleanFilter, FilterSet, OrderingFilter, PersonFilter
 from core.people import people
 from goals.models import BusinessGoal
 from strategies.models import CRMStrategy
 
+from .forms import DepartmentField
 from .models import (
     CRMProject,
     Department,
@@ -44,19 +46,31 @@ PROJECT_ORDERINGS = {
 MANAGERS = people("projects.managers", project_managers, who="managers of a project")
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": "A department: its name (any case) or its id. The page's suggestions "
+        "come from /departments/.",
+    }
+)
+class DepartmentFilter(django_filters.Filter):
+    """A department by name or id (projects.forms.DepartmentField): the page shows a text input
+    with suggestions, not a `<select>` of every department."""
+
+    field_class = DepartmentField
+
+
 class ProjectFilterSet(FilterSet):
     """Projects by status, people, department, the strategies and goals they serve, and whether
     they are linked or traceable (the queryset annotates `is_linked` and `is_traceable`).
 
     The manager filter takes only people who manage a project: a manager of nothing is not a
-    valid choice (400 on the API). People are typed (id, username or name), with suggestions
-    on the page (core.people)."""
+    valid choice (400 on the API). People are typed (id, username or name), and so is the
+    department (id or name), with suggestions on the page (core.people, /departments/)."""
 
     status = django_filters.ChoiceFilter(choices=ProjectStatus.choices, empty_label="Any status")
     manager = PersonFilter(people=MANAGERS)
-    department = django_filters.ModelChoiceFilter(
-        queryset=Department.objects.order_by("name"), empty_label="Any department"
-    )
+    department = DepartmentFilter()
     is_traceable = BooleanFilter(label="Traceable", yes="Traces to a goal", no="Does not trace")
     is_linked = BooleanFilter(
         label="Linked", yes="Linked to a CRM strategy", no="Linked to nothing"

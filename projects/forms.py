@@ -7,19 +7,29 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.urls import reverse
 
-from core.forms import DateInput, DefaultsToActorMixin, PersonField, VersionedFormMixin
+from core.forms import (
+    DateInput,
+    DefaultsToActorMixin,
+    PersonField,
+    PickedField,
+    PickerInput,
+    VersionedFormMixin,
+)
 from core.people import holding
 from strategies.models import CRMStrategy, StrategyStatus
 
 from .models import (
     CRMProject,
+    Department,
     Feature,
     ProjectCheckIn,
     ProjectStatus,
     RoadmapPhase,
     SuccessMetric,
 )
+from .selectors import department_named
 from .services import (
     CHECK_IN_FIELDS,
     FEATURE_FIELDS,
@@ -32,6 +42,23 @@ from .services import (
 
 # Positions change by moving items on the project page, not by typing a number.
 _ORDERED_BY_MOVING = ("position",)
+
+
+class DepartmentField(PickedField):
+    """A department, typed: its name (any case) or its id (what the `<select>` and the API's
+    filter took), with suggestions from `/departments/` — not a `<select>` of every department
+    (10,000 of them at 100,000 projects). Nobody of that name is an error on this field that
+    says what to type, never a 500. Shown by its name."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", PickerInput(lambda: reverse("departments")))
+        super().__init__(Department.objects.all(), **kwargs)
+
+    def pick(self, text: str) -> Department | None:
+        return department_named(text)
+
+    def label_of(self, obj: Any) -> str:
+        return str(obj.name)
 
 
 class ProjectForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
@@ -56,6 +83,11 @@ class ProjectForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
         required=False,
         help_text="The person on the business side accountable for the outcome.",
     )
+    department = DepartmentField(
+        required=False,
+        label="Business-owner department",
+        help_text="The department that owns the project.",
+    )
 
     class Meta:
         model = CRMProject
@@ -67,7 +99,6 @@ class ProjectForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
             "integration_notes": forms.Textarea(attrs={"rows": 3}),
         }
         labels = {
-            "department": "Business-owner department",
             "budget_technology": "Technology",
             "budget_people": "People",
             "budget_process": "Process",

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 
 from core.models import TimeStamped
@@ -28,6 +29,12 @@ class Department(models.Model):
 
     class Meta:
         ordering = ["name"]
+        indexes = [
+            # The department pickers look a typed name up in any case: on PostgreSQL
+            # `name__iexact` is `UPPER(name) = UPPER(…)`, which the unique index on `name`
+            # cannot serve (it serves the suggestions' ORDER BY name).
+            models.Index(Upper("name"), name="department_name_upper"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -1,9 +1,10 @@
-"""Reads for projects and features. What traceable and off scope mean is `projects.trace`;
-these querysets annotate with it, in the database, never a loop."""
+"""Reads for projects, features and departments. What traceable and off scope mean is
+`projects.trace`; these querysets annotate with it, in the database, never a loop."""
 
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import (
     Count,
     DecimalField,
@@ -12,13 +13,14 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
 )
 from django.db.models.functions import Coalesce
 
-from .models import CRMProject, Feature
+from .models import CRMProject, Department, Feature
 from .trace import (
     feature_linked_exists,
     feature_off_scope_exists,
@@ -73,6 +75,56 @@ def project_managers() -> QuerySet[Any]:
         get_user_model()
         .objects.filter(Exists(CRMProject.objects.filter(manager=OuterRef("pk"))))
         .order_by("first_name", "last_name", "username")
+    )
+
+
+def departments_matching(text: str, limit: int) -> list[Department]:
+    """Up to `limit` departments whose name contains every word of `text`, by name: the
+    department picker's suggestions (a page of them, never the whole table)."""
+    departments = Department.objects.order_by("name")
+    for word in text.split()[:5]:
+        departments = departments.filter(name__icontains=word)
+    return list(departments[:limit])
+
+
+def department_named(text: str) -> Department | None:
+    """The department `text` names: its name in any case, or its id (what the department
+    `<select>` and the API sent). A ValidationError saying what to type instead when none or
+    several match; None when blank. On PostgreSQL the name is found through the index
+    `department_name_upper`."""
+    text = text.strip()
+    if not text:
+        return None
+    # Shorter than 19 digits: fits the id column (a longer number would overflow it).
+    as_id = int(text) if text.isdigit() and len(text) < 19 else None
+    match = Q(name__iexact=text)
+    if as_id is not None:
+        match |= Q(pk=as_id)
+    candidates = list(Department.objects.filter(match).order_by("name")[:10])
+    by_id = [d for d in candidates if d.pk == as_id]
+    named = [d for d in candidates if d.pk != as_id or d.name.casefold() == text.casefold()]
+    exact = [d for d in named if d.name == text]
+    if exact and by_id and exact[0] != by_id[0]:
+        raise ValidationError(
+            f"“{text}” is the name of one department and the id of another, “{by_id[0].name}”: "
+            f"type “{by_id[0].name}” for that one, or {exact[0].pk} (its id) for the one "
+            f"called “{text}”.",
+            code="ambiguous",
+        )
+    for tier in (exact, by_id, named):
+        if len(tier) == 1:
+            return tier[0]
+        if len(tier) > 1:
+            names = ", ".join(f"“{d.name}”" for d in tier[:5])
+            raise ValidationError(
+                f"{len(tier)} departments are called “{text}” ({names}): type the name as it "
+                "is written.",
+                code="ambiguous",
+            )
+    raise ValidationError(
+        f"No department is called “{text}”: type a department's name, or pick one from the "
+        "suggestions.",
+        code="unknown",
     )
 
 

@@ -10,13 +10,14 @@ from typing import Any, Literal
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from core.forms import add_conflict, add_service_errors
+from core.people import PICKER_LIMIT
 from core.permissions import (
     can_approve_project,
     can_create_project,
@@ -55,7 +56,12 @@ from .models import (
     RoadmapPhase,
     SuccessMetric,
 )
-from .selectors import features_with_trace, projects_to_list, projects_with_trace
+from .selectors import (
+    departments_matching,
+    features_with_trace,
+    projects_to_list,
+    projects_with_trace,
+)
 from .trace import (
     anchored_crm_strategy_exists,
     feature_link_off_scope,
@@ -100,6 +106,24 @@ def my_projects(request: HttpRequest) -> HttpResponse:
     user = request.user
     return _project_list(
         request, projects_to_list().filter(Q(manager=user) | Q(sponsor=user)), mine=True
+    )
+
+
+@require_GET
+def department_suggestions(request: HttpRequest) -> HttpResponse:
+    """The department picker's suggestions: up to PICKER_LIMIT departments whose name contains
+    every word of `q`, by name. JSON: {"results": [{"id", "name", "is_it", "label"}], "more":
+    bool}. Anyone with a role may ask (every project list shows departments)."""
+    query = request.GET.get("q", "").strip()[:100]
+    matches = departments_matching(query, limit=PICKER_LIMIT + 1)
+    shown = matches[:PICKER_LIMIT]
+    return JsonResponse(
+        {
+            "results": [
+                {"id": d.pk, "name": d.name, "is_it": d.is_it, "label": d.name} for d in shown
+            ],
+            "more": len(matches) > len(shown),
+        }
     )
 
 

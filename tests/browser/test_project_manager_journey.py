@@ -24,6 +24,7 @@ def test_project_manager_links_a_project_and_its_feature_and_sees_the_flag_come_
     page, live_server, login, screenshot, pm, sponsor, strategy
 ):
     DepartmentFactory(name="Partner Channel")
+    DepartmentFactory(name="Sales Operations")
     login(pm)
 
     # Create the project.
@@ -33,10 +34,16 @@ def test_project_manager_links_a_project_and_its_feature_and_sees_the_flag_come_
     # The sponsor is a person picker: typing part of their name brings them as a suggestion.
     sponsor_field = page.get_by_label("Sponsor")
     sponsor_field.fill(sponsor.last_name[:3])
-    suggestion = page.locator(f'#id_sponsor-people option[value="{label(sponsor)}"]')
+    suggestion = page.locator(f'#id_sponsor-suggestions option[value="{label(sponsor)}"]')
     expect(suggestion).to_be_attached()
     sponsor_field.fill(suggestion.get_attribute("value"))
-    page.get_by_label("Business-owner department").select_option(label="Partner Channel")
+    # So is the department: a word of its name, in any case, brings it.
+    department_field = page.get_by_label("Business-owner department")
+    department_field.fill("channel")
+    offered = page.locator("#id_department-suggestions option")
+    expect(offered).to_have_count(1)
+    expect(offered).to_have_attribute("value", "Partner Channel")
+    department_field.fill(offered.get_attribute("value"))
     page.get_by_label("Technology").fill("180000")
     page.get_by_label("People").fill("40000")
     page.get_by_label("Training").fill("30000")
@@ -89,4 +96,5 @@ def test_project_manager_links_a_project_and_its_feature_and_sees_the_flag_come_
     project = CRMProject.objects.get()
     assert project.manager == pm
     assert project.sponsor == sponsor
+    assert project.department.name == "Partner Channel"
     assert project.features.get().links.get().crm_strategy == strategy

@@ -1,9 +1,10 @@
 """Lists cost the page, not the portfolio: the flag inbox, the project lists, the CRM strategy
 list and their API lists run the same queries AND fetch the same number of rows at 2 and at
-200 projects (with their features, CRM strategies, flags and 200 managers), a page being 2 rows.
+200 projects (with their features, CRM strategies, flags, 200 managers and 200 departments), a
+page being 2 rows; so do the project form and a project list filtered by department.
 
-Counting rows catches what counting queries cannot: a `<select>` of every manager, or a list
-read whole and cut to a page in Python."""
+Counting rows catches what counting queries cannot: a `<select>` of every manager or every
+department, or a list read whole and cut to a page in Python."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alignment.models import Flag
+from projects.models import Department
 from tests.factories import (
     CRMStrategyFactory,
     DepartmentFactory,
@@ -46,13 +48,13 @@ def _small_pages(monkeypatch):
     monkeypatch.setattr("alignment.views.FLAGS_PER_PAGE", PAGE)
 
 
-def _grow(n: int, sponsor, department, anchored) -> None:
-    """n more projects, each with its own manager, a link to an anchored CRM strategy and to a
-    CRM strategy of its own, a linked feature and an open flag."""
+def _grow(n: int, sponsor, anchored) -> None:
+    """n more projects, each with its own manager and department, a link to an anchored CRM
+    strategy and to a CRM strategy of its own, a linked feature and an open flag."""
     now = timezone.now()
     for _ in range(n):
         manager = UserFactory(roles=["project_manager"])
-        project = ProjectFactory(manager=manager, sponsor=sponsor, department=department)
+        project = ProjectFactory(manager=manager, sponsor=sponsor, department=DepartmentFactory())
         ProjectLinkFactory(project=project, crm_strategy=anchored)
         ProjectLinkFactory(project=project, crm_strategy=CRMStrategyFactory())
         FeatureLinkFactory(feature=FeatureFactory(project=project), crm_strategy=anchored)
@@ -80,15 +82,53 @@ def _cost(client, url: str):
 def test_every_list_costs_the_same_at_2_and_at_200_projects(client, sponsor, chain_crm):
     # The sponsor sponsors every project, so "my projects" grows with the portfolio too.
     client.force_login(sponsor)
-    department = DepartmentFactory()
-    _grow(2, sponsor, department, chain_crm)
+    _grow(2, sponsor, chain_crm)
     small = {name: _cost(client, url()) for name, url in LISTS.items()}
 
-    _grow(198, sponsor, department, chain_crm)
+    _grow(198, sponsor, chain_crm)
     assert get_user_model().objects.count() > 200
+    assert Department.objects.count() == 200
 
     grown = []
     for name, url in LISTS.items():
+        queries, rows = _cost(client, url())
+        small_queries, small_rows = small[name]
+        if (queries, rows.total) != (small_queries, small_rows.total):
+            grown.append(
+                f"{name}: {small_queries} → {queries} queries, "
+                f"{small_rows.total} → {rows.total} rows\n{rows.report()}"
+            )
+    assert not grown, "\n\n".join(grown)
+
+
+def test_the_project_form_and_the_department_filter_cost_the_same_at_2_and_200_departments(
+    client, pm
+):
+    """The project form's department and the list's department filter are pickers: neither
+    reads every department (10,000 of them at 100,000 projects), whichever way it is given."""
+    client.force_login(pm)
+    sales = DepartmentFactory(name="Sales")
+    project = ProjectFactory(manager=pm, department=sales)
+    DepartmentFactory()
+    pages = {
+        "new project form": lambda: reverse("projects:create"),
+        "project edit form": lambda: reverse("projects:edit", args=[project.pk]),
+        "project list": lambda: reverse("projects:list"),
+        "projects of a department, by name": lambda: f"{reverse('projects:list')}?department=sales",
+        "projects of a department, by id": lambda: (
+            f"{reverse('projects:list')}?department={sales.pk}"
+        ),
+        "an unknown department": lambda: f"{reverse('projects:list')}?department=nowhere",
+    }
+    assert Department.objects.count() == 2
+    small = {name: _cost(client, url()) for name, url in pages.items()}
+
+    for _ in range(198):
+        DepartmentFactory()
+    assert Department.objects.count() == 200
+
+    grown = []
+    for name, url in pages.items():
         queries, rows = _cost(client, url())
         small_queries, small_rows = small[name]
         if (queries, rows.total) != (small_queries, small_rows.total):
@@ -139,7 +179,7 @@ def test_figures_from_links_are_computed_for_the_rows_on_the_page_only(
     """Every statement that reads links is narrowed to the page's rows (`… IN (ids)`): none
     evaluates traceability or counts over the whole table to fill a page."""
     client.force_login(sponsor)
-    _grow(3, sponsor, DepartmentFactory(), chain_crm)
+    _grow(3, sponsor, chain_crm)
     with CaptureQueriesContext(connection) as queries:
         assert client.get(FIGURED[name]()).status_code == 200
     reading_links = [q["sql"] for q in queries if any(t in q["sql"] for t in LINK_TABLES)]
@@ -162,7 +202,7 @@ def test_postgresql_reads_the_inbox_page_from_an_index_in_its_order(sponsor, que
     from alignment.filters import FlagFilterSet
     from alignment.selectors import flags_visible_to
 
-    _grow(3, sponsor, DepartmentFactory(), CRMStrategyFactory())
+    _grow(3, sponsor, CRMStrategyFactory())
     page = FlagFilterSet(QueryDict(query), flags_visible_to(sponsor)).qs[:25]
     sql, params = page.query.sql_with_params()
     with connection.cursor() as cursor:

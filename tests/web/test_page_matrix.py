@@ -82,6 +82,8 @@ MATRIX = {
     ("search", "get"): (None, read()),
     # The people picker's suggestions; asked without naming a picker: 400 (test_people_picker).
     ("people", "get"): (None, read(400)),
+    # The department picker's suggestions (test_department_picker).
+    ("departments", "get"): (None, read()),
     ("login", "get"): (None, public(200)),
     ("logout", "post"): (None, public(302)),
     ("password_change", "get"): (None, signed_in(200)),

@@ -100,7 +100,7 @@ def test_person_fields_are_text_inputs_that_ask_the_picker_not_selects(as_user, 
         assert '<select name="manager"' not in html, url
         manager = re.search(r'<input type="text" name="manager"[^>]*>', html)
         assert manager, url
-        assert 'data-people-url="/people/?for=' in manager.group(0)
+        assert 'data-picker-url="/people/?for=' in manager.group(0)
         suggestions = re.search(r'list="([^"]+)"', manager.group(0)).group(1)
         assert f'<datalist id="{suggestions}"></datalist>' in html
 

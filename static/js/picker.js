@@ -1,6 +1,7 @@
-// People pickers (core.forms.PersonInput): as the person types in an input with
-// data-people-url, ask that URL for matching people and offer them in the input's <datalist>.
-// Without this script the input still takes a username or a full name.
+// Pickers (core.forms.PickerInput: people, departments): as the person types in an input with
+// data-picker-url, ask that URL (with q=, what was typed) for matches and offer their labels
+// in the input's <datalist>. The answer is {"results": [{"label": …}, …]}. Without this script
+// the input still takes a name.
 (function () {
   "use strict";
   var DELAY_MS = 200;
@@ -14,9 +15,9 @@
 
     function fill(results) {
       list.replaceChildren();
-      results.forEach(function (person) {
+      results.forEach(function (result) {
         var option = document.createElement("option");
-        option.value = person.label;
+        option.value = result.label;
         list.appendChild(option);
       });
     }
@@ -27,7 +28,8 @@
       asked = text;
       if (controller) controller.abort();
       controller = new AbortController();
-      var url = input.getAttribute("data-people-url") + "&q=" + encodeURIComponent(text);
+      var url = new URL(input.getAttribute("data-picker-url"), window.location.href);
+      url.searchParams.set("q", text);
       fetch(url, {
         credentials: "same-origin",
         headers: { Accept: "application/json" },
@@ -50,9 +52,9 @@
   }
 
   function attachAll(root) {
-    root.querySelectorAll("input[data-people-url]").forEach(function (input) {
-      if (input.dataset.peopleAttached) return;
-      input.dataset.peopleAttached = "1";
+    root.querySelectorAll("input[data-picker-url]").forEach(function (input) {
+      if (input.dataset.pickerAttached) return;
+      input.dataset.pickerAttached = "1";
       attach(input);
     });
   }
