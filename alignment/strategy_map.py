@@ -112,33 +112,33 @@ class Health:
         return round(Decimal(self.traced) * 100 / self.items) if self.items else 0
 
 
-# How each level of node is reached from a project's link.
-_NODE_PATHS = {
-    "crm_strategy": "crm_strategy_id",
-    "business_strategy": "crm_strategy__serves__business_strategy_id",
-    "goal": "crm_strategy__serves__business_strategy__goal_id",
-}
+# The levels of node a project's link reaches, as node_health() names them.
+_NODE_PATHS = ("crm_strategy", "business_strategy", "goal")
 
 
 def _health_sql() -> tuple[str, list[Any]]:
     """One statement: per (kind, node) the live projects under it, how many trace, and their
-    open flags. Its parts are the ORM's querysets — the distinct (node, project) pairs of each
-    level, the live projects that trace (projects.trace, a semi-join), the open flags per
-    project — joined and grouped in SQL (the ORM joins no derived tables), so each project is
-    looked at once per node, not once per link and flag."""
-    parts: list[str] = []
-    params: list[Any] = []
-    for kind, path in _NODE_PATHS.items():
-        pairs = (
-            ProjectLink.objects.filter(project__status__in=_LIVE)
-            .exclude(**{path: None})
-            .values(node=F(path), pid=F("project_id"))
-            .order_by()
-            .distinct()
+    open flags. Its parts are the ORM's querysets — the live projects' links (one per project
+    and CRM strategy: a unique pair), what each CRM strategy serves, the live projects that
+    trace (projects.trace, a semi-join), the open flags per project — joined and grouped in
+    SQL (the ORM joins no derived tables). The links are read once (a common table expression)
+    and climb to business strategies and goals from there, each project counted once per
+    node, not once per link and flag."""
+    links_sql, links_params = (
+        ProjectLink.objects.filter(project__status__in=_LIVE)
+        .values(cs=F("crm_strategy_id"), pid=F("project_id"))
+        .order_by()
+        .query.sql_with_params()
+    )
+    serves_sql, serves_params = (
+        CRMStrategyServes.objects.values(
+            cs=F("crm_strategy_id"),
+            bs=F("business_strategy_id"),
+            goal=F("business_strategy__goal_id"),
         )
-        sql, pair_params = pairs.query.sql_with_params()
-        parts.append(f"SELECT %s AS kind, pairs.node, pairs.pid FROM ({sql}) pairs")  # noqa: S608
-        params += [kind, *pair_params]
+        .order_by()
+        .query.sql_with_params()
+    )
     traced_sql, traced_params = (
         CRMProject.objects.filter(status__in=_LIVE)
         .filter(project_traceable_exists())
@@ -153,14 +153,23 @@ def _health_sql() -> tuple[str, list[Any]]:
         .order_by()
         .query.sql_with_params()
     )
-    nodes = " UNION ALL ".join(parts)
     # Only constants and the ORM's compiled SQL (values go as parameters): nothing injected.
     sql = (
-        "SELECT p.kind, p.node, COUNT(*), COUNT(t.id), COALESCE(SUM(f.n), 0) "  # noqa: S608
-        f"FROM ({nodes}) p LEFT JOIN ({traced_sql}) t ON t.id = p.pid "
+        f"WITH l AS ({links_sql}), s AS ({serves_sql}), p AS ("  # noqa: S608
+        "SELECT %s AS kind, l.cs AS node, l.pid AS pid FROM l "
+        "UNION ALL SELECT DISTINCT %s, s.bs, l.pid FROM l JOIN s ON s.cs = l.cs "
+        "UNION ALL SELECT DISTINCT %s, s.goal, l.pid FROM l JOIN s ON s.cs = l.cs) "
+        "SELECT p.kind, p.node, COUNT(*), COUNT(t.id), COALESCE(SUM(f.n), 0) FROM p "
+        f"LEFT JOIN ({traced_sql}) t ON t.id = p.pid "
         f"LEFT JOIN ({flags_sql}) f ON f.project_id = p.pid GROUP BY p.kind, p.node"
     )
-    return sql, [*params, *traced_params, *flags_params]
+    return sql, [
+        *links_params,
+        *serves_params,
+        *_NODE_PATHS,
+        *traced_params,
+        *flags_params,
+    ]
 
 
 def node_health() -> dict[str, dict[str, list[int]]]:
