@@ -176,6 +176,17 @@ class FilterSet(django_filters.FilterSet):
     ) -> None:
         super().__init__(QueryDict() if data is None else data, queryset, request=request, **kwargs)
 
+    def get_form_class(self) -> type[forms.Form]:
+        # django-filter builds the form class, and every filter's form field, for each request;
+        # they depend only on the declared filters, so each FilterSet class builds it once.
+        # (Each form still gets its own copies of the fields, as any Django form does.)
+        cls = type(self)
+        form_class = cls.__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            cls._form_class = form_class
+        return form_class
+
     def cleaned(self) -> dict[str, Any]:
         """The valid values (refused ones are left out), validating the form if need be."""
         self.form.errors  # noqa: B018 - validates the form on first use

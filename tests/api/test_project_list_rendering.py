@@ -16,7 +16,7 @@ from rest_framework import serializers
 from core.lists import RowRenderer
 from crm_alignment.portfolio import Shape, generate_portfolio
 from projects.api import NestedMetricSerializer, ProjectSerializer, project_queryset
-from projects.models import SuccessMetric
+from projects.models import CRMProject, SuccessMetric
 from tests.factories import (
     CRMStrategyFactory,
     FeatureFactory,
@@ -186,3 +186,14 @@ def test_the_row_renderer_leaves_values_it_has_no_shortcut_for_to_the_field():
         {"baseline": "1.2", "target": "2.50", "created_at": str(moment.year)}
     ]
     assert renderer.render([{**row, "target": None}])[0]["target"] is None
+
+
+def test_a_filterset_builds_its_form_class_once_and_each_form_its_own_fields():
+    from projects.filters import ProjectFilterSet
+
+    first = ProjectFilterSet({"status": "active"}, CRMProject.objects.all())
+    second = ProjectFilterSet({"status": "nonsense"}, CRMProject.objects.all())
+
+    assert type(first.form) is type(second.form)
+    assert first.form.fields["status"] is not second.form.fields["status"]
+    assert first.form.is_valid() and not second.form.is_valid()
