@@ -155,7 +155,8 @@ class ApiTokenAuthentication(TokenAuthentication):
     """`Authorization: Token <key>` checked against knox's hashed, expiring tokens. Listed
     first so anonymous requests get 401, not 403.
 
-    One query per request: the tokens with the key's prefix, with their user. Knox's own check
+    One query per request: the tokens with the key's prefix, with their user and the user's
+    roles (core.permissions.role_annotations, so they need no query of their own). Knox's check
     also reads every other token of the user on each request, to delete the expired ones; here
     an expired token is deleted when it is presented (and refused), and a user's other expired
     tokens when they are issued a new one (core.tokens.issue_token)."""
@@ -167,9 +168,11 @@ class ApiTokenAuthentication(TokenAuthentication):
             digest = hash_token(key)
         except (UnicodeDecodeError, TypeError, binascii.Error):
             raise invalid from None
-        candidates = AuthToken.objects.filter(
-            token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH]
-        ).select_related("user")
+        candidates = (
+            AuthToken.objects.filter(token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH])
+            .select_related("user")
+            .annotate(**permissions.role_annotations("user_id"))
+        )
         for auth_token in candidates:
             if not compare_digest(digest, auth_token.digest):
                 continue
@@ -178,6 +181,7 @@ class ApiTokenAuthentication(TokenAuthentication):
                 raise invalid
             if knox_settings.AUTO_REFRESH and auth_token.expiry:
                 self.renew_token(auth_token)
+            permissions.remember_roles(auth_token.user, auth_token)
             return self.validate_user(auth_token)
         raise invalid
 

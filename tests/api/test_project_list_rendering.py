@@ -132,8 +132,8 @@ def test_the_list_answers_what_the_detail_endpoint_answers(api, viewer):
         assert row == client.get(f"/api/projects/{row['id']}/").json()
 
 
-def test_the_project_list_reads_a_page_in_nine_queries(api, viewer):
-    """The token with its user, the roles, the count, the page's ids, then one query per part
+def test_the_project_list_reads_a_page_in_eight_queries(api, viewer):
+    """The token with its user and roles, the count, the page's ids, then one query per part
     of the page: projects with their figures, links, metrics, phases, check-ins."""
     generate_portfolio(Shape(projects=30, features_per_project=2, seed=2))
     client = api(viewer)
@@ -141,7 +141,7 @@ def test_the_project_list_reads_a_page_in_nine_queries(api, viewer):
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/api/projects/?page_size=20").status_code == 200
 
-    assert len(queries.captured_queries) == 9, "\n".join(
+    assert len(queries.captured_queries) == 8, "\n".join(
         q["sql"][:150] for q in queries.captured_queries
     )
 

@@ -68,7 +68,7 @@ def test_a_token_is_refused_after_it_expires(viewer, settings):
     assert not AuthToken.objects.filter(user=viewer).exists()  # knox removes it on sight
 
 
-def test_a_request_reads_its_token_and_user_in_one_query(viewer):
+def test_a_request_reads_its_token_user_and_roles_in_one_query(viewer):
     client = _client(_sign_in()["token"])
 
     with CaptureQueriesContext(connection) as queries:
@@ -76,7 +76,26 @@ def test_a_request_reads_its_token_and_user_in_one_query(viewer):
 
     token_queries = [q["sql"] for q in queries.captured_queries if "knox_authtoken" in q["sql"]]
     assert len(token_queries) == 1, token_queries
-    assert "auth_user" in token_queries[0]  # the user comes with it
+    assert "auth_user" in token_queries[0]  # the user comes with it, and their roles:
+    role_queries = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "auth_user_groups" in q["sql"] and "knox_authtoken" not in q["sql"]
+    ]
+    assert role_queries == []
+
+
+@pytest.mark.parametrize("roles", [[], ["viewer"], ["executive", "sponsor"]])
+def test_a_token_request_reads_the_users_roles_as_stored_each_time(roles, api):
+    from core.permissions import user_roles
+    from tests.factories import UserFactory
+
+    user = UserFactory(roles=roles)
+    client = api(user)
+
+    assert user_roles(client.get("/api/goals/").wsgi_request.user) == frozenset(roles)
+    user.groups.clear()
+    assert user_roles(client.get("/api/goals/").wsgi_request.user) == frozenset()
 
 
 def test_a_token_of_the_wrong_key_is_refused_even_with_a_known_prefix(viewer):
