@@ -2,6 +2,7 @@
 schema's error responses and the service-calling viewset."""
 
 import binascii
+import functools
 from collections.abc import Callable, Mapping
 from hmac import compare_digest
 from typing import Any
@@ -168,10 +169,8 @@ class ApiTokenAuthentication(TokenAuthentication):
             digest = hash_token(key)
         except (UnicodeDecodeError, TypeError, binascii.Error):
             raise invalid from None
-        candidates = (
-            AuthToken.objects.filter(token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH])
-            .select_related("user")
-            .annotate(**permissions.role_annotations("user_id"))
+        candidates = _tokens_with_user_and_roles().filter(
+            token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH]
         )
         for auth_token in candidates:
             if not compare_digest(digest, auth_token.digest):
@@ -184,6 +183,15 @@ class ApiTokenAuthentication(TokenAuthentication):
             permissions.remember_roles(auth_token.user, auth_token)
             return self.validate_user(auth_token)
         raise invalid
+
+
+@functools.cache
+def _tokens_with_user_and_roles() -> Any:
+    # Built once per process and cloned for each request: resolving the role subqueries cost
+    # more than running them. Never evaluated itself; depends on no setting or request.
+    return AuthToken.objects.select_related("user").annotate(
+        **permissions.role_annotations("user_id")
+    )
 
 
 API_AUTHENTICATION = [ApiTokenAuthentication, SessionAuthentication]
