@@ -37,4 +37,5 @@ EXPOSE 8000
 # or another address. The container's own loopback is always trusted: the compose healthcheck
 # asks from there as the proxy would.
 ENV FORWARDED_ALLOW_IPS=127.0.0.1
-CMD ["sh", "-c", "gunicorn crm_alignment.wsgi:application --bind 0.0.0.0:8000 --workers ${GUNICORN_WORKERS:-3} --access-logfile - --forwarded-allow-ips=\"127.0.0.1,${FORWARDED_ALLOW_IPS:-127.0.0.1}\""]
+# Workers (GUNICORN_WORKERS) come from gunicorn.conf.py, the file `manage.py bench` measures.
+CMD ["sh", "-c", "gunicorn -c gunicorn.conf.py crm_alignment.wsgi:application --bind 0.0.0.0:8000 --access-logfile - --forwarded-allow-ips=\"127.0.0.1,${FORWARDED_ALLOW_IPS:-127.0.0.1}\""]

@@ -7,7 +7,7 @@ a page shows the error next to the field and lists as if the parameter were abse
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import django_filters
@@ -176,16 +176,49 @@ class FilterSet(django_filters.FilterSet):
     ) -> None:
         super().__init__(QueryDict() if data is None else data, queryset, request=request, **kwargs)
 
+    def get_form_class(self) -> type[forms.Form]:
+        # django-filter builds the form class, and every filter's form field, for each request;
+        # they depend only on the declared filters, so each FilterSet class builds it once.
+        # (Each form still gets its own copies of the fields, as any Django form does.)
+        cls = type(self)
+        form_class = cls.__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            cls._form_class = form_class
+        return form_class
+
     def cleaned(self) -> dict[str, Any]:
         """The valid values (refused ones are left out), validating the form if need be."""
         self.form.errors  # noqa: B018 - validates the form on first use
         return self.form.cleaned_data
 
+    # Per-row figures (name → a function making its expression) that filters and orderings may
+    # name but the queryset does not carry: each is aliased only when a filter with a value, or
+    # the ordering, names it. Resolving a figure's subqueries costs Django time on every request
+    # even when the SQL leaves it out.
+    figures: Mapping[str, Callable[[], Any]] = {}
+
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         cleaned = self.cleaned()
+        needed = self._figures_named(cleaned)
+        if needed:
+            queryset = queryset.alias(**{name: self.figures[name]() for name in needed})
         for name, filter_ in self.filters.items():
             queryset = filter_.filter(queryset, cleaned.get(name))
         return queryset
+
+    def _figures_named(self, cleaned: Mapping[str, Any]) -> list[str]:
+        if not self.figures:
+            return []
+        named = []
+        for name, filter_ in self.filters.items():
+            value = cleaned.get(name)
+            if isinstance(filter_, OrderingFilter):
+                named += [field.lstrip("-") for field in filter_.order_fields(value or [])]
+            elif value not in (None, "", [], ()):
+                named.append(filter_.field_name)
+        roots = dict.fromkeys(field.split("__")[0] for field in named)
+        return [root for root in roots if root in self.figures]
 
     def ordering_key(self) -> str:
         """The ordering the rows are in, as `?ordering=` spells it (for the column headers)."""

@@ -3,7 +3,8 @@
 Knox stores only a SHA-512 digest of each token and its first characters (`token_key`, to
 find it and to show the user which token is which), with an expiry of API_TOKEN_TTL days. A
 password change or deactivation revokes every token of the user (core.apps connects
-`revoke_on_credentials_change` to the user model's post_save).
+`revoke_on_credentials_change` to the user model's post_save). Expired tokens are deleted when
+presented (core.api_base.ApiTokenAuthentication) and when their user is issued a new one.
 """
 
 from datetime import datetime
@@ -15,7 +16,9 @@ from knox.models import AuthToken
 
 
 def issue_token(user: Any) -> tuple[str, datetime | None]:
-    """A new token for the user: the key (shown once, never stored) and its expiry."""
+    """A new token for the user: the key (shown once, never stored) and its expiry. The user's
+    expired tokens go meanwhile (the API's authentication deletes only the one presented)."""
+    AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
     instance, key = AuthToken.objects.create(user=user)
     return key, instance.expiry
 

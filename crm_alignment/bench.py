@@ -9,7 +9,11 @@ Per scale: generate the portfolio (crm_alignment.portfolio) in the current datab
   removed (or restored), in milliseconds;
 - every alignment page and the main lists, through Django's test client signed in as an
   executive: p50/p95 time, queries, rows fetched from the database, response size, and how
-  much the process's peak memory grew.
+  much the process's peak memory grew;
+- throughput (PostgreSQL only): `/api/projects/` on gunicorn started as production runs it
+  (crm_alignment.throughput), signed in with an API token, driven by N concurrent connections
+  for a fixed time: requests per second, p50/p95 latency and errors. The tables the list reads
+  are vacuumed and analysed first, as autovacuum would have done by then.
 
 Honest by construction: nothing is cached between runs except what the app caches itself;
 pages are timed with DEBUG off, as in production. On PostgreSQL the flag table is vacuumed and
@@ -24,27 +28,43 @@ import math
 import os
 import platform
 import resource
+import secrets
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection, transaction
 from django.db.backends.utils import CursorDebugWrapper
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
+from knox.settings import CONSTANTS
 
 from alignment import engine
 from alignment.models import Flag, Scan, ScanState, Snapshot
+from core import tokens
 from core.roles import Role
-from projects.models import CRMProject, Feature, ProjectStatus
+from projects.models import (
+    CRMProject,
+    Feature,
+    FeatureLink,
+    ProjectCheckIn,
+    ProjectLink,
+    ProjectStatus,
+    RoadmapPhase,
+    SuccessMetric,
+)
 
+from . import throughput
 from .portfolio import Shape, generate_portfolio
 
 # (label, URL name, query string)
@@ -58,6 +78,8 @@ PAGES: list[tuple[str, str, str]] = [
     ("/api/flags/?state=open", "api:flag-list", "state=open"),
     ("/api/alignment/summary/", "api:alignment-summary", ""),
 ]
+# The list driven under load on gunicorn.
+THROUGHPUT_URL = ("/api/projects/", "api:project-list")
 
 
 class BenchError(Exception):
@@ -91,6 +113,8 @@ class ScaleResult:
     oracle_differences: list[str] = field(default_factory=list)
     recheck_ms: list[float] = field(default_factory=list)
     pages: list[PageResult] = field(default_factory=list)
+    load: throughput.LoadResult | None = None
+    server: str = ""
 
     @property
     def steady(self) -> float:
@@ -286,6 +310,70 @@ def measure_pages(result: ScaleResult, *, repeat: int, budget: float) -> None:
             )
 
 
+# What /api/projects/ reads: vacuumed and analysed before it is driven (see _vacuum_list).
+_LIST_TABLES = [
+    CRMProject,
+    ProjectLink,
+    Feature,
+    FeatureLink,
+    SuccessMetric,
+    RoadmapPhase,
+    ProjectCheckIn,
+]
+
+
+def _vacuum_list() -> None:
+    """Before the throughput step, what autovacuum does soon after a portfolio is written (the
+    visibility map lets the list's count read only the index; fresh statistics). A scratch
+    database may run with autovacuum off; production's has it on (README, Scans)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in _LIST_TABLES)
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {tables}")
+
+
+def measure_throughput(result: ScaleResult, options: Options) -> None:
+    """`/api/projects/` on gunicorn under `options.connections` concurrent connections.
+
+    An executive is given a password for the run (the generated ones have none), signs in at
+    POST /api/auth/token/ like any API client, and the list is requested with that token. The
+    password and the token are taken away again, and gunicorn is stopped, whatever happens."""
+    user = _executive()
+    users = get_user_model().objects
+    saved_password = user.password
+    password = secrets.token_urlsafe(24)
+    key = ""
+    try:
+        env = throughput.production_environment()
+        result.server = throughput.describe(throughput.server_settings(env))
+        # Hashed with production's default hasher whatever this process's settings say (the
+        # test settings hash with MD5, which the server's production settings do not accept).
+        # A plain update, put back below: the save signal would revoke the user's tokens.
+        hasher = PBKDF2PasswordHasher()
+        users.filter(pk=user.pk).update(password=hasher.encode(password, hasher.salt()))
+        _vacuum_list()
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-gunicorn-") as folder,
+            throughput.gunicorn(env, Path(folder) / "gunicorn.log") as server,
+        ):
+            key = server.sign_in(user.get_username(), password)
+            result.load = throughput.drive(
+                server.port,
+                reverse(THROUGHPUT_URL[1]),
+                headers={"Authorization": f"Token {key}"},
+                connections=options.connections,
+                seconds=options.duration,
+                warmup=options.warmup,
+            )
+    except throughput.ServerError as exc:
+        raise BenchError(str(exc)) from exc
+    finally:
+        users.filter(pk=user.pk).update(password=saved_password)
+        if key:
+            tokens.revoke_token(user, key[: CONSTANTS.TOKEN_KEY_LENGTH])
+
+
 # --- Running and reporting ----------------------------------------------------------------------
 
 
@@ -297,6 +385,10 @@ class Options:
     recheck_runs: int = 6
     repeat: int = 5
     page_budget: float = 60.0
+    throughput: bool = True
+    connections: int = 10
+    duration: float = 10.0
+    warmup: float = 2.0
 
 
 def run_scale(
@@ -325,6 +417,14 @@ def run_scale(
         measure_recheck(result, runs=options.recheck_runs)
     write("Timing pages …")
     measure_pages(result, repeat=options.repeat, budget=options.page_budget)
+    if options.throughput and connection.vendor != "postgresql":
+        write("No throughput measure: gunicorn shares the database only on PostgreSQL.")
+    elif options.throughput:
+        write(
+            f"Driving {THROUGHPUT_URL[0]} on gunicorn with {options.connections} connections "
+            f"for {options.duration:g} s …"
+        )
+        measure_throughput(result, options)
     return result
 
 
@@ -392,6 +492,16 @@ def report_scale(result: ScaleResult) -> list[str]:
             f"{_ms(page.percentile(95)):>9}{page.queries:>9}{page.rows:>10,}"
             f"{page.size / 1024:>9,.0f}{page.rss_growth_kb / 1024:>9,.0f}"
         )
+    if result.load is not None:
+        load = result.load
+        lines.append(
+            f"{THROUGHPUT_URL[0] + ' on gunicorn':<28}{load.per_second:>7.0f} req/s  "
+            f"p50 {_ms(load.percentile(50))} ms, p95 {_ms(load.percentile(95))} ms, "
+            f"{load.errors} errors ({load.requests:,} requests, {load.connections} connections, "
+            f"{load.seconds:g} s; {result.server})"
+        )
+        if load.first_error:
+            lines.append(f"    first error: {load.first_error}")
     return lines
 
 
@@ -439,6 +549,19 @@ def report_summary(results: list[ScaleResult]) -> list[str]:
 
     for index, (label, _, _) in enumerate(PAGES):
         row(f"{label} p50 / p95 (queries, rows, size)", page_cell(index))
+
+    def load_cell(r: ScaleResult) -> str:
+        load = r.load
+        if load is None:
+            return "—"
+        return (
+            f"{load.per_second:,.0f} req/s ({_ms(load.percentile(50))} / "
+            f"{_ms(load.percentile(95))} ms, {load.errors} errors; {load.connections} "
+            f"connections, {r.server})"
+        )
+
+    if any(r.load is not None for r in results):
+        row(f"{THROUGHPUT_URL[0]} on gunicorn: req/s (p50 / p95, errors)", load_cell)
 
     def largest_growth(r: ScaleResult) -> str:
         page = max(r.pages, key=lambda p: p.rss_growth_kb)

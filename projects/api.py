@@ -3,10 +3,13 @@
 Serializers parse and render; every write goes through projects.services, every read through
 projects.selectors, every check through core.permissions."""
 
+import functools
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Model, Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -15,7 +18,7 @@ from rest_framework.relations import PKOnlyObject
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core import permissions
+from core import money, permissions
 from core.api_base import (
     MAX_ID,
     MAX_LIST_LENGTH,
@@ -27,6 +30,7 @@ from core.api_base import (
     actor,
     expected_version,
 )
+from core.lists import RowRenderer
 from core.services import Version
 from strategies.models import CRMStrategy
 
@@ -99,11 +103,12 @@ class LinkSerializer(serializers.Serializer):
     weight = serializers.IntegerField(min_value=1, max_value=100, allow_null=True, required=False)
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        return {
-            "crm_strategy": instance.crm_strategy_id,
-            "rationale": instance.rationale,
-            "weight": instance.weight,
-        }
+        return link_representation(instance.crm_strategy_id, instance.rationale, instance.weight)
+
+
+def link_representation(crm_strategy_id: int, rationale: str, weight: int | None) -> dict[str, Any]:
+    """How the API shows one link (a project's or a feature's)."""
+    return {"crm_strategy": crm_strategy_id, "rationale": rationale, "weight": weight}
 
 
 class LinkedStrategiesField(IdListField):
@@ -373,6 +378,84 @@ def project_queryset() -> Any:
     )
 
 
+# The project list's fields that `project_list_results` puts into each row itself; the others
+# are the row's columns, rendered by ProjectSerializer's own fields (core.lists.RowRenderer).
+_PROJECT_PARTS = ("metrics", "phases", "check_ins")
+_PROJECT_GIVEN = (
+    "currency",
+    "crm_strategies",
+    "links",
+    "is_linked",
+    "is_traceable",
+    *_PROJECT_PARTS,
+)
+
+
+@functools.cache
+def _renderers() -> tuple[RowRenderer, dict[str, tuple[type[Model], RowRenderer]]]:
+    parts = {
+        "metrics": (SuccessMetric, RowRenderer(NestedMetricSerializer)),
+        "phases": (RoadmapPhase, RowRenderer(NestedPhaseSerializer)),
+        "check_ins": (ProjectCheckIn, RowRenderer(NestedCheckInSerializer)),
+    }
+    return RowRenderer(ProjectSerializer, given=_PROJECT_GIVEN), parts
+
+
+def project_list_results(ids: Sequence[int]) -> list[dict[str, Any]]:
+    """What ProjectSerializer shows for each of these projects, in the order of `ids`: a page of
+    the project list. Five queries whatever the page's size (the projects with their budgets and
+    feature counts; their links, each with whether it traces; their metrics, phases and
+    check-ins), read as plain rows rather than model instances and rendered by the serializer's
+    own fields. Whether a project is linked and traceable follows from its links, read anyway:
+    linked when it has one, traceable when one of them traces (projects.trace)."""
+    if not ids:
+        return []
+    project_renderer, part_renderers = _renderers()
+    links: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for link in (
+        selectors.project_links_with_trace()
+        .filter(project_id__in=ids)
+        .values("project_id", "crm_strategy_id", "rationale", "weight", "is_traceable")
+    ):
+        links[link["project_id"]].append(link)
+    parts: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    for name, (model, renderer) in part_renderers.items():
+        # In the model's own order, as the serializer's nested lists show them.
+        grouped = parts[name] = defaultdict(list)
+        rows = list(
+            model._default_manager.filter(project_id__in=ids).values(
+                "project_id", *renderer.columns
+            )
+        )
+        for row, shown in zip(rows, renderer.render(rows), strict=True):
+            grouped[row["project_id"]].append(shown)
+    found = {
+        row["id"]: row
+        for row in selectors.projects_with_figures()
+        .filter(pk__in=ids)
+        .values(*project_renderer.columns)
+    }
+    currency = money.currency()
+    page = []
+    for pk in ids:
+        project = found.get(pk)
+        if project is None:
+            continue
+        own = links[pk]
+        project["currency"] = currency
+        project["crm_strategies"] = [link["crm_strategy_id"] for link in own]
+        project["links"] = [
+            link_representation(link["crm_strategy_id"], link["rationale"], link["weight"])
+            for link in own
+        ]
+        project["is_linked"] = bool(own)
+        project["is_traceable"] = trace.traceable_from_links(link["is_traceable"] for link in own)
+        for name in _PROJECT_PARTS:
+            project[name] = parts[name][pk]
+        page.append(project)
+    return project_renderer.render(page)
+
+
 class ProjectViewSet(ServiceViewSet):
     """CRM projects. Managers create and edit their own; the sponsor or an executive approves
     (POST /projects/{id}/approve/, served by alignment.api). A project that was approved or
@@ -389,9 +472,14 @@ class ProjectViewSet(ServiceViewSet):
             return self.visible(selectors.projects_to_list())
         return self.visible(project_queryset())
 
-    def page_rows(self) -> Any:
-        # The list's traceability, counts and nested parts: for the page's projects only.
-        return project_queryset()
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The list filters, orders and paginates ids; the page's projects are then read and
+        # rendered as plain rows (project_list_results), the serializer's output without its
+        # per-row cost: this is the API's busiest endpoint.
+        ids = self.paginate_queryset(
+            self.filter_queryset(self.get_queryset()).values_list("pk", flat=True)
+        )
+        return self.get_paginated_response(project_list_results(list(ids or ())))
 
     def delete_service(self, instance: CRMProject, version: Version = None) -> None:
         services.project_delete(actor=self.request.user, project_id=instance.pk, version=version)

@@ -25,7 +25,7 @@ from .models import (
     RoadmapPhase,
     SuccessMetric,
 )
-from .selectors import project_managers
+from .selectors import PROJECT_FIGURES, project_managers
 
 # Name → ORDER BY fields; "-name" reverses them. The pages' column headers use these names.
 PROJECT_ORDERINGS = {
@@ -62,7 +62,8 @@ class DepartmentFilter(django_filters.Filter):
 
 class ProjectFilterSet(FilterSet):
     """Projects by status, people, department, the strategies and goals they serve, and whether
-    they are linked or traceable (the queryset annotates `is_linked` and `is_traceable`).
+    they are linked or traceable (`is_linked`, `is_traceable` and the other figures are aliased
+    when a filter or the ordering names them).
 
     The manager filter takes only people who manage a project: a manager of nothing is not a
     valid choice (400 on the API). People are typed (id, username or name), and so is the
@@ -90,6 +91,7 @@ class ProjectFilterSet(FilterSet):
         distinct=True,
     )
     ordering = OrderingFilter(orderings=PROJECT_ORDERINGS, default="title")
+    figures = PROJECT_FIGURES
 
     class Meta:
         model = CRMProject

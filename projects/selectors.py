@@ -1,6 +1,8 @@
 """Reads for projects, features and departments. What traceable and off scope mean is
 `projects.trace`; these querysets annotate with it, in the database, never a loop."""
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -20,13 +22,15 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from .models import CRMProject, Department, Feature
+from .models import CRMProject, Department, Feature, FeatureLink, ProjectLink
 from .trace import (
     feature_linked_exists,
     feature_off_scope_exists,
     feature_traceable_exists,
+    link_traceable_exists,
     project_linked_exists,
     project_traceable_exists,
+    traced_feature_links_in,
 )
 
 _MONEY = DecimalField(max_digits=16, decimal_places=2)
@@ -43,15 +47,34 @@ def _count_subquery(queryset: QuerySet[Any]) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
+def _features_traced() -> Coalesce:
+    """How many of the project's features trace: those with a link that traces, each once."""
+    traced = (
+        FeatureLink.objects.filter(feature__project=OuterRef("pk"))
+        .filter(traced_feature_links_in())
+        .order_by()
+        .values("feature__project")
+        .annotate(n=Count("feature_id", distinct=True))
+        .values("n")
+    )
+    return Coalesce(Subquery(traced, output_field=IntegerField()), Value(0))
+
+
+def _project_counts() -> dict[str, Any]:
+    """Budgets and feature counts: figures of the project's own row and its features."""
+    return {
+        "budget_capability_total": BUDGET_CAPABILITY,
+        "budget_sum": BUDGET_TOTAL,
+        "feature_count": _count_subquery(Feature.objects.filter(project=OuterRef("pk"))),
+        "features_traced": _features_traced(),
+    }
+
+
 def _project_figures() -> dict[str, Any]:
-    features = Feature.objects.filter(project=OuterRef("pk"))
     return {
         "is_linked": project_linked_exists(),
         "is_traceable": project_traceable_exists(),
-        "budget_capability_total": BUDGET_CAPABILITY,
-        "budget_sum": BUDGET_TOTAL,
-        "feature_count": _count_subquery(features),
-        "features_traced": _count_subquery(features.filter(feature_traceable_exists())),
+        **_project_counts(),
     }
 
 
@@ -62,11 +85,48 @@ def projects_with_trace() -> QuerySet[CRMProject]:
     ).annotate(**_project_figures())
 
 
+# The figures of `projects_with_trace` a project list's filters and orderings may name: its
+# FilterSet aliases one only when a filter or the ordering names it (core.filters.FilterSet).
+PROJECT_FIGURES: dict[str, Callable[[], Any]] = {
+    "is_linked": project_linked_exists,
+    "is_traceable": project_traceable_exists,
+    "budget_capability_total": lambda: BUDGET_CAPABILITY,
+    "budget_sum": lambda: BUDGET_TOTAL,
+    "feature_count": lambda: _project_counts()["feature_count"],
+    "features_traced": lambda: _project_counts()["features_traced"],
+}
+
+
 def projects_to_list() -> QuerySet[CRMProject]:
-    """Projects as a list filters, orders and paginates them: the figures of
-    `projects_with_trace` are aliases, computed only where a filter or an ordering names them;
-    the page's rows are then read from `projects_with_trace` (core.lists)."""
-    return CRMProject.objects.alias(**_project_figures())
+    """Projects as a list filters, orders and paginates them: without figures, which the
+    list's FilterSet aliases where a filter or an ordering names one (PROJECT_FIGURES), so SQL
+    computes only those; the page's rows are then read with every figure (core.lists)."""
+    return CRMProject.objects.all()
+
+
+def projects_with_figures() -> QuerySet[CRMProject]:
+    """Projects with their budgets and feature counts, no people joined and no link figures:
+    the API's project list reads its page from this as plain rows, and whether each project is
+    linked and traceable from the page's links (`project_links_with_trace`)."""
+    return _projects_with_figures().all()
+
+
+def project_links_with_trace() -> QuerySet[Any]:
+    """Project links, oldest first, each with `is_traceable` (its CRM strategy is anchored)."""
+    return _project_links_with_trace().all()
+
+
+# The two querysets above are built once per process and cloned for each use: resolving their
+# subqueries costs the busiest endpoint more than running them. They are never evaluated
+# themselves, and depend on no setting or request.
+@functools.cache
+def _projects_with_figures() -> QuerySet[CRMProject]:
+    return CRMProject.objects.annotate(**_project_counts())
+
+
+@functools.cache
+def _project_links_with_trace() -> QuerySet[Any]:
+    return ProjectLink.objects.annotate(is_traceable=link_traceable_exists()).order_by("id")
 
 
 def project_managers() -> QuerySet[Any]:
@@ -150,10 +210,13 @@ def features_to_list() -> QuerySet[Feature]:
 __all__ = [
     "BUDGET_CAPABILITY",
     "BUDGET_TOTAL",
+    "PROJECT_FIGURES",
     "features_to_list",
     "features_with_trace",
     "project_linked_exists",
+    "project_links_with_trace",
     "project_traceable_exists",
     "projects_to_list",
+    "projects_with_figures",
     "projects_with_trace",
 ]

@@ -18,13 +18,15 @@ evaluates them set-based, never a Python walk per row. The upper half is re-expo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, Value, When
+from django.db.models import BooleanField, Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.db.models.expressions import Combinable
 
 from strategies.trace import (
     anchored_crm_strategy_exists,
+    anchored_crm_strategy_ids,
     anchoring_servings,
     anchoring_step_q,
     business_strategy_live_q,
@@ -35,14 +37,33 @@ from .models import CRMProject, FeatureLink, ProjectLink
 # --- Linked and traceable -----------------------------------------------------------------
 
 
+def link_traceable_exists() -> Exists:
+    """For a ProjectLink or FeatureLink queryset (filter or annotate): the link's CRM strategy
+    is anchored, so the link traces."""
+    return anchored_crm_strategy_exists("crm_strategy_id")
+
+
 def traceable_project_links() -> QuerySet[ProjectLink]:
     """Project links whose CRM strategy is anchored: what a project's traceability rests on."""
-    return ProjectLink.objects.filter(anchored_crm_strategy_exists("crm_strategy_id"))
+    return ProjectLink.objects.filter(link_traceable_exists())
 
 
 def traceable_feature_links() -> QuerySet[FeatureLink]:
     """Feature links whose CRM strategy is anchored."""
-    return FeatureLink.objects.filter(anchored_crm_strategy_exists("crm_strategy_id"))
+    return FeatureLink.objects.filter(link_traceable_exists())
+
+
+def traced_feature_links_in() -> Q:
+    """For a FeatureLink queryset: the link traces (its CRM strategy is anchored), as an `__in`
+    over the anchored set rather than an `Exists` per link — for statements that test many
+    links at once, such as counting a page of projects' traced features."""
+    return Q(crm_strategy_id__in=anchored_crm_strategy_ids())
+
+
+def traceable_from_links(links_traceable: Iterable[bool]) -> bool:
+    """A project (feature) is traceable when one of its links is: from its links, each annotated
+    with `link_traceable_exists()` (a list that reads the page's links anyway)."""
+    return any(links_traceable)
 
 
 def project_linked_exists(ref: str = "pk") -> Exists:
@@ -163,6 +184,7 @@ def project_trace(project: CRMProject | int) -> list[dict[str, Any]]:
 
 __all__ = [
     "anchored_crm_strategy_exists",
+    "anchored_crm_strategy_ids",
     "anchoring_servings",
     "anchoring_step_q",
     "business_strategy_live_q",
@@ -170,11 +192,14 @@ __all__ = [
     "feature_linked_exists",
     "feature_off_scope_exists",
     "feature_traceable_exists",
+    "link_traceable_exists",
     "off_scope_feature_links",
     "project_linked_exists",
     "project_serves_exists",
     "project_trace",
     "project_traceable_exists",
     "traceable_feature_links",
+    "traceable_from_links",
     "traceable_project_links",
+    "traced_feature_links_in",
 ]

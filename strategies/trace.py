@@ -13,6 +13,8 @@ They are database expressions (Q objects and `Exists`), so every list evaluates 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from goals.models import GoalStatus
@@ -48,8 +50,17 @@ def anchored_crm_strategy_exists(crm_strategy_ref: str = "pk") -> Exists:
     return Exists(anchoring_servings().filter(crm_strategy=OuterRef(crm_strategy_ref)))
 
 
+def anchored_crm_strategy_ids() -> QuerySet[Any]:
+    """The ids of the anchored CRM strategies (an id once per anchoring serving), for an `__in`
+    lookup: the same set `anchored_crm_strategy_exists` tests, as a set PostgreSQL builds once
+    per statement and hashes, where the `Exists` walks the chain again for every row it is
+    asked about (hundreds of feature links in one statement)."""
+    return anchoring_servings().values("crm_strategy_id")
+
+
 __all__ = [
     "anchored_crm_strategy_exists",
+    "anchored_crm_strategy_ids",
     "anchoring_servings",
     "anchoring_step_q",
     "business_strategy_live_q",

@@ -4,6 +4,8 @@ revoked by a password change or deactivation."""
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -64,6 +66,72 @@ def test_a_token_is_refused_after_it_expires(viewer, settings):
 
     assert _client(key).get("/api/goals/").status_code == 401
     assert not AuthToken.objects.filter(user=viewer).exists()  # knox removes it on sight
+
+
+def test_a_request_reads_its_token_user_and_roles_in_one_query(viewer):
+    client = _client(_sign_in()["token"])
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/departments/").status_code == 200
+
+    token_queries = [q["sql"] for q in queries.captured_queries if "knox_authtoken" in q["sql"]]
+    assert len(token_queries) == 1, token_queries
+    assert "auth_user" in token_queries[0]  # the user comes with it, and their roles:
+    role_queries = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "auth_user_groups" in q["sql"] and "knox_authtoken" not in q["sql"]
+    ]
+    assert role_queries == []
+
+
+@pytest.mark.parametrize("roles", [[], ["viewer"], ["executive", "sponsor"]])
+def test_a_token_request_reads_the_users_roles_as_stored_each_time(roles, api):
+    from core.permissions import user_roles
+    from tests.factories import UserFactory
+
+    user = UserFactory(roles=roles)
+    client = api(user)
+
+    assert user_roles(client.get("/api/goals/").wsgi_request.user) == frozenset(roles)
+    user.groups.clear()
+    assert user_roles(client.get("/api/goals/").wsgi_request.user) == frozenset()
+
+
+def test_a_token_of_the_wrong_key_is_refused_even_with_a_known_prefix(viewer):
+    key = _sign_in()["token"]
+    forged = key[:15] + ("0" if key[15] != "0" else "1") + key[16:]
+
+    assert _client(forged).get("/api/goals/").status_code == 401
+    assert _client(key).get("/api/goals/").status_code == 200
+
+
+def test_a_token_header_that_is_not_utf8_is_refused_with_401(viewer):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token \xe9\xe9")
+
+    assert client.get("/api/goals/").status_code == 401
+
+
+def test_issuing_a_token_deletes_the_users_expired_tokens_only(viewer, pm):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    expired, valid = _sign_in()["token"], _sign_in()["token"]
+    someone_elses = token_for(pm)
+    AuthToken.objects.filter(token_key=expired[:15]).update(
+        expiry=timezone.now() - timedelta(seconds=1)
+    )
+    AuthToken.objects.filter(user=pm).update(expiry=timezone.now() - timedelta(seconds=1))
+
+    new = _sign_in()["token"]
+
+    assert set(AuthToken.objects.filter(user=viewer).values_list("token_key", flat=True)) == {
+        valid[:15],
+        new[:15],
+    }
+    assert AuthToken.objects.filter(token_key=someone_elses[:15]).exists()
 
 
 def test_delete_revokes_the_token_used_and_only_that_one(viewer):

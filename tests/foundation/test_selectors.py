@@ -72,6 +72,24 @@ def test_projects_count_their_features_and_the_traced_ones():
     assert (project.feature_count, project.features_traced) == (3, 1)
 
 
+def test_a_feature_counts_once_as_traced_however_many_of_its_links_trace():
+    link = ProjectLinkFactory()
+    twice = FeatureFactory(project=link.project)
+    FeatureLinkFactory(feature=twice, crm_strategy=link.crm_strategy)
+    FeatureLinkFactory(feature=twice, crm_strategy=CRMStrategyFactory())
+    mixed = FeatureFactory(project=link.project)
+    FeatureLinkFactory(feature=mixed, crm_strategy=_retired_chain_crm())
+    FeatureLinkFactory(feature=mixed, crm_strategy=link.crm_strategy)
+    # A CRM strategy serving two live business strategies is anchored twice over.
+    doubly = CRMStrategyFactory(serves=[BusinessStrategyFactory(), BusinessStrategyFactory()])
+    FeatureLinkFactory(feature=FeatureFactory(project=link.project), crm_strategy=doubly)
+    FeatureLinkFactory(feature=FeatureFactory(), crm_strategy=doubly)  # another project's
+
+    project = projects_with_trace().get(pk=link.project_id)
+
+    assert (project.feature_count, project.features_traced) == (3, 3)
+
+
 def test_projects_carry_their_budget_sums():
     project = ProjectFactory(
         budget_technology=100, budget_people=10, budget_process=5, budget_training=3

@@ -31,8 +31,9 @@ class Command(BaseCommand):
     help = (
         "Generate a portfolio per scale in the CURRENT database (point DATABASE_URL at a "
         "scratch database) — or --reuse the one there — and print full-scan times against the "
-        "raw-SQL oracle, the re-check after one edit, and p50/p95 of the alignment pages and "
-        "main lists. Between scales the generated portfolio is deleted; the last one is kept."
+        "raw-SQL oracle, the re-check after one edit, p50/p95 of the alignment pages and main "
+        "lists, and the requests per second /api/projects/ serves on gunicorn under concurrent "
+        "connections. Between scales the generated portfolio is deleted; the last one is kept."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -55,6 +56,20 @@ class Command(BaseCommand):
         )
         parser.add_argument("--steady-runs", type=int, default=1, help="Steady full scans.")
         parser.add_argument("--recheck-runs", type=int, default=6, help="Re-checks timed.")
+        parser.add_argument(
+            "--no-throughput",
+            action="store_true",
+            help="Skip driving /api/projects/ on gunicorn (which needs PostgreSQL).",
+        )
+        parser.add_argument(
+            "--connections", type=int, default=10, help="Concurrent connections (throughput)."
+        )
+        parser.add_argument(
+            "--duration", type=float, default=10.0, help="Seconds measured (throughput)."
+        )
+        parser.add_argument(
+            "--warmup", type=float, default=2.0, help="Seconds of warm-up before (throughput)."
+        )
         parser.add_argument("--force", action="store_true", help="Run even with DJANGO_DEBUG off.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -81,7 +96,15 @@ class Command(BaseCommand):
             recheck_runs=options["recheck_runs"],
             repeat=options["repeat"],
             page_budget=options["page_budget"],
+            throughput=not options["no_throughput"],
+            connections=options["connections"],
+            duration=options["duration"],
+            warmup=options["warmup"],
         )
+        if settings.connections < 1 or settings.duration <= 0 or settings.warmup < 0:
+            raise CommandError(
+                "--connections must be 1 or more, --duration more than 0, --warmup 0 or more."
+            )
         oracle = load_oracle()
         if oracle is None:
             self.stdout.write("The raw-SQL oracle (tests/) is not installed: no ratio.")

@@ -1,0 +1,199 @@
+"""The project list renders its page from plain rows (projects.api.project_list_results), not
+through ProjectSerializer; what it answers must be exactly what the serializer shows for each
+project — the detail endpoint's answer — field for field, in the same order, on a generated
+portfolio with every rule's condition in it and on hand-made edge cases."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework import serializers
+
+from core.lists import RowRenderer
+from crm_alignment.portfolio import Shape, generate_portfolio
+from projects.api import NestedMetricSerializer, ProjectSerializer, project_queryset
+from projects.models import CRMProject, SuccessMetric
+from tests.factories import (
+    CRMStrategyFactory,
+    FeatureFactory,
+    FeatureLinkFactory,
+    ProjectCheckInFactory,
+    ProjectFactory,
+    ProjectLinkFactory,
+    RoadmapPhaseFactory,
+    SuccessMetricFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _serialized(ids):
+    """What ProjectSerializer shows for these projects (the detail endpoint's body)."""
+    projects = project_queryset().in_bulk(ids)
+    return [dict(ProjectSerializer(projects[pk]).data) for pk in ids]
+
+
+def _listed(client, query=""):
+    response = client.get(f"/api/projects/?page_size=200{query}")
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def _as_json(rows):
+    """Through the JSON renderer, as a client sees the serializer's output."""
+    import json
+
+    from rest_framework.renderers import JSONRenderer
+
+    return json.loads(JSONRenderer().render(rows))
+
+
+@pytest.mark.parametrize(
+    "query", ["", "&ordering=-budget_total", "&is_traceable=false", "&ordering=feature_count"]
+)
+def test_the_list_shows_what_the_serializer_shows_on_a_generated_portfolio(api, viewer, query):
+    generate_portfolio(Shape(projects=60, features_per_project=3, seed=5))
+
+    listed = _listed(api(viewer), query)
+
+    assert listed, "the list is empty"
+    expected = _as_json(_serialized([row["id"] for row in listed]))
+    for row, want in zip(listed, expected, strict=True):
+        assert row == want
+        assert list(row) == list(want)  # the same keys in the same order
+
+
+def test_the_list_shows_the_edge_cases_as_the_serializer_does(api, viewer, settings):
+    settings.TIME_ZONE = "Europe/Berlin"  # datetimes shown with an offset, not "Z"
+    anchored = CRMStrategyFactory()
+    broken = CRMStrategyFactory(serves=[])
+    approver = UserFactory(roles=["executive"])
+    bare = ProjectFactory(
+        title="Ünïcode — “quoted” & <tagged>",
+        department=None,
+        sponsor=None,
+        budget_technology=Decimal("0"),
+        budget_people=Decimal("0"),
+    )
+    full = ProjectFactory(
+        budget_technology=Decimal("123456789.56"),
+        budget_people=Decimal("0.01"),
+        budget_process=Decimal("7.10"),
+        start_date=date(2026, 1, 31),
+        end_date=None,
+        business_owner=UserFactory(),
+        approved_by=approver,
+        approved_at=timezone.now().replace(microsecond=0),
+        integration_notes="Line one\nline two",
+    )
+    ProjectLinkFactory(project=full, crm_strategy=broken, rationale="", weight=None)
+    ProjectLinkFactory(project=full, crm_strategy=anchored, weight=40)
+    only_broken = ProjectFactory()
+    ProjectLinkFactory(project=only_broken, crm_strategy=broken)
+    traced = FeatureFactory(project=full)
+    FeatureLinkFactory(feature=traced, crm_strategy=anchored)
+    FeatureLinkFactory(feature=traced, crm_strategy=broken)  # traced once, not twice
+    FeatureLinkFactory(feature=FeatureFactory(project=full), crm_strategy=broken)
+    FeatureFactory(project=full)
+    SuccessMetricFactory(project=full, name="B", baseline=None, target=Decimal("99.90"))
+    SuccessMetricFactory(project=full, name="A", current=Decimal("-3.50"))
+    RoadmapPhaseFactory(project=full, position=2, start_date=date(2026, 3, 1))
+    RoadmapPhaseFactory(project=full, position=1, start_date=None, end_date=None)
+    ProjectCheckInFactory(project=full, checked_in_on=date(2026, 2, 1))
+    ProjectCheckInFactory(project=full, checked_in_on=date(2026, 2, 2))
+
+    listed = {row["id"]: row for row in _listed(api(viewer))}
+
+    for project in (bare, full, only_broken):
+        assert listed[project.pk] == _as_json(_serialized([project.pk]))[0]
+    shown = listed[full.pk]
+    assert (shown["is_linked"], shown["is_traceable"]) == (True, True)
+    assert (shown["feature_count"], shown["features_traced"]) == (3, 1)
+    assert shown["approved_at"].endswith(("+01:00", "+02:00"))
+    assert shown["budget_total"] == "123456796.67"
+    assert [m["name"] for m in shown["metrics"]] == ["A", "B"]
+    assert (listed[only_broken.pk]["is_linked"], listed[only_broken.pk]["is_traceable"]) == (
+        True,
+        False,
+    )
+    assert (listed[bare.pk]["is_linked"], listed[bare.pk]["links"]) == (False, [])
+
+
+def test_the_list_answers_what_the_detail_endpoint_answers(api, viewer):
+    generate_portfolio(Shape(projects=15, features_per_project=2, seed=3))
+    client = api(viewer)
+
+    for row in _listed(client):
+        assert row == client.get(f"/api/projects/{row['id']}/").json()
+
+
+def test_the_project_list_reads_a_page_in_eight_queries(api, viewer):
+    """The token with its user and roles, the count, the page's ids, then one query per part
+    of the page: projects with their figures, links, metrics, phases, check-ins."""
+    generate_portfolio(Shape(projects=30, features_per_project=2, seed=2))
+    client = api(viewer)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/projects/?page_size=20").status_code == 200
+
+    assert len(queries.captured_queries) == 8, "\n".join(
+        q["sql"][:150] for q in queries.captured_queries
+    )
+
+
+def test_an_unfiltered_list_counts_and_pages_without_the_per_row_figures(api, viewer):
+    ProjectLinkFactory()
+    client = api(viewer)
+
+    with CaptureQueriesContext(connection) as plain:
+        client.get("/api/projects/")
+    with CaptureQueriesContext(connection) as filtered:
+        client.get("/api/projects/?is_traceable=true&ordering=-feature_count")
+
+    def count_sql(captured):
+        return next(q["sql"] for q in captured.captured_queries if "COUNT(*)" in q["sql"])
+
+    assert "EXISTS" not in count_sql(plain)
+    assert "EXISTS" in count_sql(filtered)  # the filter's figure is there when it is named
+
+
+def test_the_row_renderer_refuses_a_field_it_cannot_read_from_a_row():
+    with pytest.raises(ImproperlyConfigured, match="metrics"):
+        RowRenderer(ProjectSerializer, given=("currency", "crm_strategies", "links"))
+    with pytest.raises(ImproperlyConfigured, match="no field"):
+        RowRenderer(NestedMetricSerializer, given=("nonsense",))
+
+
+def test_the_row_renderer_leaves_values_it_has_no_shortcut_for_to_the_field():
+    class Odd(serializers.ModelSerializer):
+        baseline = serializers.DecimalField(max_digits=16, decimal_places=1)
+        created_at = serializers.DateTimeField(format="%Y")
+
+        class Meta:
+            model = SuccessMetric
+            fields = ["baseline", "target", "created_at"]
+
+    renderer = RowRenderer(Odd)
+    moment = timezone.now()
+    row = {"baseline": Decimal("1.25"), "target": Decimal("2.5"), "created_at": moment}
+
+    assert renderer.render([row]) == [
+        {"baseline": "1.2", "target": "2.50", "created_at": str(moment.year)}
+    ]
+    assert renderer.render([{**row, "target": None}])[0]["target"] is None
+
+
+def test_a_filterset_builds_its_form_class_once_and_each_form_its_own_fields():
+    from projects.filters import ProjectFilterSet
+
+    first = ProjectFilterSet({"status": "active"}, CRMProject.objects.all())
+    second = ProjectFilterSet({"status": "nonsense"}, CRMProject.objects.all())
+
+    assert type(first.form) is type(second.form)
+    assert first.form.fields["status"] is not second.form.fields["status"]
+    assert first.form.is_valid() and not second.form.is_valid()
