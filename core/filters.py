@@ -200,7 +200,10 @@ class FilterSet(django_filters.FilterSet):
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         cleaned = self.cleaned()
-        needed = self._figures_named(cleaned)
+        # A queryset that annotates a figure itself keeps it (re-aliasing would drop it).
+        needed = [
+            name for name in self._figures_named(cleaned) if name not in queryset.query.annotations
+        ]
         if needed:
             queryset = queryset.alias(**{name: self.figures[name]() for name in needed})
         for name, filter_ in self.filters.items():

@@ -197,3 +197,16 @@ def test_a_filterset_builds_its_form_class_once_and_each_form_its_own_fields():
     assert type(first.form) is type(second.form)
     assert first.form.fields["status"] is not second.form.fields["status"]
     assert first.form.is_valid() and not second.form.is_valid()
+
+
+def test_a_filterset_keeps_a_figure_its_queryset_annotates_itself():
+    from django.db.models import Value
+
+    from projects.filters import ProjectFilterSet
+
+    ProjectFactory()
+    annotated = CRMProject.objects.annotate(feature_count=Value(7))
+
+    rows = ProjectFilterSet({"ordering": "-feature_count"}, annotated).qs
+
+    assert [project.feature_count for project in rows] == [7]
