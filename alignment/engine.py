@@ -484,10 +484,8 @@ def _in_scope(scope: Scope, pairs: list[_Pair]) -> Q:
     else:
         q = Q(pk__in=[])
         for pair in pairs:
-            q |= Q(
-                scope.flag_q(pair.kind, pair.subject_type),
-                *[],
-                **{"rule": pair.rule.code, "subject_type": pair.subject_type},
+            q |= scope.flag_q(pair.kind, pair.subject_type) & Q(
+                rule=pair.rule.code, subject_type=pair.subject_type
             )
     return q & Q(state__in=UNRESOLVED_STATES)
 
