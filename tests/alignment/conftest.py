@@ -57,3 +57,15 @@ def all_unresolved() -> set[tuple[str, str]]:
 @pytest.fixture
 def healthy(db):
     return healthy_project()
+
+
+@pytest.fixture
+def queued_rechecks(monkeypatch):
+    """The re-checks edits queue, as the argument lists they were queued with (not run)."""
+    from alignment import tasks
+
+    queued: list = []
+    monkeypatch.setattr(
+        tasks.recheck_projects, "apply_async", lambda args, countdown: queued.append(args)
+    )
+    return queued

@@ -94,14 +94,11 @@ def test_a_deleted_project_relieves_its_manager_and_department(edits):
 
 
 def test_the_edit_that_moves_a_project_queues_its_recheck_with_the_groups_it_left(
-    db, django_capture_on_commit_callbacks, monkeypatch
+    db, django_capture_on_commit_callbacks, queued_rechecks
 ):
     from alignment import tasks
 
-    queued = []
-    monkeypatch.setattr(
-        tasks.recheck_projects, "apply_async", lambda args, countdown: queued.append(args)
-    )
+    queued = queued_rechecks
     old_manager, old_department = UserFactory(), DepartmentFactory()
     project = ProjectFactory(manager=old_manager, department=old_department)
     with django_capture_on_commit_callbacks(execute=True):
@@ -129,14 +126,11 @@ def test_the_edit_that_moves_a_project_queues_its_recheck_with_the_groups_it_lef
 
 
 def test_an_edit_that_leaves_no_group_names_none(
-    db, django_capture_on_commit_callbacks, monkeypatch
+    db, django_capture_on_commit_callbacks, queued_rechecks
 ):
     from alignment import tasks
 
-    queued = []
-    monkeypatch.setattr(
-        tasks.recheck_projects, "apply_async", lambda args, countdown: queued.append(args)
-    )
+    queued = queued_rechecks
     project = ProjectFactory()
     with django_capture_on_commit_callbacks(execute=True):
         project.title = "Only renamed"

@@ -173,14 +173,11 @@ def test_saving_a_project_rechecks_it_once_committed(db, django_capture_on_commi
 
 
 def test_a_burst_of_edits_to_one_project_queues_one_recheck(
-    db, django_capture_on_commit_callbacks, monkeypatch
+    db, django_capture_on_commit_callbacks, queued_rechecks
 ):
     from alignment import tasks
 
-    queued = []
-    monkeypatch.setattr(
-        tasks.recheck_projects, "apply_async", lambda args, countdown: queued.append(args)
-    )
+    queued = queued_rechecks
     project = ProjectFactory()
     with django_capture_on_commit_callbacks(execute=True):
         project.title = "Edited"
