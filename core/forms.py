@@ -7,6 +7,7 @@ the field it is about, and `add_service_errors` puts it next to that field on th
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -111,7 +112,7 @@ class PersonInput(PickerInput):
         self.found = found
 
 
-class PickedField(forms.ModelChoiceField):
+class PickedField(forms.ModelChoiceField, metaclass=ABCMeta):
     """One object of `queryset`, typed (a picker's text input) rather than chosen from a
     `<select>`: subclasses say how text becomes an object (`pick`, which raises a
     ValidationError saying what to type instead — never a 500) and how an object is shown
@@ -132,8 +133,10 @@ class PickedField(forms.ModelChoiceField):
         result._labels = {}
         return result
 
+    @abstractmethod
     def pick(self, text: str) -> Any:
-        raise NotImplementedError
+        """The object `text` names (None for nothing), or a ValidationError saying what to
+        type instead."""
 
     def label_of(self, obj: Any) -> str:
         return str(obj)
