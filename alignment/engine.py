@@ -3,9 +3,10 @@
 A scan issues the same handful of statements whatever the portfolio size and however many
 rules there are, and runs each rule's query once:
 
-0. match    — one INSERT … SELECT … UNION ALL of every rule's query: the subjects each rule
+0. match    — one statement over a UNION ALL of every rule's query: the subjects each rule
               matches (rule, subject type, id, label, project, and the severity and message
-              its flag should carry) into a temporary table (`ScanMatch`)
+              its flag should carry) into a temporary table (`ScanMatch`); a full scan on
+              PostgreSQL creates the table from it, so parallel workers can run the rules
 1. resolve  — unresolved flags in scope whose (rule, subject) is not in it (NOT EXISTS) →
               resolved
 2. reopen   — waived flags past their expiry (the condition still holds after step 1) → open
@@ -244,17 +245,27 @@ class _Pair:
         return (self.rule.code, str(self.subject_type))
 
 
-def _fill_matches(pairs: list[tuple[_Pair, QuerySet[Any]]]) -> int:
-    """Step 0: every rule's query, once, into the session's temporary match table (created on
-    first use, emptied first): one INSERT … SELECT … UNION ALL …, each row with the severity
-    and message its flag should carry. Returns how many rows matched."""
+def _fill_matches(pairs: list[tuple[_Pair, QuerySet[Any]]], *, whole: bool = False) -> int:
+    """Step 0: every rule's query, once, into the session's temporary match table: one
+    statement over a UNION ALL of the rules' queries, each row with the severity and message
+    its flag should carry. Returns how many rows matched.
+
+    A re-check (a small match) empties the session's table and INSERTs into it. The `whole`
+    portfolio's match, on PostgreSQL, replaces the table with CREATE TABLE … AS: PostgreSQL
+    runs no part of an INSERT … SELECT in parallel workers, but does run the query of a
+    CREATE TABLE AS in them — at 100,000 projects that took the statement from 2.4 s to 1.5 s
+    on two cores. The unique index stands in for the primary key the created table lacks."""
     table = connection.ops.quote_name(ScanMatch._meta.db_table)
+    create = whole and connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        cursor.execute(_MATCH_TABLE_SQL.format(table=table))
-        # TRUNCATE on PostgreSQL gives the pages of the last big match back, so the planner
-        # does not take a small match for its size; an empty table costs next to nothing.
-        empty = "TRUNCATE" if connection.vendor == "postgresql" else "DELETE FROM"
-        cursor.execute(f"{empty} {table}")
+        if create:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        else:
+            cursor.execute(_MATCH_TABLE_SQL.format(table=table))
+            # TRUNCATE on PostgreSQL gives the pages of the last big match back, so the planner
+            # does not take a small match for its size; an empty table costs next to nothing.
+            empty = "TRUNCATE" if connection.vendor == "postgresql" else "DELETE FROM"
+            cursor.execute(f"{empty} {table}")
     parts: list[tuple[str, list[Any]]] = []
     for pair, findings in pairs:
         columns: list[Any] = [
@@ -280,6 +291,9 @@ def _fill_matches(pairs: list[tuple[_Pair, QuerySet[Any]]]) -> int:
             continue
         parts.append((sql, list(params)))
     if not parts:
+        if create:  # the steps after read the table: an empty one
+            with connection.cursor() as cursor:
+                cursor.execute(_MATCH_TABLE_SQL.format(table=table))
         return 0
     quote = connection.ops.quote_name
     target = ", ".join(
@@ -300,12 +314,18 @@ def _fill_matches(pairs: list[tuple[_Pair, QuerySet[Any]]]) -> int:
         f"SELECT * FROM ({part}) AS m{i}"  # noqa: S608
         for i, (part, _params) in enumerate(parts)
     )
+    params = [param for _sql, params in parts for param in params]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({target}) {union}",
-            [param for _sql, params in parts for param in params],
-        )
-        matched = max(cursor.rowcount, 0)
+        if create:
+            cursor.execute(f"CREATE TEMPORARY TABLE {table} ({target}) AS {union}", params)
+            matched = max(cursor.rowcount, 0)
+            cursor.execute(
+                f"CREATE UNIQUE INDEX ON {table} "
+                f"({quote('rule')}, {quote('subject_type')}, {quote('subject_id')})"
+            )
+        else:
+            cursor.execute(f"INSERT INTO {table} ({target}) {union}", params)
+            matched = max(cursor.rowcount, 0)
         if matched >= ANALYZE_MATCHES_FROM and connection.vendor == "postgresql":
             cursor.execute(f"ANALYZE {table}")
     return matched
@@ -569,7 +589,7 @@ def evaluate(
             "resolved",
         )
     check_deadline()
-    matched = _fill_matches(on)
+    matched = _fill_matches(on, whole=scope.project_ids is None)
     check_deadline()
     if evaluated := with_flags([pair for pair, _findings in on]):
         flags = Flag.objects.filter(_in_scope(scope, evaluated))

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alignment import engine, locks
-from alignment.models import Flag, FlagState, RuleSetting, Scan, ScanKind, ScanState
+from alignment.models import Flag, FlagState, RuleSetting, Scan, ScanKind, ScanMatch, ScanState
 from alignment.rules import RULES
 from crm_alignment.celery import app as celery_app
 from projects.models import ProjectStatus
@@ -144,6 +144,40 @@ def test_the_insert_of_new_flags_alone_runs_without_nested_loops():
     with connection.cursor() as cursor:
         cursor.execute("SHOW enable_nestloop")
         assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.postgres
+def test_a_full_scans_rules_may_run_in_parallel_workers():
+    """PostgreSQL runs no part of an INSERT … SELECT in parallel workers; a full scan creates
+    its match table from the rules' queries instead (CREATE TABLE … AS), which it may. Costed
+    as if the portfolio were large, the plan gathers from workers; a re-check's small match
+    still goes into the session's table."""
+    _portfolio(12)
+    plans = {}
+
+    def explain(execute, sql, params, many, context):
+        table = f'"{ScanMatch._meta.db_table}"'
+        for kind, start in (
+            ("create", f"CREATE TEMPORARY TABLE {table} ("),
+            ("insert", f"INSERT INTO {table}"),
+        ):
+            if sql.startswith(start):
+                context["cursor"].execute("EXPLAIN " + sql, params)
+                plans[kind] = "\n".join(row[0] for row in context["cursor"].fetchall())
+        return execute(sql, params, many, context)
+
+    with connection.cursor() as cursor:
+        for name in ("parallel_setup_cost", "parallel_tuple_cost", "min_parallel_table_scan_size"):
+            cursor.execute(f"SET LOCAL {name} = 0")
+    with connection.execute_wrapper(explain):
+        full = scan()
+        recheck = engine.scan_projects(
+            [Flag.objects.filter(project__isnull=False).first().project_id]
+        )
+    assert full.state == recheck.state == ScanState.DONE
+    assert "Gather" in plans["create"]
+    assert "Gather" not in plans["insert"]
+    assert Flag.objects.exclude(state=FlagState.RESOLVED).count() == full.opened
 
 
 def test_scan_alignment_prints_per_rule_counts_and_alignment(db):
