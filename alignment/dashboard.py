@@ -38,17 +38,16 @@ from projects.models import (
     ProjectLink,
     ProjectStatus,
 )
-from projects.selectors import BUDGET_CAPABILITY, projects_with_trace
+from projects.selectors import projects_with_trace
 from projects.trace import (
     anchoring_servings,
     business_strategy_live_q,
-    project_traceable_exists,
     traceable_project_links,
 )
 from strategies.models import BusinessStrategy, StrategyStatus
 from strategies.selectors import crm_strategies_with_trace
 
-from .selectors import FeatureTraceability, feature_traceability
+from .selectors import FeatureTraceability, feature_traceability, live_budget_sums
 from .strategy_map import node_health
 
 # The dashboards look at the live portfolio, like the rules: done and cancelled projects are
@@ -299,27 +298,11 @@ def investment_by_goal(sums: ChainSums | None = None) -> list[dict[str, Any]]:
 # --- Technology vs capability -----------------------------------------------------------
 
 
-def spend_split() -> dict[str, Any]:
+def spend_split(sums: dict[str, Any] | None = None) -> dict[str, Any]:
     """Technology vs capability (people, process, training, incentives) money over the live
     portfolio, in total and for the part that traces, plus how many projects buy technology
-    alone. Two queries (what traces filtered on, not aggregated over: a semi-join)."""
-    tech_only = Q(budget_technology__gt=0, capability=0)
-    live = CRMProject.objects.filter(status__in=PORTFOLIO_STATUSES).annotate(
-        capability=BUDGET_CAPABILITY
-    )
-    totals = live.aggregate(
-        technology=Sum("budget_technology"),
-        people=Sum("budget_people"),
-        process=Sum("budget_process"),
-        training=Sum("budget_training"),
-        incentives=Sum("budget_incentives"),
-        technology_only=Count("pk", filter=tech_only),
-    )
-    totals.update(
-        live.filter(project_traceable_exists()).aggregate(
-            traced_technology=Sum("budget_technology"), traced_capability=Sum("capability")
-        )
-    )
+    alone. From live_budget_sums() (two queries; none when given them)."""
+    totals = sums or live_budget_sums()
     parts = {key: _money(totals[key]) for key in ("people", "process", "training", "incentives")}
     technology = _money(totals["technology"])
     capability = sum(parts.values(), Decimal("0.00"))
@@ -352,18 +335,21 @@ def projects_with_untraced_features(
 # --- What a full scan records for the dashboard ------------------------------------------------
 
 
-def dashboard_figures(features: FeatureTraceability | None = None) -> dict[str, Any]:
+def dashboard_figures(
+    features: FeatureTraceability | None = None, budgets: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The dashboard's figures beyond the headline, and the strategy map's health per node,
     computed over the whole portfolio by the functions above: a full scan stores them in its
     snapshot (Snapshot.figures) and the pages read them from there, so a request never
-    recomputes the portfolio. `features`: the scan's one count of feature traceability."""
+    recomputes the portfolio. `features`: the scan's one count of feature traceability;
+    `budgets`: its live_budget_sums(), shared with the headline."""
     sums = _sums_by_business_strategy()  # both investment tables share out the same sums
     return {
         # The strategy map's first screen: each goal's and strategy's projects, traced, flags.
         "map_health": node_health(),
         "investment_by_goal": investment_by_goal(sums),
         "investment_by_business_strategy": investment_by_business_strategy(sums),
-        "spend": spend_split(),
+        "spend": spend_split(budgets),
         "untraced_features": projects_with_untraced_features(features=features),
     }
 

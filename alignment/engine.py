@@ -638,12 +638,14 @@ def _take_snapshot(
     they read one row instead of recomputing the portfolio per request; the functions that
     compute them are the pages' own, so each figure keeps one definition."""
     from .dashboard import dashboard_figures
-    from .selectors import open_flag_counts, portfolio_figures
+    from .selectors import live_budget_sums, open_flag_counts, portfolio_figures
 
     # Counted by the scan from its match (or, with that rule switched off, here), once for
-    # both the headline and the dashboard's worst projects.
+    # both the headline and the dashboard's worst projects; the budgets once for the headline
+    # and the spend split.
     features = features or feature_traceability()
-    figures = portfolio_figures(features)
+    sums = live_budget_sums()
+    figures = portfolio_figures(features, sums)
     by_rule, by_severity = open_counts or open_flag_counts()
     return Snapshot.objects.create(
         scan=scan,
@@ -658,7 +660,7 @@ def _take_snapshot(
         budget_capability=figures["budget_capability"],
         open_by_rule=by_rule,
         open_by_severity=by_severity,
-        figures=dashboard_figures(features),
+        figures=dashboard_figures(features, sums),
     )
 
 
