@@ -82,9 +82,11 @@ def test_an_executive_acts_on_every_project_s_flags(api, executive, own_flags, f
 
 
 def test_a_viewer_is_refused_each_flag(api, viewer, own_flags):
-    body = api(viewer).post(
-        URL, {"action": "acknowledge", "ids": [own_flags[0].pk]}, format="json"
-    ).json()
+    body = (
+        api(viewer)
+        .post(URL, {"action": "acknowledge", "ids": [own_flags[0].pk]}, format="json")
+        .json()
+    )
 
     assert [r["status"] for r in body["results"]] == ["refused"]
     assert Flag.objects.get(pk=own_flags[0].pk).state == FlagState.OPEN
