@@ -9,7 +9,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from alignment import engine
-from alignment.models import Flag, FlagState
+from alignment.models import Flag, FlagState, Scan, ScanKind, ScanState
 from tests.factories import ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,3 +63,19 @@ def test_sponsor_selects_two_flags_and_waives_them_together(
         == {Flag.objects.get(pk=second.pk).waiver_reason}
         == {"Roadmaps follow the pilot review."}
     )
+
+
+def test_the_inbox_reloads_by_itself_when_the_running_scan_ends(page, live_server, login, sponsor):
+    scan = Scan.objects.create(kind=ScanKind.FULL, state=ScanState.RUNNING)
+    login(sponsor)
+
+    page.goto(f"{live_server.url}/alignment/flags/?group=rule")
+    expect(page.locator("#scan-status")).to_contain_text(f"Scan {scan.pk} is running")
+    Scan.objects.filter(pk=scan.pk).update(state=ScanState.DONE, opened=2, resolved=0)
+
+    # poll.js asks every 2 seconds; the answer reloads the page, which shows the outcome.
+    expect(page.locator(".messages")).to_contain_text(
+        f"Scan {scan.pk} finished: 2 flags opened, 0 resolved.", timeout=10_000
+    )
+    expect(page.locator("#scan-status")).to_have_count(0)
+    assert page.url.endswith("?group=rule")
