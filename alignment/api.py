@@ -62,6 +62,44 @@ class WaiveSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
+class BulkDecisionSerializer(serializers.Serializer):
+    """Several flags decided at once: `reason` and `expires_at` are required to waive."""
+
+    action = serializers.ChoiceField(choices=["acknowledge", "waive"])
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        allow_empty=False,
+        error_messages={"empty": "Select at least one flag."},
+    )
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_ids(self, ids: list[int]) -> list[int]:
+        from .services import BULK_MAX
+
+        unique = list(dict.fromkeys(ids))
+        if len(unique) > BULK_MAX:
+            raise serializers.ValidationError(
+                f"Select at most {BULK_MAX} flags at a time ({len(unique)} were sent)."
+            )
+        return unique
+
+
+class BulkOutcomeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="flag_id")
+    status = serializers.ChoiceField(choices=["done", "refused", "not_found"])
+    detail = serializers.CharField()
+    flag = FlagSerializer(allow_null=True)
+
+
+class BulkResultSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    done = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    not_found = serializers.IntegerField()
+    results = BulkOutcomeSerializer(many=True)
+
+
 class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """Flags raised by the alignment rules; by default the unresolved ones (open, acknowledged,
     waived), worst first — as the flag inbox shows them (`state=all` for every flag). Everyone
@@ -107,6 +145,30 @@ class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
             expires_at=data.validated_data["expires_at"],
         )
         return Response(FlagSerializer(flag).data)
+
+    @extend_schema(request=BulkDecisionSerializer, responses={200: BulkResultSerializer})
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> Response:
+        """Acknowledge or waive several flags (`ids`, at most 100), one `reason` and
+        `expires_at` for all waivers. Decided per flag, each like a single decision: the
+        results say per flag `done`, `refused` (with `detail`) or `not_found` — which is also
+        the answer for a flag the user may not see. Bad input is 400 and decides nothing."""
+        from .services import flags_decide_in_bulk
+
+        data = BulkDecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcomes = flags_decide_in_bulk(
+            actor=request.user,
+            action=data.validated_data["action"],
+            flag_ids=data.validated_data["ids"],
+            reason=data.validated_data.get("reason"),
+            expires_at=data.validated_data.get("expires_at"),
+        )
+        counts = dict.fromkeys(("done", "refused", "not_found"), 0)
+        for outcome in outcomes:
+            counts[outcome.status] += 1
+        result = {"action": data.validated_data["action"], **counts, "results": outcomes}
+        return Response(BulkResultSerializer(result).data)
 
 
 class ProjectApproveView(APIView):

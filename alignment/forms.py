@@ -68,3 +68,72 @@ class MapFilterForm(forms.Form):
 
     def include_history(self) -> bool:
         return bool(self.cleaned_data.get("history")) if self.is_valid() else False
+
+
+class BulkFlagForm(forms.Form):
+    """Several flags of the inbox decided at once: which, and how (a waiver's reason and end
+    date apply to all of them). The service checks each flag as a single decision would."""
+
+    action = forms.ChoiceField(
+        label="With the selected flags",
+        choices=[("acknowledge", "Acknowledge"), ("waive", "Waive")],
+        error_messages={"required": "Choose acknowledge or waive."},
+    )
+    ids = forms.TypedMultipleChoiceField(
+        coerce=int,
+        required=True,
+        error_messages={
+            "required": "Select at least one flag.",
+            "invalid_choice": "A flag id must be a whole number.",
+        },
+    )
+    reason = forms.CharField(
+        label="Reason for the waivers",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed to waive: why these are acceptable for now.",
+    )
+    expires_on = forms.DateField(
+        label="Waived until",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Needed to waive: the waivers end at the end of this day.",
+        error_messages={"invalid": "Enter a date such as 2030-12-31."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Any whole number is a choice here: which flags exist and may be decided is the
+        # service's question, answered per flag.
+        self.fields["ids"].valid_value = _is_flag_id  # type: ignore[attr-defined]
+
+    def expires_at(self) -> datetime.datetime | None:
+        """The end of the chosen day in the current time zone, if one was chosen."""
+        day: datetime.date | None = self.cleaned_data.get("expires_on")
+        if day is None:
+            return None
+        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(23, 59, 59)))
+
+
+def _is_flag_id(value: Any) -> bool:
+    text = str(value)
+    return text.isdigit() and 0 < int(text) < 2**63
+
+
+class InboxGroupForm(forms.Form):
+    """How the inbox groups its flags (none: one flat list), and which group is open."""
+
+    group = forms.ChoiceField(
+        label="Group by",
+        required=False,
+        choices=[("", "No grouping"), ("rule", "Rule"), ("project", "Project")],
+    )
+    open = forms.CharField(required=False, max_length=64)
+
+    def grouping(self) -> tuple[str, str]:
+        """(grouping or "", open group's key or ""); an unknown grouping groups nothing."""
+        if not self.is_valid():
+            return "", ""
+        by = self.cleaned_data["group"]
+        return by, (self.cleaned_data["open"] if by else "")

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 
 from core.money import to_money
 from core.permissions import visible_to
@@ -15,7 +15,16 @@ from projects.models import LIVE_PROJECT_STATUSES, CRMProject, Feature, FeatureS
 from projects.selectors import BUDGET_CAPABILITY, BUDGET_TOTAL
 from projects.trace import project_traceable_exists, traceable_feature_links
 
-from .models import SCAN_SKIPPED_PREFIX, Flag, FlagState, Scan, Severity, Snapshot
+from .models import (
+    SCAN_SKIPPED_PREFIX,
+    Flag,
+    FlagState,
+    Scan,
+    ScanKind,
+    ScanState,
+    Severity,
+    Snapshot,
+)
 
 # What dashboards count as "open": not fixed yet. Acknowledged flags are still problems
 # (someone is on it); waived ones are accepted risks until their expiry.
@@ -25,6 +34,45 @@ OPEN_STATES = [FlagState.OPEN, FlagState.ACKNOWLEDGED]
 def flags_visible_to(user: Any) -> QuerySet[Flag]:
     """Every flag the user may see (all of them with a role), with its project joined."""
     return visible_to(Flag.objects.select_related("project", "acknowledged_by", "waived_by"), user)
+
+
+# How the inbox groups flags: the column each group is, and a group's key for "no project".
+FLAG_GROUPINGS = {"rule": "rule", "project": "project_id"}
+NO_PROJECT = "none"
+
+
+def flag_groups(flags: QuerySet[Flag], by: str) -> QuerySet[Any]:
+    """The filtered `flags` grouped by rule or by project: one row per group with its `count`
+    and its `worst` severity rank (worst first, then the largest groups). One GROUP BY the
+    database answers; the caller reads a page of groups, never the flags themselves."""
+    column = FLAG_GROUPINGS[by]
+    groups = flags.order_by().values(column).annotate(count=Count("id"), worst=Min("severity_rank"))
+    if by == "rule":
+        # The advice is the same for every flag of a rule (its threshold filled in): shown
+        # once per group instead of on every row.
+        groups = groups.annotate(advice=Max("message"))
+    return groups.order_by("worst", "-count", column)
+
+
+def flags_of_group(flags: QuerySet[Flag], by: str, key: str) -> QuerySet[Flag] | None:
+    """The filtered `flags` of one group (a rule's code, a project's id or "none"); None for a
+    key that cannot name a group."""
+    if by == "rule":
+        return flags.filter(rule=key)
+    if key == NO_PROJECT:
+        return flags.filter(project__isnull=True)
+    if key.isdigit() and 0 < int(key) < 2**63:
+        return flags.filter(project_id=int(key))
+    return None
+
+
+def full_scan_in_progress() -> Scan | None:
+    """The newest full scan still queued or running, if any (the inbox follows it)."""
+    return (
+        Scan.objects.filter(kind=ScanKind.FULL, state__in=[ScanState.QUEUED, ScanState.RUNNING])
+        .order_by("-id")
+        .first()
+    )
 
 
 def subject_flags_needing_attention(

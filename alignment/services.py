@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.http import Http404
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
@@ -79,12 +82,10 @@ def flag_acknowledge(*, actor: Actor, flag_id: int) -> Flag:
     )
 
 
-@transaction.atomic
-def flag_waive(
-    *, actor: Actor, flag_id: int, reason: str, expires_at: datetime.datetime | None
-) -> Flag:
-    """Accept a flag's risk until `expires_at`, with a reason; it reopens after expiry."""
-    flag = flag_for(actor, flag_id, act=True, for_update=True)
+def waiver_terms(
+    reason: str | None, expires_at: datetime.datetime | None
+) -> tuple[str, datetime.datetime]:
+    """A waiver's reason (stripped) and expiry (aware), or ValidationError naming the field."""
     reason = (reason or "").strip()
     errors: dict[str, str] = {}
     if not reason:
@@ -100,6 +101,17 @@ def flag_waive(
             errors["expires_at"] = "The waiver must expire in the future."
     if errors:
         raise ValidationError(errors)
+    assert expires_at is not None
+    return reason, expires_at
+
+
+@transaction.atomic
+def flag_waive(
+    *, actor: Actor, flag_id: int, reason: str, expires_at: datetime.datetime | None
+) -> Flag:
+    """Accept a flag's risk until `expires_at`, with a reason; it reopens after expiry."""
+    flag = flag_for(actor, flag_id, act=True, for_update=True)
+    reason, expires_at = waiver_terms(reason, expires_at)
     if flag.state == FlagState.RESOLVED:
         raise ValidationError(
             "This flag is resolved; there is nothing to waive.", code="invalid_state"
@@ -113,6 +125,79 @@ def flag_waive(
         waiver_reason=reason,
         waiver_expires_at=expires_at,
     )
+
+
+class BulkAction(models.TextChoices):
+    ACKNOWLEDGE = "acknowledge", "Acknowledge"
+    WAIVE = "waive", "Waive"
+
+
+class BulkStatus(models.TextChoices):
+    DONE = "done", "Done"
+    REFUSED = "refused", "Refused"
+    NOT_FOUND = "not_found", "Not found"
+
+
+# One request decides at most this many flags: each is its own transaction with its own lock,
+# so a batch costs a few queries per flag.
+BULK_MAX = 100
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What became of one flag of a bulk decision; `detail` says why it was refused."""
+
+    flag_id: int
+    status: str
+    detail: str = ""
+    flag: Flag | None = None
+
+
+def flags_decide_in_bulk(
+    *,
+    actor: Actor,
+    action: str,
+    flag_ids: Sequence[int],
+    reason: str | None = None,
+    expires_at: datetime.datetime | None = None,
+) -> list[BulkOutcome]:
+    """Acknowledge or waive several flags, one reason and expiry for all waivers.
+
+    Per flag, not all-or-nothing: each flag goes through flag_acknowledge / flag_waive — the
+    same permission check, lock and state guard as a single decision, in its own transaction —
+    so one flag refused (not the user's project, resolved meanwhile) does not undo the others,
+    and the outcome says, per flag, done, refused (why) or not found. A flag the user may not
+    see is "not found", like one that does not exist. What was sent is judged first: a bad
+    action, reason or expiry, or too many flags, raises ValidationError and decides nothing."""
+    if action not in BulkAction.values:
+        raise ValidationError({"action": "Choose acknowledge or waive."})
+    ids = list(dict.fromkeys(flag_ids))  # in the order given, each once
+    if not ids:
+        raise ValidationError({"ids": "Select at least one flag."})
+    if len(ids) > BULK_MAX:
+        raise ValidationError(
+            {"ids": f"Select at most {BULK_MAX} flags at a time ({len(ids)} were sent)."}
+        )
+    if action == BulkAction.WAIVE:
+        reason, expires_at = waiver_terms(reason, expires_at)
+    outcomes = []
+    for flag_id in ids:
+        try:
+            if action == BulkAction.WAIVE:
+                flag = flag_waive(
+                    actor=actor, flag_id=flag_id, reason=reason or "", expires_at=expires_at
+                )
+            else:
+                flag = flag_acknowledge(actor=actor, flag_id=flag_id)
+        except Http404:
+            outcomes.append(BulkOutcome(flag_id, BulkStatus.NOT_FOUND, "No such flag."))
+        except PermissionDenied as exc:
+            outcomes.append(BulkOutcome(flag_id, BulkStatus.REFUSED, str(exc)))
+        except ValidationError as exc:
+            outcomes.append(BulkOutcome(flag_id, BulkStatus.REFUSED, " ".join(exc.messages)))
+        else:
+            outcomes.append(BulkOutcome(flag_id, BulkStatus.DONE, flag=flag))
+    return outcomes
 
 
 @transaction.atomic

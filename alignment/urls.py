@@ -11,6 +11,7 @@ app_name = "alignment"
 _pages = [
     path("", views.dashboard_view, name="dashboard"),
     path("scan/", views.scan_start, name="scan"),
+    path("scans/<int:pk>/status/", views.scan_status, name="scan_status"),
     path("map/", views.map_view, name="map"),
     # A branch of the map: its children, as a page or (for htmx) a fragment of the tree.
     path("map/goals/<int:pk>/", views.map_goal, name="map_goal"),
@@ -29,6 +30,7 @@ _pages = [
     ),
     path("matrix/", views.matrix_view, name="matrix"),
     path("flags/", views.flag_list, name="flags"),
+    path("flags/bulk/", views.flag_bulk_view, name="flag_bulk"),
     path("flags/<int:pk>/acknowledge/", views.flag_acknowledge_view, name="flag_acknowledge"),
     path("flags/<int:pk>/waive/", views.flag_waive_view, name="flag_waive"),
     path("projects/<int:pk>/flags/", views.project_flags, name="project_flags"),

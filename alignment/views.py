@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,12 +24,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.filters import ORDERING_PARAM
 from core.forms import refusal_message
 from core.permissions import (
-    can_act_on_flag,
+    can_act_on_some_flag,
     can_start_scan,
     get_visible_or_404,
+    why_cannot_act_on_flag,
 )
 from core.services import EditConflict
-from core.views import list_page, posted_version
+from core.views import list_page, paginate, posted_version
 from goals.models import BusinessGoal
 from projects.access import project_for
 from projects.filters import FeatureFilterSet, ProjectFilterSet
@@ -42,15 +43,21 @@ from .charts import bars, percent, trend_chart
 from .filters import FlagFilterSet
 from .forms import (
     SERVICE_FIELD_TO_FORM,
+    BulkFlagForm,
+    InboxGroupForm,
     MapFilterForm,
     MatrixFilterForm,
     WaiveForm,
 )
-from .models import Flag, ScanState, Snapshot
+from .models import Flag, Scan, ScanState, Snapshot
 from .readiness import readiness_panel
 from .rules import RULES
 from .selectors import (
+    NO_PROJECT,
+    flag_groups,
+    flags_of_group,
     flags_visible_to,
+    full_scan_in_progress,
     latest_snapshot,
     project_flags_needing_attention,
     snapshot_figures,
@@ -58,9 +65,14 @@ from .selectors import (
     summary_from,
 )
 from .services import (
+    BULK_MAX,
+    BulkAction,
+    BulkOutcome,
+    BulkStatus,
     ScanUnavailable,
     flag_acknowledge,
     flag_waive,
+    flags_decide_in_bulk,
     project_approve,
     scan_request,
 )
@@ -159,24 +171,45 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def scan_start(request: HttpRequest) -> HttpResponse:
     """Ask for a full scan now (the service checks who may)."""
+    back = _back_to(request, reverse("alignment:dashboard"))
     try:
         scan = scan_request(actor=request.user)
     except ScanUnavailable as exc:
         messages.error(request, str(exc))
-        return redirect("alignment:dashboard")
+        return redirect(back)
     scan.refresh_from_db()
+    if scan.state in (ScanState.DONE, ScanState.FAILED):
+        _scan_outcome_message(request, scan)
+    else:
+        messages.info(
+            request, f"Scan {scan.pk} is {scan.get_state_display().lower()}; refresh in a moment."
+        )
+    return redirect(back)
+
+
+@require_GET
+def scan_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """A full scan's state, as the fragment a page polls while it runs (static/js/poll.js).
+    Once the scan has ended, an htmx request is told to reload the page (HX-Refresh), so what
+    the page shows is what the scan found; the outcome is its message."""
+    scan = get_visible_or_404(Scan.objects.all(), request.user, pk=pk)
+    ended = scan.state in (ScanState.DONE, ScanState.FAILED)
+    if ended and request.htmx:  # type: ignore[attr-defined]
+        _scan_outcome_message(request, scan)
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"
+        return response
+    return render(request, "alignment/partials/scan_status.html", {"scan": scan, "ended": ended})
+
+
+def _scan_outcome_message(request: HttpRequest, scan: Scan) -> None:
     if scan.state == ScanState.DONE:
         messages.success(
             request,
             f"Scan {scan.pk} finished: {scan.opened} flags opened, {scan.resolved} resolved.",
         )
-    elif scan.state == ScanState.FAILED:
-        messages.error(request, f"Scan {scan.pk} failed: {scan.error}")
     else:
-        messages.info(
-            request, f"Scan {scan.pk} is {scan.get_state_display().lower()}; refresh in a moment."
-        )
-    return redirect("alignment:dashboard")
+        messages.error(request, f"Scan {scan.pk} failed: {scan.error}")
 
 
 # --- Strategy map and matrix --------------------------------------------------------------
@@ -385,44 +418,184 @@ def matrix_view(request: HttpRequest) -> HttpResponse:
 
 def _flag_row(request: HttpRequest, flag: Flag, **extra: Any) -> dict[str, Any]:
     rule = RULES.get(flag.rule)
+    why_not = why_cannot_act_on_flag(request.user, flag)
     return {
         "flag": flag,
         # The flag's message is the rule's advice with its threshold filled in.
         "why": rule.why if rule else "",
-        "can_act": can_act_on_flag(request.user, flag),
+        "can_act": not why_not,
+        "why_not": why_not,
         "waive_form": extra.pop("waive_form", None) or WaiveForm(prefix_id=f"flag{flag.pk}"),
         **extra,
     }
 
 
-def _back_to_inbox(request: HttpRequest) -> str:
+def _back_to(request: HttpRequest, default: str) -> str:
+    """The page a form came from (`next`, if it is on this site), else `default`."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
-    return reverse("alignment:flags")
+    return default
+
+
+def _back_to_inbox(request: HttpRequest) -> str:
+    return _back_to(request, reverse("alignment:flags"))
 
 
 def _render_row(request: HttpRequest, flag: Flag, **extra: Any) -> HttpResponse:
-    context = {"row": _flag_row(request, flag, **extra), "next": _back_to_inbox(request)}
+    context = {
+        "row": _flag_row(request, flag, **extra),
+        "next": _back_to_inbox(request),
+        "may_act": can_act_on_some_flag(request.user),
+    }
     return render(request, "alignment/partials/flag_row.html", context)
 
 
 @require_GET
 def flag_list(request: HttpRequest) -> HttpResponse:
     """Flags with the API's filters (state — unresolved by default —, severity, rule, subject,
-    mine), sorted and paginated."""
+    mine), sorted and paginated; or, with `group=rule|project`, those flags grouped with a
+    count per group, a page of groups at a time, and `open=<group>` one group's flags a page
+    at a time. Selected flags are acknowledged or waived together (flag_bulk_view)."""
     filterset = FlagFilterSet(request.GET, flags_visible_to(request.user), request=request)
+    grouping = InboxGroupForm(request.GET)
+    by, open_key = grouping.grouping()
     context = list_page(
         request,
         filterset,
         bar=("state", "severity", "rule", "subject_type", "ordering", "mine"),
         per_page=FLAGS_PER_PAGE,
     )
-    context["rows"] = [_flag_row(request, flag) for flag in context["page_obj"]]
+    # The grouping control sits in the filter bar: filtering keeps the grouping, and grouping
+    # keeps the filters.
+    context["filter_fields"].append(grouping["group"])
+    context.update(by=by, open_key=open_key, group=None, groups=None)
+    if by and open_key:
+        flags = flags_of_group(filterset.qs, by, open_key)
+        if flags is None:
+            raise Http404
+        context["page_obj"] = paginate(request, flags, FLAGS_PER_PAGE)
+        context["group"] = _open_group(by, open_key, context["page_obj"])
+    elif by:
+        context["page_obj"] = paginate(request, flag_groups(filterset.qs, by), FLAGS_PER_PAGE)
+        context["groups"] = _group_rows(by, context["page_obj"])
+    if context["groups"] is None:
+        context["rows"] = [_flag_row(request, flag) for flag in context["page_obj"]]
     context["next"] = request.get_full_path()
+    context["may_act"] = can_act_on_some_flag(request.user)
+    context["bulk_form"] = BulkFlagForm(auto_id="id_bulk_%s")
+    context["bulk_max"] = BULK_MAX
+    context["may_scan"] = can_start_scan(request.user)
+    context["scan_in_progress"] = full_scan_in_progress()
     return render(request, "alignment/flags.html", context)
+
+
+def _group_rows(by: str, page: Any) -> list[dict[str, Any]]:
+    """A page of groups as the inbox shows them: a rule's title, severity and advice once, or a
+    project's title (one query for the page's projects)."""
+    severities = dict(enumerate(("critical", "warning", "info")))
+    titles: dict[int, str] = {}
+    if by == "project":
+        ids = [group["project_id"] for group in page if group["project_id"] is not None]
+        titles = dict(CRMProject.objects.filter(pk__in=ids).values_list("pk", "title"))
+    rows = []
+    for group in page:
+        row = {"count": group["count"], "severity": severities.get(group["worst"], "")}
+        if by == "rule":
+            rule = RULES.get(group["rule"])
+            row.update(
+                key=group["rule"],
+                title=rule.title if rule else group["rule"],
+                code=group["rule"],
+                advice=group["advice"],
+                why=rule.why if rule else "",
+            )
+        else:
+            project_id = group["project_id"]
+            row.update(
+                key=project_id or NO_PROJECT,
+                title=titles.get(project_id, "") if project_id else "No project",
+                project_id=project_id,
+            )
+        rows.append(row)
+    return rows
+
+
+def _open_group(by: str, key: str, page: Any) -> dict[str, Any]:
+    """The heading of an opened group: for a rule, its advice once (from a flag of the page:
+    the rule's advice with its threshold filled in); for a project, its title."""
+    first = page.object_list[0] if page.object_list else None
+    if by == "rule":
+        rule = RULES.get(key)
+        return {
+            "key": key,
+            "title": rule.title if rule else key,
+            "code": key,
+            "advice": first.message if first else (rule.advice if rule else ""),
+            "why": rule.why if rule else "",
+        }
+    title = "No project"
+    if key != NO_PROJECT:
+        project = first.project if first else CRMProject.objects.filter(pk=key).first()
+        title = project.title if project else ""
+    return {"key": key, "title": title, "project_id": None if key == NO_PROJECT else key}
+
+
+@require_POST
+def flag_bulk_view(request: HttpRequest) -> HttpResponse:
+    """Acknowledge or waive the flags selected in the inbox, one reason and end date for all
+    waivers. Each flag is decided like a single one (flags_decide_in_bulk); the messages say
+    which were done, which refused and why, which are gone. Bad input: the form again (400),
+    naming the field, with nothing decided."""
+    form = BulkFlagForm(request.POST, auto_id="id_bulk_%s")
+    if form.is_valid():
+        try:
+            outcomes = flags_decide_in_bulk(
+                actor=request.user,
+                action=form.cleaned_data["action"],
+                flag_ids=form.cleaned_data["ids"],
+                reason=form.cleaned_data["reason"],
+                expires_at=form.expires_at(),
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            _bulk_messages(request, form, outcomes)
+            return redirect(_back_to_inbox(request))
+    ids = [int(pk) for pk in request.POST.getlist("ids") if str(pk).isdigit()][:BULK_MAX]
+    context = {
+        "form": form,
+        "selected": flags_visible_to(request.user).filter(pk__in=ids).order_by("pk"),
+        "next": _back_to_inbox(request),
+        "bulk_max": BULK_MAX,
+    }
+    return render(request, "alignment/flag_bulk.html", context, status=400)
+
+
+def _bulk_messages(request: HttpRequest, form: BulkFlagForm, outcomes: list[BulkOutcome]) -> None:
+    waive = form.cleaned_data["action"] == BulkAction.WAIVE
+    done = [o for o in outcomes if o.status == BulkStatus.DONE]
+    refused = [o for o in outcomes if o.status == BulkStatus.REFUSED]
+    missing = [o for o in outcomes if o.status == BulkStatus.NOT_FOUND]
+    if done:
+        verb = "Waived" if waive else "Acknowledged"
+        until = f" until {form.cleaned_data['expires_on']:%d %b %Y}" if waive else ""
+        noun = "flag" if len(done) == 1 else "flags"
+        messages.success(request, f"{verb} {len(done)} {noun}{until}.")
+    labels = dict(
+        flags_visible_to(request.user)
+        .filter(pk__in=[o.flag_id for o in refused])
+        .values_list("pk", "subject_label")
+    )
+    for outcome in refused:
+        label = labels.get(outcome.flag_id, f"flag {outcome.flag_id}")
+        verb = "waived" if waive else "acknowledged"
+        messages.error(request, f"Not {verb}: {label}. {outcome.detail}")
+    if missing:
+        noun = "flag was" if len(missing) == 1 else "flags were"
+        messages.error(request, f"{len(missing)} selected {noun} not found.")
 
 
 @require_POST
@@ -474,10 +647,10 @@ def flag_waive_view(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "alignment/flag_waive.html", context, status=status)
 
 
-def _add_service_errors(form: WaiveForm, exc: ValidationError) -> None:
+def _add_service_errors(form: WaiveForm | BulkFlagForm, exc: ValidationError) -> None:
     if hasattr(exc, "error_dict"):
         for name, errors in exc.message_dict.items():
-            target = SERVICE_FIELD_TO_FORM.get(name)
+            target = SERVICE_FIELD_TO_FORM.get(name, name)
             form.add_error(target if target in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)

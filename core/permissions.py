@@ -103,6 +103,23 @@ def can_act_on_flag(user: Any, flag: Any) -> bool:
     return project is not None and project.sponsor_id == user.pk
 
 
+def can_act_on_some_flag(user: Any) -> bool:
+    """Whether the user may act on any flag at all: the inbox offers its bulk actions."""
+    return is_admin(user) or bool({Role.EXECUTIVE.value, Role.SPONSOR.value} & user_roles(user))
+
+
+def why_cannot_act_on_flag(user: Any, flag: Any) -> str:
+    """Why `user` may not acknowledge or waive `flag`, in words for the inbox; "" when they may.
+    Says the same as `can_act_on_flag`, which stays the one decision."""
+    if can_act_on_flag(user, flag):
+        return ""
+    if flag.project_id is None:
+        return "Only an executive can acknowledge or waive a flag that concerns no project."
+    if Role.SPONSOR.value in user_roles(user):
+        return "Only the project's sponsor or an executive can act on this; you do not sponsor it."
+    return "Only the project's sponsor or an executive can acknowledge or waive this."
+
+
 def can_start_scan(user: Any) -> bool:
     return is_admin(user) or bool({Role.EXECUTIVE.value, Role.SPONSOR.value} & user_roles(user))
 

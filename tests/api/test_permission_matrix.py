@@ -252,6 +252,13 @@ MATRIX = {
         lambda w, o: {"reason": "Accepted for the pilot", "expires_at": _future()},
         sponsor_decision(200),
     ),
+    # Decided per flag: 200 for any signed-in user, the refusals per flag in the body
+    # (tests/api/test_flag_bulk.py); a flag nobody may see is "not_found" there.
+    ("api:flag-bulk", "post"): (
+        None,
+        lambda w, o: {"action": "acknowledge", "ids": [w.objects[o]["flag"].pk]},
+        authenticated(200),
+    ),
     ("api:project-approve", "post"): ("project", None, sponsor_decision(200)),
     ("api:project-trace", "get"): ("project", None, read_detail(200)),
     ("api:project-reorder-features", "post"): (

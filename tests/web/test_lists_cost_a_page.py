@@ -32,6 +32,11 @@ PAGE = 2  # rows per page: no more than the small portfolio has
 
 LISTS = {
     "flag inbox": lambda: reverse("alignment:flags"),
+    "flag inbox by rule": lambda: f"{reverse('alignment:flags')}?group=rule",
+    "flag inbox by project": lambda: f"{reverse('alignment:flags')}?group=project",
+    "a rule's flags in the inbox": lambda: (
+        f"{reverse('alignment:flags')}?group=rule&open=project.no_roadmap"
+    ),
     "/api/flags/": lambda: f"/api/flags/?page_size={PAGE}",
     "project list": lambda: reverse("projects:list"),
     "my projects": lambda: reverse("projects:mine"),

@@ -169,6 +169,10 @@ MATRIX = {
     ("alignment:scan", "post"): (None, scan_starter(302)),
     ("alignment:flag_acknowledge", "post"): ("flag", sponsor_decision(302)),
     ("alignment:flag_waive", "post"): ("flag", sponsor_decision(400)),  # no reason given
+    # No flag selected: the form again, 400. Which flags a user may decide is answered per
+    # flag (tests/web/test_flag_inbox_scales.py).
+    ("alignment:flag_bulk", "post"): (None, read(400)),
+    ("alignment:scan_status", "get"): ("scan", read()),
 }
 
 
