@@ -100,19 +100,18 @@ def _rule_rows(by_rule: dict[str, int]) -> list[dict[str, Any]]:
 
 
 def _trend_rows() -> list[dict[str, Any]]:
+    """One row per day with a full scan (its last), oldest first."""
     rows = []
-    snapshots = snapshots_trend()
-    days = {timezone.localtime(snap.taken_at).date() for snap in snapshots}
-    # Several scans a day (scans also follow strategy edits): label them by time as well.
-    label = "%d %b %H:%M" if len(days) < len(snapshots) else "%d %b"
-    for snap in snapshots:
+    for snap in snapshots_trend():
         by_severity = snap.open_by_severity or {}
         rows.append(
             {
-                "label": timezone.localtime(snap.taken_at).strftime(label),
+                "day": snap.day,  # type: ignore[attr-defined]
                 "taken_at": snap.taken_at,
                 "projects_pct": percent(snap.projects_traced, snap.projects_total),
                 "budget_pct": percent(snap.budget_traced, snap.budget_total),
+                "budget_traced": snap.budget_traced,
+                "budget_total": snap.budget_total,
                 "features_pct": percent(snap.features_traced, snap.features_total),
                 "open_flags": sum(int(n) for n in by_severity.values()),
                 "critical": int(by_severity.get("critical", 0)),
@@ -146,6 +145,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             for key, label in (("critical", "Critical"), ("warning", "Warning"), ("info", "Info"))
         ],
         "trend": trend,
+        "trend_last": trend[-1] if trend else None,
         "chart": trend_chart(trend, TREND_SERIES) if trend else None,
         "untraced_features": figures["untraced_features"] if figures else [],
         "may_scan": can_start_scan(request.user),

@@ -204,24 +204,65 @@ def test_dashboard_counts_open_flags_by_severity_and_rule(as_user, viewer):
     assert 'data-rule="project.no_roadmap"' in html
 
 
-def test_dashboard_draws_the_trend_with_a_table_of_the_numbers(as_user, viewer):
-    for traced in (1, 3):
-        scan = Scan.objects.create(state=ScanState.DONE, finished_at=timezone.now())
-        Snapshot.objects.create(
-            scan=scan,
-            taken_at=timezone.now(),
-            projects_total=4,
-            projects_traced=traced,
-            open_by_severity={"critical": 2},
-        )
+def snapshot_at(when, *, traced, budget_traced="0"):
+    scan = Scan.objects.create(state=ScanState.DONE, finished_at=when)
+    return Snapshot.objects.create(
+        scan=scan,
+        taken_at=when,
+        projects_total=4,
+        projects_traced=traced,
+        budget_total=Decimal("1000"),
+        budget_traced=Decimal(budget_traced),
+        open_by_severity={"critical": 2},
+    )
+
+
+def test_dashboard_draws_the_trend_by_day_the_last_scan_of_each_with_dates(as_user, viewer):
+    today = timezone.localdate()
+    first_day = today - datetime.timedelta(days=4)
+
+    def at(day, hour):
+        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
+
+    snapshot_at(at(first_day, 9), traced=1)
+    snapshot_at(at(first_day, 16), traced=2, budget_traced="120.5")  # the day's last
+    snapshot_at(at(today, 8), traced=3)  # nothing in the three days between
 
     html = as_user(viewer).get(reverse("alignment:dashboard")).content.decode()
 
-    assert '<svg class="chart"' in html
-    assert '<title id="trend-title">' in html
-    assert "Show the numbers" in html
-    assert '<td class="num">25%</td>' in html  # projects traced, first scan
-    assert '<td class="num">75%</td>' in html  # and the second
+    chart = html[html.index('<svg class="chart"') : html.index("</svg>", html.index('"chart"'))]
+    assert '<title id="trend-title">' in chart
+    assert chart.count('<circle class="dot') == 3 * 2  # three series, two days
+    labels = [f"{first_day.day} {first_day:%b}", f"{today.day} {today:%b}"]
+    for label in labels:
+        assert f'text-anchor="middle">{label}</text>' in chart  # dates on the axis
+    assert "2 days with a full scan" in html
+    table = html[html.index('data-table="trend"') :]
+    assert table.count("<tr data-day=") == 2
+    assert f'data-day="{first_day:%Y-%m-%d}"' in table and f'data-day="{today:%Y-%m-%d}"' in table
+    assert '<td class="num">50%</td>' in table  # 2 of 4: the first day's last scan
+    assert '<td class="num">25%</td>' not in table  # its earlier scan is not a point
+    assert '<td class="num">75%</td>' in table
+    assert f"EUR{NBSP}120.50 of EUR{NBSP}1,000.00" in table  # the amount, with its currency
+
+
+def test_before_any_scan_the_trend_says_to_run_one_and_offers_the_button(as_user, sponsor):
+    html = as_user(sponsor).get(reverse("alignment:dashboard")).content.decode()
+
+    empty = html[html.index('data-empty="trend"') :]
+    assert "Run a scan to see the trend." in empty
+    assert f'action="{reverse("alignment:scan")}"' in empty[: empty.index("</section>")]
+    assert '<svg class="chart"' not in html
+
+
+def test_before_any_scan_a_viewer_is_told_who_can_run_one(as_user, viewer):
+    html = as_user(viewer).get(reverse("alignment:dashboard")).content.decode()
+
+    empty = html[html.index('data-empty="trend"') :]
+    empty = empty[: empty.index("</section>")]
+    assert "Run a scan to see the trend." in empty
+    assert "A sponsor, an executive or an administrator can run one" in empty
+    assert "<form" not in empty
 
 
 def test_only_those_who_may_scan_see_the_scan_button(as_user, sponsor, pm):
