@@ -265,6 +265,25 @@ def test_before_any_scan_a_viewer_is_told_who_can_run_one(as_user, viewer):
     assert "<form" not in empty
 
 
+def test_dashboard_bars_print_their_amount_with_its_currency(as_user, viewer, settings):
+    settings.CURRENCY = "CHF"
+    crm = CRMStrategyFactory()
+    ProjectLinkFactory(
+        project=ProjectFactory(budget_technology=Decimal("1200.5"), budget_people=Decimal("0")),
+        crm_strategy=crm,
+    )
+    ProjectFactory()  # untraced: a flag, so a rule bar
+    engine.scan_full()
+
+    html = as_user(viewer).get(reverse("alignment:dashboard")).content.decode()
+
+    by_goal = html[html.index('id="by-goal-heading"') : html.index('id="by-bs-heading"')]
+    assert f'<span class="bar__value">CHF{NBSP}1,200.50</span>' in by_goal
+    rules = html[html.index('id="rules-heading"') : html.index('id="trend-heading"')]
+    assert '<span class="bar__value">1</span>' in rules  # the untraced project's flag
+    assert 'class="bar bar--critical"' in rules  # coloured by the rule's severity
+
+
 def test_only_those_who_may_scan_see_the_scan_button(as_user, sponsor, pm):
     assert b"Run scan now" in as_user(sponsor).get(reverse("alignment:dashboard")).content
     assert b"Run scan now" not in as_user(pm).get(reverse("alignment:dashboard")).content
