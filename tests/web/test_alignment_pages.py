@@ -391,6 +391,23 @@ def test_matrix_marks_links_with_their_rationale_and_untraced_rows(as_user, view
     assert html.count('class="row--loose"') == 1
 
 
+def test_matrix_marks_a_strategy_that_is_not_anchored_in_danger_not_in_green(as_user, viewer):
+    loose = CRMStrategyFactory(title="Loose strategy", serves=[])  # active, serves nothing
+    ProjectLinkFactory(crm_strategy=loose)
+    draft = CRMStrategyFactory(title="Draft strategy", serves=[], status="draft")
+    ProjectLinkFactory(crm_strategy=draft)
+
+    html = as_user(viewer).get(reverse("alignment:matrix")).content.decode()
+
+    column = html[html.index(f'data-crm="{loose.pk}"') :]
+    column = column[: column.index("</th>")]
+    assert '<span class="badge badge--untraced">Not anchored</span>' in column
+    assert "badge--active" not in column
+    draft_column = html[html.index(f'data-crm="{draft.pk}"') :]
+    draft_column = draft_column[: draft_column.index("</th>")]
+    assert '<span class="badge badge--draft">draft</span>' in draft_column
+
+
 def test_matrix_filters_by_status_and_paginates(as_user, viewer):
     for n in range(30):
         ProjectFactory(title=f"Project {n:02}")
