@@ -477,3 +477,24 @@ def test_a_full_scan_counts_feature_traceability_as_the_direct_count_does(
         for row in direct.worst
     ]
     assert calls == (["from match"] if rule_on else ["direct"])
+
+
+def test_the_maps_flow_records_the_money_each_crm_strategy_carries_to_each_business_strategy():
+    goal = GoalFactory()
+    first, second = (BusinessStrategyFactory(goal=goal) for _ in range(2))
+    both = CRMStrategyFactory(serves=[first, second])
+    only_first = CRMStrategyFactory(serves=[first])
+    project = ProjectFactory(**money({"technology": "900", "people": "100"}))
+    ProjectLinkFactory(project=project, crm_strategy=both, weight=3)
+    ProjectLinkFactory(project=project, crm_strategy=only_first, weight=1)
+    ProjectLinkFactory(project=ProjectFactory(**money({"technology": "50"})), crm_strategy=both)
+
+    figures = dashboard.dashboard_figures()
+
+    # 1,000 by weights 3:1 → 750 to `both` (split over two business strategies) and 250 to
+    # `only_first`; the second project's 50 all to `both`, split again.
+    assert figures["map_flow"] == {
+        f"{both.pk}:{first.pk}": "400.00",
+        f"{both.pk}:{second.pk}": "400.00",
+        f"{only_first.pk}:{first.pk}": "250.00",
+    }
