@@ -12,6 +12,7 @@ _pages = [
     path("", views.dashboard_view, name="dashboard"),
     path("scan/", views.scan_start, name="scan"),
     path("map/", views.map_view, name="map"),
+    path("map/flow/", views.map_flow_view, name="map_flow"),
     # A branch of the map: its children, as a page or (for htmx) a fragment of the tree.
     path("map/goals/<int:pk>/", views.map_goal, name="map_goal"),
     path(
