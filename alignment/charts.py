@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
+
+
+@dataclass
+class Point:
+    x: float
+    y: float
+    value: float
+    label: str  # what the point says to a pointer or a screen reader: its date and value
 
 
 @dataclass
@@ -13,11 +22,15 @@ class Series:
     key: str
     label: str
     css: str  # a class name the stylesheet colours (and a dash pattern, for colour-blind readers)
-    points: list[tuple[float, float]] = field(default_factory=list)
+    points: list[Point] = field(default_factory=list)
 
     @property
     def polyline(self) -> str:
-        return " ".join(f"{x:.1f},{y:.1f}" for x, y in self.points)
+        return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
+
+    @property
+    def latest(self) -> float | None:
+        return self.points[-1].value if self.points else None
 
 
 @dataclass
@@ -32,7 +45,7 @@ class LineChart:
 
     @property
     def plot_right(self) -> int:
-        return self.width - 12
+        return self.width - 24
 
     @property
     def plot_bottom(self) -> int:
@@ -45,6 +58,11 @@ def percent(part: Any, whole: Any) -> int:
     return int((part / whole * 100).to_integral_value()) if whole else 0
 
 
+def day_label(day: date) -> str:
+    """A day as "27 Nov": short enough for six under a phone-wide chart; the table has the year."""
+    return f"{day.day} {day:%b}"
+
+
 def trend_chart(
     rows: Sequence[dict[str, Any]],
     series: Sequence[tuple[str, str, str]],
@@ -52,30 +70,53 @@ def trend_chart(
     width: int = 720,
     height: int = 240,
 ) -> LineChart:
-    """A 0-100 % line chart: `rows` are oldest first, each with a "label" and one value per
-    series key; `series` is (key, label, css class)."""
+    """A 0-100 % line chart over time: `rows` are oldest first, one per day, each with its
+    "day" (a date) and one value per series key; `series` is (key, label, css class). A point
+    sits at its date, so days without a scan leave a gap on the axis instead of vanishing."""
     left, bottom, top = 44, 28, 12
-    plot_w = width - left - 12
+    plot_w = width - left - 24
     plot_h = height - bottom - top
-    n = len(rows)
+    first: date = rows[0]["day"] if rows else date.min
+    span = (rows[-1]["day"] - first).days if rows else 0
 
-    def x_at(i: int) -> float:
-        return left + (plot_w / 2 if n == 1 else plot_w * i / (n - 1))
+    def x_at(day: date) -> float:
+        return left + (plot_w / 2 if span == 0 else plot_w * (day - first).days / span)
 
     def y_at(value: float) -> float:
         clamped = max(0.0, min(100.0, float(value)))
         return top + plot_h * (1 - clamped / 100)
 
     lines = [
-        Series(key, label, css, [(x_at(i), y_at(row[key])) for i, row in enumerate(rows)])
+        Series(
+            key,
+            label,
+            css,
+            [
+                Point(
+                    x_at(row["day"]),
+                    y_at(row[key]),
+                    row[key],
+                    f"{label}, {day_label(row['day'])} {row['day']:%Y}: {row[key]}%",
+                )
+                for row in rows
+            ],
+        )
         for key, label, css in series
     ]
     y_ticks = [(y_at(v), f"{v}%") for v in (0, 25, 50, 75, 100)]
-    # At most six labels, evenly spread and always the first and the newest, so they never
-    # overlap; every point's exact figures are in the table under the chart.
-    k = min(n, 6)
-    indices = sorted({round(i * (n - 1) / (k - 1)) for i in range(k)}) if k > 1 else [0] * n
-    x_labels = [(x_at(i), rows[i]["label"]) for i in indices]
+    # Dates a sixth of the axis apart at least, always the first and the newest, so they never
+    # overlap however the scan days cluster; every day's figures are in the table under it.
+    gap = plot_w / 6
+    x_labels: list[tuple[float, str]] = []
+    for row in rows:
+        x = x_at(row["day"])
+        if not x_labels or x - x_labels[-1][0] >= gap:
+            x_labels.append((x, day_label(row["day"])))
+    newest = x_at(rows[-1]["day"]) if rows else None
+    if x_labels and newest is not None and x_labels[-1][0] != newest:
+        if newest - x_labels[-1][0] < gap:
+            x_labels.pop()
+        x_labels.append((newest, day_label(rows[-1]["day"])))
     return LineChart(width, height, left, bottom, lines, y_ticks, x_labels)
 
 

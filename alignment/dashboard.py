@@ -10,7 +10,7 @@ The matrix reads a page of projects at a time.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Context as DecimalContext
 from decimal import Decimal
 from typing import Any
@@ -152,7 +152,8 @@ def _chain_sql() -> tuple[str, list[Any]]:
     even = real.format("l.budget")
     # Only constants and the ORM's compiled SQL (values go as parameters): nothing injected.
     sql = (
-        "SELECT l.project_id AS project_id, s.business_strategy_id AS bs, s.goal AS goal, "  # noqa: S608
+        "SELECT l.project_id AS project_id, l.crm_strategy_id AS cs, "  # noqa: S608
+        "s.business_strategy_id AS bs, s.goal AS goal, "
         "CASE WHEN l.weight IS NOT NULL AND l.weighted_n = l.links_n AND l.weight_sum > 0 "
         f"THEN {weighted} / (l.weight_sum * s.servings_n) "
         f"ELSE {even} / (l.links_n * s.servings_n) END AS amount "
@@ -186,6 +187,9 @@ class ChainSums:
 
     by_business_strategy: list[dict[str, Any]]
     goal_projects: dict[int, int]
+    # (CRM strategy, business strategy) → the unrounded money the CRM strategy's links carry to
+    # it: the strategy map's flow from a business strategy to the CRM strategies serving it.
+    by_serving: dict[tuple[int, int], Decimal] = field(default_factory=dict)
 
 
 def _sums_by_business_strategy() -> ChainSums:
@@ -196,22 +200,29 @@ def _sums_by_business_strategy() -> ChainSums:
         # Only constants and the compiled chain (values go as parameters).
         cursor.execute(
             f"WITH c AS ({sql}) "  # noqa: S608
-            "SELECT c.bs, c.goal, SUM(c.amount), COUNT(DISTINCT c.project_id) FROM c "
+            # A bare NULL would be text to PostgreSQL, which then refuses the ids below it.
+            "SELECT CAST(NULL AS BIGINT), c.bs, c.goal, SUM(c.amount), "
+            "COUNT(DISTINCT c.project_id) FROM c "
             "GROUP BY c.bs, c.goal "
-            "UNION ALL SELECT NULL, c.goal, NULL, COUNT(DISTINCT c.project_id) FROM c "
-            "GROUP BY c.goal",
+            "UNION ALL SELECT NULL, NULL, c.goal, NULL, COUNT(DISTINCT c.project_id) FROM c "
+            "GROUP BY c.goal "
+            "UNION ALL SELECT c.cs, c.bs, c.goal, SUM(c.amount), 0 FROM c "
+            "GROUP BY c.cs, c.bs, c.goal",
             params,
         )
         rows = cursor.fetchall()
     by_business_strategy = [
         {"bs": bs, "goal": goal, "amount": _decimal(amount), "projects": projects}
-        for bs, goal, amount, projects in rows
-        if bs is not None
+        for cs, bs, goal, amount, projects in rows
+        if cs is None and bs is not None
     ]
     for row in by_business_strategy:
         row["weight"] = row["amount"].quantize(_WEIGHT_QUANTUM)
-    goal_projects = {goal: projects for bs, goal, _amount, projects in rows if bs is None}
-    return ChainSums(by_business_strategy, goal_projects)
+    goal_projects = {goal: n for cs, bs, goal, _amount, n in rows if cs is None and bs is None}
+    by_serving = {
+        (cs, bs): _decimal(amount) for cs, bs, _goal, amount, _n in rows if cs is not None
+    }
+    return ChainSums(by_business_strategy, goal_projects, by_serving)
 
 
 def _share_out(sums: list[dict[str, Any]]) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
@@ -351,6 +362,11 @@ def dashboard_figures(
         "investment_by_business_strategy": investment_by_business_strategy(sums),
         "spend": spend_split(budgets),
         "untraced_features": projects_with_untraced_features(features=features),
+        # The map's flow: "crm:bs" → the money to the cent (for the width of a link, so not
+        # shared out by largest remainder like the tables).
+        "map_flow": {
+            f"{cs}:{bs}": str(to_money(amount)) for (cs, bs), amount in sums.by_serving.items()
+        },
     }
 
 

@@ -7,7 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber, TruncDate
+from django.utils import timezone
 
 from core.money import to_money
 from core.permissions import visible_to
@@ -353,9 +355,20 @@ def summary_from(snapshot: Snapshot | None) -> dict[str, Any]:
     return summary
 
 
-def snapshots_trend(limit: int = 30) -> list[Snapshot]:
-    """The newest `limit` snapshots, oldest first, for trend charts (their headline columns
-    only)."""
-    newest = list(Snapshot.objects.order_by("-taken_at", "-id").defer("figures")[:limit])
+def snapshots_trend(days: int = 30) -> list[Snapshot]:
+    """The trend over time: for each of the newest `days` days that had a full scan, that
+    day's last snapshot (in the site's time zone), oldest first, with `day` set; days without
+    a scan are absent. The database picks one row per day (a window over the day), so a day
+    of a hundred scans still hands back one row."""
+    day = TruncDate("taken_at", tzinfo=timezone.get_current_timezone())
+    newest_of_day = Window(
+        RowNumber(), partition_by=[day], order_by=[F("taken_at").desc(), F("id").desc()]
+    )
+    newest: list[Snapshot] = list(
+        Snapshot.objects.defer("figures")
+        .annotate(day=day, nth_of_day=newest_of_day)
+        .filter(nth_of_day=1)
+        .order_by("-taken_at", "-id")[:days]
+    )
     newest.reverse()
     return newest

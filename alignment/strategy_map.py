@@ -26,7 +26,9 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    DecimalField,
     Exists,
+    ExpressionWrapper,
     F,
     IntegerField,
     OuterRef,
@@ -69,6 +71,15 @@ from .selectors import OPEN_STATES
 MAP_PAGE_SIZE = 100
 
 _LIVE = [str(status) for status in LIVE_PROJECT_STATUSES]
+# A linked project's whole budget, read through its link.
+_PROJECT_BUDGET = ExpressionWrapper(
+    F("project__budget_technology")
+    + F("project__budget_people")
+    + F("project__budget_process")
+    + F("project__budget_training")
+    + F("project__budget_incentives"),
+    output_field=DecimalField(max_digits=16, decimal_places=2),
+)
 _INT = IntegerField()
 
 _STATUS_LABELS: dict[str, dict[str, str]] = {
@@ -236,6 +247,8 @@ class Node:
     # Business strategies listed on the first screen under a goal, and how many it has.
     children: list[Node] | None = None
     children_total: int = 0
+    # A project's budget, on a CRM strategy's branch (the visual map's link widths).
+    amount: Decimal | None = None
 
     @property
     def status_label(self) -> str:
@@ -491,6 +504,7 @@ def _project_node(row: dict[str, Any], *, crm: int | None, history: bool, note: 
             row["feature_count"], row["features_traced"], row["open_flags"], noun="feature"
         ),
         branch_url=branch_url("project", row["id"], history=history, crm=crm),
+        amount=row.get("budget"),
     )
 
 
@@ -521,6 +535,7 @@ def crm_strategy_branch(
             "open_flags",
             title=F("project__title"),
             status=F("project__status"),
+            budget=_PROJECT_BUDGET,
         )
     )
     page = _page(rows, options.get("page"))

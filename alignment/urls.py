@@ -13,6 +13,7 @@ _pages = [
     path("scan/", views.scan_start, name="scan"),
     path("scans/<int:pk>/status/", views.scan_status, name="scan_status"),
     path("map/", views.map_view, name="map"),
+    path("map/flow/", views.map_flow_view, name="map_flow"),
     # A branch of the map: its children, as a page or (for htmx) a fragment of the tree.
     path("map/goals/<int:pk>/", views.map_goal, name="map_goal"),
     path(

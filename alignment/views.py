@@ -37,7 +37,7 @@ from projects.filters import FeatureFilterSet, ProjectFilterSet
 from projects.models import CRMProject
 from strategies.models import CRMStrategy
 
-from . import dashboard, strategy_map
+from . import dashboard, flow, strategy_map
 from .access import flag_for
 from .charts import bars, percent, trend_chart
 from .filters import FlagFilterSet
@@ -112,19 +112,18 @@ def _rule_rows(by_rule: dict[str, int]) -> list[dict[str, Any]]:
 
 
 def _trend_rows() -> list[dict[str, Any]]:
+    """One row per day with a full scan (its last), oldest first."""
     rows = []
-    snapshots = snapshots_trend()
-    days = {timezone.localtime(snap.taken_at).date() for snap in snapshots}
-    # Several scans a day (scans also follow strategy edits): label them by time as well.
-    label = "%d %b %H:%M" if len(days) < len(snapshots) else "%d %b"
-    for snap in snapshots:
+    for snap in snapshots_trend():
         by_severity = snap.open_by_severity or {}
         rows.append(
             {
-                "label": timezone.localtime(snap.taken_at).strftime(label),
+                "day": snap.day,  # type: ignore[attr-defined]
                 "taken_at": snap.taken_at,
                 "projects_pct": percent(snap.projects_traced, snap.projects_total),
                 "budget_pct": percent(snap.budget_traced, snap.budget_total),
+                "budget_traced": snap.budget_traced,
+                "budget_total": snap.budget_total,
                 "features_pct": percent(snap.features_traced, snap.features_total),
                 "open_flags": sum(int(n) for n in by_severity.values()),
                 "critical": int(by_severity.get("critical", 0)),
@@ -158,6 +157,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             for key, label in (("critical", "Critical"), ("warning", "Warning"), ("info", "Info"))
         ],
         "trend": trend,
+        "trend_last": trend[-1] if trend else None,
         "chart": trend_chart(trend, TREND_SERIES) if trend else None,
         "untraced_features": figures["untraced_features"] if figures else [],
         "may_scan": can_start_scan(request.user),
@@ -247,6 +247,76 @@ def map_view(request: HttpRequest) -> HttpResponse:
         "now_day": timezone.localdate().strftime("%Y%m%d"),
     }
     return render(request, "alignment/map.html", context)
+
+
+@require_GET
+def map_flow_view(request: HttpRequest) -> HttpResponse:
+    """The visual strategy map: the first screen's goals and business strategies, the CRM
+    strategies serving them, links as wide as the money the last full scan recorded; `crm`
+    opens one CRM strategy's projects, a page at a time (its branch). A fixed handful of
+    queries over the strategy catalogue and one page of projects."""
+    form = MapFilterForm(request.GET)
+    history = form.include_history()
+    snapshot, health = _map_health()
+    figures = snapshot_figures(snapshot)
+    screen = strategy_map.first_screen(request.user, health, history=history)
+    business_ids = [child.id for goal in screen.goals for child in goal.children or []]
+    crm_nodes, servings = flow.serving_crm_strategies(
+        request.user, business_ids, (health or {}).get("crm_strategy", {}), history=history
+    )
+    opened, branch = _opened_crm(request, health, history=history)
+    stored = dashboard.stored_dashboard_figures(snapshot.figures) if snapshot else None
+    money_by_bs = (
+        {row["id"]: row["amount"] for row in stored["investment_by_business_strategy"]}
+        if stored
+        else None
+    )
+
+    def expand_url(crm_id: int) -> str:
+        query = f"?crm={crm_id}" + ("&history=on" if history else "")
+        return reverse("alignment:map_flow") + query + "#flow"
+
+    picture = flow.layout(
+        screen,
+        crm_nodes,
+        servings,
+        money_by_bs=money_by_bs,
+        money_by_serving=flow.stored_flow(snapshot.figures if snapshot else None),
+        expand_url=expand_url,
+        opened=opened,
+        branch=branch,
+    )
+    if snapshot is not None:
+        picture.untraced_projects = figures["projects_total"] - figures["projects_traced"]
+    page = branch.page if branch else None
+    context = {
+        "form": form,
+        "history": history,
+        "flow": picture,
+        "figures": figures,
+        "states": flow.STATE_LABELS,
+        "page_obj": page,
+        "close_url": reverse("alignment:map_flow") + ("?history=on" if history else ""),
+        "now_day": timezone.localdate().strftime("%Y%m%d"),
+    }
+    return render(request, "alignment/map_flow.html", context)
+
+
+def _opened_crm(
+    request: HttpRequest, health: dict[str, Any] | None, *, history: bool
+) -> tuple[int | None, strategy_map.Branch | None]:
+    """The CRM strategy whose projects the visual map shows (`crm`), and a page of them; a
+    CRM strategy the user may not see, or a bad id, is a 404 like its branch page."""
+    raw = request.GET.get("crm", "")
+    if not raw:
+        return None, None
+    if not raw.isdigit():
+        raise Http404("No such CRM strategy.")
+    crm = get_visible_or_404(strategy_map.map_crm_strategies(), request.user, pk=int(raw))
+    branch = strategy_map.crm_strategy_branch(
+        request.user, crm, health, history=history, page=request.GET.get("page")
+    )
+    return crm.pk, branch
 
 
 def _branch_response(

@@ -1,8 +1,10 @@
 """Headline figures, flag visibility and the trend."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from alignment.models import Flag, Snapshot
 from alignment.selectors import (
@@ -13,6 +15,7 @@ from alignment.selectors import (
 )
 from projects.models import FeatureStatus, ProjectStatus
 from tests.factories import FeatureFactory, FeatureLinkFactory, ProjectFactory
+from tests.rows import count_rows
 
 from .conftest import healthy_project, scan
 
@@ -105,10 +108,58 @@ def test_listing_flags_costs_the_same_queries_for_2_and_50(viewer, django_assert
     assert len(big) > len(small)
 
 
-def test_the_trend_lists_the_newest_snapshots_oldest_first(db):
-    scans = [scan() for _ in range(4)]
-    trend = snapshots_trend(limit=3)
-    assert [s.scan_id for s in trend] == [s.pk for s in scans[1:]]
+def snapshot_at(when, projects_traced=0):
+    from alignment.models import Scan, ScanState
+
+    scan_row = Scan.objects.create(state=ScanState.DONE, finished_at=when)
+    return Snapshot.objects.create(
+        scan=scan_row, taken_at=when, projects_total=10, projects_traced=projects_traced
+    )
+
+
+def local(day, hour, minute=0):
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
+
+
+def test_the_trend_has_one_point_per_day_the_days_last_scan_oldest_first(db):
+    today = timezone.localdate()
+    before, yesterday = today - datetime.timedelta(days=3), today - datetime.timedelta(days=1)
+    snapshot_at(local(before, 9), 1)
+    last_of_before = snapshot_at(local(before, 17, 30), 2)
+    snapshot_at(local(before, 12), 3)  # recorded later, taken earlier: not the day's last
+    # No scan the day after `before`, nor the day after that: those days are absent.
+    only_of_yesterday = snapshot_at(local(yesterday, 8), 4)
+    snapshot_at(local(today, 1), 5)
+    last_of_today = snapshot_at(local(today, 1), 6)  # same time: the later record wins
+
+    trend = snapshots_trend()
+
+    assert [s.pk for s in trend] == [last_of_before.pk, only_of_yesterday.pk, last_of_today.pk]
+    assert [s.day for s in trend] == [before, yesterday, today]
+
+
+def test_the_trend_reads_one_row_per_day_from_the_database_not_every_scan(db):
+    today = timezone.localdate()
+    for days_ago in range(5):
+        for hour in (6, 12, 18):
+            snapshot_at(local(today - datetime.timedelta(days=days_ago), hour))
+
+    with count_rows() as rows:
+        trend = snapshots_trend(days=3)
+
+    assert len(rows.statements) == 1
+    assert rows.total == 3, rows.report()  # three days asked for, of fifteen scans
+    assert [s.day for s in trend] == [today - datetime.timedelta(days=d) for d in (2, 1, 0)]
+    assert [timezone.localtime(s.taken_at).hour for s in trend] == [18, 18, 18]
+
+
+def test_the_trends_day_is_the_sites_local_day_not_utcs(db, settings):
+    settings.TIME_ZONE = "America/New_York"
+    with timezone.override("America/New_York"):
+        day = datetime.date(2026, 7, 1)
+        late_evening = snapshot_at(local(day, 22), 1)  # 02:00 UTC the next day
+        trend = snapshots_trend()
+    assert [(s.pk, s.day) for s in trend] == [(late_evening.pk, day)]
 
 
 def test_the_last_full_scan_passes_over_scans_that_were_only_skipped(db):

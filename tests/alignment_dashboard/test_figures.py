@@ -1,5 +1,7 @@
 """The dashboard's figures, checked against a small portfolio computed by hand."""
 
+import datetime
+import itertools
 from decimal import Decimal
 from fractions import Fraction
 
@@ -385,26 +387,50 @@ def test_untraced_projects_and_features_hang_loose_but_inactive_strategies_do_no
     ).hangs_loose
 
 
-def test_trend_chart_places_points_on_a_percent_scale_and_labels_at_most_six():
+def test_trend_chart_places_points_at_their_dates_on_a_percent_scale():
     from alignment.charts import trend_chart
 
-    rows = [{"label": f"s{i}", "p": i * 10} for i in range(11)]
+    first = datetime.date(2026, 3, 1)
+    # Days 0, 1 and 10: the gap of eight days without a scan stays a gap on the axis.
+    rows = [
+        {"day": first + datetime.timedelta(days=d), "p": p} for d, p in ((0, 0), (1, 50), (10, 100))
+    ]
 
     chart = trend_chart(rows, [("p", "Projects", "series--projects")], width=720, height=240)
 
     (series,) = chart.series
-    assert series.points[0][1] == chart.plot_bottom  # 0% sits on the axis
-    assert series.points[-1][1] == 12  # 100% at the top margin
-    assert [label for _x, label in chart.x_labels] == ["s0", "s2", "s4", "s6", "s8", "s10"]
+    xs = [point.x for point in series.points]
+    plot_w = 720 - 44 - 24
+    assert xs == [44, 44 + plot_w / 10, 44 + plot_w]
+    assert series.points[0].y == chart.plot_bottom  # 0% sits on the axis
+    assert series.points[-1].y == 12  # 100% at the top margin
+    assert series.points[1].label == "Projects, 2 Mar 2026: 50%"
+    assert series.latest == 100
 
 
-def test_trend_chart_of_one_scan_centres_its_point():
+def test_trend_chart_labels_dates_apart_always_with_the_first_and_the_newest():
     from alignment.charts import trend_chart
 
-    chart = trend_chart([{"label": "only", "p": 50}], [("p", "Projects", "x")])
+    first = datetime.date(2026, 1, 1)
+    # Thirty days in a row, then the newest three weeks later: the labels must not crowd.
+    days = [first + datetime.timedelta(days=d) for d in (*range(30), 51)]
+    chart = trend_chart([{"day": day, "p": 1} for day in days], [("p", "P", "x")])
 
-    assert chart.series[0].points == [(44 + (720 - 44 - 12) / 2, 12 + (240 - 28 - 12) / 2)]
-    assert [label for _x, label in chart.x_labels] == ["only"]
+    xs = [x for x, _label in chart.x_labels]
+    labels = [label for _x, label in chart.x_labels]
+    assert labels[0] == "1 Jan" and labels[-1] == "21 Feb"
+    assert len(labels) <= 7
+    assert all(b - a >= (720 - 44 - 24) / 6 for a, b in itertools.pairwise(xs))
+
+
+def test_trend_chart_of_one_day_centres_its_point():
+    from alignment.charts import trend_chart
+
+    chart = trend_chart([{"day": datetime.date(2026, 5, 4), "p": 50}], [("p", "Projects", "x")])
+
+    (point,) = chart.series[0].points
+    assert (point.x, point.y) == (44 + (720 - 44 - 24) / 2, 12 + (240 - 28 - 12) / 2)
+    assert [label for _x, label in chart.x_labels] == ["4 May"]
 
 
 @pytest.mark.parametrize("rule_on", [True, False], ids=["from the scan's match", "rule off"])
@@ -451,3 +477,24 @@ def test_a_full_scan_counts_feature_traceability_as_the_direct_count_does(
         for row in direct.worst
     ]
     assert calls == (["from match"] if rule_on else ["direct"])
+
+
+def test_the_maps_flow_records_the_money_each_crm_strategy_carries_to_each_business_strategy():
+    goal = GoalFactory()
+    first, second = (BusinessStrategyFactory(goal=goal) for _ in range(2))
+    both = CRMStrategyFactory(serves=[first, second])
+    only_first = CRMStrategyFactory(serves=[first])
+    project = ProjectFactory(**money({"technology": "900", "people": "100"}))
+    ProjectLinkFactory(project=project, crm_strategy=both, weight=3)
+    ProjectLinkFactory(project=project, crm_strategy=only_first, weight=1)
+    ProjectLinkFactory(project=ProjectFactory(**money({"technology": "50"})), crm_strategy=both)
+
+    figures = dashboard.dashboard_figures()
+
+    # 1,000 by weights 3:1 → 750 to `both` (split over two business strategies) and 250 to
+    # `only_first`; the second project's 50 all to `both`, split again.
+    assert figures["map_flow"] == {
+        f"{both.pk}:{first.pk}": "400.00",
+        f"{both.pk}:{second.pk}": "400.00",
+        f"{only_first.pk}:{first.pk}": "250.00",
+    }

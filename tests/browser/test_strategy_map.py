@@ -73,3 +73,40 @@ def test_opening_branches_loads_their_children_a_page_at_a_time(
     expect(tree).to_contain_text("Partner feature 2")
     screenshot("strategy-map-branches")
     assert problems == []
+
+
+def test_the_visual_map_opens_a_crm_strategys_projects_and_a_box_opens_its_page(
+    page, live_server, login, screenshot, viewer, portfolio
+):
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    login(viewer)
+
+    page.goto(f"{live_server.url}/alignment/map/")
+    page.get_by_role("link", name="Visual", exact=True).click()
+    chart = page.locator("svg.flow")
+    expect(chart.locator("[data-kind='goal']")).to_contain_text("Grow revenue while")
+    expect(chart.locator("[data-kind='project']")).to_have_count(0)
+
+    page.get_by_role("link", name="Show the projects of Enable local partners").click()
+    expect(chart.locator("[data-kind='project']")).to_have_count(3)
+    screenshot("strategy-map-visual")
+
+    project = chart.locator("[data-kind='project']").first
+    project.locator("a").first.click()
+    expect(page.locator("h1")).to_contain_text("Partner project 0")
+    assert problems == []
+
+
+def test_the_visual_map_scrolls_in_its_own_box_on_a_phone(
+    page, live_server, login, viewer, portfolio
+):
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(viewer)
+
+    page.goto(f"{live_server.url}/alignment/map/flow/")
+
+    expect(page.locator("svg.flow")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    wrap = page.locator(".flow-wrap")
+    assert wrap.evaluate("el => el.scrollWidth > el.clientWidth")  # the picture scrolls inside

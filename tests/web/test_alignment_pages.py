@@ -204,24 +204,84 @@ def test_dashboard_counts_open_flags_by_severity_and_rule(as_user, viewer):
     assert 'data-rule="project.no_roadmap"' in html
 
 
-def test_dashboard_draws_the_trend_with_a_table_of_the_numbers(as_user, viewer):
-    for traced in (1, 3):
-        scan = Scan.objects.create(state=ScanState.DONE, finished_at=timezone.now())
-        Snapshot.objects.create(
-            scan=scan,
-            taken_at=timezone.now(),
-            projects_total=4,
-            projects_traced=traced,
-            open_by_severity={"critical": 2},
-        )
+def snapshot_at(when, *, traced, budget_traced="0"):
+    scan = Scan.objects.create(state=ScanState.DONE, finished_at=when)
+    return Snapshot.objects.create(
+        scan=scan,
+        taken_at=when,
+        projects_total=4,
+        projects_traced=traced,
+        budget_total=Decimal("1000"),
+        budget_traced=Decimal(budget_traced),
+        open_by_severity={"critical": 2},
+    )
+
+
+def test_dashboard_draws_the_trend_by_day_the_last_scan_of_each_with_dates(as_user, viewer):
+    today = timezone.localdate()
+    first_day = today - datetime.timedelta(days=4)
+
+    def at(day, hour):
+        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
+
+    snapshot_at(at(first_day, 9), traced=1)
+    snapshot_at(at(first_day, 16), traced=2, budget_traced="120.5")  # the day's last
+    snapshot_at(at(today, 8), traced=3)  # nothing in the three days between
 
     html = as_user(viewer).get(reverse("alignment:dashboard")).content.decode()
 
-    assert '<svg class="chart"' in html
-    assert '<title id="trend-title">' in html
-    assert "Show the numbers" in html
-    assert '<td class="num">25%</td>' in html  # projects traced, first scan
-    assert '<td class="num">75%</td>' in html  # and the second
+    chart = html[html.index('<svg class="chart"') : html.index("</svg>", html.index('"chart"'))]
+    assert '<title id="trend-title">' in chart
+    assert chart.count('<circle class="dot') == 3 * 2  # three series, two days
+    labels = [f"{first_day.day} {first_day:%b}", f"{today.day} {today:%b}"]
+    for label in labels:
+        assert f'text-anchor="middle">{label}</text>' in chart  # dates on the axis
+    assert "2 days with a full scan" in html
+    table = html[html.index('data-table="trend"') :]
+    assert table.count("<tr data-day=") == 2
+    assert f'data-day="{first_day:%Y-%m-%d}"' in table and f'data-day="{today:%Y-%m-%d}"' in table
+    assert '<td class="num">50%</td>' in table  # 2 of 4: the first day's last scan
+    assert '<td class="num">25%</td>' not in table  # its earlier scan is not a point
+    assert '<td class="num">75%</td>' in table
+    assert f"EUR{NBSP}120.50 of EUR{NBSP}1,000.00" in table  # the amount, with its currency
+
+
+def test_before_any_scan_the_trend_says_to_run_one_and_offers_the_button(as_user, sponsor):
+    html = as_user(sponsor).get(reverse("alignment:dashboard")).content.decode()
+
+    empty = html[html.index('data-empty="trend"') :]
+    assert "Run a scan to see the trend." in empty
+    assert f'action="{reverse("alignment:scan")}"' in empty[: empty.index("</section>")]
+    assert '<svg class="chart"' not in html
+
+
+def test_before_any_scan_a_viewer_is_told_who_can_run_one(as_user, viewer):
+    html = as_user(viewer).get(reverse("alignment:dashboard")).content.decode()
+
+    empty = html[html.index('data-empty="trend"') :]
+    empty = empty[: empty.index("</section>")]
+    assert "Run a scan to see the trend." in empty
+    assert "A sponsor, an executive or an administrator can run one" in empty
+    assert "<form" not in empty
+
+
+def test_dashboard_bars_print_their_amount_with_its_currency(as_user, viewer, settings):
+    settings.CURRENCY = "CHF"
+    crm = CRMStrategyFactory()
+    ProjectLinkFactory(
+        project=ProjectFactory(budget_technology=Decimal("1200.5"), budget_people=Decimal("0")),
+        crm_strategy=crm,
+    )
+    ProjectFactory()  # untraced: a flag, so a rule bar
+    engine.scan_full()
+
+    html = as_user(viewer).get(reverse("alignment:dashboard")).content.decode()
+
+    by_goal = html[html.index('id="by-goal-heading"') : html.index('id="by-bs-heading"')]
+    assert f'<span class="bar__value">CHF{NBSP}1,200.50</span>' in by_goal
+    rules = html[html.index('id="rules-heading"') : html.index('id="trend-heading"')]
+    assert '<span class="bar__value">1</span>' in rules  # the untraced project's flag
+    assert 'class="bar bar--critical"' in rules  # coloured by the rule's severity
 
 
 def test_only_those_who_may_scan_see_the_scan_button(as_user, sponsor, pm):
@@ -329,6 +389,23 @@ def test_matrix_marks_links_with_their_rationale_and_untraced_rows(as_user, view
     assert f'data-crm="{link.crm_strategy_id}"' in html
     assert "Untraced: linked to no CRM strategy" in html
     assert html.count('class="row--loose"') == 1
+
+
+def test_matrix_marks_a_strategy_that_is_not_anchored_in_danger_not_in_green(as_user, viewer):
+    loose = CRMStrategyFactory(title="Loose strategy", serves=[])  # active, serves nothing
+    ProjectLinkFactory(crm_strategy=loose)
+    draft = CRMStrategyFactory(title="Draft strategy", serves=[], status="draft")
+    ProjectLinkFactory(crm_strategy=draft)
+
+    html = as_user(viewer).get(reverse("alignment:matrix")).content.decode()
+
+    column = html[html.index(f'data-crm="{loose.pk}"') :]
+    column = column[: column.index("</th>")]
+    assert '<span class="badge badge--untraced">Not anchored</span>' in column
+    assert "badge--active" not in column
+    draft_column = html[html.index(f'data-crm="{draft.pk}"') :]
+    draft_column = draft_column[: draft_column.index("</th>")]
+    assert '<span class="badge badge--draft">draft</span>' in draft_column
 
 
 def test_matrix_filters_by_status_and_paginates(as_user, viewer):

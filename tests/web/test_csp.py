@@ -136,6 +136,7 @@ def main_pages(world) -> list[str]:
         reverse("search") + "?q=partner",
         reverse("alignment:dashboard"),
         reverse("alignment:map"),
+        reverse("alignment:map_flow") + f"?crm={world['crm'].pk}",
         reverse("alignment:matrix"),
         reverse("alignment:flags"),
         reverse("alignment:flag_waive", args=[Flag.objects.first().pk]),

@@ -155,6 +155,7 @@ MATRIX = {
     # alignment
     ("alignment:dashboard", "get"): (None, read()),
     ("alignment:map", "get"): (None, read()),
+    ("alignment:map_flow", "get"): (None, read()),
     ("alignment:map_goal", "get"): ("goal", read()),
     ("alignment:map_business_strategy", "get"): ("business_strategy", read()),
     ("alignment:map_crm_strategy", "get"): ("crm_strategy", read()),

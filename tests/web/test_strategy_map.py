@@ -371,3 +371,146 @@ def test_a_branch_of_something_that_does_not_exist_is_404(client_for, viewer, ch
 def test_not_traced_projects_take_the_projects_orderings(client_for, viewer, chain, ordering):
     response = client_for(viewer).get(reverse("alignment:map_not_traced") + f"?ordering={ordering}")
     assert response.status_code == 200 and b"P3 Shiny dashboard" in response.content
+
+
+# --- The visual map ---------------------------------------------------------------------------
+
+
+def flow_boxes(html):
+    """{(kind, id): (state, the box's first link)} for every box the SVG draws."""
+    boxes = {}
+    for match in re.finditer(
+        r'<g class="flow-node flow-node--(\w+)[^"]*" data-kind="(\w+)" data-id="(\d+)"'
+        r'[^>]*>\s*<a href="([^"]+)"',
+        html,
+    ):
+        state, kind, pk, href = match.groups()
+        boxes[(kind, int(pk))] = (state, href)
+    return boxes
+
+
+def test_the_visual_map_draws_every_goal_and_strategy_as_a_box_linking_to_its_page(
+    chain, client_for, viewer
+):
+    engine.scan_full()
+
+    html = client_for(viewer).get(reverse("alignment:map_flow")).content.decode()
+
+    boxes = flow_boxes(html)
+    for key, kind in (
+        ("g1", "goal"),
+        ("g0", "goal"),
+        ("bs1", "business_strategy"),
+        ("bs2", "business_strategy"),
+        ("a", "crm_strategy"),
+        ("c", "crm_strategy"),
+        ("d", "crm_strategy"),
+    ):
+        _state, href = boxes[(kind, chain[key].pk)]
+        assert href == chain[key].get_absolute_url(), key
+    assert boxes[("goal", chain["g0"].pk)][0] == "inactive"  # retired: grey, dotted
+    assert boxes[("crm_strategy", chain["c"].pk)][0] == "loose"  # active, serves nothing
+    assert boxes[("crm_strategy", chain["d"].pk)][0] == "inactive"  # a draft
+    assert boxes[("crm_strategy", chain["a"].pk)][0] in ("healthy", "flagged")
+    assert not any(kind == "project" for kind, _pk in boxes)  # projects wait to be opened
+    assert '<svg class="flow"' in html and '<title id="flow-title">' in html
+    assert f'href="{reverse("alignment:map")}"' in html  # the text tree, the accessible view
+
+
+def test_a_boxs_colour_follows_its_open_flags(chain, client_for, viewer):
+    from alignment import flow
+
+    engine.scan_full()
+    html = client_for(viewer).get(reverse("alignment:map_flow")).content.decode()
+    _snapshot, health = _health()
+
+    for kind, pk in ((k, chain[key].pk) for k, key in (("goal", "g1"), ("crm_strategy", "a"))):
+        flags = health[kind][pk].flags
+        assert flow_boxes(html)[(kind, pk)][0] == ("flagged" if flags else "healthy")
+    assert "flow-node--flagged" in html  # the chain has open flags (P3, BS2): some box says so
+    assert "Has open flags" in html  # and the legend says what that colour means
+    assert set(flow.STATE_LABELS) == {"healthy", "flagged", "loose", "inactive", "unmeasured"}
+
+
+def _health():
+    from alignment.models import Snapshot
+
+    snapshot = Snapshot.objects.order_by("-taken_at", "-id").first()
+    return snapshot, strategy_map.stored_health(snapshot.figures)
+
+
+def test_a_link_is_as_wide_as_the_money_it_carries(chain, client_for, viewer):
+    chain["p1"].budget_technology = 9000
+    chain["p1"].save()
+    engine.scan_full()
+
+    html = client_for(viewer).get(reverse("alignment:map_flow")).content.decode()
+
+    links = re.findall(r'<path class="flow-link([^"]*)" d="[^"]*" stroke-width="([\d.]+)">', html)
+    widths = sorted(float(width) for _css, width in links)
+    assert widths[-1] == 18.0  # the largest flow: goal → BS1 → A, all of P1's budget
+    assert (" flow-link--none", "1.5") in links  # BS2 receives nothing: a thin grey line
+    assert f"EUR{chr(160)}" in html  # each link's title says its amount with its currency
+
+
+def test_opening_a_crm_strategy_draws_a_page_of_its_projects(chain, client_for, viewer):
+    engine.scan_full()
+    url = reverse("alignment:map_flow") + f"?crm={chain['d'].pk}"
+
+    html = client_for(viewer).get(url).content.decode()
+
+    boxes = flow_boxes(html)
+    state, href = boxes[("project", chain["p4"].pk)]
+    assert href == chain["p4"].get_absolute_url()
+    assert state == "loose"  # its only link is to a draft: it hangs loose
+    assert ("project", chain["p1"].pk) not in boxes  # P1 serves A, not D
+    assert 'class="flow-node flow-node--inactive flow-node--opened"' in html
+    assert "Close the projects of D Draft idea" in html
+
+
+def test_opening_a_crm_strategy_pages_its_projects(chain, client_for, viewer, monkeypatch):
+    monkeypatch.setattr(strategy_map, "MAP_PAGE_SIZE", 1)
+    ProjectLinkFactory(project=ProjectFactory(title="P5 Another"), crm_strategy=chain["a"])
+    url = reverse("alignment:map_flow") + f"?crm={chain['a'].pk}"
+
+    first = flow_boxes(client_for(viewer).get(url).content.decode())
+    second = flow_boxes(client_for(viewer).get(url + "&page=2").content.decode())
+
+    first_projects = [pk for kind, pk in first if kind == "project"]
+    second_projects = [pk for kind, pk in second if kind == "project"]
+    assert len(first_projects) == len(second_projects) == 1
+    assert first_projects != second_projects
+
+
+@pytest.mark.parametrize("crm", ["nonsense", "999999"])
+def test_the_visual_map_answers_404_for_a_crm_strategy_that_is_not_there(
+    chain, client_for, viewer, crm
+):
+    response = client_for(viewer).get(reverse("alignment:map_flow") + f"?crm={crm}")
+    assert response.status_code == 404
+
+
+def test_without_a_role_the_visual_map_is_not_found(chain, client_for):
+    from tests.factories import UserFactory
+
+    response = client_for(UserFactory(roles=[])).get(reverse("alignment:map_flow"))
+    assert response.status_code == 404
+
+
+def test_before_any_scan_the_visual_map_draws_the_chain_without_health(chain, client_for, viewer):
+    html = client_for(viewer).get(reverse("alignment:map_flow")).content.decode()
+
+    boxes = flow_boxes(html)
+    assert boxes[("goal", chain["g1"].pk)][0] == "unmeasured"
+    assert boxes[("crm_strategy", chain["c"].pk)][0] == "loose"  # loose whatever the scan
+    assert "No full scan has counted the portfolio yet" in html
+
+
+def test_the_flow_a_snapshot_kept_reads_back_as_decimals_and_none_before_it_was_recorded():
+    from decimal import Decimal
+
+    from alignment import flow
+
+    assert flow.stored_flow({"map_flow": {"3:7": "400.10"}}) == {(3, 7): Decimal("400.10")}
+    assert flow.stored_flow({"spend": {}}) is None
+    assert flow.stored_flow(None) is None
