@@ -38,6 +38,7 @@ from .services import (
     PROJECT_FIELDS,
     PROJECT_PEOPLE,
     LinkSpec,
+    project_statuses_offered,
 )
 
 # Positions change by moving items on the project page, not by typing a number.
@@ -117,15 +118,21 @@ class ProjectForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.require_person_once_saved()
-        # Approval is the sponsor's act on the project page, so it is offered only if current.
+        # Only the statuses the service accepts from here (a new project is proposed and not
+        # approved: it cannot start approved or active).
         current = self.instance.status if self.instance.pk else ProjectStatus.PROPOSED
+        offered = project_statuses_offered(
+            current=current, approved=self.instance.approved_at is not None
+        )
         status_field = self.fields["status"]
         assert isinstance(status_field, forms.ChoiceField)
         status_field.choices = [
-            (value, label)
-            for value, label in ProjectStatus.choices
-            if value != ProjectStatus.APPROVED or current == ProjectStatus.APPROVED
+            (value, label) for value, label in ProjectStatus.choices if value in offered
         ]
+        if ProjectStatus.ACTIVE not in offered:
+            status_field.help_text = (
+                "A project becomes active once its sponsor has approved it (on the project page)."
+            )
         for name in self.budget_fields:
             self.fields[name].widget.attrs.update(min="0", step="0.01")
 

@@ -95,16 +95,36 @@ PROJECT_PEOPLE: dict[str, tuple[Role, ...]] = {
 }
 
 
-def _check_status_change(project: CRMProject, old_status: str | None) -> None:
-    new = project.status
-    if new == old_status:
-        return
+def project_status_refusal(new: str, *, current: str, approved: bool) -> str | None:
+    """Why a project now `current` (and approved or not) may not be given status `new` by an
+    edit or on create (None: it may). The one rule the forms' status choices are read from."""
+    if new == current:
+        return None
     # Approval is the sponsor's decision (alignment.services.project_approve, which checks
     # readiness against the rule catalogue), never a field edit.
     if new == ProjectStatus.APPROVED:
-        raise ValidationError({"status": "A project is approved by its sponsor; ask for approval."})
-    if new == ProjectStatus.ACTIVE and project.approved_at is None:
-        raise ValidationError({"status": "A project must be approved before it becomes active."})
+        return "A project is approved by its sponsor; ask for approval."
+    if new == ProjectStatus.ACTIVE and not approved:
+        return "A project must be approved before it becomes active."
+    return None
+
+
+def project_statuses_offered(*, current: str, approved: bool) -> list[str]:
+    """The statuses `project_status_refusal` accepts for such a project, in their usual order:
+    what a form offers, so it never offers one the service refuses."""
+    return [
+        status
+        for status in ProjectStatus.values
+        if project_status_refusal(status, current=current, approved=approved) is None
+    ]
+
+
+def _check_status_change(project: CRMProject, old_status: str) -> None:
+    refusal = project_status_refusal(
+        project.status, current=old_status, approved=project.approved_at is not None
+    )
+    if refusal is not None:
+        raise ValidationError({"status": refusal})
 
 
 @transaction.atomic
