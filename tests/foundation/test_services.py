@@ -292,7 +292,7 @@ def test_a_duplicate_name_is_refused_on_the_name_field_not_form_wide(executive, 
 
     assert field_errors(kpi_error) == {"name": ["This goal already has a KPI with that name."]}
     assert field_errors(feature_error) == {
-        "title": ["This project already has a feature with that title."]
+        "title": ["This project already has a feature named “Partner portal”."]
     }
 
 

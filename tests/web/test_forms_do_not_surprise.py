@@ -3,14 +3,27 @@ that differs from an existing one only in case (naming it), show and refuse over
 require a link's rationale, and explain the link picker (weight, each strategy's chain)."""
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from goals.models import BusinessGoal
 from projects.models import CRMProject, ProjectStatus
 from projects.services import project_status_refusal, project_statuses_offered
-from tests.factories import ProjectFactory
+from strategies.models import BusinessStrategy, CRMStrategy
+from tests.factories import (
+    BusinessStrategyFactory,
+    CRMStrategyFactory,
+    FeatureFactory,
+    GoalFactory,
+    ProjectFactory,
+)
 
 pytestmark = pytest.mark.django_db
+
+BUDGET = {
+    f"budget_{part}": "0" for part in ("technology", "people", "process", "training", "incentives")
+}
 
 
 def _offered(html: str) -> set[str]:
@@ -63,3 +76,129 @@ def test_the_statuses_offered_are_exactly_those_the_service_accepts(current, app
         accepted = project_status_refusal(status, current=current, approved=approved) is None
         assert (status in offered) == accepted
     assert current in offered
+
+
+# --- titles unique ignoring case -----------------------------------------------------------
+
+
+def test_a_project_title_differing_only_in_case_is_refused_naming_the_existing_one(as_user, pm):
+    ProjectFactory(title="CRM Rollout")
+
+    response = as_user(pm).post(
+        reverse("projects:create"), {"title": "crm rollout", "status": "proposed"}
+    )
+
+    assert response.status_code == 200
+    assert "Title: A project named “CRM Rollout” already exists." in response.content.decode()
+    assert CRMProject.objects.count() == 1
+
+
+def test_renaming_a_project_onto_another_title_in_other_case_is_refused(as_user, pm):
+    ProjectFactory(title="CRM Rollout")
+    mine = ProjectFactory(manager=pm, title="Partner portal")
+
+    response = as_user(pm).post(
+        reverse("projects:edit", args=[mine.pk]),
+        {
+            **BUDGET,
+            "title": "CRM ROLLOUT",
+            "status": "proposed",
+            "manager": pm.pk,
+            "version": mine.version,
+        },
+    )
+
+    assert "Title: A project named “CRM Rollout” already exists." in response.content.decode()
+    mine.refresh_from_db()
+    assert mine.title == "Partner portal"
+
+
+def test_a_project_may_change_the_case_of_its_own_title(as_user, pm):
+    mine = ProjectFactory(manager=pm, title="Crm rollout")
+
+    response = as_user(pm).post(
+        reverse("projects:edit", args=[mine.pk]),
+        {
+            **BUDGET,
+            "title": "CRM Rollout",
+            "status": "proposed",
+            "manager": pm.pk,
+            "version": mine.version,
+        },
+    )
+
+    assert response.status_code == 302
+    mine.refresh_from_db()
+    assert mine.title == "CRM Rollout"
+
+
+def test_a_goal_title_differing_only_in_case_is_refused_naming_the_existing_one(as_user, executive):
+    GoalFactory(title="Grow revenue")
+
+    response = as_user(executive).post(
+        reverse("goals:create"), {"title": "GROW REVENUE", "status": "draft", "priority": "2"}
+    )
+
+    assert "Title: A goal named “Grow revenue” already exists." in response.content.decode()
+    assert BusinessGoal.objects.count() == 1
+
+
+def test_a_crm_strategy_title_differing_only_in_case_is_refused(as_user, executive):
+    CRMStrategyFactory(title="Enable local partners")
+
+    response = as_user(executive).post(
+        reverse("strategies:crm_create"), {"title": "enable Local Partners", "status": "draft"}
+    )
+
+    assert "Title: A CRM strategy named “Enable local partners” already exists." in (
+        response.content.decode()
+    )
+    assert CRMStrategy.objects.count() == 1
+
+
+def test_a_business_strategy_title_is_unique_ignoring_case_within_its_goal(as_user, executive):
+    existing = BusinessStrategyFactory(title="Emerging markets")
+    other_goal = GoalFactory()
+    client = as_user(executive)
+
+    refused = client.post(
+        reverse("strategies:business_create"),
+        {"goal": existing.goal_id, "title": "emerging MARKETS", "status": "draft"},
+    )
+    elsewhere = client.post(
+        reverse("strategies:business_create"),
+        {"goal": other_goal.pk, "title": "emerging MARKETS", "status": "draft"},
+    )
+
+    assert (
+        f"Title: The goal “{existing.goal.title}” already has a business strategy named "
+        "“Emerging markets”."
+    ) in refused.content.decode()
+    assert elsewhere.status_code == 302
+    assert BusinessStrategy.objects.count() == 2
+
+
+def test_a_feature_title_is_unique_ignoring_case_within_its_project(as_user, pm):
+    project = ProjectFactory(manager=pm)
+    FeatureFactory(project=project, title="Deal registration")
+
+    response = as_user(pm).post(
+        reverse("projects:feature_create", args=[project.pk]),
+        {
+            "new-feature-title": "DEAL registration",
+            "new-feature-priority": "2",
+            "new-feature-status": "planned",
+        },
+    )
+
+    assert "This project already has a feature named “Deal registration”." in (
+        response.content.decode()
+    )
+    assert project.features.count() == 1
+
+
+def test_the_database_refuses_titles_differing_only_in_case():
+    ProjectFactory(title="CRM Rollout")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CRMProject.objects.create(title="crm rollout", manager=ProjectFactory().manager)

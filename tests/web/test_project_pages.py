@@ -649,7 +649,7 @@ def test_a_duplicate_feature_title_is_refused(as_user, pm):
         **HTMX,
     )
 
-    assert "This project already has a feature with that title." in response.content.decode()
+    assert "This project already has a feature named “Twice”." in response.content.decode()
     assert project.features.count() == 1
 
 
