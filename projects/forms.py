@@ -37,8 +37,11 @@ from .services import (
     PHASE_FIELDS,
     PROJECT_FIELDS,
     PROJECT_PEOPLE,
+    RATIONALE_RULE,
+    WEIGHT_MEANING,
     LinkSpec,
     project_statuses_offered,
+    rationale_refusal,
 )
 
 # Positions change by moving items on the project page, not by typing a number.
@@ -177,6 +180,9 @@ class LinkPickerForm(forms.Form):
     the version of the project or feature it was opened at, so links saved meanwhile are not
     silently replaced."""
 
+    rationale_help = RATIONALE_RULE
+    weight_help = WEIGHT_MEANING
+
     def __init__(
         self,
         *args: Any,
@@ -190,6 +196,7 @@ class LinkPickerForm(forms.Form):
             widget=forms.HiddenInput, required=False, initial=version
         )
         self.strategies = list(strategies)
+        self.current = current
         self.rows: list[dict[str, Any]] = []
         for strategy in self.strategies:
             link = current.get(strategy.pk)
@@ -218,6 +225,24 @@ class LinkPickerForm(forms.Form):
                     "retired": strategy.status == StrategyStatus.RETIRED,
                 }
             )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # Each ticked link says how it serves its strategy (the service's rule, checked here
+        # too so the message sits next to the row's rationale). A stored rationale left as it
+        # was is kept even if it predates the rule.
+        for strategy in self.strategies:
+            if not cleaned.get(f"use_{strategy.pk}"):
+                continue
+            name = f"rationale_{strategy.pk}"
+            text = (cleaned.get(name) or "").strip()
+            link = self.current.get(strategy.pk)
+            if link is not None and link.rationale == text:
+                continue
+            refusal = rationale_refusal(text)
+            if refusal is not None and name not in self.errors:
+                self.add_error(name, refusal)
+        return cleaned
 
     def link_specs(self) -> list[LinkSpec]:
         data = self.cleaned_data

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from goals.models import BusinessGoal
 from projects.models import CRMProject, Feature
+from projects.services import RATIONALE_RULE, WEIGHT_MEANING
 from strategies.models import BusinessStrategy, CRMStrategy
 from tests.factories import (
     BusinessStrategyFactory,
@@ -14,6 +15,7 @@ from tests.factories import (
     FeatureFactory,
     GoalFactory,
     ProjectFactory,
+    ProjectLinkFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +117,70 @@ def test_a_feature_title_differing_only_in_case_within_its_project_is_a_400(api,
         "title": ["This project already has a feature named “Deal registration”."]
     }
     assert Feature.objects.count() == 1
+
+
+# --- a link's rationale is required ----------------------------------------------------------
+
+
+def test_a_link_with_a_one_word_rationale_is_a_400_under_its_index(api, pm, chain):
+    second = CRMStrategyFactory()
+
+    response = api(pm).post(
+        reverse("api:project-list"),
+        {
+            "title": "Partner portal",
+            "links": [
+                {"crm_strategy": chain[2].pk, "rationale": "Partners register their deals."},
+                {"crm_strategy": second.pk, "rationale": "CRM"},
+            ],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "links": [
+            {},
+            {"rationale": [f"“CRM” is too short to be a rationale. {RATIONALE_RULE}"]},
+        ]
+    }
+    assert not CRMProject.objects.exists()
+
+
+def test_a_feature_link_without_a_rationale_is_a_400(api, pm, chain):
+    feature = FeatureFactory(project__manager=pm)
+
+    response = api(pm).patch(
+        reverse("api:feature-detail", args=[feature.pk]),
+        {"links": [{"crm_strategy": chain[2].pk}]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "links": [{"rationale": [f"A rationale is required. {RATIONALE_RULE}"]}]
+    }
+    assert not feature.links.exists()
+
+
+def test_a_link_stored_with_a_short_rationale_may_be_sent_back_unchanged(api, pm, chain):
+    link = ProjectLinkFactory(project__manager=pm, crm_strategy=chain[2], rationale="Old")
+
+    response = api(pm).patch(
+        reverse("api:project-detail", args=[link.project_id]),
+        {"links": [{"crm_strategy": chain[2].pk, "rationale": "Old", "weight": 40}]},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["links"] == [
+        {"crm_strategy": chain[2].pk, "rationale": "Old", "weight": 40}
+    ]
+
+
+def test_the_schema_explains_the_rationale_and_the_weight(api, viewer):
+    schema = api(viewer).get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    link = schema["components"]["schemas"]["Link"]["properties"]
+    assert RATIONALE_RULE in link["rationale"]["description"]
+    assert link["weight"]["description"] == WEIGHT_MEANING

@@ -9,7 +9,12 @@ from django.utils import timezone
 
 from goals.models import BusinessGoal
 from projects.models import CRMProject, ProjectStatus
-from projects.services import project_status_refusal, project_statuses_offered
+from projects.services import (
+    RATIONALE_RULE,
+    project_status_refusal,
+    project_statuses_offered,
+    rationale_refusal,
+)
 from strategies.models import BusinessStrategy, CRMStrategy
 from tests.factories import (
     BusinessStrategyFactory,
@@ -17,6 +22,7 @@ from tests.factories import (
     FeatureFactory,
     GoalFactory,
     ProjectFactory,
+    ProjectLinkFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +208,88 @@ def test_the_database_refuses_titles_differing_only_in_case():
 
     with pytest.raises(IntegrityError), transaction.atomic():
         CRMProject.objects.create(title="crm rollout", manager=ProjectFactory().manager)
+
+
+# --- a link's rationale is required ----------------------------------------------------------
+
+
+def test_a_link_without_a_rationale_is_refused_next_to_its_row(as_user, pm):
+    project = ProjectFactory(manager=pm)
+    strategy = CRMStrategyFactory()
+
+    response = as_user(pm).post(
+        reverse("projects:links", args=[project.pk]), {f"links-use_{strategy.pk}": "on"}
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'id="id_links-rationale_{strategy.pk}_error"><li>A rationale is required.' in html
+    assert RATIONALE_RULE in html
+    assert not project.links.exists()
+
+
+def test_a_one_word_rationale_is_refused(as_user, pm):
+    project = ProjectFactory(manager=pm)
+    strategy = CRMStrategyFactory()
+
+    response = as_user(pm).post(
+        reverse("projects:links", args=[project.pk]),
+        {
+            f"links-use_{strategy.pk}": "on",
+            f"links-rationale_{strategy.pk}": "Partnerships!!!!!!!!!",
+        },
+    )
+
+    assert "“Partnerships!!!!!!!!!” is too short to be a rationale." in response.content.decode()
+    assert not project.links.exists()
+
+
+def test_a_feature_link_needs_a_rationale_too(as_user, pm):
+    feature = FeatureFactory(project__manager=pm)
+    strategy = CRMStrategyFactory()
+    prefix = f"links-{feature.pk}"
+
+    response = as_user(pm).post(
+        reverse("projects:feature_links", args=[feature.pk]),
+        {f"{prefix}-use_{strategy.pk}": "on", f"{prefix}-rationale_{strategy.pk}": "CRM"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert "“CRM” is too short to be a rationale." in response.content.decode()
+    assert not feature.links.exists()
+
+
+def test_a_link_stored_with_a_short_rationale_stays_readable_and_editable(as_user, pm):
+    link = ProjectLinkFactory(project__manager=pm, rationale="Old", weight=None)
+    client = as_user(pm)
+    pk = link.crm_strategy_id
+
+    page = client.get(reverse("projects:detail", args=[link.project_id]))
+    saved = client.post(
+        reverse("projects:links", args=[link.project_id]),
+        {f"links-use_{pk}": "on", f"links-rationale_{pk}": "Old", f"links-weight_{pk}": "40"},
+    )
+
+    assert page.status_code == 200
+    assert saved.status_code == 302
+    link.refresh_from_db()
+    assert (link.rationale, link.weight) == ("Old", 40)
+
+
+def test_the_picker_explains_the_rationale_rule_and_what_the_weight_does(as_user, pm):
+    project = ProjectFactory(manager=pm)
+    CRMStrategyFactory()
+
+    html = as_user(pm).get(reverse("projects:links", args=[project.pk])).content.decode()
+
+    assert RATIONALE_RULE in html
+    assert "how much of the project&#x27;s budget this link carries in the investment" in html
+
+
+def test_the_generator_and_the_factories_write_rationales_the_rule_accepts():
+    from crm_alignment.portfolio import RATIONALES
+    from tests.factories import FeatureLinkFactory
+
+    written = [*RATIONALES, ProjectLinkFactory.rationale, FeatureLinkFactory.rationale]
+
+    assert [text for text in written if rationale_refusal(text) is not None] == []
