@@ -223,6 +223,10 @@ class LinkPickerForm(forms.Form):
                     "rationale": self[f"rationale_{strategy.pk}"],
                     "weight": self[f"weight_{strategy.pk}"],
                     "retired": strategy.status == StrategyStatus.RETIRED,
+                    "serves": [
+                        (serves.business_strategy, serves.business_strategy.goal)
+                        for serves in strategy.serves.all()
+                    ],
                 }
             )
 

@@ -293,3 +293,44 @@ def test_the_generator_and_the_factories_write_rationales_the_rule_accepts():
     written = [*RATIONALES, ProjectLinkFactory.rationale, FeatureLinkFactory.rationale]
 
     assert [text for text in written if rationale_refusal(text) is not None] == []
+
+
+# --- the picker names each CRM strategy's business strategies and goals ----------------------
+
+
+def _strategies_with_chains(n: int, goal, start: int = 0) -> None:
+    for i in range(start, start + n):
+        business = BusinessStrategyFactory(goal=goal, title=f"Market {i}")
+        CRMStrategyFactory(title=f"Serve market {i}", serves=[business])
+
+
+def test_the_link_picker_shows_each_strategys_business_strategy_and_goal(as_user, pm):
+    project = ProjectFactory(manager=pm)
+    goal = GoalFactory(title="Grow revenue")
+    business = BusinessStrategyFactory(goal=goal, title="Emerging markets")
+    retired = BusinessStrategyFactory(goal=goal, title="Old markets", status="retired")
+    CRMStrategyFactory(title="Enable local partners", serves=[business, retired])
+    CRMStrategyFactory(title="Loose tool", serves=[])
+
+    html = as_user(pm).get(reverse("projects:links", args=[project.pk])).content.decode()
+
+    assert "Serves <strong>Emerging markets</strong> → goal <strong>Grow revenue</strong>" in html
+    assert "Serves <strong>Old markets</strong> (retired) → goal" in html
+    assert "Serves no business strategy yet" in html
+
+
+def test_the_link_picker_costs_the_same_queries_for_2_and_20_strategies(
+    as_user, pm, queries_for, django_assert_num_queries
+):
+    project = ProjectFactory(manager=pm)
+    goal = GoalFactory()
+    url = reverse("projects:links", args=[project.pk])
+    client = as_user(pm)
+    _strategies_with_chains(2, goal)
+    with_two = queries_for(url)
+    _strategies_with_chains(18, goal, start=2)
+
+    with django_assert_num_queries(with_two):
+        response = client.get(url)
+
+    assert response.content.decode().count("link-picker__chain") == 20
