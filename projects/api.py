@@ -164,23 +164,25 @@ class LinkedSerializerMixin(serializers.Serializer):
         return attrs
 
     def _check_rationales(self, links: list[dict[str, Any]]) -> None:
-        """Each link's rationale follows the service's rule (a 400 under links[i].rationale);
-        a link that exists may send its stored rationale back unchanged."""
+        """Each link's rationale follows the service's rule: a 400 under the link's index, as
+        DRF reports the links' other field errors ({"links": {"1": {"rationale": [...]}}}); a
+        link that exists may send its stored rationale back unchanged."""
         stored = (
             {link.crm_strategy_id: link.rationale for link in self.instance.links.all()}
             if self.instance is not None
             else {}
         )
-        errors: list[dict[str, list[str]]] = []
-        for link in links:
+        errors: dict[str, dict[str, list[str]]] = {}
+        for index, link in enumerate(links):
             text = (link.get("rationale") or "").strip()
             refusal = (
                 None
                 if stored.get(link["crm_strategy"]) == text
                 else services.rationale_refusal(text)
             )
-            errors.append({"rationale": [refusal]} if refusal else {})
-        if any(errors):
+            if refusal:
+                errors[str(index)] = {"rationale": [refusal]}
+        if errors:
             raise serializers.ValidationError({"links": errors})
 
     @staticmethod

@@ -139,10 +139,7 @@ def test_a_link_with_a_one_word_rationale_is_a_400_under_its_index(api, pm, chai
 
     assert response.status_code == 400
     assert response.json() == {
-        "links": [
-            {},
-            {"rationale": [f"“CRM” is too short to be a rationale. {RATIONALE_RULE}"]},
-        ]
+        "links": {"1": {"rationale": [f"“CRM” is too short to be a rationale. {RATIONALE_RULE}"]}}
     }
     assert not CRMProject.objects.exists()
 
@@ -158,7 +155,7 @@ def test_a_feature_link_without_a_rationale_is_a_400(api, pm, chain):
 
     assert response.status_code == 400
     assert response.json() == {
-        "links": [{"rationale": [f"A rationale is required. {RATIONALE_RULE}"]}]
+        "links": {"0": {"rationale": [f"A rationale is required. {RATIONALE_RULE}"]}}
     }
     assert not feature.links.exists()
 
@@ -184,3 +181,31 @@ def test_the_schema_explains_the_rationale_and_the_weight(api, viewer):
     link = schema["components"]["schemas"]["Link"]["properties"]
     assert RATIONALE_RULE in link["rationale"]["description"]
     assert link["weight"]["description"] == WEIGHT_MEANING
+
+
+# --- maximum lengths: refused, never cut -------------------------------------------------------
+
+
+def test_an_over_long_title_is_a_400_naming_the_field_and_the_limit(api, pm):
+    response = api(pm).post(reverse("api:project-list"), {"title": "x" * 201}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"title": ["Ensure this field has no more than 200 characters."]}
+    assert not CRMProject.objects.exists()
+
+
+def test_an_over_long_rationale_is_a_400_under_its_link(api, pm, chain):
+    response = api(pm).post(
+        reverse("api:project-list"),
+        {
+            "title": "Partner portal",
+            "links": [{"crm_strategy": chain[2].pk, "rationale": "a " * 251}],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "links": {"0": {"rationale": ["Ensure this field has no more than 500 characters."]}}
+    }
+    assert not CRMProject.objects.exists()
