@@ -15,6 +15,7 @@ from core.forms import (
     PersonField,
     PickedField,
     PickerInput,
+    ShowsLengths,
     VersionedFormMixin,
 )
 from core.people import holding
@@ -166,7 +167,7 @@ class PhaseForm(VersionedFormMixin, forms.ModelForm):
         widgets = {"start_date": DateInput(), "end_date": DateInput()}
 
 
-class CheckInForm(forms.ModelForm):
+class CheckInForm(ShowsLengths, forms.ModelForm):
     class Meta:
         model = ProjectCheckIn
         fields = CHECK_IN_FIELDS
@@ -174,7 +175,7 @@ class CheckInForm(forms.ModelForm):
         labels = {"checked_in_on": "Date"}
 
 
-class LinkPickerForm(forms.Form):
+class LinkPickerForm(ShowsLengths, forms.Form):
     """Choose the CRM strategies a project or feature serves, each with a rationale and an
     optional weight. One row per offered strategy: live ones, plus any already linked. Carries
     the version of the project or feature it was opened at, so links saved meanwhile are not

@@ -334,3 +334,60 @@ def test_the_link_picker_costs_the_same_queries_for_2_and_20_strategies(
         response = client.get(url)
 
     assert response.content.decode().count("link-picker__chain") == 20
+
+
+# --- maximum lengths: shown with a counter, refused with a message, never cut ---------------
+
+
+def test_text_fields_show_their_limit_with_a_counter_and_no_cutting_maxlength(as_user, pm):
+    html = as_user(pm).get(reverse("projects:create")).content.decode()
+
+    assert 'data-max-length="200"' in html
+    assert 'aria-describedby="id_title_count"' in html
+    assert '<p class="field__count" id="id_title_count">0 / 200 characters</p>' in html
+    form = html[html.index('<form method="post"') :]
+    assert "maxlength=" not in form[: form.index("</form>")]
+
+
+def test_an_edit_form_counts_the_stored_text(as_user, pm):
+    project = ProjectFactory(manager=pm, title="CRM Rollout")
+
+    html = as_user(pm).get(reverse("projects:edit", args=[project.pk])).content.decode()
+
+    assert '<p class="field__count" id="id_title_count">11 / 200 characters</p>' in html
+
+
+def test_an_over_long_title_is_refused_naming_the_field_and_the_limit_and_kept(as_user, pm):
+    title = ("Partner portal " * 14).strip()  # 209 characters
+
+    response = as_user(pm).post(reverse("projects:create"), {"title": title, "status": "proposed"})
+
+    html = response.content.decode()
+    assert "Title: Ensure this value has at most 200 characters (it has 209)." in html
+    assert "209 / 200 characters — 9 too many" in html
+    assert f'value="{title}"' in html  # kept in full for the person to shorten
+    assert not CRMProject.objects.exists()
+
+
+def test_an_over_long_rationale_is_refused_in_the_picker(as_user, pm):
+    project = ProjectFactory(manager=pm)
+    strategy = CRMStrategyFactory()
+
+    response = as_user(pm).post(
+        reverse("projects:links", args=[project.pk]),
+        {
+            f"links-use_{strategy.pk}": "on",
+            f"links-rationale_{strategy.pk}": ("Serves it " * 60).strip(),
+        },
+    )
+
+    html = response.content.decode()
+    assert "Ensure this value has at most 500 characters (it has 599)." in html
+    assert "599 / 500 characters — 99 too many" in html
+    assert not project.links.exists()
+
+
+def test_the_counter_script_is_a_static_file_not_inline(as_user, pm):
+    html = as_user(pm).get(reverse("projects:create")).content.decode()
+
+    assert 'src="/static/js/counter.js"' in html
