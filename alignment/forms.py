@@ -8,10 +8,11 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from core.forms import ShowsLengths
 from projects.models import ProjectStatus
 
 
-class WaiveForm(forms.Form):
+class WaiveForm(ShowsLengths, forms.Form):
     """A waiver: why the flag is accepted for now, and until when."""
 
     reason = forms.CharField(

@@ -64,6 +64,52 @@ def refusal_message(error: Exception) -> str:
     return str(error) or "You may not do that."
 
 
+class CountedBoundField(forms.BoundField):
+    """A text field with a maximum length shows it with a live counter ("12 / 200 characters",
+    components/field.html and static/js/counter.js) instead of the browser's `maxlength`,
+    which silently cuts pasted text: longer input is sent, and refused with a message that
+    names the field and its limit, so nobody loses words they did not see go."""
+
+    @property
+    def max_length(self) -> int | None:
+        widget = self.field.widget
+        if not isinstance(widget, forms.TextInput | forms.Textarea) or widget.is_hidden:
+            return None
+        return getattr(self.field, "max_length", None)
+
+    @property
+    def length(self) -> int:
+        value = self.value()
+        return len(str(value)) if value not in (None, "") else 0
+
+    @property
+    def over_by(self) -> int:
+        limit = self.max_length
+        return max(0, self.length - limit) if limit else 0
+
+    @property
+    def counter_id(self) -> str:
+        return f"{self.auto_id}_count"
+
+    def build_widget_attrs(self, attrs: Any, widget: Any = None) -> Any:
+        attrs = super().build_widget_attrs(attrs, widget)
+        limit = self.max_length
+        if limit and (widget is None or widget is self.field.widget):
+            attrs["maxlength"] = False  # rendered without it (False drops an attribute)
+            attrs["data-max-length"] = limit
+            described = attrs.get("aria-describedby") or self.field.widget.attrs.get(
+                "aria-describedby"
+            )
+            attrs["aria-describedby"] = " ".join(filter(None, [described, self.counter_id]))
+        return attrs
+
+
+class ShowsLengths:
+    """A form whose text fields show their maximum length with a counter (CountedBoundField)."""
+
+    bound_field_class: type[forms.BoundField] | None = CountedBoundField
+
+
 class DefaultsToActorMixin:
     """A person field (`actor_field`) left blank on create means "me" (the service fills it);
     once the object exists it must name someone."""
@@ -212,7 +258,7 @@ def keep_current_people(form: forms.BaseForm, instance: Any) -> None:
             field.current = getattr(instance, f"{name}_id", None)
 
 
-class VersionedFormMixin:
+class VersionedFormMixin(ShowsLengths):
     """Carries what the object looked like when the form was opened: its version (a hidden
     field) and each field's value then (Django's hidden initial inputs). A save made from a
     stale page is refused with what changed (see `add_conflict`), and a save sends only the

@@ -1,7 +1,13 @@
 """Shared abstract models and choices."""
 
+from collections.abc import Collection
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Lower
 
 
 class TimeStamped(models.Model):
@@ -33,3 +39,61 @@ class Lifecycle(models.TextChoices):
     DRAFT = "draft", "Draft"
     ACTIVE = "active", "Active"
     RETIRED = "retired", "Retired"
+
+
+class UniqueTitleIgnoringCase:
+    """A model whose title is unique ignoring case (within `title_scope`, e.g. one goal's
+    business strategies), enforced in the database by a unique index on (scope, Lower(title))
+    (`unique_title_constraint`). A duplicate is refused before the write by `full_clean()`,
+    on the title, naming the row that already has it: the form and the API both say which.
+    Comparing with Lower(title) in the query, as the index does, keeps the two in agreement."""
+
+    title_scope: tuple[str, ...] = ()
+
+    def duplicate_title_message(self, existing: Any) -> str:
+        noun = self._meta.verbose_name  # type: ignore[attr-defined]
+        return f"A {noun} named “{existing.title}” already exists."
+
+    def existing_with_title(self) -> Any:
+        title = getattr(self, "title", "")
+        if not title:
+            return None
+        scope = {f"{name}_id": getattr(self, f"{name}_id") for name in self.title_scope}
+        if None in scope.values():
+            return None  # the scope field's own error says what is missing
+        rows = type(self)._default_manager.filter(**scope)  # type: ignore[attr-defined]
+        if self.pk is not None:  # type: ignore[attr-defined]
+            rows = rows.exclude(pk=self.pk)  # type: ignore[attr-defined]
+        return (
+            rows.alias(lowered=Lower("title"))
+            .filter(lowered=Lower(Value(title, output_field=models.CharField())))
+            .only("pk", "title")
+            .first()
+        )
+
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
+        exclude = set(exclude or ())
+        errors: dict[str, list[Any]] = {}
+        if "title" not in exclude:
+            existing = self.existing_with_title()
+            if existing is not None:
+                errors["title"] = [
+                    ValidationError(self.duplicate_title_message(existing), code="unique")
+                ]
+                exclude.add("title")  # the index's own check would only repeat it
+        try:
+            super().validate_constraints(exclude=exclude)  # type: ignore[misc]
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+
+def unique_title_constraint(name: str, *scope: str) -> models.UniqueConstraint:
+    """The database's half of UniqueTitleIgnoringCase: one title per scope, ignoring case."""
+    return models.UniqueConstraint(
+        *(models.F(field) for field in scope),
+        Lower("title"),
+        name=name,
+        violation_error_message="That title is already taken (ignoring case).",
+    )

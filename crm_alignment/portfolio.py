@@ -174,7 +174,7 @@ METRIC_NAMES = [
     "Cost to serve",
 ]
 RATIONALES = [
-    "Serves it directly.",
+    "Serves this CRM strategy directly.",
     "Builds the capability it needs.",
     "Removes the main obstacle to it.",
     "Gives the sales teams what it asks of them.",

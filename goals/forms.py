@@ -2,7 +2,13 @@
 
 from django import forms
 
-from core.forms import DateInput, DefaultsToActorMixin, PersonField, VersionedFormMixin
+from core.forms import (
+    DateInput,
+    DefaultsToActorMixin,
+    PersonField,
+    ShowsLengths,
+    VersionedFormMixin,
+)
 from core.people import holding
 from core.roles import Role
 
@@ -36,7 +42,7 @@ class KPIForm(VersionedFormMixin, forms.ModelForm):
         help_texts = {"current": "Recording a reading below updates this."}
 
 
-class KPICheckInForm(forms.Form):
+class KPICheckInForm(ShowsLengths, forms.Form):
     value = forms.DecimalField(max_digits=16, decimal_places=2)
     recorded_on = forms.DateField(widget=DateInput(), label="Date")
     note = forms.CharField(max_length=500, required=False)

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from core.models import TimeStamped
+from core.models import TimeStamped, UniqueTitleIgnoringCase, unique_title_constraint
 
 
 class GoalStatus(models.TextChoices):
@@ -24,10 +24,10 @@ class Priority(models.IntegerChoices):
     LOW = 3, "Low"
 
 
-class BusinessGoal(TimeStamped):
+class BusinessGoal(UniqueTitleIgnoringCase, TimeStamped):
     """A business goal an executive owns, e.g. "grow revenue while maintaining profit margin"."""
 
-    title = models.CharField(max_length=200, unique=True)
+    title = models.CharField(max_length=200, db_index=True)
     description = models.TextField(blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_goals"
@@ -40,6 +40,7 @@ class BusinessGoal(TimeStamped):
     class Meta:
         ordering = ["priority", "title"]
         constraints = [
+            unique_title_constraint("goal_title_unique_ignoring_case"),
             models.CheckConstraint(
                 condition=Q(status__in=GoalStatus.values), name="goal_status_valid"
             ),
@@ -54,6 +55,9 @@ class BusinessGoal(TimeStamped):
 
     def __str__(self) -> str:
         return self.title
+
+    def duplicate_title_message(self, existing: "BusinessGoal") -> str:
+        return f"A goal named “{existing.title}” already exists."
 
     def get_absolute_url(self) -> str:
         return reverse("goals:detail", args=[self.pk])

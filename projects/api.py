@@ -99,8 +99,21 @@ class LinkSerializer(serializers.Serializer):
 
     # An id, checked against the database for the whole list at once (LinkedSerializerMixin).
     crm_strategy = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    rationale = serializers.CharField(max_length=500, allow_blank=True, required=False, default="")
-    weight = serializers.IntegerField(min_value=1, max_value=100, allow_null=True, required=False)
+    rationale = serializers.CharField(
+        max_length=500,
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text=f"How it serves the CRM strategy. {services.RATIONALE_RULE} A link that "
+        "exists keeps a rationale sent back unchanged, even one written before this rule.",
+    )
+    weight = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        allow_null=True,
+        required=False,
+        help_text=services.WEIGHT_MEANING,
+    )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         return link_representation(instance.crm_strategy_id, instance.rationale, instance.weight)
@@ -136,6 +149,7 @@ class LinkedSerializerMixin(serializers.Serializer):
                 {"links": ["Send either crm_strategies or links, not both."]}
             )
         if "links" in attrs:
+            self._check_rationales(attrs["links"])
             ids = [link["crm_strategy"] for link in attrs["links"]]
             if len(ids) != len(set(ids)):
                 raise serializers.ValidationError(
@@ -148,6 +162,28 @@ class LinkedSerializerMixin(serializers.Serializer):
                     {"links": [f"No such CRM strategy: {', '.join(map(str, missing))}."]}
                 )
         return attrs
+
+    def _check_rationales(self, links: list[dict[str, Any]]) -> None:
+        """Each link's rationale follows the service's rule: a 400 under the link's index, as
+        DRF reports the links' other field errors ({"links": {"1": {"rationale": [...]}}}); a
+        link that exists may send its stored rationale back unchanged."""
+        stored = (
+            {link.crm_strategy_id: link.rationale for link in self.instance.links.all()}
+            if self.instance is not None
+            else {}
+        )
+        errors: dict[str, dict[str, list[str]]] = {}
+        for index, link in enumerate(links):
+            text = (link.get("rationale") or "").strip()
+            refusal = (
+                None
+                if stored.get(link["crm_strategy"]) == text
+                else services.rationale_refusal(text)
+            )
+            if refusal:
+                errors[str(index)] = {"rationale": [refusal]}
+        if errors:
+            raise serializers.ValidationError({"links": errors})
 
     @staticmethod
     def pop_links(validated_data: dict[str, Any]) -> list[services.LinkSpec] | None:

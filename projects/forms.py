@@ -15,6 +15,7 @@ from core.forms import (
     PersonField,
     PickedField,
     PickerInput,
+    ShowsLengths,
     VersionedFormMixin,
 )
 from core.people import holding
@@ -37,7 +38,11 @@ from .services import (
     PHASE_FIELDS,
     PROJECT_FIELDS,
     PROJECT_PEOPLE,
+    RATIONALE_RULE,
+    WEIGHT_MEANING,
     LinkSpec,
+    project_statuses_offered,
+    rationale_refusal,
 )
 
 # Positions change by moving items on the project page, not by typing a number.
@@ -117,15 +122,21 @@ class ProjectForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.require_person_once_saved()
-        # Approval is the sponsor's act on the project page, so it is offered only if current.
+        # Only the statuses the service accepts from here (a new project is proposed and not
+        # approved: it cannot start approved or active).
         current = self.instance.status if self.instance.pk else ProjectStatus.PROPOSED
+        offered = project_statuses_offered(
+            current=current, approved=self.instance.approved_at is not None
+        )
         status_field = self.fields["status"]
         assert isinstance(status_field, forms.ChoiceField)
         status_field.choices = [
-            (value, label)
-            for value, label in ProjectStatus.choices
-            if value != ProjectStatus.APPROVED or current == ProjectStatus.APPROVED
+            (value, label) for value, label in ProjectStatus.choices if value in offered
         ]
+        if ProjectStatus.ACTIVE not in offered:
+            status_field.help_text = (
+                "A project becomes active once its sponsor has approved it (on the project page)."
+            )
         for name in self.budget_fields:
             self.fields[name].widget.attrs.update(min="0", step="0.01")
 
@@ -156,7 +167,7 @@ class PhaseForm(VersionedFormMixin, forms.ModelForm):
         widgets = {"start_date": DateInput(), "end_date": DateInput()}
 
 
-class CheckInForm(forms.ModelForm):
+class CheckInForm(ShowsLengths, forms.ModelForm):
     class Meta:
         model = ProjectCheckIn
         fields = CHECK_IN_FIELDS
@@ -164,11 +175,14 @@ class CheckInForm(forms.ModelForm):
         labels = {"checked_in_on": "Date"}
 
 
-class LinkPickerForm(forms.Form):
+class LinkPickerForm(ShowsLengths, forms.Form):
     """Choose the CRM strategies a project or feature serves, each with a rationale and an
     optional weight. One row per offered strategy: live ones, plus any already linked. Carries
     the version of the project or feature it was opened at, so links saved meanwhile are not
     silently replaced."""
+
+    rationale_help = RATIONALE_RULE
+    weight_help = WEIGHT_MEANING
 
     def __init__(
         self,
@@ -183,6 +197,7 @@ class LinkPickerForm(forms.Form):
             widget=forms.HiddenInput, required=False, initial=version
         )
         self.strategies = list(strategies)
+        self.current = current
         self.rows: list[dict[str, Any]] = []
         for strategy in self.strategies:
             link = current.get(strategy.pk)
@@ -209,8 +224,30 @@ class LinkPickerForm(forms.Form):
                     "rationale": self[f"rationale_{strategy.pk}"],
                     "weight": self[f"weight_{strategy.pk}"],
                     "retired": strategy.status == StrategyStatus.RETIRED,
+                    "serves": [
+                        (serves.business_strategy, serves.business_strategy.goal)
+                        for serves in strategy.serves.all()
+                    ],
                 }
             )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # Each ticked link says how it serves its strategy (the service's rule, checked here
+        # too so the message sits next to the row's rationale). A stored rationale left as it
+        # was is kept even if it predates the rule.
+        for strategy in self.strategies:
+            if not cleaned.get(f"use_{strategy.pk}"):
+                continue
+            name = f"rationale_{strategy.pk}"
+            text = (cleaned.get(name) or "").strip()
+            link = self.current.get(strategy.pk)
+            if link is not None and link.rationale == text:
+                continue
+            refusal = rationale_refusal(text)
+            if refusal is not None and name not in self.errors:
+                self.add_error(name, refusal)
+        return cleaned
 
     def link_specs(self) -> list[LinkSpec]:
         data = self.cleaned_data

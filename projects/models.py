@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Upper
 from django.urls import reverse
 
-from core.models import TimeStamped
+from core.models import TimeStamped, UniqueTitleIgnoringCase, unique_title_constraint
 from strategies.models import CRMStrategy
 
 
@@ -69,10 +69,11 @@ def _money() -> models.DecimalField:
     )
 
 
-class CRMProject(TimeStamped):
+class CRMProject(UniqueTitleIgnoringCase, TimeStamped):
     """A CRM initiative: who runs and sponsors it, what it costs, how success is measured."""
 
-    title = models.CharField(max_length=200, unique=True)
+    # Indexed for the lists' default order; unique ignoring case by the constraint below.
+    title = models.CharField(max_length=200, db_index=True)
     description = models.TextField(blank=True)
     manager = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="managed_projects"
@@ -130,6 +131,7 @@ class CRMProject(TimeStamped):
         ordering = ["title"]
         verbose_name = "CRM project"
         constraints = [
+            unique_title_constraint("project_title_unique_ignoring_case"),
             models.CheckConstraint(
                 condition=Q(status__in=ProjectStatus.values), name="project_status_valid"
             ),
@@ -160,6 +162,9 @@ class CRMProject(TimeStamped):
 
     def get_absolute_url(self) -> str:
         return reverse("projects:detail", args=[self.pk])
+
+    def duplicate_title_message(self, existing: "CRMProject") -> str:
+        return f"A project named “{existing.title}” already exists."
 
     def clean(self) -> None:
         _check_dates(self.start_date, self.end_date)
@@ -237,7 +242,7 @@ class FeaturePriority(models.IntegerChoices):
     WONT = 4, "Won't have (this time)"
 
 
-class Feature(TimeStamped):
+class Feature(UniqueTitleIgnoringCase, TimeStamped):
     """A requirement of a project; it must be justified by a CRM strategy too."""
 
     project = models.ForeignKey(CRMProject, on_delete=models.CASCADE, related_name="features")
@@ -257,11 +262,7 @@ class Feature(TimeStamped):
     class Meta:
         ordering = ["project_id", "position", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["project", "title"],
-                name="feature_title_unique_per_project",
-                violation_error_message="This project already has a feature with that title.",
-            ),
+            unique_title_constraint("feature_title_unique_per_project_ignoring_case", "project"),
             models.CheckConstraint(
                 condition=Q(status__in=FeatureStatus.values), name="feature_status_valid"
             ),
@@ -272,6 +273,11 @@ class Feature(TimeStamped):
 
     def get_absolute_url(self) -> str:
         return reverse("projects:feature_detail", args=[self.pk])
+
+    title_scope = ("project",)
+
+    def duplicate_title_message(self, existing: "Feature") -> str:
+        return f"This project already has a feature named “{existing.title}”."
 
 
 class FeatureLink(LinkBase):

@@ -87,6 +87,36 @@ class LinkSpec:
     keep: bool = False
 
 
+# A link's rationale says, in at least a sentence, how the project or feature serves the CRM
+# strategy: "CRM" or "yes" justifies nothing. Checked when a rationale is written, so links
+# stored before the rule stay readable and keep their text until someone edits it.
+RATIONALE_MIN_LENGTH = 20
+RATIONALE_RULE = (
+    f"Say in at least a sentence ({RATIONALE_MIN_LENGTH} characters or more, more than one "
+    "word) how it serves this CRM strategy."
+)
+
+
+# What a link's weight does (alignment.dashboard shares investment this way).
+WEIGHT_MEANING = (
+    "Optional, 1 to 100: how much of the project's budget this link carries in the investment "
+    "figures. A traceable project's budget is shared over its traceable links in proportion to "
+    "their weights when every one of them has a weight, otherwise evenly (so 70 and 30 split "
+    "it 70/30; 1 and 1 split it evenly). A feature's weight is recorded for its team; "
+    "features carry no budget of their own."
+)
+
+
+def rationale_refusal(text: str) -> str | None:
+    """Why `text` is not a rationale (None: it is). The one rule pages, API and imports use."""
+    text = text.strip()
+    if not text:
+        return f"A rationale is required. {RATIONALE_RULE}"
+    if len(text) < RATIONALE_MIN_LENGTH or " " not in text:
+        return f"“{text}” is too short to be a rationale. {RATIONALE_RULE}"
+    return None
+
+
 # Who may fill a project's person fields: the browser's pickers offer exactly these people.
 PROJECT_PEOPLE: dict[str, tuple[Role, ...]] = {
     "manager": (Role.PROJECT_MANAGER,),
@@ -95,16 +125,36 @@ PROJECT_PEOPLE: dict[str, tuple[Role, ...]] = {
 }
 
 
-def _check_status_change(project: CRMProject, old_status: str | None) -> None:
-    new = project.status
-    if new == old_status:
-        return
+def project_status_refusal(new: str, *, current: str, approved: bool) -> str | None:
+    """Why a project now `current` (and approved or not) may not be given status `new` by an
+    edit or on create (None: it may). The one rule the forms' status choices are read from."""
+    if new == current:
+        return None
     # Approval is the sponsor's decision (alignment.services.project_approve, which checks
     # readiness against the rule catalogue), never a field edit.
     if new == ProjectStatus.APPROVED:
-        raise ValidationError({"status": "A project is approved by its sponsor; ask for approval."})
-    if new == ProjectStatus.ACTIVE and project.approved_at is None:
-        raise ValidationError({"status": "A project must be approved before it becomes active."})
+        return "A project is approved by its sponsor; ask for approval."
+    if new == ProjectStatus.ACTIVE and not approved:
+        return "A project must be approved before it becomes active."
+    return None
+
+
+def project_statuses_offered(*, current: str, approved: bool) -> list[str]:
+    """The statuses `project_status_refusal` accepts for such a project, in their usual order:
+    what a form offers, so it never offers one the service refuses."""
+    return [
+        status
+        for status in ProjectStatus.values
+        if project_status_refusal(status, current=current, approved=approved) is None
+    ]
+
+
+def _check_status_change(project: CRMProject, old_status: str) -> None:
+    refusal = project_status_refusal(
+        project.status, current=old_status, approved=project.approved_at is not None
+    )
+    if refusal is not None:
+        raise ValidationError({"status": refusal})
 
 
 @transaction.atomic
@@ -192,6 +242,7 @@ def _set_links(
         raise ValidationError(
             {"crm_strategies": f"Retired CRM strategies cannot be linked: {', '.join(retired)}."}
         )
+    _check_rationales(specs, existing, strategies)
     dropped = link_model.objects.filter(**{owner_field: owner}).exclude(crm_strategy_id__in=specs)
     deleted, _ = dropped.delete()
     added: list[Any] = []
@@ -217,6 +268,37 @@ def _set_links(
     changed = bool(deleted or added or edited)
     if changed:
         touch(owner, actor=actor)
+
+
+def _check_rationales(
+    specs: Mapping[int, LinkSpec], existing: Mapping[int, Any], strategies: Mapping[int, Any]
+) -> None:
+    """Every new link, and every link whose rationale changes, says how it serves its CRM
+    strategy. A link sent by id alone keeps its stored rationale; a new one has none to keep."""
+    unexplained: list[str] = []
+    weak: list[str] = []
+    for pk, spec in specs.items():
+        link = existing.get(pk)
+        title = strategies[pk].title
+        if spec.keep:
+            if link is None:
+                unexplained.append(title)
+            continue
+        if link is not None and link.rationale == spec.rationale:
+            continue
+        refusal = rationale_refusal(spec.rationale)
+        if refusal is not None:
+            weak.append(f"“{title}”: {refusal}")
+    errors: dict[str, list[str]] = {}
+    if unexplained:
+        errors["crm_strategies"] = [
+            "A new link needs its rationale; send it in `links` as "
+            "{crm_strategy, rationale, weight} for: " + ", ".join(sorted(unexplained)) + "."
+        ]
+    if weak:
+        errors["rationale"] = weak
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic

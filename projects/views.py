@@ -35,7 +35,7 @@ from core.views import (
     posted_version,
     save_form,
 )
-from strategies.models import CRMStrategy, StrategyStatus
+from strategies.models import CRMStrategy, CRMStrategyServes, StrategyStatus
 
 from . import services
 from .access import feature_for, metric_for, phase_for, project_for
@@ -233,6 +233,15 @@ def _link_picker(
     strategies = (
         CRMStrategy.objects.filter(~Q(status=StrategyStatus.RETIRED) | Q(pk__in=list(current)))
         .annotate(is_anchored=anchored_crm_strategy_exists())
+        # Each row names the business strategies and goals it serves: one query for them all.
+        .prefetch_related(
+            Prefetch(
+                "serves",
+                queryset=CRMStrategyServes.objects.select_related(
+                    "business_strategy__goal"
+                ).order_by("business_strategy__goal__title", "business_strategy__title"),
+            )
+        )
         .order_by("title")
     )
     if isinstance(owner, Feature):

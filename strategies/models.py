@@ -5,13 +5,13 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from core.models import Lifecycle, TimeStamped
+from core.models import Lifecycle, TimeStamped, UniqueTitleIgnoringCase, unique_title_constraint
 from goals.models import BusinessGoal
 
 StrategyStatus = Lifecycle
 
 
-class BusinessStrategy(TimeStamped):
+class BusinessStrategy(UniqueTitleIgnoringCase, TimeStamped):
     """How a goal will be reached, for a scope such as a market segment."""
 
     goal = models.ForeignKey(
@@ -31,12 +31,8 @@ class BusinessStrategy(TimeStamped):
         ordering = ["goal_id", "title"]
         verbose_name_plural = "business strategies"
         constraints = [
-            models.UniqueConstraint(
-                fields=["goal", "title"],
-                name="business_strategy_title_unique_per_goal",
-                violation_error_message=(
-                    "This goal already has a business strategy with that title."
-                ),
+            unique_title_constraint(
+                "business_strategy_title_unique_per_goal_ignoring_case", "goal"
             ),
             models.CheckConstraint(
                 condition=Q(status__in=StrategyStatus.values),
@@ -50,11 +46,19 @@ class BusinessStrategy(TimeStamped):
     def get_absolute_url(self) -> str:
         return reverse("strategies:business_detail", args=[self.pk])
 
+    title_scope = ("goal",)
 
-class CRMStrategy(TimeStamped):
+    def duplicate_title_message(self, existing: "BusinessStrategy") -> str:
+        return (
+            f"The goal “{self.goal.title}” already has a business strategy named "
+            f"“{existing.title}”."
+        )
+
+
+class CRMStrategy(UniqueTitleIgnoringCase, TimeStamped):
     """What CRM will do for one or more business strategies: the customer need and capabilities."""
 
-    title = models.CharField(max_length=200, unique=True)
+    title = models.CharField(max_length=200, db_index=True)
     description = models.TextField(blank=True)
     customer_need = models.TextField(blank=True)
     capability_people = models.TextField(blank=True, help_text="People capabilities it builds.")
@@ -80,6 +84,7 @@ class CRMStrategy(TimeStamped):
         verbose_name = "CRM strategy"
         verbose_name_plural = "CRM strategies"
         constraints = [
+            unique_title_constraint("crm_strategy_title_unique_ignoring_case"),
             models.CheckConstraint(
                 condition=Q(status__in=StrategyStatus.values), name="crm_strategy_status_valid"
             ),

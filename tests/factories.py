@@ -127,7 +127,7 @@ class ProjectLinkFactory(factory.django.DjangoModelFactory):
 
     project = factory.SubFactory(ProjectFactory)
     crm_strategy = factory.SubFactory(CRMStrategyFactory)
-    rationale = "Serves it directly."
+    rationale = "Serves this CRM strategy directly."
 
 
 class FeatureFactory(factory.django.DjangoModelFactory):
@@ -145,7 +145,7 @@ class FeatureLinkFactory(factory.django.DjangoModelFactory):
 
     feature = factory.SubFactory(FeatureFactory)
     crm_strategy = factory.SubFactory(CRMStrategyFactory)
-    rationale = "Needed for it."
+    rationale = "Needed to deliver this CRM strategy."
 
 
 class SuccessMetricFactory(factory.django.DjangoModelFactory):

@@ -144,6 +144,10 @@ def token(ok):
     return dict.fromkeys(ROLES, ok) | {"anonymous": 400}
 
 
+def _link(w):
+    return {"crm_strategy": w.crm.pk, "rationale": "Serves it for the permission matrix."}
+
+
 def _resource(name, kind, create, put, patch, *, create_policy, object_policy):
     """The five CRUD rows of one router resource."""
     return {
@@ -202,8 +206,8 @@ MATRIX = {
     **_resource(
         "project",
         "project",
-        create=lambda w, o: {"title": "A new project", "crm_strategies": [w.crm.pk]},
-        put=lambda w, o: {"title": "Renamed project", "crm_strategies": [w.crm.pk]},
+        create=lambda w, o: {"title": "A new project", "links": [_link(w)]},
+        put=lambda w, o: {"title": "Renamed project", "links": [_link(w)]},
         patch=lambda w, o: {"integration_notes": "Via the ERP bus"},
         create_policy=project_create,
         object_policy=project_object,
@@ -213,7 +217,7 @@ MATRIX = {
         "feature",
         create=lambda w, o: {"project": w.project[o].pk, "title": "Partner onboarding"},
         put=lambda w, o: {"project": w.project[o].pk, "title": "Renamed", "status": "planned"},
-        patch=lambda w, o: {"links": [{"crm_strategy": w.crm.pk, "rationale": "Core"}]},
+        patch=lambda w, o: {"links": [_link(w)]},
         create_policy=project_part_create,
         object_policy=project_object,
     ),

@@ -15,10 +15,16 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-def test_pm_creates_a_project_linked_by_ids_and_manages_it(api, pm, chain):
+def test_pm_creates_a_linked_project_and_manages_it(api, pm, chain):
     response = api(pm).post(
         "/api/projects/",
-        {"title": "Partner portal", "crm_strategies": [chain[2].pk], "budget_people": "100.50"},
+        {
+            "title": "Partner portal",
+            "links": [
+                {"crm_strategy": chain[2].pk, "rationale": "Partners register their deals here."}
+            ],
+            "budget_people": "100.50",
+        },
         format="json",
     )
     assert response.status_code == 201
@@ -39,7 +45,9 @@ def test_a_projects_budgets_are_decimal_strings_with_the_currency_beside_them(
         "/api/projects/",
         {
             "title": "Partner portal",
-            "crm_strategies": [chain[2].pk],
+            "links": [
+                {"crm_strategy": chain[2].pk, "rationale": "Partners register their deals here."}
+            ],
             "budget_technology": "999.99",
             "budget_people": "0.01",
             "currency": "USD",  # read-only: the setting says what the amounts are in
@@ -63,26 +71,46 @@ def test_nested_links_carry_rationale_and_weight(api, pm, chain):
         "/api/projects/",
         {
             "title": "Key accounts",
-            "links": [{"crm_strategy": chain[2].pk, "rationale": "Serves top 100", "weight": 60}],
+            "links": [
+                {
+                    "crm_strategy": chain[2].pk,
+                    "rationale": "Serves the top 100 accounts",
+                    "weight": 60,
+                }
+            ],
         },
         format="json",
     )
     assert response.status_code == 201
     assert response.json()["links"] == [
-        {"crm_strategy": chain[2].pk, "rationale": "Serves top 100", "weight": 60}
+        {"crm_strategy": chain[2].pk, "rationale": "Serves the top 100 accounts", "weight": 60}
     ]
 
 
 def test_writing_ids_keeps_the_rationale_of_existing_links(api, pm, own_project, chain):
-    second = CRMStrategyFactory()
+    response = api(pm).patch(
+        f"/api/projects/{own_project.pk}/", {"crm_strategies": [chain[2].pk]}, format="json"
+    )
+    assert response.status_code == 200
+    links = {link["crm_strategy"]: link["rationale"] for link in response.json()["links"]}
+    assert links == {chain[2].pk: "Serves this CRM strategy directly."}
+
+
+def test_writing_ids_cannot_add_a_link_without_its_rationale(api, pm, own_project, chain):
+    second = CRMStrategyFactory(title="Retention")
     response = api(pm).patch(
         f"/api/projects/{own_project.pk}/",
         {"crm_strategies": [chain[2].pk, second.pk]},
         format="json",
     )
-    assert response.status_code == 200
-    links = {link["crm_strategy"]: link["rationale"] for link in response.json()["links"]}
-    assert links == {chain[2].pk: "Serves it directly.", second.pk: ""}
+    assert response.status_code == 400
+    assert response.json() == {
+        "crm_strategies": [
+            "A new link needs its rationale; send it in `links` as "
+            "{crm_strategy, rationale, weight} for: Retention."
+        ]
+    }
+    assert list(own_project.links.values_list("crm_strategy", flat=True)) == [chain[2].pk]
 
 
 def test_ids_and_nested_links_together_are_a_400(api, pm, chain):
@@ -290,7 +318,9 @@ def test_pm_adds_a_feature_with_links_to_their_project(api, pm, own_project, cha
             "project": own_project.pk,
             "title": "Partner onboarding",
             "status": "planned",
-            "links": [{"crm_strategy": chain[2].pk, "rationale": "Recruit partners"}],
+            "links": [
+                {"crm_strategy": chain[2].pk, "rationale": "Recruits partners in new markets"}
+            ],
         },
         format="json",
     )
@@ -298,7 +328,7 @@ def test_pm_adds_a_feature_with_links_to_their_project(api, pm, own_project, cha
     body = response.json()
     assert body["crm_strategies"] == [chain[2].pk]
     assert body["is_traceable"] is True
-    assert body["links"][0]["rationale"] == "Recruit partners"
+    assert body["links"][0]["rationale"] == "Recruits partners in new markets"
 
 
 def test_feature_in_a_nonexistent_project_is_a_400(api, pm):

@@ -141,7 +141,7 @@ def test_changing_the_links_moves_the_owners_version_on(api, pm, resource):
 
     linked = client.patch(
         _url(resource, obj.pk),
-        {"links": [{"crm_strategy": strategy.pk, "rationale": "Serves it"}]},
+        {"links": [{"crm_strategy": strategy.pk, "rationale": "Serves it by registering deals."}]},
         format="json",
         HTTP_IF_MATCH=etag,
     )
@@ -160,12 +160,16 @@ def test_sending_only_ids_keeps_a_rationale_changed_since_the_client_read(api, p
     project = ProjectFactory(manager=pm)
     strategy = CRMStrategyFactory()
     services.project_set_links(
-        actor=pm, project_id=project.pk, links=[LinkSpec(strategy.pk, "First")]
+        actor=pm,
+        project_id=project.pk,
+        links=[LinkSpec(strategy.pk, "First rationale, by the manager.")],
     )
     client = api(pm)
     client.get(_url("projects", project.pk))
     services.project_set_links(
-        actor=admin_user, project_id=project.pk, links=[LinkSpec(strategy.pk, "Better")]
+        actor=admin_user,
+        project_id=project.pk,
+        links=[LinkSpec(strategy.pk, "Better rationale, by an admin.")],
     )
 
     response = client.patch(
@@ -173,4 +177,4 @@ def test_sending_only_ids_keeps_a_rationale_changed_since_the_client_read(api, p
     )
 
     assert response.status_code == 200
-    assert project.links.get().rationale == "Better"
+    assert project.links.get().rationale == "Better rationale, by an admin."

@@ -513,11 +513,19 @@ WRITES += [
         state=lambda w: sorted(w.project.links.values_list("crm_strategy", flat=True)),
         page=Door(
             lambda w: reverse("projects:links", args=[w.project.pk]),
-            lambda w: {f"links-use_{w.crm2.pk}": "on", f"links-rationale_{w.crm2.pk}": "Also"},
+            lambda w: {
+                f"links-use_{w.crm2.pk}": "on",
+                f"links-rationale_{w.crm2.pk}": "Also serves this strategy.",
+            },
         ),
         api=Door(
             lambda w: reverse("api:project-detail", args=[w.project.pk]),
-            lambda w: {"crm_strategies": [w.crm.pk, w.crm2.pk]},
+            lambda w: {
+                "links": [
+                    {"crm_strategy": w.crm.pk, "rationale": "Serves this strategy directly."},
+                    {"crm_strategy": w.crm2.pk, "rationale": "Also serves this strategy."},
+                ]
+            },
             method="patch",
         ),
     ),
@@ -566,12 +574,14 @@ WRITES += [
             lambda w: reverse("projects:feature_links", args=[w.feature.pk]),
             lambda w: {
                 f"links-{w.feature.pk}-use_{w.crm.pk}": "on",
-                f"links-{w.feature.pk}-rationale_{w.crm.pk}": "Core",
+                f"links-{w.feature.pk}-rationale_{w.crm.pk}": "Core to this strategy.",
             },
         ),
         api=Door(
             lambda w: reverse("api:feature-detail", args=[w.feature.pk]),
-            lambda w: {"crm_strategies": [w.crm.pk]},
+            lambda w: {
+                "links": [{"crm_strategy": w.crm.pk, "rationale": "Core to this strategy."}]
+            },
             method="patch",
         ),
     ),

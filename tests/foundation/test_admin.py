@@ -200,7 +200,7 @@ def test_project_links_saved_in_the_admin_go_through_the_service(admin_client):
         **{
             "links-TOTAL_FORMS": 1,
             "links-0-crm_strategy": crm.pk,
-            "links-0-rationale": "Serves it.",
+            "links-0-rationale": "Serves it through the admin.",
             "links-0-weight": "50",
         },
     )

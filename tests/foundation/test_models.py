@@ -110,7 +110,7 @@ def test_business_strategy_titles_are_unique_per_goal():
     strategy = BusinessStrategyFactory(title="Partners")
     rejected_by_database(lambda: BusinessStrategyFactory(goal=strategy.goal, title="Partners"))
     duplicate = BusinessStrategy(goal=strategy.goal, title="Partners", owner=strategy.owner)
-    assert "already has a business strategy with that title" in str(clean_errors(duplicate))
+    assert "already has a business strategy named “Partners”" in str(clean_errors(duplicate))
 
 
 def test_a_crm_strategy_serves_a_business_strategy_only_once():
@@ -174,7 +174,7 @@ def test_feature_titles_are_unique_per_project():
     feature = FeatureFactory(title="Deal registration")
     rejected_by_database(lambda: FeatureFactory(project=feature.project, title="Deal registration"))
     duplicate = Feature(project=feature.project, title="Deal registration")
-    assert "already has a feature with that title" in str(clean_errors(duplicate))
+    assert "already has a feature named “Deal registration”" in str(clean_errors(duplicate))
 
 
 def test_a_success_metric_target_must_differ_from_its_baseline():

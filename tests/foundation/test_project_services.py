@@ -74,7 +74,9 @@ def test_changing_a_projects_links_moves_its_version_on_and_says_who(pm):
     project = ProjectFactory(manager=pm)
     strategy = CRMStrategyFactory()
 
-    services.project_set_links(actor=pm, project_id=project.pk, links=[LinkSpec(strategy.pk)])
+    services.project_set_links(
+        actor=pm, project_id=project.pk, links=[LinkSpec(strategy.pk, "Partners register deals.")]
+    )
 
     stored = CRMProject.objects.get(pk=project.pk)
     assert (stored.version, stored.updated_by) == (project.version + 1, pm)
@@ -109,25 +111,31 @@ def test_links_set_from_a_stale_version_are_refused(pm):
         services.project_set_links(
             actor=pm,
             project_id=project.pk,
-            links=[LinkSpec(CRMStrategyFactory().pk)],
+            links=[LinkSpec(CRMStrategyFactory().pk, "Partners register deals.")],
             version=project.version,
         )
 
     assert not project.links.exists()
 
 
-def test_a_kept_link_keeps_its_stored_rationale_and_a_new_one_starts_empty(pm):
+def test_a_kept_link_keeps_its_stored_rationale_and_a_new_one_by_id_alone_is_refused(pm):
     link = ProjectLinkFactory(project__manager=pm, rationale="Stored", weight=40)
-    new = CRMStrategyFactory()
+    new = CRMStrategyFactory(title="Retention")
 
     services.project_set_links(
-        actor=pm,
-        project_id=link.project_id,
-        links=[LinkSpec(link.crm_strategy_id, keep=True), LinkSpec(new.pk, keep=True)],
+        actor=pm, project_id=link.project_id, links=[LinkSpec(link.crm_strategy_id, keep=True)]
     )
+    with pytest.raises(ValidationError) as caught:
+        services.project_set_links(
+            actor=pm,
+            project_id=link.project_id,
+            links=[LinkSpec(link.crm_strategy_id, keep=True), LinkSpec(new.pk, keep=True)],
+        )
 
     links = {row.crm_strategy_id: (row.rationale, row.weight) for row in link.project.links.all()}
-    assert links == {link.crm_strategy_id: ("Stored", 40), new.pk: ("", None)}
+    assert links == {link.crm_strategy_id: ("Stored", 40)}
+    assert "A new link needs its rationale" in caught.value.message_dict["crm_strategies"][0]
+    assert "Retention" in caught.value.message_dict["crm_strategies"][0]
 
 
 def test_a_link_to_a_crm_strategy_that_does_not_exist_is_refused_naming_it_as_a_conflict(pm):

@@ -292,7 +292,7 @@ def test_a_duplicate_name_is_refused_on_the_name_field_not_form_wide(executive, 
 
     assert field_errors(kpi_error) == {"name": ["This goal already has a KPI with that name."]}
     assert field_errors(feature_error) == {
-        "title": ["This project already has a feature with that title."]
+        "title": ["This project already has a feature named “Partner portal”."]
     }
 
 
@@ -440,7 +440,9 @@ def test_a_proposed_project_can_be_deleted_by_its_manager(pm):
 def test_setting_links_replaces_them_with_rationale_and_weight(pm):
     project = ProjectFactory(manager=pm)
     old, new = CRMStrategyFactory(), CRMStrategyFactory()
-    project_services.project_set_links(project_id=project.pk, actor=pm, links=[LinkSpec(old.pk)])
+    project_services.project_set_links(
+        project_id=project.pk, actor=pm, links=[LinkSpec(old.pk, "Old partners sell for us.")]
+    )
     project_services.project_set_links(
         project_id=project.pk, actor=pm, links=[LinkSpec(new.pk, "Partners sell for us.", 60)]
     )
@@ -465,9 +467,9 @@ def test_an_existing_link_may_stay_when_its_crm_strategy_is_retired(pm):
     project_services.project_set_links(
         project_id=link.project_id,
         actor=pm,
-        links=[LinkSpec(link.crm_strategy_id, "Still needed.")],
+        links=[LinkSpec(link.crm_strategy_id, "Still needed for this strategy.")],
     )
-    assert ProjectLink.objects.get().rationale == "Still needed."
+    assert ProjectLink.objects.get().rationale == "Still needed for this strategy."
 
 
 def test_an_over_long_link_rationale_is_refused_naming_it(pm):

@@ -181,7 +181,9 @@ def test_links_picked_on_a_stale_project_page_are_refused_naming_the_links_now(
     client = as_user(pm)
     page = client.get(url).content.decode()
     services.project_set_links(
-        actor=colleague, project_id=project.pk, links=[LinkSpec(theirs.pk, "Key accounts")]
+        actor=colleague,
+        project_id=project.pk,
+        links=[LinkSpec(theirs.pk, "Key accounts see one plan.")],
     )
     picked = {
         f"links-use_{mine.pk}": "on",
@@ -212,7 +214,11 @@ def test_links_picked_inline_for_a_stale_feature_are_refused(as_user, pm, collea
 
     response = as_user(pm).post(
         reverse("projects:feature_links", args=[feature.pk]),
-        {f"{prefix}-use_{strategy.pk}": "on", f"{prefix}-version": opened_at},
+        {
+            f"{prefix}-use_{strategy.pk}": "on",
+            f"{prefix}-rationale_{strategy.pk}": "Partners register their deals.",
+            f"{prefix}-version": opened_at,
+        },
         **HTMX,
     )
 

@@ -510,7 +510,7 @@ def test_approved_is_not_offered_as_a_status_to_type_in(as_user, pm):
     assert "Select a valid choice" in response.content.decode()
 
 
-def test_making_a_project_active_before_approval_is_refused_by_the_service(as_user, pm):
+def test_making_a_project_active_before_approval_is_not_offered_nor_accepted(as_user, pm):
     project = ProjectFactory(manager=pm, title="Eager")
 
     response = as_user(pm).post(
@@ -518,9 +518,9 @@ def test_making_a_project_active_before_approval_is_refused_by_the_service(as_us
         project_data(title="Eager", status="active", manager=pm.pk, version=project.version),
     )
 
-    assert "Status: A project must be approved before it becomes active." in (
-        response.content.decode()
-    )
+    html = response.content.decode()
+    assert '<option value="active"' not in html
+    assert "Status: Select a valid choice. active is not one of the available choices." in html
     project.refresh_from_db()
     assert project.status == ProjectStatus.PROPOSED
 
@@ -649,7 +649,7 @@ def test_a_duplicate_feature_title_is_refused(as_user, pm):
         **HTMX,
     )
 
-    assert "This project already has a feature with that title." in response.content.decode()
+    assert "This project already has a feature named “Twice”." in response.content.decode()
     assert project.features.count() == 1
 
 

@@ -213,7 +213,7 @@ def test_a_crm_strategy_with_a_duplicate_title_is_refused_naming_the_field(as_us
         reverse("strategies:crm_create"), {"title": "Taken", "status": "draft"}
     )
 
-    assert "Title: CRM strategy with this Title already exists." in response.content.decode()
+    assert "Title: A CRM strategy named “Taken” already exists." in response.content.decode()
     assert CRMStrategy.objects.count() == 1
 
 
