@@ -1,0 +1,186 @@
+"""Every page usable on a phone: at 390 x 844 no page scrolls sideways (wide tables scroll
+inside their own box), and the navigation folds into a menu button that opens it.
+
+The pages come from the page permission matrix (tests/web/test_page_matrix.py): every GET
+route a role may open (200), with the ids of the matrix's own seeded world, so a new page is
+checked here as soon as the matrix lists it. One browser context per role."""
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from playwright.sync_api import expect
+
+from tests.api.test_permission_matrix import world  # noqa: F401  (the shared fixture)
+from tests.web.test_page_matrix import MATRIX, _url
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PHONE = {"width": 390, "height": 844}
+ROLES = ["executive", "sponsor", "project_manager", "viewer", "admin"]
+
+
+def pages_for(w, role: str) -> list[str]:
+    """The URL of every page the role may open, one object of its own for each {pk}."""
+    urls = []
+    for (url_name, method), (kind, expected) in sorted(MATRIX.items()):
+        answers = expected.get("own", expected)
+        if method == "get" and answers[role] == 200:
+            urls.append(_url(w, url_name, kind, "own"))
+    return urls
+
+
+def phone_context(browser, live_server, user, javascript: bool = True):
+    """A phone-sized browser context signed in as the user (the session cookie Django made)."""
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context = browser.new_context(viewport=PHONE, java_script_enabled=javascript)
+    context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+    )
+    return context
+
+
+def page_width(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+# For the failure message: the outermost elements that stick out past the right edge (not
+# counting those inside a box that scrolls or clips them).
+STICKING_OUT = """(limit) => {
+  const out = (el) => el.getBoundingClientRect().right > limit + 0.5;
+  const boxed = (el) => {
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (getComputedStyle(up).overflowX !== 'visible') return true;
+    }
+    return false;
+  };
+  return Array.from(document.body.querySelectorAll('*'))
+    .filter((el) => out(el) && !out(el.parentElement) && !boxed(el))
+    .slice(0, 3)
+    .map((el) => el.outerHTML.slice(0, 80))
+    .join(' | ');
+}"""
+
+
+# Buttons shown on a whole page (not an htmx fragment, which borrows its page's styles) that
+# are less than 44 px tall: too small a target for a finger.
+SMALL_BUTTONS = """() => !document.querySelector('.site-header') ? [] : Array.from(
+    document.querySelectorAll('button, .button, input[type=submit], input[type=button]'))
+  .filter((el) => el.checkVisibility({ visibilityProperty: true }))
+  .filter((el) => el.getBoundingClientRect().height < 44)
+  .slice(0, 3)
+  .map((el) => (el.textContent || el.value).trim().slice(0, 30)
+    + ' ' + Math.round(el.getBoundingClientRect().height) + 'px')"""
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_page_fits_a_phone_and_its_buttons_are_big_enough_to_tap(
+    browser,
+    live_server,
+    world,  # noqa: F811
+    role,
+):
+    urls = pages_for(world, role)
+    assert len(urls) > 20, f"too few pages found for {role}: {urls}"
+    context = phone_context(browser, live_server, world.users[role])
+    page = context.new_page()
+    too_wide, too_small = [], []
+    try:
+        for url in urls:
+            response = page.goto(f"{live_server.url}{url}")
+            assert response is not None and response.status == 200, f"{url}: {response}"
+            width = page_width(page)
+            if width > PHONE["width"]:
+                culprits = page.evaluate(STICKING_OUT, PHONE["width"])
+                too_wide.append(f"{url}: {width}px ({culprits})")
+            small = page.evaluate(SMALL_BUTTONS)
+            if small:
+                too_small.append(f"{url}: {small}")
+    finally:
+        context.close()
+    assert not too_wide, f"pages wider than {PHONE['width']}px for {role}:\n" + "\n".join(too_wide)
+    assert not too_small, f"buttons under 44px tall for {role}:\n" + "\n".join(too_small)
+
+
+def test_the_menu_button_opens_the_navigation_on_a_phone(browser, live_server, viewer):
+    context = phone_context(browser, live_server, viewer)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/projects/")
+        button = page.get_by_role("button", name="Menu")
+        nav = page.get_by_role("navigation", name="Main")
+        expect(button).to_be_visible()
+        expect(button).to_have_attribute("aria-expanded", "false")
+        expect(nav.get_by_role("link", name="Goals")).to_be_hidden()
+
+        button.click()
+
+        expect(button).to_have_attribute("aria-expanded", "true")
+        expect(nav.get_by_role("link", name="Goals")).to_be_visible()
+        heights = nav.get_by_role("link").evaluate_all(
+            "(links) => links.map((a) => a.getBoundingClientRect().height)"
+        )
+        assert len(heights) == 9 and min(heights) >= 44, heights
+        box = button.bounding_box()
+        assert box is not None and box["height"] >= 44
+        nav.get_by_role("link", name="Goals").click()
+        expect(page).to_have_url(f"{live_server.url}/goals/")
+        assert page_width(page) <= PHONE["width"]
+
+        # On the next page it starts folded again; Escape and a second click fold it.
+        expect(button).to_have_attribute("aria-expanded", "false")
+        button.click()
+        expect(nav.get_by_role("link", name="Home")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(button).to_have_attribute("aria-expanded", "false")
+        expect(nav.get_by_role("link", name="Home")).to_be_hidden()
+        button.click()
+        button.click()
+        expect(button).to_have_attribute("aria-expanded", "false")
+        expect(nav.get_by_role("link", name="Home")).to_be_hidden()
+    finally:
+        context.close()
+
+
+def test_without_javascript_the_navigation_stays_reachable_on_a_phone(browser, live_server, viewer):
+    context = phone_context(browser, live_server, viewer, javascript=False)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/projects/")
+        expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+        expect(
+            page.get_by_role("navigation", name="Main").get_by_role("link", name="Goals")
+        ).to_be_visible()
+        assert page_width(page) <= PHONE["width"]
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1366, 1920])
+def test_on_a_desktop_the_navigation_shows_without_a_menu_button(
+    browser,
+    live_server,
+    world,  # noqa: F811
+    width,
+):
+    context = phone_context(browser, live_server, world.users["executive"])
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": 900})
+    project = world.objects["own"]["project"].pk
+    try:
+        for url in [
+            "/alignment/",
+            "/alignment/matrix/",
+            "/alignment/flags/",
+            f"/projects/{project}/",
+        ]:
+            page.goto(f"{live_server.url}{url}")
+            expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+            expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_count(9)
+            for link in page.get_by_role("navigation", name="Main").get_by_role("link").all():
+                expect(link).to_be_visible()
+            expect(page.get_by_role("search")).to_be_visible()
+            assert page_width(page) <= width, url
+    finally:
+        context.close()
