@@ -110,3 +110,23 @@ def test_the_visual_map_scrolls_in_its_own_box_on_a_phone(
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     wrap = page.locator(".flow-wrap")
     assert wrap.evaluate("el => el.scrollWidth > el.clientWidth")  # the picture scrolls inside
+
+
+def test_a_branch_opened_the_moment_it_arrives_still_loads(
+    page, live_server, login, viewer, portfolio, monkeypatch
+):
+    """htmx wires up new content only when it settles; a branch opened (or a "more" link
+    clicked) before that must load all the same. A long settle delay makes the gap wide."""
+    monkeypatch.setattr(strategy_map, "MAP_PAGE_SIZE", 2)
+    login(viewer)
+    page.goto(f"{live_server.url}/alignment/map/")
+    page.evaluate("htmx.config.defaultSettleDelay = 60000")
+    tree = page.locator("#strategy-map")
+
+    tree.locator("summary:has-text('Win emerging markets')").click()
+    expect(tree).to_contain_text("Enable local partners")
+    tree.locator("summary:has-text('Enable local partners')").click()
+    expect(tree).to_contain_text("Partner project 0")
+    tree.get_by_role("link", name="1 more…").click()
+    expect(tree).to_contain_text("Partner project 2")
+    assert page.url == f"{live_server.url}/alignment/map/"  # appended in place
