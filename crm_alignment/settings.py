@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "strategies",
     "projects",
     "alignment",
+    "onboarding",
 ]
 
 MIDDLEWARE = [
