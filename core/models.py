@@ -32,6 +32,25 @@ class TimeStamped(models.Model):
         abstract = True
 
 
+class StatusStamped(models.Model):
+    """Who last changed the status, and when: set by the services (`core.services`) on every
+    status change, so a flag can say who retired the strategy that broke a chain and when.
+    Null for rows whose status was last set before this was recorded."""
+
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+
+    class Meta:
+        abstract = True
+
+
 class Lifecycle(models.TextChoices):
     """Draft, active, retired: the status of a business or CRM strategy (and the values a goal's
     page counts its strategies by, without importing the strategies app)."""

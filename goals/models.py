@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from core.models import TimeStamped, UniqueTitleIgnoringCase, unique_title_constraint
+from core.models import StatusStamped, TimeStamped, UniqueTitleIgnoringCase, unique_title_constraint
 
 
 class GoalStatus(models.TextChoices):
@@ -24,7 +24,7 @@ class Priority(models.IntegerChoices):
     LOW = 3, "Low"
 
 
-class BusinessGoal(UniqueTitleIgnoringCase, TimeStamped):
+class BusinessGoal(UniqueTitleIgnoringCase, StatusStamped, TimeStamped):
     """A business goal an executive owns, e.g. "grow revenue while maintaining profit margin"."""
 
     title = models.CharField(max_length=200, db_index=True)
