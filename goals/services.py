@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
@@ -26,7 +27,7 @@ from core.services import (
 )
 
 from .access import goal_for, kpi_for
-from .models import KPI, BusinessGoal, KPICheckIn
+from .models import KPI, BusinessGoal, GoalStatus, KPICheckIn
 
 GOAL_FIELDS = (
     "title",
@@ -58,6 +59,22 @@ def goal_update(
     """Change a goal's fields (retire it by setting status)."""
     return update_stored(
         goal_for, goal_id, actor=actor, changes=changes, allowed=GOAL_FIELDS, version=version
+    )
+
+
+@transaction.atomic
+def goal_reactivate(*, actor: Actor, goal_id: int, version: Version = None) -> BusinessGoal:
+    """Make a retired goal active again: the chains through it trace again."""
+    goal = goal_for(
+        actor, goal_id, change=True, refusal="Only executives reactivate goals.", for_update=True
+    )
+    check_version(goal, version)
+    if goal.status != GoalStatus.RETIRED:
+        raise ValidationError(
+            {"status": f"Only a retired goal can be reactivated; this one is {goal.status}."}
+        )
+    return save_changes(
+        goal, apply_changes(goal, {"status": GoalStatus.ACTIVE}, ["status"]), actor=actor
     )
 
 
