@@ -4,7 +4,7 @@ alignment.services."""
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -31,8 +31,51 @@ from .filters import FlagFilterSet
 from .models import Flag, Scan, ScanState
 
 
+class PathStepSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=["project", "feature", "crm_strategy", "business_strategy", "goal"]
+    )
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    changed_at = serializers.DateTimeField(
+        allow_null=True, help_text="When its status last changed (null: not recorded)."
+    )
+    changed_by = serializers.CharField(
+        allow_null=True, help_text="Who changed its status last (full name, else username)."
+    )
+
+
 class FlagSerializer(serializers.ModelSerializer):
-    """A rule's finding about one subject. Its state changes only through the actions."""
+    """A rule's finding about one subject. Its state changes only through the actions.
+
+    A traceability flag (project.untraced, project.broken_chain, feature.untraced,
+    feature.off_scope, crm_strategy.unanchored) carries the broken chain: `path` from the
+    subject up to the step that breaks it, and `explanation`, the same in words ("" and [] for
+    other flags, and for a subject that no longer exists)."""
+
+    explanation = serializers.SerializerMethodField()
+    path = serializers.SerializerMethodField()
+
+    def _explained(self, flag: Flag) -> Any:
+        from .explain import explain
+
+        # A list passes its page's explanations, read together; one flag on its own (an
+        # action's answer) is explained here, once for both fields.
+        explanations = self.context.get("explanations")
+        if explanations is None:
+            explanations = explain([flag])
+            self.context["explanations"] = explanations  # type: ignore[index]
+        return explanations.get(flag.pk)
+
+    def get_explanation(self, flag: Flag) -> str:
+        explained = self._explained(flag)
+        return explained.text if explained else ""
+
+    @extend_schema_field(PathStepSerializer(many=True))
+    def get_path(self, flag: Flag) -> list[dict[str, Any]]:
+        explained = self._explained(flag)
+        return explained.path_data() if explained else []
 
     class Meta:
         model = Flag
@@ -55,6 +98,8 @@ class FlagSerializer(serializers.ModelSerializer):
             "waived_at",
             "waiver_reason",
             "waiver_expires_at",
+            "explanation",
+            "path",
         ]
         read_only_fields = fields
 
@@ -118,6 +163,18 @@ class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
 
         return flags_visible_to(self.request.user)
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A page of flags, the page's explanations read together (a fixed number of
+        queries whatever the page's size)."""
+        from .explain import explain
+
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        rows = list(page or ())
+        context = {**self.get_serializer_context(), "explanations": explain(rows)}
+        return self.get_paginated_response(
+            self.get_serializer(rows, many=True, context=context).data
+        )
+
     @extend_schema(request=None, responses={200: FlagSerializer})
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str | None = None) -> Response:
@@ -155,6 +212,7 @@ class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         `expires_at` for all waivers. Decided per flag, each like a single decision: the
         results say per flag `done`, `refused` (with `detail`) or `not_found` — which is also
         the answer for a flag the user may not see. Bad input is 400 and decides nothing."""
+        from .explain import explain
         from .services import flags_decide_in_bulk
 
         data = BulkDecisionSerializer(data=request.data)
@@ -170,7 +228,9 @@ class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         for outcome in outcomes:
             counts[outcome.status] += 1
         result = {"action": data.validated_data["action"], **counts, "results": outcomes}
-        return Response(BulkResultSerializer(result).data)
+        flags = [outcome.flag for outcome in outcomes if outcome.flag is not None]
+        context = {"explanations": explain(flags)}
+        return Response(BulkResultSerializer(result, context=context).data)
 
 
 class ProjectApproveView(APIView):
