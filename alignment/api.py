@@ -470,7 +470,7 @@ class _ImpactView(APIView):
 def _impact_schema(name: str) -> Any:
     return extend_schema(
         operation_id=f"{name}_impact_create",
-        request=IMPACT_REQUEST,
+        request={"application/json": IMPACT_REQUEST},
         responses={200: ImpactSerializer},
     )
 

@@ -264,6 +264,31 @@ MATRIX = {
         authenticated(200),
     ),
     ("api:project-approve", "post"): ("project", None, sponsor_decision(200)),
+    # The impact preview answers like the change it previews (alignment.impact); reactivating
+    # something that is not retired is a 400 naming `status` (happy paths: test_impact_api).
+    ("api:goal-impact", "post"): ("goal", lambda w, o: {"status": "retired"}, strategy_object(200)),
+    ("api:business-strategy-impact", "post"): (
+        "business_strategy",
+        lambda w, o: {"status": "retired"},
+        strategy_object(200),
+    ),
+    ("api:crm-strategy-impact", "post"): (
+        "crm_strategy",
+        lambda w, o: {"serves": []},
+        strategy_object(200),
+    ),
+    ("api:project-impact", "post"): (
+        "project",
+        lambda w, o: {"crm_strategies": []},
+        project_object(200),
+    ),
+    ("api:goal-reactivate", "post"): ("goal", None, strategy_object(400)),
+    ("api:business-strategy-reactivate", "post"): (
+        "business_strategy",
+        None,
+        strategy_object(400),
+    ),
+    ("api:crm-strategy-reactivate", "post"): ("crm_strategy", None, strategy_object(400)),
     ("api:project-trace", "get"): ("project", None, read_detail(200)),
     ("api:project-reorder-features", "post"): (
         "project",

@@ -174,6 +174,15 @@ MATRIX = {
     # flag (tests/web/test_flag_inbox_scales.py).
     ("alignment:flag_bulk", "post"): (None, read(400)),
     ("alignment:scan_status", "get"): ("scan", read()),
+    # A change that can break chains, with its impact first (kind:change).
+    ("alignment:change_goal", "get"): ("goal:retire", strategist(200)),
+    ("alignment:change_goal", "post"): ("goal:retire", strategist(302)),
+    ("alignment:change_business_strategy", "get"): ("business_strategy:retire", strategist(200)),
+    ("alignment:change_business_strategy", "post"): ("business_strategy:retire", strategist(302)),
+    ("alignment:change_crm_strategy", "get"): ("crm_strategy:retire", strategist(200)),
+    ("alignment:change_crm_strategy", "post"): ("crm_strategy:retire", strategist(302)),
+    ("alignment:change_project", "get"): ("project:cancel", project_editor(200)),
+    ("alignment:change_project", "post"): ("project:cancel", project_editor(302)),
 }
 
 
@@ -190,7 +199,11 @@ def test_every_page_route_is_in_the_matrix():
 def _url(w, url_name, kind, side):
     if kind == "reset_link":
         return reverse(url_name, kwargs={"uidb64": "Mg", "token": "set-password"})
-    return reverse(url_name, kwargs={"pk": w.objects[side][kind].pk} if kind else {})
+    kind, _, change = (kind or "").partition(":")
+    kwargs = {"pk": w.objects[side][kind].pk} if kind else {}
+    if change:
+        kwargs["change"] = change
+    return reverse(url_name, kwargs=kwargs)
 
 
 def _request(w, url_name, method, kind, role, side):
