@@ -26,7 +26,7 @@ from alignment.api import (
     SummaryView,
 )
 from core.api_base import TokenView
-from goals.api import GoalViewSet, KPIViewSet
+from goals.api import GoalViewSet, KPIReadingViewSet, KPIViewSet
 from projects.api import (
     CheckInViewSet,
     DepartmentViewSet,
@@ -52,6 +52,7 @@ class NotFoundView(View):
 router = SimpleRouter(trailing_slash=True)
 router.register("goals", GoalViewSet, basename="goal")
 router.register("kpis", KPIViewSet, basename="kpi")
+router.register("kpi-readings", KPIReadingViewSet, basename="kpi-reading")
 router.register("business-strategies", BusinessStrategyViewSet, basename="business-strategy")
 router.register("crm-strategies", CRMStrategyViewSet, basename="crm-strategy")
 router.register("projects", ProjectViewSet, basename="project")

@@ -20,6 +20,7 @@ from tests.factories import (
     CRMStrategyFactory,
     FeatureFactory,
     GoalFactory,
+    KPICheckInFactory,
     KPIFactory,
     ProjectCheckInFactory,
     ProjectFactory,
@@ -246,6 +247,30 @@ MATRIX = {
         project_part_create(201),
     ),
     ("api:project-check-in-detail", "get"): ("check_in", None, read_detail(200)),
+    # Corrections: whoever may add a check-in (or a KPI reading) may correct or delete it.
+    ("api:project-check-in-detail", "put"): (
+        "check_in",
+        lambda w, o: {"project": w.project[o].pk, "summary": "Corrected", "health": "on_track"},
+        project_object(200),
+    ),
+    ("api:project-check-in-detail", "patch"): (
+        "check_in",
+        lambda w, o: {"summary": "Corrected"},
+        project_object(200),
+    ),
+    ("api:project-check-in-detail", "delete"): ("check_in", None, project_object(204)),
+    ("api:kpi-reading-detail", "get"): ("kpi_reading", None, read_detail(200)),
+    ("api:kpi-reading-detail", "put"): (
+        "kpi_reading",
+        lambda w, o: {"value": "13.00", "recorded_on": "2026-01-15", "note": "Typo"},
+        strategy_object(200),
+    ),
+    ("api:kpi-reading-detail", "patch"): (
+        "kpi_reading",
+        lambda w, o: {"value": "13.00"},
+        strategy_object(200),
+    ),
+    ("api:kpi-reading-detail", "delete"): ("kpi_reading", None, strategy_object(204)),
     ("api:department-list", "get"): (None, None, read_list(200)),
     ("api:department-detail", "get"): ("department", None, read_detail(200)),
     ("api:flag-list", "get"): (None, None, read_list(200)),
@@ -361,6 +386,7 @@ def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
         w.objects[side] = {
             "goal": leaf_goal,
             "kpi": KPIFactory(goal=leaf_goal),
+            "kpi_reading": KPICheckInFactory(kpi=KPIFactory(goal=leaf_goal)),
             "business_strategy": BusinessStrategyFactory(goal=goal, owner=strategist),
             "crm_strategy": CRMStrategyFactory(owner=strategist, serves=[]),
             "project": project,
