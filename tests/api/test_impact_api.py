@@ -124,3 +124,45 @@ def test_reactivate_on_the_api(api, executive, chain, linked):
     assert answer["ETag"]
     stored = BusinessStrategy.objects.get(pk=business.pk)
     assert stored.status_changed_by == executive
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_test_transaction_nothing_escapes_the_rollback(executive, pm, api):
+    """Committed for real (no enclosing test transaction): the preview leaves no row changed,
+    no re-check or full scan queued or run (tasks run inline in tests, so one that escaped
+    would leave a Scan row), and no pending mark in the cache."""
+    from django.core.cache import cache
+
+    from alignment.models import Scan
+    from alignment.tasks import full_pending_key, recheck_pending_key
+    from tests.factories import BusinessStrategyFactory, CRMStrategyFactory, GoalFactory
+
+    goal = GoalFactory(owner=executive)
+    business = BusinessStrategyFactory(goal=goal)
+    crm = CRMStrategyFactory(serves=[business])
+    project = ProjectFactory(manager=pm, status="active")
+    ProjectLinkFactory(project=project, crm_strategy=crm)
+    Scan.objects.all().delete()
+    cache.delete_many([full_pending_key(), recheck_pending_key(project.pk)])
+    before = BusinessStrategy.objects.get(pk=business.pk)
+
+    answer = api(executive).post(
+        f"/api/business-strategies/{business.pk}/impact/", {"status": "retired"}, format="json"
+    )
+    assert answer.status_code == 200
+    assert answer.json()["projects_losing_chain"] == [project.pk]
+    answer = api(pm).post(
+        f"/api/projects/{project.pk}/impact/", {"crm_strategies": []}, format="json"
+    )
+    assert answer.status_code == 200
+
+    after = BusinessStrategy.objects.get(pk=business.pk)
+    assert (after.status, after.version, after.updated_at) == (
+        before.status,
+        before.version,
+        before.updated_at,
+    )
+    assert project.links.count() == 1
+    assert not Scan.objects.exists()
+    assert cache.get(full_pending_key()) is None
+    assert cache.get(recheck_pending_key(project.pk)) is None
