@@ -386,7 +386,8 @@ def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
         w.objects[side] = {
             "goal": leaf_goal,
             "kpi": KPIFactory(goal=leaf_goal),
-            "kpi_reading": KPICheckInFactory(kpi=KPIFactory(goal=leaf_goal)),
+            # Under the shared goal: a reading would keep the leaf goal from being deleted.
+            "kpi_reading": KPICheckInFactory(kpi=KPIFactory(goal=goal)),
             "business_strategy": BusinessStrategyFactory(goal=goal, owner=strategist),
             "crm_strategy": CRMStrategyFactory(owner=strategist, serves=[]),
             "project": project,
