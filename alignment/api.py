@@ -4,10 +4,10 @@ alignment.services."""
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,14 +23,59 @@ from core.api_base import (
     etag,
     if_match,
 )
+from goals.api import GoalSerializer
 from projects.api import ProjectSerializer, project_queryset
+from strategies.api import BusinessStrategySerializer, CRMStrategySerializer
 
 from .filters import FlagFilterSet
 from .models import Flag, Scan, ScanState
 
 
+class PathStepSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=["project", "feature", "crm_strategy", "business_strategy", "goal"]
+    )
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    changed_at = serializers.DateTimeField(
+        allow_null=True, help_text="When its status last changed (null: not recorded)."
+    )
+    changed_by = serializers.CharField(
+        allow_null=True, help_text="Who changed its status last (full name, else username)."
+    )
+
+
 class FlagSerializer(serializers.ModelSerializer):
-    """A rule's finding about one subject. Its state changes only through the actions."""
+    """A rule's finding about one subject. Its state changes only through the actions.
+
+    A traceability flag (project.untraced, project.broken_chain, feature.untraced,
+    feature.off_scope, crm_strategy.unanchored) carries the broken chain: `path` from the
+    subject up to the step that breaks it, and `explanation`, the same in words ("" and [] for
+    other flags, and for a subject that no longer exists)."""
+
+    explanation = serializers.SerializerMethodField()
+    path = serializers.SerializerMethodField()
+
+    def _explained(self, flag: Flag) -> Any:
+        from .explain import explain
+
+        # A list passes its page's explanations, read together; one flag on its own (an
+        # action's answer) is explained here, once for both fields.
+        explanations = self.context.get("explanations")
+        if explanations is None:
+            explanations = explain([flag])
+            self.context["explanations"] = explanations  # type: ignore[index]
+        return explanations.get(flag.pk)
+
+    def get_explanation(self, flag: Flag) -> str:
+        explained = self._explained(flag)
+        return explained.text if explained else ""
+
+    @extend_schema_field(PathStepSerializer(many=True))
+    def get_path(self, flag: Flag) -> list[dict[str, Any]]:
+        explained = self._explained(flag)
+        return explained.path_data() if explained else []
 
     class Meta:
         model = Flag
@@ -53,6 +98,8 @@ class FlagSerializer(serializers.ModelSerializer):
             "waived_at",
             "waiver_reason",
             "waiver_expires_at",
+            "explanation",
+            "path",
         ]
         read_only_fields = fields
 
@@ -116,6 +163,18 @@ class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
 
         return flags_visible_to(self.request.user)
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A page of flags, the page's explanations read together (a fixed number of
+        queries whatever the page's size)."""
+        from .explain import explain
+
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        rows = list(page or ())
+        context = {**self.get_serializer_context(), "explanations": explain(rows)}
+        return self.get_paginated_response(
+            self.get_serializer(rows, many=True, context=context).data
+        )
+
     @extend_schema(request=None, responses={200: FlagSerializer})
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str | None = None) -> Response:
@@ -153,6 +212,7 @@ class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         `expires_at` for all waivers. Decided per flag, each like a single decision: the
         results say per flag `done`, `refused` (with `detail`) or `not_found` — which is also
         the answer for a flag the user may not see. Bad input is 400 and decides nothing."""
+        from .explain import explain
         from .services import flags_decide_in_bulk
 
         data = BulkDecisionSerializer(data=request.data)
@@ -168,7 +228,9 @@ class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         for outcome in outcomes:
             counts[outcome.status] += 1
         result = {"action": data.validated_data["action"], **counts, "results": outcomes}
-        return Response(BulkResultSerializer(result).data)
+        flags = [outcome.flag for outcome in outcomes if outcome.flag is not None]
+        context = {"explanations": explain(flags)}
+        return Response(BulkResultSerializer(result, context=context).data)
 
 
 class ProjectApproveView(APIView):
@@ -301,3 +363,279 @@ class ScanDetailView(generics.RetrieveAPIView):
 
     def get_queryset(self) -> Any:
         return permissions.visible_to(Scan.objects.all(), self.request.user)
+
+
+# --- Impact preview and reactivation
+
+
+class ImpactFlagSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    subject_type = serializers.CharField()
+    subject_id = serializers.IntegerField()
+    subject_label = serializers.CharField(
+        source="label", help_text="The subject's title, as the flag would show it."
+    )
+
+
+class ImpactSerializer(serializers.Serializer):
+    """What the proposed change would do, by the rule catalogue the scan runs; nothing saved.
+    Losing the chain: a live project (feature) that traces now and would not."""
+
+    projects_losing_chain = serializers.ListField(child=serializers.IntegerField())
+    features_losing_chain = serializers.ListField(child=serializers.IntegerField())
+    budget_losing_chain = serializers.DecimalField(max_digits=18, decimal_places=2)
+    currency = CurrencyField()
+    flags_opening = ImpactFlagSerializer(many=True)
+    projects_tracing_again = serializers.ListField(child=serializers.IntegerField())
+    features_tracing_again = serializers.ListField(child=serializers.IntegerField())
+    flags_closing = ImpactFlagSerializer(many=True)
+
+
+IMPACT_REQUEST = {
+    "type": "object",
+    "description": 'The proposed change, as the resource\'s PATCH takes it (e.g. {"status": '
+    '"retired"}, a CRM strategy\'s {"business_strategies": [ids]} — or {"serves": [ids]} — a '
+    'project\'s {"crm_strategies": [ids]} or {"links": [...]}), or {"delete": true}.',
+    "additionalProperties": {},
+    "example": {"status": "retired"},
+}
+
+
+class _ImpactView(APIView):
+    """POST the proposed change; the answer says what it would break (or mend). Nothing is
+    saved, nothing queued. Who may not see the object gets 404; who may not make the change,
+    403 as for the change itself; a body the change would refuse, 400 naming the field."""
+
+    authentication_classes = API_AUTHENTICATION
+    permission_classes = [IsAuthenticated]
+    schema = ApiAutoSchema()
+    kind: str
+    refusal = "You may not change this."
+    aliases: dict[str, str] = {}
+
+    def resource_serializer(self) -> type[serializers.Serializer]:
+        raise NotImplementedError
+
+    def queryset(self) -> Any:
+        raise NotImplementedError
+
+    def may_change(self, user: Any, obj: Any) -> bool:
+        return permissions.can_manage_strategy(user)
+
+    def delete_object(self, user: Any, obj: Any) -> None:
+        raise NotImplementedError
+
+    def post(self, request: Request, pk: int) -> Response:
+        from .impact import preview
+
+        obj = permissions.get_visible_or_404(self.queryset(), request.user, pk=pk)
+        if not self.may_change(request.user, obj):
+            raise PermissionDenied(self.refusal)
+        body = request.data
+        if not isinstance(body, dict) or not body:
+            raise ValidationError(
+                {
+                    "non_field_errors": [
+                        'Send the proposed change as an object, e.g. {"status": "retired"} '
+                        'or {"delete": true}.'
+                    ]
+                }
+            )
+        if "delete" in body:
+            if body["delete"] is not True or len(body) != 1:
+                raise ValidationError(
+                    {"delete": ['To preview a delete send {"delete": true} and nothing else.']}
+                )
+            impact = preview(self.kind, obj.pk, lambda: self.delete_object(request.user, obj))
+            return Response(ImpactSerializer(impact).data)
+        data = {self.aliases.get(name, name): value for name, value in body.items()}
+        back = {alias: name for name, alias in self.aliases.items() if name in body}
+        serializer = self.resource_serializer()(
+            obj, data=data, partial=True, context={"request": request, "version": None}
+        )
+        writable = {name for name, f in serializer.fields.items() if not f.read_only}
+        unknown = sorted(name for name in body if self.aliases.get(name, name) not in writable)
+        if unknown:
+            raise ValidationError(
+                {key: ["This field cannot be changed (or previewed) here."] for key in unknown}
+            )
+        if not serializer.is_valid():
+            raise ValidationError(
+                {back.get(name, name): errors for name, errors in serializer.errors.items()}
+            )
+        impact = preview(self.kind, obj.pk, serializer.save)
+        return Response(ImpactSerializer(impact).data)
+
+
+def _impact_schema(name: str) -> Any:
+    return extend_schema(
+        operation_id=f"{name}_impact_create",
+        request={"application/json": IMPACT_REQUEST},
+        responses={200: ImpactSerializer},
+    )
+
+
+class GoalImpactView(_ImpactView):
+    """What retiring, changing or deleting this goal would break."""
+
+    kind = "goal"
+    refusal = "Only executives change goals."
+
+    def resource_serializer(self) -> Any:
+        return GoalSerializer
+
+    def queryset(self) -> Any:
+        from goals.models import BusinessGoal
+
+        return BusinessGoal.objects.all()
+
+    def delete_object(self, user: Any, obj: Any) -> None:
+        from goals.services import goal_delete
+
+        goal_delete(actor=user, goal_id=obj.pk)
+
+    @_impact_schema("goals")
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class BusinessStrategyImpactView(_ImpactView):
+    """What retiring, moving or deleting this business strategy would break."""
+
+    kind = "business_strategy"
+    refusal = "Only executives change business strategies."
+
+    def resource_serializer(self) -> Any:
+        return BusinessStrategySerializer
+
+    def queryset(self) -> Any:
+        from strategies.models import BusinessStrategy
+
+        return BusinessStrategy.objects.all()
+
+    def delete_object(self, user: Any, obj: Any) -> None:
+        from strategies.services import business_strategy_delete
+
+        business_strategy_delete(actor=user, business_strategy_id=obj.pk)
+
+    @_impact_schema("business_strategies")
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class CRMStrategyImpactView(_ImpactView):
+    """What retiring this CRM strategy, changing what it serves or deleting it would break."""
+
+    kind = "crm_strategy"
+    refusal = "Only executives change CRM strategies."
+    aliases = {"serves": "business_strategies"}
+
+    def resource_serializer(self) -> Any:
+        return CRMStrategySerializer
+
+    def queryset(self) -> Any:
+        from strategies.models import CRMStrategy
+
+        return CRMStrategy.objects.all()
+
+    def delete_object(self, user: Any, obj: Any) -> None:
+        from strategies.services import crm_strategy_delete
+
+        crm_strategy_delete(actor=user, crm_strategy_id=obj.pk)
+
+    @_impact_schema("crm_strategies")
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class ProjectImpactView(_ImpactView):
+    """What unlinking, cancelling or deleting this project would break."""
+
+    kind = "project"
+    refusal = "Only the project's manager changes it."
+
+    def resource_serializer(self) -> Any:
+        return ProjectSerializer
+
+    def queryset(self) -> Any:
+        from projects.models import CRMProject
+
+        return CRMProject.objects.all()
+
+    def may_change(self, user: Any, obj: Any) -> bool:
+        return permissions.can_edit_project(user, obj)
+
+    def delete_object(self, user: Any, obj: Any) -> None:
+        from projects.services import project_delete
+
+        project_delete(actor=user, project_id=obj.pk)
+
+    @_impact_schema("projects")
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class _ReactivateView(APIView):
+    serializer_class: Any = None
+
+    """Make a retired goal or strategy active again (executives, admins); see its effect first
+    with the impact preview and {"status": "active"}. 400 unless it is retired."""
+
+    authentication_classes = API_AUTHENTICATION
+    permission_classes = [IsAuthenticated]
+    schema = ApiAutoSchema()
+    if_match_handlers = ("post",)
+
+    def reactivate(self, user: Any, pk: int, version: Any) -> Any:
+        raise NotImplementedError
+
+    def answer(self, request: Request, pk: int) -> Response:
+        obj = self.reactivate(request.user, pk, if_match(request))
+        response = Response(self.serializer_class(obj, context={"request": request}).data)
+        response["ETag"] = etag(obj) or ""
+        return response
+
+
+class GoalReactivateView(_ReactivateView):
+    serializer_class: Any = GoalSerializer
+
+    def reactivate(self, user: Any, pk: int, version: Any) -> Any:
+        from goals.selectors import goals_with_counts
+        from goals.services import goal_reactivate
+
+        goal_reactivate(actor=user, goal_id=pk, version=version)
+        return goals_with_counts().get(pk=pk)
+
+    @extend_schema(operation_id="goals_reactivate_create", request=None)
+    def post(self, request: Request, pk: int) -> Response:
+        return self.answer(request, pk)
+
+
+class BusinessStrategyReactivateView(_ReactivateView):
+    serializer_class: Any = BusinessStrategySerializer
+
+    def reactivate(self, user: Any, pk: int, version: Any) -> Any:
+        from strategies.selectors import business_strategies_with_counts
+        from strategies.services import business_strategy_reactivate
+
+        business_strategy_reactivate(actor=user, business_strategy_id=pk, version=version)
+        return business_strategies_with_counts().get(pk=pk)
+
+    @extend_schema(operation_id="business_strategies_reactivate_create", request=None)
+    def post(self, request: Request, pk: int) -> Response:
+        return self.answer(request, pk)
+
+
+class CRMStrategyReactivateView(_ReactivateView):
+    serializer_class: Any = CRMStrategySerializer
+
+    def reactivate(self, user: Any, pk: int, version: Any) -> Any:
+        from strategies.selectors import crm_strategies_with_trace
+        from strategies.services import crm_strategy_reactivate
+
+        crm_strategy_reactivate(actor=user, crm_strategy_id=pk, version=version)
+        return crm_strategies_with_trace().prefetch_related("business_strategies").get(pk=pk)
+
+    @extend_schema(operation_id="crm_strategies_reactivate_create", request=None)
+    def post(self, request: Request, pk: int) -> Response:
+        return self.answer(request, pk)

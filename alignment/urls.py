@@ -4,7 +4,7 @@ at "/", so it spells out both prefixes)."""
 
 from django.urls import include, path
 
-from . import views
+from . import change_views, views
 
 app_name = "alignment"
 
@@ -36,6 +36,31 @@ _pages = [
     path("flags/<int:pk>/waive/", views.flag_waive_view, name="flag_waive"),
     path("projects/<int:pk>/flags/", views.project_flags, name="project_flags"),
     path("projects/<int:pk>/readiness/", views.project_readiness, name="project_readiness"),
+    # A change that can break or mend chains, with its impact, then confirmed (change_views).
+    path(
+        "changes/goals/<int:pk>/<slug:change>/",
+        change_views.change_view,
+        {"kind": "goal"},
+        name="change_goal",
+    ),
+    path(
+        "changes/business-strategies/<int:pk>/<slug:change>/",
+        change_views.change_view,
+        {"kind": "business_strategy"},
+        name="change_business_strategy",
+    ),
+    path(
+        "changes/crm-strategies/<int:pk>/<slug:change>/",
+        change_views.change_view,
+        {"kind": "crm_strategy"},
+        name="change_crm_strategy",
+    ),
+    path(
+        "changes/projects/<int:pk>/<slug:change>/",
+        change_views.change_view,
+        {"kind": "project"},
+        name="change_project",
+    ),
 ]
 
 urlpatterns = [

@@ -40,6 +40,7 @@ from strategies.models import CRMStrategy
 from . import dashboard, flow, strategy_map
 from .access import flag_for
 from .charts import bars, percent, trend_chart
+from .explain import with_explanations
 from .filters import FlagFilterSet
 from .forms import (
     SERVICE_FIELD_TO_FORM,
@@ -515,6 +516,7 @@ def _back_to_inbox(request: HttpRequest) -> str:
 
 
 def _render_row(request: HttpRequest, flag: Flag, **extra: Any) -> HttpResponse:
+    with_explanations([flag])
     context = {
         "row": _flag_row(request, flag, **extra),
         "next": _back_to_inbox(request),
@@ -552,7 +554,9 @@ def flag_list(request: HttpRequest) -> HttpResponse:
         context["page_obj"] = paginate(request, flag_groups(filterset.qs, by), FLAGS_PER_PAGE)
         context["groups"] = _group_rows(by, context["page_obj"])
     if context["groups"] is None:
-        context["rows"] = [_flag_row(request, flag) for flag in context["page_obj"]]
+        # The page's broken chains, read together (alignment.explain).
+        page = with_explanations(context["page_obj"])
+        context["rows"] = [_flag_row(request, flag) for flag in page]
     context["next"] = request.get_full_path()
     context["may_act"] = can_act_on_some_flag(request.user)
     context["bulk_form"] = BulkFlagForm(auto_id="id_bulk_%s")
@@ -713,7 +717,12 @@ def flag_waive_view(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:  # type: ignore[attr-defined]
         return _render_row(request, flag, waive_form=form, waive_open=True)
     status = 400 if request.method == "POST" else 200
-    context = {"flag": flag, "flag_as_list": [flag], "form": form, "next": _back_to_inbox(request)}
+    context = {
+        "flag": flag,
+        "flag_as_list": with_explanations([flag]),
+        "form": form,
+        "next": _back_to_inbox(request),
+    }
     return render(request, "alignment/flag_waive.html", context, status=status)
 
 
@@ -734,7 +743,7 @@ def project_flags(request: HttpRequest, pk: int) -> HttpResponse:
     """The open flags of one project (and its features) with each rule's advice: an htmx
     fragment the project page polls so flags update soon after a save."""
     project = get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
-    flags = project_flags_needing_attention(request.user, project)
+    flags = with_explanations(project_flags_needing_attention(request.user, project))
     return render(
         request, "alignment/partials/project_flags.html", {"project": project, "flags": flags}
     )

@@ -32,6 +32,46 @@ class TimeStamped(models.Model):
         abstract = True
 
 
+class Correctable(models.Model):
+    """A record that is added and then only corrected (a KPI reading, a check-in): a version the
+    services bump on each correction (If-Match, stale forms refused), who corrected it, when."""
+
+    updated_at = models.DateTimeField(auto_now=True, null=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    version = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Bumped by every change (ETag / If-Match)."
+    )
+
+    class Meta:
+        abstract = True
+
+
+class StatusStamped(models.Model):
+    """Who last changed the status, and when: set by the services (`core.services`) on every
+    status change, so a flag can say who retired the strategy that broke a chain and when.
+    Null for rows whose status was last set before this was recorded."""
+
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+
+    class Meta:
+        abstract = True
+
+
 class Lifecycle(models.TextChoices):
     """Draft, active, retired: the status of a business or CRM strategy (and the values a goal's
     page counts its strategies by, without importing the strategies app)."""

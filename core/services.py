@@ -75,6 +75,17 @@ def _stamp(instance: Model, actor: Actor) -> list[str]:
     return ["version", "updated_by", "updated_at"]
 
 
+def _stamp_status(instance: Model, changed: Iterable[str], actor: Actor) -> list[str]:
+    """On a row that records its status changes (`core.models.StatusStamped`): when its status
+    is set or changed, who did it and when; the fields to save with it."""
+    if not hasattr(instance, "status_changed_at") or "status" not in changed:
+        return []
+    instance.status_changed_at = timezone.now()  # type: ignore[attr-defined]
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    instance.status_changed_by = user  # type: ignore[attr-defined]
+    return ["status_changed_at", "status_changed_by"]
+
+
 def update_stored(
     fetch: Callable[..., M],
     pk: Any,
@@ -112,6 +123,8 @@ def validate_and_save(
     the field."""
     _full_clean(instance, exclude)
     _stamp(instance, actor)
+    if getattr(instance, "status", None):  # a new row's status is a decision too
+        _stamp_status(instance, ["status"], actor)
     instance.save()
     return instance
 
@@ -142,7 +155,8 @@ def save_changes(
     if not changed:
         return instance
     _full_clean(instance, exclude)
-    instance.save(update_fields=[*changed, *_stamp(instance, actor)])
+    stamped = [*_stamp(instance, actor), *_stamp_status(instance, changed, actor)]
+    instance.save(update_fields=[*changed, *stamped])
     return instance
 
 

@@ -12,7 +12,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from .filters import ORDERING_PARAM, FilterSet
 from .forms import add_conflict, add_service_errors, edited_fields, refusal_message
@@ -215,13 +215,24 @@ def delete_view(
     page_of: Callable[[Any], Any],
     anchor: str = "",
 ) -> Callable[[HttpRequest, int], HttpResponse]:
-    """The delete button of one kind of object (POST only): fetch it through its gate, delete
-    it through its service with the version the page showed, say so and go back to the page
-    it belonged on."""
+    """The delete button of one kind of object: GET asks first (a page naming the object, with
+    Delete and Cancel: no script needed), POST fetches it through its gate, deletes it through
+    its service with the version the page showed, says so and goes back to the page it
+    belonged on."""
 
-    @require_POST
+    @require_http_methods(["GET", "HEAD", "POST"])
     def view(request: HttpRequest, pk: int) -> HttpResponse:
         obj = fetch(request.user, pk, change=True)
+        if request.method != "POST":
+            return render(
+                request,
+                "confirm_delete.html",
+                {
+                    "object": obj,
+                    "noun": obj._meta.verbose_name,
+                    "back": f"{page_of(obj).get_absolute_url()}{anchor}",
+                },
+            )
         version = posted_version(request)
         act(
             request,

@@ -12,14 +12,21 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
 from alignment.api import (
+    BusinessStrategyImpactView,
+    BusinessStrategyReactivateView,
+    CRMStrategyImpactView,
+    CRMStrategyReactivateView,
     FlagViewSet,
+    GoalImpactView,
+    GoalReactivateView,
     ProjectApproveView,
+    ProjectImpactView,
     ScanDetailView,
     ScanRequestView,
     SummaryView,
 )
 from core.api_base import TokenView
-from goals.api import GoalViewSet, KPIViewSet
+from goals.api import GoalViewSet, KPIReadingViewSet, KPIViewSet
 from projects.api import (
     CheckInViewSet,
     DepartmentViewSet,
@@ -45,6 +52,7 @@ class NotFoundView(View):
 router = SimpleRouter(trailing_slash=True)
 router.register("goals", GoalViewSet, basename="goal")
 router.register("kpis", KPIViewSet, basename="kpi")
+router.register("kpi-readings", KPIReadingViewSet, basename="kpi-reading")
 router.register("business-strategies", BusinessStrategyViewSet, basename="business-strategy")
 router.register("crm-strategies", CRMStrategyViewSet, basename="crm-strategy")
 router.register("projects", ProjectViewSet, basename="project")
@@ -64,6 +72,30 @@ urlpatterns = [
     path("alignment/scans/<int:pk>/", ScanDetailView.as_view(), name="alignment-scan-detail"),
     # Approval is the engine's decision (readiness is the rule catalogue), at the project's path.
     path("projects/<int:pk>/approve/", ProjectApproveView.as_view(), name="project-approve"),
+    # The impact preview runs the rule catalogue, so it is the engine's too (alignment.impact).
+    path("goals/<int:pk>/impact/", GoalImpactView.as_view(), name="goal-impact"),
+    path(
+        "business-strategies/<int:pk>/impact/",
+        BusinessStrategyImpactView.as_view(),
+        name="business-strategy-impact",
+    ),
+    path(
+        "crm-strategies/<int:pk>/impact/",
+        CRMStrategyImpactView.as_view(),
+        name="crm-strategy-impact",
+    ),
+    path("projects/<int:pk>/impact/", ProjectImpactView.as_view(), name="project-impact"),
+    path("goals/<int:pk>/reactivate/", GoalReactivateView.as_view(), name="goal-reactivate"),
+    path(
+        "business-strategies/<int:pk>/reactivate/",
+        BusinessStrategyReactivateView.as_view(),
+        name="business-strategy-reactivate",
+    ),
+    path(
+        "crm-strategies/<int:pk>/reactivate/",
+        CRMStrategyReactivateView.as_view(),
+        name="crm-strategy-reactivate",
+    ),
     # The schema and its docs are public: they describe the API, not the portfolio.
     path(
         "schema/",

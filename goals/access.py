@@ -9,7 +9,7 @@ from typing import Any
 
 from core.permissions import Gate, can_manage_strategy
 
-from .models import KPI, BusinessGoal
+from .models import KPI, BusinessGoal, KPICheckIn
 
 
 def _may_change(user: Any, obj: Any) -> bool:
@@ -19,4 +19,10 @@ def _may_change(user: Any, obj: Any) -> bool:
 goal_for = Gate(BusinessGoal.objects.all, _may_change, "Only executives change goals.")
 kpi_for = Gate(
     lambda: KPI.objects.select_related("goal"), _may_change, "Only executives change KPIs."
+)
+# Readings are corrected by whoever may record them: executives and admins.
+kpi_reading_for = Gate(
+    lambda: KPICheckIn.objects.select_related("kpi"),
+    _may_change,
+    "Only executives correct KPI readings.",
 )

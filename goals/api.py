@@ -2,14 +2,23 @@
 
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api_base import ServiceViewSet, StrategyPermission, actor, expected_version
+from core.api_base import (
+    ApiViewSet,
+    ServiceViewSet,
+    StrategyPermission,
+    actor,
+    etag,
+    expected_version,
+    if_match,
+)
 from core.services import Version
 
 from . import selectors, services
@@ -67,12 +76,31 @@ class GoalViewSet(ServiceViewSet):
 
 
 class KPICheckInSerializer(serializers.ModelSerializer):
-    """One reading of a KPI; recording it moves the KPI's `current` value."""
+    """One reading of a KPI; recording it moves the KPI's `current` value. Corrected or deleted
+    at /api/kpi-readings/{id}/ (the KPI's `current` follows its newest reading)."""
 
     class Meta:
         model = KPICheckIn
-        fields = ["id", "value", "recorded_on", "note", "recorded_by", "created_at"]
-        read_only_fields = ["recorded_by", "created_at"]
+        fields = [
+            "id",
+            "kpi",
+            "value",
+            "recorded_on",
+            "note",
+            "recorded_by",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["kpi", "recorded_by", "version", "created_at", "updated_at"]
+
+    def update(self, instance: KPICheckIn, validated_data: dict[str, Any]) -> KPICheckIn:
+        return services.kpi_reading_update(
+            actor=actor(self),
+            reading_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
+        )
 
 
 class KPISerializer(serializers.ModelSerializer):
@@ -149,3 +177,40 @@ class KPIViewSet(ServiceViewSet):
         # The reading moved the KPI's current value: answer with the KPI's new ETag.
         self._etag_object = KPI.objects.get(pk=kpi.pk)
         return Response(KPICheckInSerializer(check_in).data, status=status.HTTP_201_CREATED)
+
+
+class KPIReadingViewSet(
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ApiViewSet,
+):
+    """One KPI reading: read it, correct it (PUT/PATCH) or delete it (executives, admins), with
+    If-Match like every other write. Readings are recorded at /api/kpis/{id}/check-ins/."""
+
+    serializer_class = KPICheckInSerializer
+    permission_classes = [IsAuthenticated, StrategyPermission]
+    if_match_handlers = ("update", "partial_update", "destroy")
+
+    def get_queryset(self) -> Any:
+        return self.visible(KPICheckIn.objects.all())
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = dict(super().get_serializer_context())
+        if self.request is not None and self.request.method not in SAFE_METHODS:
+            context["version"] = if_match(self.request)
+        return context
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        reading = self.get_object()
+        return Response(self.get_serializer(reading).data, headers={"ETag": etag(reading) or ""})
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            serializer.save()
+
+    def perform_destroy(self, instance: KPICheckIn) -> None:
+        with transaction.atomic():
+            services.kpi_reading_delete(
+                actor=self.request.user, reading_id=instance.pk, version=if_match(self.request)
+            )

@@ -12,8 +12,8 @@ from core.forms import (
 from core.people import holding
 from core.roles import Role
 
-from .models import KPI, BusinessGoal
-from .services import GOAL_FIELDS, KPI_FIELDS
+from .models import KPI, BusinessGoal, KPICheckIn
+from .services import GOAL_FIELDS, KPI_FIELDS, KPI_READING_FIELDS
 
 
 class GoalForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
@@ -46,3 +46,13 @@ class KPICheckInForm(ShowsLengths, forms.Form):
     value = forms.DecimalField(max_digits=16, decimal_places=2)
     recorded_on = forms.DateField(widget=DateInput(), label="Date")
     note = forms.CharField(max_length=500, required=False)
+
+
+class KPIReadingForm(VersionedFormMixin, forms.ModelForm):
+    """Correct a recorded reading (typed wrong, it would distort the trend)."""
+
+    class Meta:
+        model = KPICheckIn
+        fields = KPI_READING_FIELDS
+        widgets = {"recorded_on": DateInput()}
+        labels = {"recorded_on": "Date"}

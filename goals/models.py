@@ -8,7 +8,13 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from core.models import TimeStamped, UniqueTitleIgnoringCase, unique_title_constraint
+from core.models import (
+    Correctable,
+    StatusStamped,
+    TimeStamped,
+    UniqueTitleIgnoringCase,
+    unique_title_constraint,
+)
 
 
 class GoalStatus(models.TextChoices):
@@ -24,7 +30,7 @@ class Priority(models.IntegerChoices):
     LOW = 3, "Low"
 
 
-class BusinessGoal(UniqueTitleIgnoringCase, TimeStamped):
+class BusinessGoal(UniqueTitleIgnoringCase, StatusStamped, TimeStamped):
     """A business goal an executive owns, e.g. "grow revenue while maintaining profit margin"."""
 
     title = models.CharField(max_length=200, db_index=True)
@@ -136,7 +142,7 @@ class KPI(TimeStamped):
         return max(0, min(100, round(done)))
 
 
-class KPICheckIn(models.Model):
+class KPICheckIn(Correctable):
     """One reading of a KPI over time; the history behind its trend."""
 
     kpi = models.ForeignKey(KPI, on_delete=models.CASCADE, related_name="check_ins")

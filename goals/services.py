@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
@@ -25,8 +26,8 @@ from core.services import (
     validate_and_save,
 )
 
-from .access import goal_for, kpi_for
-from .models import KPI, BusinessGoal, KPICheckIn
+from .access import goal_for, kpi_for, kpi_reading_for
+from .models import KPI, BusinessGoal, GoalStatus, KPICheckIn
 
 GOAL_FIELDS = (
     "title",
@@ -58,6 +59,22 @@ def goal_update(
     """Change a goal's fields (retire it by setting status)."""
     return update_stored(
         goal_for, goal_id, actor=actor, changes=changes, allowed=GOAL_FIELDS, version=version
+    )
+
+
+@transaction.atomic
+def goal_reactivate(*, actor: Actor, goal_id: int, version: Version = None) -> BusinessGoal:
+    """Make a retired goal active again: the chains through it trace again."""
+    goal = goal_for(
+        actor, goal_id, change=True, refusal="Only executives reactivate goals.", for_update=True
+    )
+    check_version(goal, version)
+    if goal.status != GoalStatus.RETIRED:
+        raise ValidationError(
+            {"status": f"Only a retired goal can be reactivated; this one is {goal.status}."}
+        )
+    return save_changes(
+        goal, apply_changes(goal, {"status": GoalStatus.ACTIVE}, ["status"]), actor=actor
     )
 
 
@@ -129,6 +146,44 @@ def kpi_check_in(
         KPICheckIn(kpi=kpi, value=value, recorded_on=recorded_on, note=note, recorded_by=actor),
         exclude=["kpi"],
     )
-    newest = kpi.check_ins.order_by("-recorded_on", "-id").values_list("value", flat=True).first()
-    save_changes(kpi, apply_changes(kpi, {"current": newest}, ["current"]), actor=actor)
+    _follow_newest_reading(kpi, actor)
     return check_in
+
+
+def _follow_newest_reading(kpi: KPI, actor: Actor) -> None:
+    """The KPI's current value is its newest reading's (unchanged when none is left)."""
+    newest = kpi.check_ins.order_by("-recorded_on", "-id").values_list("value", flat=True).first()
+    if newest is not None:
+        save_changes(kpi, apply_changes(kpi, {"current": newest}, ["current"]), actor=actor)
+
+
+KPI_READING_FIELDS = ("value", "recorded_on", "note")
+
+
+def _reading_and_kpi(actor: Actor, reading_id: int, version: Version) -> tuple[KPICheckIn, KPI]:
+    """The reading through its gate (404 / 403), and its KPI locked, so the KPI's current value
+    follows the readings as they stand when this commits."""
+    reading = kpi_reading_for(actor, reading_id, change=True)
+    kpi = kpi_for(actor, reading.kpi_id, change=True, for_update=True)
+    reading = kpi_reading_for(actor, reading_id, change=True, for_update=True)
+    check_version(reading, version)
+    return reading, kpi
+
+
+@transaction.atomic
+def kpi_reading_update(
+    *, actor: Actor, reading_id: int, changes: Mapping[str, Any], version: Version = None
+) -> KPICheckIn:
+    """Correct a reading (its value, date or note): typed wrong, it would distort the trend."""
+    reading, kpi = _reading_and_kpi(actor, reading_id, version)
+    save_changes(reading, apply_changes(reading, changes, KPI_READING_FIELDS), actor=actor)
+    _follow_newest_reading(kpi, actor)
+    return reading
+
+
+@transaction.atomic
+def kpi_reading_delete(*, actor: Actor, reading_id: int, version: Version = None) -> None:
+    """Delete a reading recorded by mistake."""
+    reading, kpi = _reading_and_kpi(actor, reading_id, version)
+    reading.delete()
+    _follow_newest_reading(kpi, actor)

@@ -13,4 +13,6 @@ urlpatterns = [
     path("kpis/<int:pk>/edit/", views.kpi_edit, name="kpi_edit"),
     path("kpis/<int:pk>/delete/", views.kpi_delete, name="kpi_delete"),
     path("kpis/<int:pk>/readings/", views.kpi_check_in, name="kpi_check_in"),
+    path("readings/<int:pk>/edit/", views.kpi_reading_edit, name="kpi_reading_edit"),
+    path("readings/<int:pk>/delete/", views.kpi_reading_delete, name="kpi_reading_delete"),
 ]

@@ -22,9 +22,9 @@ from core.views import (
 )
 
 from . import services
-from .access import goal_for, kpi_for
+from .access import goal_for, kpi_for, kpi_reading_for
 from .filters import GoalFilterSet
-from .forms import GoalForm, KPICheckInForm, KPIForm
+from .forms import GoalForm, KPICheckInForm, KPIForm, KPIReadingForm
 from .models import KPI, BusinessGoal, GoalStatus
 from .selectors import goals_with_counts, kpis_with_history
 
@@ -180,3 +180,25 @@ def kpi_check_in(request: HttpRequest, pk: int) -> HttpResponse:
         button="Save reading",
         cancel_url=kpi.goal.get_absolute_url(),
     )
+
+
+kpi_reading_edit = edit_view(
+    fetch=kpi_reading_for,
+    form_class=KPIReadingForm,
+    update=services.kpi_reading_update,
+    id_kwarg="reading_id",
+    heading=lambda reading: f"Correct a reading of “{reading.kpi.name}”",
+    crumbs=lambda reading: _goal_crumbs(reading.kpi.goal),
+    button="Save reading",
+    saved=lambda reading: f"Reading of “{reading.kpi.name}” corrected.",
+    page_of=lambda reading: reading.kpi.goal,
+)
+
+
+kpi_reading_delete = delete_view(
+    fetch=kpi_reading_for,
+    delete=services.kpi_reading_delete,
+    id_kwarg="reading_id",
+    deleted=lambda reading: f"Reading of “{reading.kpi.name}” deleted.",
+    page_of=lambda reading: reading.kpi.goal,
+)

@@ -11,7 +11,7 @@ from typing import Any
 
 from core.permissions import Gate, can_edit_project
 
-from .models import CRMProject, Feature, RoadmapPhase, SuccessMetric
+from .models import CRMProject, Feature, ProjectCheckIn, RoadmapPhase, SuccessMetric
 
 REFUSAL = "Only the project's manager may change it. You can still read everything on it."
 
@@ -26,3 +26,6 @@ metric_for = Gate(
     lambda: SuccessMetric.objects.select_related("project"), _may_change_part, REFUSAL
 )
 phase_for = Gate(lambda: RoadmapPhase.objects.select_related("project"), _may_change_part, REFUSAL)
+check_in_for = Gate(
+    lambda: ProjectCheckIn.objects.select_related("project"), _may_change_part, REFUSAL
+)

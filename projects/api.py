@@ -8,7 +8,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Model, Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
@@ -271,12 +270,29 @@ class CheckInSerializer(ProjectPartSerializer):
 
     class Meta:
         model = ProjectCheckIn
-        fields = ["id", "project", *services.CHECK_IN_FIELDS, "author", "created_at"]
-        read_only_fields = ["author", "created_at"]
+        fields = [
+            "id",
+            "project",
+            *services.CHECK_IN_FIELDS,
+            "author",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["author", "version", "created_at", "updated_at"]
 
     def create(self, validated_data: dict[str, Any]) -> ProjectCheckIn:
         project = validated_data.pop("project")
         return services.project_check_in(actor=actor(self), project_id=project.pk, **validated_data)
+
+    def update(self, instance: ProjectCheckIn, validated_data: dict[str, Any]) -> ProjectCheckIn:
+        validated_data.pop("project", None)  # never moves (validate_project)
+        return services.project_check_in_update(
+            actor=actor(self),
+            check_in_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
+        )
 
 
 class NestedMetricSerializer(serializers.ModelSerializer):
@@ -656,13 +672,9 @@ class PhaseViewSet(ServiceViewSet):
         services.phase_delete(actor=self.request.user, phase_id=instance.pk, version=version)
 
 
-class CheckInViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    ApiViewSet,
-):
-    """Project check-ins: a dated record, so they are added, never edited."""
+class CheckInViewSet(ServiceViewSet):
+    """Project check-ins: a dated record, added by whoever may edit the project, who may also
+    correct (PUT/PATCH, If-Match) or delete one recorded by mistake."""
 
     serializer_class = CheckInSerializer
     permission_classes = [IsAuthenticated, ProjectPartPermission]
@@ -671,9 +683,10 @@ class CheckInViewSet(
     def get_queryset(self) -> Any:
         return self.visible(ProjectCheckIn.objects.select_related("project"))
 
-    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
-        with transaction.atomic():
-            serializer.save()
+    def delete_service(self, instance: ProjectCheckIn, version: Version = None) -> None:
+        services.project_check_in_delete(
+            actor=self.request.user, check_in_id=instance.pk, version=version
+        )
 
 
 class DepartmentSerializer(serializers.ModelSerializer):

@@ -175,6 +175,13 @@ class CheckInForm(ShowsLengths, forms.ModelForm):
         labels = {"checked_in_on": "Date"}
 
 
+class CheckInEditForm(VersionedFormMixin, CheckInForm):
+    """Correct a recorded check-in."""
+
+    class Meta(CheckInForm.Meta):
+        pass
+
+
 class LinkPickerForm(ShowsLengths, forms.Form):
     """Choose the CRM strategies a project or feature serves, each with a rationale and an
     optional weight. One row per offered strategy: live ones, plus any already linked. Carries

@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Upper
 from django.urls import reverse
 
-from core.models import TimeStamped, UniqueTitleIgnoringCase, unique_title_constraint
+from core.models import Correctable, TimeStamped, UniqueTitleIgnoringCase, unique_title_constraint
 from strategies.models import CRMStrategy
 
 
@@ -383,7 +383,7 @@ class Health(models.TextChoices):
     OFF_TRACK = "off_track", "Off track"
 
 
-class ProjectCheckIn(models.Model):
+class ProjectCheckIn(Correctable):
     """A dated progress note; `project.stalled` looks at the newest."""
 
     project = models.ForeignKey(CRMProject, on_delete=models.CASCADE, related_name="check_ins")

@@ -36,7 +36,7 @@ from core.services import (
 )
 from strategies.models import CRMStrategy, StrategyStatus
 
-from .access import feature_for, metric_for, phase_for, project_for
+from .access import check_in_for, feature_for, metric_for, phase_for, project_for
 from .models import (
     CRMProject,
     Feature,
@@ -517,3 +517,27 @@ def project_check_in(
         author=actor,
     )
     return validate_and_save(check_in, actor=actor)
+
+
+@transaction.atomic
+def project_check_in_update(
+    *, actor: Actor, check_in_id: int, changes: Mapping[str, Any], version: Version = None
+) -> ProjectCheckIn:
+    """Correct a check-in (its summary, health or date; never dated in the future)."""
+    check_in = check_in_for(actor, check_in_id, change=True, for_update=True)
+    check_version(check_in, version)
+    changed = apply_changes(check_in, changes, CHECK_IN_FIELDS)
+    on = check_in.checked_in_on
+    if isinstance(on, datetime.date) and on > timezone.localdate():
+        raise ValidationError(
+            {"checked_in_on": "A check-in reports progress so far; it cannot be in the future."}
+        )
+    return save_changes(check_in, changed, actor=actor)
+
+
+@transaction.atomic
+def project_check_in_delete(*, actor: Actor, check_in_id: int, version: Version = None) -> None:
+    """Delete a check-in recorded by mistake."""
+    check_in = check_in_for(actor, check_in_id, change=True, for_update=True)
+    check_version(check_in, version)
+    check_in.delete()

@@ -34,4 +34,6 @@ urlpatterns = [
     path("metrics/<int:pk>/delete/", views.metric_delete, name="metric_delete"),
     path("phases/<int:pk>/edit/", views.phase_edit, name="phase_edit"),
     path("phases/<int:pk>/delete/", views.phase_delete, name="phase_delete"),
+    path("check-ins/<int:pk>/edit/", views.check_in_edit, name="check_in_edit"),
+    path("check-ins/<int:pk>/delete/", views.check_in_delete, name="check_in_delete"),
 ]

@@ -38,9 +38,10 @@ from core.views import (
 from strategies.models import CRMStrategy, CRMStrategyServes, StrategyStatus
 
 from . import services
-from .access import feature_for, metric_for, phase_for, project_for
+from .access import check_in_for, feature_for, metric_for, phase_for, project_for
 from .filters import ProjectFilterSet
 from .forms import (
+    CheckInEditForm,
     CheckInForm,
     FeatureForm,
     LinkPickerForm,
@@ -552,4 +553,28 @@ phase_delete = delete_view(
     deleted=lambda phase: f"Roadmap entry “{phase.name}” deleted.",
     page_of=lambda phase: phase.project,
     anchor="#phases",
+)
+
+
+check_in_edit = edit_view(
+    fetch=check_in_for,
+    form_class=CheckInEditForm,
+    update=services.project_check_in_update,
+    id_kwarg="check_in_id",
+    heading=lambda check_in: f"Correct the check-in of {check_in.checked_in_on:%d %b %Y}",
+    crumbs=lambda check_in: [(check_in.project.get_absolute_url(), check_in.project.title)],
+    button="Save check-in",
+    saved=lambda check_in: "Check-in corrected.",
+    page_of=lambda check_in: check_in.project,
+    anchor="#check_ins",
+)
+
+
+check_in_delete = delete_view(
+    fetch=check_in_for,
+    delete=services.project_check_in_delete,
+    id_kwarg="check_in_id",
+    deleted=lambda check_in: "Check-in deleted.",
+    page_of=lambda check_in: check_in.project,
+    anchor="#check_ins",
 )

@@ -5,13 +5,19 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from core.models import Lifecycle, TimeStamped, UniqueTitleIgnoringCase, unique_title_constraint
+from core.models import (
+    Lifecycle,
+    StatusStamped,
+    TimeStamped,
+    UniqueTitleIgnoringCase,
+    unique_title_constraint,
+)
 from goals.models import BusinessGoal
 
 StrategyStatus = Lifecycle
 
 
-class BusinessStrategy(UniqueTitleIgnoringCase, TimeStamped):
+class BusinessStrategy(UniqueTitleIgnoringCase, StatusStamped, TimeStamped):
     """How a goal will be reached, for a scope such as a market segment."""
 
     goal = models.ForeignKey(
@@ -55,7 +61,7 @@ class BusinessStrategy(UniqueTitleIgnoringCase, TimeStamped):
         )
 
 
-class CRMStrategy(UniqueTitleIgnoringCase, TimeStamped):
+class CRMStrategy(UniqueTitleIgnoringCase, StatusStamped, TimeStamped):
     """What CRM will do for one or more business strategies: the customer need and capabilities."""
 
     title = models.CharField(max_length=200, db_index=True)

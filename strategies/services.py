@@ -97,6 +97,32 @@ def business_strategy_update(
 
 
 @transaction.atomic
+def business_strategy_reactivate(
+    *, actor: Actor, business_strategy_id: int, version: Version = None
+) -> BusinessStrategy:
+    """Make a retired business strategy active again: the chains through it trace again
+    (where its goal is active)."""
+    strategy = business_strategy_for(
+        actor,
+        business_strategy_id,
+        change=True,
+        refusal="Only executives reactivate business strategies.",
+        for_update=True,
+    )
+    return _reactivate(strategy, version, actor, "business strategy")
+
+
+def _reactivate(strategy: Any, version: Version, actor: Actor, noun: str) -> Any:
+    check_version(strategy, version)
+    if strategy.status != StrategyStatus.RETIRED:
+        raise ValidationError(
+            {"status": f"Only a retired {noun} can be reactivated; this one is {strategy.status}."}
+        )
+    changed = apply_changes(strategy, {"status": StrategyStatus.ACTIVE}, ["status"])
+    return save_changes(strategy, changed, actor=actor)
+
+
+@transaction.atomic
 def business_strategy_delete(
     *, actor: Actor, business_strategy_id: int, version: Version = None
 ) -> None:
@@ -200,6 +226,22 @@ def crm_strategy_update(
     if serves is not None and _set_business_strategies(strategy, _ids(serves)) and not changed:
         touch(strategy, actor=actor)
     return strategy
+
+
+@transaction.atomic
+def crm_strategy_reactivate(
+    *, actor: Actor, crm_strategy_id: int, version: Version = None
+) -> CRMStrategy:
+    """Make a retired CRM strategy active again: the projects and features linked to it trace
+    again (where what it serves is live)."""
+    strategy = crm_strategy_for(
+        actor,
+        crm_strategy_id,
+        change=True,
+        refusal="Only executives reactivate CRM strategies.",
+        for_update=True,
+    )
+    return _reactivate(strategy, version, actor, "CRM strategy")
 
 
 @transaction.atomic

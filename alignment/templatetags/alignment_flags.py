@@ -12,6 +12,7 @@ from typing import Any
 from django import template
 from django.urls import NoReverseMatch, reverse
 
+from alignment.explain import with_explanations
 from alignment.readiness import readiness_panel
 from alignment.rules import rule_for
 from alignment.selectors import project_flags_needing_attention, subject_flags_needing_attention
@@ -71,13 +72,14 @@ def flag_subject_url(flag: Any) -> str:
 @register.simple_tag(takes_context=True)
 def subject_flags(context: dict[str, Any], subject_type: str, subject_id: int) -> list[Any]:
     """One subject's flags that still need attention (open or acknowledged), worst first."""
-    return list(subject_flags_needing_attention(context["request"].user, subject_type, subject_id))
+    user = context["request"].user
+    return with_explanations(subject_flags_needing_attention(user, subject_type, subject_id))
 
 
 @register.simple_tag(takes_context=True)
 def project_flags(context: dict[str, Any], project: Any) -> list[Any]:
     """A project's flags and its features' that still need attention, worst first."""
-    return list(project_flags_needing_attention(context["request"].user, project))
+    return with_explanations(project_flags_needing_attention(context["request"].user, project))
 
 
 @register.inclusion_tag("alignment/partials/readiness.html", takes_context=True)

@@ -20,6 +20,7 @@ from tests.factories import (
     CRMStrategyFactory,
     FeatureFactory,
     GoalFactory,
+    KPICheckInFactory,
     KPIFactory,
     ProjectCheckInFactory,
     ProjectFactory,
@@ -246,6 +247,30 @@ MATRIX = {
         project_part_create(201),
     ),
     ("api:project-check-in-detail", "get"): ("check_in", None, read_detail(200)),
+    # Corrections: whoever may add a check-in (or a KPI reading) may correct or delete it.
+    ("api:project-check-in-detail", "put"): (
+        "check_in",
+        lambda w, o: {"project": w.project[o].pk, "summary": "Corrected", "health": "on_track"},
+        project_object(200),
+    ),
+    ("api:project-check-in-detail", "patch"): (
+        "check_in",
+        lambda w, o: {"summary": "Corrected"},
+        project_object(200),
+    ),
+    ("api:project-check-in-detail", "delete"): ("check_in", None, project_object(204)),
+    ("api:kpi-reading-detail", "get"): ("kpi_reading", None, read_detail(200)),
+    ("api:kpi-reading-detail", "put"): (
+        "kpi_reading",
+        lambda w, o: {"value": "13.00", "recorded_on": "2026-01-15", "note": "Typo"},
+        strategy_object(200),
+    ),
+    ("api:kpi-reading-detail", "patch"): (
+        "kpi_reading",
+        lambda w, o: {"value": "13.00"},
+        strategy_object(200),
+    ),
+    ("api:kpi-reading-detail", "delete"): ("kpi_reading", None, strategy_object(204)),
     ("api:department-list", "get"): (None, None, read_list(200)),
     ("api:department-detail", "get"): ("department", None, read_detail(200)),
     ("api:flag-list", "get"): (None, None, read_list(200)),
@@ -264,6 +289,31 @@ MATRIX = {
         authenticated(200),
     ),
     ("api:project-approve", "post"): ("project", None, sponsor_decision(200)),
+    # The impact preview answers like the change it previews (alignment.impact); reactivating
+    # something that is not retired is a 400 naming `status` (happy paths: test_impact_api).
+    ("api:goal-impact", "post"): ("goal", lambda w, o: {"status": "retired"}, strategy_object(200)),
+    ("api:business-strategy-impact", "post"): (
+        "business_strategy",
+        lambda w, o: {"status": "retired"},
+        strategy_object(200),
+    ),
+    ("api:crm-strategy-impact", "post"): (
+        "crm_strategy",
+        lambda w, o: {"serves": []},
+        strategy_object(200),
+    ),
+    ("api:project-impact", "post"): (
+        "project",
+        lambda w, o: {"crm_strategies": []},
+        project_object(200),
+    ),
+    ("api:goal-reactivate", "post"): ("goal", None, strategy_object(400)),
+    ("api:business-strategy-reactivate", "post"): (
+        "business_strategy",
+        None,
+        strategy_object(400),
+    ),
+    ("api:crm-strategy-reactivate", "post"): ("crm_strategy", None, strategy_object(400)),
     ("api:project-trace", "get"): ("project", None, read_detail(200)),
     ("api:project-reorder-features", "post"): (
         "project",
@@ -336,6 +386,8 @@ def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
         w.objects[side] = {
             "goal": leaf_goal,
             "kpi": KPIFactory(goal=leaf_goal),
+            # Under the shared goal: a reading would keep the leaf goal from being deleted.
+            "kpi_reading": KPICheckInFactory(kpi=KPIFactory(goal=goal)),
             "business_strategy": BusinessStrategyFactory(goal=goal, owner=strategist),
             "crm_strategy": CRMStrategyFactory(owner=strategist, serves=[]),
             "project": project,

@@ -449,11 +449,14 @@ def test_phase_dates_out_of_order_are_a_400(api, pm, own_project):
     assert "end_date" in response.json()
 
 
-def test_check_ins_cannot_be_edited(api, pm, own_project):
+def test_check_ins_are_corrected_by_who_may_add_them(api, pm, other_pm, own_project):
+    """A check-in recorded by mistake is corrected (or deleted) through the API like the other
+    writes (tests/web/test_corrections.py), by the project's manager only."""
     from tests.factories import ProjectCheckInFactory
 
     check_in = ProjectCheckInFactory(project=own_project)
-    response = api(pm).patch(
-        f"/api/project-check-ins/{check_in.pk}/", {"summary": "Rewritten"}, format="json"
-    )
-    assert response.status_code == 405
+    url = f"/api/project-check-ins/{check_in.pk}/"
+    assert api(other_pm).patch(url, {"summary": "Rewritten"}, format="json").status_code == 403
+    response = api(pm).patch(url, {"summary": "Rewritten"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["summary"] == "Rewritten"

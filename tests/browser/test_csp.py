@@ -96,33 +96,26 @@ def test_the_api_docs_start_under_the_policy(page, live_server, violations, db):
 
 
 def test_retiring_a_goal_still_asks_first(page, live_server, login, violations, superuser):
+    """Retire… opens a confirmation page with the change's impact (no script needed); its
+    Cancel changes nothing, its button retires."""
     goal = BusinessGoal.objects.create(
         title="Grow revenue", owner=superuser, status=GoalStatus.ACTIVE
     )
     login(superuser)
     page.goto(f"{live_server.url}/goals/{goal.pk}/")
-    asked: list[str] = []
-
-    def answer(accept: bool):
-        def handle(dialog):
-            asked.append(dialog.message)
-            dialog.accept() if accept else dialog.dismiss()
-
-        return handle
 
     # Cancelled: nothing happens.
-    page.once("dialog", answer(accept=False))
-    page.get_by_role("button", name="Retire").click()
+    page.get_by_role("link", name="Retire…").click()
+    expect(page.get_by_role("heading", name="Retire the goal “Grow revenue”?")).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
     page.wait_for_load_state("networkidle")
-    assert asked == ["Retire this goal? Chains through it stop counting as traced."]
     goal.refresh_from_db()
     assert goal.status == GoalStatus.ACTIVE
 
     # Confirmed: retired.
-    page.once("dialog", answer(accept=True))
+    page.get_by_role("link", name="Retire…").click()
     page.get_by_role("button", name="Retire").click()
     expect(page.locator(".message--success")).to_be_visible()
-    assert len(asked) == 2
     goal.refresh_from_db()
     assert goal.status == GoalStatus.RETIRED
     assert violations() == []

@@ -106,7 +106,12 @@ MATRIX = {
     ("goals:kpi_create", "post"): ("goal", strategist(200)),
     ("goals:kpi_edit", "get"): ("kpi", strategist(200)),
     ("goals:kpi_edit", "post"): ("kpi", strategist(200)),
+    ("goals:kpi_delete", "get"): ("kpi", strategist(200)),  # asks first
     ("goals:kpi_delete", "post"): ("kpi", strategist(302)),
+    ("goals:kpi_reading_edit", "get"): ("kpi_reading", strategist(200)),
+    ("goals:kpi_reading_edit", "post"): ("kpi_reading", strategist(200)),
+    ("goals:kpi_reading_delete", "get"): ("kpi_reading", strategist(200)),
+    ("goals:kpi_reading_delete", "post"): ("kpi_reading", strategist(302)),
     ("goals:kpi_check_in", "get"): ("kpi", strategist(200)),
     ("goals:kpi_check_in", "post"): ("kpi", strategist(200)),
     # strategies
@@ -148,10 +153,16 @@ MATRIX = {
     ("projects:feature_delete", "post"): ("feature", project_editor(302)),
     ("projects:metric_edit", "get"): ("metric", project_editor(200)),
     ("projects:metric_edit", "post"): ("metric", project_editor(200)),
+    ("projects:metric_delete", "get"): ("metric", project_editor(200)),
     ("projects:metric_delete", "post"): ("metric", project_editor(302)),
     ("projects:phase_edit", "get"): ("phase", project_editor(200)),
     ("projects:phase_edit", "post"): ("phase", project_editor(200)),
+    ("projects:phase_delete", "get"): ("phase", project_editor(200)),
     ("projects:phase_delete", "post"): ("phase", project_editor(302)),
+    ("projects:check_in_edit", "get"): ("check_in", project_editor(200)),
+    ("projects:check_in_edit", "post"): ("check_in", project_editor(200)),
+    ("projects:check_in_delete", "get"): ("check_in", project_editor(200)),
+    ("projects:check_in_delete", "post"): ("check_in", project_editor(302)),
     # alignment
     ("alignment:dashboard", "get"): (None, read()),
     ("alignment:map", "get"): (None, read()),
@@ -174,6 +185,15 @@ MATRIX = {
     # flag (tests/web/test_flag_inbox_scales.py).
     ("alignment:flag_bulk", "post"): (None, read(400)),
     ("alignment:scan_status", "get"): ("scan", read()),
+    # A change that can break chains, with its impact first (kind:change).
+    ("alignment:change_goal", "get"): ("goal:retire", strategist(200)),
+    ("alignment:change_goal", "post"): ("goal:retire", strategist(302)),
+    ("alignment:change_business_strategy", "get"): ("business_strategy:retire", strategist(200)),
+    ("alignment:change_business_strategy", "post"): ("business_strategy:retire", strategist(302)),
+    ("alignment:change_crm_strategy", "get"): ("crm_strategy:retire", strategist(200)),
+    ("alignment:change_crm_strategy", "post"): ("crm_strategy:retire", strategist(302)),
+    ("alignment:change_project", "get"): ("project:cancel", project_editor(200)),
+    ("alignment:change_project", "post"): ("project:cancel", project_editor(302)),
 }
 
 
@@ -190,7 +210,11 @@ def test_every_page_route_is_in_the_matrix():
 def _url(w, url_name, kind, side):
     if kind == "reset_link":
         return reverse(url_name, kwargs={"uidb64": "Mg", "token": "set-password"})
-    return reverse(url_name, kwargs={"pk": w.objects[side][kind].pk} if kind else {})
+    kind, _, change = (kind or "").partition(":")
+    kwargs = {"pk": w.objects[side][kind].pk} if kind else {}
+    if change:
+        kwargs["change"] = change
+    return reverse(url_name, kwargs=kwargs)
 
 
 def _request(w, url_name, method, kind, role, side):
