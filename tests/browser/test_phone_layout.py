@@ -1,11 +1,15 @@
 """Every page usable on a phone: at 390 x 844 no page scrolls sideways (wide tables scroll
-inside their own box), and the navigation folds into a menu button that opens it.
+inside their own box), and the navigation folds into a menu button that opens it. Every page
+passes axe-core's checks with no serious or critical violation, on a phone and on a desktop.
 
 The pages come from the page permission matrix (tests/web/test_page_matrix.py): every GET
 route a role may open (200), with the ids of the matrix's own seeded world, so a new page is
 checked here as soon as the matrix lists it. One browser context per role."""
 
+import re
+
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
@@ -16,6 +20,7 @@ from tests.web.test_page_matrix import MATRIX, _url
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 768}
 ROLES = ["executive", "sponsor", "project_manager", "viewer", "admin"]
 
 
@@ -31,10 +36,12 @@ def pages_for(w, role: str) -> list[str]:
 
 def phone_context(browser, live_server, user, javascript: bool = True):
     """A phone-sized browser context signed in as the user (the session cookie Django made)."""
+    context = browser.new_context(viewport=PHONE, java_script_enabled=javascript)
+    if user is None:  # an anonymous visitor
+        return context
     client = Client()
     client.force_login(user)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    context = browser.new_context(viewport=PHONE, java_script_enabled=javascript)
     context.add_cookies(
         [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
     )
@@ -184,3 +191,76 @@ def test_on_a_desktop_the_navigation_shows_without_a_menu_button(
             assert page_width(page) <= width, url
     finally:
         context.close()
+
+
+# --- Accessibility: axe-core (shipped inside axe-playwright-python, no network) on every page.
+#
+# The app's Content-Security-Policy allows no inline script, and it is not loosened for the
+# tests: axe-playwright-python hands axe's source to Playwright's page.evaluate, which runs it
+# through the DevTools protocol, outside the page's CSP (an injected <script> would be refused).
+AXE = Axe()
+BLOCKING = ("serious", "critical")
+
+
+def axe_violations(page) -> list[str]:
+    """The serious and critical violations on the page as it is now, one line per rule: its id,
+    impact, the selectors of (up to 5 of) the elements it fails on, and its help text."""
+    found = []
+    for violation in AXE.run(page).response["violations"]:
+        if violation["impact"] not in BLOCKING:
+            continue
+        targets = [" ".join(map(str, node["target"])) for node in violation["nodes"]]
+        found.append(
+            f"{violation['id']} ({violation['impact']}): {violation['help']}"
+            f" — on {', '.join(targets[:5])}{' …' if len(targets) > 5 else ''}"
+        )
+    return found
+
+
+# An htmx fragment is never shown on its own: it arrives inside its page, in the list or table
+# its first element belongs to. It is checked there, in a full page's main region.
+FRAGMENT_HOLDER = {"li": ("<ul>", "</ul>"), "tr": ("<table><tbody>", "</tbody></table>")}
+SHOW_FRAGMENT = """(html) => {
+  const holder = document.createElement('section');
+  holder.setAttribute('aria-label', 'Part loaded in place');
+  holder.innerHTML = html;
+  document.querySelector('main').append(holder);
+}"""
+
+
+def show_fragment(page, live_server, html: str) -> None:
+    first = re.match(r"\s*(?:<!--.*?-->\s*)*<([a-z]+)", html, re.DOTALL)
+    before, after = FRAGMENT_HOLDER.get(first.group(1) if first else "", ("", ""))
+    page.goto(f"{live_server.url}/")
+    page.wait_for_load_state("networkidle")
+    page.evaluate(SHOW_FRAGMENT, before + html + after)
+
+
+@pytest.mark.parametrize("role", ["anonymous", *ROLES])
+def test_every_page_passes_axe_on_a_phone_and_a_desktop(
+    browser,
+    live_server,
+    world,  # noqa: F811
+    role,
+):
+    urls = pages_for(world, role)
+    assert len(urls) >= (3 if role == "anonymous" else 20), f"too few pages for {role}: {urls}"
+    context = phone_context(browser, live_server, world.users[role])
+    page = context.new_page()
+    problems = []
+    try:
+        for size in (PHONE, DESKTOP):
+            page.set_viewport_size(size)
+            for url in urls:
+                response = page.goto(f"{live_server.url}{url}")
+                assert response is not None and response.status == 200, f"{url}: {response}"
+                if not response.headers.get("content-type", "").startswith("text/html"):
+                    continue  # data for a script (the department suggestions), not a page
+                page.wait_for_load_state("networkidle")  # what htmx loads in place is checked too
+                html = response.text()
+                if not html.lstrip().lower().startswith("<!doctype"):
+                    show_fragment(page, live_server, html)
+                problems += [f"{size['width']}px {url}: {v}" for v in axe_violations(page)]
+    finally:
+        context.close()
+    assert not problems, f"axe violations for {role}:\n" + "\n".join(problems)

@@ -83,7 +83,9 @@ def test_sponsor_follows_alignment_and_waives_a_flag(
     expect(page.get_by_role("heading", name="Strategy map")).to_be_visible()
     chain = page.locator("#strategy-map")
     expect(chain).not_to_contain_text("Enable local partners")
-    business = chain.locator("details:has(> summary [data-kind='business_strategy'])").first
+    business = chain.locator(
+        "li.map-branch:has(> .map-leaf [data-kind='business_strategy']) > details"
+    ).first
     business.locator("summary").first.focus()
     page.keyboard.press("Enter")
     expect(chain).to_contain_text("Enable local partners")
