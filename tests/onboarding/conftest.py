@@ -41,3 +41,14 @@ NOT_WORKBOOKS = {
 @pytest.fixture
 def csv_upload():
     return upload("goals.csv", CSV, "text/csv")
+
+
+@pytest.fixture
+def as_user(client):
+    """as_user(user) → the test client signed in as that user."""
+
+    def sign_in(user):
+        client.force_login(user)
+        return client
+
+    return sign_in
