@@ -75,6 +75,12 @@ def can_manage_strategy(user: Any) -> bool:
     return has_role(user, Role.EXECUTIVE)
 
 
+def can_import_portfolio(user: Any) -> bool:
+    """Import a whole portfolio from a workbook: it writes goals and strategies (an executive's)
+    and projects managed by others, so executives and admins only."""
+    return has_role(user, Role.EXECUTIVE)
+
+
 def can_create_project(user: Any) -> bool:
     return has_role(user, Role.PROJECT_MANAGER)
 
