@@ -9,7 +9,7 @@ from onboarding.models import ImportJob, JobState
 from tests.factories import UserFactory
 from tests.tokens import token_for
 
-from .conftest import CSV, NOT_WORKBOOKS, upload
+from .uploads import CSV, NOT_WORKBOOKS, upload
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,21 @@ from django.urls import reverse
 from onboarding.models import ImportJob, JobState
 from tests.factories import GoalFactory, UserFactory
 
-from .conftest import CSV, NOT_WORKBOOKS, upload
+from .uploads import CSV, NOT_WORKBOOKS, upload
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def as_user(client):
+    """as_user(user) → the test client signed in as that user."""
+
+    def sign_in(user):
+        client.force_login(user)
+        return client
+
+    return sign_in
+
 
 IMPORT = "/import/"
 
