@@ -114,6 +114,7 @@ class ImportRequestView(APIView):
             actor=request.user,
             upload=data.validated_data["file"],
             dry_run=data.validated_data["dry_run"],
+            site_url=request.build_absolute_uri("/").rstrip("/"),
         )
         job.refresh_from_db(fields=["state"])
         return Response({"id": job.pk, "state": job.state}, status=status.HTTP_202_ACCEPTED)

@@ -137,7 +137,7 @@ def _looks_like_text(upload: Any) -> bool:
     return True
 
 
-def start_import(*, actor: Actor, upload: Any, dry_run: bool) -> ImportJob:
+def start_import(*, actor: Actor, upload: Any, dry_run: bool, site_url: str = "") -> ImportJob:
     """Store the uploaded file as a new job and queue it: a check (dry run) reports every
     problem and writes nothing; an import applies the file all-or-nothing.
 
@@ -148,7 +148,11 @@ def start_import(*, actor: Actor, upload: Any, dry_run: bool) -> ImportJob:
     check_upload(upload)
     content = b"".join(upload.chunks()) if hasattr(upload, "chunks") else upload.read()
     return _create_and_queue(
-        actor=actor, filename=clean_filename(upload.name), content=content, dry_run=dry_run
+        actor=actor,
+        filename=clean_filename(upload.name),
+        content=content,
+        dry_run=dry_run,
+        site_url=site_url,
     )
 
 
@@ -171,6 +175,7 @@ def apply_checked(*, actor: Actor, job_id: Any) -> ImportJob:
         content=bytes(content),
         dry_run=False,
         checked_by=checked,
+        site_url=checked.site_url,
     )
 
 
@@ -181,8 +186,10 @@ def _create_and_queue(
     content: bytes,
     dry_run: bool,
     checked_by: ImportJob | None = None,
+    site_url: str = "",
 ) -> ImportJob:
     job = ImportJob.objects.create(
+        site_url=site_url[:200],
         created_by=actor,
         filename=filename,
         content=content,

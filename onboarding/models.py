@@ -35,6 +35,9 @@ class ImportJob(models.Model):
     content = models.BinaryField(editable=False)
     size = models.PositiveBigIntegerField(default=0)
     dry_run = models.BooleanField(default=True)
+    # Where the invitations to people the file creates point ("https://crm.example.com"): the
+    # site the file was uploaded to.
+    site_url = models.CharField(max_length=200, blank=True)
     # The dry run whose file this job applies ("Apply this file"), if any.
     checked_by = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="applied_by"

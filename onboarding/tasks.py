@@ -85,6 +85,7 @@ def run_import(self: Task, job_id: int) -> int | None:
             actor=job.created_by,
             dry_run=job.dry_run,
             progress=progress,
+            site_url=job.site_url,
         )
     except PermissionDenied as exc:
         # The person lost the right to import since they uploaded the file.
@@ -103,7 +104,13 @@ def run_import(self: Task, job_id: int) -> int | None:
         return job.pk
     finally:
         progress.close()
-    jobs.finish(job, report)
+    try:
+        jobs.finish(job, report)
+    except (OperationalError, InterfaceError) as exc:
+        # Run again: an applied file imports again without a change (rows match by their
+        # keys), and the report is then stored.
+        log.warning("Import job %s could not store its report: %s", job.pk, exc)
+        raise jobs.DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
     return job.pk
 
 

@@ -74,7 +74,10 @@ def import_page(request: HttpRequest) -> HttpResponse:
             dry_run = request.POST.get("action") != "import"
             try:
                 job = jobs.start_import(
-                    actor=request.user, upload=form.cleaned_data["file"], dry_run=dry_run
+                    actor=request.user,
+                    upload=form.cleaned_data["file"],
+                    dry_run=dry_run,
+                    site_url=request.build_absolute_uri("/").rstrip("/"),
                 )
             except jobs.ImportUnavailable as exc:
                 messages.error(request, str(exc))
