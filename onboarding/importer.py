@@ -149,13 +149,16 @@ def import_workbook(
     report = ImportReport(total_rows=found.total_rows)
     report.errors.extend(found.errors)
     report.warnings.extend(found.warnings)
-    if report.errors:
+    if found.fatal:
         return report
     total = max(found.total_rows, 1)
-    if dry_run:
+    if dry_run or report.errors:
+        # Every problem at once: the rows are checked even when some cells could not be read.
         plan = _Plan(found, actor, report)
         plan.check()
         report.people_invited = sorted(plan.invites)
+        if not dry_run:
+            report.created, report.updated, report.people_invited = {}, {}, []
         return report
     invited: list[Any] = []
     try:
@@ -164,6 +167,7 @@ def import_workbook(
             plan.check()
             report.people_invited = sorted(plan.invites)
             if report.errors:
+                report.created, report.updated, report.people_invited = {}, {}, []
                 return report
             invited = plan.apply(lambda done: _report(progress, 0.6, done, total))
     except ValidationError as exc:
@@ -591,7 +595,7 @@ class _Plan:
         if key in self.keys[target.name]:
             return
         shown = self._value(sheet, values, column.header)
-        noun = column.header if column.header.isupper() else column.header.lower()
+        noun = column.header if column.header.split()[0].isupper() else column.header.lower()
         within = ""
         if target.name == "KPIs":
             within = f" of the goal “{self._value(sheet, values, 'Goal')}”"

@@ -96,9 +96,15 @@ class ReadResult:
     warnings: list[Problem] = field(default_factory=list)
     total_rows: int = 0
     single_sheet: bool = False  # a CSV: the other sheets are simply not part of it
+    fatal: bool = False  # the file could not be read (as a whole): its rows are not checked
 
 
 Progress = Callable[[int, int], None]
+
+
+def _fatal(result: ReadResult, problem: Problem) -> None:
+    result.errors.append(problem)
+    result.fatal = True
 
 
 class _TooMany(Exception):
@@ -114,51 +120,55 @@ def read(source: Any, *, filename: str, progress: Progress | None = None) -> Rea
         _read_csv(data, name, result, progress)
         return result
     if data.startswith(_OLE_MAGIC):
-        result.errors.append(
+        _fatal(
+            result,
             Problem(
                 name,
                 None,
                 None,
                 "This file is password-protected, or an old .xls workbook: open it in your "
                 "spreadsheet program and save it as .xlsx without a password.",
-            )
+            ),
         )
         return result
     if not data.startswith(_ZIP_MAGIC):
-        result.errors.append(
+        _fatal(
+            result,
             Problem(
                 name,
                 None,
                 None,
                 "This is not an Excel workbook (.xlsx) or a CSV file: upload the workbook "
                 "exported from here or the template, or one sheet saved as CSV.",
-            )
+            ),
         )
         return result
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        result.errors.append(
+        _fatal(
+            result,
             Problem(
                 name,
                 None,
                 None,
                 f"The workbook is damaged and cannot be read ({type(exc).__name__}): save it "
                 "again from your spreadsheet program as .xlsx.",
-            )
+            ),
         )
         return result
     try:
         _read_workbook(workbook, result, progress)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, EOFError) as exc:
-        result.errors.append(
+        _fatal(
+            result,
             Problem(
                 name,
                 None,
                 None,
                 f"The workbook is damaged and cannot be read ({type(exc).__name__}): save it "
                 "again from your spreadsheet program as .xlsx.",
-            )
+            ),
         )
     finally:
         workbook.close()
@@ -206,7 +216,7 @@ def _read_workbook(workbook: Any, result: ReadResult, progress: Progress | None)
     # The sheets' own size claims first: a file claiming a million rows is refused at once.
     declared = sum(max((worksheet.max_row or 1) - 1, 0) for _, worksheet in found)
     if declared > MAX_ROWS:
-        result.errors.append(_too_many(found[0][0].name if found else "", declared))
+        _fatal(result, _too_many(found[0][0].name if found else "", declared))
         return
     result.total_rows = declared
     done = 0
@@ -234,13 +244,15 @@ def _read_csv(data: bytes, name: str, result: ReadResult, progress: Progress | N
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        result.errors.append(
-            Problem(name, None, None, "The CSV file is not UTF-8 text: save it as “CSV UTF-8”.")
+        _fatal(
+            result,
+            Problem(name, None, None, "The CSV file is not UTF-8 text: save it as “CSV UTF-8”."),
         )
         return
     if "\x00" in text:
-        result.errors.append(
-            Problem(name, None, None, "This is not a CSV file: upload a workbook or a CSV file.")
+        _fatal(
+            result,
+            Problem(name, None, None, "This is not a CSV file: upload a workbook or a CSV file."),
         )
         return
     try:
@@ -251,13 +263,12 @@ def _read_csv(data: bytes, name: str, result: ReadResult, progress: Progress | N
     try:
         header = next(rows)
     except (StopIteration, csv.Error):
-        result.errors.append(
-            Problem(name, 1, None, "The CSV file is empty: it needs a header row.")
-        )
+        _fatal(result, Problem(name, 1, None, "The CSV file is empty: it needs a header row."))
         return
     sheet = sheet_for_file_name(name) or sheet_for_headers(header)
     if sheet is None:
-        result.errors.append(
+        _fatal(
+            result,
             Problem(
                 name,
                 1,
@@ -265,12 +276,12 @@ def _read_csv(data: bytes, name: str, result: ReadResult, progress: Progress | N
                 "Which sheet this CSV is cannot be told: name the file after the sheet (e.g. "
                 "projects.csv, project_links.csv) or use the sheet's header row from the "
                 "template.",
-            )
+            ),
         )
         return
     estimate = text.count("\n")
     if estimate > MAX_ROWS + 1:
-        result.errors.append(_too_many(sheet.name, estimate))
+        _fatal(result, _too_many(sheet.name, estimate))
         return
     result.total_rows = estimate
     try:
@@ -278,7 +289,7 @@ def _read_csv(data: bytes, name: str, result: ReadResult, progress: Progress | N
     except _TooMany:
         return
     except csv.Error as exc:
-        result.errors.append(Problem(sheet.name, None, None, f"The CSV file is malformed: {exc}."))
+        _fatal(result, Problem(sheet.name, None, None, f"The CSV file is malformed: {exc}."))
 
 
 def _chain(first: Iterable[tuple[Any, ...]], rest: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
@@ -352,7 +363,7 @@ def _read_rows(
             continue
         done += 1
         if done > MAX_ROWS:
-            result.errors.append(_too_many(sheet.name, done))
+            _fatal(result, _too_many(sheet.name, done))
             raise _TooMany
         values: list[Any] = []
         for column, position in plan:

@@ -147,13 +147,15 @@ def _owner(noun: str, example: str) -> Column:
     )
 
 
-def _ref(header: str, sheet: str, field_name: str, help_text: str, example: str) -> Column:
+def _ref(
+    header: str, sheet: str, field_name: str, help_text: str, example: str, required: bool = True
+) -> Column:
     return Column(
         header,
         field_name,
         REFERENCE,
         help_text,
-        required=True,
+        required=required,
         refers_to=sheet,
         example=example,
     )
@@ -436,8 +438,9 @@ SHEETS: tuple[Sheet, ...] = (
                 "Departments",
                 "department",
                 "The department that owns it: a name from the Departments sheet or one already "
-                "here.",
+                "here. Empty: none.",
                 "Sales",
+                required=False,
             ),
             _status(PROJECT_STATUSES, "proposed", "proposed"),
             _date("Start date", "start_date", "When it starts.", "2026-02-01"),
