@@ -358,11 +358,11 @@ class _Plan:
         out = []
         for index, column in enumerate(sheet.columns):
             value = values[index]
-            if not data.present[index]:
-                value = existing[1][index] if existing else self._default(model, column)
-            elif value is None:
-                if column.kind == PERSON and column.header == "Owner":
-                    value = existing[1][index] if existing else self.actor.get_username()
+            if not data.present[index] or value is None:
+                if existing and (not data.present[index] or column.header == "Owner"):
+                    value = existing[1][index]
+                elif column.kind == PERSON and column.header == "Owner":
+                    value = self.actor.get_username()
                 else:
                     value = self._default(model, column)
             out.append(value)
@@ -592,7 +592,7 @@ class _Plan:
             key = (_lower(self._value(sheet, values, "Project")), name)
         else:
             key = (name,)
-        if key in self.keys[target.name]:
+        if key in self.keys[target.name] or not self._readable(target.name):
             return
         shown = self._value(sheet, values, column.header)
         noun = column.header if column.header.split()[0].isupper() else column.header.lower()
@@ -608,6 +608,12 @@ class _Plan:
             f"There is no {noun} “{shown}”{within} in the {target.name} sheet or here: add it "
             f"to the {target.name} sheet, or fix the name.",
         )
+
+    def _readable(self, sheet_name: str) -> bool:
+        """False when the sheet is in the file but could not be read (a required column is
+        missing): references to it are not reported again, row by row."""
+        data = self.found.sheets.get(sheet_name)
+        return data is None or data.readable
 
     def _status_after(self, sheet_name: str, key: tuple[Any, ...]) -> Any:
         """The status the row keyed `key` has after this import (that sheet is checked)."""
@@ -665,6 +671,8 @@ class _Plan:
         already = {_lower(t) for t in existing[1][-1]} if existing else set()
         for title in titles:
             keys = self._bs_by_title().get(title.lower(), [])
+            if not keys and not self._readable("Business strategies"):
+                continue
             if not keys:
                 self.error(
                     sheet.name,

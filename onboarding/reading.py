@@ -81,6 +81,7 @@ class SheetData:
     sheet: Sheet
     present: tuple[bool, ...]
     rows: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
+    readable: bool = True  # False: a required column is missing, so no row was read
 
     def has(self, header: str) -> bool:
         return self.present[self._index(header)]
@@ -355,6 +356,7 @@ def _read_rows(
     data = SheetData(sheet, tuple(c.header in positions for c in columns))
     result.sheets[sheet.name] = data
     if missing:
+        data.readable = False
         return done
     plan = [(column, positions.get(column.header)) for column in columns]
     step = max(total // 100, 1)
