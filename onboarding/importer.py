@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -113,6 +114,8 @@ class ImportReport:
     people_invited: list[str] = field(default_factory=list)  # usernames created inactive
     applied: bool = False  # True only when written (not a dry run, no errors)
     scan_id: int | None = None  # the full scan run after applying
+    # Wall-clock seconds per phase (read, check, write, scan): what bench_import prints.
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -141,12 +144,15 @@ def import_workbook(
     may not import; every problem with the file is in the report's errors.
     `site_url` ("https://crm.example.com"): where the invitations to new people point."""
     require(can_import_portfolio(actor), "Only executives and admins may import a portfolio.")
+    clock = _Clock()
     try:
         found = read(source, filename=filename, progress=_scaled(progress, 0.6))
     except MemoryError:
         found = ReadResult()
         found.errors.append(Problem(filename, None, None, "The file is too large to read."))
     report = ImportReport(total_rows=found.total_rows)
+    report.seconds = clock.seconds
+    clock.lap("read")
     report.errors.extend(found.errors)
     report.warnings.extend(found.warnings)
     if found.fatal:
@@ -156,6 +162,7 @@ def import_workbook(
         # Every problem at once: the rows are checked even when some cells could not be read.
         plan = _Plan(found, actor, report)
         plan.check()
+        clock.lap("check")
         report.people_invited = sorted(plan.invites)
         if not dry_run:
             report.created, report.updated, report.people_invited = {}, {}, []
@@ -165,11 +172,13 @@ def import_workbook(
         with transaction.atomic():
             plan = _Plan(found, actor, report)
             plan.check()
+            clock.lap("check")
             report.people_invited = sorted(plan.invites)
             if report.errors:
                 report.created, report.updated, report.people_invited = {}, {}, []
                 return report
             invited = plan.apply(lambda done: _report(progress, 0.6, done, total))
+        clock.lap("write")
     except ValidationError as exc:
         report.errors.append(
             Problem("", None, None, f"Nothing was written: {' '.join(exc.messages)}")
@@ -208,7 +217,19 @@ def import_workbook(
         )
     else:
         report.scan_id = scan.pk if scan is not None else None
+    clock.lap("scan")
     return report
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, phase: str) -> None:
+        now = time.monotonic()
+        self.seconds[phase] = round(now - self._last, 2)
+        self._last = now
 
 
 def _scaled(progress: Progress | None, share: float) -> Progress | None:

@@ -51,6 +51,8 @@ _CENTS = Decimal("0.01")
 _DECIMAL_LIMIT = Decimal("1e14")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted XLSX, or a pre-2007 .xls
 _ZIP_MAGIC = b"PK\x03\x04"
+# What the XLSX's parts may add up to once unpacked: a 200,000-row workbook is far below.
+MAX_UNPACKED_BYTES = 512 * 2**20
 _YES = {"yes", "y", "true", "1", "x"}
 _NO = {"no", "n", "false", "0", ""}
 
@@ -141,6 +143,24 @@ def read(source: Any, *, filename: str, progress: Progress | None = None) -> Rea
                 None,
                 "This is not an Excel workbook (.xlsx) or a CSV file: upload the workbook "
                 "exported from here or the template, or one sheet saved as CSV.",
+            ),
+        )
+        return result
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        unpacked = 0  # load_workbook says what is wrong with it
+    if unpacked > MAX_UNPACKED_BYTES:
+        # A zip bomb, or far more than any portfolio: refused before anything is unpacked.
+        _fatal(
+            result,
+            Problem(
+                name,
+                None,
+                None,
+                f"The workbook unpacks to {unpacked // 2**20:,} MB; an import takes at most "
+                f"{MAX_UNPACKED_BYTES // 2**20:,} MB. Split it into several workbooks.",
             ),
         )
         return result

@@ -141,3 +141,11 @@ def test_a_wrong_value_in_a_typed_column_names_what_to_type(importer, people):
     assert "YYYY-MM-DD" in messages[("Projects", 2, "Start date")]
     assert "not a number" in messages[("Projects", 2, "Budget process")]
     assert "type 1 to 100" in messages[("Project links", 2, "Weight")]
+
+
+def test_a_workbook_that_unpacks_to_more_than_the_limit_is_refused_unread(importer, monkeypatch):
+    from onboarding import reading
+
+    monkeypatch.setattr(reading, "MAX_UNPACKED_BYTES", 10_000)
+    report = attempt(build_workbook(SMALL), importer)
+    assert "unpacks to" in only_message(report)
