@@ -67,6 +67,7 @@ from .workbook import (
     SHEETS,
     Column,
     Sheet,
+    position,
 )
 
 log = logging.getLogger(__name__)
@@ -295,8 +296,7 @@ class _Plan:
                 self._check_sheet(sheet, data)
 
     def _key(self, sheet: Sheet, values: tuple[Any, ...]) -> tuple[Any, ...]:
-        headers = [c.header for c in sheet.columns]
-        return tuple(_lower(values[headers.index(h)]) for h in sheet.key)
+        return tuple(_lower(values[position(sheet, h)]) for h in sheet.key)
 
     def _load_stored(self, sheet: Sheet) -> None:
         index: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
@@ -344,9 +344,7 @@ class _Plan:
                 continue  # the reader reported the missing value
             key = self._key(sheet, values)
             if key in seen:
-                shown = ", ".join(
-                    f"{h} “{values[[c.header for c in sheet.columns].index(h)]}”" for h in sheet.key
-                )
+                shown = ", ".join(f"{h} “{values[position(sheet, h)]}”" for h in sheet.key)
                 self.error(
                     sheet.name,
                     number,
@@ -428,7 +426,7 @@ class _Plan:
         return text.lower()
 
     def _value(self, sheet: Sheet, values: tuple[Any, ...], header: str) -> Any:
-        return values[[c.header for c in sheet.columns].index(header)]
+        return values[position(sheet, header)]
 
     def _check_row(
         self,
@@ -486,11 +484,7 @@ class _Plan:
                     "today or earlier.",
                 )
         if name in _RETIRABLE and get("Status") == _RETIRABLE[name]:
-            stored_status = (
-                existing[1][[c.header for c in sheet.columns].index("Status")]
-                if (existing)
-                else None
-            )
+            stored_status = existing[1][position(sheet, "Status")] if (existing) else None
             if stored_status != _RETIRABLE[name]:
                 self.retire[name].append(self._key(sheet, values))
         return len(self.report.errors) == before
@@ -561,7 +555,7 @@ class _Plan:
             return
         # A person the project already names may stay, as on a page (only a change is checked).
         if existing is not None:
-            stored = existing[1][[c.header for c in sheet.columns].index(column.header)]
+            stored = existing[1][position(sheet, column.header)]
             if stored is not None and stored.lower() == user.get_username().lower():
                 return
         held = (
@@ -646,7 +640,7 @@ class _Plan:
     def _status_after(self, sheet_name: str, key: tuple[Any, ...]) -> Any:
         """The status the row keyed `key` has after this import (that sheet is checked)."""
         sheet = SHEET_BY_NAME[sheet_name]
-        status = [c.header for c in sheet.columns].index("Status")
+        status = position(sheet, "Status")
         written = self._written.get(sheet_name)
         if written is None:
             written = {key: values for key, _, values in self.writes.get(sheet_name, [])}
@@ -662,7 +656,7 @@ class _Plan:
         stored = self.stored[sheet_name].get(key)
         if stored is None:
             return False
-        status = [c.header for c in sheet.columns].index("Status")
+        status = position(sheet, "Status")
         retired = _RETIRABLE[sheet_name]
         return stored[1][status] == retired and self._status_after(sheet_name, key) == retired
 

@@ -388,9 +388,14 @@ def _read_rows(
             _fatal(result, _too_many(sheet.name, done))
             raise _TooMany
         values: list[Any] = []
+        width = len(raw)
         for column, position in plan:
-            cell = raw[position] if position is not None and position < len(raw) else None
-            values.append(_cell(column, cell, sheet, number, result.errors))
+            cell = raw[position] if position is not None and position < width else None
+            try:
+                values.append(_cell(column, cell))
+            except ValueError as exc:
+                result.errors.append(Problem(sheet.name, number, column.header, str(exc)))
+                values.append(None)
         data.rows.append((number, tuple(values)))
         if progress is not None and done % min(step, 1000) == 0:
             progress(done, max(total, done))
@@ -398,62 +403,56 @@ def _read_rows(
     return done
 
 
-def _cell(column: Column, value: Any, sheet: Sheet, row: int, errors: list[Problem]) -> Any:
-    """The cell's value as the column's kind, or None (a Problem says why) when it cannot be."""
+_TEXT_KINDS = frozenset((TEXT, LONG_TEXT, REFERENCE, PERSON))
 
-    def problem(message: str) -> None:
-        errors.append(Problem(sheet.name, row, column.header, message))
 
+def _cell(column: Column, value: Any) -> Any:
+    """The cell's value as the column's kind; ValueError saying what to type when it cannot be
+    read (raised only then: the common case costs no exception)."""
     if isinstance(value, str):
         value = value.strip()
-        if value.startswith("=") and len(value) > 1:
-            problem(
+        if len(value) > 1 and value[0] == "=":
+            raise ValueError(
                 f"A formula ({value[:40]}) instead of a value: paste the value itself (Paste "
                 "special → Values)."
             )
-            return None
         limit = column.max_length or LONG_TEXT_LIMIT
-        if len(value) > max(limit, 0) and column.kind in (TEXT, LONG_TEXT, REFERENCE, PERSON):
-            problem(
+        if len(value) > limit and column.kind in _TEXT_KINDS:
+            raise ValueError(
                 f"This cell holds {len(value):,} characters; “{column.header}” takes at most "
                 f"{limit:,}. Shorten it."
             )
-            return None
         if len(value) > LONG_TEXT_LIMIT:
-            problem(f"This cell holds {len(value):,} characters: type a value, not a text.")
-            return None
+            raise ValueError(
+                f"This cell holds {len(value):,} characters: type a value, not a text."
+            )
     if value is None or value == "":
         if column.required:
-            problem(f"{column.header} is missing: fill it in.")
+            raise ValueError(f"{column.header} is missing: fill it in.")
         return None
     kind = column.kind
-    try:
-        if kind in (TEXT, LONG_TEXT, PERSON, REFERENCE):
-            return _text(value)
-        if kind == REFERENCES:
-            return [part.strip() for part in _text(value).split(LIST_SEPARATOR) if part.strip()]
-        if kind in (DECIMAL, MONEY):
-            number = _decimal(value)
-            if kind == MONEY and number < 0:
-                problem(f"A budget cannot be negative ({number}): type 0 or more.")
-                return None
-            return number
-        if kind == DATE:
-            return _date(value)
-        if kind == INTEGER:
-            return _integer(value)
-        if kind == CHOICE:
-            return _choice(column, value)
-        if kind == YES_NO:
-            text = _text(value).lower() if not isinstance(value, bool) else str(value).lower()
-            if text in _YES:
-                return True
-            if text in _NO:
-                return False
-            raise ValueError("Type yes or no.")
-    except ValueError as exc:
-        problem(str(exc))
-        return None
+    if kind in _TEXT_KINDS:
+        return value if isinstance(value, str) else _text(value)
+    if kind == REFERENCES:
+        return [part.strip() for part in _text(value).split(LIST_SEPARATOR) if part.strip()]
+    if kind in (DECIMAL, MONEY):
+        number = _decimal(value)
+        if kind == MONEY and number < 0:
+            raise ValueError(f"A budget cannot be negative ({number}): type 0 or more.")
+        return number
+    if kind == DATE:
+        return _date(value)
+    if kind == INTEGER:
+        return _integer(value)
+    if kind == CHOICE:
+        return _choice(column, value)
+    if kind == YES_NO:
+        text = _text(value).lower() if not isinstance(value, bool) else str(value).lower()
+        if text in _YES:
+            return True
+        if text in _NO:
+            return False
+        raise ValueError("Type yes or no.")
     raise AssertionError(kind)  # pragma: no cover - every kind is handled above
 
 

@@ -111,15 +111,15 @@ class Sheet:
         return self.name.lower().replace(" ", "_").replace("-", "_")
 
 
-def _title(noun: str, example: str, length: int = 200) -> Column:
+def _title(noun: str, example: str, unique: str = "unique ignoring case") -> Column:
     return Column(
         "Title",
         "title",
         TEXT,
-        f"The {noun}'s title; unique ignoring case. It is the key: an import updates the "
-        f"{noun} with this title, or creates it.",
+        f"The {noun}'s title; {unique}. It is the key: an import updates the {noun} with "
+        "this title, or creates it.",
         required=True,
-        max_length=length,
+        max_length=200,
         example=example,
     )
 
@@ -129,7 +129,7 @@ def _status(choices: dict[str, Any], default: str, example: str) -> Column:
         "Status",
         "status",
         CHOICE,
-        f"One of: {', '.join(choices)}. Empty: {default} for a new row.",
+        f"One of: {', '.join(choices)}. Empty: {default}.",
         choices=choices,
         example=example,
     )
@@ -338,7 +338,11 @@ SHEETS: tuple[Sheet, ...] = (
         "How each goal will be reached.",
         (
             _ref("Goal", "Goals", "goal", "The goal it serves.", _GOAL),
-            _title("business strategy", _BUSINESS_STRATEGY),
+            _title(
+                "business strategy",
+                _BUSINESS_STRATEGY,
+                "unique within its goal ignoring case (the key, with the goal)",
+            ),
             Column(
                 "Description", "description", LONG_TEXT, "How we will reach the goal.", example=""
             ),
@@ -636,3 +640,14 @@ def sheet_for_headers(headers: list[str]) -> Sheet | None:
         if best is None or score > best[:2]:
             best = (*score, sheet)
     return best[2] if best else None
+
+
+_POSITIONS: dict[str, dict[str, int]] = {
+    sheet.name: {column.header: index for index, column in enumerate(sheet.columns)}
+    for sheet in SHEETS
+}
+
+
+def position(sheet: Sheet, header: str) -> int:
+    """Where the column `header` is in the sheet's rows."""
+    return _POSITIONS[sheet.name][header]
