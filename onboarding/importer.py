@@ -754,16 +754,20 @@ class _Plan:
         }
         done = 0
 
-        def rows(name: str, fields: Callable[[tuple[Any, ...]], dict[str, Any]]) -> list[Any]:
-            return [(pk, fields(values)) for _, pk, values in self.writes.get(name, [])]
-
-        def remember(name: str, created: Iterable[Any]) -> None:
+        def advance(count: int) -> None:
             nonlocal done
-            new_keys = [key for key, pk, _ in self.writes.get(name, []) if pk is None]
-            for key, obj in zip(new_keys, created, strict=True):
-                ids[name][key] = obj.pk
-            done += len(self.writes.get(name, []))
+            done += count
             progress(done)
+
+        def chunks(
+            name: str,
+        ) -> Iterable[list[tuple[tuple[Any, ...], int | None, tuple[Any, ...]]]]:
+            # A service call per chunk: progress moves at least every _CHUNK rows.
+            writes = self.writes.get(name, [])
+            for start in range(0, len(writes), _CHUNK):
+                part = writes[start : start + _CHUNK]
+                yield part
+                advance(len(part))
 
         def fk(name: str, *key: Any) -> int:
             return ids[name][tuple(_lower(k) for k in key)]
@@ -805,9 +809,14 @@ class _Plan:
         def upsert(
             name: str, service: Callable[..., tuple[list[Any], list[Any]]], **kw: Any
         ) -> None:
-            if self.writes.get(name):
-                created, _ = service(actor=actor, rows=rows(name, holding(name)), **kw)
-                remember(name, created)
+            fields = holding(name)
+            for part in chunks(name):
+                created, _ = service(
+                    actor=actor, rows=[(pk, fields(values)) for _, pk, values in part], **kw
+                )
+                new_keys = [key for key, pk, _ in part if pk is None]
+                for key, obj in zip(new_keys, created, strict=True):
+                    ids[name][key] = obj.pk
 
         upsert("Departments", project_services.departments_import)
         upsert("Goals", goal_services.goals_import)
@@ -828,29 +837,33 @@ class _Plan:
             project_services.projects_import,
             invited=[i.pk for i in invited if i.pk is not None],
         )
-        links = [
-            LinkRow(
-                owner_id=fk("Projects", values[0]),
-                crm_strategy_id=fk("CRM strategies", values[1]),
-                rationale=values[2],
-                weight=values[3],
+        for part in chunks("Project links"):
+            project_services.project_links_import(
+                actor=actor,
+                rows=[
+                    LinkRow(
+                        owner_id=fk("Projects", values[0]),
+                        crm_strategy_id=fk("CRM strategies", values[1]),
+                        rationale=values[2],
+                        weight=values[3],
+                    )
+                    for _, _, values in part
+                ],
             )
-            for _, _, values in self.writes.get("Project links", [])
-        ]
-        if links:
-            project_services.project_links_import(actor=actor, rows=links)
         upsert("Features", project_services.features_import)
-        links = [
-            LinkRow(
-                owner_id=fk("Features", values[0], values[1]),
-                crm_strategy_id=fk("CRM strategies", values[2]),
-                rationale=values[3],
-                weight=values[4],
+        for part in chunks("Feature links"):
+            project_services.feature_links_import(
+                actor=actor,
+                rows=[
+                    LinkRow(
+                        owner_id=fk("Features", values[0], values[1]),
+                        crm_strategy_id=fk("CRM strategies", values[2]),
+                        rationale=values[3],
+                        weight=values[4],
+                    )
+                    for _, _, values in part
+                ],
             )
-            for _, _, values in self.writes.get("Feature links", [])
-        ]
-        if links:
-            project_services.feature_links_import(actor=actor, rows=links)
         upsert("Success metrics", project_services.metrics_import)
         upsert("Roadmap", project_services.phases_import)
         upsert("Check-ins", project_services.check_ins_import)
@@ -931,6 +944,9 @@ class _Plan:
         return invites
 
 
+# Rows per service call while writing: the progress moves on at least this often.
+_CHUNK = 1000
+
 # After an import this large the planner's statistics are stale (thousands of new rows since
 # autovacuum last looked); the scan that follows plans better with fresh ones.
 _ANALYZE_FROM_ROWS = 10_000
@@ -965,11 +981,13 @@ def _invite(invited: list[_Invite], site_url: str) -> None:
     activate them, so nobody named in a spreadsheet gets in unseen."""
     if not invited or not _mail_configured():
         return
-    user_model = get_user_model()
+    users = get_user_model().objects.in_bulk(
+        [invite.pk for invite in invited if invite.email and invite.pk is not None]
+    )
     for invite in invited:
-        if not invite.email or invite.pk is None:
+        user = users.get(invite.pk)
+        if user is None:
             continue
-        user = user_model.objects.get(pk=invite.pk)
         path = reverse(
             "password_reset_confirm",
             kwargs={
