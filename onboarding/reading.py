@@ -51,6 +51,8 @@ _CENTS = Decimal("0.01")
 _DECIMAL_LIMIT = Decimal("1e14")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted XLSX, or a pre-2007 .xls
 _ZIP_MAGIC = b"PK\x03\x04"
+# What the XLSX's parts may add up to once unpacked: a 200,000-row workbook is far below.
+MAX_UNPACKED_BYTES = 512 * 2**20
 _YES = {"yes", "y", "true", "1", "x"}
 _NO = {"no", "n", "false", "0", ""}
 
@@ -81,6 +83,7 @@ class SheetData:
     sheet: Sheet
     present: tuple[bool, ...]
     rows: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
+    readable: bool = True  # False: a required column is missing, so no row was read
 
     def has(self, header: str) -> bool:
         return self.present[self._index(header)]
@@ -96,9 +99,15 @@ class ReadResult:
     warnings: list[Problem] = field(default_factory=list)
     total_rows: int = 0
     single_sheet: bool = False  # a CSV: the other sheets are simply not part of it
+    fatal: bool = False  # the file could not be read (as a whole): its rows are not checked
 
 
 Progress = Callable[[int, int], None]
+
+
+def _fatal(result: ReadResult, problem: Problem) -> None:
+    result.errors.append(problem)
+    result.fatal = True
 
 
 class _TooMany(Exception):
@@ -114,51 +123,73 @@ def read(source: Any, *, filename: str, progress: Progress | None = None) -> Rea
         _read_csv(data, name, result, progress)
         return result
     if data.startswith(_OLE_MAGIC):
-        result.errors.append(
+        _fatal(
+            result,
             Problem(
                 name,
                 None,
                 None,
                 "This file is password-protected, or an old .xls workbook: open it in your "
                 "spreadsheet program and save it as .xlsx without a password.",
-            )
+            ),
         )
         return result
     if not data.startswith(_ZIP_MAGIC):
-        result.errors.append(
+        _fatal(
+            result,
             Problem(
                 name,
                 None,
                 None,
                 "This is not an Excel workbook (.xlsx) or a CSV file: upload the workbook "
                 "exported from here or the template, or one sheet saved as CSV.",
-            )
+            ),
+        )
+        return result
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        unpacked = 0  # load_workbook says what is wrong with it
+    if unpacked > MAX_UNPACKED_BYTES:
+        # A zip bomb, or far more than any portfolio: refused before anything is unpacked.
+        _fatal(
+            result,
+            Problem(
+                name,
+                None,
+                None,
+                f"The workbook unpacks to {unpacked // 2**20:,} MB; an import takes at most "
+                f"{MAX_UNPACKED_BYTES // 2**20:,} MB. Split it into several workbooks.",
+            ),
         )
         return result
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        result.errors.append(
+        _fatal(
+            result,
             Problem(
                 name,
                 None,
                 None,
                 f"The workbook is damaged and cannot be read ({type(exc).__name__}): save it "
                 "again from your spreadsheet program as .xlsx.",
-            )
+            ),
         )
         return result
     try:
         _read_workbook(workbook, result, progress)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, EOFError) as exc:
-        result.errors.append(
+        _fatal(
+            result,
             Problem(
                 name,
                 None,
                 None,
                 f"The workbook is damaged and cannot be read ({type(exc).__name__}): save it "
                 "again from your spreadsheet program as .xlsx.",
-            )
+            ),
         )
     finally:
         workbook.close()
@@ -206,7 +237,7 @@ def _read_workbook(workbook: Any, result: ReadResult, progress: Progress | None)
     # The sheets' own size claims first: a file claiming a million rows is refused at once.
     declared = sum(max((worksheet.max_row or 1) - 1, 0) for _, worksheet in found)
     if declared > MAX_ROWS:
-        result.errors.append(_too_many(found[0][0].name if found else "", declared))
+        _fatal(result, _too_many(found[0][0].name if found else "", declared))
         return
     result.total_rows = declared
     done = 0
@@ -234,13 +265,15 @@ def _read_csv(data: bytes, name: str, result: ReadResult, progress: Progress | N
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        result.errors.append(
-            Problem(name, None, None, "The CSV file is not UTF-8 text: save it as “CSV UTF-8”.")
+        _fatal(
+            result,
+            Problem(name, None, None, "The CSV file is not UTF-8 text: save it as “CSV UTF-8”."),
         )
         return
     if "\x00" in text:
-        result.errors.append(
-            Problem(name, None, None, "This is not a CSV file: upload a workbook or a CSV file.")
+        _fatal(
+            result,
+            Problem(name, None, None, "This is not a CSV file: upload a workbook or a CSV file."),
         )
         return
     try:
@@ -251,13 +284,12 @@ def _read_csv(data: bytes, name: str, result: ReadResult, progress: Progress | N
     try:
         header = next(rows)
     except (StopIteration, csv.Error):
-        result.errors.append(
-            Problem(name, 1, None, "The CSV file is empty: it needs a header row.")
-        )
+        _fatal(result, Problem(name, 1, None, "The CSV file is empty: it needs a header row."))
         return
     sheet = sheet_for_file_name(name) or sheet_for_headers(header)
     if sheet is None:
-        result.errors.append(
+        _fatal(
+            result,
             Problem(
                 name,
                 1,
@@ -265,12 +297,12 @@ def _read_csv(data: bytes, name: str, result: ReadResult, progress: Progress | N
                 "Which sheet this CSV is cannot be told: name the file after the sheet (e.g. "
                 "projects.csv, project_links.csv) or use the sheet's header row from the "
                 "template.",
-            )
+            ),
         )
         return
     estimate = text.count("\n")
     if estimate > MAX_ROWS + 1:
-        result.errors.append(_too_many(sheet.name, estimate))
+        _fatal(result, _too_many(sheet.name, estimate))
         return
     result.total_rows = estimate
     try:
@@ -278,7 +310,7 @@ def _read_csv(data: bytes, name: str, result: ReadResult, progress: Progress | N
     except _TooMany:
         return
     except csv.Error as exc:
-        result.errors.append(Problem(sheet.name, None, None, f"The CSV file is malformed: {exc}."))
+        _fatal(result, Problem(sheet.name, None, None, f"The CSV file is malformed: {exc}."))
 
 
 def _chain(first: Iterable[tuple[Any, ...]], rest: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
@@ -344,6 +376,7 @@ def _read_rows(
     data = SheetData(sheet, tuple(c.header in positions for c in columns))
     result.sheets[sheet.name] = data
     if missing:
+        data.readable = False
         return done
     plan = [(column, positions.get(column.header)) for column in columns]
     step = max(total // 100, 1)
@@ -352,12 +385,17 @@ def _read_rows(
             continue
         done += 1
         if done > MAX_ROWS:
-            result.errors.append(_too_many(sheet.name, done))
+            _fatal(result, _too_many(sheet.name, done))
             raise _TooMany
         values: list[Any] = []
+        width = len(raw)
         for column, position in plan:
-            cell = raw[position] if position is not None and position < len(raw) else None
-            values.append(_cell(column, cell, sheet, number, result.errors))
+            cell = raw[position] if position is not None and position < width else None
+            try:
+                values.append(_cell(column, cell))
+            except ValueError as exc:
+                result.errors.append(Problem(sheet.name, number, column.header, str(exc)))
+                values.append(None)
         data.rows.append((number, tuple(values)))
         if progress is not None and done % min(step, 1000) == 0:
             progress(done, max(total, done))
@@ -365,62 +403,56 @@ def _read_rows(
     return done
 
 
-def _cell(column: Column, value: Any, sheet: Sheet, row: int, errors: list[Problem]) -> Any:
-    """The cell's value as the column's kind, or None (a Problem says why) when it cannot be."""
+_TEXT_KINDS = frozenset((TEXT, LONG_TEXT, REFERENCE, PERSON))
 
-    def problem(message: str) -> None:
-        errors.append(Problem(sheet.name, row, column.header, message))
 
+def _cell(column: Column, value: Any) -> Any:
+    """The cell's value as the column's kind; ValueError saying what to type when it cannot be
+    read (raised only then: the common case costs no exception)."""
     if isinstance(value, str):
         value = value.strip()
-        if value.startswith("=") and len(value) > 1:
-            problem(
+        if len(value) > 1 and value[0] == "=":
+            raise ValueError(
                 f"A formula ({value[:40]}) instead of a value: paste the value itself (Paste "
                 "special → Values)."
             )
-            return None
         limit = column.max_length or LONG_TEXT_LIMIT
-        if len(value) > max(limit, 0) and column.kind in (TEXT, LONG_TEXT, REFERENCE, PERSON):
-            problem(
+        if len(value) > limit and column.kind in _TEXT_KINDS:
+            raise ValueError(
                 f"This cell holds {len(value):,} characters; “{column.header}” takes at most "
                 f"{limit:,}. Shorten it."
             )
-            return None
         if len(value) > LONG_TEXT_LIMIT:
-            problem(f"This cell holds {len(value):,} characters: type a value, not a text.")
-            return None
+            raise ValueError(
+                f"This cell holds {len(value):,} characters: type a value, not a text."
+            )
     if value is None or value == "":
         if column.required:
-            problem(f"{column.header} is missing: fill it in.")
+            raise ValueError(f"{column.header} is missing: fill it in.")
         return None
     kind = column.kind
-    try:
-        if kind in (TEXT, LONG_TEXT, PERSON, REFERENCE):
-            return _text(value)
-        if kind == REFERENCES:
-            return [part.strip() for part in _text(value).split(LIST_SEPARATOR) if part.strip()]
-        if kind in (DECIMAL, MONEY):
-            number = _decimal(value)
-            if kind == MONEY and number < 0:
-                problem(f"A budget cannot be negative ({number}): type 0 or more.")
-                return None
-            return number
-        if kind == DATE:
-            return _date(value)
-        if kind == INTEGER:
-            return _integer(value)
-        if kind == CHOICE:
-            return _choice(column, value)
-        if kind == YES_NO:
-            text = _text(value).lower() if not isinstance(value, bool) else str(value).lower()
-            if text in _YES:
-                return True
-            if text in _NO:
-                return False
-            raise ValueError("Type yes or no.")
-    except ValueError as exc:
-        problem(str(exc))
-        return None
+    if kind in _TEXT_KINDS:
+        return value if isinstance(value, str) else _text(value)
+    if kind == REFERENCES:
+        return [part.strip() for part in _text(value).split(LIST_SEPARATOR) if part.strip()]
+    if kind in (DECIMAL, MONEY):
+        number = _decimal(value)
+        if kind == MONEY and number < 0:
+            raise ValueError(f"A budget cannot be negative ({number}): type 0 or more.")
+        return number
+    if kind == DATE:
+        return _date(value)
+    if kind == INTEGER:
+        return _integer(value)
+    if kind == CHOICE:
+        return _choice(column, value)
+    if kind == YES_NO:
+        text = _text(value).lower() if not isinstance(value, bool) else str(value).lower()
+        if text in _YES:
+            return True
+        if text in _NO:
+            return False
+        raise ValueError("Type yes or no.")
     raise AssertionError(kind)  # pragma: no cover - every kind is handled above
 
 

@@ -111,15 +111,15 @@ class Sheet:
         return self.name.lower().replace(" ", "_").replace("-", "_")
 
 
-def _title(noun: str, example: str, length: int = 200) -> Column:
+def _title(noun: str, example: str, unique: str = "unique ignoring case") -> Column:
     return Column(
         "Title",
         "title",
         TEXT,
-        f"The {noun}'s title; unique ignoring case. It is the key: an import updates the "
-        f"{noun} with this title, or creates it.",
+        f"The {noun}'s title; {unique}. It is the key: an import updates the {noun} with "
+        "this title, or creates it.",
         required=True,
-        max_length=length,
+        max_length=200,
         example=example,
     )
 
@@ -129,7 +129,7 @@ def _status(choices: dict[str, Any], default: str, example: str) -> Column:
         "Status",
         "status",
         CHOICE,
-        f"One of: {', '.join(choices)}. Empty: {default} for a new row.",
+        f"One of: {', '.join(choices)}. Empty: {default}.",
         choices=choices,
         example=example,
     )
@@ -147,13 +147,15 @@ def _owner(noun: str, example: str) -> Column:
     )
 
 
-def _ref(header: str, sheet: str, field_name: str, help_text: str, example: str) -> Column:
+def _ref(
+    header: str, sheet: str, field_name: str, help_text: str, example: str, required: bool = True
+) -> Column:
     return Column(
         header,
         field_name,
         REFERENCE,
         help_text,
-        required=True,
+        required=required,
         refers_to=sheet,
         example=example,
     )
@@ -336,7 +338,11 @@ SHEETS: tuple[Sheet, ...] = (
         "How each goal will be reached.",
         (
             _ref("Goal", "Goals", "goal", "The goal it serves.", _GOAL),
-            _title("business strategy", _BUSINESS_STRATEGY),
+            _title(
+                "business strategy",
+                _BUSINESS_STRATEGY,
+                "unique within its goal ignoring case (the key, with the goal)",
+            ),
             Column(
                 "Description", "description", LONG_TEXT, "How we will reach the goal.", example=""
             ),
@@ -436,8 +442,9 @@ SHEETS: tuple[Sheet, ...] = (
                 "Departments",
                 "department",
                 "The department that owns it: a name from the Departments sheet or one already "
-                "here.",
+                "here. Empty: none.",
                 "Sales",
+                required=False,
             ),
             _status(PROJECT_STATUSES, "proposed", "proposed"),
             _date("Start date", "start_date", "When it starts.", "2026-02-01"),
@@ -633,3 +640,14 @@ def sheet_for_headers(headers: list[str]) -> Sheet | None:
         if best is None or score > best[:2]:
             best = (*score, sheet)
     return best[2] if best else None
+
+
+_POSITIONS: dict[str, dict[str, int]] = {
+    sheet.name: {column.header: index for index, column in enumerate(sheet.columns)}
+    for sheet in SHEETS
+}
+
+
+def position(sheet: Sheet, header: str) -> int:
+    """Where the column `header` is in the sheet's rows."""
+    return _POSITIONS[sheet.name][header]
