@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -290,6 +291,16 @@ def _list_range(column_index: int, count: int) -> str:
     return f"'{LISTS_SHEET}'!${letter}$2:${letter}${count + 1}"
 
 
+def _literal(worksheet: Any, value: Any) -> Any:
+    """Text that starts with "=" as text: openpyxl would write it as a formula, which a
+    spreadsheet program then runs (formula injection through a title someone typed)."""
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(worksheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
 def _write(out: IO[bytes] | Any, rows_for: Callable[[Sheet], Iterable[Row]]) -> None:
     workbook = Workbook(write_only=True)
     readme = workbook.create_sheet(README_SHEET)
@@ -314,7 +325,7 @@ def _write(out: IO[bytes] | Any, rows_for: Callable[[Sheet], Iterable[Row]]) -> 
         for row in rows_for(sheet):
             worksheet.append(
                 [
-                    cell_value(column, value)
+                    _literal(worksheet, cell_value(column, value))
                     for column, value in zip(sheet.columns, row, strict=True)
                 ]
             )

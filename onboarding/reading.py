@@ -51,6 +51,8 @@ _CENTS = Decimal("0.01")
 _DECIMAL_LIMIT = Decimal("1e14")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted XLSX, or a pre-2007 .xls
 _ZIP_MAGIC = b"PK\x03\x04"
+# The largest file read (a 200,000-row workbook is a few MB; a CSV of it a few dozen).
+MAX_FILE_BYTES = 100 * 2**20
 # What the XLSX's parts may add up to once unpacked: a 200,000-row workbook is far below.
 MAX_UNPACKED_BYTES = 512 * 2**20
 _YES = {"yes", "y", "true", "1", "x"}
@@ -117,8 +119,21 @@ class _TooMany(Exception):
 def read(source: Any, *, filename: str, progress: Progress | None = None) -> ReadResult:
     """Every sheet of the workbook (or the one sheet of a CSV), typed, with every problem."""
     result = ReadResult()
-    data = _bytes(source)
     name = filename or "upload"
+    try:
+        data = _bytes(source)
+    except _TooLarge:
+        _fatal(
+            result,
+            Problem(
+                name,
+                None,
+                None,
+                f"The file is larger than {MAX_FILE_BYTES // 2**20} MB: split it into several "
+                "workbooks.",
+            ),
+        )
+        return result
     if name.lower().endswith((".csv", ".txt")):
         _read_csv(data, name, result, progress)
         return result
@@ -196,16 +211,25 @@ def read(source: Any, *, filename: str, progress: Progress | None = None) -> Rea
     return result
 
 
+class _TooLarge(Exception):
+    pass
+
+
 def _bytes(source: Any) -> bytes:
+    """The file's content, refused past MAX_FILE_BYTES (read no further than that)."""
     if isinstance(source, bytes | bytearray):
-        return bytes(source)
-    if hasattr(source, "read"):
+        data: Any = bytes(source)
+    elif hasattr(source, "read"):
         if hasattr(source, "seek"):
             source.seek(0)
-        data = source.read()
-        return data.encode() if isinstance(data, str) else bytes(data)
-    with open(source, "rb") as handle:
-        return handle.read()
+        data = source.read(MAX_FILE_BYTES + 1)
+        data = data.encode() if isinstance(data, str) else bytes(data)
+    else:
+        with open(source, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise _TooLarge
+    return data
 
 
 def _read_workbook(workbook: Any, result: ReadResult, progress: Progress | None) -> None:

@@ -538,7 +538,9 @@ def departments_import(*, actor: Actor, rows: Rows) -> tuple[list[Department], l
     return bulk_upsert(Department, actor=actor, rows=rows, allowed=("name", "is_it"))
 
 
-def _refuse_people_without_roles(rows: Rows, *, invited: Collection[int]) -> None:
+def _refuse_people_without_roles(
+    rows: Rows, *, invited: Collection[int], stored: Mapping[int, Mapping[str, Any]]
+) -> None:
     """`require_people_roles` for many rows in one query: each person named holds a role the
     field needs (superusers always do). People invited by an import (inactive, never signed in,
     no password yet) hold theirs though they are inactive until they set a password."""
@@ -558,16 +560,19 @@ def _refuse_people_without_roles(rows: Rows, *, invited: Collection[int]) -> Non
         )
     )
     held: dict[int, set[str]] = {}
-    for pk, superuser, group in users.values_list("pk", "is_superuser", "groups__name"):
-        names = held.setdefault(pk, set())
+    for user_pk, superuser, group in users.values_list("pk", "is_superuser", "groups__name"):
+        names = held.setdefault(user_pk, set())
         if superuser:
             names.update(Role.values)
         if group in Role.values:
             names.add(group)
-    for _, fields in rows:
+    for project_pk, fields in rows:
+        before = stored.get(project_pk, {}) if project_pk is not None else {}
         for field, roles in PROJECT_PEOPLE.items():
             user_id = fields.get(f"{field}_id")
-            if user_id is None:
+            # As on a page, only a new or changed person is checked (they may have lost a role
+            # since; that does not block other edits).
+            if user_id is None or before.get(f"{field}_id") == user_id:
                 continue
             have = held.get(user_id, set())
             if (have & {r.value for r in roles}) if roles else have:
@@ -591,7 +596,14 @@ def projects_import(
     recorded as approved by them now. (created, updated)."""
     require(can_import_portfolio(actor), IMPORT_REFUSAL)
     rows = list(rows)
-    _refuse_people_without_roles(rows, invited=invited)
+    people = [f"{field}_id" for field in PROJECT_PEOPLE]
+    stored = {
+        row["pk"]: row
+        for row in CRMProject.objects.filter(
+            pk__in=[pk for pk, _ in rows if pk is not None]
+        ).values("pk", *people)
+    }
+    _refuse_people_without_roles(rows, invited=invited, stored=stored)
     approved = set(
         CRMProject.objects.filter(
             pk__in=[pk for pk, _ in rows if pk is not None], approved_at__isnull=False

@@ -204,3 +204,19 @@ def test_a_workbook_retiring_a_strategy_with_links_imports_links_first_then_reti
     assert CRMStrategy.objects.get().status == "retired"
     assert ProjectLink.objects.count() == 1 and Feature.objects.count() == 1
     assert Flag.objects.filter(rule="project.broken_chain").exists()
+
+
+def test_a_manager_who_lost_the_role_since_does_not_block_other_edits_of_the_project(
+    importer, people
+):
+    run(SMALL, importer)
+    get_user_model().objects.get(username="pm").groups.clear()
+    rows = copy.deepcopy(SMALL)
+    rows["Projects"][0]["Budget people"] = 75
+    report = run(rows, importer)
+    assert report.errors == [] and report.updated == {"Projects": 1}
+    assert CRMProject.objects.get().budget_people == 75
+    # Naming them anew is refused, as on the project's page.
+    rows["Projects"].append({"Title": "Second", "Manager": "pm"})
+    report = run(rows, importer, dry_run=True)
+    assert [(p.sheet, p.row, p.column) for p in report.errors] == [("Projects", 3, "Manager")]

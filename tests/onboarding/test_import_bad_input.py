@@ -149,3 +149,11 @@ def test_a_workbook_that_unpacks_to_more_than_the_limit_is_refused_unread(import
     monkeypatch.setattr(reading, "MAX_UNPACKED_BYTES", 10_000)
     report = attempt(build_workbook(SMALL), importer)
     assert "unpacks to" in only_message(report)
+
+
+def test_a_file_larger_than_the_limit_is_refused_unread(importer, monkeypatch):
+    from onboarding import reading
+
+    monkeypatch.setattr(reading, "MAX_FILE_BYTES", 1000)
+    report = attempt(build_workbook(SMALL), importer)
+    assert "larger than" in only_message(report)

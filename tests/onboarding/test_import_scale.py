@@ -66,8 +66,9 @@ def test_importing_fifty_projects_takes_no_more_queries_than_importing_two(impor
     large["Projects"][0]["Business owner"] = "someone@example.com"
     small_count, large_count = queries_undone(small, importer), queries_undone(large, importer)
     # A query per row would add about 50 per kind; SQLite splits a bulk insert of wide rows
-    # into a few statements (its limit on parameters), which is all the difference allowed.
-    assert small_count <= large_count <= small_count + 5, (small_count, large_count)
+    # into a few statements (its limit on parameters), and the scan's statements vary by one
+    # or two with what it finds: that is all the difference allowed.
+    assert abs(large_count - small_count) <= 5, (small_count, large_count)
 
 
 def test_progress_is_reported_as_the_rows_are_read_and_written_and_ends_at_the_total(importer):

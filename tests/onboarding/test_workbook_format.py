@@ -109,3 +109,11 @@ def test_a_csv_file_name_or_header_row_names_its_sheet():
         "Feature links"
     )
     assert sheet_for_headers(["Anything"]) is None
+
+
+def test_text_that_looks_like_a_formula_is_exported_as_text_not_run(viewer):
+    ProjectFactory(title='=HYPERLINK("http://evil.example","click")')
+    out = io.BytesIO()
+    write_workbook(out, actor=viewer)
+    cell = load_workbook(io.BytesIO(out.getvalue()))["Projects"]["A2"]
+    assert cell.value.startswith("=HYPERLINK") and cell.data_type == "s"
