@@ -126,3 +126,93 @@ def test_an_executive_starts_from_the_template_and_sees_the_dashboard_with_flags
 
     page.goto(f"{live_server.url}/alignment/flags/?rule=project.untraced")
     expect(page.locator("#flag-inbox")).to_contain_text("Chatbot pilot")
+
+
+# --- With a real worker (PostgreSQL + Redis): the page follows the running job.
+
+
+@pytest.fixture
+def worker(tmp_path):
+    from tests.integration.conftest import Worker, require_services
+
+    require_services()
+    started = Worker(tmp_path / "worker.log")
+    started.wait_ready()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def queue():
+    """A queue of this test's own (tests/integration/conftest.py's `own_queue`)."""
+    import uuid
+
+    from crm_alignment.celery import app as celery_app
+    from tests.integration.conftest import _forget_routing
+
+    old = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = f"onboarding-browser-{uuid.uuid4().hex[:12]}"
+    _forget_routing()
+    yield
+    celery_app.conf.task_default_queue = old
+    _forget_routing()
+
+
+@pytest.mark.services
+@pytest.mark.postgres
+def test_the_job_page_shows_the_rows_done_while_a_worker_imports_and_then_the_report(
+    page, live_server, login, executive, pm, sponsor, queue, worker
+):
+    import psycopg
+    from django.db import connection
+
+    from goals.models import BusinessGoal, Priority
+    from tests.integration.conftest import _database_url, wait_for
+
+    # The workbook raises this goal's priority; while the test holds the goal's row lock, the
+    # import waits inside its transaction, so the page is seen mid-way.
+    BusinessGoal.objects.create(title=GOAL, owner=executive, priority=Priority.LOW)
+    login(executive)
+    page.goto(f"{live_server.url}/import/")
+    page.get_by_label("Workbook or CSV file").set_input_files(
+        {
+            "name": "our-portfolio.xlsx",
+            "mimeType": "application/octet-stream",
+            "buffer": _filled_template(),
+        }
+    )
+    blocker = psycopg.connect(_database_url().replace("postgres://", "postgresql://", 1))
+    try:
+        with blocker.cursor() as cursor:
+            cursor.execute("SELECT id FROM goals_businessgoal FOR UPDATE")
+
+        page.get_by_role("button", name="Import", exact=True).click()
+
+        def waiting() -> bool:
+            # A connection of its own: pg_stat_activity is read once per transaction.
+            with (
+                psycopg.connect(blocker.info.dsn, password=blocker.info.password) as monitor,
+                monitor.cursor() as cursor,
+            ):
+                cursor.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = %s "
+                    "AND wait_event_type = 'Lock' AND query ILIKE '%%goals_businessgoal%%'",
+                    [connection.settings_dict["NAME"]],
+                )
+                return cursor.fetchone() is not None
+
+        wait_for(waiting, worker=worker, what="the import to wait inside its writes")
+        expect(page.locator("#job-progress-bar")).to_be_visible()
+        expect(page.locator("#job-progress label")).to_contain_text(
+            re.compile(r"[1-9]\d* of \d+ rows")
+        )
+        # The bar shows the rows done so far (polled while the page is open).
+        expect(page.locator("#job-progress-bar")).not_to_have_attribute("value", "0")
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+    # Polling sees the end and reloads the page, which shows the report.
+    expect(page.get_by_role("heading", name="Imported", exact=True)).to_be_visible(timeout=60_000)
+    assert BusinessGoal.objects.get().priority == Priority.HIGH
+    expect(page.get_by_role("link", name="See the alignment dashboard")).to_be_visible()

@@ -235,17 +235,29 @@ class _Recorded(jobs.ProgressRecorder):
         self.written = [*getattr(self, "written", []), (done, total)]
 
 
-def test_progress_is_written_at_most_every_half_second_and_at_the_end():
+def test_progress_is_written_every_half_second_or_1_percent_not_per_row():
     now = [0.0]
     recorder = _Recorded(job_id=1, clock=lambda: now[0])
 
-    for done in range(0, 101):
-        now[0] = done * 0.05  # a row every 50 ms: 5 s in all
-        recorder(done, 100)
+    for done in range(0, 10_001):
+        now[0] = done * 0.0005  # a row every half millisecond: 5 s in all
+        recorder(done, 10_000)
 
-    assert recorder.written[0] == (0, 100)
-    assert recorder.written[-1] == (100, 100)
-    assert len(recorder.written) <= 12  # 5 s / 0.5 s, plus the first and the last
+    assert recorder.written[0] == (0, 10_000)
+    assert recorder.written[-1] == (10_000, 10_000)
+    assert 100 <= len(recorder.written) <= 112  # each 1%, and every 0.5 s at most
+    steps = [b[0] - a[0] for a, b in zip(recorder.written, recorder.written[1:], strict=False)]
+    assert max(steps) <= 100
+
+
+def test_a_slow_small_file_shows_every_row():
+    """Each row of a 7-row file is more than 1%: each is written, so a pause shows where."""
+    recorder = _Recorded(job_id=1, clock=lambda: 0.0)
+
+    for done in range(8):
+        recorder(done, 7)
+
+    assert [done for done, _ in recorder.written] == list(range(8))
 
 
 def test_progress_outside_a_transaction_is_written_on_the_job(people):
