@@ -338,3 +338,20 @@ def test_a_job_of_someone_else_is_not_found_even_for_an_executive(as_user, execu
 
     for name in ("onboarding:job", "onboarding:job_status"):
         assert as_user(executive).get(reverse(name, kwargs={"pk": job.pk})).status_code == 404
+
+
+def test_the_admin_lists_jobs_read_only_without_reading_their_files(
+    as_user, admin_user, executive, django_assert_max_num_queries
+):
+    job = _job(executive, filename="listed.xlsx", content=b"x" * 50_000)
+    client = as_user(admin_user)
+
+    with django_assert_max_num_queries(20) as listing:
+        page = client.get("/admin/onboarding/importjob/").content.decode()
+    assert "listed.xlsx" in page
+    assert not any('"content"' in q["sql"] for q in listing.captured_queries)
+
+    detail = client.get(f"/admin/onboarding/importjob/{job.pk}/change/")
+    assert detail.status_code == 200
+    assert 'name="filename"' not in detail.content.decode()  # read-only
+    assert client.get("/admin/onboarding/importjob/add/").status_code == 403
