@@ -84,9 +84,47 @@ def _refuse_nul(request: HttpRequest, names: list[str]) -> HttpResponse:
     return _answer(request, NUL_REFUSED, 400)
 
 
+def upload_too_large_message() -> str:
+    limit = settings.UPLOAD_MAX_BYTES
+    shown = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
+    return (
+        f"The file is larger than the limit of {shown}. Split the workbook, or send one sheet "
+        "at a time as CSV."
+    )
+
+
+def _takes_upload(request: HttpRequest) -> bool:
+    """A multipart POST to a view marked `accepts_upload`."""
+    if request.method != "POST" or (request.content_type or "") != "multipart/form-data":
+        return False
+    try:
+        view = resolve(request.path_info).func
+    except Resolver404:
+        return False
+    view_class = getattr(view, "view_class", None) or getattr(view, "cls", None)
+    return bool(getattr(view, "accepts_upload", False) or getattr(view_class, "accepts_upload", 0))
+
+
+def _refuse_upload(request: HttpRequest) -> HttpResponse:
+    """400 naming the field `file`, before the body is read; a page says it in words."""
+    message = upload_too_large_message()
+    if request.path.startswith("/api/"):
+        return JsonResponse({"file": [message]}, status=400)
+    return _answer(request, message, 400)
+
+
+def accepts_upload(view: V) -> V:
+    """Mark a view that takes a file in the multipart field `file`: its body may be as large as
+    UPLOAD_MAX_BYTES (plus the usual limit for its other fields), and a larger one is refused
+    with a message naming the field. The view checks the file's own size as well."""
+    view.accepts_upload = True  # type: ignore[attr-defined]
+    return view
+
+
 class HostileInputMiddleware:
     """405 for a method no route offers (Allow: what this route does offer); 400 for a body
-    over DATA_UPLOAD_MAX_MEMORY_SIZE and for a NUL character in the query string or a form body
+    over DATA_UPLOAD_MAX_MEMORY_SIZE (UPLOAD_MAX_BYTES more for a view that `accepts_upload`)
+    and for a NUL character in the query string or a form body
     (JSON bodies are checked by core.parsers.JSONParser); 409 for a write that collided with
     another request."""
 
@@ -104,9 +142,13 @@ class HostileInputMiddleware:
         except ValueError:
             length = 0
         if limit is not None and length > limit:
-            return _answer(
-                request, f"The request body is larger than the limit of {limit} bytes.", 400
-            )
+            if not _takes_upload(request):
+                return _answer(
+                    request, f"The request body is larger than the limit of {limit} bytes.", 400
+                )
+            # The file may take UPLOAD_MAX_BYTES, the other fields the usual limit.
+            if length > settings.UPLOAD_MAX_BYTES + limit:
+                return _refuse_upload(request)
         refused = _with_nul(request.GET)
         content_type = request.content_type or ""
         if not refused and request.method == "POST" and content_type in FORM_TYPES:

@@ -75,6 +75,12 @@ def can_manage_strategy(user: Any) -> bool:
     return has_role(user, Role.EXECUTIVE)
 
 
+def can_import_portfolio(user: Any) -> bool:
+    """Import a whole portfolio from a workbook: it writes goals and strategies (an executive's)
+    and projects managed by others, so executives and admins only."""
+    return has_role(user, Role.EXECUTIVE)
+
+
 def can_create_project(user: Any) -> bool:
     return has_role(user, Role.PROJECT_MANAGER)
 
@@ -122,6 +128,16 @@ def why_cannot_act_on_flag(user: Any, flag: Any) -> str:
 
 def can_start_scan(user: Any) -> bool:
     return is_admin(user) or bool({Role.EXECUTIVE.value, Role.SPONSOR.value} & user_roles(user))
+
+
+def import_jobs_visible_to(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
+    """Import jobs (which hold an uploaded file and its report): an admin sees all of them,
+    anyone else with a role only the ones they started (`created_by`), nobody else any."""
+    if is_admin(user):
+        return queryset
+    if not can_read(user):
+        return queryset.none()
+    return queryset.filter(created_by=user.pk)
 
 
 def visible_to(queryset: QuerySet[M], user: Any) -> QuerySet[M]:

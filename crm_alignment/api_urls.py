@@ -27,6 +27,7 @@ from alignment.api import (
 )
 from core.api_base import TokenView
 from goals.api import GoalViewSet, KPIReadingViewSet, KPIViewSet
+from onboarding.api import ImportJobDetailView, ImportRequestView, PortfolioExportView
 from projects.api import (
     CheckInViewSet,
     DepartmentViewSet,
@@ -70,6 +71,12 @@ urlpatterns = [
     path("alignment/summary/", SummaryView.as_view(), name="alignment-summary"),
     path("alignment/scan/", ScanRequestView.as_view(), name="alignment-scan"),
     path("alignment/scans/<int:pk>/", ScanDetailView.as_view(), name="alignment-scan-detail"),
+    # The portfolio workbook: export, import (a job), a job's progress and report.
+    path("portfolio/export/", PortfolioExportView.as_view(), name="portfolio-export"),
+    path("portfolio/import/", ImportRequestView.as_view(), name="portfolio-import"),
+    path(
+        "portfolio/imports/<int:pk>/", ImportJobDetailView.as_view(), name="portfolio-import-detail"
+    ),
     # Approval is the engine's decision (readiness is the rule catalogue), at the project's path.
     path("projects/<int:pk>/approve/", ProjectApproveView.as_view(), name="project-approve"),
     # The impact preview runs the rule catalogue, so it is the engine's too (alignment.impact).

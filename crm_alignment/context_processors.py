@@ -6,6 +6,7 @@ from django.http import HttpRequest
 
 from core.permissions import (
     can_create_project,
+    can_import_portfolio,
     can_manage_strategy,
     can_start_scan,
     is_admin,
@@ -21,4 +22,5 @@ def roles(request: HttpRequest) -> dict[str, Any]:
         "can_manage_strategy": can_manage_strategy(user),
         "can_create_project": can_create_project(user),
         "can_start_scan": can_start_scan(user),
+        "can_import_portfolio": can_import_portfolio(user),
     }

@@ -177,6 +177,12 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm-alignment@localhost")
 # the largest real request, a project with 200 links and their rationales, is about 120 KB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_BODY_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# A file upload (the portfolio workbook, on the views marked core.middleware.accepts_upload) may
+# be this large; its bytes are kept in the database until the import job has read them. Django
+# spools a file above FILE_UPLOAD_MAX_MEMORY_SIZE to a temporary file while the request is read,
+# so a large upload costs disk, not memory. Any other request keeps the limit above.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2621440
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -424,6 +430,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "alignment-sweep-stale-scans": {
         "task": "alignment.tasks.sweep_stale_scans",
+        "schedule": float(ALIGNMENT_SCAN_SWEEP_SECONDS),
+    },
+    # Import jobs whose worker or queue message was lost end as failed, with the reason.
+    "onboarding-sweep-stale-imports": {
+        "task": "onboarding.tasks.sweep_stale_imports",
         "schedule": float(ALIGNMENT_SCAN_SWEEP_SECONDS),
     },
 }

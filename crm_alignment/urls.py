@@ -11,5 +11,7 @@ urlpatterns = [
     path("goals/", include("goals.urls")),
     path("strategies/", include("strategies.urls")),
     path("projects/", include("projects.urls")),
+    # The spreadsheet: /import/… (upload, jobs, template, demo) and /export/… (workbook, CSV).
+    path("", include("onboarding.urls")),
     path("", include("crm_alignment.web_urls")),
 ]

@@ -62,6 +62,8 @@ def home(request: HttpRequest) -> HttpResponse:
                 "projects": CRMProject.objects.count(),
             },
         )
+        # An empty installation offers to start from a spreadsheet (onboarding).
+        context["portfolio_empty"] = not any(context["counts"].values())
     return render(request, "home.html", context)
 
 

@@ -4,7 +4,7 @@ Every caller (forms, API, admin, commands) uses these.
 """
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from core.services import (
     Version,
     apply_changes,
     apply_fields,
+    bulk_upsert,
     check_version,
     refuse_delete_with_dependents,
     require,
@@ -187,3 +188,55 @@ def kpi_reading_delete(*, actor: Actor, reading_id: int, version: Version = None
     reading, kpi = _reading_and_kpi(actor, reading_id, version)
     reading.delete()
     _follow_newest_reading(kpi, actor)
+
+
+# The bulk path (the workbook import): the same permissions and row checks as the services above,
+# in a few statements for thousands of rows. Each row is (stored id or None, fields), foreign
+# keys as `<name>_id`, resolved by the caller.
+Rows = Sequence[tuple[int | None, Mapping[str, Any]]]
+
+
+@transaction.atomic
+def goals_import(*, actor: Actor, rows: Rows) -> tuple[list[BusinessGoal], list[BusinessGoal]]:
+    """Create and update goals in bulk; (created, updated)."""
+    require(can_manage_strategy(actor), "Only executives define goals.")
+    return bulk_upsert(BusinessGoal, actor=actor, rows=rows, allowed=GOAL_FIELDS)
+
+
+@transaction.atomic
+def kpis_import(*, actor: Actor, rows: Rows) -> tuple[list[KPI], list[KPI]]:
+    """Create and update KPIs in bulk; (created, updated)."""
+    require(can_manage_strategy(actor), "Only executives define KPIs.")
+    return bulk_upsert(KPI, actor=actor, rows=rows, allowed=(*KPI_FIELDS, "goal"))
+
+
+@transaction.atomic
+def kpi_readings_import(*, actor: Actor, rows: Rows) -> tuple[list[KPICheckIn], list[KPICheckIn]]:
+    """Record KPI readings in bulk; as with `kpi_check_in`, each KPI that got a reading then
+    shows its newest reading as its current value. (created, updated)."""
+    require(can_manage_strategy(actor), "Only executives record KPI readings.")
+    rows = [
+        (pk, {**fields, "recorded_by_id": actor.pk} if pk is None else fields)
+        for pk, fields in rows
+    ]
+    created, updated = bulk_upsert(
+        KPICheckIn,
+        actor=actor,
+        rows=rows,
+        allowed=("kpi", "value", "recorded_on", "note", "recorded_by"),
+    )
+    touched = {reading.kpi_id for reading in [*created, *updated]}
+    newest: dict[int, Decimal] = {}
+    for kpi_id, value in (
+        KPICheckIn.objects.filter(kpi_id__in=touched)
+        .order_by("kpi_id", "recorded_on", "id")
+        .values_list("kpi_id", "value")
+    ):
+        newest[kpi_id] = value  # the last one per KPI wins: the newest
+    bulk_upsert(
+        KPI,
+        actor=actor,
+        rows=[(kpi_id, {"current": value}) for kpi_id, value in newest.items()],
+        allowed=KPI_FIELDS,
+    )
+    return created, updated

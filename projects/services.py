@@ -6,18 +6,21 @@ made from a stale version, and save only the fields that changed.
 """
 
 import datetime
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, F, Max, PositiveIntegerField, Value, When
+from django.db.models import Case, F, Max, PositiveIntegerField, Q, Value, When
 from django.http import Http404
 from django.utils import timezone
 
 from core.permissions import (
     can_create_project,
+    can_import_portfolio,
     is_admin,
 )
 from core.roles import Role
@@ -26,6 +29,7 @@ from core.services import (
     Version,
     apply_changes,
     apply_fields,
+    bulk_upsert,
     check_version,
     require,
     require_people_roles,
@@ -39,6 +43,7 @@ from strategies.models import CRMStrategy, StrategyStatus
 from .access import check_in_for, feature_for, metric_for, phase_for, project_for
 from .models import (
     CRMProject,
+    Department,
     Feature,
     FeatureLink,
     Health,
@@ -541,3 +546,241 @@ def project_check_in_delete(*, actor: Actor, check_in_id: int, version: Version 
     check_in = check_in_for(actor, check_in_id, change=True, for_update=True)
     check_version(check_in, version)
     check_in.delete()
+
+
+# The bulk path (the workbook import, executives and admins only): the same invariants as the
+# services above, in a few statements for thousands of rows. Each row is (stored id or None,
+# fields), foreign keys as `<name>_id`, resolved by the caller.
+Rows = Sequence[tuple[int | None, Mapping[str, Any]]]
+IMPORT_REFUSAL = "Only executives and admins may import a portfolio."
+
+
+@transaction.atomic
+def departments_import(*, actor: Actor, rows: Rows) -> tuple[list[Department], list[Department]]:
+    """Create and update departments (name, is IT) in bulk; (created, updated)."""
+    require(can_import_portfolio(actor), IMPORT_REFUSAL)
+    return bulk_upsert(Department, actor=actor, rows=rows, allowed=("name", "is_it"))
+
+
+def _refuse_people_without_roles(
+    rows: Rows, *, invited: Collection[int], stored: Mapping[int, Mapping[str, Any]]
+) -> None:
+    """`require_people_roles` for many rows in one query: each person named holds a role the
+    field needs (superusers always do). People invited by an import (inactive, never signed in,
+    no password yet) hold theirs though they are inactive until they set a password."""
+    named = {
+        fields[f"{field}_id"]
+        for _, fields in rows
+        for field in PROJECT_PEOPLE
+        if fields.get(f"{field}_id") is not None
+    }
+    users = (
+        get_user_model()
+        .objects.filter(pk__in=named)
+        .filter(
+            Q(is_active=True)
+            | Q(pk__in=list(invited))
+            | Q(last_login__isnull=True, password__startswith=UNUSABLE_PASSWORD_PREFIX)
+        )
+    )
+    held: dict[int, set[str]] = {}
+    for user_pk, superuser, group in users.values_list("pk", "is_superuser", "groups__name"):
+        names = held.setdefault(user_pk, set())
+        if superuser:
+            names.update(Role.values)
+        if group in Role.values:
+            names.add(group)
+    for project_pk, fields in rows:
+        before = stored.get(project_pk, {}) if project_pk is not None else {}
+        for field, roles in PROJECT_PEOPLE.items():
+            user_id = fields.get(f"{field}_id")
+            # As on a page, only a new or changed person is checked (they may have lost a role
+            # since; that does not block other edits).
+            if user_id is None or before.get(f"{field}_id") == user_id:
+                continue
+            have = held.get(user_id, set())
+            if (have & {r.value for r in roles}) if roles else have:
+                continue
+            role = " or ".join(str(r.label).lower() for r in roles) or "any"
+            raise ValidationError(
+                {
+                    field: f"User {user_id} cannot be the {field.replace('_', ' ')}: they need the "
+                    f"{role} role."
+                }
+            )
+
+
+@transaction.atomic
+def projects_import(
+    *, actor: Actor, rows: Rows, invited: Collection[int] = ()
+) -> tuple[list[CRMProject], list[CRMProject]]:
+    """Create and update projects in bulk. The person fields need the same roles as on a page.
+    An import is an executive's (or admin's) statement of the portfolio, and they may approve
+    any project: a project imported as approved or active that was not approved yet is
+    recorded as approved by them now. (created, updated)."""
+    require(can_import_portfolio(actor), IMPORT_REFUSAL)
+    rows = list(rows)
+    people = [f"{field}_id" for field in PROJECT_PEOPLE]
+    stored = {
+        row["pk"]: row
+        for row in CRMProject.objects.filter(
+            pk__in=[pk for pk, _ in rows if pk is not None]
+        ).values("pk", *people)
+    }
+    _refuse_people_without_roles(rows, invited=invited, stored=stored)
+    approved = set(
+        CRMProject.objects.filter(
+            pk__in=[pk for pk, _ in rows if pk is not None], approved_at__isnull=False
+        ).values_list("pk", flat=True)
+    )
+    now = timezone.now()
+    committed = {ProjectStatus.APPROVED.value, ProjectStatus.ACTIVE.value}
+    ready: list[tuple[int | None, Mapping[str, Any]]] = []
+    for pk, fields in rows:
+        if fields.get("status") in committed and pk not in approved:
+            fields = {**fields, "approved_at": now, "approved_by_id": actor.pk}
+        ready.append((pk, fields))
+    return bulk_upsert(
+        CRMProject,
+        actor=actor,
+        rows=ready,
+        allowed=(*PROJECT_FIELDS, "approved_at", "approved_by"),
+    )
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    """One imported link: who claims (project or feature id), what it serves, how, how much."""
+
+    owner_id: int
+    crm_strategy_id: int
+    rationale: str
+    weight: int | None = None
+
+
+def _import_links(
+    *,
+    owner_field: str,
+    owner_model: type[CRMProject] | type[Feature],
+    link_model: type[ProjectLink] | type[FeatureLink],
+    rows: Sequence[LinkRow],
+    actor: Actor,
+) -> tuple[int, int]:
+    """Add and update links as `_set_links` does (the rationale rule, no new link to a retired
+    CRM strategy, weights 1-100, a new version for each owner that changed), without removing
+    any: an import adds to the portfolio. (created, updated)."""
+    strategy_ids = {row.crm_strategy_id for row in rows}
+    strategies = {
+        row.pk: row
+        for row in CRMStrategy.objects.select_for_update()
+        .filter(pk__in=strategy_ids)
+        .order_by("pk")
+    }
+    existing: dict[tuple[int, int], Any] = {}
+    owners = {row.owner_id for row in rows}
+    for stored in link_model.objects.filter(**{f"{owner_field}_id__in": owners}):
+        existing[(getattr(stored, f"{owner_field}_id"), stored.crm_strategy_id)] = stored
+    added: list[Any] = []
+    edited: list[Any] = []
+    for row in rows:
+        strategy = strategies.get(row.crm_strategy_id)
+        if strategy is None:
+            raise ValidationError(
+                f"CRM strategy {row.crm_strategy_id} no longer exists; nothing was linked.",
+                code="stale",
+            )
+        link: Any = existing.get((row.owner_id, row.crm_strategy_id))
+        if link is None:
+            if strategy.status == StrategyStatus.RETIRED:
+                raise ValidationError(
+                    {"crm_strategies": f"Retired CRM strategies cannot be linked: {strategy}."}
+                )
+            link = link_model(**{f"{owner_field}_id": row.owner_id}, crm_strategy=strategy)
+            added.append(link)
+        elif link.rationale == row.rationale and link.weight == row.weight:
+            continue
+        else:
+            edited.append(link)
+        if link.rationale != row.rationale:
+            refusal = rationale_refusal(row.rationale)
+            if refusal is not None:
+                raise ValidationError({"rationale": f"“{strategy}”: {refusal}"})
+        link.rationale = row.rationale
+        link.weight = row.weight
+        link.full_clean(exclude=[owner_field, "crm_strategy"], validate_constraints=False)
+    link_model.objects.bulk_create(added, batch_size=2000)
+    link_model.objects.bulk_update(edited, ["rationale", "weight"], batch_size=2000)
+    touched = {getattr(link, f"{owner_field}_id") for link in [*added, *edited]}
+    if touched:
+        user = actor if getattr(actor, "is_authenticated", False) else None
+        owner_model.objects.filter(pk__in=touched).update(
+            version=F("version") + 1, updated_by=user, updated_at=timezone.now()
+        )
+    return len(added), len(edited)
+
+
+@transaction.atomic
+def project_links_import(*, actor: Actor, rows: Sequence[LinkRow]) -> tuple[int, int]:
+    """Add and update projects' links in bulk; (created, updated)."""
+    require(can_import_portfolio(actor), IMPORT_REFUSAL)
+    return _import_links(
+        owner_field="project",
+        owner_model=CRMProject,
+        link_model=ProjectLink,
+        rows=rows,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def feature_links_import(*, actor: Actor, rows: Sequence[LinkRow]) -> tuple[int, int]:
+    """Add and update features' links in bulk; (created, updated)."""
+    require(can_import_portfolio(actor), IMPORT_REFUSAL)
+    return _import_links(
+        owner_field="feature", owner_model=Feature, link_model=FeatureLink, rows=rows, actor=actor
+    )
+
+
+@transaction.atomic
+def features_import(*, actor: Actor, rows: Rows) -> tuple[list[Feature], list[Feature]]:
+    """Create and update features in bulk; (created, updated)."""
+    require(can_import_portfolio(actor), IMPORT_REFUSAL)
+    return bulk_upsert(Feature, actor=actor, rows=rows, allowed=(*FEATURE_FIELDS, "project"))
+
+
+@transaction.atomic
+def metrics_import(*, actor: Actor, rows: Rows) -> tuple[list[SuccessMetric], list[SuccessMetric]]:
+    """Create and update success metrics in bulk; (created, updated)."""
+    require(can_import_portfolio(actor), IMPORT_REFUSAL)
+    return bulk_upsert(SuccessMetric, actor=actor, rows=rows, allowed=(*METRIC_FIELDS, "project"))
+
+
+@transaction.atomic
+def phases_import(*, actor: Actor, rows: Rows) -> tuple[list[RoadmapPhase], list[RoadmapPhase]]:
+    """Create and update roadmap phases and milestones in bulk; (created, updated)."""
+    require(can_import_portfolio(actor), IMPORT_REFUSAL)
+    return bulk_upsert(RoadmapPhase, actor=actor, rows=rows, allowed=(*PHASE_FIELDS, "project"))
+
+
+@transaction.atomic
+def check_ins_import(
+    *, actor: Actor, rows: Rows
+) -> tuple[list[ProjectCheckIn], list[ProjectCheckIn]]:
+    """Record check-ins in bulk (none dated in the future, as `project_check_in` refuses);
+    (created, updated)."""
+    require(can_import_portfolio(actor), IMPORT_REFUSAL)
+    today = timezone.localdate()
+    rows = list(rows)
+    if any(fields.get("checked_in_on", today) > today for _, fields in rows):
+        raise ValidationError(
+            {"checked_in_on": "A check-in reports progress so far; it cannot be in the future."}
+        )
+    rows = [
+        (pk, {**fields, "author_id": actor.pk} if pk is None else fields) for pk, fields in rows
+    ]
+    return bulk_upsert(
+        ProjectCheckIn,
+        actor=actor,
+        rows=rows,
+        allowed=(*CHECK_IN_FIELDS, "project", "author"),
+    )

@@ -6,12 +6,14 @@ the stored row through strategies.access, and check invariants against what is s
 against an instance a form or the admin has already modified.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.http import Http404
+from django.utils import timezone
 
 from core.permissions import can_manage_strategy
 from core.services import (
@@ -19,6 +21,7 @@ from core.services import (
     Version,
     apply_changes,
     apply_fields,
+    bulk_upsert,
     check_version,
     refuse_delete_with_dependents,
     require,
@@ -263,3 +266,91 @@ def crm_strategy_delete(*, actor: Actor, crm_strategy_id: int, version: Version 
         },
     )
     strategy.delete()
+
+
+# The bulk path (the workbook import): the same permissions and invariants as the services above,
+# in a few statements for thousands of rows. Each row is (stored id or None, fields), foreign
+# keys as `<name>_id`, resolved by the caller.
+Rows = Sequence[tuple[int | None, Mapping[str, Any]]]
+
+
+@transaction.atomic
+def business_strategies_import(
+    *, actor: Actor, rows: Rows
+) -> tuple[list[BusinessStrategy], list[BusinessStrategy]]:
+    """Create and update business strategies in bulk; none is put under a goal that is
+    retired (as `business_strategy_create` and a move refuse). (created, updated)."""
+    require(can_manage_strategy(actor), "Only executives define business strategies.")
+    rows = list(rows)
+    stored_goal = dict(
+        BusinessStrategy.objects.filter(
+            pk__in=[pk for pk, _ in rows if pk is not None]
+        ).values_list("pk", "goal_id")
+    )
+    placed = {
+        fields["goal_id"]
+        for pk, fields in rows
+        if "goal_id" in fields and (pk is None or stored_goal.get(pk) != fields["goal_id"])
+    }
+    retired = list(
+        BusinessGoal.objects.select_for_update()
+        .filter(pk__in=placed, status=GoalStatus.RETIRED)
+        .order_by("title")
+        .values_list("title", flat=True)
+    )
+    if retired:
+        raise ValidationError(
+            {"goal": f"These goals are retired; choose a live goal: {', '.join(retired)}."}
+        )
+    return bulk_upsert(BusinessStrategy, actor=actor, rows=rows, allowed=BUSINESS_STRATEGY_FIELDS)
+
+
+@transaction.atomic
+def crm_strategies_import(
+    *, actor: Actor, rows: Rows
+) -> tuple[list[CRMStrategy], list[CRMStrategy]]:
+    """Create and update CRM strategies in bulk (what they serve: `crm_strategy_serves_import`).
+    (created, updated)."""
+    require(can_manage_strategy(actor), "Only executives define CRM strategies.")
+    return bulk_upsert(CRMStrategy, actor=actor, rows=rows, allowed=CRM_STRATEGY_FIELDS)
+
+
+@transaction.atomic
+def crm_strategy_serves_import(*, actor: Actor, pairs: Iterable[tuple[int, int]]) -> int:
+    """Add (CRM strategy id, business strategy id) claims that do not exist yet; as
+    `crm_strategy_update` refuses, a new claim to a retired business strategy is refused, and
+    each CRM strategy that gained one gets a new version. How many were added."""
+    require(can_manage_strategy(actor), "Only executives define CRM strategies.")
+    wanted = set(pairs)
+    existing = set(
+        CRMStrategyServes.objects.filter(
+            crm_strategy_id__in={crm for crm, _ in wanted}
+        ).values_list("crm_strategy_id", "business_strategy_id")
+    )
+    added = sorted(wanted - existing)
+    targets = {bs for _, bs in added}
+    found = {
+        row.pk: row for row in BusinessStrategy.objects.select_for_update().filter(pk__in=targets)
+    }
+    missing = sorted(targets - set(found))
+    if missing:
+        raise ValidationError(
+            {CRM_STRATEGY_SERVES: f"There is no business strategy with id {missing[0]}."}
+        )
+    retired = sorted({str(row) for row in found.values() if row.status == StrategyStatus.RETIRED})
+    if retired:
+        raise ValidationError(
+            {
+                CRM_STRATEGY_SERVES: f"Retired business strategies cannot be served: "
+                f"{', '.join(retired)}."
+            }
+        )
+    CRMStrategyServes.objects.bulk_create(
+        [CRMStrategyServes(crm_strategy_id=crm, business_strategy_id=bs) for crm, bs in added],
+        batch_size=2000,
+    )
+    if added:
+        CRMStrategy.objects.filter(pk__in={crm for crm, _ in added}).update(
+            version=F("version") + 1, updated_by=actor, updated_at=timezone.now()
+        )
+    return len(added)

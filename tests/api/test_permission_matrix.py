@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from alignment.models import Flag, Scan
+from onboarding.models import ImportJob
 from tests.factories import (
     PASSWORD,
     BusinessStrategyFactory,
@@ -125,6 +126,25 @@ def scan_start(ok):
         "sponsor": ok,
         "admin": ok,
     }
+
+
+def importer(ok):
+    """Import a workbook: executives and admins."""
+    return dict.fromkeys(ROLES, 403) | {"anonymous": 401, "executive": ok, "admin": ok}
+
+
+def own_job(ok):
+    """An import job: the person who started it (an executive, "own") and admins; anyone else
+    gets 404, as if it did not exist."""
+    hidden = dict.fromkeys(ROLES, 404) | {"anonymous": 401, "admin": ok}
+    return {"own": hidden | {"executive": ok}, "other": hidden}
+
+
+def _upload(w, o):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    csv = b"title,status\nGrow revenue,active\n"
+    return {"file": SimpleUploadedFile("goals.csv", csv, "text/csv"), "dry_run": "true"}
 
 
 def signed_in_with_role(ok):
@@ -328,6 +348,9 @@ MATRIX = {
     ("api:alignment-summary", "get"): (None, None, signed_in_with_role(200)),
     ("api:alignment-scan", "post"): (None, None, scan_start(202)),
     ("api:alignment-scan-detail", "get"): ("scan", None, read_detail(200)),
+    ("api:portfolio-export", "get"): (None, None, signed_in_with_role(200)),
+    ("api:portfolio-import", "post"): (None, _upload, importer(202)),
+    ("api:portfolio-import-detail", "get"): ("import_job", None, own_job(200)),
     ("api:token", "post"): (None, "credentials", token(200)),
     ("api:token", "delete"): (None, None, authenticated(204)),
     ("api:schema", "get"): (None, None, public(200)),
@@ -408,6 +431,9 @@ def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
                 last_seen=now,
             ),
             "scan": Scan.objects.create(requested_by=project_sponsor),
+            "import_job": ImportJob.objects.create(
+                created_by=strategist, filename="portfolio.xlsx", content=b"PK", size=2
+            ),
         }
     return w
 
@@ -434,8 +460,12 @@ def _request(world, url_name, method, kind, payload, role, side, **headers):
         )
     else:
         body = payload(world, side) if payload else None
+    # A file goes as multipart (the import), anything else as JSON.
+    multipart = isinstance(body, dict) and any(hasattr(v, "read") for v in body.values())
     with transaction.atomic():
-        response = getattr(client, method)(url, body, format="json", **headers)
+        response = getattr(client, method)(
+            url, body, format="multipart" if multipart else "json", **headers
+        )
         transaction.set_rollback(True)
     return response
 

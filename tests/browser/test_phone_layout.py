@@ -30,7 +30,10 @@ def pages_for(w, role: str) -> list[str]:
     for (url_name, method), (kind, expected) in sorted(MATRIX.items()):
         answers = expected.get("own", expected)
         if method == "get" and answers[role] == 200:
-            urls.append(_url(w, url_name, kind, "own"))
+            url = _url(w, url_name, kind, "own")
+            if url.endswith((".xlsx", ".csv")):
+                continue  # a download (the spreadsheet exports), not a page
+            urls.append(url)
     return urls
 
 

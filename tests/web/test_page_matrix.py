@@ -76,6 +76,18 @@ def scan_starter(ok):
     return read(403) | {"executive": ok, "sponsor": ok, "admin": ok}
 
 
+def importer(ok):
+    """The Import page and applying a checked file: executives and admins."""
+    return read(403) | {"executive": ok, "admin": ok}
+
+
+def own_job(ok):
+    """An import job's pages: the person who started it (an executive, "own") and admins;
+    anyone else gets 404."""
+    hidden = read(404) | {"admin": ok}
+    return {"own": hidden | {"executive": ok}, "other": hidden}
+
+
 # Each row: (url name, method) → (object kind for the {pk} or None, expected)
 MATRIX = {
     ("home", "get"): (None, signed_in(200)),
@@ -194,6 +206,25 @@ MATRIX = {
     ("alignment:change_crm_strategy", "post"): ("crm_strategy:retire", strategist(302)),
     ("alignment:change_project", "get"): ("project:cancel", project_editor(200)),
     ("alignment:change_project", "post"): ("project:cancel", project_editor(302)),
+    # the spreadsheet: the Import page re-renders its form without a file (200)
+    ("onboarding:import", "get"): (None, importer(200)),
+    ("onboarding:import", "post"): (None, importer(200)),
+    ("onboarding:job", "get"): ("import_job", own_job(200)),
+    ("onboarding:job_status", "get"): ("import_job", own_job(200)),
+    # The job is no finished check, so applying it is refused with a message (302 back).
+    ("onboarding:apply", "post"): (
+        "import_job",
+        {
+            "own": importer(302),
+            "other": importer(404) | {"admin": 302},
+        },
+    ),
+    ("onboarding:template", "get"): (None, read()),
+    ("onboarding:demo", "get"): (None, read()),
+    ("onboarding:export", "get"): (None, read()),
+    ("onboarding:goals_csv", "get"): (None, read()),
+    ("onboarding:projects_csv", "get"): (None, read()),
+    ("onboarding:flags_csv", "get"): (None, read()),
 }
 
 
