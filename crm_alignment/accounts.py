@@ -117,6 +117,27 @@ class PasswordResetView(auth_views.PasswordResetView):
         return response
 
 
+def waiting_for_first_password(user: Any) -> bool:
+    """An account made by a spreadsheet import for someone it named: inactive, never signed in,
+    no password yet."""
+    return not user.is_active and user.last_login is None and not user.has_usable_password()
+
+
+class InvitationView(auth_views.PasswordResetConfirmView):
+    """The link an import mails to each person it created: they choose a password, and the
+    account, inactive until then, becomes active. The link is Django's password-reset token, so
+    it works once and expires after PASSWORD_RESET_TIMEOUT. Only an account still waiting for its
+    first password is activated here; one that has been used and then deactivated stays so."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        activate = waiting_for_first_password(form.user)
+        response = super().form_valid(form)  # saves the password
+        if activate:
+            form.user.is_active = True
+            form.user.save(update_fields=["is_active"])
+        return response
+
+
 @signed_in
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:

@@ -95,4 +95,34 @@ urlpatterns = [
         ),
         name="password_reset_complete",
     ),
+    # The link a spreadsheet import mails to the people it created (onboarding.importer).
+    path(
+        "accounts/invitation/<uidb64>/<token>/",
+        public(
+            accounts.InvitationView.as_view(
+                **_reset,
+                success_url=reverse_lazy("invitation_done"),
+                extra_context={
+                    "heading": "Choose your password",
+                    "intro": "You were added to CRM Strategy Alignment. Choose a password to "
+                    "start.",
+                    "button": "Set password and start",
+                },
+            )
+        ),
+        name="invitation",
+    ),
+    path(
+        "accounts/invitation/done/",
+        public(
+            auth_views.PasswordResetCompleteView.as_view(
+                template_name="registration/message.html",
+                extra_context={
+                    "heading": "Your account is ready",
+                    "body": "Your password is set; you can sign in with it now.",
+                },
+            )
+        ),
+        name="invitation_done",
+    ),
 ]

@@ -977,8 +977,8 @@ def _mail_configured() -> bool:
 
 def _invite(invited: list[_Invite], site_url: str) -> None:
     """Mail each new person with an e-mail a link to set their password (Django's
-    password-reset token), when mail is configured. Signing in after that needs an admin to
-    activate them, so nobody named in a spreadsheet gets in unseen."""
+    password-reset token), when mail is configured. Setting it activates the account
+    (crm_alignment.accounts.InvitationView); until then nobody can sign in as them."""
     if not invited or not _mail_configured():
         return
     users = get_user_model().objects.in_bulk(
@@ -989,7 +989,7 @@ def _invite(invited: list[_Invite], site_url: str) -> None:
         if user is None:
             continue
         path = reverse(
-            "password_reset_confirm",
+            "invitation",
             kwargs={
                 "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
                 "token": default_token_generator.make_token(user),
@@ -1001,7 +1001,7 @@ def _invite(invited: list[_Invite], site_url: str) -> None:
                 "Someone imported a portfolio that names you, so an account was made for you "
                 f"(username {user.get_username()}). Set your password here:\n\n"
                 f"{site_url.rstrip('/')}{path}\n\n"
-                "An administrator activates the account before you can sign in.",
+                "The link works once; your account opens when you have set the password.",
                 None,
                 [invite.email],
             )

@@ -3,6 +3,7 @@ through the services' permissions, with new people invited and one full scan at 
 
 import copy
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -171,10 +172,66 @@ def test_people_named_who_are_not_here_are_created_inactive_with_their_role_and_
         "eve@example.com",
         "nora.pm@example.com",
     ]
-    assert "https://crm.example.com/accounts/password/reset/" in mail.outbox[0].body
+    assert "https://crm.example.com/accounts/invitation/" in mail.outbox[0].body
     # Importing again keeps them: invited people still hold the roles their columns need.
     again = run(rows, importer)
     assert again.errors == [] and again.people_invited == []
+
+
+def _invitation_path(message):
+    path = re.search(r"https://crm\.example\.com(/accounts/invitation/\S+)", message.body)
+    assert path, message.body
+    return path.group(1)
+
+
+def test_setting_a_password_from_the_invitation_opens_the_account_once(importer, settings, client):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    rows = copy.deepcopy(SMALL)
+    rows["Projects"][0].update({"Manager": "nora@example.com", "Sponsor": None})
+    run(rows, importer, site_url="https://crm.example.com")
+    (message,) = mail.outbox
+    link = _invitation_path(message)
+    password = {"new_password1": "a-long-new-pass-2026", "new_password2": "a-long-new-pass-2026"}
+
+    form = client.get(link, follow=True)  # Django moves the token into the session
+    assert form.status_code == 200 and b"Choose your password" in form.content
+    done = client.post(form.redirect_chain[-1][0], password, follow=True)
+
+    assert b"Your account is ready" in done.content
+    nora = get_user_model().objects.get(username="nora@example.com")
+    assert nora.is_active and nora.check_password("a-long-new-pass-2026")
+    assert user_roles(nora) == frozenset({"project_manager"})
+    client.logout()
+    signed_in = client.post(
+        "/accounts/login/",
+        {"username": "nora@example.com", "password": "a-long-new-pass-2026"},
+        follow=True,
+    )
+    assert signed_in.context["user"] == nora
+    # The link worked once: followed again it is refused, and sets nothing.
+    client.logout()
+    again = client.get(link, follow=True)
+    assert b"Set password and start" not in again.content
+
+
+def test_an_invitation_never_reopens_an_account_that_was_used_and_then_closed(
+    importer, settings, client
+):
+    """The invitation view activates only an account still waiting for its first password."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    rows = copy.deepcopy(SMALL)
+    rows["Projects"][0].update({"Manager": "nora@example.com", "Sponsor": None})
+    run(rows, importer, site_url="https://crm.example.com")
+    link = _invitation_path(mail.outbox[0])
+    nora = get_user_model().objects.get(username="nora@example.com")
+    nora.set_password("chosen-by-an-admin-2026")  # an admin gave her one and then closed it
+    nora.save()
+
+    form = client.get(link, follow=True)
+
+    assert b"Set password and start" not in form.content  # the token died with the old password
+    nora.refresh_from_db()
+    assert not nora.is_active
 
 
 def test_no_invitation_is_mailed_when_mail_is_not_configured(importer, settings):

@@ -106,6 +106,8 @@ MATRIX = {
     ("password_reset_done", "get"): (None, public(200)),
     ("password_reset_confirm", "get"): ("reset_link", public(200)),
     ("password_reset_complete", "get"): (None, public(200)),
+    ("invitation", "get"): ("reset_link", public(200)),
+    ("invitation_done", "get"): (None, public(200)),
     # goals
     ("goals:list", "get"): (None, read()),
     ("goals:detail", "get"): ("goal", read()),
