@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from core.permissions import (
     can_create_project,
     can_manage_strategy,
+    can_see_activity,
     can_start_scan,
     is_admin,
     user_roles,
@@ -21,4 +22,5 @@ def roles(request: HttpRequest) -> dict[str, Any]:
         "can_manage_strategy": can_manage_strategy(user),
         "can_create_project": can_create_project(user),
         "can_start_scan": can_start_scan(user),
+        "can_see_activity": can_see_activity(user),
     }

@@ -9,7 +9,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api_base import ServiceViewSet, StrategyPermission, actor, expected_version
+from core.api_base import (
+    RestoreMixin,
+    ServiceViewSet,
+    StrategyPermission,
+    actor,
+    expected_version,
+)
 from core.services import Version
 
 from . import selectors, services
@@ -50,7 +56,7 @@ class GoalSerializer(serializers.ModelSerializer):
         )
 
 
-class GoalViewSet(ServiceViewSet):
+class GoalViewSet(RestoreMixin, ServiceViewSet):
     """Business goals. Executives create and change them; a goal with strategies under it cannot
     be deleted (409 naming them) — retire it by status instead."""
 
@@ -61,6 +67,9 @@ class GoalViewSet(ServiceViewSet):
 
     def get_queryset(self) -> Any:
         return self.visible(selectors.goals_with_counts())
+
+    def restore_service(self, actor: Any, pk: Any) -> Any:
+        return services.goal_restore(actor=actor, goal_id=pk)
 
     def delete_service(self, instance: BusinessGoal, version: Version) -> None:
         services.goal_delete(actor=self.request.user, goal_id=instance.pk, version=version)
