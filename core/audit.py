@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model
 
 CHANNELS = ("page", "api", "admin", "import", "scan", "system")
@@ -342,7 +343,7 @@ def describe(entries: Iterable[Any]) -> list[Described]:
         for name, (old, new) in changes_of(entry).items():
             try:
                 field_obj = model._meta.get_field(name) if model else None
-            except Exception:
+            except FieldDoesNotExist:  # a field since removed: shown as stored
                 field_obj = None
             fields[(model, name)] = field_obj
             if field_obj is not None and field_obj.is_relation and field_obj.related_model:
