@@ -445,6 +445,10 @@ LOGGING = {
 # Every save and delete of these models is recorded with {field: [old, new]}; the ones a
 # restore brings back keep the row as it was (`serialize_data`).
 AUDITLOG_LOGENTRY_MODEL = "crm_alignment.HistoryEntry"
+# auditlog's own migrations only create its default entry table, which the entry model above
+# replaces: unused, that table would still hold a foreign key to the users (and stop a
+# PostgreSQL flush of them). Its app has no other model, so it runs no migrations here.
+MIGRATION_MODULES = {"auditlog": None}
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_DISABLE_REMOTE_ADDR = True
 # Bookkeeping every service write bumps; the history says who and when already.
