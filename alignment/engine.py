@@ -53,25 +53,33 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from auditlog import get_logentry_model
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings as django_settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import EmptyResultSet
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import (
     BigIntegerField,
+    Case,
+    CharField,
     Count,
     DateTimeField,
     Exists,
     F,
+    JSONField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Value,
+    When,
 )
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Concat
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
+
+from core import audit
 
 from . import locks
 from .models import (
@@ -356,6 +364,64 @@ def _update_counted(flags: QuerySet[Flag], **changes: Any) -> Counter[str]:
         return _rules_of((compiled[0], list(compiled[1])), cursor)
 
 
+def _record_states(flags: QuerySet[Flag], now: datetime.datetime, state: str) -> None:
+    """The history of a set-based state change (resolve, reopen): one entry per flag that
+    `flags` is about to move to `state`, with its old and new state, written in one
+    INSERT … SELECT before the UPDATE that moves them — never a Python loop over rows. The
+    scan's inserts of new flags are not recorded (a first scan of a large portfolio writes
+    hundreds of thousands: the flag's `first_seen` says when and the scan's record by what)."""
+    entry = get_logentry_model()
+    text = CharField()
+    postgres = connection.vendor == "postgresql"
+
+    def as_json(expr: Any) -> Any:
+        return Cast(expr, JSONField()) if postgres else expr
+
+    columns: dict[str, Any] = {
+        # Read in the statement: no query of its own, cached or not, so every scan costs the same.
+        "content_type_id": Subquery(
+            ContentType.objects.filter(
+                app_label=Flag._meta.app_label, model=Flag._meta.model_name
+            ).values("pk")[:1]
+        ),
+        "object_pk": Cast(F("id"), text),
+        "object_id": F("id"),
+        "object_repr": Concat(F("rule"), Value(": "), F("subject_label"), output_field=text),
+        "action": Value(audit.UPDATED),
+        "changes_text": Value(""),
+        # {"state": [old, new]}; states are plain words, so the JSON is spelled out (the
+        # database's JSON functions differ, and SQLite's are probed with a query of their own).
+        "changes": as_json(
+            Concat(Value('{"state": ["'), F("state"), Value(f'", "{state}"]}}'), output_field=text)
+        ),
+        "timestamp": _datetime_value(now),
+        "channel": Value("scan"),
+        "operation": Value(audit.current().operation),
+        "page_key": Case(
+            When(
+                project_id__isnull=False,
+                then=Concat(Value("project:"), Cast(F("project_id"), text), output_field=text),
+            ),
+            default=Value(""),
+            output_field=text,
+        ),
+        "subpage_key": Concat(Value("flag:"), Cast(F("id"), text), output_field=text),
+    }
+    aliases = {f"history_col_{i}": expr for i, expr in enumerate(columns.values())}
+    select = flags.exclude(state=state).order_by().annotate(**aliases).values(*aliases)
+    try:
+        select_sql, params = select.query.get_compiler(using=select.db).as_sql()
+    except EmptyResultSet:
+        return
+    quote = connection.ops.quote_name
+    db_columns = {f.attname: str(f.column) for f in entry._meta.concrete_fields}
+    target = ", ".join(quote(db_columns[name]) for name in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(entry._meta.db_table)} ({target}) {select_sql}", list(params)
+        )
+
+
 def _in_match() -> Exists:
     """For a flag: the scan matched its rule and subject."""
     return Exists(
@@ -500,6 +566,7 @@ def _resolve_orphans(outcome: Outcome, now: datetime.datetime) -> None:
     for code, n in counts:
         outcome.by_rule.setdefault(code, RuleOutcome()).resolved += n
     if counts:  # mostly there are none: no second statement
+        _record_states(orphans, now, FlagState.RESOLVED)
         orphans.update(state=FlagState.RESOLVED, resolved_at=now)
 
 
@@ -589,6 +656,7 @@ def evaluate(
 
     # A rule switched off resolves its flags; they reopen if it is switched on.
     if switched_off := with_flags(off):
+        _record_states(Flag.objects.filter(_in_scope(scope, switched_off)), now, FlagState.RESOLVED)
         add(
             _update_counted(
                 Flag.objects.filter(_in_scope(scope, switched_off)),
@@ -602,16 +670,19 @@ def evaluate(
     check_deadline()
     if evaluated := with_flags([pair for pair, _findings in on]):
         flags = Flag.objects.filter(_in_scope(scope, evaluated))
-        # 1. What no longer matches is resolved.
+        # 1. What no longer matches is resolved (its history first, set-based).
+        _record_states(flags.filter(~_in_match()), now, FlagState.RESOLVED)
         add(
             _update_counted(flags.filter(~_in_match()), state=FlagState.RESOLVED, resolved_at=now),
             "resolved",
         )
         check_deadline()
         # 2. What is left unresolved still holds. An expired waiver reopens.
+        expired = flags.filter(state=FlagState.WAIVED, waiver_expires_at__lte=now)
+        _record_states(expired, now, FlagState.OPEN)
         add(
             _update_counted(
-                flags.filter(state=FlagState.WAIVED, waiver_expires_at__lte=now),
+                expired,
                 state=FlagState.OPEN,
                 last_seen=now,
             ),

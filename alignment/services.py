@@ -21,6 +21,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
+from core import audit
 from core.permissions import can_approve_project, can_start_scan
 from core.services import (
     Actor,
@@ -54,6 +55,7 @@ class ScanUnavailable(ServiceUnavailable):
 def _decide(flag: Flag, allowed_from: list[str], **changes: object) -> Flag:
     # The row is locked and its state checked; the state filter also guards SQLite, where
     # select_for_update does nothing, against a scan that resolved the flag meanwhile.
+    before = {name: getattr(flag, name) for name in changes}
     updated = Flag.objects.filter(pk=flag.pk, state__in=allowed_from).update(**changes)
     if not updated:
         raise ValidationError(
@@ -61,6 +63,20 @@ def _decide(flag: Flag, allowed_from: list[str], **changes: object) -> Flag:
             code="stale",
         )
     flag.refresh_from_db()
+    # An update sends no signal: the decision's history entry is written here.
+    audit.log_rows(
+        [
+            (
+                flag,
+                audit.UPDATED,
+                {
+                    name: (old, getattr(flag, name))
+                    for name, old in before.items()
+                    if old != getattr(flag, name)
+                },
+            )
+        ]
+    )
     return flag
 
 

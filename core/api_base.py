@@ -8,6 +8,7 @@ from hmac import compare_digest
 from typing import Any
 
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -27,6 +28,7 @@ from knox.models import AuthToken
 from knox.settings import CONSTANTS, knox_settings
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, ParseError, ValidationError
 from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.relations import ManyRelatedField
@@ -34,7 +36,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import money, permissions, tokens
+from . import audit, money, permissions, tokens
 from .lists import rows_in_order
 
 # --- Schema: every operation documents its error answers, so generated clients can parse them.
@@ -297,11 +299,97 @@ class StrategyPermission(BasePermission):
         return True
 
 
+class HistoryObjectSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="The object's kind: project, feature, projectlink, …")
+    id = serializers.IntegerField(allow_null=True)
+    title = serializers.CharField(help_text="How the object was named when it changed.")
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    """One recorded change (core.audit)."""
+
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField(source="timestamp")
+    user = serializers.SerializerMethodField(help_text="Username; null for a scan or system.")
+    channel = serializers.ChoiceField(choices=audit.CHANNELS)
+    action = serializers.SerializerMethodField()
+    object = serializers.SerializerMethodField()
+    changes = serializers.SerializerMethodField(
+        help_text="{field: [old, new]}; on a create old is null, on a delete new is null."
+    )
+    restored_from = serializers.SerializerMethodField(
+        help_text="For a restore: the id of the entry that recorded the deletion."
+    )
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_user(self, entry: Any) -> str | None:
+        return entry.actor.get_username() if entry.actor_id else None
+
+    @extend_schema_field(serializers.ChoiceField(choices=list(audit.ACTION_NAMES.values())))
+    def get_action(self, entry: Any) -> str:
+        return audit.action_name(entry.action)
+
+    @extend_schema_field(HistoryObjectSerializer)
+    def get_object(self, entry: Any) -> dict[str, Any]:
+        model = entry.content_type.model_class()
+        kind = audit.kind_of(model) if model else entry.content_type.model
+        return {"type": kind, "id": entry.object_id, "title": entry.object_repr}
+
+    @extend_schema_field(
+        serializers.DictField(child=serializers.ListField(child=serializers.JSONField()))
+    )
+    def get_changes(self, entry: Any) -> dict[str, Any]:
+        return audit.changes_of(entry)
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_restored_from(self, entry: Any) -> int | None:
+        return (entry.additional_data or {}).get("restored_from")
+
+
+class HistoryPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = HistoryEntrySerializer(many=True)
+
+
 class ApiViewSet(viewsets.GenericViewSet):
-    """Auth, schema and the one visible-to-user queryset for every resource."""
+    """Auth, schema and the one visible-to-user queryset for every resource; every resource
+    answers its change history at `{id}/history/`."""
 
     authentication_classes = API_AUTHENTICATION
     schema = ApiAutoSchema()
+
+    @extend_schema(
+        summary="The object's change history, newest first",
+        description=(
+            "Who changed what, when and through which channel (page, api, admin, import, "
+            "scan, system). A goal's, strategy's, project's or feature's history holds its "
+            "parts' changes too (a project's: its links, features, metrics, phases, check-ins "
+            "and flags). A deleted object's history stays readable at its old id."
+        ),
+        request=None,
+        responses=HistoryPageSerializer,
+        filters=False,
+        parameters=[
+            OpenApiParameter("page", OpenApiTypes.INT, description="Page number."),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="At most 200."),
+        ],
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def history(self, request: Request, pk: Any = None) -> Response:
+        try:
+            obj = self.get_object()
+        except Http404:
+            # A deleted object: its history (and the entry to restore it from) stays readable
+            # to whoever may read; an id that never existed is 404 like any other.
+            model = self.get_queryset().model
+            if not permissions.can_read(request.user) or audit.deletion(model, pk) is None:
+                raise
+            obj = model(pk=int(pk))
+        entries = audit.history_of(obj).select_related("content_type")
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
 
     def visible(self, queryset: Any) -> Any:
         return permissions.visible_to(queryset, self.request.user)
@@ -423,6 +511,40 @@ class ServiceViewSet(
     def perform_destroy(self, instance: Any) -> None:
         with transaction.atomic():
             self.delete_service(instance, self.expected_version())
+
+
+class RestoredSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The restored object's id: its old one.")
+    skipped = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Parts of the deleted object that were not restored, and why.",
+    )
+
+
+class RestoreMixin:
+    """`POST {id}/restore/`: bring back the deleted object with that id from its history
+    (executives and admins), through the resource's `restore_service(actor, pk)`."""
+
+    def restore_service(self, actor: Any, pk: Any) -> Any:
+        raise NotImplementedError
+
+    @extend_schema(
+        summary="Restore the deleted object with this id from its history",
+        description=(
+            "Executives and admins. The object comes back under its old id with the parts its "
+            "deletion took with it where what they refer to still exists (a project: its "
+            "links, features and their links, metrics, phases and check-ins); `skipped` says "
+            "what stayed deleted and why. 404 when no deletion of this id is recorded; 400 "
+            "when the object exists or cannot come back (a title taken meanwhile)."
+        ),
+        request=None,
+        responses={201: RestoredSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def restore(self, request: Request, pk: Any = None) -> Response:
+        with transaction.atomic():
+            restored = self.restore_service(request.user, pk)
+        return Response({"id": restored.object.pk, "skipped": restored.skipped}, status=201)
 
 
 def actor(serializer: serializers.BaseSerializer) -> Any:

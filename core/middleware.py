@@ -28,6 +28,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 
+from . import audit
 from .permissions import can_read
 
 V = TypeVar("V", bound=Callable[..., Any])
@@ -209,3 +210,16 @@ class DefaultDenyMiddleware:
         if access == "signed_in" or can_read(request.user):
             return None
         raise Http404
+
+
+class AuditChannelMiddleware:
+    """Every write a request makes is recorded (core.audit) as made through its channel — the
+    API under /api/, the admin under /admin/, the pages elsewhere — by the request's user (read
+    when the entry is written, so an API token DRF checks inside the view counts too)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with audit.recording(channel=audit.channel_for_path(request.path_info), request=request):
+            return self.get_response(request)

@@ -126,6 +126,16 @@ def why_cannot_act_on_flag(user: Any, flag: Any) -> str:
     return "Only the project's sponsor or an executive can acknowledge or waive this."
 
 
+def can_restore(user: Any) -> bool:
+    """Bring back a deleted goal, strategy, project or feature from its history."""
+    return is_admin(user) or Role.EXECUTIVE.value in user_roles(user)
+
+
+def can_see_activity(user: Any) -> bool:
+    """The Activity page: everything everyone changed, for those who govern the portfolio."""
+    return is_admin(user) or bool({Role.EXECUTIVE.value, Role.SPONSOR.value} & user_roles(user))
+
+
 def can_start_scan(user: Any) -> bool:
     return is_admin(user) or bool({Role.EXECUTIVE.value, Role.SPONSOR.value} & user_roles(user))
 

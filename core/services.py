@@ -1,13 +1,17 @@
 """Small helpers every app's services share."""
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+import dataclasses
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Model, UniqueConstraint
+from django.http import Http404
 from django.utils import timezone
 
-from .permissions import is_admin, user_roles
+from . import audit
+from .permissions import can_read, can_restore, is_admin, user_roles
 from .roles import Role
 
 M = TypeVar("M", bound=Model)
@@ -127,6 +131,109 @@ def validate_and_save(
         _stamp_status(instance, ["status"], actor)
     instance.save()
     return instance
+
+
+def restore_row(instance: M, *, actor: Actor, exclude: Iterable[str] | None = None) -> M:
+    """Insert again, under its old id, a row rebuilt from its history (core.audit.rebuild):
+    validated like a new one (a title taken meanwhile, a field out of range is refused, naming
+    the field), then saved as who restored it."""
+    _full_clean(instance, exclude)
+    _stamp(instance, actor)
+    instance.save(force_insert=True)
+    return instance
+
+
+@dataclasses.dataclass
+class Restored:
+    """What a restore brought back, and what of the deleted object's parts it left out."""
+
+    object: Model
+    skipped: list[str] = dataclasses.field(default_factory=list)
+
+
+# A part's reason to stay deleted (None: restore it), e.g. the CRM strategy it linked to was
+# retired since.
+PartRefusal = Callable[[Model], str | None]
+
+
+def _missing_target(row: Model) -> str | None:
+    """Why `row` cannot come back: something it refers to no longer exists (None: all do)."""
+    for fk in row._meta.concrete_fields:
+        if not fk.is_relation or fk.related_model is None:
+            continue
+        value = getattr(row, fk.attname)
+        if value is not None and not fk.related_model._base_manager.filter(pk=value).exists():
+            return f"its {fk.verbose_name} no longer exists"
+    return None
+
+
+def _belongs(row: Model, restored: Mapping[type[Model], set[Any]]) -> bool:
+    """Whether `row` is a part of something this restore brought back (a feature of the
+    project, a link of one of its features)."""
+    return any(
+        fk.is_relation
+        and fk.related_model in restored
+        and getattr(row, fk.attname) in restored[fk.related_model]  # type: ignore[index]
+        for fk in row._meta.concrete_fields
+    )
+
+
+def restore_deleted(
+    model: type[M],
+    pk: Any,
+    *,
+    actor: Actor,
+    parts: Sequence[tuple[type[Model], PartRefusal | None]] = (),
+    check: Callable[[M], None] | None = None,
+) -> Restored:
+    """Bring back a deleted object from its history under its old id, with the parts its
+    deletion took with it (a project's features and links …, in the order given) where what
+    they refer to still exists and `parts`' refusal (if any) has no objection. The object is
+    validated as a new one would be, and `check` applies the service's own invariants; the
+    restore is recorded (each entry names the deletion it undoes). Call inside a transaction."""
+    if not can_read(actor):
+        raise Http404
+    require(
+        can_restore(actor),
+        "Only executives and admins restore deleted goals, strategies, projects and features.",
+    )
+    label = str(model._meta.verbose_name)
+    entry = audit.deletion(model, pk)
+    stored_pk = entry.object_id if entry is not None else pk if str(pk).isdigit() else None
+    if stored_pk is not None and model._base_manager.filter(pk=stored_pk).exists():
+        raise ValidationError(f"This {label} exists; there is nothing to restore.", code="exists")
+    if entry is None or not entry.serialized_data:
+        raise Http404
+    obj: Any = audit.rebuild(entry)
+    missing = _missing_target(obj)
+    if missing is not None:
+        raise ValidationError(
+            f"Cannot restore this {label}: {missing}. Restore that first.", code="missing"
+        )
+    skipped: list[str] = []
+    with audit.restoring(entry):
+        if check is not None:
+            check(obj)
+        restore_row(obj, actor=actor)
+        restored: dict[type[Model], set[Any]] = {model: {obj.pk}}
+        for part_model, refusal in parts:
+            for part_entry in audit.deleted_with(entry, part_model):
+                row = audit.rebuild(part_entry)
+                if not _belongs(row, restored):
+                    continue  # deleted at the same time, but a part of something else
+                why = _missing_target(row) or (refusal(row) if refusal else None)
+                if why is None:
+                    try:
+                        with transaction.atomic():
+                            restore_row(row, actor=actor)
+                    except ValidationError as error:
+                        why = "; ".join(error.messages)
+                if why is None:
+                    restored.setdefault(part_model, set()).add(row.pk)
+                else:
+                    kind = part_model._meta.verbose_name
+                    skipped.append(f"{kind} “{part_entry.object_repr}”: {why}")
+    return Restored(obj, skipped)
 
 
 def apply_changes(instance: Model, changes: Mapping[str, Any], allowed: Iterable[str]) -> list[str]:

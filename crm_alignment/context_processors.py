@@ -8,6 +8,7 @@ from core.permissions import (
     can_create_project,
     can_import_portfolio,
     can_manage_strategy,
+    can_see_activity,
     can_start_scan,
     is_admin,
     user_roles,
@@ -23,4 +24,5 @@ def roles(request: HttpRequest) -> dict[str, Any]:
         "can_create_project": can_create_project(user),
         "can_start_scan": can_start_scan(user),
         "can_import_portfolio": can_import_portfolio(user),
+        "can_see_activity": can_see_activity(user),
     }

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "csp",
+    "auditlog",
     "core",
     "crm_alignment",
     "goals",
@@ -78,6 +79,8 @@ MIDDLEWARE = [
     "core.middleware.HostileInputMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every write of the request is recorded with its channel (page, api, admin) and user.
+    "core.middleware.AuditChannelMiddleware",
     "core.middleware.DefaultDenyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -447,3 +450,36 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+
+# Change history (django-auditlog; core.audit adds the channel and the pages of an entry).
+# Every save and delete of these models is recorded with {field: [old, new]}; the ones a
+# restore brings back keep the row as it was (`serialize_data`).
+AUDITLOG_LOGENTRY_MODEL = "crm_alignment.HistoryEntry"
+# auditlog's own migrations only create its default entry table, which the entry model above
+# replaces: unused, that table would still hold a foreign key to the users (and stop a
+# PostgreSQL flush of them). Its app has no other model, so it runs no migrations here.
+MIGRATION_MODULES = {"auditlog": None}
+AUDITLOG_STORE_JSON_CHANGES = True
+AUDITLOG_DISABLE_REMOTE_ADDR = True
+# Bookkeeping every service write bumps; the history says who and when already.
+_NOT_TRACKED = ["version", "updated_at", "updated_by", "created_at"]
+AUDITLOG_INCLUDE_TRACKING_MODELS = tuple(
+    {"model": label, "serialize_data": True, "exclude_fields": _NOT_TRACKED}
+    for label in (
+        "goals.BusinessGoal",
+        "goals.KPI",
+        "goals.KPICheckIn",
+        "strategies.BusinessStrategy",
+        "strategies.CRMStrategy",
+        "strategies.CRMStrategyServes",
+        "projects.CRMProject",
+        "projects.ProjectLink",
+        "projects.Feature",
+        "projects.FeatureLink",
+        "projects.SuccessMetric",
+        "projects.RoadmapPhase",
+        "projects.ProjectCheckIn",
+        "projects.Department",
+    )
+)

@@ -7,7 +7,7 @@ from django.urls import path, reverse_lazy
 from core.middleware import public, signed_in
 from projects.views import department_suggestions
 
-from . import accounts, views
+from . import accounts, history, views
 
 _reset = {"template_name": "registration/simple_form.html"}
 
@@ -16,6 +16,9 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("people/", views.people, name="people"),
     path("departments/", department_suggestions, name="departments"),
+    path("activity/", history.activity, name="activity"),
+    path("history/<str:kind>/<int:pk>/", history.object_history, name="object_history"),
+    path("history/<str:kind>/<int:pk>/restore/", history.restore, name="history_restore"),
     path("accounts/login/", public(accounts.LoginView.as_view()), name="login"),
     path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
     path("accounts/tokens/", accounts.api_tokens, name="api_tokens"),

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from core.api_base import (
     ApiViewSet,
+    RestoreMixin,
     ServiceViewSet,
     StrategyPermission,
     actor,
@@ -59,7 +60,7 @@ class GoalSerializer(serializers.ModelSerializer):
         )
 
 
-class GoalViewSet(ServiceViewSet):
+class GoalViewSet(RestoreMixin, ServiceViewSet):
     """Business goals. Executives create and change them; a goal with strategies under it cannot
     be deleted (409 naming them) — retire it by status instead."""
 
@@ -70,6 +71,9 @@ class GoalViewSet(ServiceViewSet):
 
     def get_queryset(self) -> Any:
         return self.visible(selectors.goals_with_counts())
+
+    def restore_service(self, actor: Any, pk: Any) -> Any:
+        return services.goal_restore(actor=actor, goal_id=pk)
 
     def delete_service(self, instance: BusinessGoal, version: Version) -> None:
         services.goal_delete(actor=self.request.user, goal_id=instance.pk, version=version)

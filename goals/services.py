@@ -15,6 +15,7 @@ from django.db.models import Exists, OuterRef
 from core.permissions import can_manage_strategy
 from core.services import (
     Actor,
+    Restored,
     Version,
     apply_changes,
     apply_fields,
@@ -22,6 +23,7 @@ from core.services import (
     check_version,
     refuse_delete_with_dependents,
     require,
+    restore_deleted,
     save_changes,
     update_stored,
     validate_and_save,
@@ -97,6 +99,12 @@ def goal_delete(*, actor: Actor, goal_id: int, version: Version = None) -> None:
         },
     )
     goal.delete()
+
+
+@transaction.atomic
+def goal_restore(*, actor: Actor, goal_id: int) -> Restored:
+    """Bring back a deleted goal from its history, with the KPIs deleted with it."""
+    return restore_deleted(BusinessGoal, goal_id, actor=actor, parts=[(KPI, None)])
 
 
 @transaction.atomic

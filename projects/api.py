@@ -24,6 +24,7 @@ from core.api_base import (
     ApiViewSet,
     CurrencyField,
     IdListField,
+    RestoreMixin,
     ServiceViewSet,
     UserField,
     actor,
@@ -508,7 +509,7 @@ def project_list_results(ids: Sequence[int]) -> list[dict[str, Any]]:
     return project_renderer.render(page)
 
 
-class ProjectViewSet(ServiceViewSet):
+class ProjectViewSet(RestoreMixin, ServiceViewSet):
     """CRM projects. Managers create and edit their own; the sponsor or an executive approves
     (POST /projects/{id}/approve/, served by alignment.api). A project that was approved or
     started cannot be deleted (cancel it instead)."""
@@ -532,6 +533,9 @@ class ProjectViewSet(ServiceViewSet):
             self.filter_queryset(self.get_queryset()).values_list("pk", flat=True)
         )
         return self.get_paginated_response(project_list_results(list(ids or ())))
+
+    def restore_service(self, actor: Any, pk: Any) -> Any:
+        return services.project_restore(actor=actor, project_id=pk)
 
     def delete_service(self, instance: CRMProject, version: Version = None) -> None:
         services.project_delete(actor=self.request.user, project_id=instance.pk, version=version)
@@ -618,7 +622,7 @@ class FeatureSerializer(LinkedSerializerMixin, ProjectPartSerializer):
         return feature
 
 
-class FeatureViewSet(ServiceViewSet):
+class FeatureViewSet(RestoreMixin, ServiceViewSet):
     """Features of projects; the project's manager writes them and their links."""
 
     serializer_class = FeatureSerializer
@@ -636,6 +640,9 @@ class FeatureViewSet(ServiceViewSet):
         return selectors.features_with_trace().prefetch_related(
             Prefetch("links", queryset=FeatureLink.objects.order_by("id"))
         )
+
+    def restore_service(self, actor: Any, pk: Any) -> Any:
+        return services.feature_restore(actor=actor, feature_id=pk)
 
     def delete_service(self, instance: Feature, version: Version = None) -> None:
         services.feature_delete(actor=self.request.user, feature_id=instance.pk, version=version)

@@ -18,6 +18,7 @@ from django.db.models import Case, F, Max, PositiveIntegerField, Q, Value, When
 from django.http import Http404
 from django.utils import timezone
 
+from core import audit
 from core.permissions import (
     can_create_project,
     can_import_portfolio,
@@ -26,6 +27,7 @@ from core.permissions import (
 from core.roles import Role
 from core.services import (
     Actor,
+    Restored,
     Version,
     apply_changes,
     apply_fields,
@@ -33,6 +35,7 @@ from core.services import (
     check_version,
     require,
     require_people_roles,
+    restore_deleted,
     save_changes,
     touch,
     update_stored,
@@ -248,6 +251,7 @@ def _set_links(
             {"crm_strategies": f"Retired CRM strategies cannot be linked: {', '.join(retired)}."}
         )
     _check_rationales(specs, existing, strategies)
+    before = {pk: (link.rationale, link.weight) for pk, link in existing.items()}
     dropped = link_model.objects.filter(**{owner_field: owner}).exclude(crm_strategy_id__in=specs)
     deleted, _ = dropped.delete()
     added: list[Any] = []
@@ -261,15 +265,54 @@ def _set_links(
             continue
         else:
             edited.append(link)
+            # Named in its history entry without a query of its own.
+            setattr(link, owner_field, owner)
+            link.crm_strategy = strategies[pk]
         if not spec.keep:
             link.rationale = spec.rationale
             link.weight = spec.weight
         # Field checks only: the weight range is the field's validators, and uniqueness holds
         # by construction (one spec per strategy); constraint checks would query once per link.
         link.full_clean(exclude=[owner_field, "crm_strategy"], validate_constraints=False)
-    # Two statements whatever the number of links.
+    # Two statements whatever the number of links (and one for their history: bulk writes
+    # send no signal, so they are recorded here).
     link_model.objects.bulk_create(added)
     link_model.objects.bulk_update(edited, ["rationale", "weight"])
+    audit.log_rows(
+        [
+            *(
+                (
+                    link,
+                    audit.CREATED,
+                    {
+                        owner_field: (None, owner.pk),
+                        "crm_strategy": (None, link.crm_strategy_id),
+                        "rationale": (None, link.rationale),
+                        "weight": (None, link.weight),
+                    },
+                )
+                for link in added
+            ),
+            *(
+                (
+                    link,
+                    audit.UPDATED,
+                    {
+                        name: (old, new)
+                        for name, old, new in zip(
+                            ("rationale", "weight"),
+                            before[link.crm_strategy_id],
+                            (link.rationale, link.weight),
+                            strict=True,
+                        )
+                        if old != new
+                    },
+                )
+                for link in edited
+            ),
+        ],
+        serialize=True,
+    )
     changed = bool(deleted or added or edited)
     if changed:
         touch(owner, actor=actor)
@@ -385,7 +428,8 @@ def feature_set_links(
 
 
 def _reorder(project: CRMProject, feature_ids: Sequence[int], actor: Actor) -> None:
-    current = set(project.features.values_list("id", flat=True))
+    rows = list(project.features.values_list("pk", "title", "position"))
+    current = {pk for pk, _title, _position in rows}
     if len(feature_ids) != len(set(feature_ids)) or set(feature_ids) != current:
         raise ValidationError({"features": "List every feature of this project exactly once."})
     if not feature_ids:
@@ -394,7 +438,17 @@ def _reorder(project: CRMProject, feature_ids: Sequence[int], actor: Actor) -> N
         *[When(pk=pk, then=Value(index)) for index, pk in enumerate(feature_ids)],
         output_field=PositiveIntegerField(),
     )
-    # One statement; only the features that really move get a new version.
+    wanted = {pk: index for index, pk in enumerate(feature_ids)}
+    moving = [
+        (Feature(pk=pk, project_id=project.pk, title=title, position=wanted[pk]), old)
+        for pk, title, old in rows
+        if old != wanted[pk]
+    ]
+    # One statement; only the features that really move get a new version (and an entry in
+    # the history, one statement for all: an update sends no signal).
+    audit.log_rows(
+        (feature, audit.UPDATED, {"position": (old, feature.position)}) for feature, old in moving
+    )
     project.features.exclude(position=position).update(
         position=position,
         version=F("version") + 1,
@@ -784,3 +838,42 @@ def check_ins_import(
         rows=rows,
         allowed=(*CHECK_IN_FIELDS, "project", "author"),
     )
+
+
+def _linkable(row: Any) -> str | None:
+    """A restored link comes back unless its CRM strategy was retired since (a new link to a
+    retired strategy is refused, as `_set_links` refuses it)."""
+    if CRMStrategy.objects.filter(pk=row.crm_strategy_id, status=StrategyStatus.RETIRED).exists():
+        return "its CRM strategy was retired since"
+    return None
+
+
+def _check_restored_project(project: CRMProject) -> None:
+    require_people_roles(project, PROJECT_PEOPLE)
+
+
+@transaction.atomic
+def project_restore(*, actor: Actor, project_id: int) -> Restored:
+    """Bring back a deleted project from its history with what its deletion took with it:
+    links, features and their links, metrics, roadmap and check-ins — the links where their
+    CRM strategy still exists and is not retired."""
+    return restore_deleted(
+        CRMProject,
+        project_id,
+        actor=actor,
+        check=_check_restored_project,
+        parts=[
+            (ProjectLink, _linkable),
+            (Feature, None),
+            (FeatureLink, _linkable),
+            (SuccessMetric, None),
+            (RoadmapPhase, None),
+            (ProjectCheckIn, None),
+        ],
+    )
+
+
+@transaction.atomic
+def feature_restore(*, actor: Actor, feature_id: int) -> Restored:
+    """Bring back a deleted feature (its project must still exist) with its links."""
+    return restore_deleted(Feature, feature_id, actor=actor, parts=[(FeatureLink, _linkable)])

@@ -8,6 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 
 from core.api_base import (
     IdListField,
+    RestoreMixin,
     ServiceViewSet,
     StrategyPermission,
     actor,
@@ -61,7 +62,7 @@ class BusinessStrategySerializer(serializers.ModelSerializer):
         )
 
 
-class BusinessStrategyViewSet(ServiceViewSet):
+class BusinessStrategyViewSet(RestoreMixin, ServiceViewSet):
     """Business strategies under goals. Executives write them; one that CRM strategies serve
     cannot be deleted (409 naming them)."""
 
@@ -72,6 +73,9 @@ class BusinessStrategyViewSet(ServiceViewSet):
 
     def get_queryset(self) -> Any:
         return self.visible(selectors.business_strategies_with_counts())
+
+    def restore_service(self, actor: Any, pk: Any) -> Any:
+        return services.business_strategy_restore(actor=actor, business_strategy_id=pk)
 
     def delete_service(self, instance: BusinessStrategy, version: Version) -> None:
         services.business_strategy_delete(
@@ -119,7 +123,7 @@ class CRMStrategySerializer(serializers.ModelSerializer):
         )
 
 
-class CRMStrategyViewSet(ServiceViewSet):
+class CRMStrategyViewSet(RestoreMixin, ServiceViewSet):
     """CRM strategies and the business strategies they serve. Executives write them; one that
     projects or features link to cannot be deleted (409 naming them)."""
 
@@ -138,6 +142,9 @@ class CRMStrategyViewSet(ServiceViewSet):
         return selectors.crm_strategies_with_trace().prefetch_related(
             Prefetch("business_strategies", queryset=BusinessStrategy.objects.only("id"))
         )
+
+    def restore_service(self, actor: Any, pk: Any) -> Any:
+        return services.crm_strategy_restore(actor=actor, crm_strategy_id=pk)
 
     def delete_service(self, instance: CRMStrategy, version: Version) -> None:
         services.crm_strategy_delete(

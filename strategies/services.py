@@ -15,9 +15,11 @@ from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 
+from core import audit
 from core.permissions import can_manage_strategy
 from core.services import (
     Actor,
+    Restored,
     Version,
     apply_changes,
     apply_fields,
@@ -25,6 +27,7 @@ from core.services import (
     check_version,
     refuse_delete_with_dependents,
     require,
+    restore_deleted,
     save_changes,
     touch,
     validate_and_save,
@@ -188,8 +191,25 @@ def _set_business_strategies(crm_strategy: CRMStrategy, wanted: set[int]) -> boo
             )
     if removed:
         crm_strategy.serves.filter(business_strategy_id__in=removed).delete()
-    CRMStrategyServes.objects.bulk_create(
-        [CRMStrategyServes(crm_strategy=crm_strategy, business_strategy_id=pk) for pk in added]
+    served = CRMStrategyServes.objects.bulk_create(
+        [CRMStrategyServes(crm_strategy=crm_strategy, business_strategy=found[pk]) for pk in added]
+        if added
+        else []
+    )
+    # A bulk insert sends no signal: its history is written here, in one statement.
+    audit.log_rows(
+        [
+            (
+                row,
+                audit.CREATED,
+                {
+                    "crm_strategy": (None, crm_strategy.pk),
+                    "business_strategy": (None, row.business_strategy_id),
+                },
+            )
+            for row in served
+        ],
+        serialize=True,
     )
     return bool(added or removed)
 
@@ -354,3 +374,28 @@ def crm_strategy_serves_import(*, actor: Actor, pairs: Iterable[tuple[int, int]]
             version=F("version") + 1, updated_by=actor, updated_at=timezone.now()
         )
     return len(added)
+
+
+def _servable(row: Any) -> str | None:
+    """A restored CRM strategy serves a business strategy again unless it was retired since."""
+    if BusinessStrategy.objects.filter(
+        pk=row.business_strategy_id, status=StrategyStatus.RETIRED
+    ).exists():
+        return "that business strategy was retired since"
+    return None
+
+
+@transaction.atomic
+def business_strategy_restore(*, actor: Actor, business_strategy_id: int) -> Restored:
+    """Bring back a deleted business strategy from its history (under its goal, which must
+    still exist)."""
+    return restore_deleted(BusinessStrategy, business_strategy_id, actor=actor)
+
+
+@transaction.atomic
+def crm_strategy_restore(*, actor: Actor, crm_strategy_id: int) -> Restored:
+    """Bring back a deleted CRM strategy from its history, serving again the business
+    strategies it served that still exist and are not retired."""
+    return restore_deleted(
+        CRMStrategy, crm_strategy_id, actor=actor, parts=[(CRMStrategyServes, _servable)]
+    )

@@ -147,6 +147,16 @@ def _upload(w, o):
     return {"file": SimpleUploadedFile("goals.csv", csv, "text/csv"), "dry_run": "true"}
 
 
+def restorer(ok):
+    """Restore a deleted goal, strategy, project or feature: executives and admins."""
+    return dict.fromkeys(ROLES, 403) | {
+        "anonymous": 401,
+        "nobody": 404,
+        "executive": ok,
+        "admin": ok,
+    }
+
+
 def signed_in_with_role(ok):
     return dict.fromkeys(ROLES, ok) | {"anonymous": 401, "nobody": 403}
 
@@ -345,6 +355,35 @@ MATRIX = {
         lambda w, o: {"value": "4", "recorded_on": "2026-01-15"},
         strategy_object(201),
     ),
+    # Every resource's change history: whoever may read the object (core.audit).
+    **{
+        (f"api:{name}-history", "get"): (kind, None, read_detail(200))
+        for name, kind in (
+            ("goal", "goal"),
+            ("kpi", "kpi"),
+            ("business-strategy", "business_strategy"),
+            ("crm-strategy", "crm_strategy"),
+            ("project", "project"),
+            ("feature", "feature"),
+            ("metric", "metric"),
+            ("phase", "phase"),
+            ("project-check-in", "check_in"),
+            ("department", "department"),
+            ("flag", "flag"),
+        )
+    },
+    # Restoring a deleted object: executives and admins; these objects exist, so the restore
+    # is refused as having nothing to do (400) once permitted (tests/history).
+    **{
+        (f"api:{name}-restore", "post"): (kind, None, restorer(400))
+        for name, kind in (
+            ("goal", "goal"),
+            ("business-strategy", "business_strategy"),
+            ("crm-strategy", "crm_strategy"),
+            ("project", "project"),
+            ("feature", "feature"),
+        )
+    },
     ("api:alignment-summary", "get"): (None, None, signed_in_with_role(200)),
     ("api:alignment-scan", "post"): (None, None, scan_start(202)),
     ("api:alignment-scan-detail", "get"): ("scan", None, read_detail(200)),

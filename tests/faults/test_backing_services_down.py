@@ -16,6 +16,7 @@ from tests.api.test_permission_matrix import MATRIX as API_MATRIX
 from tests.api.test_permission_matrix import world  # noqa: F401  (the shared fixture)
 from tests.factories import PASSWORD, ProjectFactory
 from tests.web.test_page_matrix import MATRIX as PAGE_MATRIX
+from tests.web.test_page_matrix import _url as page_url
 
 pytestmark = pytest.mark.django_db
 
@@ -188,10 +189,7 @@ def test_no_page_answers_a_server_error_while_the_cache_is_down(
     client.force_login(world.users["admin"])
     errors = []
     for name, kind in _get_rows(PAGE_MATRIX):
-        if kind == "reset_link":
-            url = reverse(name, kwargs={"uidb64": "Mg", "token": "set-password"})
-        else:
-            url = reverse(name, kwargs={"pk": world.objects["own"][kind].pk} if kind else {})
+        url = page_url(world, name, kind, "own")
         status = client.get(url).status_code
         if status >= 500:
             errors.append(f"{url}: {status}")

@@ -227,6 +227,12 @@ MATRIX = {
     ("onboarding:goals_csv", "get"): (None, read()),
     ("onboarding:projects_csv", "get"): (None, read()),
     ("onboarding:flags_csv", "get"): (None, read()),
+    # history (crm_alignment.history): an object's History tab, for everyone who reads it;
+    # the Activity page for executives, sponsors and admins; restoring (these objects exist,
+    # so a permitted restore redirects saying there is nothing to restore).
+    ("activity", "get"): (None, read(404) | {"executive": 200, "sponsor": 200, "admin": 200}),
+    ("object_history", "get"): ("history:project", read()),
+    ("history_restore", "post"): ("history:project", read(403) | {"executive": 302, "admin": 302}),
 }
 
 
@@ -243,6 +249,9 @@ def test_every_page_route_is_in_the_matrix():
 def _url(w, url_name, kind, side):
     if kind == "reset_link":
         return reverse(url_name, kwargs={"uidb64": "Mg", "token": "set-password"})
+    if kind and kind.startswith("history:"):
+        kind = kind.removeprefix("history:")
+        return reverse(url_name, kwargs={"kind": kind, "pk": w.objects[side][kind].pk})
     kind, _, change = (kind or "").partition(":")
     kwargs = {"pk": w.objects[side][kind].pk} if kind else {}
     if change:
