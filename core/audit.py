@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -187,13 +187,23 @@ def snapshot(instance: Model) -> dict[str, Any]:
 
 
 def log_rows(
-    rows: Iterable[tuple[Model, int, Mapping[str, tuple[Any, Any]]]], *, serialize: bool = False
+    rows: Iterable[tuple[Model, int, Mapping[str, tuple[Any, Any]]]],
+    *,
+    serialize: bool = False,
+    related: Sequence[str] = (),
+    batch_size: int = 2000,
 ) -> int:
-    """Write one entry per (instance, action, {field: (old, new)}) in one statement: the
-    history of a bulk_create, bulk_update or QuerySet.update, which send no signal."""
+    """Write one entry per (instance, action, {field: (old, new)}) in one statement (a batch
+    per `batch_size` rows): the history of a bulk_create, bulk_update or QuerySet.update, which
+    send no signal. `related`: the relations the instances' names or pages read (a KPI
+    reading's KPI, a feature link's feature), fetched once for all rather than once per row."""
     from auditlog import get_logentry_model
     from django.contrib.contenttypes.models import ContentType
+    from django.db.models import prefetch_related_objects
 
+    rows = list(rows)
+    if related and rows:
+        prefetch_related_objects([instance for instance, _, _ in rows], *related)
     entry_model = get_logentry_model()
     entries = []
     for instance, action, changes in rows:
@@ -209,7 +219,7 @@ def log_rows(
                 **entry_fields(instance),
             )
         )
-    entry_model.objects.bulk_create(entries)
+    entry_model.objects.bulk_create(entries, batch_size=batch_size)
     return len(entries)
 
 

@@ -344,6 +344,7 @@ def bulk_upsert(
     allowed: Iterable[str],
     exclude_from_clean: Iterable[str] = (),
     batch_size: int = 2000,
+    history_related: Sequence[str] = (),
 ) -> tuple[list[M], list[M]]:
     """The bulk path of create and update for imports: each row is (the stored row's id or None
     for a new one, the fields). Every row is checked as `validate_and_save` / `save_changes`
@@ -352,7 +353,9 @@ def bulk_upsert(
     Rows that change nothing are not written. References (foreign keys, given as `<name>_id`)
     and uniqueness are the caller's to have resolved set-based beforehand (a per-row check
     would query once per row); the database's constraints still stand behind them.
-    Returns (created, updated)."""
+    Each row written gets its entry in the change history (`audit.log_rows`, a few statements:
+    bulk writes send no signal); `history_related` names the relations an entry's name or page
+    reads, fetched once for all. Returns (created, updated)."""
     allowed = set(allowed)
     rows = list(rows)
     exclude = [*exclude_from_clean]
@@ -365,6 +368,7 @@ def bulk_upsert(
     created: list[M] = []
     updated: list[M] = []
     changed_fields: set[str] = set()
+    before: dict[int, dict[str, Any]] = {}
     for pk, fields in rows:
         unknown = {name.removesuffix("_id") for name in fields} - allowed
         if unknown:
@@ -379,6 +383,7 @@ def bulk_upsert(
         changed = [name for name, value in fields.items() if getattr(instance, name) != value]
         if not changed:
             continue
+        before[id(instance)] = {name: getattr(instance, name) for name in changed}
         for name in changed:
             setattr(instance, name, fields[name])
         _full_clean_fields(instance, exclude)
@@ -395,6 +400,34 @@ def bulk_upsert(
         model._default_manager.bulk_update(  # type: ignore[attr-defined]
             updated, sorted(changed_fields) + stamps, batch_size=batch_size
         )
+    tracked = audit.tracked_fields(model)  # type: ignore[arg-type]
+    by_attname = {f.attname: f.name for f in model._meta.concrete_fields if f.name in tracked}
+    audit.log_rows(
+        [
+            *(
+                (
+                    instance,
+                    audit.CREATED,
+                    {name: (None, getattr(instance, att)) for att, name in by_attname.items()},
+                )
+                for instance in created
+            ),
+            *(
+                (
+                    instance,
+                    audit.UPDATED,
+                    {
+                        by_attname[att]: (old, getattr(instance, att))
+                        for att, old in before[id(instance)].items()
+                        if att in by_attname
+                    },
+                )
+                for instance in updated
+            ),
+        ],
+        related=history_related,
+        batch_size=batch_size,
+    )
     return created, updated
 
 

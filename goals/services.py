@@ -232,6 +232,7 @@ def kpi_readings_import(*, actor: Actor, rows: Rows) -> tuple[list[KPICheckIn], 
         actor=actor,
         rows=rows,
         allowed=("kpi", "value", "recorded_on", "note", "recorded_by"),
+        history_related=("kpi",),  # a reading's name and History tab read its KPI
     )
     touched = {reading.kpi_id for reading in [*created, *updated]}
     newest: dict[int, Decimal] = {}

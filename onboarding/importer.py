@@ -35,6 +35,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from alignment import engine
+from core import audit
 from core.models import Lifecycle
 from core.permissions import can_import_portfolio
 from core.roles import Role
@@ -170,7 +171,8 @@ def import_workbook(
         return report
     invited: list[Any] = []
     try:
-        with transaction.atomic():
+        # Every write inside is recorded in the change history as the import, by the actor.
+        with audit.recording(channel="import", actor=actor), transaction.atomic():
             plan = _Plan(found, actor, report)
             plan.check()
             clock.lap("check")
@@ -206,7 +208,8 @@ def import_workbook(
     if found.total_rows >= _ANALYZE_FROM_ROWS:
         _analyze()
     try:
-        scan = engine.scan_full(requested_by=actor)
+        with audit.recording(channel="scan", actor=actor):
+            scan = engine.scan_full(requested_by=actor)
     except Exception:  # the import is written; a failed scan must not hide that
         log.exception("The scan after an import failed")
         report.warnings.append(

@@ -736,6 +736,7 @@ def _import_links(
         existing[(getattr(stored, f"{owner_field}_id"), stored.crm_strategy_id)] = stored
     added: list[Any] = []
     edited: list[Any] = []
+    before: dict[int, tuple[str, int]] = {}  # an edited link's rationale and weight, for history
     for row in rows:
         strategy = strategies.get(row.crm_strategy_id)
         if strategy is None:
@@ -755,6 +756,7 @@ def _import_links(
             continue
         else:
             edited.append(link)
+            before[id(link)] = (link.rationale, link.weight)
         if link.rationale != row.rationale:
             refusal = rationale_refusal(row.rationale)
             if refusal is not None:
@@ -762,8 +764,46 @@ def _import_links(
         link.rationale = row.rationale
         link.weight = row.weight
         link.full_clean(exclude=[owner_field, "crm_strategy"], validate_constraints=False)
+    for link in edited:
+        link.crm_strategy = strategies[link.crm_strategy_id]  # named in its history entry
     link_model.objects.bulk_create(added, batch_size=2000)
     link_model.objects.bulk_update(edited, ["rationale", "weight"], batch_size=2000)
+    # Bulk writes send no signal: their history is written here, as `_set_links` writes it.
+    audit.log_rows(
+        [
+            *(
+                (
+                    link,
+                    audit.CREATED,
+                    {
+                        owner_field: (None, getattr(link, f"{owner_field}_id")),
+                        "crm_strategy": (None, link.crm_strategy_id),
+                        "rationale": (None, link.rationale),
+                        "weight": (None, link.weight),
+                    },
+                )
+                for link in added
+            ),
+            *(
+                (
+                    link,
+                    audit.UPDATED,
+                    {
+                        name: (old, new)
+                        for name, old, new in zip(
+                            ("rationale", "weight"),
+                            before[id(link)],
+                            (link.rationale, link.weight),
+                            strict=True,
+                        )
+                        if old != new
+                    },
+                )
+                for link in edited
+            ),
+        ],
+        related=(owner_field,),
+    )
     touched = {getattr(link, f"{owner_field}_id") for link in [*added, *edited]}
     if touched:
         user = actor if getattr(actor, "is_authenticated", False) else None
@@ -837,6 +877,7 @@ def check_ins_import(
         actor=actor,
         rows=rows,
         allowed=(*CHECK_IN_FIELDS, "project", "author"),
+        history_related=("project",),  # a check-in is named after its project
     )
 
 

@@ -365,9 +365,22 @@ def crm_strategy_serves_import(*, actor: Actor, pairs: Iterable[tuple[int, int]]
                 f"{', '.join(retired)}."
             }
         )
-    CRMStrategyServes.objects.bulk_create(
-        [CRMStrategyServes(crm_strategy_id=crm, business_strategy_id=bs) for crm, bs in added],
-        batch_size=2000,
+    claims = [CRMStrategyServes(crm_strategy_id=crm, business_strategy_id=bs) for crm, bs in added]
+    CRMStrategyServes.objects.bulk_create(claims, batch_size=2000)
+    # A bulk insert sends no signal: the history entries are written here.
+    audit.log_rows(
+        (
+            (
+                claim,
+                audit.CREATED,
+                {
+                    "crm_strategy": (None, claim.crm_strategy_id),
+                    "business_strategy": (None, claim.business_strategy_id),
+                },
+            )
+            for claim in claims
+        ),
+        related=("crm_strategy", "business_strategy"),
     )
     if added:
         CRMStrategy.objects.filter(pk__in={crm for crm, _ in added}).update(
