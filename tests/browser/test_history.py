@@ -25,7 +25,7 @@ def test_an_executive_sees_a_retirement_in_history_and_activity_and_restores_a_p
     login(executive)
 
     page.goto(f"{live_server.url}/strategies/business/{strategy.pk}/")
-    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("link", name="Retire…").click()  # its impact first, then the button
     page.get_by_role("button", name="Retire").click()
     expect(page.locator(".message--success")).to_be_visible()
 

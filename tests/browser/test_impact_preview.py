@@ -1,6 +1,7 @@
 """In real Chromium over the demo data: an executive retires a business strategy, sees the
 preview with its three projects and their budget, cancels (nothing changed), retires it after
-all, and reactivates it — each step through the pages a person uses."""
+all, finds the retirement in History and Activity, and reactivates it — each step through the
+pages a person uses."""
 
 import re
 from io import StringIO
@@ -69,6 +70,16 @@ def test_an_executive_previews_cancels_retires_and_reactivates_a_strategy(
     expect(page.locator(".message--success")).to_contain_text("retired")
     strategy.refresh_from_db()
     assert strategy.status == "retired"
+
+    # The retirement is in the strategy's History and on the Activity page: who, how, what.
+    page.get_by_role("link", name="History").click()
+    newest = page.locator("table tbody tr").first
+    expect(newest).to_contain_text("Status: Active → Retired")
+    expect(newest).to_contain_text("page")
+    expect(newest).to_contain_text("Elena Marsh")
+    page.get_by_role("link", name="Activity").click()
+    expect(page.locator("table tbody tr").first).to_contain_text("Status: Active → Retired")
+    page.goto(f"{live_server.url}{strategy.get_absolute_url()}")
 
     # Reactivate: the preview says the three projects would trace again.
     page.get_by_role("link", name="Reactivate…").click()
