@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model
 
@@ -175,8 +176,9 @@ def tracked_fields(instance: Model) -> set[str]:
     return {f.name for f in instance._meta.concrete_fields if not f.primary_key} - NOT_TRACKED
 
 
-# Bookkeeping every service write bumps; the entry says who and when already.
-NOT_TRACKED = frozenset({"version", "updated_at", "updated_by", "created_at"})
+# Bookkeeping every service write bumps; the entry says who and when already. One list for
+# auditlog and for the entries written here (settings.AUDIT_NOT_TRACKED).
+NOT_TRACKED = frozenset(settings.AUDIT_NOT_TRACKED)
 
 
 def snapshot(instance: Model) -> dict[str, Any]:

@@ -462,10 +462,19 @@ AUDITLOG_LOGENTRY_MODEL = "crm_alignment.HistoryEntry"
 MIGRATION_MODULES = {"auditlog": None}
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_DISABLE_REMOTE_ADDR = True
-# Bookkeeping every service write bumps; the history says who and when already.
-_NOT_TRACKED = ["version", "updated_at", "updated_by", "created_at"]
+# Bookkeeping every service write bumps (and who last changed a status, and when): the history
+# entry says who and when already. core.audit leaves the same fields out of the entries it
+# writes for bulk writes.
+AUDIT_NOT_TRACKED = [
+    "version",
+    "updated_at",
+    "updated_by",
+    "created_at",
+    "status_changed_at",
+    "status_changed_by",
+]
 AUDITLOG_INCLUDE_TRACKING_MODELS = tuple(
-    {"model": label, "serialize_data": True, "exclude_fields": _NOT_TRACKED}
+    {"model": label, "serialize_data": True, "exclude_fields": AUDIT_NOT_TRACKED}
     for label in (
         "goals.BusinessGoal",
         "goals.KPI",

@@ -252,3 +252,16 @@ def test_the_scan_writes_no_history_for_the_flags_it_opens(chain, django_assert_
     assert Flag.objects.count() >= 40
     assert Entry.objects.count() == before
     assert not entries_of(Flag)
+
+
+def test_a_retirement_records_the_status_alone_not_who_and_when_again(executive):
+    """Who changed a status and when are on the goal for its flags' explanations; the entry
+    says who and when already, so it lists the status change alone."""
+    goal = GoalFactory(owner=executive, status="active")
+
+    goal_services.goal_update(actor=executive, goal_id=goal.pk, changes={"status": "retired"})
+
+    goal.refresh_from_db()
+    assert goal.status_changed_by == executive  # kept on the row
+    entry = entries_of(BusinessGoal, goal.pk, action=audit.UPDATED)[-1]
+    assert entry.changes == {"status": ["active", "retired"]}
