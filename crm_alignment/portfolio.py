@@ -947,9 +947,9 @@ class _Generator:
                 "check-ins",
                 f"""
                 INSERT INTO projects_projectcheckin
-                    (project_id, checked_in_on, health, summary, author_id, created_at)
+                    (project_id, checked_in_on, health, summary, author_id, created_at, version)
                 SELECT q.project_id, {on(extra)}, q.health,
-                    'Progress reviewed with the sponsor.', q.author, {now}
+                    'Progress reviewed with the sponsor.', q.author, {now}, 1
                 FROM (SELECT {self.project_base} + {n} AS project_id, {newest} AS days,
                              {health} AS health, {self._manager_expr(n)} AS author,
                              {sql.h(73, n)} AS more
