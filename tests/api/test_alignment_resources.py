@@ -31,6 +31,8 @@ FLAG_FIELDS = {
     "waived_at",
     "waiver_reason",
     "waiver_expires_at",
+    "explanation",  # a traceability flag's broken chain in words (alignment.explain)
+    "path",  # and as data
 }
 
 

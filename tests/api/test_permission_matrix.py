@@ -361,6 +361,7 @@ MATRIX = {
         for name, kind in (
             ("goal", "goal"),
             ("kpi", "kpi"),
+            ("kpi-reading", "kpi_reading"),
             ("business-strategy", "business_strategy"),
             ("crm-strategy", "crm_strategy"),
             ("project", "project"),

@@ -17,6 +17,7 @@ from tests.factories import (
     DepartmentFactory,
     FeatureFactory,
     FeatureLinkFactory,
+    KPICheckInFactory,
     KPIFactory,
     ProjectCheckInFactory,
     ProjectFactory,
@@ -35,9 +36,11 @@ def one_of_each(pm, chain):
     ProjectLinkFactory(project=project, crm_strategy=crm)
     feature = FeatureFactory(project=project)
     scan_full()
+    kpi = KPIFactory(goal=goal)
     return {
         "goals": goal,
-        "kpis": KPIFactory(goal=goal),
+        "kpis": kpi,
+        "kpi-readings": KPICheckInFactory(kpi=kpi),
         "business-strategies": business,
         "crm-strategies": crm,
         "projects": project,
