@@ -19,11 +19,11 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
 from core import audit
+from core.tasks import DurableTask
 
 from . import engine
 from .locks import ScanBusy
@@ -63,22 +63,11 @@ def _clear_pending(*keys: str) -> None:
         log.warning("Could not clear the pending re-check marks (%s); they expire", exc)
 
 
-class ScanTask(Task):
-    """Base of the scan tasks: time limits, retries on a lost database, a true record."""
+class ScanTask(DurableTask):
+    """Base of the scan tasks: time limits, retries on a lost database (core.tasks), a true
+    record."""
 
-    acks_late = True
-    ignore_result = True
     autoretry_for = (engine.DatabaseUnavailable,)
-    retry_backoff = True
-    # Retries wait 1, 2, 4, … seconds (with jitter), never longer than half the broker's
-    # visibility timeout, so a waiting retry is not handed out twice.
-    retry_backoff_max = max(1, min(60, settings.CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS // 2))
-    retry_jitter = True
-    max_retries = settings.ALIGNMENT_SCAN_MAX_ATTEMPTS - 1
-    soft_time_limit = (
-        settings.ALIGNMENT_SCAN_TIME_LIMIT_SECONDS + settings.ALIGNMENT_SCAN_HARD_TIME_LIMIT_SECONDS
-    ) // 2
-    time_limit = settings.ALIGNMENT_SCAN_HARD_TIME_LIMIT_SECONDS
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Whatever a scan writes is recorded in the history as the scan's, by nobody.

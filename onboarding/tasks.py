@@ -25,23 +25,18 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
 
+from core.tasks import DurableTask
+
 from . import jobs
 
 log = logging.getLogger(__name__)
 
 
-class ImportTask(Task):
-    acks_late = True
-    ignore_result = True
+class ImportTask(DurableTask):
+    """Base of the import task: the scans' footing (core.tasks), and a job that stops for good
+    says why."""
+
     autoretry_for = (jobs.DatabaseUnavailable,)
-    retry_backoff = True
-    retry_backoff_max = max(1, min(60, settings.CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS // 2))
-    retry_jitter = True
-    max_retries = settings.ALIGNMENT_SCAN_MAX_ATTEMPTS - 1
-    soft_time_limit = (
-        settings.ALIGNMENT_SCAN_TIME_LIMIT_SECONDS + settings.ALIGNMENT_SCAN_HARD_TIME_LIMIT_SECONDS
-    ) // 2
-    time_limit = settings.ALIGNMENT_SCAN_HARD_TIME_LIMIT_SECONDS
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
