@@ -112,6 +112,19 @@ def _fatal(result: ReadResult, problem: Problem) -> None:
     result.fatal = True
 
 
+def _damaged(result: ReadResult, name: str, exc: BaseException) -> None:
+    _fatal(
+        result,
+        Problem(
+            name,
+            None,
+            None,
+            f"The workbook is damaged and cannot be read ({type(exc).__name__}): save it "
+            "again from your spreadsheet program as .xlsx.",
+        ),
+    )
+
+
 class _TooMany(Exception):
     pass
 
@@ -182,30 +195,12 @@ def read(source: Any, *, filename: str, progress: Progress | None = None) -> Rea
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        _fatal(
-            result,
-            Problem(
-                name,
-                None,
-                None,
-                f"The workbook is damaged and cannot be read ({type(exc).__name__}): save it "
-                "again from your spreadsheet program as .xlsx.",
-            ),
-        )
+        _damaged(result, name, exc)
         return result
     try:
         _read_workbook(workbook, result, progress)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, EOFError) as exc:
-        _fatal(
-            result,
-            Problem(
-                name,
-                None,
-                None,
-                f"The workbook is damaged and cannot be read ({type(exc).__name__}): save it "
-                "again from your spreadsheet program as .xlsx.",
-            ),
-        )
+        _damaged(result, name, exc)
     finally:
         workbook.close()
     return result
