@@ -130,6 +130,33 @@ def wait_for(predicate, timeout: float = 45, worker: Worker | None = None, what:
     pytest.fail(f"Timed out waiting for {what}.\nWorker log:\n{log}")
 
 
+def connect_pg():
+    """A connection of its own to the test database (psycopg), outside Django's: to hold a lock
+    the worker must wait on, or to watch the worker's backend."""
+    import psycopg
+
+    return psycopg.connect(_database_url().replace("postgres://", "postgresql://", 1))
+
+
+def backend_waiting(query_like: str) -> int | None:
+    """The pid of the backend of this database waiting on a lock while running a query that
+    matches the ILIKE pattern `query_like`: the worker, parked where the test holds it."""
+    with connect_pg() as monitor, monitor.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
+            "AND query ILIKE %s",
+            [connection.settings_dict["NAME"], query_like],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def backend_gone(pid: int) -> bool:
+    with connect_pg() as monitor, monitor.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
+        return cursor.fetchone() is None
+
+
 def _forget_routing() -> None:
     # Celery caches the queues and router on first use; drop them so the new name applies.
     for name in ("queues", "default_queue", "router"):

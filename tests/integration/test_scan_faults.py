@@ -18,17 +18,22 @@ import subprocess
 import time
 from contextlib import contextmanager
 
-import psycopg
 import pytest
 import redis
-from django.db import connection
 
 from alignment import engine
 from alignment.models import UNRESOLVED_STATES, Flag, Scan, ScanKind, ScanState
 from crm_alignment.celery import app as celery_app
 from tests.factories import CRMStrategyFactory, ProjectFactory, ProjectLinkFactory, UserFactory
 
-from .conftest import Worker, _database_url, require_services, wait_for
+from .conftest import (
+    Worker,
+    backend_gone,
+    backend_waiting,
+    connect_pg,
+    require_services,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.services,
@@ -91,16 +96,12 @@ def _clean_scan_agrees() -> None:
     assert _unresolved() == flags
 
 
-def _connect() -> psycopg.Connection:
-    return psycopg.connect(_database_url().replace("postgres://", "postgresql://", 1))
-
-
 @contextmanager
 def _flag_row_locked(project):
     """Insert, uncommitted, the project's BLOCKED_RULE flag that the next scan will insert; the
     scan's INSERT waits on the one-unresolved-flag unique index until the block ends (and the
     insert is rolled back)."""
-    blocker = _connect()
+    blocker = connect_pg()
     try:
         with blocker.cursor() as cursor:
             cursor.execute(
@@ -118,20 +119,7 @@ def _flag_row_locked(project):
 
 def _parked_backend() -> int | None:
     """The worker's database backend, waiting on our uncommitted flag inside its scan."""
-    with _connect() as monitor, monitor.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
-            "AND query ILIKE 'INSERT INTO %%alignment_flag%%'",
-            [connection.settings_dict["NAME"]],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def _backend_gone(pid: int) -> bool:
-    with _connect() as monitor, monitor.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
-        return cursor.fetchone() is None
+    return backend_waiting("INSERT INTO %alignment_flag%")
 
 
 def _finished(scan: Scan) -> Scan | None:
@@ -228,7 +216,7 @@ def test_a_worker_killed_mid_scan_leaves_nothing_half_written_and_the_redelivere
         _send_scan(scan)
         backend = wait_for(_parked_backend, timeout=TIME_LIMIT, worker=first, what="mid-scan")
         first.kill()
-    wait_for(lambda: _backend_gone(backend), timeout=20, what="the dead worker's transaction")
+    wait_for(lambda: backend_gone(backend), timeout=20, what="the dead worker's transaction")
     scan.refresh_from_db()
     assert (scan.state, scan.attempts) == (ScanState.RUNNING, 1)
     assert _unresolved() == before  # everything the scan wrote was rolled back
@@ -254,7 +242,7 @@ def test_a_scan_whose_database_connection_is_cut_retries_and_finishes(tmp_path, 
     with _flag_row_locked(parked_on):
         _send_scan(scan)
         backend = wait_for(_parked_backend, timeout=TIME_LIMIT, worker=worker, what="mid-scan")
-        with _connect() as admin, admin.cursor() as cursor:
+        with connect_pg() as admin, admin.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
     wait_for(lambda: _finished(scan), timeout=30, worker=worker, what="the retried scan")
     assert (scan.state, scan.attempts, scan.error) == (ScanState.DONE, 2, "")

@@ -11,10 +11,8 @@ import datetime
 import time
 from contextlib import contextmanager
 
-import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection
 from rest_framework.test import APIClient
 
 from goals.models import BusinessGoal, Priority
@@ -24,7 +22,9 @@ from projects.models import CRMProject
 from tests.factories import UserFactory
 from tests.integration.conftest import (
     Worker,
-    _database_url,
+    backend_gone,
+    backend_waiting,
+    connect_pg,
     own_queue,  # noqa: F401  (autouse: a queue of this test's own)
     require_services,
     wait_for,
@@ -94,14 +94,10 @@ def _ended(job: ImportJob) -> ImportJob | None:
     return job if job.state in (JobState.DONE, JobState.FAILED) else None
 
 
-def _connect() -> psycopg.Connection:
-    return psycopg.connect(_database_url().replace("postgres://", "postgresql://", 1))
-
-
 @contextmanager
 def _goal_locked():
     """Hold the goal's row lock: the import's update of it waits until the block ends."""
-    blocker = _connect()
+    blocker = connect_pg()
     try:
         with blocker.cursor() as cursor:
             cursor.execute(
@@ -115,20 +111,7 @@ def _goal_locked():
 
 def _waiting_backend() -> int | None:
     """The worker's database backend, waiting for our lock inside the import's transaction."""
-    with _connect() as monitor, monitor.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
-            "AND query ILIKE '%%goals_businessgoal%%'",
-            [connection.settings_dict["NAME"]],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def _backend_gone(pid: int) -> bool:
-    with _connect() as monitor, monitor.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
-        return cursor.fetchone() is None
+    return backend_waiting("%goals_businessgoal%")
 
 
 def _imported_nothing(before: dict[str, int]) -> None:
@@ -167,7 +150,7 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivered_job_finis
         pid = _waiting_backend()
         first.kill()
     # Its backend notices the lost client once the lock is free, and rolls back.
-    wait_for(lambda: _backend_gone(pid), what="the killed worker's backend to end")
+    wait_for(lambda: backend_gone(pid), what="the killed worker's backend to end")
     _imported_nothing(before)
     job.refresh_from_db()
     assert job.state == JobState.RUNNING  # until someone takes it over or the sweep ends it
@@ -189,7 +172,7 @@ def test_a_job_whose_worker_never_comes_back_is_ended_by_the_sweep(importer, wor
         job = _upload(importer)
         pid = wait_for(_waiting_backend, worker=worker, what="the import to wait inside its writes")
         worker.kill()
-    wait_for(lambda: _backend_gone(pid), what="the killed worker's backend to end")
+    wait_for(lambda: backend_gone(pid), what="the killed worker's backend to end")
     job.refresh_from_db()
     assert job.state == JobState.RUNNING
 
@@ -213,7 +196,7 @@ def test_a_cut_database_connection_mid_import_ends_the_job_and_writes_nothing(
     with _goal_locked():
         job = _upload(importer)
         pid = wait_for(_waiting_backend, worker=worker, what="the import to wait")
-        with _connect() as admin, admin.cursor() as cursor:
+        with connect_pg() as admin, admin.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
         job = wait_for(lambda: _ended(job), timeout=60, worker=worker, what="the job to end")
     # A report saying nothing was written, or a failure saying so: never stuck, never half.
@@ -278,7 +261,7 @@ def test_progress_written_inside_the_import_is_seen_while_it_runs(importer):
     try:
         with transaction.atomic():
             recorder.write(600, 1000)
-            with _connect() as other, other.cursor() as cursor:
+            with connect_pg() as other, other.cursor() as cursor:
                 cursor.execute(
                     "SELECT progress_done, progress_total FROM onboarding_importjob WHERE id = %s",
                     [job.pk],
