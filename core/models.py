@@ -10,12 +10,10 @@ from django.db.models import Value
 from django.db.models.functions import Lower
 
 
-class TimeStamped(models.Model):
-    """Created/updated timestamps, who changed it last, and a version the services bump on
-    every change, so an edit made from a stale copy can be detected and refused."""
+class Versioned(models.Model):
+    """Who changed it last, and a version the services bump on every change, so an edit made
+    from a stale copy can be detected and refused (ETag / If-Match, stale forms)."""
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -32,22 +30,22 @@ class TimeStamped(models.Model):
         abstract = True
 
 
-class Correctable(models.Model):
+class TimeStamped(Versioned):
+    """Created/updated timestamps, with who changed it last and its version."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Correctable(Versioned):
     """A record that is added and then only corrected (a KPI reading, a check-in): a version the
-    services bump on each correction (If-Match, stale forms refused), who corrected it, when."""
+    services bump on each correction, who corrected it, when (null until the first
+    correction of a row older than this)."""
 
     updated_at = models.DateTimeField(auto_now=True, null=True)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-    )
-    version = models.PositiveIntegerField(
-        default=1, editable=False, help_text="Bumped by every change (ETag / If-Match)."
-    )
 
     class Meta:
         abstract = True
