@@ -213,6 +213,55 @@ def project_delete(*, actor: Actor, project_id: int, version: Version = None) ->
     project.delete()
 
 
+def _record_link_writes(
+    owner_field: str,
+    added: Sequence[Any],
+    edited: Sequence[tuple[Any, tuple[str, int | None]]],
+    *,
+    serialize: bool = False,
+    related: Sequence[str] = (),
+) -> None:
+    """The change history of links written in bulk, which sends no signal: each added link
+    whole, each edited one's rationale and weight old → new (`edited`: the link and its
+    rationale and weight before)."""
+    audit.log_rows(
+        [
+            *(
+                (
+                    link,
+                    audit.CREATED,
+                    {
+                        owner_field: (None, getattr(link, f"{owner_field}_id")),
+                        "crm_strategy": (None, link.crm_strategy_id),
+                        "rationale": (None, link.rationale),
+                        "weight": (None, link.weight),
+                    },
+                )
+                for link in added
+            ),
+            *(
+                (
+                    link,
+                    audit.UPDATED,
+                    {
+                        name: (old, new)
+                        for name, old, new in zip(
+                            ("rationale", "weight"),
+                            was,
+                            (link.rationale, link.weight),
+                            strict=True,
+                        )
+                        if old != new
+                    },
+                )
+                for link, was in edited
+            ),
+        ],
+        serialize=serialize,
+        related=related,
+    )
+
+
 def _set_links(
     *,
     owner_field: str,
@@ -278,39 +327,10 @@ def _set_links(
     # send no signal, so they are recorded here).
     link_model.objects.bulk_create(added)
     link_model.objects.bulk_update(edited, ["rationale", "weight"])
-    audit.log_rows(
-        [
-            *(
-                (
-                    link,
-                    audit.CREATED,
-                    {
-                        owner_field: (None, owner.pk),
-                        "crm_strategy": (None, link.crm_strategy_id),
-                        "rationale": (None, link.rationale),
-                        "weight": (None, link.weight),
-                    },
-                )
-                for link in added
-            ),
-            *(
-                (
-                    link,
-                    audit.UPDATED,
-                    {
-                        name: (old, new)
-                        for name, old, new in zip(
-                            ("rationale", "weight"),
-                            before[link.crm_strategy_id],
-                            (link.rationale, link.weight),
-                            strict=True,
-                        )
-                        if old != new
-                    },
-                )
-                for link in edited
-            ),
-        ],
+    _record_link_writes(
+        owner_field,
+        added,
+        [(link, before[link.crm_strategy_id]) for link in edited],
         serialize=True,
     )
     changed = bool(deleted or added or edited)
@@ -736,7 +756,8 @@ def _import_links(
         existing[(getattr(stored, f"{owner_field}_id"), stored.crm_strategy_id)] = stored
     added: list[Any] = []
     edited: list[Any] = []
-    before: dict[int, tuple[str, int]] = {}  # an edited link's rationale and weight, for history
+    # An edited link's rationale and weight before, for its history entry.
+    before: dict[int, tuple[str, int | None]] = {}
     for row in rows:
         strategy = strategies.get(row.crm_strategy_id)
         if strategy is None:
@@ -769,39 +790,10 @@ def _import_links(
     link_model.objects.bulk_create(added, batch_size=2000)
     link_model.objects.bulk_update(edited, ["rationale", "weight"], batch_size=2000)
     # Bulk writes send no signal: their history is written here, as `_set_links` writes it.
-    audit.log_rows(
-        [
-            *(
-                (
-                    link,
-                    audit.CREATED,
-                    {
-                        owner_field: (None, getattr(link, f"{owner_field}_id")),
-                        "crm_strategy": (None, link.crm_strategy_id),
-                        "rationale": (None, link.rationale),
-                        "weight": (None, link.weight),
-                    },
-                )
-                for link in added
-            ),
-            *(
-                (
-                    link,
-                    audit.UPDATED,
-                    {
-                        name: (old, new)
-                        for name, old, new in zip(
-                            ("rationale", "weight"),
-                            before[id(link)],
-                            (link.rationale, link.weight),
-                            strict=True,
-                        )
-                        if old != new
-                    },
-                )
-                for link in edited
-            ),
-        ],
+    _record_link_writes(
+        owner_field,
+        added,
+        [(link, before[id(link)]) for link in edited],
         related=(owner_field,),
     )
     touched = {getattr(link, f"{owner_field}_id") for link in [*added, *edited]}
