@@ -446,7 +446,7 @@ _PROJECT_GIVEN = (
 
 @functools.cache
 def _renderers() -> tuple[RowRenderer, dict[str, tuple[type[Model], RowRenderer]]]:
-    parts = {
+    parts: dict[str, tuple[type[Model], RowRenderer]] = {
         "metrics": (SuccessMetric, RowRenderer(NestedMetricSerializer)),
         "phases": (RoadmapPhase, RowRenderer(NestedPhaseSerializer)),
         "check_ins": (ProjectCheckIn, RowRenderer(NestedCheckInSerializer)),
