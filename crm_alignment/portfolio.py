@@ -43,6 +43,7 @@ from django.utils import timezone
 from alignment.models import Flag, Scan, Snapshot
 from core.roles import Role
 from goals.models import KPI, BusinessGoal, Direction, GoalStatus, KPICheckIn
+from onboarding.models import ImportJob
 from projects.models import (
     CRMProject,
     Department,
@@ -335,8 +336,10 @@ class _Sql:
 
 # --- Clearing -----------------------------------------------------------------------------------
 
-# Child tables first; every table the generator writes, plus the engine's records of them.
+# Child tables first; every table the generator writes, plus the engine's and the imports'
+# records of them.
 _PORTFOLIO_MODELS: list[type[Model]] = [
+    ImportJob,  # an import's record refers to the scan it ended with
     Flag,
     Snapshot,
     Scan,
