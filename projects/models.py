@@ -356,11 +356,21 @@ class RoadmapPhase(TimeStamped):
     start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
+    # A milestone where the change reaches its users (portfolio.change_collision counts these
+    # per user group; the integration and benefits rules date from the first one).
+    go_live = models.BooleanField(
+        default=False, help_text="A milestone where the change reaches its users."
+    )
 
     class Meta:
         ordering = ["project_id", "position", "start_date", "id"]
         verbose_name = "roadmap phase"
         constraints = [
+            models.CheckConstraint(
+                condition=Q(go_live=False) | Q(kind=PhaseKind.MILESTONE),
+                name="phase_go_live_is_milestone",
+                violation_error_message="Only a milestone can be a go-live.",
+            ),
             models.CheckConstraint(
                 condition=Q(start_date__isnull=True)
                 | Q(end_date__isnull=True)
