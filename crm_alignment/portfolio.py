@@ -911,10 +911,10 @@ class _Generator:
                 "roadmap phases",
                 f"""
                 INSERT INTO projects_roadmapphase (created_at, updated_at, updated_by_id,
-                    version, project_id, name, kind, start_date, end_date, position)
+                    version, project_id, name, kind, start_date, end_date, position, go_live)
                 SELECT {now}, {now}, {manager}, 1, {self.project_base} + {n}, {_quote(name)},
                     {_quote(kind)}, {sql.date(self.day(start))}, {sql.date(self.day(end))},
-                    {position}
+                    {position}, {"TRUE" if name == "Go-live" else "FALSE"}
                 FROM {sql.series(n_projects)}
                 WHERE NOT {none} AND {when}
                 """,
