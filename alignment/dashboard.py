@@ -347,17 +347,20 @@ def projects_with_untraced_features(
 
 
 def dashboard_figures(
-    features: FeatureTraceability | None = None, budgets: dict[str, Any] | None = None
+    features: FeatureTraceability | None = None,
+    budgets: dict[str, Any] | None = None,
+    untraced: QuerySet[Any] | None = None,
 ) -> dict[str, Any]:
     """The dashboard's figures beyond the headline, and the strategy map's health per node,
     computed over the whole portfolio by the functions above: a full scan stores them in its
     snapshot (Snapshot.figures) and the pages read them from there, so a request never
     recomputes the portfolio. `features`: the scan's one count of feature traceability;
-    `budgets`: its live_budget_sums(), shared with the headline."""
+    `budgets`: its live_budget_sums(), shared with the headline; `untraced`: the live projects
+    its match found not to trace (see node_health)."""
     sums = _sums_by_business_strategy()  # both investment tables share out the same sums
     return {
         # The strategy map's first screen: each goal's and strategy's projects, traced, flags.
-        "map_health": node_health(),
+        "map_health": node_health(untraced),
         "investment_by_goal": investment_by_goal(sums),
         "investment_by_business_strategy": investment_by_business_strategy(sums),
         "spend": spend_split(budgets),

@@ -154,6 +154,9 @@ class Scope:
 # The rule whose match a full scan counts the dashboard's feature traceability from (it matches
 # exactly the live portfolio's features that do not trace; see selectors.feature_traceability).
 FEATURE_UNTRACED = "feature.untraced"
+# Together exactly the live projects that do not trace: not linked at all, or linked with no
+# link reaching an active goal (see selectors.live_budget_sums and strategy_map.node_health).
+PROJECT_UNTRACED_RULES = ("project.untraced", "project.broken_chain")
 
 
 @dataclass
@@ -169,6 +172,9 @@ class Outcome:
     by_rule: dict[str, RuleOutcome] = field(default_factory=dict)
     # A full scan's count of the features that trace, from its match of FEATURE_UNTRACED.
     features: FeatureTraceability | None = None
+    # A full scan's live projects that do not trace (values `pid`), from its match of
+    # PROJECT_UNTRACED_RULES; None when either rule is switched off.
+    untraced_projects: QuerySet[Any] | None = None
 
     @property
     def opened(self) -> int:
@@ -700,13 +706,17 @@ def evaluate(
                 rule=FEATURE_UNTRACED, subject_type=SubjectType.FEATURE
             ).values(fid=F("subject_id"), pid=F("project_id"))
         )
+    if scope.is_full and all(settings[code].enabled for code in PROJECT_UNTRACED_RULES):
+        outcome.untraced_projects = ScanMatch.objects.filter(
+            rule__in=PROJECT_UNTRACED_RULES, subject_type=SubjectType.PROJECT
+        ).values(pid=F("subject_id"))
     return outcome
 
 
 def _take_snapshot(
     scan: Scan,
     now: datetime.datetime,
-    features: FeatureTraceability | None = None,
+    outcome: Outcome,
     open_counts: tuple[dict[str, int], dict[str, int]] | None = None,
 ) -> Snapshot:
     """Record, in the scan's transaction, every figure the dashboard and the summary show, so
@@ -718,8 +728,10 @@ def _take_snapshot(
     # Counted by the scan from its match (or, with that rule switched off, here), once for
     # both the headline and the dashboard's worst projects; the budgets once for the headline
     # and the spend split.
-    features = features or feature_traceability()
-    sums = live_budget_sums()
+    # The projects that do not trace, as the scan matched them (or, with either of their rules
+    # switched off, walked again here).
+    features = outcome.features or feature_traceability()
+    sums = live_budget_sums(untraced=outcome.untraced_projects)
     figures = portfolio_figures(features, sums)
     by_rule, by_severity = open_counts or open_flag_counts()
     return Snapshot.objects.create(
@@ -735,7 +747,7 @@ def _take_snapshot(
         budget_capability=figures["budget_capability"],
         open_by_rule=by_rule,
         open_by_severity=by_severity,
-        figures=dashboard_figures(features, sums),
+        figures=dashboard_figures(features, sums, untraced=outcome.untraced_projects),
     )
 
 
@@ -886,7 +898,7 @@ def _finish(scan: Scan, outcome: Outcome, now: datetime.datetime, *, snapshot: b
             }
             for code in RULES
         }
-        _take_snapshot(scan, now, outcome.features, (open_by_rule, open_by_severity))
+        _take_snapshot(scan, now, outcome, (open_by_rule, open_by_severity))
     Scan.objects.filter(pk=scan.pk).update(
         state=ScanState.DONE,
         finished_at=timezone.now(),

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum, Window
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
@@ -207,12 +207,16 @@ def feature_traceability(
     )
 
 
-def live_budget_sums() -> dict[str, Any]:
+def live_budget_sums(untraced: QuerySet[Any] | None = None) -> dict[str, Any]:
     """The live projects' count and budgets, in total and for those that trace: two queries,
     read by both the headline (portfolio_figures) and the spend split (dashboard.spend_split),
     which a full scan records together. What traces is filtered on (a semi-join) rather than
     aggregated over (a subquery per row, three times slower at 1M features); amounts to the
-    cent (SQLite sums decimals as REAL: 0.1 + 0.2 comes back as 0.300000000000000)."""
+    cent (SQLite sums decimals as REAL: 0.1 + 0.2 comes back as 0.300000000000000).
+
+    A full scan passes the live projects its match found not to trace (`untraced`, values
+    `pid`): the traced ones are then the others (an anti-join to that small set) rather than
+    those whose links climb the chain again."""
     live = CRMProject.objects.filter(status__in=LIVE_PROJECT_STATUSES)
     tech_only = Q(budget_technology__gt=0, capability=0)
     sums = live.annotate(capability=BUDGET_CAPABILITY).aggregate(
@@ -225,8 +229,13 @@ def live_budget_sums() -> dict[str, Any]:
         incentives=Sum("budget_incentives"),
         technology_only=Count("pk", filter=tech_only),
     )
+    traced = (
+        live.filter(project_traceable_exists())
+        if untraced is None
+        else live.filter(~Exists(untraced.filter(pid=OuterRef("pk"))))
+    )
     sums.update(
-        live.filter(project_traceable_exists()).aggregate(
+        traced.aggregate(
             traced=Count("pk"),
             budget_traced=Sum(BUDGET_TOTAL),
             traced_technology=Sum("budget_technology"),

@@ -127,14 +127,16 @@ class Health:
 _NODE_PATHS = ("crm_strategy", "business_strategy", "goal")
 
 
-def _health_sql() -> tuple[str, list[Any]]:
+def _health_sql(untraced: QuerySet[Any] | None = None) -> tuple[str, list[Any]]:
     """One statement: per (kind, node) the live projects under it, how many trace, and their
     open flags. Its parts are the ORM's querysets — the live projects' links (one per project
     and CRM strategy: a unique pair), what each CRM strategy serves, the live projects that
     trace (projects.trace, a semi-join), the open flags per project — joined and grouped in
     SQL (the ORM joins no derived tables). The links are read once (a common table expression)
     and climb to business strategies and goals from there, each project counted once per
-    node, not once per link and flag."""
+    node, not once per link and flag. A full scan passes the live projects its match found not
+    to trace (`untraced`, values `pid`): a linked one traces unless it is among them, so the
+    chain is not climbed again."""
     links_sql, links_params = (
         ProjectLink.objects.filter(project__status__in=_LIVE)
         .values(cs=F("crm_strategy_id"), pid=F("project_id"))
@@ -150,13 +152,20 @@ def _health_sql() -> tuple[str, list[Any]]:
         .order_by()
         .query.sql_with_params()
     )
-    traced_sql, traced_params = (
-        CRMProject.objects.filter(status__in=_LIVE)
-        .filter(project_traceable_exists())
-        .values("id")
-        .order_by()
-        .query.sql_with_params()
-    )
+    if untraced is None:
+        traced_sql, traced_params = (
+            CRMProject.objects.filter(status__in=_LIVE)
+            .filter(project_traceable_exists())
+            .values("id")
+            .order_by()
+            .query.sql_with_params()
+        )
+        traced = f"LEFT JOIN ({traced_sql}) t ON t.id = l.pid "
+        is_traced = "CASE WHEN t.id IS NULL THEN 0 ELSE 1 END"
+    else:
+        traced_sql, traced_params = untraced.order_by().query.sql_with_params()
+        traced = f"LEFT JOIN ({traced_sql}) t ON t.pid = l.pid "
+        is_traced = "CASE WHEN t.pid IS NULL THEN 1 ELSE 0 END"
     flags_sql, flags_params = (
         Flag.objects.filter(state__in=OPEN_STATES, project__isnull=False)
         .values("project_id")
@@ -170,8 +179,8 @@ def _health_sql() -> tuple[str, list[Any]]:
         # Each link with its project's figures, joined once per link (91,734 rows at 100,000
         # projects) rather than once per node the project is counted under (346,738).
         "lp AS (SELECT l.cs AS cs, l.pid AS pid, "
-        "CASE WHEN t.id IS NULL THEN 0 ELSE 1 END AS traced, COALESCE(f.n, 0) AS n FROM l "
-        f"LEFT JOIN ({traced_sql}) t ON t.id = l.pid "
+        f"{is_traced} AS traced, COALESCE(f.n, 0) AS n FROM l "
+        f"{traced}"
         f"LEFT JOIN ({flags_sql}) f ON f.project_id = l.pid), "
         "p AS (SELECT %s AS kind, lp.cs AS node, lp.pid AS pid, lp.traced AS traced, lp.n AS n "
         "FROM lp "
@@ -190,14 +199,14 @@ def _health_sql() -> tuple[str, list[Any]]:
     ]
 
 
-def node_health() -> dict[str, dict[str, list[int]]]:
+def node_health(untraced: QuerySet[Any] | None = None) -> dict[str, dict[str, list[int]]]:
     """Per goal, business strategy and CRM strategy: [live projects linked under it, how many
     of those trace, open flags on those projects and their features plus on the node itself].
     Two grouped queries over the whole portfolio, whatever its size: a full scan records the
     result in its snapshot (Snapshot.figures["map_health"]) and the map reads it there.
     JSON-ready: ids as strings."""
     health: dict[str, dict[int, list[int]]] = {kind: {} for kind in _NODE_PATHS}
-    sql, params = _health_sql()
+    sql, params = _health_sql(untraced)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for kind, node, projects, traced, flags in cursor.fetchall():

@@ -498,3 +498,46 @@ def test_the_maps_flow_records_the_money_each_crm_strategy_carries_to_each_busin
         f"{both.pk}:{second.pk}": "400.00",
         f"{only_first.pk}:{first.pk}": "250.00",
     }
+
+
+@pytest.mark.parametrize(
+    "off",
+    [None, "project.untraced", "project.broken_chain"],
+    ids=["from the scan's match", "untraced rule off", "broken-chain rule off"],
+)
+def test_a_full_scan_counts_the_projects_that_trace_as_walking_the_chain_does(
+    portfolio, monkeypatch, off
+):
+    """The snapshot's traced projects, traced budgets and the map's traced count per node come
+    from the scan's match of the two rules that together flag every live project that does not
+    trace; with either switched off they are walked again. Both ways agree."""
+    from alignment import engine, selectors
+    from alignment.models import RuleSetting, Snapshot
+
+    # A project linked only to a retired chain (broken) next to the fixture's unlinked one.
+    broken = ProjectFactory(title="Broken", **money({"technology": "70"}))
+    ProjectLinkFactory(
+        project=broken, crm_strategy=CRMStrategyFactory(status=StrategyStatus.RETIRED)
+    )
+    walked_sums = selectors.live_budget_sums()
+    assert walked_sums["traced"] < walked_sums["total"]  # the fixture has projects that do not
+    engine.effective_settings()
+    if off:
+        RuleSetting.objects.filter(code=off).update(enabled=False)
+    ways = []
+    walk = selectors.live_budget_sums
+
+    def spy(untraced=None):
+        ways.append("walked" if untraced is None else "from match")
+        return walk(untraced)
+
+    monkeypatch.setattr(selectors, "live_budget_sums", spy)
+
+    engine.scan_full()
+
+    snapshot = Snapshot.objects.get()
+    assert snapshot.projects_traced == walked_sums["traced"]
+    assert snapshot.budget_traced == walked_sums["budget_traced"]
+    # Walked now, with the flags the scan opened (the map counts them per node).
+    assert snapshot.figures["map_health"] == strategy_map.node_health()
+    assert ways == (["walked"] if off else ["from match"])
