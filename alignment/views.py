@@ -30,7 +30,7 @@ from core.permissions import (
     why_cannot_act_on_flag,
 )
 from core.services import EditConflict
-from core.views import list_page, paginate, posted_version
+from core.views import list_page, paginate, posted_version, uncounted_page
 from goals.models import BusinessGoal
 from projects.access import project_for
 from projects.filters import FeatureFilterSet, ProjectFilterSet
@@ -444,9 +444,7 @@ def _not_traced_page(request: HttpRequest, filterset: Any, bar: tuple[str, ...])
         "ordering_in_bar": False,
         "ordering_errors": form.errors.get(ORDERING_PARAM, []),
         "filtered": filterset.is_filtered(),
-        "page_obj": strategy_map.uncounted_page(
-            filterset.qs, request.GET.get("page"), MAP_LIST_PAGE
-        ),
+        "page_obj": uncounted_page(filterset.qs, request.GET.get("page"), MAP_LIST_PAGE),
     }
 
 

@@ -4,6 +4,7 @@ the shared form page."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -42,6 +43,48 @@ def paginate(
     )
     page.object_list = rows_in_order(rows, list(page.object_list))
     return page
+
+
+@dataclass
+class UncountedPage:
+    """A page of a list too long to count per request (what does not trace can be a fifth of
+    a million features; the change history grows with every edit): one more row than the
+    page is read to know whether a next exists. `components/uncounted_pagination.html` shows
+    it."""
+
+    object_list: list[Any]
+    number: int
+    more: bool
+
+    def __iter__(self) -> Any:
+        return iter(self.object_list)
+
+    def __len__(self) -> int:
+        return len(self.object_list)
+
+    def has_next(self) -> bool:
+        return self.more
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def uncounted_page(queryset: QuerySet[Any], number: Any, per_page: int) -> UncountedPage:
+    """The requested page (a bad number gives the first) without counting the list; past the
+    end, an empty page that says so."""
+    try:
+        page = max(int(number), 1)
+    except (TypeError, ValueError):
+        page = 1
+    start = (page - 1) * per_page
+    rows = list(queryset[start : start + per_page + 1])
+    return UncountedPage(rows[:per_page], page, len(rows) > per_page)
 
 
 def list_page(

@@ -27,7 +27,7 @@ from core.forms import DateInput, PersonField, refusal_message
 from core.people import holding
 from core.permissions import can_read, can_restore, can_see_activity, visible_to
 from core.services import Restored
-from core.views import paginate
+from core.views import paginate, uncounted_page
 from goals import services as goal_services
 from goals.models import KPI, BusinessGoal, KPICheckIn
 from projects import services as project_services
@@ -108,8 +108,15 @@ def _page_link(key: str) -> str | None:
     return object_page(kind, pk) if pk.isdigit() else None
 
 
-def _rows(request: HttpRequest, entries: Any) -> dict[str, Any]:
-    page = paginate(request, entries.select_related("actor", "content_type"), PER_PAGE)
+def _rows(request: HttpRequest, entries: Any, *, counted: bool = True) -> dict[str, Any]:
+    """A page of `entries`, described. Not `counted`: the whole history is too long to count
+    per request (it grows with every edit), so the page only says whether a next exists."""
+    entries = entries.select_related("actor", "content_type")
+    page: Any = (
+        paginate(request, entries, PER_PAGE)
+        if counted
+        else uncounted_page(entries, request.GET.get("page"), PER_PAGE)
+    )
     rows = audit.describe(page.object_list)
     for row in rows:
         entry = row.entry
@@ -124,7 +131,7 @@ def _rows(request: HttpRequest, entries: Any) -> dict[str, Any]:
             entry.action == audit.DELETED and own_kind in RESTORABLE and can_restore(request.user)
         )
         row.own_kind = own_kind  # type: ignore[attr-defined]
-    return {"page_obj": page, "rows": rows}
+    return {"page_obj": page, "rows": rows, "uncounted": not counted}
 
 
 def _own_kind(entry: Any) -> str:
@@ -206,7 +213,7 @@ def activity(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "history/activity.html",
-        {"form": form, **_rows(request, entries.order_by("-timestamp", "-id"))},
+        {"form": form, **_rows(request, entries.order_by("-timestamp", "-id"), counted=False)},
     )
 
 

@@ -184,3 +184,27 @@ def test_the_activity_page_costs_the_same_queries_for_a_few_and_many_changes(
     changes(40, 3)
     assert queries_for(reverse("activity")) == few
     assert queries_for(reverse("activity") + "?kind=project&person=pm") == few_filtered
+
+
+def test_the_activity_page_pages_the_history_without_counting_it(as_user, executive, pm):
+    """The history grows with every edit: the Activity page reads one more entry than it shows
+    to know whether a next page exists, and never counts the whole table."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm_alignment import history
+
+    for i in range(history.PER_PAGE + 2):
+        project_services.project_create(actor=pm, title=f"Project {i}")
+    client = as_user(executive)
+
+    with CaptureQueriesContext(connection) as captured:
+        first = client.get(reverse("activity"))
+    second = client.get(reverse("activity") + "?page=2")
+
+    assert not [q["sql"] for q in captured if "COUNT(" in q["sql"].upper()]
+    first_html, second_html = first.content.decode(), second.content.decode()
+    assert 'rel="next"' in first_html and 'rel="prev"' not in first_html
+    assert 'rel="prev"' in second_html and 'rel="next"' not in second_html
+    # Newest first: the first page ends before the oldest, which the second page shows.
+    assert "Project 0" not in first_html and "Project 0" in second_html
