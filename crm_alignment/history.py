@@ -118,6 +118,7 @@ def _rows(request: HttpRequest, entries: Any, *, counted: bool = True) -> dict[s
         else uncounted_page(entries, request.GET.get("page"), PER_PAGE)
     )
     rows = audit.describe(page.object_list)
+    back = _restored(page.object_list)
     for row in rows:
         entry = row.entry
         own_kind = _own_kind(entry)
@@ -127,11 +128,31 @@ def _rows(request: HttpRequest, entries: Any, *, counted: bool = True) -> dict[s
             if own_kind in KINDS and entry.object_id is not None
             else None
         )
+        deleted = entry.action == audit.DELETED and own_kind in RESTORABLE
+        # A deletion whose object is back (restored since) offers no second restore.
+        row.restored = deleted and (own_kind, entry.object_id) in back  # type: ignore[attr-defined]
         row.restorable = (  # type: ignore[attr-defined]
-            entry.action == audit.DELETED and own_kind in RESTORABLE and can_restore(request.user)
+            deleted and not row.restored and can_restore(request.user)  # type: ignore[attr-defined]
         )
         row.own_kind = own_kind  # type: ignore[attr-defined]
     return {"page_obj": page, "rows": rows, "uncounted": not counted}
+
+
+def _restored(entries: Any) -> set[tuple[str, int]]:
+    """Of the page's deletions of restorable objects, those whose object exists again: one
+    query per kind on the page, whatever the number of entries."""
+    deleted: dict[str, set[int]] = {}
+    for entry in entries:
+        kind = _own_kind(entry)
+        if entry.action == audit.DELETED and kind in RESTORABLE and entry.object_id is not None:
+            deleted.setdefault(kind, set()).add(entry.object_id)
+    back: set[tuple[str, int]] = set()
+    for kind, ids in deleted.items():
+        model = KINDS[kind][0]
+        back.update(
+            (kind, pk) for pk in model._base_manager.filter(pk__in=ids).values_list("pk", flat=True)
+        )
+    return back
 
 
 def _own_kind(entry: Any) -> str:

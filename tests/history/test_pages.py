@@ -162,6 +162,9 @@ def test_the_activity_page_restores_a_deleted_project(as_user, executive, pm):
     client.post(restore)
 
     assert CRMProject.objects.filter(pk=project.pk).exists()
+    # The deletion stays in the history, without a second Restore button.
+    after = client.get(reverse("activity")).content.decode()
+    assert restore not in after and "(restored since)" in after
     again = client.post(restore, follow=True).content.decode()
     assert "exists; there is nothing to restore" in again
 
