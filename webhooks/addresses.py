@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.http.request import split_domain_port, validate_host
+from django.http.request import validate_host
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -64,28 +64,28 @@ def own_hosts() -> list[str]:
 
 def check_url(url: str) -> None:
     """Everything about the URL that needs no name resolution; ValidationError says what."""
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a port out of range)
+    except ValueError:
+        raise ValidationError("Enter a valid URL.", code="invalid") from None
+    if parts.scheme.lower() not in ("http", "https"):
         raise ValidationError(
             "Only http:// and https:// addresses may receive webhooks.", code="scheme"
         )
+    host = (parts.hostname or "").rstrip(".").lower()
+    if ":" in host:
+        host = f"[{host}]"  # as ALLOWED_HOSTS writes an IPv6 address
+    if host and validate_host(host, own_hosts()):
+        raise ValidationError(
+            "A webhook may not point at this application's own address.", code="own_address"
+        )
     URLValidator(schemes=["http", "https"])(url)
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018  (raises on a port out of range)
-    except ValueError:
-        raise ValidationError("The port must be a number from 1 to 65535.", code="port") from None
     if parts.username is not None or parts.password is not None:
         raise ValidationError(
             "Leave the user name and password out of the address; receivers check the "
             "signature made with the secret instead.",
             code="credentials",
-        )
-    host = (parts.hostname or "").rstrip(".").lower()
-    domain, _port = split_domain_port(parts.netloc.rsplit("@", 1)[-1])
-    if host and (validate_host(host, own_hosts()) or validate_host(domain, own_hosts())):
-        raise ValidationError(
-            "A webhook may not point at this application's own address.", code="own_address"
         )
 
 

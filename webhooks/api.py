@@ -43,6 +43,10 @@ class WebhookSerializer(serializers.ModelSerializer):
         help_text="Event types to send (the catalogue's, webhook-able ones).",
     )
     format = serializers.ChoiceField(choices=Format.choices, default=Format.JSON)
+    # Checked (and resolved) by the service, once, with the messages of webhooks.addresses.
+    url = serializers.CharField(
+        max_length=500, help_text="Where events are POSTed: an http or https address."
+    )
     secret = serializers.CharField(
         write_only=True,
         required=False,
@@ -78,8 +82,6 @@ class WebhookSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        # The address is checked (and resolved) by the service, once.
-        extra_kwargs: dict[str, Any] = {"url": {"validators": []}}
 
     def create(self, validated_data: dict[str, Any]) -> Webhook:
         return services.create_webhook(actor=self.context["request"].user, **validated_data)

@@ -130,9 +130,8 @@ def emit(django_capture_on_commit_callbacks):
     """Emit as a service does: inside a transaction; the sends run when it commits."""
 
     def _emit(*batch):
-        with django_capture_on_commit_callbacks(execute=True):
-            with transaction.atomic():
-                events.emit_many(batch)
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            events.emit_many(batch)
 
     return _emit
 

@@ -81,10 +81,9 @@ def test_a_rolled_back_change_delivers_nothing(
     admin_api, receiver, django_capture_on_commit_callbacks
 ):
     register(admin_api, receiver.url())
-    with django_capture_on_commit_callbacks(execute=True):
-        with transaction.atomic():
-            events.emit(flag_event())
-            transaction.set_rollback(True)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        events.emit(flag_event())
+        transaction.set_rollback(True)
     assert receiver.requests == []
     assert not Delivery.objects.exists()
 
@@ -115,9 +114,7 @@ def test_a_500_is_retried_with_the_same_signed_body_then_sent(admin_api, receive
     assert len(receiver.requests) == 2
     first, second = receiver.requests
     assert first.body == second.body
-    assert (
-        first.headers["x-crm-alignment-signature"] == second.headers["x-crm-alignment-signature"]
-    )
+    assert first.headers["x-crm-alignment-signature"] == second.headers["x-crm-alignment-signature"]
     delivery = Delivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.response_code) == ("sent", 2, 200)
     assert Webhook.objects.get().consecutive_failures == 0
