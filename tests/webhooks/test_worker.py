@@ -35,9 +35,7 @@ WORKER_ENV = {
 }
 
 
-def test_a_worker_delivers_the_committed_event_retrying_after_a_500(
-    tmp_path, receiver, admin_user
-):
+def test_a_worker_delivers_the_committed_event_retrying_after_a_500(tmp_path, receiver, admin_user):
     require_services()
     worker = Worker(tmp_path / "worker.log", env=WORKER_ENV)
     try:
