@@ -37,6 +37,7 @@ from projects.api import (
     ProjectViewSet,
 )
 from strategies.api import BusinessStrategyViewSet, CRMStrategyViewSet
+from webhooks.api import WebhookViewSet
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -63,6 +64,7 @@ router.register("phases", PhaseViewSet, basename="phase")
 router.register("project-check-ins", CheckInViewSet, basename="project-check-in")
 router.register("departments", DepartmentViewSet, basename="department")
 router.register("flags", FlagViewSet, basename="flag")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 
 app_name = "api"
 

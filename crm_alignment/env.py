@@ -77,3 +77,19 @@ def env_currency(name: str, default: str) -> str:
             f"not {value!r}."
         )
     return value
+
+
+def env_networks(name: str) -> list[str]:
+    """A comma-separated list of IP addresses or networks ("10.0.0.0/8", "127.0.0.1", "::1"),
+    each checked at start-up; returned as written."""
+    import ipaddress
+
+    networks = env_list(name, [])
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks such as 10.0.0.0/8, not {network!r}."
+            ) from None
+    return networks

@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_currency, env_int, env_list, env_rate, env_str
+from .env import env_bool, env_currency, env_int, env_list, env_networks, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CRM_VAR_DIR", str(BASE_DIR / "var")))
@@ -40,6 +40,10 @@ ALLOWED_HOSTS = env_list(
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS when DJANGO_DEBUG is off.")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# The address people reach the site at (scheme, host, port; no path): what makes the links in
+# messages sent from outside a request (webhooks) absolute. Unset with DEBUG off, those links
+# are paths only (`manage.py check` warns).
+SITE_URL = env_str("SITE_URL", "http://localhost:8000" if DEBUG else "").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -66,6 +70,7 @@ INSTALLED_APPS = [
     "projects",
     "alignment",
     "onboarding",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -426,6 +431,33 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         # Look at every interval, not every tenth (kombu's default throttle).
         unacked_restore_throttle=1,
     )
+# Outgoing webhooks (webhooks app; README, "Webhooks"). A POST waits this long to connect and
+# this long for each read; a delivery is tried this many times in all (5xx, timeouts, connection
+# and DNS failures are retried after 2, 4, 8, … seconds, at most WEBHOOK_RETRY_MAX_SECONDS); a
+# webhook failing this many times in a row is paused and its owner told.
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env_int("WEBHOOK_CONNECT_TIMEOUT_SECONDS", 5)
+WEBHOOK_READ_TIMEOUT_SECONDS = env_int("WEBHOOK_READ_TIMEOUT_SECONDS", 10)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 5)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 600)
+WEBHOOK_PAUSE_AFTER_FAILURES = env_int("WEBHOOK_PAUSE_AFTER_FAILURES", 10)
+# How often beat queues again the deliveries whose queued send was lost (due this long ago).
+WEBHOOK_SWEEP_SECONDS = env_int("WEBHOOK_SWEEP_SECONDS", 60)
+if (
+    min(
+        WEBHOOK_CONNECT_TIMEOUT_SECONDS,
+        WEBHOOK_READ_TIMEOUT_SECONDS,
+        WEBHOOK_MAX_ATTEMPTS,
+        WEBHOOK_RETRY_MAX_SECONDS,
+        WEBHOOK_PAUSE_AFTER_FAILURES,
+        WEBHOOK_SWEEP_SECONDS,
+    )
+    < 1
+):
+    raise ImproperlyConfigured("The WEBHOOK_* numbers must be 1 or more.")
+# Webhooks may not reach private, loopback, link-local or reserved addresses, except these
+# (comma-separated addresses or networks, e.g. "10.1.2.0/24,127.0.0.1"). Empty: none.
+WEBHOOK_ALLOWED_PRIVATE_NETWORKS = env_networks("WEBHOOK_ALLOWED_PRIVATE_NETWORKS")
+
 CELERY_BEAT_SCHEDULE = {
     "alignment-full-scan": {
         "task": "alignment.tasks.run_full_scan",
@@ -439,6 +471,11 @@ CELERY_BEAT_SCHEDULE = {
     "onboarding-sweep-stale-imports": {
         "task": "onboarding.tasks.sweep_stale_imports",
         "schedule": float(ALIGNMENT_SCAN_SWEEP_SECONDS),
+    },
+    # Webhook deliveries whose queued send was lost are queued again.
+    "webhooks-sweep-deliveries": {
+        "task": "webhooks.tasks.sweep_deliveries",
+        "schedule": float(WEBHOOK_SWEEP_SECONDS),
     },
 }
 
@@ -491,4 +528,12 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = tuple(
         "projects.ProjectCheckIn",
         "projects.Department",
     )
+)
+# A webhook's secret is never written to the history (nor its failure bookkeeping).
+AUDITLOG_INCLUDE_TRACKING_MODELS += (
+    {
+        "model": "webhooks.Webhook",
+        "serialize_data": True,
+        "exclude_fields": [*AUDIT_NOT_TRACKED, "secret", "consecutive_failures", "paused_at"],
+    },
 )

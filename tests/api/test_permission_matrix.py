@@ -30,6 +30,7 @@ from tests.factories import (
     SuccessMetricFactory,
     UserFactory,
 )
+from webhooks.models import Webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -155,6 +156,21 @@ def restorer(ok):
         "executive": ok,
         "admin": ok,
     }
+
+
+def admin_only(ok):
+    """Webhooks: admins alone; anyone else is refused the list and creating (403)."""
+    return dict.fromkeys(ROLES, 403) | {"anonymous": 401, "admin": ok}
+
+
+def admin_object(ok):
+    """A webhook by id: anyone but an admin finds none (404)."""
+    return dict.fromkeys(ROLES, 404) | {"anonymous": 401, "admin": ok}
+
+
+def _webhook(w, o):
+    # A public address, written as one: saving it resolves no name (nothing is sent).
+    return {"name": "Alerts", "url": "https://93.184.215.14/hook", "events": ["flag.opened"]}
 
 
 def signed_in_with_role(ok):
@@ -385,6 +401,16 @@ MATRIX = {
             ("feature", "feature"),
         )
     },
+    ("api:webhook-list", "get"): (None, None, admin_only(200)),
+    ("api:webhook-list", "post"): (None, _webhook, admin_only(201)),
+    ("api:webhook-detail", "get"): ("webhook", None, admin_object(200)),
+    ("api:webhook-detail", "put"): ("webhook", _webhook, admin_object(200)),
+    ("api:webhook-detail", "patch"): ("webhook", lambda w, o: {"name": "Ops"}, admin_object(200)),
+    ("api:webhook-detail", "delete"): ("webhook", None, admin_object(204)),
+    ("api:webhook-history", "get"): ("webhook", None, admin_object(200)),
+    ("api:webhook-deliveries", "get"): ("webhook", None, admin_object(200)),
+    ("api:webhook-resume", "post"): ("webhook", None, admin_object(200)),
+    ("api:webhook-send-test", "post"): ("webhook", None, admin_object(202)),
     ("api:alignment-summary", "get"): (None, None, signed_in_with_role(200)),
     ("api:alignment-scan", "post"): (None, None, scan_start(202)),
     ("api:alignment-scan-detail", "get"): ("scan", None, read_detail(200)),
@@ -473,6 +499,13 @@ def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
             "scan": Scan.objects.create(requested_by=project_sponsor),
             "import_job": ImportJob.objects.create(
                 created_by=strategist, filename="portfolio.xlsx", content=b"PK", size=2
+            ),
+            "webhook": Webhook.objects.create(
+                name=f"Alerts {side}",
+                url="https://93.184.215.14/hook",
+                secret="s" * 32,
+                events=["flag.opened"],
+                owner=admin_user,
             ),
         }
     return w

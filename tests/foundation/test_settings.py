@@ -210,9 +210,8 @@ def test_the_currency_defaults_to_euro_and_reads_the_environment(tmp_path):
 def test_env_example_lists_every_setting_the_settings_module_reads():
     settings_source = (REPO / "crm_alignment" / "settings.py").read_text()
     example = (REPO / ".env.example").read_text()
-    names = set(
-        re.findall(r'env_(?:str|bool|int|list|rate|currency)\(\s*"([A-Z0-9_]+)"', settings_source)
-    )
+    readers = "str|bool|int|list|rate|currency|networks"
+    names = set(re.findall(rf'env_(?:{readers})\(\s*"([A-Z0-9_]+)"', settings_source))
     documented = set(re.findall(r"^([A-Z0-9_]+)=", example, flags=re.MULTILINE))
     assert names, "no settings found"
     assert names - documented == set()
