@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_currency, env_int, env_list, env_rate, env_str
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "projects",
     "alignment",
     "onboarding",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -174,6 +176,9 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm-alignment@localhost")
+# The app's own address, for the links in mails sent with no request at hand (the monthly board
+# pack's "make a fresh one" and its unsubscribe link).
+SITE_URL = env_str("SITE_URL", "http://localhost:8000")
 
 # Security: strict by default once DEBUG is off (check --deploy passes).
 # Request bodies (forms, and JSON through core.parsers.JSONParser) above this are refused with 400;
@@ -440,7 +445,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "onboarding.tasks.sweep_stale_imports",
         "schedule": float(ALIGNMENT_SCAN_SWEEP_SECONDS),
     },
+    # Board-pack jobs likewise; and the board pack mailed on the 1st of each month to the
+    # executives and sponsors who opted in (once per person and month: delivery records).
+    "reports-sweep-stale-jobs": {
+        "task": "reports.tasks.sweep_stale_report_jobs",
+        "schedule": float(ALIGNMENT_SCAN_SWEEP_SECONDS),
+    },
+    "reports-monthly-board-pack": {
+        "task": "reports.tasks.mail_monthly_board_packs",
+        "schedule": crontab(minute=0, hour=6, day_of_month=1),
+    },
 }
+
+# Board pack (reports): up to this many live projects the PDF is made within the request;
+# above, GET /api/reports/board.pdf answers 202 with a job a worker makes it in.
+REPORTS_BOARD_PACK_SYNC_MAX_PROJECTS = env_int("REPORTS_BOARD_PACK_SYNC_MAX_PROJECTS", 300)
 
 LOGGING = {
     "version": 1,
@@ -448,7 +467,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # WeasyPrint's font subsetting (the board pack) logs every glyph table at INFO.
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 
@@ -490,5 +513,6 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = tuple(
         "projects.RoadmapPhase",
         "projects.ProjectCheckIn",
         "projects.Department",
+        "reports.BoardPackSubscription",
     )
 )
