@@ -12,6 +12,6 @@ urlpatterns = [
     path("reports/board.pdf", views.board_pdf, name="board_pdf"),
     path("reports/jobs/<int:pk>/", views.job_page, name="job"),
     path("reports/jobs/<int:pk>/status/", views.job_status, name="job_status"),
-    path("reports/jobs/<int:pk>/pdf/", views.job_pdf, name="job_pdf"),
+    path("reports/jobs/<int:pk>/board-pack.pdf", views.job_pdf, name="job_pdf"),
     path("reports/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
 ]

@@ -57,8 +57,13 @@ def monthly_mail(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def board_pdf(request: HttpRequest) -> HttpResponse:
-    """The board pack: the PDF at once for a small portfolio, else the job's page."""
-    made = jobs.board_pack_or_job(actor=request.user)
+    """The board pack: the PDF at once for a small portfolio, else the job's page (which says
+    so when the task queue did not take the job)."""
+    try:
+        made = jobs.board_pack_or_job(actor=request.user)
+    except jobs.ReportUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect("reports:job", pk=exc.job.pk)
     if made.pdf is not None:
         return pdf_response(made.pdf, made.filename)
     assert made.job is not None
