@@ -11,12 +11,13 @@ counted in the database), so making a pack costs a fixed handful of queries.
 
 Rendered by WeasyPrint from the dashboard's own partials and SVG charts (templates/reports/
 board_pack.html includes them) with a print stylesheet; fonts are the system's, and nothing is
-fetched: the stylesheets are inlined and every other URL is refused.
+fetched: the stylesheets are handed over as text and every other URL is refused.
 """
 
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
@@ -52,8 +53,8 @@ TREND_SERIES = [
 SECTIONS = ("headline", "investment", "flags", "decisions", "kpis", "layout")
 
 BOARD_PACK_REFUSAL = "Only executives, sponsors and admins may get the board pack."
-# The print stylesheet, inlined in the page; and the charts' colours, inlined in each SVG (the
-# shared partials take it as `svg_style`): WeasyPrint styles an SVG only from inside it.
+# The print stylesheet, handed to WeasyPrint; and the charts' colours, put inside each SVG
+# (render_html): WeasyPrint styles an SVG only from inside it.
 STYLESHEET = "reports/board_pack.css"
 SVG_STYLESHEET = "reports/board_pack_svg.css"
 
@@ -268,25 +269,28 @@ def _no_fetching(url: str, *args: Any, **kwargs: Any) -> Any:
     raise ValueError(f"The board pack fetches nothing; refused {url[:100]!r}.")
 
 
+_SVG_OPEN = re.compile(r"(<svg\b[^>]*>)")
+
+
 def render_html(context: dict[str, Any]) -> str:
-    return render_to_string(
-        "reports/board_pack.html",
-        {
-            **context,
-            "stylesheet": _static_text(STYLESHEET),
-            # One line, so that it reads the same inside every SVG.
-            "svg_style": " ".join(_static_text(SVG_STYLESHEET).split()),
-        },
-    )
+    """The pack's HTML: its template over the dashboard's partials, each SVG given the pack's
+    chart colours inside it (WeasyPrint styles an SVG from nothing else; the pages, under their
+    Content-Security-Policy, style the same SVG from the app's stylesheet)."""
+    html = render_to_string("reports/board_pack.html", context)
+    svg_style = " ".join(_static_text(SVG_STYLESHEET).split())
+    return _SVG_OPEN.sub(lambda match: f"{match.group(1)}<style>{svg_style}</style>", html)
 
 
 def render_pdf(user: Any, *, progress: Progress | None = None) -> tuple[bytes, str]:
     """The reader's board pack as PDF bytes, and its scope in words."""
-    from weasyprint import HTML
+    from weasyprint import CSS, HTML
 
     context = board_pack_context(user, progress=progress)
     html = render_html(context)
-    pdf = HTML(string=html, url_fetcher=_no_fetching, base_url="/").write_pdf()
+    stylesheet = CSS(string=_static_text(STYLESHEET), url_fetcher=_no_fetching, base_url="/")
+    pdf = HTML(string=html, url_fetcher=_no_fetching, base_url="/").write_pdf(
+        stylesheets=[stylesheet]
+    )
     if progress is not None:
         progress(len(SECTIONS), len(SECTIONS))
     return bytes(pdf), context["scope"]
