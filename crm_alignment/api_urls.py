@@ -36,6 +36,7 @@ from projects.api import (
     PhaseViewSet,
     ProjectViewSet,
 )
+from reports.api import BoardPackView, ReportJobDetailView, ReportJobPdfView
 from strategies.api import BusinessStrategyViewSet, CRMStrategyViewSet
 from webhooks.api import WebhookViewSet
 
@@ -79,6 +80,10 @@ urlpatterns = [
     path(
         "portfolio/imports/<int:pk>/", ImportJobDetailView.as_view(), name="portfolio-import-detail"
     ),
+    # The board pack: a PDF at once for a small portfolio, else a job (reports).
+    path("reports/board.pdf", BoardPackView.as_view(), name="report-board"),
+    path("reports/jobs/<int:pk>/", ReportJobDetailView.as_view(), name="report-job-detail"),
+    path("reports/jobs/<int:pk>/pdf/", ReportJobPdfView.as_view(), name="report-job-pdf"),
     # Approval is the engine's decision (readiness is the rule catalogue), at the project's path.
     path("projects/<int:pk>/approve/", ProjectApproveView.as_view(), name="project-approve"),
     # The impact preview runs the rule catalogue, so it is the engine's too (alignment.impact).

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_currency, env_int, env_list, env_networks, env_rate, env_str
@@ -41,7 +42,8 @@ if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS when DJANGO_DEBUG is off.")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # The address people reach the site at (scheme, host, port; no path): what makes the links in
-# messages sent from outside a request (webhooks) absolute. Unset with DEBUG off, those links
+# messages sent from outside a request (webhooks, mails: the monthly board pack, its unsubscribe
+# link) absolute. Unset with DEBUG off, those links
 # are paths only (`manage.py check` warns).
 SITE_URL = env_str("SITE_URL", "http://localhost:8000" if DEBUG else "").rstrip("/")
 
@@ -71,6 +73,7 @@ INSTALLED_APPS = [
     "alignment",
     "onboarding",
     "webhooks",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -477,7 +480,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.sweep_deliveries",
         "schedule": float(WEBHOOK_SWEEP_SECONDS),
     },
+    # Board-pack jobs likewise; and the board pack mailed on the 1st of each month to the
+    # executives and sponsors who opted in (once per person and month: delivery records).
+    "reports-sweep-stale-jobs": {
+        "task": "reports.tasks.sweep_stale_report_jobs",
+        "schedule": float(ALIGNMENT_SCAN_SWEEP_SECONDS),
+    },
+    "reports-monthly-board-pack": {
+        "task": "reports.tasks.mail_monthly_board_packs",
+        "schedule": crontab(minute=0, hour=6, day_of_month=1),
+    },
 }
+
+# Board pack (reports): up to this many live projects the PDF is made within the request;
+# above, GET /api/reports/board.pdf answers 202 with a job a worker makes it in.
+REPORTS_BOARD_PACK_SYNC_MAX_PROJECTS = env_int("REPORTS_BOARD_PACK_SYNC_MAX_PROJECTS", 300)
 
 LOGGING = {
     "version": 1,
@@ -485,7 +502,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # WeasyPrint's font subsetting (the board pack) logs every glyph table at INFO.
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 
@@ -527,6 +548,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = tuple(
         "projects.RoadmapPhase",
         "projects.ProjectCheckIn",
         "projects.Department",
+        "reports.BoardPackSubscription",
     )
 )
 # A webhook's secret is never written to the history (nor its failure bookkeeping).

@@ -13,5 +13,6 @@ urlpatterns = [
     path("projects/", include("projects.urls")),
     # The spreadsheet: /import/… (upload, jobs, template, demo) and /export/… (workbook, CSV).
     path("", include("onboarding.urls")),
+    path("", include("reports.urls")),
     path("", include("crm_alignment.web_urls")),
 ]

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from alignment.models import Flag, Scan
 from onboarding.models import ImportJob
+from reports.models import ReportJob
 from tests.factories import (
     PASSWORD,
     BusinessStrategyFactory,
@@ -138,6 +139,23 @@ def own_job(ok):
     """An import job: the person who started it (an executive, "own") and admins; anyone else
     gets 404, as if it did not exist."""
     hidden = dict.fromkeys(ROLES, 404) | {"anonymous": 401, "admin": ok}
+    return {"own": hidden | {"executive": ok}, "other": hidden}
+
+
+def board_reader(ok):
+    """The board pack: executives, sponsors and admins."""
+    return dict.fromkeys(ROLES, 403) | {
+        "anonymous": 401,
+        "executive": ok,
+        "sponsor": ok,
+        "admin": ok,
+    }
+
+
+def own_report(ok):
+    """A board-pack job: only the person who asked for it (an executive, "own"), admins
+    included in the 404s: a pack is made for its reader."""
+    hidden = dict.fromkeys(ROLES, 404) | {"anonymous": 401}
     return {"own": hidden | {"executive": ok}, "other": hidden}
 
 
@@ -417,6 +435,9 @@ MATRIX = {
     ("api:portfolio-export", "get"): (None, None, signed_in_with_role(200)),
     ("api:portfolio-import", "post"): (None, _upload, importer(202)),
     ("api:portfolio-import-detail", "get"): ("import_job", None, own_job(200)),
+    ("api:report-board", "get"): (None, None, board_reader(200)),
+    ("api:report-job-detail", "get"): ("report_job", None, own_report(200)),
+    ("api:report-job-pdf", "get"): ("report_job", None, own_report(200)),
     ("api:token", "post"): (None, "credentials", token(200)),
     ("api:token", "delete"): (None, None, authenticated(204)),
     ("api:schema", "get"): (None, None, public(200)),
@@ -506,6 +527,9 @@ def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
                 secret="s" * 32,
                 events=["flag.opened"],
                 owner=admin_user,
+            ),
+            "report_job": ReportJob.objects.create(
+                created_by=strategist, state="done", pdf=b"%PDF-1.7 a made pack", size=20
             ),
         }
     return w

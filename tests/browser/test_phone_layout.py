@@ -31,8 +31,8 @@ def pages_for(w, role: str) -> list[str]:
         answers = expected.get("own", expected)
         if method == "get" and answers[role] == 200:
             url = _url(w, url_name, kind, "own")
-            if url.endswith((".xlsx", ".csv")):
-                continue  # a download (the spreadsheet exports), not a page
+            if url.endswith((".xlsx", ".csv", ".pdf")):
+                continue  # a download (the spreadsheet exports, the board pack), not a page
             urls.append(url)
     return urls
 

@@ -18,6 +18,7 @@ PACKAGES = [
     "alignment",
     "onboarding",
     "webhooks",
+    "reports",
     "crm_alignment",
 ]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")

@@ -88,6 +88,17 @@ def own_job(ok):
     return {"own": hidden | {"executive": ok}, "other": hidden}
 
 
+def board_reader(ok):
+    """The board report: executives, sponsors and admins."""
+    return read(403) | {"executive": ok, "sponsor": ok, "admin": ok}
+
+
+def own_report(ok):
+    """A board-pack job's pages: only the person who asked (an executive, "own")."""
+    hidden = read(404)
+    return {"own": hidden | {"executive": ok}, "other": hidden}
+
+
 # Each row: (url name, method) → (object kind for the {pk} or None, expected)
 MATRIX = {
     ("home", "get"): (None, signed_in(200)),
@@ -227,6 +238,15 @@ MATRIX = {
     ("onboarding:goals_csv", "get"): (None, read()),
     ("onboarding:projects_csv", "get"): (None, read()),
     ("onboarding:flags_csv", "get"): (None, read()),
+    ("reports:board", "get"): (None, board_reader(200)),
+    ("reports:monthly", "post"): (None, board_reader(302)),
+    ("reports:board_pdf", "get"): (None, board_reader(200)),
+    ("reports:job", "get"): ("report_job", own_report(200)),
+    ("reports:job_status", "get"): ("report_job", own_report(200)),
+    ("reports:job_pdf", "get"): ("report_job", own_report(200)),
+    # The monthly mail's one-click link: public, its signed token the proof (a damaged one: 400).
+    ("reports:unsubscribe", "get"): ("unsubscribe_link", public(400)),
+    ("reports:unsubscribe", "post"): ("unsubscribe_link", public(400)),
     # history (crm_alignment.history): an object's History tab, for everyone who reads it;
     # the Activity page for executives, sponsors and admins; restoring (these objects exist,
     # so a permitted restore redirects saying there is nothing to restore).
@@ -249,6 +269,8 @@ def test_every_page_route_is_in_the_matrix():
 def _url(w, url_name, kind, side):
     if kind == "reset_link":
         return reverse(url_name, kwargs={"uidb64": "Mg", "token": "set-password"})
+    if kind == "unsubscribe_link":
+        return reverse(url_name, kwargs={"token": "not-a-signed-token"})
     if kind and kind.startswith("history:"):
         kind = kind.removeprefix("history:")
         return reverse(url_name, kwargs={"kind": kind, "pk": w.objects[side][kind].pk})
