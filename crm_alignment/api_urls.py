@@ -35,6 +35,7 @@ from projects.api import (
     MetricViewSet,
     PhaseViewSet,
     ProjectViewSet,
+    UserGroupViewSet,
 )
 from strategies.api import BusinessStrategyViewSet, CRMStrategyViewSet
 
@@ -62,6 +63,7 @@ router.register("metrics", MetricViewSet, basename="metric")
 router.register("phases", PhaseViewSet, basename="phase")
 router.register("project-check-ins", CheckInViewSet, basename="project-check-in")
 router.register("departments", DepartmentViewSet, basename="department")
+router.register("user-groups", UserGroupViewSet, basename="user-group")
 router.register("flags", FlagViewSet, basename="flag")
 
 app_name = "api"

@@ -490,5 +490,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = tuple(
         "projects.RoadmapPhase",
         "projects.ProjectCheckIn",
         "projects.Department",
+        "projects.UserGroup",
+        "projects.ProjectUserGroup",
     )
 )
