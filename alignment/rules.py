@@ -596,7 +596,7 @@ class _Joined(Aggregate):
         return f"STRING_AGG({sql}, ', ' ORDER BY {order_sql})", (*params, *order_params)
 
 
-def _go_lives(ctx: RuleContext) -> QuerySet[RoadmapPhase]:
+def _go_lives(ctx: RuleContext) -> QuerySet[Any]:
     """Go-live milestones of live projects, one row per (go-live, user group its project
     affects): `group`, `day` (_DayNumber of the date; a milestone's date is its start)."""
     return (

@@ -18,7 +18,14 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from strategies.models import CRMStrategyServes
 
-from .models import LIVE_PROJECT_STATUSES, CRMProject, PhaseKind, ProjectLink, RoadmapPhase
+from .models import (
+    LIVE_PROJECT_STATUSES,
+    CRMProject,
+    PhaseKind,
+    ProjectLink,
+    ProjectUserGroup,
+    RoadmapPhase,
+)
 
 PER_PAGE = 25
 WIDTH = 960  # the SVG's coordinate width; it scales to the page (and to paper) with viewBox
@@ -46,7 +53,7 @@ def timeline_projects(
     if user_group is not None:
         projects = projects.filter(
             Exists(
-                CRMProject.user_groups.through.objects.filter(
+                ProjectUserGroup.objects.filter(
                     project=OuterRef("pk"), user_group=user_group
                 )
             )
