@@ -741,9 +741,14 @@ class DepartmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
 
 class UserGroupPermission(BasePermission):
     """Everyone who reads the portfolio reads the user groups; project managers and executives
-    keep the catalogue."""
+    keep the catalogue. A group a user may not see answers 404 before any 403."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS or view.action != "create":
+            return True  # an object's write is decided below, after the 404 for the unseen
+        return permissions.can_manage_user_groups(request.user)
+
+    def has_object_permission(self, request: Request, view: Any, obj: UserGroup) -> bool:
         if request.method in SAFE_METHODS:
             return True
         return permissions.can_manage_user_groups(request.user)
