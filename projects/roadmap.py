@@ -52,11 +52,7 @@ def timeline_projects(
         projects = projects.filter(department=department)
     if user_group is not None:
         projects = projects.filter(
-            Exists(
-                ProjectUserGroup.objects.filter(
-                    project=OuterRef("pk"), user_group=user_group
-                )
-            )
+            Exists(ProjectUserGroup.objects.filter(project=OuterRef("pk"), user_group=user_group))
         )
     if goal is not None:
         projects = projects.filter(

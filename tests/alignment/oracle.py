@@ -74,8 +74,7 @@ def rule_settings() -> dict[str, Setting]:
         cursor.execute('SELECT code, enabled, threshold, "window" FROM alignment_rulesetting')
         rows = cursor.fetchall()
     return {
-        code: Setting(bool(enabled), threshold, window)
-        for code, enabled, threshold, window in rows
+        code: Setting(bool(enabled), threshold, window) for code, enabled, threshold, window in rows
     }
 
 

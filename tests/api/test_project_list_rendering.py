@@ -164,9 +164,7 @@ def test_an_unfiltered_list_counts_and_pages_without_the_per_row_figures(api, vi
 
 def test_the_row_renderer_refuses_a_field_it_cannot_read_from_a_row():
     with pytest.raises(ImproperlyConfigured, match="metrics"):
-        RowRenderer(
-            ProjectSerializer, given=("currency", "crm_strategies", "links", "user_groups")
-        )
+        RowRenderer(ProjectSerializer, given=("currency", "crm_strategies", "links", "user_groups"))
     with pytest.raises(ImproperlyConfigured, match="no field"):
         RowRenderer(NestedMetricSerializer, given=("nonsense",))
 
