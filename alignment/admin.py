@@ -25,12 +25,14 @@ class RuleSettingAdmin(admin.ModelAdmin):
         "severity",
         "threshold",
         "threshold_meaning",
+        "window",
+        "window_meaning",
         "blocks_approval",
     ]
-    list_editable = ["enabled", "severity", "threshold", "blocks_approval"]
+    list_editable = ["enabled", "severity", "threshold", "window", "blocks_approval"]
     list_filter = ["enabled", "severity", "blocks_approval"]
     search_fields = ["code"]
-    readonly_fields = ["code", "title", "advice", "threshold_meaning"]
+    readonly_fields = ["code", "title", "advice", "threshold_meaning", "window_meaning"]
     fields = [
         "code",
         "title",
@@ -39,6 +41,8 @@ class RuleSettingAdmin(admin.ModelAdmin):
         "severity",
         "threshold",
         "threshold_meaning",
+        "window",
+        "window_meaning",
         "blocks_approval",
     ]
 
@@ -54,7 +58,8 @@ class RuleSettingAdmin(admin.ModelAdmin):
             return ""
         # As the engine reads it: 0 is a threshold, only an empty one means the default.
         threshold = obj.threshold if obj.threshold is not None else rule.threshold_default
-        return rule.message(threshold)
+        window = obj.window if obj.window is not None else rule.window_default
+        return rule.message(threshold, window)
 
     @admin.display(description="threshold means")
     def threshold_meaning(self, obj: RuleSetting) -> str:
@@ -62,6 +67,13 @@ class RuleSettingAdmin(admin.ModelAdmin):
         if rule is None or rule.threshold_label is None:
             return "— (this rule has no threshold)"
         return f"{rule.threshold_label} (default {rule.threshold_default})"
+
+    @admin.display(description="window means")
+    def window_meaning(self, obj: RuleSetting) -> str:
+        rule = RULES.get(obj.code)
+        if rule is None or rule.window_label is None:
+            return "— (this rule has no window)"
+        return f"{rule.window_label} (default {rule.window_default})"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # one row per rule, created by the migration and the engine

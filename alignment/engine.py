@@ -151,6 +151,9 @@ class Scope:
         return Q(project_id__in=self.project_ids)
 
 
+# The annotation a rule's findings may carry: each subject's own flag message.
+FLAG_MESSAGE = "flag_message"
+
 # The rule whose match a full scan counts the dashboard's feature traceability from (it matches
 # exactly the live portfolio's features that do not trace; see selectors.feature_traceability).
 FEATURE_UNTRACED = "feature.untraced"
@@ -191,6 +194,7 @@ class EffectiveSetting:
     severity: str
     threshold: int | None
     blocks_approval: bool = False
+    window: int | None = None
 
 
 def _default_setting(rule: Rule) -> RuleSetting:
@@ -199,6 +203,7 @@ def _default_setting(rule: Rule) -> RuleSetting:
         enabled=True,
         severity=rule.default_severity,
         threshold=rule.threshold_default,
+        window=rule.window_default,
         blocks_approval=rule.blocks_approval,
     )
 
@@ -223,6 +228,7 @@ def effective_settings(*, create_missing: bool = True) -> dict[str, EffectiveSet
             threshold,
             # Only rules about a project or its features are evaluated for one project.
             row.blocks_approval and r.project_scoped,
+            row.window if row.window is not None else r.window_default,
         )
     return result
 
@@ -294,7 +300,12 @@ def _fill_matches(pairs: list[tuple[_Pair, QuerySet[Any]]], *, whole: bool = Fal
                 else Cast(Value(None), BigIntegerField())
             ),
             Value(pair.setting.severity),
-            Value(pair.rule.message(pair.setting.threshold)),
+            # A rule may word each subject's message itself (e.g. naming the projects involved).
+            (
+                F(FLAG_MESSAGE)
+                if FLAG_MESSAGE in findings.query.annotations
+                else Value(pair.rule.message(pair.setting.threshold, pair.setting.window))
+            ),
         ]
         # Aliased annotations only, so each SELECT list has exactly these columns in order.
         aliases = {f"match_col_{i}": expr for i, expr in enumerate(columns)}
@@ -526,7 +537,12 @@ def _without_nested_loops(cursor: Any, large: bool) -> Iterator[None]:
 
 
 # The subject types of the rules about groups of projects, and so of a re-check's groups.
-GROUP_SUBJECT_TYPES = (SubjectType.CRM_STRATEGY, SubjectType.MANAGER, SubjectType.DEPARTMENT)
+GROUP_SUBJECT_TYPES = (
+    SubjectType.CRM_STRATEGY,
+    SubjectType.MANAGER,
+    SubjectType.DEPARTMENT,
+    SubjectType.USER_GROUP,
+)
 
 
 def _groups_of(
@@ -537,7 +553,7 @@ def _groups_of(
     just `left` (one may have been relieved), as the edit that left them reported them
     (alignment.receivers). Two small, indexed queries, whatever the number of groups flagged:
     a group is never looked at because of another group's projects."""
-    from projects.models import CRMProject, ProjectLink
+    from projects.models import CRMProject, ProjectLink, ProjectUserGroup
 
     groups: dict[str, set[Any]] = {kind: set() for kind in GROUP_SUBJECT_TYPES}
     for kind, ids in (left or {}).items():
@@ -547,6 +563,11 @@ def _groups_of(
         groups[SubjectType.CRM_STRATEGY].update(
             ProjectLink.objects.filter(project_id__in=project_ids).values_list(
                 "crm_strategy_id", flat=True
+            )
+        )
+        groups[SubjectType.USER_GROUP].update(
+            ProjectUserGroup.objects.filter(project_id__in=project_ids).values_list(
+                "user_group_id", flat=True
             )
         )
         for manager, department in CRMProject.objects.filter(pk__in=project_ids).values_list(
@@ -650,7 +671,9 @@ def evaluate(
             off += pairs
             continue
         findings = rule.findings(
-            RuleContext(today=today, threshold=setting.threshold, only=scope.groups)
+            RuleContext(
+                today=today, threshold=setting.threshold, window=setting.window, only=scope.groups
+            )
         )
         on += [
             (p, findings[p.subject_type].filter(scope.subject_q(p.kind, p.subject_type)))

@@ -140,7 +140,9 @@ def _matches(reach: Reach) -> tuple[set[Key], set[str]]:
         if not setting.enabled:
             continue
         evaluated.add(code)
-        findings = rule.findings(RuleContext(today=today, threshold=setting.threshold))
+        findings = rule.findings(
+            RuleContext(today=today, threshold=setting.threshold, window=setting.window)
+        )
         for subject_type, queryset in findings.items():
             ids = reach.ids.get(str(subject_type))
             if not ids:

@@ -21,6 +21,11 @@ class RuleSetting(models.Model):
     threshold = models.PositiveIntegerField(
         null=True, blank=True, help_text="The rule's number, e.g. days before stalled."
     )
+    window = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The rule's second number where it has one, e.g. the days a window spans.",
+    )
     blocks_approval = models.BooleanField(
         default=False,
         help_text=(
@@ -45,6 +50,8 @@ class SubjectType(models.TextChoices):
     # portfolio.overloaded is about a group: a manager, a department or a CRM strategy.
     MANAGER = "manager", "Manager"
     DEPARTMENT = "department", "Department"
+    # portfolio.change_collision is about the people several go-lives land on.
+    USER_GROUP = "user_group", "User group"
 
 
 class FlagState(models.TextChoices):

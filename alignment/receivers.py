@@ -34,8 +34,10 @@ from projects.models import (
     FeatureLink,
     ProjectCheckIn,
     ProjectLink,
+    ProjectUserGroup,
     RoadmapPhase,
     SuccessMetric,
+    UserGroup,
 )
 from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes
 
@@ -51,9 +53,17 @@ PROJECT_OF = {
     SuccessMetric: lambda obj: obj.project_id,
     RoadmapPhase: lambda obj: obj.project_id,
     ProjectCheckIn: lambda obj: obj.project_id,
+    ProjectUserGroup: lambda obj: obj.project_id,
 }
 # FeatureLink needs a join for its project; the feature is usually loaded, so read it there.
-CHAIN_MODELS = (BusinessGoal, BusinessStrategy, CRMStrategy, CRMStrategyServes, Department)
+CHAIN_MODELS = (
+    BusinessGoal,
+    BusinessStrategy,
+    CRMStrategy,
+    CRMStrategyServes,
+    Department,
+    UserGroup,
+)
 
 
 def _delay() -> int:
@@ -167,16 +177,19 @@ def _on_link_saving(sender: Any, instance: ProjectLink, **kwargs: Any) -> None:
 
 
 def _on_left_by_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
-    """A deleted project leaves its manager and department; a deleted link, its CRM strategy."""
+    """A deleted project leaves its manager and department; a deleted link, its CRM strategy;
+    a project no longer naming a user group, that group."""
     if isinstance(instance, CRMProject):
         left = {
             **_left(SubjectType.MANAGER, instance.manager_id, None),
             **_left(SubjectType.DEPARTMENT, instance.department_id, None),
         }
+    elif isinstance(instance, ProjectUserGroup):
+        left = _left(SubjectType.USER_GROUP, instance.user_group_id, None)
     else:
         left = _left(SubjectType.CRM_STRATEGY, instance.crm_strategy_id, None)
     if left:
-        project_id = instance.project_id if isinstance(instance, ProjectLink) else instance.pk
+        project_id = instance.pk if isinstance(instance, CRMProject) else instance.project_id
         transaction.on_commit(lambda: queue_project_recheck([project_id], left))
 
 
@@ -206,7 +219,7 @@ for model in (*PROJECT_OF, FeatureLink):
     post_delete.connect(_on_project_part_changed, sender=model, dispatch_uid=f"align-d-{model}")
 pre_save.connect(_on_project_saving, sender=CRMProject, dispatch_uid="align-left-project")
 pre_save.connect(_on_link_saving, sender=ProjectLink, dispatch_uid="align-left-link")
-for model in (CRMProject, ProjectLink):
+for model in (CRMProject, ProjectLink, ProjectUserGroup):
     post_delete.connect(_on_left_by_delete, sender=model, dispatch_uid=f"align-left-d-{model}")
 for model in CHAIN_MODELS:
     post_save.connect(_on_chain_changed, sender=model, dispatch_uid=f"align-{model}")

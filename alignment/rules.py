@@ -28,20 +28,35 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import (
+    Aggregate,
     Case,
     CharField,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
+    Func,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    TextField,
     Value,
     When,
+    Window,
 )
 from django.db.models.expressions import Combinable
-from django.db.models.functions import Coalesce, Concat, Left, NullIf, Trim, TruncDate
+from django.db.models.functions import (
+    Cast,
+    Coalesce,
+    Concat,
+    Lead,
+    Left,
+    NullIf,
+    Trim,
+    TruncDate,
+)
 
 from goals.models import BusinessGoal, GoalStatus
 from projects.models import (
@@ -57,6 +72,7 @@ from projects.models import (
     ProjectStatus,
     RoadmapPhase,
     SuccessMetric,
+    UserGroup,
 )
 from projects.trace import (
     anchored_crm_strategy_exists,
@@ -100,6 +116,7 @@ SUBJECTS: dict[str, SubjectKind] = {
     ),
     SubjectType.MANAGER: SubjectKind(get_user_model(), _user_label),
     SubjectType.DEPARTMENT: SubjectKind(Department, lambda: F("name")),
+    SubjectType.USER_GROUP: SubjectKind(UserGroup, lambda: F("name")),
 }
 
 
@@ -117,6 +134,8 @@ class RuleContext:
     today: datetime.date
     threshold: int | None
     approving: int | None = None
+    # The rule's second number, where it has one (portfolio.change_collision: the window's days).
+    window: int | None = None
     # A re-check: only these groups (per subject type) of a rule over groups of projects.
     only: Mapping[str, tuple[int, ...]] | None = None
 
@@ -137,6 +156,8 @@ class Rule:
     evaluate: Callable[[RuleContext], Findings] = field(repr=False)
     threshold_default: int | None = None
     threshold_label: str | None = None
+    window_default: int | None = None
+    window_label: str | None = None
     subject_types: tuple[str, ...] = ()
     check: str = ""  # the readiness checklist's wording: what holds when the rule does not
     blocks_approval: bool = False  # the default of the rule setting
@@ -145,11 +166,11 @@ class Rule:
     # strategies) cannot change with a project; an edit to those queues a full scan.
     groups_projects: bool = False
 
-    def message(self, threshold: int | None) -> str:
-        return self.advice.format(n=threshold)
+    def message(self, threshold: int | None, window: int | None = None) -> str:
+        return self.advice.format(n=threshold, w=window)
 
-    def check_text(self, threshold: int | None) -> str:
-        return (self.check or self.title).format(n=threshold)
+    def check_text(self, threshold: int | None, window: int | None = None) -> str:
+        return (self.check or self.title).format(n=threshold, w=window)
 
     @property
     def project_scoped(self) -> bool:
@@ -178,6 +199,8 @@ def rule(
     why: str,
     threshold: int | None = None,
     threshold_label: str | None = None,
+    window: int | None = None,
+    window_label: str | None = None,
     subject_types: tuple[str, ...] = (),
     check: str = "",
     blocks_approval: bool = False,
@@ -198,6 +221,8 @@ def rule(
             evaluate=fn,
             threshold_default=threshold,
             threshold_label=threshold_label,
+            window_default=window,
+            window_label=window_label,
             subject_types=subject_types or (subject_type,),
             check=check,
             blocks_approval=blocks_approval,
@@ -532,6 +557,133 @@ def portfolio_overloaded(ctx: RuleContext) -> dict[str, QuerySet[Any]]:
             pk__in=_over_limit(by_department, "department", limit)
         ),
     }
+
+
+class _DayNumber(Func):
+    """A date as a whole number of days (since 1970-01-01): day arithmetic and comparisons in
+    plain integers, the same on PostgreSQL (date minus date is an integer there) and SQLite."""
+
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "CAST(julianday(%(expressions)s) - 2440587.5 AS INTEGER)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "(%(expressions)s - DATE '1970-01-01')"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+class _Joined(Aggregate):
+    """The texts of a group joined by ", " in date order (PostgreSQL's STRING_AGG; SQLite's
+    GROUP_CONCAT, which joins in the order it reads the rows: by date, from the subquery's
+    index on the phases' project, in practice)."""
+
+    output_field = TextField()
+
+    def __init__(self, text: Any, order: Any, **extra: Any) -> None:
+        super().__init__(text, order, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        text = self.get_source_expressions()[0]
+        sql, params = compiler.compile(text)
+        return f"GROUP_CONCAT({sql}, ', ')", params
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        text, order = self.get_source_expressions()[:2]
+        sql, params = compiler.compile(text)
+        order_sql, order_params = compiler.compile(order)
+        return f"STRING_AGG({sql}, ', ' ORDER BY {order_sql})", (*params, *order_params)
+
+
+def _go_lives(ctx: RuleContext) -> QuerySet[Any]:
+    """Go-live milestones of live projects, one row per (go-live, user group its project
+    affects): `group`, `day` (_DayNumber of the date; a milestone's date is its start)."""
+    return (
+        RoadmapPhase.objects.alias(rule_status=rule_project_status(ctx, "project__"))
+        .filter(
+            rule_status__in=LIVE_PROJECT_STATUSES,
+            go_live=True,
+            start_date__isnull=False,
+            project__user_group_links__isnull=False,
+        )
+        .annotate(group=F("project__user_group_links__user_group"), day=_DayNumber("start_date"))
+    )
+
+
+@rule(
+    code="portfolio.change_collision",
+    subject_type=SubjectType.USER_GROUP,
+    title="Too many go-lives hit one user group at once",
+    severity=Severity.WARNING,
+    advice=(
+        "More than {n} go-lives hit this user group within {w} days. Stagger them, or plan "
+        "the change with the group's managers so the people can absorb it."
+    ),
+    why="Too many projects hitting the same people at once is how changes fail to land.",
+    threshold=2,
+    threshold_label="go-lives at most",
+    window=30,
+    window_label="days the go-lives are counted in",
+    groups_projects=True,
+)
+def portfolio_change_collision(ctx: RuleContext) -> QuerySet[UserGroup]:
+    """A group collides when, ordered by date, some go-live is followed within `window` days
+    (inclusive) by `limit` more: the go-live `limit` rows further on in the group (a LEAD
+    window over each group's go-lives) is at most `window` days later. The message names the
+    first such stretch: its go-lives, their projects and dates."""
+    limit = ctx.threshold if ctx.threshold is not None else 2
+    days = ctx.window if ctx.window is not None else 30
+    go_lives = _go_lives(ctx)
+    if ctx.only is not None:  # a re-check: just the groups it names
+        go_lives = go_lives.filter(group__in=ctx.only.get(SubjectType.USER_GROUP, ()))
+    starts = go_lives.annotate(
+        ahead=Window(
+            Lead(_DayNumber("start_date"), offset=limit) if limit else _DayNumber("start_date"),
+            partition_by=[F("group")],
+            order_by=[F("start_date").asc(), F("pk").asc()],
+        )
+    ).filter(ahead__lte=F("day") + days)
+    first_start = starts.filter(group=OuterRef("pk")).order_by("day", "pk").values("day")[:1]
+    stretch = (
+        _go_lives(ctx)
+        .filter(
+            group=OuterRef("pk"),
+            day__gte=OuterRef("first_day"),
+            day__lte=ExpressionWrapper(OuterRef("first_day") + days, output_field=IntegerField()),
+        )
+        .order_by()
+        .values("group")
+        .annotate(
+            text=_Joined(
+                Concat(
+                    F("project__title"),
+                    Value(" on "),
+                    Cast("start_date", CharField()),
+                    output_field=TextField(),
+                ),
+                F("start_date"),
+            )
+        )
+        .values("text")
+    )
+    return (
+        UserGroup.objects.filter(pk__in=starts.values("group"))
+        .annotate(first_day=Subquery(first_start))
+        .annotate(
+            flag_message=Concat(
+                Value(f"More than {limit} go-lives hit “"),
+                F("name"),
+                Value(f"” within {days} days: "),
+                Subquery(stretch, output_field=TextField()),
+                Value(
+                    ". Stagger them, or plan the change with the group's managers so the people "
+                    "can absorb it."
+                ),
+                output_field=TextField(),
+            )
+        )
+    )
 
 
 __all__ = [

@@ -85,6 +85,12 @@ def can_create_project(user: Any) -> bool:
     return has_role(user, Role.PROJECT_MANAGER)
 
 
+def can_manage_user_groups(user: Any) -> bool:
+    """Keep the catalogue of user groups (the people changes land on): project managers, who
+    name the groups their projects affect, and executives."""
+    return has_role(user, Role.PROJECT_MANAGER) or has_role(user, Role.EXECUTIVE)
+
+
 def can_edit_project(user: Any, project: Any) -> bool:
     """A manager edits the projects they manage, including features, links and check-ins."""
     if is_admin(user):

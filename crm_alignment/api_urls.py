@@ -35,6 +35,7 @@ from projects.api import (
     MetricViewSet,
     PhaseViewSet,
     ProjectViewSet,
+    UserGroupViewSet,
 )
 from reports.api import BoardPackView, ReportJobDetailView, ReportJobPdfView
 from strategies.api import BusinessStrategyViewSet, CRMStrategyViewSet
@@ -64,6 +65,7 @@ router.register("metrics", MetricViewSet, basename="metric")
 router.register("phases", PhaseViewSet, basename="phase")
 router.register("project-check-ins", CheckInViewSet, basename="project-check-in")
 router.register("departments", DepartmentViewSet, basename="department")
+router.register("user-groups", UserGroupViewSet, basename="user-group")
 router.register("flags", FlagViewSet, basename="flag")
 router.register("webhooks", WebhookViewSet, basename="webhook")
 

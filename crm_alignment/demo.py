@@ -37,6 +37,7 @@ from projects.models import (
     Health,
     PhaseKind,
     ProjectStatus,
+    UserGroup,
 )
 from projects.services import LinkSpec
 from strategies import services as strategy_services
@@ -74,6 +75,7 @@ P_MOBILE = "Mobile sales app for account managers"
 P_SOCIAL = "Social listening pilot"
 P_MASTER_DATA = "Customer master data clean-up"
 P_SERVICE_REVIEWS = "Key account service-level reviews"
+UG_PARTNER_MANAGERS = "Partner managers"
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,24 @@ EXPECTED_FLAGS: set[tuple[str, str]] = {
     ("project.no_sponsor", P_SOCIAL),
     ("project.it_only", P_MASTER_DATA),
     ("project.stalled", P_SERVICE_REVIEWS),
+    # Three go-lives land on the partner managers within 23 days (12, 20 and 35 days from
+    # today): more than 2 within 30 days. The portal's "Pilot go/no-go" is a milestone but not
+    # a go-live, and the service agents' and sales reps' go-lives are months apart.
+    ("portfolio.change_collision", UG_PARTNER_MANAGERS),
+}
+
+# The people the changes land on, and the go-live each project adds: (groups, days from today).
+_USER_GROUPS = [
+    (UG_PARTNER_MANAGERS, "Channel managers who onboard and coach the local partners."),
+    ("Service agents", "First- and second-line service agents, all regions."),
+    ("Sales reps EMEA", "Field and inside sales in Europe, the Middle East and Africa."),
+]
+_GO_LIVES: dict[str, tuple[list[str], int]] = {
+    P_PARTNER_PORTAL: ([UG_PARTNER_MANAGERS], 12),
+    P_CERTIFICATION: ([UG_PARTNER_MANAGERS], 20),
+    P_MARKET_FUND: ([UG_PARTNER_MANAGERS, "Sales reps EMEA"], 35),
+    P_PROACTIVE: (["Service agents"], 60),
+    P_CUSTOMER_VIEW: (["Service agents", "Sales reps EMEA"], 150),
 }
 
 
@@ -904,6 +924,37 @@ class _Loader:
                 )
                 self.result.refreshed_check_ins += 1
 
+    def user_groups(self) -> None:
+        """The user groups, and each listed project's groups and go-live (once)."""
+        groups = {}
+        for name, description in _USER_GROUPS:
+            group = UserGroup.objects.filter(name=name).first()
+            if group is None:
+                group = project_services.user_group_create(
+                    actor=self.users["admin"], name=name, description=description
+                )
+                self.result.add("user_groups")
+            groups[name] = group
+        for title, (names, offset) in _GO_LIVES.items():
+            project = CRMProject.objects.get(title=title)
+            if project.phases.filter(go_live=True).exists():
+                continue
+            project_services.project_update(
+                project_id=project.pk,
+                actor=project.manager,
+                changes={"user_groups": [groups[name] for name in names]},
+            )
+            project_services.phase_create(
+                project_id=project.pk,
+                actor=project.manager,
+                name="Go-live",
+                kind=PhaseKind.MILESTONE,
+                start_date=self.day(offset),
+                end_date=self.day(offset),
+                go_live=True,
+            )
+            self.result.add("phases")
+
     def _newest_check_in(self, project: CRMProject) -> datetime.date:
         newest = (
             project.check_ins.order_by("-checked_in_on")
@@ -1022,4 +1073,5 @@ def load_demo() -> DemoResult:
     loader.people()
     loader.goals()
     loader.projects()
+    loader.user_groups()
     return loader.result

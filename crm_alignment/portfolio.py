@@ -51,8 +51,10 @@ from projects.models import (
     FeatureLink,
     ProjectCheckIn,
     ProjectLink,
+    ProjectUserGroup,
     RoadmapPhase,
     SuccessMetric,
+    UserGroup,
 )
 from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes, StrategyStatus
 
@@ -249,6 +251,11 @@ class Shape:
         return 10 * self.goals
 
     @property
+    def user_groups(self) -> int:
+        # Few enough that a group gathers several go-lives a month: collisions to flag.
+        return max(3, self.projects // 40)
+
+    @property
     def departments(self) -> int:
         return max(6, self.projects // 10)
 
@@ -315,6 +322,19 @@ class _Sql:
             return f"CAST('{day.isoformat()}' AS date)"
         return _quote(day.isoformat())
 
+    def date_plus(self, day: datetime.date, days: str) -> str:
+        """The date `days` (an integer SQL expression) after `day`."""
+        if self.postgres:
+            return f"(CAST('{day.isoformat()}' AS date) + CAST({days} AS INTEGER))"
+        return f"date('{day.isoformat()}', '+' || ({days}) || ' days')"
+
+    def boolean(self, condition: str) -> str:
+        return (
+            f"(CASE WHEN {condition} THEN TRUE ELSE FALSE END)"
+            if self.postgres
+            else (f"(CASE WHEN {condition} THEN 1 ELSE 0 END)")
+        )
+
     def timestamp(self, moment: datetime.datetime) -> str:
         if self.postgres:
             return f"CAST('{moment.isoformat()}' AS timestamptz)"
@@ -349,7 +369,9 @@ _PORTFOLIO_MODELS: list[type[Model]] = [
     FeatureLink,
     Feature,
     ProjectLink,
+    ProjectUserGroup,
     CRMProject,
+    UserGroup,
     CRMStrategyServes,
     CRMStrategy,
     BusinessStrategy,
@@ -393,6 +415,7 @@ def _with_explicit_ids() -> list[type[Model]]:
         BusinessStrategy,
         CRMStrategy,
         Department,
+        UserGroup,
         CRMProject,
         Feature,
     ]
@@ -436,6 +459,7 @@ class _Generator:
             self.people()
             self.chain()
             self.departments()
+            self.user_groups()
             self.projects()
             self.features()
             self.reset_sequences()
@@ -658,6 +682,16 @@ class _Generator:
         self.department_base = base + 1
         self.count("departments", len(rows))
 
+    def user_groups(self) -> None:
+        base = _next_id(UserGroup)
+        rows = [
+            UserGroup(pk=base + 1 + g, name=f"Generated user group #{base + 1 + g}")
+            for g in range(self.shape.user_groups)
+        ]
+        UserGroup.objects.bulk_create(rows, batch_size=2000)
+        self.user_group_base = base + 1
+        self.count("user groups", len(rows))
+
     # --- projects and what hangs off them (large: INSERT … SELECT) ---
 
     def execute(self, kind: str | None, sql: str) -> None:
@@ -824,6 +858,7 @@ class _Generator:
             """,
         )
         self.project_links(n_projects)
+        self.project_user_groups(n_projects)
         self.metrics(n_projects)
         self.phases(n_projects)
         self.check_ins(n_projects)
@@ -889,6 +924,29 @@ class _Generator:
             """,
         )
 
+    def project_user_groups(self, n_projects: int) -> None:
+        """Two projects in three affect a user group, a few of them two."""
+        sql = self.sql
+        n = "s.i"
+        groups = self.shape.user_groups
+        for channel, when in ((70, f"{sql.h(71, n)} < 667"), (72, f"{sql.h(73, n)} < 100")):
+            self.execute(
+                "project user groups",
+                f"""
+                INSERT INTO projects_projectusergroup (project_id, user_group_id)
+                SELECT {self.project_base} + {n},
+                    {self.user_group_base} + ({sql.h(channel, n, None)} + {channel - 70}) % {groups}
+                FROM {sql.series(n_projects)}
+                WHERE {when}
+                  AND NOT EXISTS (
+                      SELECT 1 FROM projects_projectusergroup x
+                      WHERE x.project_id = {self.project_base} + {n}
+                        AND x.user_group_id = {self.user_group_base}
+                            + ({sql.h(channel, n, None)} + {channel - 70}) % {groups}
+                  )
+                """,
+            )
+
     def _manager_expr(self, n: str) -> str:
         pm = self.user_ids["pm"]
         return f"(CASE WHEN {n} < {SHOWCASE} THEN {pm} ELSE {pm} + {n} % {self.shape.managers} END)"
@@ -900,21 +958,26 @@ class _Generator:
         none = f"({n} = 5 OR ({n} >= {SHOWCASE} AND {hr} < 70))"
         now = sql.timestamp(self.now)
         manager = self._manager_expr(n)
+        # The go-live milestone of two projects in three, on a day spread over ten months (a
+        # go-live in three is an ordinary milestone): enough on one user group within 30 days
+        # to collide, and some not.
+        go_live_day = sql.date_plus(self.day(-30), f"{sql.h(61, n)} % 300")
         plan = [
-            ("Discovery", "phase", -120, -60, "1 = 1"),
-            ("Build and pilot", "phase", -59, 30, "1 = 1"),
-            ("Go-live", "milestone", 30, 30, f"{hr} % 3 = 0"),
-            ("Roll-out", "phase", 31, 150, f"{hr} % 2 = 0"),
+            ("Discovery", "phase", -120, -60, "1 = 1", None, "1 = 0"),
+            ("Build and pilot", "phase", -59, 30, "1 = 1", None, "1 = 0"),
+            ("Go-live", "milestone", 30, 30, f"{hr} % 3 <> 0", go_live_day, f"{hr} % 9 >= 3"),
+            ("Roll-out", "phase", 31, 150, f"{hr} % 2 = 0", None, "1 = 0"),
         ]
-        for position, (name, kind, start, end, when) in enumerate(plan):
+        for position, (name, kind, start, end, when, on, go_live) in enumerate(plan):
+            start_day = on or sql.date(self.day(start))
+            end_day = on or sql.date(self.day(end))
             self.execute(
                 "roadmap phases",
                 f"""
                 INSERT INTO projects_roadmapphase (created_at, updated_at, updated_by_id,
-                    version, project_id, name, kind, start_date, end_date, position, go_live)
+                    version, project_id, name, kind, start_date, end_date, go_live, position)
                 SELECT {now}, {now}, {manager}, 1, {self.project_base} + {n}, {_quote(name)},
-                    {_quote(kind)}, {sql.date(self.day(start))}, {sql.date(self.day(end))},
-                    {position}, {"TRUE" if name == "Go-live" else "FALSE"}
+                    {_quote(kind)}, {start_day}, {end_day}, {sql.boolean(go_live)}, {position}
                 FROM {sql.series(n_projects)}
                 WHERE NOT {none} AND {when}
                 """,

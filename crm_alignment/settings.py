@@ -549,6 +549,8 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = tuple(
         "projects.ProjectCheckIn",
         "projects.Department",
         "reports.BoardPackSubscription",
+        "projects.UserGroup",
+        "projects.ProjectUserGroup",
     )
 )
 # A webhook's secret is never written to the history (nor its failure bookkeeping).

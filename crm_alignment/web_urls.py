@@ -1,11 +1,11 @@
 """Account pages (Django's auth views with our templates), the home page, global search and the
-pickers' suggestions (people, departments)."""
+pickers' suggestions (people, departments, user groups)."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from core.middleware import public, signed_in
-from projects.views import department_suggestions
+from projects.views import department_suggestions, user_group_suggestions
 
 from . import accounts, history, views
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("people/", views.people, name="people"),
     path("departments/", department_suggestions, name="departments"),
+    path("user-groups/", user_group_suggestions, name="user_groups"),
     path("activity/", history.activity, name="activity"),
     path("history/<str:kind>/<int:pk>/", history.object_history, name="object_history"),
     path("history/<str:kind>/<int:pk>/restore/", history.restore, name="history_restore"),

@@ -151,7 +151,7 @@ _SOURCES: dict[str, tuple[Callable[[], QuerySet[Any]], tuple[str, ...]]] = {
         lambda: RoadmapPhase.objects.order_by(
             Lower("project__title"), "position", Lower("name"), "pk"
         ),
-        ("project__title", "name", "kind", "start_date", "end_date", "position"),
+        ("project__title", "name", "kind", "start_date", "end_date", "go_live", "position"),
     ),
     "Check-ins": (
         lambda: ProjectCheckIn.objects.order_by(

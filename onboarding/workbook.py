@@ -573,6 +573,14 @@ SHEETS: tuple[Sheet, ...] = (
             ),
             _date("Start date", "start_date", "When it starts.", "2026-03-01"),
             _date("End date", "end_date", "When it ends; on or after the start.", "2026-06-30"),
+            Column(
+                "Go-live",
+                "go_live",
+                YES_NO,
+                "yes for a milestone where the change reaches its users (dated by its start "
+                "date; only a milestone can be one), else no.",
+                example="no",
+            ),
             Column("Position", "position", INTEGER, "Order on the roadmap (0 first).", example=0),
         ),
         key=("Project", "Name"),

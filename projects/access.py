@@ -9,9 +9,9 @@ manager until the change is saved). Anyone else who can read gets 403.
 
 from typing import Any
 
-from core.permissions import Gate, can_edit_project
+from core.permissions import Gate, can_edit_project, can_manage_user_groups
 
-from .models import CRMProject, Feature, ProjectCheckIn, RoadmapPhase, SuccessMetric
+from .models import CRMProject, Feature, ProjectCheckIn, RoadmapPhase, SuccessMetric, UserGroup
 
 REFUSAL = "Only the project's manager may change it. You can still read everything on it."
 
@@ -28,4 +28,9 @@ metric_for = Gate(
 phase_for = Gate(lambda: RoadmapPhase.objects.select_related("project"), _may_change_part, REFUSAL)
 check_in_for = Gate(
     lambda: ProjectCheckIn.objects.select_related("project"), _may_change_part, REFUSAL
+)
+user_group_for = Gate(
+    UserGroup.objects.all,
+    lambda user, _group: can_manage_user_groups(user),
+    "Only project managers and executives keep the user groups.",
 )

@@ -30,8 +30,15 @@ from .models import (
     ProjectLink,
     RoadmapPhase,
     SuccessMetric,
+    UserGroup,
 )
 from .selectors import features_with_trace, projects_with_trace
+
+
+@admin.register(UserGroup)
+class UserGroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "description")
+    search_fields = ("name",)
 
 
 @admin.register(Department)

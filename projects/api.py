@@ -42,6 +42,7 @@ from .filters import (
     MetricFilterSet,
     PhaseFilterSet,
     ProjectFilterSet,
+    UserGroupFilterSet,
 )
 from .models import (
     CRMProject,
@@ -50,8 +51,10 @@ from .models import (
     FeatureLink,
     ProjectCheckIn,
     ProjectLink,
+    ProjectUserGroup,
     RoadmapPhase,
     SuccessMetric,
+    UserGroup,
 )
 
 # --- Permissions
@@ -129,6 +132,13 @@ class LinkedStrategiesField(IdListField):
 
     def get_attribute(self, instance: Any) -> list[PKOnlyObject]:
         return [PKOnlyObject(pk=link.crm_strategy_id) for link in instance.links.all()]
+
+
+class UserGroupsField(IdListField):
+    """The ids of the user groups a project affects, read from the (prefetched) rows."""
+
+    def get_attribute(self, instance: Any) -> list[PKOnlyObject]:
+        return [PKOnlyObject(pk=row.user_group_id) for row in instance.user_group_links.all()]
 
 
 class LinkedSerializerMixin(serializers.Serializer):
@@ -305,7 +315,7 @@ class NestedMetricSerializer(serializers.ModelSerializer):
 class NestedPhaseSerializer(serializers.ModelSerializer):
     class Meta:
         model = RoadmapPhase
-        fields = ["id", "name", "kind", "start_date", "end_date", "position"]
+        fields = ["id", "name", "kind", "start_date", "end_date", "go_live", "position"]
 
 
 class NestedCheckInSerializer(serializers.ModelSerializer):
@@ -339,6 +349,11 @@ class ProjectSerializer(LinkedSerializerMixin, serializers.ModelSerializer):
     is_traceable = serializers.BooleanField(read_only=True)
     feature_count = serializers.IntegerField(read_only=True)
     features_traced = serializers.IntegerField(read_only=True)
+    user_groups = UserGroupsField(
+        child_relation=serializers.PrimaryKeyRelatedField(queryset=UserGroup.objects.all()),
+        required=False,
+        help_text="Ids of the user groups the change lands on; writing it replaces the set.",
+    )
     metrics = NestedMetricSerializer(many=True, read_only=True)
     phases = NestedPhaseSerializer(many=True, read_only=True)
     check_ins = NestedCheckInSerializer(many=True, read_only=True)
@@ -356,6 +371,7 @@ class ProjectSerializer(LinkedSerializerMixin, serializers.ModelSerializer):
             "approved_by",
             "crm_strategies",
             "links",
+            "user_groups",
             "is_linked",
             "is_traceable",
             "feature_count",
@@ -425,6 +441,7 @@ def project_queryset() -> Any:
     links, metrics, phases and check-ins (also used by the approval endpoint in alignment)."""
     return selectors.projects_with_trace().prefetch_related(
         Prefetch("links", queryset=ProjectLink.objects.order_by("id")),
+        Prefetch("user_group_links", queryset=ProjectUserGroup.objects.order_by("user_group_id")),
         "metrics",
         "phases",
         "check_ins",
@@ -438,6 +455,7 @@ _PROJECT_GIVEN = (
     "currency",
     "crm_strategies",
     "links",
+    "user_groups",
     "is_linked",
     "is_traceable",
     *_PROJECT_PARTS,
@@ -482,6 +500,13 @@ def project_list_results(ids: Sequence[int]) -> list[dict[str, Any]]:
         )
         for row, shown in zip(rows, renderer.render(rows), strict=True):
             grouped[row["project_id"]].append(shown)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for project_id, group_id in (
+        ProjectUserGroup.objects.filter(project_id__in=ids)
+        .order_by("user_group_id")
+        .values_list("project_id", "user_group_id")
+    ):
+        groups[project_id].append(group_id)
     found = {
         row["id"]: row
         for row in selectors.projects_with_figures()
@@ -501,6 +526,7 @@ def project_list_results(ids: Sequence[int]) -> list[dict[str, Any]]:
             link_representation(link["crm_strategy_id"], link["rationale"], link["weight"])
             for link in own
         ]
+        project["user_groups"] = groups[pk]
         project["is_linked"] = bool(own)
         project["is_traceable"] = trace.traceable_from_links(link["is_traceable"] for link in own)
         for name in _PROJECT_PARTS:
@@ -711,3 +737,53 @@ class DepartmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
 
     def get_queryset(self) -> Any:
         return self.visible(Department.objects.all())
+
+
+class UserGroupPermission(BasePermission):
+    """Everyone who reads the portfolio reads the user groups; project managers and executives
+    keep the catalogue. A group a user may not see answers 404 before any 403."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS or view.action != "create":
+            return True  # an object's write is decided below, after the 404 for the unseen
+        return permissions.can_manage_user_groups(request.user)
+
+    def has_object_permission(self, request: Request, view: Any, obj: UserGroup) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return permissions.can_manage_user_groups(request.user)
+
+
+class UserGroupSerializer(serializers.ModelSerializer):
+    """A user group: the people a change lands on. `project_count`: the live projects naming it."""
+
+    project_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = UserGroup
+        fields = ["id", *services.USER_GROUP_FIELDS, "project_count"]
+        validators: list = []
+
+    def create(self, validated_data: dict[str, Any]) -> UserGroup:
+        return services.user_group_create(actor=actor(self), **validated_data)
+
+    def update(self, instance: UserGroup, validated_data: dict[str, Any]) -> UserGroup:
+        return services.user_group_update(
+            actor=actor(self), user_group_id=instance.pk, changes=validated_data
+        )
+
+
+class UserGroupViewSet(ServiceViewSet):
+    """The catalogue of user groups projects affect (portfolio.change_collision counts the
+    go-lives hitting each)."""
+
+    serializer_class = UserGroupSerializer
+    permission_classes = [IsAuthenticated, UserGroupPermission]
+    filterset_class = UserGroupFilterSet
+    search_fields = ["name"]
+
+    def get_queryset(self) -> Any:
+        return self.visible(selectors.user_groups_with_counts())
+
+    def delete_service(self, instance: UserGroup, version: Version = None) -> None:
+        services.user_group_delete(actor=self.request.user, user_group_id=instance.pk)

@@ -15,8 +15,10 @@ class ProjectsConfig(AppConfig):
             FeatureLink,
             ProjectCheckIn,
             ProjectLink,
+            ProjectUserGroup,
             RoadmapPhase,
             SuccessMetric,
+            UserGroup,
         )
 
         # Which History tabs show a change (core.audit): a project's shows its links,
@@ -48,3 +50,8 @@ class ProjectsConfig(AppConfig):
         register_pages(RoadmapPhase, of_project)
         register_pages(ProjectCheckIn, of_project)
         register_pages(Department, lambda o: (page_key("department", o.pk), ""), kind="department")
+        register_pages(UserGroup, lambda o: (page_key("user_group", o.pk), ""), kind="user_group")
+        register_pages(
+            ProjectUserGroup,
+            lambda o: (page_key("project", o.project_id), page_key("user_group", o.user_group_id)),
+        )

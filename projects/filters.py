@@ -24,6 +24,7 @@ from .models import (
     ProjectStatus,
     RoadmapPhase,
     SuccessMetric,
+    UserGroup,
 )
 from .selectors import PROJECT_FIGURES, project_managers
 
@@ -214,3 +215,17 @@ class DepartmentFilterSet(FilterSet):
     class Meta:
         model = Department
         fields = ["is_it"]
+
+
+class UserGroupFilterSet(FilterSet):
+    """User groups: `name` contains the text; in name, id or project count order."""
+
+    name = django_filters.CharFilter(lookup_expr="icontains", max_length=100, label="Name contains")
+    ordering = OrderingFilter(
+        orderings={"name": ("name",), "id": ("id",), "project_count": ("project_count", "name")},
+        default="name",
+    )
+
+    class Meta:
+        model = UserGroup
+        fields = ["name"]

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.db.models.functions import Lower
 from django.urls import reverse
 
 from core.forms import (
@@ -19,9 +20,11 @@ from core.forms import (
     VersionedFormMixin,
 )
 from core.people import holding
+from goals.models import BusinessGoal
 from strategies.models import CRMStrategy, StrategyStatus
 
 from .models import (
+    LIVE_PROJECT_STATUSES,
     CRMProject,
     Department,
     Feature,
@@ -29,6 +32,7 @@ from .models import (
     ProjectStatus,
     RoadmapPhase,
     SuccessMetric,
+    UserGroup,
 )
 from .selectors import department_named
 from .services import (
@@ -66,6 +70,49 @@ class DepartmentField(PickedField):
         return str(obj.name)
 
 
+class UserGroupsField(forms.CharField):
+    """The user groups a project affects, typed as names separated by “;” with suggestions
+    from `/user-groups/` for the name being typed — not a `<select>` of every group. All the
+    names are looked up in one query; one that names no group is an error on this field that
+    says which. Cleans to the list of groups."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "widget",
+            PickerInput(lambda: reverse("user_groups"), attrs={"data-picker-separator": ";"}),
+        )
+        kwargs.setdefault("max_length", 5000)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return "; ".join(
+                group.name if isinstance(group, UserGroup) else str(group) for group in value
+            )
+        return value
+
+    def clean(self, value: Any) -> list[UserGroup]:
+        text = super().clean(value)
+        names = list(dict.fromkeys(n.strip() for n in (text or "").split(";") if n.strip()))
+        if not names:
+            return []
+        if len(names) > 100:
+            raise forms.ValidationError("Name at most 100 user groups.")
+        found = {
+            group.name.lower(): group
+            for group in UserGroup.objects.alias(lowered=Lower("name")).filter(
+                lowered__in=[name.lower() for name in names]
+            )
+        }
+        unknown = [name for name in names if name.lower() not in found]
+        if unknown:
+            raise forms.ValidationError(
+                f"No user group named {', '.join(f'“{n}”' for n in unknown)}. Pick one the "
+                "list suggests, or add it under User groups first."
+            )
+        return [found[name.lower()] for name in names]
+
+
 class ProjectForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
     actor_field = "manager"
 
@@ -92,6 +139,11 @@ class ProjectForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
         required=False,
         label="Business-owner department",
         help_text="The department that owns the project.",
+    )
+    user_groups = UserGroupsField(
+        required=False,
+        label="User groups affected",
+        help_text="The people the change lands on, separated by “;” (e.g. Service agents).",
     )
 
     class Meta:
@@ -121,6 +173,10 @@ class ProjectForm(VersionedFormMixin, DefaultsToActorMixin, forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["user_groups"] = list(
+                UserGroup.objects.filter(project_links__project=self.instance).order_by("name")
+            )
         self.require_person_once_saved()
         # Only the statuses the service accepts from here (a new project is proposed and not
         # approved: it cannot start approved or active).
@@ -267,3 +323,51 @@ class LinkPickerForm(ShowsLengths, forms.Form):
             for strategy in self.strategies
             if data.get(f"use_{strategy.pk}")
         ]
+
+
+class UserGroupForm(forms.ModelForm):
+    class Meta:
+        model = UserGroup
+        fields = ["name", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+
+class UserGroupPickField(PickedField):
+    """One user group, typed: its name (any case) or its id, with suggestions from
+    `/user-groups/`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", PickerInput(lambda: reverse("user_groups")))
+        super().__init__(UserGroup.objects.all(), **kwargs)
+
+    def pick(self, text: str) -> UserGroup | None:
+        text = text.strip()
+        if not text:
+            return None
+        if text.isdigit() and len(text) < 19:
+            found = UserGroup.objects.filter(pk=int(text)).first()
+        else:
+            found = (
+                UserGroup.objects.alias(lowered=Lower("name")).filter(lowered=text.lower()).first()
+            )
+        if found is None:
+            raise forms.ValidationError(f"No user group named “{text}”.")
+        return found
+
+    def label_of(self, obj: Any) -> str:
+        return str(obj.name)
+
+
+class RoadmapFilterForm(forms.Form):
+    """The roadmap timeline's filters (all optional)."""
+
+    goal = forms.ModelChoiceField(
+        queryset=BusinessGoal.objects.order_by("title"), required=False, empty_label="Any goal"
+    )
+    status = forms.ChoiceField(
+        choices=[("", "Any live status")]
+        + [(s.value, s.label) for s in ProjectStatus if s.value in LIVE_PROJECT_STATUSES],
+        required=False,
+    )
+    user_group = UserGroupPickField(required=False, label="User group")
+    department = DepartmentField(required=False)

@@ -1,13 +1,14 @@
 """CRM projects and their features, links to CRM strategies, metrics, roadmap and check-ins."""
 
+from collections.abc import Collection
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Upper
+from django.db.models import F, Q, Value
+from django.db.models.functions import Lower, Upper
 from django.urls import reverse
 
 from core.models import Correctable, TimeStamped, UniqueTitleIgnoringCase, unique_title_constraint
@@ -38,6 +39,50 @@ class Department(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class UserGroup(models.Model):
+    """The people a change lands on ("Sales reps EMEA", "Service agents"): projects name the
+    groups they affect, and `portfolio.change_collision` counts the go-lives hitting each."""
+
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "user group"
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="user_group_name_unique_ignoring_case",
+                violation_error_message="That name is already taken (ignoring case).",
+            ),
+        ]
+        indexes = [models.Index(Upper("name"), name="user_group_name_upper")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("projects:user_group_edit", args=[self.pk])
+
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
+        """A duplicate name (ignoring case) is refused on the name, naming the group that has it."""
+        exclude = set(exclude or ())
+        if "name" not in exclude and self.name:
+            rows = UserGroup.objects.exclude(pk=self.pk) if self.pk else UserGroup.objects.all()
+            existing = (
+                rows.alias(lowered=Lower("name"))
+                .filter(lowered=Lower(Value(self.name, output_field=models.CharField())))
+                .only("pk", "name")
+                .first()
+            )
+            if existing is not None:
+                raise ValidationError(
+                    {"name": f"A user group named “{existing.name}” already exists."},
+                    code="unique",
+                )
+        super().validate_constraints(exclude=exclude)
 
 
 class ProjectStatus(models.TextChoices):
@@ -125,6 +170,13 @@ class CRMProject(UniqueTitleIgnoringCase, TimeStamped):
     )
     crm_strategies = models.ManyToManyField(
         CRMStrategy, through="ProjectLink", related_name="projects", blank=True
+    )
+    user_groups = models.ManyToManyField(
+        UserGroup,
+        through="ProjectUserGroup",
+        related_name="projects",
+        blank=True,
+        help_text="The people the change lands on.",
     )
 
     class Meta:
@@ -225,6 +277,33 @@ class ProjectLink(LinkBase):
 
     def __str__(self) -> str:
         return f"{self.project} → {self.crm_strategy}"
+
+
+class ProjectUserGroup(models.Model):
+    """A project affects a user group (its own row, so the change history records it)."""
+
+    project = models.ForeignKey(
+        CRMProject, on_delete=models.CASCADE, related_name="user_group_links"
+    )
+    # PROTECT: a group projects still name is taken off them first.
+    user_group = models.ForeignKey(
+        UserGroup, on_delete=models.PROTECT, related_name="project_links"
+    )
+
+    class Meta:
+        verbose_name = "project user group"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "user_group"],
+                name="project_user_group_unique",
+                violation_error_message="The project already names this user group.",
+            ),
+        ]
+        # portfolio.change_collision reads a group's projects.
+        indexes = [models.Index(fields=["user_group", "project"])]
+
+    def __str__(self) -> str:
+        return f"{self.project} affects {self.user_group}"
 
 
 class FeatureStatus(models.TextChoices):
@@ -385,6 +464,10 @@ class RoadmapPhase(TimeStamped):
 
     def clean(self) -> None:
         _check_dates(self.start_date, self.end_date)
+        if self.go_live and self.kind != PhaseKind.MILESTONE:
+            raise ValidationError({"go_live": "Only a milestone can be a go-live."})
+        if self.go_live and self.start_date is None:
+            raise ValidationError({"start_date": "A go-live milestone needs its date."})
 
 
 class Health(models.TextChoices):

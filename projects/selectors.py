@@ -22,7 +22,16 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from .models import CRMProject, Department, Feature, FeatureLink, ProjectLink
+from .models import (
+    LIVE_PROJECT_STATUSES,
+    CRMProject,
+    Department,
+    Feature,
+    FeatureLink,
+    ProjectLink,
+    ProjectUserGroup,
+    UserGroup,
+)
 from .trace import (
     feature_linked_exists,
     feature_off_scope_exists,
@@ -136,6 +145,31 @@ def project_managers() -> QuerySet[Any]:
         .objects.filter(Exists(CRMProject.objects.filter(manager=OuterRef("pk"))))
         .order_by("first_name", "last_name", "username")
     )
+
+
+def user_groups_with_counts() -> QuerySet[UserGroup]:
+    """User groups with `project_count`, the live projects naming each (one subquery)."""
+    named = (
+        ProjectUserGroup.objects.filter(
+            user_group=OuterRef("pk"), project__status__in=LIVE_PROJECT_STATUSES
+        )
+        .order_by()
+        .values("user_group")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return UserGroup.objects.annotate(
+        project_count=Coalesce(Subquery(named, output_field=IntegerField()), Value(0))
+    )
+
+
+def user_groups_matching(text: str, limit: int) -> list[UserGroup]:
+    """Up to `limit` user groups whose name contains every word of `text`, by name: the
+    user group picker's suggestions."""
+    groups = UserGroup.objects.order_by("name")
+    for word in text.split()[:5]:
+        groups = groups.filter(name__icontains=word)
+    return list(groups[:limit])
 
 
 def departments_matching(text: str, limit: int) -> list[Department]:

@@ -22,6 +22,7 @@ from core import audit
 from core.permissions import (
     can_create_project,
     can_import_portfolio,
+    can_manage_user_groups,
     is_admin,
 )
 from core.roles import Role
@@ -43,7 +44,14 @@ from core.services import (
 )
 from strategies.models import CRMStrategy, StrategyStatus
 
-from .access import check_in_for, feature_for, metric_for, phase_for, project_for
+from .access import (
+    check_in_for,
+    feature_for,
+    metric_for,
+    phase_for,
+    project_for,
+    user_group_for,
+)
 from .models import (
     CRMProject,
     Department,
@@ -53,8 +61,10 @@ from .models import (
     ProjectCheckIn,
     ProjectLink,
     ProjectStatus,
+    ProjectUserGroup,
     RoadmapPhase,
     SuccessMetric,
+    UserGroup,
 )
 
 # The fields each service writes; the forms, serializers and admins take theirs from here.
@@ -77,7 +87,8 @@ PROJECT_FIELDS = (
 )
 FEATURE_FIELDS = ("title", "description", "priority", "status", "position")
 METRIC_FIELDS = ("name", "unit", "baseline", "target", "current")
-PHASE_FIELDS = ("name", "kind", "start_date", "end_date", "position")
+USER_GROUP_FIELDS = ("name", "description")
+PHASE_FIELDS = ("name", "kind", "start_date", "end_date", "go_live", "position")
 CHECK_IN_FIELDS = ("checked_in_on", "health", "summary")
 
 
@@ -169,6 +180,7 @@ def _check_status_change(project: CRMProject, old_status: str) -> None:
 def project_create(*, actor: Actor, **fields: Any) -> CRMProject:
     """Create a project; its manager defaults to the project manager creating it."""
     require(can_create_project(actor), "Only project managers create projects.")
+    groups = fields.pop("user_groups", None)
     project = CRMProject()
     apply_fields(project, fields, PROJECT_FIELDS)
     if project.manager_id is None:
@@ -177,7 +189,10 @@ def project_create(*, actor: Actor, **fields: Any) -> CRMProject:
         raise ValidationError({"manager": "You can only create projects you manage yourself."})
     require_people_roles(project, PROJECT_PEOPLE)
     _check_status_change(project, ProjectStatus.PROPOSED)
-    return validate_and_save(project, actor=actor)
+    project = validate_and_save(project, actor=actor)
+    if groups is not None:
+        _set_user_groups(project, _ids(groups))
+    return project
 
 
 @transaction.atomic
@@ -190,9 +205,13 @@ def project_update(
     project = project_for(actor, project_id, change=True, for_update=True)
     check_version(project, version)
     stored = {"status": project.status, **{f: getattr(project, f"{f}_id") for f in PROJECT_PEOPLE}}
+    changes = dict(changes)
+    groups = changes.pop("user_groups", None)
     changed = apply_changes(project, changes, PROJECT_FIELDS)
     require_people_roles(project, PROJECT_PEOPLE, previous=stored)
     _check_status_change(project, stored["status"])
+    if groups is not None and _set_user_groups(project, _ids(groups)) and not changed:
+        return touch(project, actor=actor)
     return save_changes(project, changed, actor=actor)
 
 
@@ -910,3 +929,91 @@ def project_restore(*, actor: Actor, project_id: int) -> Restored:
 def feature_restore(*, actor: Actor, feature_id: int) -> Restored:
     """Bring back a deleted feature (its project must still exist) with its links."""
     return restore_deleted(Feature, feature_id, actor=actor, parts=[(FeatureLink, _linkable)])
+
+
+# --- User groups ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_group_create(*, actor: Actor, **fields: Any) -> UserGroup:
+    """Add a user group to the catalogue (its name unique ignoring case)."""
+    require(can_manage_user_groups(actor), user_group_for.refusal)
+    group = apply_fields(UserGroup(), fields, USER_GROUP_FIELDS)
+    return validate_and_save(group, actor=actor)
+
+
+@transaction.atomic
+def user_group_update(
+    *, actor: Actor, user_group_id: int, changes: Mapping[str, Any], version: Version = None
+) -> UserGroup:
+    """Rename or describe a user group (it has no version: each field last-writer-wins)."""
+    group = user_group_for(actor, user_group_id, change=True, for_update=True)
+    changed = apply_changes(group, changes, USER_GROUP_FIELDS)
+    return save_changes(group, changed, actor=actor)
+
+
+@transaction.atomic
+def user_group_delete(*, actor: Actor, user_group_id: int, version: Version = None) -> None:
+    """Delete a user group no project names; one still named is taken off its projects first."""
+    group = user_group_for(actor, user_group_id, change=True, for_update=True)
+    named_by = list(
+        CRMProject.objects.filter(user_group_links__user_group=group)
+        .order_by("title")
+        .values_list("title", flat=True)[:6]
+    )
+    if named_by:
+        shown = ", ".join(named_by[:5]) + (" …" if len(named_by) > 5 else "")
+        raise ValidationError(
+            f"Projects still affect “{group.name}”: {shown}. Take it off them first.",
+            code="protected",
+        )
+    group.delete()
+
+
+def _ids(groups: Iterable[Any]) -> list[int]:
+    """User groups as ids (a form or serializer gives the objects, a caller may give ids)."""
+    return [group if isinstance(group, int) else group.pk for group in groups]
+
+
+def _set_user_groups(project: CRMProject, user_group_ids: Iterable[int]) -> bool:
+    """Make the (locked) project's user groups exactly these; whether anything changed. The
+    removed rows are deleted one by one (their delete is recorded, and names the group a
+    re-check looks at); the added ones in one statement, recorded here."""
+    wanted = set(user_group_ids)
+    known = set(UserGroup.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    if missing := sorted(wanted - known):
+        raise ValidationError(
+            {"user_groups": f"No user group with id {', '.join(map(str, missing))}."}
+        )
+    stored = {row.user_group_id: row for row in ProjectUserGroup.objects.filter(project=project)}
+    dropped = [row.pk for group_id, row in stored.items() if group_id not in wanted]
+    if dropped:
+        ProjectUserGroup.objects.filter(pk__in=dropped).delete()
+    added = [
+        ProjectUserGroup(project=project, user_group_id=pk) for pk in sorted(wanted - set(stored))
+    ]
+    ProjectUserGroup.objects.bulk_create(added)
+    audit.log_rows(
+        [
+            (
+                row,
+                audit.CREATED,
+                {"project": (None, project.pk), "user_group": (None, row.user_group_id)},
+            )
+            for row in added
+        ],
+        related=("user_group",),
+    )
+    return bool(dropped or added)
+
+
+@transaction.atomic
+def project_set_user_groups(
+    *, actor: Actor, project_id: int, user_group_ids: Iterable[int], version: Version = None
+) -> CRMProject:
+    """Say which user groups the project's change lands on (replacing the previous ones)."""
+    project = project_for(actor, project_id, change=True, for_update=True)
+    check_version(project, version)
+    if _set_user_groups(project, user_group_ids):
+        touch(project, actor=actor)
+    return project

@@ -6,6 +6,7 @@ app_name = "projects"
 urlpatterns = [
     path("", views.project_list, name="list"),
     path("mine/", views.my_projects, name="mine"),
+    path("roadmap/", views.roadmap, name="roadmap"),
     path("new/", views.project_create, name="create"),
     path("<int:pk>/", views.project_detail, name="detail"),
     path("<int:pk>/edit/", views.project_edit, name="edit"),
@@ -36,4 +37,8 @@ urlpatterns = [
     path("phases/<int:pk>/delete/", views.phase_delete, name="phase_delete"),
     path("check-ins/<int:pk>/edit/", views.check_in_edit, name="check_in_edit"),
     path("check-ins/<int:pk>/delete/", views.check_in_delete, name="check_in_delete"),
+    path("user-groups/", views.user_group_list, name="user_groups"),
+    path("user-groups/new/", views.user_group_create, name="user_group_create"),
+    path("user-groups/<int:pk>/edit/", views.user_group_edit, name="user_group_edit"),
+    path("user-groups/<int:pk>/delete/", views.user_group_delete, name="user_group_delete"),
 ]

@@ -13,6 +13,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -22,6 +23,7 @@ from core.permissions import (
     can_approve_project,
     can_create_project,
     can_edit_project,
+    can_manage_user_groups,
     get_visible_or_404,
 )
 from core.services import EditConflict
@@ -37,9 +39,17 @@ from core.views import (
 )
 from strategies.models import CRMStrategy, CRMStrategyServes, StrategyStatus
 
+from . import roadmap as timeline
 from . import services
-from .access import check_in_for, feature_for, metric_for, phase_for, project_for
-from .filters import ProjectFilterSet
+from .access import (
+    check_in_for,
+    feature_for,
+    metric_for,
+    phase_for,
+    project_for,
+    user_group_for,
+)
+from .filters import ProjectFilterSet, UserGroupFilterSet
 from .forms import (
     CheckInEditForm,
     CheckInForm,
@@ -48,6 +58,8 @@ from .forms import (
     MetricForm,
     PhaseForm,
     ProjectForm,
+    RoadmapFilterForm,
+    UserGroupForm,
 )
 from .models import (
     APPROVABLE_PROJECT_STATUSES,
@@ -56,12 +68,15 @@ from .models import (
     FeatureLink,
     RoadmapPhase,
     SuccessMetric,
+    UserGroup,
 )
 from .selectors import (
     departments_matching,
     features_with_trace,
     projects_to_list,
     projects_with_trace,
+    user_groups_matching,
+    user_groups_with_counts,
 )
 from .trace import (
     anchored_crm_strategy_exists,
@@ -186,6 +201,11 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         context.update(_section_context(request, project, section))
     context.update(_features_context(request, project))
     context["chains"] = project_trace(project)
+    context["today"] = timezone.localdate()
+    context["timeline"] = timeline.timeline_for([project], context["today"])
+    context["user_groups"] = list(
+        UserGroup.objects.filter(project_links__project=project).order_by("name")
+    )
     context["can_approve"] = (
         can_approve_project(request.user, project) and project.status in APPROVABLE_PROJECT_STATUSES
     )
@@ -578,3 +598,106 @@ check_in_delete = delete_view(
     page_of=lambda check_in: check_in.project,
     anchor="#check_ins",
 )
+
+
+# ---------- user groups ----------
+
+
+@require_GET
+def user_group_suggestions(request: HttpRequest) -> HttpResponse:
+    """The user group picker's suggestions: up to PICKER_LIMIT groups whose name contains every
+    word of `q`, by name. JSON: {"results": [{"id", "name", "label"}], "more": bool}."""
+    query = request.GET.get("q", "").strip()[:100]
+    matches = user_groups_matching(query, limit=PICKER_LIMIT + 1)
+    shown = matches[:PICKER_LIMIT]
+    return JsonResponse(
+        {
+            "results": [{"id": g.pk, "name": g.name, "label": g.name} for g in shown],
+            "more": len(matches) > len(shown),
+        }
+    )
+
+
+def user_group_list(request: HttpRequest) -> HttpResponse:
+    """The catalogue of user groups, a page at a time, with the live projects naming each."""
+    filterset = UserGroupFilterSet(request.GET, user_groups_with_counts(), request=request)
+    context = list_page(request, filterset, bar=("name",))
+    return render(
+        request,
+        "projects/user_group_list.html",
+        {**context, "can_manage": can_manage_user_groups(request.user)},
+    )
+
+
+def _user_groups_crumbs(*_: Any) -> list[tuple[str, str]]:
+    return [(reverse("projects:user_groups"), "User groups")]
+
+
+user_group_create = create_view(
+    permitted=can_manage_user_groups,
+    refusal="Only project managers and executives keep the user groups.",
+    form_class=UserGroupForm,
+    create=services.user_group_create,
+    heading="New user group",
+    crumbs=_user_groups_crumbs,
+    button="Add user group",
+    cancel=lambda: reverse("projects:user_groups"),
+    saved=lambda group: f"User group “{group}” added.",
+)
+
+user_group_edit = edit_view(
+    fetch=user_group_for,
+    form_class=UserGroupForm,
+    update=services.user_group_update,
+    id_kwarg="user_group_id",
+    heading=lambda group: f"Edit user group “{group.name}”",
+    crumbs=_user_groups_crumbs,
+    button="Save",
+    saved=lambda group: f"User group “{group}” saved.",
+    page_of=lambda _group: _UserGroupsPage(),
+)
+
+user_group_delete = delete_view(
+    fetch=user_group_for,
+    delete=services.user_group_delete,
+    id_kwarg="user_group_id",
+    deleted=lambda group: f"User group “{group.name}” deleted.",
+    page_of=lambda _group: _UserGroupsPage(),
+)
+
+
+class _UserGroupsPage:
+    """Where a user group's edit and delete go back to: the catalogue."""
+
+    def get_absolute_url(self) -> str:
+        return reverse("projects:user_groups")
+
+
+# ---------- the roadmap timeline ----------
+
+
+def roadmap(request: HttpRequest) -> HttpResponse:
+    """Every live project's phases and milestones on one time axis, grouped goal → business
+    strategy → CRM strategy, a page of projects at a time; filtered by goal, status, user group
+    or department (a group's filter shows its change collisions)."""
+    form = RoadmapFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    queryset = timeline.timeline_projects(
+        goal=filters.get("goal"),
+        status=filters.get("status") or None,
+        user_group=filters.get("user_group"),
+        department=filters.get("department"),
+    )
+    page = timeline.page_of(queryset, request.GET.get("page"))
+    today = timezone.localdate()
+    return render(
+        request,
+        "projects/roadmap.html",
+        {
+            "form": form,
+            "page_obj": page,
+            "timeline": timeline.timeline_for(list(page.object_list), today) if page else None,
+            "today": today,
+            "user_group": filters.get("user_group"),
+        },
+    )

@@ -16,6 +16,7 @@ from projects.models import (
     ProjectLink,
     RoadmapPhase,
     SuccessMetric,
+    UserGroup,
 )
 from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes, StrategyStatus
 
@@ -107,6 +108,14 @@ class DepartmentFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("name",)
 
     name = factory.Sequence(lambda n: f"Department {n}")
+
+
+class UserGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = UserGroup
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"User group {n}")
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):

@@ -13,17 +13,33 @@
     var asked = null;
     var controller = null;
 
+    // A list input (data-picker-separator, e.g. user groups "A; B"): suggest for the name
+    // being typed after the last separator, offering the whole value with it completed.
+    var separator = input.getAttribute("data-picker-separator");
+
+    function head() {
+      if (!separator) return "";
+      var at = input.value.lastIndexOf(separator);
+      return at < 0 ? "" : input.value.slice(0, at + 1) + " ";
+    }
+
+    function typed() {
+      if (!separator) return input.value.trim();
+      return input.value.slice(input.value.lastIndexOf(separator) + 1).trim();
+    }
+
     function fill(results) {
+      var before = head();
       list.replaceChildren();
       results.forEach(function (result) {
         var option = document.createElement("option");
-        option.value = result.label;
+        option.value = before + result.label;
         list.appendChild(option);
       });
     }
 
     function ask() {
-      var text = input.value.trim();
+      var text = typed();
       if (text === asked) return;
       asked = text;
       if (controller) controller.abort();

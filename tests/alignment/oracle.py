@@ -24,7 +24,13 @@ from django.db import connection
 from django.utils import timezone
 
 # The rules' numbers when no setting says otherwise (alignment/rules.py, `threshold=`).
-DEFAULT_THRESHOLDS = {"project.stalled": 30, "portfolio.overloaded": 5}
+DEFAULT_THRESHOLDS = {
+    "project.stalled": 30,
+    "portfolio.overloaded": 5,
+    "portfolio.change_collision": 2,
+}
+# The rules' second number (`window=`): the days portfolio.change_collision counts go-lives in.
+DEFAULT_WINDOWS = {"portfolio.change_collision": 30}
 
 # Live projects: their chain and health still matter. Committed: approved or active.
 LIVE = "('proposed', 'approved', 'active', 'on_hold')"
@@ -58,14 +64,33 @@ class Query:
 class Setting:
     enabled: bool
     threshold: int | None
+    window: int | None = None
 
 
 def rule_settings() -> dict[str, Setting]:
     """The admin's rule settings as stored (a rule without a row is on, with its default)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT code, enabled, threshold FROM alignment_rulesetting")
+        # "window" is a reserved word in PostgreSQL: quoted (SQLite takes the quotes too).
+        cursor.execute('SELECT code, enabled, threshold, "window" FROM alignment_rulesetting')
         rows = cursor.fetchall()
-    return {code: Setting(bool(enabled), threshold) for code, enabled, threshold in rows}
+    return {
+        code: Setting(bool(enabled), threshold, window) for code, enabled, threshold, window in rows
+    }
+
+
+def _window(settings: dict[str, Setting], code: str) -> int:
+    setting = settings.get(code)
+    if setting is not None and setting.window is not None:
+        return int(setting.window)
+    return DEFAULT_WINDOWS[code]
+
+
+def _days_between(later: str, earlier: str) -> str:
+    """Whole days from one date column to another: the one place the oracle needs the
+    backend's own date arithmetic (PostgreSQL subtracts dates; SQLite stores ISO text)."""
+    if connection.vendor == "sqlite":
+        return f"(julianday({later}) - julianday({earlier}))"
+    return f"({later} - {earlier})"
 
 
 def _threshold(settings: dict[str, Setting], code: str) -> int:
@@ -82,6 +107,8 @@ def queries(now: datetime.datetime | None = None) -> list[Query]:
     settings = rule_settings()
     stalled_days = _threshold(settings, "project.stalled")
     overloaded = _threshold(settings, "portfolio.overloaded")
+    collision_limit = _threshold(settings, "portfolio.change_collision")
+    collision_days = _window(settings, "portfolio.change_collision")
     cutoff = today - datetime.timedelta(days=stalled_days)
     # "The day it was created is before the cutoff" for a timestamp: created before the
     # cutoff day began, in the site's time zone.
@@ -279,6 +306,32 @@ def queries(now: datetime.datetime | None = None) -> list[Query]:
             """,
             (overloaded,),
         ),
+        # A group collides when some go-live has more than N go-lives (itself included) from
+        # its day to W days later: a self-join of the group's go-lives, GROUP BY … HAVING.
+        Query(
+            "portfolio.change_collision",
+            "user_group",
+            f"""
+            SELECT hits.user_group_id FROM (
+                SELECT ga.user_group_id, a.id
+                FROM projects_projectusergroup ga
+                JOIN projects_crmproject pa ON pa.id = ga.project_id
+                JOIN projects_roadmapphase a ON a.project_id = pa.id
+                JOIN projects_projectusergroup gb ON gb.user_group_id = ga.user_group_id
+                JOIN projects_crmproject pb ON pb.id = gb.project_id
+                JOIN projects_roadmapphase b ON b.project_id = pb.id
+                WHERE pa.status IN {LIVE} AND pb.status IN {LIVE}
+                  AND a.go_live = %s AND b.go_live = %s
+                  AND a.start_date IS NOT NULL AND b.start_date IS NOT NULL
+                  AND b.start_date >= a.start_date
+                  AND {_days_between("b.start_date", "a.start_date")} <= %s
+                GROUP BY ga.user_group_id, a.id
+                HAVING COUNT(*) > %s
+            ) hits
+            GROUP BY hits.user_group_id
+            """,
+            (True, True, collision_days, collision_limit),
+        ),
     ]
     # A rule switched off flags nothing.
     return [q for q in all_queries if q.rule not in settings or settings[q.rule].enabled]
@@ -302,6 +355,7 @@ RULE_SUBJECTS = {
     ("portfolio.overloaded", "crm_strategy"),
     ("portfolio.overloaded", "manager"),
     ("portfolio.overloaded", "department"),
+    ("portfolio.change_collision", "user_group"),
 }
 
 

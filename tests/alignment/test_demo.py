@@ -51,3 +51,15 @@ def test_the_demo_proposal_awaiting_the_sponsor_is_ready_and_the_unsponsored_pil
         "project.no_success_metrics",
         "project.no_roadmap",
     }
+
+
+def test_the_demo_change_collision_names_the_group_its_projects_and_dates():
+    from crm_alignment.demo import P_CERTIFICATION, P_PARTNER_PORTAL, UG_PARTNER_MANAGERS
+
+    call_command("load_demo", stdout=StringIO())
+    call_command("scan_alignment", stdout=StringIO())
+    flag = Flag.objects.get(rule="portfolio.change_collision")
+    assert flag.subject_label == UG_PARTNER_MANAGERS
+    for title in (P_PARTNER_PORTAL, P_CERTIFICATION, P_MARKET_FUND):
+        assert title in flag.message
+    assert "Pilot go/no-go" not in flag.message

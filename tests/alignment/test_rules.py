@@ -47,6 +47,7 @@ DESIGN_CODES = {
     "project.technology_only",
     "project.stalled",
     "portfolio.overloaded",
+    "portfolio.change_collision",
 }
 
 

@@ -30,6 +30,7 @@ from tests.factories import (
     RoadmapPhaseFactory,
     SuccessMetricFactory,
     UserFactory,
+    UserGroupFactory,
 )
 from webhooks.models import Webhook
 
@@ -225,6 +226,20 @@ def _resource(name, kind, create, put, patch, *, create_policy, object_policy):
     }
 
 
+def user_group_keeper(ok):
+    """The user group catalogue: project managers, executives and admins keep it."""
+    return dict.fromkeys(ROLES, 403) | {
+        "anonymous": 401,
+        "project_manager": ok,
+        "executive": ok,
+        "admin": ok,
+    }
+
+
+def user_group_object(ok):
+    return user_group_keeper(ok) | {"nobody": 404}
+
+
 def _future():
     return (timezone.now() + datetime.timedelta(days=30)).isoformat()
 
@@ -335,6 +350,15 @@ MATRIX = {
         strategy_object(200),
     ),
     ("api:kpi-reading-detail", "delete"): ("kpi_reading", None, strategy_object(204)),
+    **_resource(
+        "user-group",
+        "user_group",
+        create=lambda w, o: {"name": f"New group {o}", "description": "Field sales"},
+        put=lambda w, o: {"name": f"Renamed group {o}"},
+        patch=lambda w, o: {"description": "Service agents in Spain"},
+        create_policy=user_group_keeper,
+        object_policy=user_group_object,
+    ),
     ("api:department-list", "get"): (None, None, read_list(200)),
     ("api:department-detail", "get"): ("department", None, read_detail(200)),
     ("api:flag-list", "get"): (None, None, read_list(200)),
@@ -404,6 +428,7 @@ MATRIX = {
             ("phase", "phase"),
             ("project-check-in", "check_in"),
             ("department", "department"),
+            ("user-group", "user_group"),
             ("flag", "flag"),
         )
     },
@@ -506,6 +531,7 @@ def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
             "phase": RoadmapPhaseFactory(project=project),
             "check_in": ProjectCheckInFactory(project=project),
             "department": project.department,
+            "user_group": UserGroupFactory(),
             "flag": Flag.objects.create(
                 rule="project.no_roadmap",
                 severity="warning",

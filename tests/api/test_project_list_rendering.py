@@ -132,16 +132,16 @@ def test_the_list_answers_what_the_detail_endpoint_answers(api, viewer):
         assert row == client.get(f"/api/projects/{row['id']}/").json()
 
 
-def test_the_project_list_reads_a_page_in_eight_queries(api, viewer):
+def test_the_project_list_reads_a_page_in_nine_queries(api, viewer):
     """The token with its user and roles, the count, the page's ids, then one query per part
-    of the page: projects with their figures, links, metrics, phases, check-ins."""
+    of the page: projects with their figures, links, user groups, metrics, phases, check-ins."""
     generate_portfolio(Shape(projects=30, features_per_project=2, seed=2))
     client = api(viewer)
 
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/api/projects/?page_size=20").status_code == 200
 
-    assert len(queries.captured_queries) == 8, "\n".join(
+    assert len(queries.captured_queries) == 9, "\n".join(
         q["sql"][:150] for q in queries.captured_queries
     )
 
@@ -164,7 +164,7 @@ def test_an_unfiltered_list_counts_and_pages_without_the_per_row_figures(api, vi
 
 def test_the_row_renderer_refuses_a_field_it_cannot_read_from_a_row():
     with pytest.raises(ImproperlyConfigured, match="metrics"):
-        RowRenderer(ProjectSerializer, given=("currency", "crm_strategies", "links"))
+        RowRenderer(ProjectSerializer, given=("currency", "crm_strategies", "links", "user_groups"))
     with pytest.raises(ImproperlyConfigured, match="no field"):
         RowRenderer(NestedMetricSerializer, given=("nonsense",))
 

@@ -187,9 +187,9 @@ def test_on_a_desktop_the_navigation_shows_without_a_menu_button(
         ]:
             page.goto(f"{live_server.url}{url}")
             expect(page.get_by_role("button", name="Menu")).to_be_hidden()
-            # Nine for everyone, and Activity for an executive.
+            # Ten for everyone (Roadmap included), and Activity for an executive.
             nav_links = page.get_by_role("navigation", name="Main").get_by_role("link")
-            expect(nav_links).to_have_count(10)
+            expect(nav_links).to_have_count(11)
             for link in page.get_by_role("navigation", name="Main").get_by_role("link").all():
                 expect(link).to_be_visible()
             expect(page.get_by_role("search")).to_be_visible()

@@ -72,6 +72,11 @@ def sponsor_decision(ok):
     return {"own": base | {"sponsor": ok}, "other": base}
 
 
+def user_group_keeper(ok):
+    """The user group catalogue: project managers, executives and admins keep it."""
+    return read(403) | {"project_manager": ok, "executive": ok, "admin": ok}
+
+
 def scan_starter(ok):
     return read(403) | {"executive": ok, "sponsor": ok, "admin": ok}
 
@@ -107,6 +112,8 @@ MATRIX = {
     ("people", "get"): (None, read(400)),
     # The department picker's suggestions (test_department_picker).
     ("departments", "get"): (None, read()),
+    # The user group picker's suggestions (tests/web/test_user_groups_and_roadmap.py).
+    ("user_groups", "get"): (None, read()),
     ("login", "get"): (None, public(200)),
     ("logout", "post"): (None, public(302)),
     ("password_change", "get"): (None, signed_in(200)),
@@ -188,6 +195,14 @@ MATRIX = {
     ("projects:check_in_edit", "post"): ("check_in", project_editor(200)),
     ("projects:check_in_delete", "get"): ("check_in", project_editor(200)),
     ("projects:check_in_delete", "post"): ("check_in", project_editor(302)),
+    ("projects:roadmap", "get"): (None, read()),
+    ("projects:user_groups", "get"): (None, read()),
+    ("projects:user_group_create", "get"): (None, user_group_keeper(200)),
+    ("projects:user_group_create", "post"): (None, user_group_keeper(200)),
+    ("projects:user_group_edit", "get"): ("user_group", user_group_keeper(200)),
+    ("projects:user_group_edit", "post"): ("user_group", user_group_keeper(200)),
+    ("projects:user_group_delete", "get"): ("user_group", user_group_keeper(200)),
+    ("projects:user_group_delete", "post"): ("user_group", user_group_keeper(302)),
     # alignment
     ("alignment:dashboard", "get"): (None, read()),
     ("alignment:map", "get"): (None, read()),

@@ -1,0 +1,224 @@
+"""User group pages, the project form's user group picker, go-live on the phase form, and the
+roadmap timeline (bounded: a page of projects whatever the portfolio's size)."""
+
+import datetime
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from projects.models import (
+    CRMProject,
+    PhaseKind,
+    ProjectStatus,
+    ProjectUserGroup,
+    RoadmapPhase,
+    UserGroup,
+)
+from projects.roadmap import PER_PAGE
+from tests.factories import ProjectFactory, RoadmapPhaseFactory, UserGroupFactory
+from tests.rows import count_rows
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_pm_adds_edits_and_deletes_a_user_group(as_user, pm):
+    client = as_user(pm)
+    response = client.post(
+        reverse("projects:user_group_create"), {"name": "Service agents", "description": "L1"}
+    )
+    assert response.status_code == 302
+    group = UserGroup.objects.get(name="Service agents")
+    response = client.post(
+        reverse("projects:user_group_edit", args=[group.pk]), {"name": "Service agents EMEA"}
+    )
+    assert response.status_code == 302
+    group.refresh_from_db()
+    assert group.name == "Service agents EMEA"
+    page = client.get(reverse("projects:user_groups")).content.decode()
+    assert "Service agents EMEA" in page
+    client.post(reverse("projects:user_group_delete", args=[group.pk]))
+    assert not UserGroup.objects.exists()
+
+
+def test_a_duplicate_name_in_another_case_is_refused_on_the_name(as_user, pm):
+    UserGroupFactory(name="Partner managers")
+    response = as_user(pm).post(reverse("projects:user_group_create"), {"name": "PARTNER managers"})
+    assert response.status_code == 200
+    assert "A user group named “Partner managers” already exists." in response.content.decode()
+    assert UserGroup.objects.count() == 1
+
+
+def test_a_group_a_project_names_is_not_deleted(as_user, pm):
+    group = UserGroupFactory(name="Sales reps")
+    ProjectUserGroup.objects.create(project=ProjectFactory(title="CPQ"), user_group=group)
+    response = as_user(pm).post(reverse("projects:user_group_delete", args=[group.pk]), follow=True)
+    assert "Projects still affect “Sales reps”: CPQ" in response.content.decode()
+    assert UserGroup.objects.filter(pk=group.pk).exists()
+
+
+def test_a_viewer_reads_the_catalogue_but_may_not_change_it(as_user, viewer):
+    group = UserGroupFactory()
+    client = as_user(viewer)
+    assert client.get(reverse("projects:user_groups")).status_code == 200
+    assert client.post(reverse("projects:user_group_create"), {"name": "X"}).status_code == 403
+    assert (
+        client.post(reverse("projects:user_group_edit", args=[group.pk]), {"name": "Y"}).status_code
+        == 403
+    )
+    assert not UserGroup.objects.filter(name__in=["X", "Y"]).exists()
+
+
+def test_the_project_form_names_user_groups_by_name_and_refuses_unknown_ones(as_user, pm):
+    UserGroupFactory(name="Service agents")
+    UserGroupFactory(name="Sales reps EMEA")
+    project = ProjectFactory(manager=pm, title="Case routing")
+    client = as_user(pm)
+    form_page = client.get(reverse("projects:edit", args=[project.pk])).content.decode()
+    assert 'data-picker-url="/user-groups/"' in form_page
+    assert "<select" not in re.search(r'<input[^>]*name="user_groups"[^>]*>', form_page).group(0)
+    data = {
+        "title": "Case routing",
+        "manager": pm.username,
+        "status": "proposed",
+        "version": project.version,
+        "user_groups": "service AGENTS; Nobody here",
+        **{
+            f"budget_{k}": "0"
+            for k in ("technology", "people", "process", "training", "incentives")
+        },
+    }
+    response = client.post(reverse("projects:edit", args=[project.pk]), data)
+    assert response.status_code == 200
+    assert "No user group named “Nobody here”" in response.content.decode()
+    assert not ProjectUserGroup.objects.exists()
+    data["user_groups"] = "service AGENTS; Sales reps EMEA"
+    response = client.post(reverse("projects:edit", args=[project.pk]), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert set(project.user_groups.values_list("name", flat=True)) == {
+        "Service agents",
+        "Sales reps EMEA",
+    }
+
+
+def test_the_suggestions_answer_matching_groups_by_name(as_user, viewer):
+    UserGroupFactory(name="Service agents")
+    UserGroupFactory(name="Sales reps")
+    body = as_user(viewer).get(reverse("user_groups"), {"q": "serv"}).json()
+    assert [r["label"] for r in body["results"]] == ["Service agents"]
+
+
+def test_go_live_on_a_phase_is_refused_with_a_field_error(as_user, pm):
+    project = ProjectFactory(manager=pm)
+    client = as_user(pm)
+    day = timezone.localdate().isoformat()
+    response = client.post(
+        reverse("projects:phase_create", args=[project.pk]),
+        {
+            "phases-name": "Build",
+            "phases-kind": "phase",
+            "phases-start_date": day,
+            "phases-end_date": day,
+            "phases-go_live": "on",
+        },
+    )
+    assert "Only a milestone can be a go-live." in response.content.decode()
+    assert not RoadmapPhase.objects.exists()
+    client.post(
+        reverse("projects:phase_create", args=[project.pk]),
+        {
+            "phases-name": "Launch",
+            "phases-kind": "milestone",
+            "phases-start_date": day,
+            "phases-end_date": day,
+            "phases-go_live": "on",
+        },
+    )
+    assert RoadmapPhase.objects.get().go_live is True
+
+
+def _portfolio(size: int, group: UserGroup) -> None:
+    today = timezone.localdate()
+    for i in range(CRMProject.objects.count(), size):
+        project = ProjectFactory(title=f"Roadmap project {i:03}", status=ProjectStatus.ACTIVE)
+        ProjectUserGroup.objects.create(project=project, user_group=group)
+        RoadmapPhaseFactory(
+            project=project,
+            kind=PhaseKind.PHASE,
+            start_date=today,
+            end_date=today + datetime.timedelta(days=30),
+        )
+        RoadmapPhaseFactory(
+            project=project,
+            name="Go-live",
+            kind=PhaseKind.MILESTONE,
+            start_date=today + datetime.timedelta(days=i % 20),
+            end_date=today + datetime.timedelta(days=i % 20),
+            go_live=True,
+        )
+
+
+def test_the_roadmap_reads_a_page_whatever_the_portfolio_size(as_user, viewer):
+    group = UserGroupFactory(name="Field agents")
+    client = as_user(viewer)
+    url = reverse("projects:roadmap")
+    client.get(url)  # warm up: the session
+
+    def measured(size: int) -> tuple[int, int, str]:
+        _portfolio(size, group)
+        with CaptureQueriesContext(connection) as queries, count_rows() as rows:
+            response = client.get(url, {"user_group": group.pk})
+        assert response.status_code == 200
+        return len(queries.captured_queries), rows.total, response.content.decode()
+
+    queries_2, _, small = measured(2)
+    queries_page, rows_page, _ = measured(PER_PAGE)
+    queries_200, rows_200, large = measured(200)
+    assert queries_2 == queries_page == queries_200
+    assert rows_page == rows_200
+    assert small.count('class="timeline__go-live"') == 2 + 1  # two go-lives + the legend
+    assert large.count('class="timeline__go-live"') == PER_PAGE + 1
+    assert "Projects affecting <strong>Field agents</strong>: 200" in large
+
+
+def test_the_roadmap_groups_by_chain_filters_and_marks_today(as_user, viewer):
+    from tests.factories import (
+        BusinessStrategyFactory,
+        CRMStrategyFactory,
+        GoalFactory,
+        ProjectLinkFactory,
+    )
+
+    goal = GoalFactory(title="Grow EMEA")
+    business = BusinessStrategyFactory(goal=goal, title="Partners first")
+    crm = CRMStrategyFactory(title="Partner portal CRM")
+    crm.business_strategies.set([business])
+    linked = ProjectFactory(title="Portal", status=ProjectStatus.ACTIVE)
+    ProjectLinkFactory(project=linked, crm_strategy=crm)
+    ProjectFactory(title="Loose one", status=ProjectStatus.PROPOSED)
+    ProjectFactory(title="Finished", status=ProjectStatus.DONE)
+    client = as_user(viewer)
+    page = client.get(reverse("projects:roadmap")).content.decode()
+    assert "Grow EMEA → Partners first → Partner portal CRM" in page
+    assert "Not linked to a CRM strategy" in page
+    assert "Finished" not in page
+    assert 'class="timeline__today"' in page
+    filtered = client.get(reverse("projects:roadmap"), {"goal": goal.pk}).content.decode()
+    assert "Portal" in filtered and "Loose one" not in filtered
+    bad = client.get(reverse("projects:roadmap"), {"user_group": "Nobody"})
+    assert bad.status_code == 200
+    assert "No user group named “Nobody”" in bad.content.decode()
+
+
+def test_a_project_page_shows_its_own_timeline(as_user, viewer):
+    project = ProjectFactory(title="Solo")
+    day = timezone.localdate()
+    RoadmapPhaseFactory(
+        project=project, name="Launch", kind="milestone", start_date=day, end_date=day, go_live=True
+    )
+    page = as_user(viewer).get(project.get_absolute_url()).content.decode()
+    assert "Roadmap timeline" in page
+    assert "Launch (Go-live milestone)" in page
