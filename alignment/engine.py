@@ -95,7 +95,15 @@ from .models import (
     Snapshot,
     SubjectType,
 )
-from .rules import RULES, SUBJECTS, Rule, RuleContext, SubjectKind, subject_label_expression
+from .rules import (
+    MESSAGE_ALIAS,
+    RULES,
+    SUBJECTS,
+    Rule,
+    RuleContext,
+    SubjectKind,
+    subject_label_expression,
+)
 from .selectors import FeatureTraceability, feature_traceability
 
 log = logging.getLogger(__name__)
@@ -288,7 +296,12 @@ def _fill_matches(pairs: list[tuple[_Pair, QuerySet[Any]]], *, whole: bool = Fal
                 else Cast(Value(None), BigIntegerField())
             ),
             Value(pair.setting.severity),
-            Value(pair.rule.message(pair.setting.threshold)),
+            # A rule that words each subject's message itself aliases it (rules.MESSAGE_ALIAS).
+            (
+                F(MESSAGE_ALIAS)
+                if MESSAGE_ALIAS in findings.query.annotations
+                else Value(pair.rule.message(pair.setting.threshold))
+            ),
         ]
         # Aliased annotations only, so each SELECT list has exactly these columns in order.
         aliases = {f"match_col_{i}": expr for i, expr in enumerate(columns)}

@@ -490,5 +490,8 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = tuple(
         "projects.RoadmapPhase",
         "projects.ProjectCheckIn",
         "projects.Department",
+        "projects.System",
+        "projects.ProjectSystem",
+        "projects.MetricReading",
     )
 )

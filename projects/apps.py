@@ -13,10 +13,13 @@ class ProjectsConfig(AppConfig):
             Department,
             Feature,
             FeatureLink,
+            MetricReading,
             ProjectCheckIn,
             ProjectLink,
+            ProjectSystem,
             RoadmapPhase,
             SuccessMetric,
+            System,
         )
 
         # Which History tabs show a change (core.audit): a project's shows its links,
@@ -48,3 +51,13 @@ class ProjectsConfig(AppConfig):
         register_pages(RoadmapPhase, of_project)
         register_pages(ProjectCheckIn, of_project)
         register_pages(Department, lambda o: (page_key("department", o.pk), ""), kind="department")
+        # The integration register: a project's History shows its systems; a system has its own.
+        register_pages(System, lambda o: (page_key("system", o.pk), ""), kind="system")
+        register_pages(
+            ProjectSystem,
+            lambda o: (page_key("project", o.project_id), page_key("system", o.system_id)),
+        )
+        register_pages(
+            MetricReading,
+            lambda o: (page_key("project", o.metric.project_id), ""),
+        )

@@ -47,6 +47,8 @@ DESIGN_CODES = {
     "project.technology_only",
     "project.stalled",
     "portfolio.overloaded",
+    "project.integration_unplanned",
+    "project.benefits_unreviewed",
 }
 
 
