@@ -32,9 +32,12 @@ from projects.api import (
     CheckInViewSet,
     DepartmentViewSet,
     FeatureViewSet,
+    MetricReadingViewSet,
     MetricViewSet,
     PhaseViewSet,
+    ProjectSystemViewSet,
     ProjectViewSet,
+    SystemViewSet,
 )
 from strategies.api import BusinessStrategyViewSet, CRMStrategyViewSet
 
@@ -62,6 +65,9 @@ router.register("metrics", MetricViewSet, basename="metric")
 router.register("phases", PhaseViewSet, basename="phase")
 router.register("project-check-ins", CheckInViewSet, basename="project-check-in")
 router.register("departments", DepartmentViewSet, basename="department")
+router.register("systems", SystemViewSet, basename="system")
+router.register("project-systems", ProjectSystemViewSet, basename="project-system")
+router.register("metric-readings", MetricReadingViewSet, basename="metric-reading")
 router.register("flags", FlagViewSet, basename="flag")
 
 app_name = "api"

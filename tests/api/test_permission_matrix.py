@@ -23,11 +23,14 @@ from tests.factories import (
     GoalFactory,
     KPICheckInFactory,
     KPIFactory,
+    MetricReadingFactory,
     ProjectCheckInFactory,
     ProjectFactory,
     ProjectLinkFactory,
+    ProjectSystemFactory,
     RoadmapPhaseFactory,
     SuccessMetricFactory,
+    SystemFactory,
     UserFactory,
 )
 
@@ -175,6 +178,15 @@ def token(ok):
     return dict.fromkeys(ROLES, ok) | {"anonymous": 400}
 
 
+def admin_create(ok):
+    """The systems catalogue: admins, as departments."""
+    return dict.fromkeys(ROLES, 403) | {"anonymous": 401, "admin": ok}
+
+
+def admin_object(ok):
+    return admin_create(ok) | {"nobody": 404}
+
+
 def _link(w):
     return {"crm_strategy": w.crm.pk, "rationale": "Serves it for the permission matrix."}
 
@@ -301,6 +313,41 @@ MATRIX = {
         strategy_object(200),
     ),
     ("api:kpi-reading-detail", "delete"): ("kpi_reading", None, strategy_object(204)),
+    **_resource(
+        "system",
+        "system",
+        create=lambda w, o: {"name": "Billing", "owner": w.users["executive"].pk},
+        put=lambda w, o: {"name": "Billing v2", "owner": w.users["executive"].pk},
+        patch=lambda w, o: {"description": "Invoices"},
+        create_policy=admin_create,
+        object_policy=admin_object,
+    ),
+    **_resource(
+        "project-system",
+        "project_system",
+        create=lambda w, o: {"project": w.project[o].pk, "system": w.spare_system.pk},
+        put=lambda w, o: {
+            "project": w.project[o].pk,
+            "system": w.objects[o]["project_system"].system_id,
+            "status": "built",
+        },
+        patch=lambda w, o: {"status": "tested"},
+        create_policy=project_part_create,
+        object_policy=project_object,
+    ),
+    **_resource(
+        "metric-reading",
+        "metric_reading",
+        create=lambda w, o: {"metric": w.objects[o]["metric"].pk, "value": "3"},
+        put=lambda w, o: {
+            "metric": w.objects[o]["metric_reading"].metric_id,
+            "value": "4",
+            "recorded_on": "2026-01-15",
+        },
+        patch=lambda w, o: {"value": "4.5"},
+        create_policy=project_part_create,
+        object_policy=project_object,
+    ),
     ("api:department-list", "get"): (None, None, read_list(200)),
     ("api:department-detail", "get"): ("department", None, read_detail(200)),
     ("api:flag-list", "get"): (None, None, read_list(200)),
@@ -370,6 +417,9 @@ MATRIX = {
             ("phase", "phase"),
             ("project-check-in", "check_in"),
             ("department", "department"),
+            ("system", "system"),
+            ("project-system", "project_system"),
+            ("metric-reading", "metric_reading"),
             ("flag", "flag"),
         )
     },
@@ -431,6 +481,7 @@ def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
         },
         bs=bs,
         crm=crm,
+        spare_system=SystemFactory(name="Spare system"),
         goal={},
         project={},
         feature={},
@@ -459,6 +510,10 @@ def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
             "phase": RoadmapPhaseFactory(project=project),
             "check_in": ProjectCheckInFactory(project=project),
             "department": project.department,
+            # A leaf: no project lists it, so a permitted DELETE succeeds.
+            "system": SystemFactory(),
+            "project_system": ProjectSystemFactory(project=project),
+            "metric_reading": MetricReadingFactory(metric=SuccessMetricFactory(project=project)),
             "flag": Flag.objects.create(
                 rule="project.no_roadmap",
                 severity="warning",
