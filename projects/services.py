@@ -91,7 +91,7 @@ PROJECT_FIELDS = (
 )
 FEATURE_FIELDS = ("title", "description", "priority", "status", "position")
 METRIC_FIELDS = ("name", "unit", "baseline", "target", "current")
-PHASE_FIELDS = ("name", "kind", "start_date", "end_date", "position")
+PHASE_FIELDS = ("name", "kind", "start_date", "end_date", "position", "go_live")
 CHECK_IN_FIELDS = ("checked_in_on", "health", "summary")
 
 
