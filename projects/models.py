@@ -444,6 +444,9 @@ class System(TimeStamped):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("projects:system_detail", args=[self.pk])
+
     def validate_constraints(self, exclude: Any = None) -> None:
         # Say which system has the name (and on the field), as titles do.
         if self.name and (exclude is None or "name" not in exclude):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import register, views
 
 app_name = "projects"
 urlpatterns = [
@@ -36,4 +36,25 @@ urlpatterns = [
     path("phases/<int:pk>/delete/", views.phase_delete, name="phase_delete"),
     path("check-ins/<int:pk>/edit/", views.check_in_edit, name="check_in_edit"),
     path("check-ins/<int:pk>/delete/", views.check_in_delete, name="check_in_delete"),
+    # The integration register and benefits review (projects.register).
+    path("systems/", register.system_list, name="systems"),
+    path("systems/new/", register.system_create, name="system_create"),
+    path("systems/suggest/", register.system_suggestions, name="system_suggestions"),
+    path("systems/<int:pk>/", register.system_detail, name="system_detail"),
+    path("systems/<int:pk>/edit/", register.system_edit, name="system_edit"),
+    path("systems/<int:pk>/delete/", register.system_delete, name="system_delete"),
+    path("<int:pk>/systems/new/", register.project_system_add, name="project_system_create"),
+    path(
+        "project-systems/<int:pk>/edit/",
+        register.project_system_edit,
+        name="project_system_edit",
+    ),
+    path(
+        "project-systems/<int:pk>/delete/",
+        register.project_system_remove,
+        name="project_system_delete",
+    ),
+    path("<int:pk>/readings/new/", register.metric_reading_add, name="metric_reading_create"),
+    path("readings/<int:pk>/edit/", register.metric_reading_edit, name="metric_reading_edit"),
+    path("readings/<int:pk>/delete/", register.metric_reading_delete, name="metric_reading_delete"),
 ]

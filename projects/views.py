@@ -37,7 +37,7 @@ from core.views import (
 )
 from strategies.models import CRMStrategy, CRMStrategyServes, StrategyStatus
 
-from . import services
+from . import register, services
 from .access import check_in_for, feature_for, metric_for, phase_for, project_for
 from .filters import ProjectFilterSet
 from .forms import (
@@ -186,6 +186,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         context.update(_section_context(request, project, section))
     context.update(_features_context(request, project))
     context["chains"] = project_trace(project)
+    context.update(register.project_register_context(request, project))
     context["can_approve"] = (
         can_approve_project(request.user, project) and project.status in APPROVABLE_PROJECT_STATUSES
     )
