@@ -258,3 +258,36 @@ def test_the_rules_and_a_full_scan_cost_the_same_for_10_and_200_such_projects():
         assert len(flagged(UNPLANNED)) == len(flagged(UNREVIEWED)) == n
     assert costs[0] == costs[1]
     assert costs[0][0] == [1, 1]
+
+
+# --- re-checks ------------------------------------------------------------------------------
+
+
+def test_a_project_system_or_a_reading_change_queues_a_recheck_of_its_project(
+    queued_rechecks, django_capture_on_commit_callbacks
+):
+    from projects import services
+
+    project = healthy_project(title="Portal")
+    system = SystemFactory(name="ERP")
+    admin = project.manager
+    admin.is_superuser = True
+    admin.save()
+    metric = project.metrics.get()
+    from django.core.cache import cache
+
+    def queued_by(action):
+        cache.clear()  # no re-check pending: each edit queues its own
+        before = len(queued_rechecks)
+        with django_capture_on_commit_callbacks(execute=True):
+            result = action()
+        assert [args[0] for args in queued_rechecks[before:]] == [[project.pk]]
+        return result
+
+    row = queued_by(
+        lambda: services.project_system_add(
+            actor=admin, project_id=project.pk, system=system, status="designed"
+        )
+    )
+    queued_by(lambda: services.metric_reading_create(actor=admin, metric_id=metric.pk, value="3"))
+    queued_by(lambda: services.project_system_remove(actor=admin, project_system_id=row.pk))
