@@ -23,7 +23,7 @@ def test_a_project_manager_adds_a_system_and_it_shows_in_the_register(
     systems = page.locator("#systems")
     expect(systems.get_by_text("No systems listed.")).to_be_visible()
     systems.get_by_text("Add a system").click()
-    picker = systems.get_by_label("System")
+    picker = systems.get_by_label("System", exact=True)
     picker.fill("bill")
     suggestion = page.locator('#id_system-system-suggestions option[value="Billing"]')
     expect(suggestion).to_be_attached()
