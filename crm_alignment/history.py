@@ -40,6 +40,7 @@ from projects.models import (
     ProjectLink,
     RoadmapPhase,
     SuccessMetric,
+    System,
 )
 from strategies import services as strategy_services
 from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes
@@ -76,6 +77,7 @@ KINDS: dict[str, tuple[type[Model], str | None, Restore | None]] = {
         lambda actor, pk: project_services.feature_restore(actor=actor, feature_id=pk),
     ),
     "department": (Department, None, None),
+    "system": (System, "projects:system_detail", None),
     "flag": (Flag, None, None),
 }
 KIND_LABELS = {

@@ -199,3 +199,37 @@ def test_the_project_page_costs_the_same_for_2_and_20_systems_and_readings(
     grow(18)
     many = queries_for(project.get_absolute_url())
     assert few == many
+
+
+def test_the_goal_page_rolls_up_its_projects_metrics_in_bounded_queries(
+    as_user, viewer, queries_for
+):
+    from tests.factories import (
+        BusinessStrategyFactory,
+        CRMStrategyFactory,
+        GoalFactory,
+        ProjectLinkFactory,
+    )
+
+    goal = GoalFactory()
+    crm = CRMStrategyFactory(serves=[BusinessStrategyFactory(goal=goal)])
+    elsewhere = ProjectFactory(title="Elsewhere")
+    SuccessMetricFactory(project=elsewhere, name="Not this goal's")
+
+    def grow(n):
+        for _ in range(n):
+            project = ProjectFactory()
+            ProjectLinkFactory(project=project, crm_strategy=crm)
+            SuccessMetricFactory(project=project, name="Win rate", current=Decimal("7"))
+
+    client = as_user(viewer)
+    grow(2)
+    few = queries_for(goal.get_absolute_url())
+    grow(18)
+    many = queries_for(goal.get_absolute_url())
+    page = client.get(goal.get_absolute_url()).content.decode()
+
+    assert few == many
+    assert "Projects' success metrics" in page
+    assert "Win rate" in page
+    assert "Not this goal's" not in page
