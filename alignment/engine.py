@@ -95,7 +95,15 @@ from .models import (
     Snapshot,
     SubjectType,
 )
-from .rules import RULES, SUBJECTS, Rule, RuleContext, SubjectKind, subject_label_expression
+from .rules import (
+    MESSAGE_ALIAS,
+    RULES,
+    SUBJECTS,
+    Rule,
+    RuleContext,
+    SubjectKind,
+    subject_label_expression,
+)
 from .selectors import FeatureTraceability, feature_traceability
 
 log = logging.getLogger(__name__)
@@ -150,9 +158,6 @@ class Scope:
         # NULL) are resolved separately, see _resolve_orphans.
         return Q(project_id__in=self.project_ids)
 
-
-# The annotation a rule's findings may carry: each subject's own flag message.
-FLAG_MESSAGE = "flag_message"
 
 # The rule whose match a full scan counts the dashboard's feature traceability from (it matches
 # exactly the live portfolio's features that do not trace; see selectors.feature_traceability).
@@ -300,10 +305,11 @@ def _fill_matches(pairs: list[tuple[_Pair, QuerySet[Any]]], *, whole: bool = Fal
                 else Cast(Value(None), BigIntegerField())
             ),
             Value(pair.setting.severity),
-            # A rule may word each subject's message itself (e.g. naming the projects involved).
+            # A rule that words each subject's message itself aliases it (rules.MESSAGE_ALIAS),
+            # e.g. naming the projects or systems involved.
             (
-                F(FLAG_MESSAGE)
-                if FLAG_MESSAGE in findings.query.annotations
+                F(MESSAGE_ALIAS)
+                if MESSAGE_ALIAS in findings.query.annotations
                 else Value(pair.rule.message(pair.setting.threshold, pair.setting.window))
             ),
         ]

@@ -32,8 +32,10 @@ from projects.models import (
     Department,
     Feature,
     FeatureLink,
+    MetricReading,
     ProjectCheckIn,
     ProjectLink,
+    ProjectSystem,
     ProjectUserGroup,
     RoadmapPhase,
     SuccessMetric,
@@ -54,8 +56,27 @@ PROJECT_OF = {
     RoadmapPhase: lambda obj: obj.project_id,
     ProjectCheckIn: lambda obj: obj.project_id,
     ProjectUserGroup: lambda obj: obj.project_id,
+    # The integration register and benefits review (project.integration_unplanned,
+    # project.benefits_unreviewed) are about the project the row belongs to.
+    ProjectSystem: lambda obj: obj.project_id,
+    MetricReading: lambda obj: _reading_project(obj),
 }
 # FeatureLink needs a join for its project; the feature is usually loaded, so read it there.
+
+
+def _reading_project(reading: MetricReading) -> int | None:
+    """The project of a metric reading: from its metric when loaded (the services load it),
+    else one query (a cascade from a deleted metric or project)."""
+    metric = reading._state.fields_cache.get("metric")
+    if metric is not None:
+        return metric.project_id
+    return (
+        SuccessMetric.objects.filter(pk=reading.metric_id)
+        .values_list("project_id", flat=True)
+        .first()
+    )
+
+
 CHAIN_MODELS = (
     BusinessGoal,
     BusinessStrategy,

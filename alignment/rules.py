@@ -67,9 +67,12 @@ from projects.models import (
     Department,
     Feature,
     FeatureStatus,
+    IntegrationStatus,
+    MetricReading,
     ProjectCheckIn,
     ProjectLink,
     ProjectStatus,
+    ProjectSystem,
     RoadmapPhase,
     SuccessMetric,
     UserGroup,
@@ -509,6 +512,147 @@ def project_stalled(ctx: RuleContext) -> QuerySet[CRMProject]:
     )
 
 
+# --- Integration and benefits (dated from the first go-live) -----------------------------
+
+# A flag's message is the rule's advice; a rule may instead alias this name on its queryset to
+# an expression giving each subject's own message (e.g. naming the systems it is about).
+MESSAGE_ALIAS = "flag_message"
+
+
+class _JoinedNames(Aggregate):
+    """The names joined with ", ": in name order on PostgreSQL; SQLite's GROUP_CONCAT takes
+    no order (before 3.44), so there the order is the rows'."""
+
+    function = "STRING_AGG"
+    template = "%(function)s(%(expressions)s, ', ' ORDER BY %(expressions)s)"
+    output_field = CharField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            function="GROUP_CONCAT",
+            template="%(function)s(%(expressions)s, ', ')",
+            **extra,
+        )
+
+
+def first_go_live(path: str = "") -> Subquery:
+    """A project's first go-live: the earliest start date of its go-live milestones (None
+    without a dated one). `path` leads from the outer row to the project's id."""
+    go_lives = RoadmapPhase.objects.filter(
+        project=OuterRef(f"{path}pk"), go_live=True, start_date__isnull=False
+    ).order_by("start_date")
+    return Subquery(go_lives.values("start_date")[:1])
+
+
+def unplanned_integrations() -> Q:
+    """An integration nobody has started, or nobody owns."""
+    return Q(status=IntegrationStatus.NOT_STARTED) | Q(owner__isnull=True)
+
+
+@rule(
+    code="project.integration_unplanned",
+    subject_type=SubjectType.PROJECT,
+    title="Integration not planned near go-live",
+    severity=Severity.WARNING,
+    advice=(
+        "Go-live is {n} days away or less (or past), and an integration with another system is "
+        "not started or has no owner. Plan it and name who owns it."
+    ),
+    why=(
+        "Unclear integration with other systems is a recurring cause of failed CRM programmes: "
+        "a CRM that cannot reach the ERP, billing or the data warehouse is not used."
+    ),
+    threshold=60,
+    threshold_label="days before the first go-live",
+    check="No integration is unstarted or unowned within {n} days of go-live",
+)
+def project_integration_unplanned(ctx: RuleContext) -> QuerySet[CRMProject]:
+    # An approved or active project whose first go-live (the earliest dated go-live milestone)
+    # is at most N days ahead — or already past: an integration still unplanned then is worse —
+    # and which lists a system whose integration is not started or has no owner.
+    days = ctx.threshold if ctx.threshold is not None else 60
+    horizon = ctx.today + datetime.timedelta(days=days)
+    unplanned = ProjectSystem.objects.filter(unplanned_integrations(), project=OuterRef("pk"))
+    names = (
+        ProjectSystem.objects.filter(unplanned_integrations(), project=OuterRef("pk"))
+        .order_by()
+        .values("project")
+        .annotate(names=_JoinedNames("system__name"))
+        .values("names")
+    )
+    advice = RULES["project.integration_unplanned"].message(days)
+    return (
+        _projects(ctx, COMMITTED_PROJECT_STATUSES)
+        .alias(go_live_on=first_go_live())
+        .filter(go_live_on__lte=horizon)
+        .filter(Exists(unplanned))
+        .alias(
+            **{
+                MESSAGE_ALIAS: Concat(
+                    Value(f"{advice} Systems: "),
+                    Subquery(names),
+                    Value("."),
+                    output_field=CharField(),
+                )
+            }
+        )
+    )
+
+
+# Projects whose benefits are due for review: past go-live or done (not proposed, not cancelled).
+BENEFITS_STATUSES = [
+    ProjectStatus.APPROVED,
+    ProjectStatus.ACTIVE,
+    ProjectStatus.ON_HOLD,
+    ProjectStatus.DONE,
+]
+
+
+def benefits_since() -> Combinable:
+    """When a project's benefits became measurable: its first go-live, else — for a done
+    project — its end date (the day it finished). None otherwise: not reviewable yet."""
+    return Coalesce(
+        first_go_live(),
+        Case(When(status=ProjectStatus.DONE, then=F("end_date"))),
+    )
+
+
+@rule(
+    code="project.benefits_unreviewed",
+    subject_type=SubjectType.PROJECT,
+    title="Benefits never measured after go-live",
+    severity=Severity.WARNING,
+    advice=(
+        "Live or done for more than {n} days and no success metric has a reading since: "
+        "measure the metrics again and record the readings."
+    ),
+    why="Success never measured after go-live is a recurring cause of failed CRM programmes.",
+    threshold=90,
+    threshold_label=(
+        "days after the first go-live (a done project without one: after its end date)"
+    ),
+    check="Success metrics are read within {n} days of go-live",
+)
+def project_benefits_unreviewed(ctx: RuleContext) -> QuerySet[CRMProject]:
+    # "Since": the first go-live (the earliest dated go-live milestone); a done project without
+    # one counts from its end date, the day it finished. A project with neither is not flagged
+    # (nothing says when it went live). More than N days: since < today - N. A reading counts
+    # when dated after that day.
+    days = ctx.threshold if ctx.threshold is not None else 90
+    cutoff = ctx.today - datetime.timedelta(days=days)
+    read_since = MetricReading.objects.filter(
+        metric__project=OuterRef("pk"), recorded_on__gt=OuterRef("review_since")
+    )
+    return (
+        _projects(ctx, BENEFITS_STATUSES)
+        .alias(review_since=benefits_since())
+        .filter(review_since__lt=cutoff)
+        .filter(~Exists(read_since))
+    )
+
+
 def _over_limit(groups: QuerySet[Any], group_field: str, limit: int) -> QuerySet[Any]:
     """The ids in `group_field` of the groups with more than `limit` rows: one GROUP BY …
     HAVING over the active projects, not a count per group."""
@@ -671,22 +815,25 @@ def portfolio_change_collision(ctx: RuleContext) -> QuerySet[UserGroup]:
         UserGroup.objects.filter(pk__in=starts.values("group"))
         .annotate(first_day=Subquery(first_start))
         .annotate(
-            flag_message=Concat(
-                Value(f"More than {limit} go-lives hit “"),
-                F("name"),
-                Value(f"” within {days} days: "),
-                Subquery(stretch, output_field=TextField()),
-                Value(
-                    ". Stagger them, or plan the change with the group's managers so the people "
-                    "can absorb it."
-                ),
-                output_field=TextField(),
-            )
+            **{
+                MESSAGE_ALIAS: Concat(
+                    Value(f"More than {limit} go-lives hit “"),
+                    F("name"),
+                    Value(f"” within {days} days: "),
+                    Subquery(stretch, output_field=TextField()),
+                    Value(
+                        ". Stagger them, or plan the change with the group's managers so the "
+                        "people can absorb it."
+                    ),
+                    output_field=TextField(),
+                )
+            }
         )
     )
 
 
 __all__ = [
+    "MESSAGE_ALIAS",
     "RULES",
     "SUBJECTS",
     "Rule",

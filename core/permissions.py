@@ -91,6 +91,12 @@ def can_manage_user_groups(user: Any) -> bool:
     return has_role(user, Role.PROJECT_MANAGER) or has_role(user, Role.EXECUTIVE)
 
 
+def can_manage_systems(user: Any) -> bool:
+    """Add, rename or remove systems in the integration register's catalogue: admins, as with
+    departments (a project's manager lists which systems it touches, on the project)."""
+    return is_admin(user)
+
+
 def can_edit_project(user: Any, project: Any) -> bool:
     """A manager edits the projects they manage, including features, links and check-ins."""
     if is_admin(user):

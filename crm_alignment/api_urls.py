@@ -32,9 +32,12 @@ from projects.api import (
     CheckInViewSet,
     DepartmentViewSet,
     FeatureViewSet,
+    MetricReadingViewSet,
     MetricViewSet,
     PhaseViewSet,
+    ProjectSystemViewSet,
     ProjectViewSet,
+    SystemViewSet,
     UserGroupViewSet,
 )
 from reports.api import BoardPackView, ReportJobDetailView, ReportJobPdfView
@@ -66,6 +69,9 @@ router.register("phases", PhaseViewSet, basename="phase")
 router.register("project-check-ins", CheckInViewSet, basename="project-check-in")
 router.register("departments", DepartmentViewSet, basename="department")
 router.register("user-groups", UserGroupViewSet, basename="user-group")
+router.register("systems", SystemViewSet, basename="system")
+router.register("project-systems", ProjectSystemViewSet, basename="project-system")
+router.register("metric-readings", MetricReadingViewSet, basename="metric-reading")
 router.register("flags", FlagViewSet, basename="flag")
 router.register("webhooks", WebhookViewSet, basename="webhook")
 

@@ -35,8 +35,10 @@ from projects.models import (
     FeaturePriority,
     FeatureStatus,
     Health,
+    IntegrationStatus,
     PhaseKind,
     ProjectStatus,
+    System,
     UserGroup,
 )
 from projects.services import LinkSpec
@@ -154,6 +156,10 @@ class ProjectSpec:
     check_ins: list[tuple[int, str, str]] = field(default_factory=list)  # days ago, health, text
     integration_notes: str = ""
     stalled: bool = False  # deliberately left without a recent check-in
+    go_live: int | None = None  # a go-live milestone, days from today
+    # The integration register: (system, integration status, owner's username or None).
+    systems: list[tuple[str, str, str | None]] = field(default_factory=list)
+    readings: list[tuple[str, int, float]] = field(default_factory=list)  # metric, days ago, value
 
 
 # The deliberate problems, as (rule code, subject title); nothing else in the demo is flagged.
@@ -184,6 +190,12 @@ EXPECTED_FLAGS: set[tuple[str, str]] = {
     # today): more than 2 within 30 days. The portal's "Pilot go/no-go" is a milestone but not
     # a go-live, and the service agents' and sales reps' go-lives are months apart.
     ("portfolio.change_collision", UG_PARTNER_MANAGERS),
+    # The partner portal goes live in 25 days, and its billing integration is not started and
+    # has no owner (the flag names Billing).
+    ("project.integration_unplanned", P_PARTNER_PORTAL),
+    # Sales force automation finished 200 days ago and nobody has read its forecast accuracy
+    # since (its metric's current value is the planning estimate, not a reading).
+    ("project.benefits_unreviewed", P_SFA),
 }
 
 # The people the changes land on, and the go-live each project adds: (groups, days from today).
@@ -199,6 +211,14 @@ _GO_LIVES: dict[str, tuple[list[str], int]] = {
     P_PROACTIVE: (["Service agents"], 60),
     P_CUSTOMER_VIEW: (["Service agents", "Sales reps EMEA"], 150),
 }
+
+# The integration register's catalogue: (name, description, owner's username).
+_SYSTEMS = [
+    ("ERP", "Orders, invoices and stock: the company's system of record.", "james.whitfield"),
+    ("Billing", "Invoicing and payment collection.", "james.whitfield"),
+    ("Data warehouse", "Reporting across sales, service and finance.", "executive"),
+    ("Marketing automation", "E-mail journeys and lead scoring.", "olivia.brandt"),
+]
 
 
 def _projects() -> list[ProjectSpec]:
@@ -239,6 +259,11 @@ def _projects() -> list[ProjectSpec]:
                 (3, Health.AT_RISK, "Kenya pilot is slower; extra partner training booked."),
             ],
             integration_notes="Single sign-on for partners; deals flow into the CRM pipeline.",
+            go_live=25,
+            systems=[
+                ("ERP", IntegrationStatus.TESTED, "pm"),
+                ("Billing", IntegrationStatus.NOT_STARTED, None),
+            ],
             features=[
                 FeatureSpec(
                     "Partner deal registration",
@@ -402,6 +427,10 @@ def _projects() -> list[ProjectSpec]:
             budget=(250_000, 50_000, 60_000, 40_000, 0),
             links=[(CRM_SOLUTION_SELLING, "Breaks down the silos between divisions.", 80)],
             metrics=[("Time to assemble a customer briefing", "minutes", 240, 15, 90)],
+            systems=[
+                ("Data warehouse", IntegrationStatus.DESIGNED, "pm"),
+                ("ERP", IntegrationStatus.BUILT, "pm"),
+            ],
             phases=std_phases,
             check_ins=[
                 (20, Health.ON_TRACK, "Service cases now visible to account teams."),
@@ -905,6 +934,20 @@ class _Loader:
         self.crm[title] = strategy
         return strategy
 
+    def systems(self) -> None:
+        self.systems_by_name: dict[str, System] = {}
+        for name, description, owner in _SYSTEMS:
+            system = System.objects.filter(name__iexact=name).first()
+            if system is None:
+                system = project_services.system_create(
+                    actor=self.users["admin"],
+                    name=name,
+                    description=description,
+                    owner=self.users[owner],
+                )
+                self.result.add("systems")
+            self.systems_by_name[name] = system
+
     def projects(self) -> None:
         for spec in _projects():
             project = CRMProject.objects.filter(title=spec.title).first()
@@ -1013,6 +1056,35 @@ class _Loader:
                 end_date=self.day(end),
             )
             self.result.add("phases")
+        if spec.go_live is not None:
+            project_services.phase_create(
+                project_id=project.pk,
+                actor=manager,
+                name="Go-live",
+                kind=PhaseKind.MILESTONE,
+                start_date=self.day(spec.go_live),
+                end_date=self.day(spec.go_live),
+                go_live=True,
+            )
+            self.result.add("phases")
+        for system_name, integration, owner in spec.systems:
+            project_services.project_system_add(
+                project_id=project.pk,
+                actor=manager,
+                system=self.systems_by_name[system_name],
+                status=integration,
+                owner=self.users[owner] if owner else None,
+            )
+            self.result.add("project_systems")
+        metrics = {m.name: m for m in project.metrics.all()}
+        for metric_name, days_ago, value in spec.readings:
+            project_services.metric_reading_create(
+                metric_id=metrics[metric_name].pk,
+                actor=manager,
+                value=_k(value),
+                recorded_on=self.day(-days_ago),
+            )
+            self.result.add("metric_readings")
         for feature_spec in spec.features:
             feature: Feature = project_services.feature_create(
                 project_id=project.pk,
@@ -1072,6 +1144,7 @@ def load_demo() -> DemoResult:
     loader = _Loader()
     loader.people()
     loader.goals()
+    loader.systems()
     loader.projects()
     loader.user_groups()
     return loader.result

@@ -40,6 +40,7 @@ from projects.models import (
     ProjectLink,
     RoadmapPhase,
     SuccessMetric,
+    System,
     UserGroup,
 )
 from strategies import services as strategy_services
@@ -78,6 +79,7 @@ KINDS: dict[str, tuple[type[Model], str | None, Restore | None]] = {
     ),
     "department": (Department, None, None),
     "user_group": (UserGroup, "projects:user_group_edit", None),
+    "system": (System, "projects:system_detail", None),
     "flag": (Flag, None, None),
 }
 KIND_LABELS = {

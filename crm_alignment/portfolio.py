@@ -2,11 +2,13 @@
 
 The whole chain is generated: goals with KPIs, business strategies, CRM strategies and what
 they serve, departments, people in every role, projects with links, features with links,
-success metrics, roadmap phases and check-ins. The mix is realistic and every rule of the
-catalogue finds something: untraced projects and features, broken chains, off-scope features,
-unanchored CRM strategies, unserved business strategies, a goal with no strategy, projects
-without sponsor, metrics or roadmap, IT-only and technology-only projects, stalled projects, and
-overloaded managers, departments and CRM strategies.
+success metrics (some with readings), roadmap phases (some with a go-live milestone),
+check-ins, a systems catalogue and the systems projects touch. The mix is realistic and every
+rule of the catalogue finds something: untraced projects and features, broken chains, off-scope
+features, unanchored CRM strategies, unserved business strategies, a goal with no strategy,
+projects without sponsor, metrics or roadmap, IT-only and technology-only projects, stalled
+projects, overloaded managers, departments and CRM strategies, integrations unplanned near
+go-live and benefits never measured after it.
 
 Deterministic: a project's (or feature's) every property is a function of its number and the
 seed, through a small integer hash written once in SQL. The first `SHOWCASE` projects each
@@ -49,11 +51,14 @@ from projects.models import (
     Department,
     Feature,
     FeatureLink,
+    MetricReading,
     ProjectCheckIn,
     ProjectLink,
+    ProjectSystem,
     ProjectUserGroup,
     RoadmapPhase,
     SuccessMetric,
+    System,
     UserGroup,
 )
 from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes, StrategyStatus
@@ -206,6 +211,16 @@ FIRST_NAMES = [
     "Kwame",
     "Mei",
     "Rafael",
+]
+SYSTEM_NAMES = [
+    "ERP",
+    "Billing",
+    "Marketing automation",
+    "Data warehouse",
+    "Partner portal",
+    "Identity",
+    "Telephony",
+    "E-commerce",
 ]
 LAST_NAMES = [
     "Marsh",
@@ -363,6 +378,8 @@ _PORTFOLIO_MODELS: list[type[Model]] = [
     Flag,
     Snapshot,
     Scan,
+    MetricReading,
+    ProjectSystem,
     ProjectCheckIn,
     RoadmapPhase,
     SuccessMetric,
@@ -372,6 +389,7 @@ _PORTFOLIO_MODELS: list[type[Model]] = [
     ProjectUserGroup,
     CRMProject,
     UserGroup,
+    System,
     CRMStrategyServes,
     CRMStrategy,
     BusinessStrategy,
@@ -418,6 +436,7 @@ def _with_explicit_ids() -> list[type[Model]]:
         UserGroup,
         CRMProject,
         Feature,
+        System,
     ]
 
 
@@ -860,8 +879,10 @@ class _Generator:
         self.project_links(n_projects)
         self.project_user_groups(n_projects)
         self.metrics(n_projects)
+        self.metric_readings()
         self.phases(n_projects)
         self.check_ins(n_projects)
+        self.systems(n_projects)
 
     def project_links(self, n_projects: int) -> None:
         sql = self.sql
@@ -947,6 +968,71 @@ class _Generator:
                 """,
             )
 
+    def metric_readings(self) -> None:
+        """Readings of some of the new metrics, dated between 250 and 10 days ago (so some
+        projects read their metrics after go-live and others never did)."""
+        sql = self.sql
+        # Only a project's first metric has a baseline: hashed on the project's number, so the
+        # same seed reads the same metrics (metric ids are not the generator's).
+        number = f"(m.project_id - {self.project_base})"
+        hm = sql.h(95, number)
+        offsets = [-250, -150, -80, -40, -10]
+        on = sql.pick(
+            f"{sql.h(96, number)} % {len(offsets)}", [sql.date(self.day(o)) for o in offsets]
+        )
+        now = sql.timestamp(self.now)
+        self.execute(
+            "metric readings",
+            f"""
+            INSERT INTO projects_metricreading (metric_id, recorded_on, value, note, author_id,
+                created_at, updated_at, updated_by_id, version)
+            SELECT m.id, {on}, m.baseline + 1, 'Measured after the roll-out.', m.updated_by_id,
+                {now}, NULL, NULL, 1
+            FROM projects_successmetric m
+            WHERE m.project_id >= {self.project_base} AND m.baseline IS NOT NULL AND {hm} < 700
+            """,
+        )
+
+    def systems(self, n_projects: int) -> None:
+        """The systems catalogue (small: bulk_create) and the systems projects touch: most
+        projects one or two, each integration at some status, a few without an owner."""
+        count = max(4, n_projects // 100)
+        base = _next_id(System) + 1
+        owners = self.user_ids["exec"]
+        System.objects.bulk_create(
+            System(
+                id=base + i,
+                name=f"{SYSTEM_NAMES[i % len(SYSTEM_NAMES)]} #{base + i}",
+                description="A system CRM projects integrate with.",
+                owner_id=owners + i % self.shape.executives,
+                created_at=self.now,
+                updated_at=self.now,
+                version=1,
+            )
+            for i in range(count)
+        )
+        self.count("systems", count)
+        sql = self.sql
+        n = "s.i"
+        statuses = ["'not_started'", "'designed'", "'built'", "'tested'", "'live'"]
+        status = sql.pick(f"{sql.h(92, n)} % {len(statuses)}", statuses)
+        owner = f"(CASE WHEN {sql.h(93, n)} < 150 THEN NULL ELSE {self._manager_expr(n)} END)"
+        first = f"({base} + {sql.h(91, n, None)} % {count})"
+        second = f"({base} + ({sql.h(91, n, None)} + 1) % {count})"
+        now = sql.timestamp(self.now)
+        for system, when in ((first, f"{sql.h(90, n)} < 600"), (second, f"{sql.h(94, n)} < 300")):
+            self.execute(
+                "project systems",
+                f"""
+                INSERT INTO projects_projectsystem (created_at, updated_at, updated_by_id,
+                    version, project_id, system_id, status, owner_id, notes)
+                SELECT {now}, {now}, {self._manager_expr(n)}, 1, {self.project_base} + {n},
+                    {system}, {status}, {owner}, ''
+                FROM {sql.series(n_projects)}
+                WHERE {when}
+                """,
+            )
+
     def _manager_expr(self, n: str) -> str:
         pm = self.user_ids["pm"]
         return f"(CASE WHEN {n} < {SHOWCASE} THEN {pm} ELSE {pm} + {n} % {self.shape.managers} END)"
@@ -958,10 +1044,11 @@ class _Generator:
         none = f"({n} = 5 OR ({n} >= {SHOWCASE} AND {hr} < 70))"
         now = sql.timestamp(self.now)
         manager = self._manager_expr(n)
-        # The go-live milestone of two projects in three, on a day spread over ten months (a
-        # go-live in three is an ordinary milestone): enough on one user group within 30 days
-        # to collide, and some not.
-        go_live_day = sql.date_plus(self.day(-30), f"{sql.h(61, n)} % 300")
+        # The go-live milestone of two projects in three, on a day spread over ten months
+        # from 200 days ago (a go-live in three is an ordinary milestone): enough on one user
+        # group within 30 days to collide, and some not; past ones due for a benefits review,
+        # near ones due their integrations.
+        go_live_day = sql.date_plus(self.day(-200), f"{sql.h(61, n)} % 300")
         plan = [
             ("Discovery", "phase", -120, -60, "1 = 1", None, "1 = 0"),
             ("Build and pilot", "phase", -59, 30, "1 = 1", None, "1 = 0"),

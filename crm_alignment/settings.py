@@ -551,6 +551,9 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = tuple(
         "reports.BoardPackSubscription",
         "projects.UserGroup",
         "projects.ProjectUserGroup",
+        "projects.System",
+        "projects.ProjectSystem",
+        "projects.MetricReading",
     )
 )
 # A webhook's secret is never written to the history (nor its failure bookkeeping).

@@ -9,9 +9,19 @@ manager until the change is saved). Anyone else who can read gets 403.
 
 from typing import Any
 
-from core.permissions import Gate, can_edit_project, can_manage_user_groups
+from core.permissions import Gate, can_edit_project, can_manage_systems, can_manage_user_groups
 
-from .models import CRMProject, Feature, ProjectCheckIn, RoadmapPhase, SuccessMetric, UserGroup
+from .models import (
+    CRMProject,
+    Feature,
+    MetricReading,
+    ProjectCheckIn,
+    ProjectSystem,
+    RoadmapPhase,
+    SuccessMetric,
+    System,
+    UserGroup,
+)
 
 REFUSAL = "Only the project's manager may change it. You can still read everything on it."
 
@@ -33,4 +43,18 @@ user_group_for = Gate(
     UserGroup.objects.all,
     lambda user, _group: can_manage_user_groups(user),
     "Only project managers and executives keep the user groups.",
+)
+project_system_for = Gate(
+    lambda: ProjectSystem.objects.select_related("project", "system"), _may_change_part, REFUSAL
+)
+metric_reading_for = Gate(
+    lambda: MetricReading.objects.select_related("metric__project"),
+    lambda user, reading: can_edit_project(user, reading.metric.project),
+    REFUSAL,
+)
+SYSTEM_REFUSAL = "Only admins change the systems catalogue. You can still read it."
+system_for = Gate(
+    lambda: System.objects.select_related("owner"),
+    lambda user, system: can_manage_systems(user),
+    SYSTEM_REFUSAL,
 )

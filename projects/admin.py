@@ -26,10 +26,13 @@ from .models import (
     Department,
     Feature,
     FeatureLink,
+    MetricReading,
     ProjectCheckIn,
     ProjectLink,
+    ProjectSystem,
     RoadmapPhase,
     SuccessMetric,
+    System,
     UserGroup,
 )
 from .selectors import features_with_trace, projects_with_trace
@@ -362,3 +365,28 @@ class ProjectCheckInAdmin(_ReadOnlyListAdmin):
     search_fields = ("project__title", "summary")
     list_select_related = ("project", "author")
     date_hierarchy = "checked_in_on"
+
+
+# The integration register and benefits review are written on their pages (projects.register)
+# and the API, through the services; the admin lists them.
+@admin.register(System)
+class SystemAdmin(_ReadOnlyListAdmin):
+    list_display = ("name", "owner")
+    search_fields = ("name",)
+    list_select_related = ("owner",)
+
+
+@admin.register(ProjectSystem)
+class ProjectSystemAdmin(_ReadOnlyListAdmin):
+    list_display = ("project", "system", "status", "owner")
+    list_filter = ("status",)
+    search_fields = ("project__title", "system__name")
+    list_select_related = ("project", "system", "owner")
+
+
+@admin.register(MetricReading)
+class MetricReadingAdmin(_ReadOnlyListAdmin):
+    list_display = ("metric", "recorded_on", "value", "author")
+    search_fields = ("metric__name", "metric__project__title")
+    list_select_related = ("metric", "author")
+    date_hierarchy = "recorded_on"

@@ -40,8 +40,11 @@ from .filters import (
     DepartmentFilterSet,
     FeatureFilterSet,
     MetricFilterSet,
+    MetricReadingFilterSet,
     PhaseFilterSet,
     ProjectFilterSet,
+    ProjectSystemFilterSet,
+    SystemFilterSet,
     UserGroupFilterSet,
 )
 from .models import (
@@ -49,11 +52,14 @@ from .models import (
     Department,
     Feature,
     FeatureLink,
+    MetricReading,
     ProjectCheckIn,
     ProjectLink,
+    ProjectSystem,
     ProjectUserGroup,
     RoadmapPhase,
     SuccessMetric,
+    System,
     UserGroup,
 )
 
@@ -787,3 +793,185 @@ class UserGroupViewSet(ServiceViewSet):
 
     def delete_service(self, instance: UserGroup, version: Version = None) -> None:
         services.user_group_delete(actor=self.request.user, user_group_id=instance.pk)
+
+
+# --- The integration register
+
+
+class SystemPermission(BasePermission):
+    """Everyone with a role reads the systems catalogue; admins change it (as departments)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS or view.action != "create":
+            return True  # an object's write is decided below (after the 404 for the unseen)
+        return permissions.can_manage_systems(request.user)
+
+    def has_object_permission(self, request: Request, view: Any, obj: System) -> bool:
+        return request.method in SAFE_METHODS or permissions.can_manage_systems(request.user)
+
+
+class SystemSerializer(serializers.ModelSerializer):
+    """A system projects integrate with, and who owns it."""
+
+    owner = UserField()
+
+    class Meta:
+        model = System
+        fields = ["id", *services.SYSTEM_FIELDS, "version"]
+        read_only_fields = ["version"]
+        validators: list = []
+
+    def create(self, validated_data: dict[str, Any]) -> System:
+        return services.system_create(actor=actor(self), **validated_data)
+
+    def update(self, instance: System, validated_data: dict[str, Any]) -> System:
+        return services.system_update(
+            actor=actor(self),
+            system_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
+        )
+
+
+class SystemViewSet(ServiceViewSet):
+    """The systems catalogue of the integration register (admins write it)."""
+
+    serializer_class = SystemSerializer
+    permission_classes = [IsAuthenticated, SystemPermission]
+    filterset_class = SystemFilterSet
+    search_fields = ["name"]
+
+    def get_queryset(self) -> Any:
+        return self.visible(System.objects.all())
+
+    def delete_service(self, instance: System, version: Version = None) -> None:
+        services.system_delete(actor=self.request.user, system_id=instance.pk, version=version)
+
+
+class ProjectSystemSerializer(ProjectPartSerializer):
+    """A system the project touches: how far its integration is and who owns it."""
+
+    system = serializers.PrimaryKeyRelatedField(queryset=System.objects.all())
+    owner = UserField(required=False, allow_null=True)
+
+    class Meta:
+        model = ProjectSystem
+        fields = ["id", "project", "system", *services.PROJECT_SYSTEM_FIELDS, "version"]
+        read_only_fields = ["version"]
+        validators: list = []
+
+    def validate_system(self, system: System) -> System:
+        if self.instance is not None and system.pk != self.instance.system_id:
+            raise serializers.ValidationError(
+                "This cannot move to another system; remove it and add that one."
+            )
+        return system
+
+    def create(self, validated_data: dict[str, Any]) -> ProjectSystem:
+        project = validated_data.pop("project")
+        return services.project_system_add(
+            actor=actor(self), project_id=project.pk, **validated_data
+        )
+
+    def update(self, instance: ProjectSystem, validated_data: dict[str, Any]) -> ProjectSystem:
+        validated_data.pop("project", None)
+        validated_data.pop("system", None)
+        return services.project_system_update(
+            actor=actor(self),
+            project_system_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
+        )
+
+
+class ProjectSystemViewSet(ServiceViewSet):
+    """The systems each project touches; the project's manager lists and updates them."""
+
+    serializer_class = ProjectSystemSerializer
+    permission_classes = [IsAuthenticated, ProjectPartPermission]
+    filterset_class = ProjectSystemFilterSet
+
+    def get_queryset(self) -> Any:
+        return self.visible(ProjectSystem.objects.select_related("project", "system"))
+
+    def delete_service(self, instance: ProjectSystem, version: Version = None) -> None:
+        services.project_system_remove(
+            actor=self.request.user, project_system_id=instance.pk, version=version
+        )
+
+
+# --- Benefits review
+
+
+class MetricReadingPermission(BasePermission):
+    """Readings are recorded and corrected by whoever may edit the metric's project."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        if view.action == "create":
+            return permissions.can_create_project(request.user)
+        return True
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return permissions.can_edit_project(request.user, obj.metric.project)
+
+
+class MetricReadingSerializer(serializers.ModelSerializer):
+    """A dated reading of a success metric (today unless `recorded_on` is given, never in the
+    future); the metric's `current` follows its newest reading. The author is the caller."""
+
+    metric = serializers.PrimaryKeyRelatedField(queryset=SuccessMetric.objects.all())
+    recorded_on = serializers.DateField(required=False)
+
+    class Meta:
+        model = MetricReading
+        fields = [
+            "id",
+            "metric",
+            *services.METRIC_READING_FIELDS,
+            "author",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["author", "version", "created_at", "updated_at"]
+
+    def validate_metric(self, metric: SuccessMetric) -> SuccessMetric:
+        if self.instance is not None and metric.pk != self.instance.metric_id:
+            raise serializers.ValidationError("A reading cannot move to another metric.")
+        return metric
+
+    def create(self, validated_data: dict[str, Any]) -> MetricReading:
+        metric = validated_data.pop("metric")
+        return services.metric_reading_create(
+            actor=actor(self), metric_id=metric.pk, **validated_data
+        )
+
+    def update(self, instance: MetricReading, validated_data: dict[str, Any]) -> MetricReading:
+        validated_data.pop("metric", None)
+        return services.metric_reading_update(
+            actor=actor(self),
+            reading_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
+        )
+
+
+class MetricReadingViewSet(ServiceViewSet):
+    """Readings of projects' success metrics: recorded, corrected (If-Match) or deleted by
+    whoever may edit the project."""
+
+    serializer_class = MetricReadingSerializer
+    permission_classes = [IsAuthenticated, MetricReadingPermission]
+    filterset_class = MetricReadingFilterSet
+
+    def get_queryset(self) -> Any:
+        return self.visible(MetricReading.objects.select_related("metric__project"))
+
+    def delete_service(self, instance: MetricReading, version: Version = None) -> None:
+        services.metric_reading_delete(
+            actor=self.request.user, reading_id=instance.pk, version=version
+        )

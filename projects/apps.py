@@ -13,11 +13,14 @@ class ProjectsConfig(AppConfig):
             Department,
             Feature,
             FeatureLink,
+            MetricReading,
             ProjectCheckIn,
             ProjectLink,
+            ProjectSystem,
             ProjectUserGroup,
             RoadmapPhase,
             SuccessMetric,
+            System,
             UserGroup,
         )
 
@@ -54,4 +57,14 @@ class ProjectsConfig(AppConfig):
         register_pages(
             ProjectUserGroup,
             lambda o: (page_key("project", o.project_id), page_key("user_group", o.user_group_id)),
+        )
+        # The integration register: a project's History shows its systems; a system has its own.
+        register_pages(System, lambda o: (page_key("system", o.pk), ""), kind="system")
+        register_pages(
+            ProjectSystem,
+            lambda o: (page_key("project", o.project_id), page_key("system", o.system_id)),
+        )
+        register_pages(
+            MetricReading,
+            lambda o: (page_key("project", o.metric.project_id), ""),
         )

@@ -19,11 +19,15 @@ from .models import (
     FeaturePriority,
     FeatureStatus,
     Health,
+    IntegrationStatus,
+    MetricReading,
     PhaseKind,
     ProjectCheckIn,
     ProjectStatus,
+    ProjectSystem,
     RoadmapPhase,
     SuccessMetric,
+    System,
     UserGroup,
 )
 from .selectors import PROJECT_FIGURES, project_managers
@@ -229,3 +233,51 @@ class UserGroupFilterSet(FilterSet):
     class Meta:
         model = UserGroup
         fields = ["name"]
+
+
+class SystemFilterSet(FilterSet):
+    """Systems of the integration register, by owner."""
+
+    owner = django_filters.NumberFilter(field_name="owner_id")
+    ordering = OrderingFilter(orderings={"name": ("name",), "id": ("id",)}, default="name")
+
+    class Meta:
+        model = System
+        fields = ["owner"]
+
+
+class ProjectSystemFilterSet(FilterSet):
+    """The systems projects touch, by project, system and integration status."""
+
+    project = django_filters.ModelChoiceFilter(queryset=CRMProject.objects.all())
+    system = django_filters.ModelChoiceFilter(queryset=System.objects.all())
+    status = django_filters.ChoiceFilter(choices=IntegrationStatus.choices)
+    ordering = OrderingFilter(
+        orderings={"project": ("project_id", "system__name"), "id": ("id",)},
+        default="project",
+    )
+
+    class Meta:
+        model = ProjectSystem
+        fields = ["project", "system", "status"]
+
+
+class MetricReadingFilterSet(FilterSet):
+    """Success-metric readings by metric or project; oldest first within a metric."""
+
+    metric = django_filters.ModelChoiceFilter(queryset=SuccessMetric.objects.all())
+    project = django_filters.ModelChoiceFilter(
+        field_name="metric__project", queryset=CRMProject.objects.all()
+    )
+    ordering = OrderingFilter(
+        orderings={
+            "metric": ("metric_id", "recorded_on", "id"),
+            "recorded_on": ("recorded_on",),
+            "id": ("id",),
+        },
+        default="metric",
+    )
+
+    class Meta:
+        model = MetricReading
+        fields = ["metric", "project"]

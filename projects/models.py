@@ -2,6 +2,7 @@
 
 from collections.abc import Collection
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -495,3 +496,124 @@ class ProjectCheckIn(Correctable):
 
     def __str__(self) -> str:
         return f"{self.project} on {self.checked_in_on}"
+
+
+# --- Integration register -------------------------------------------------------------------
+
+
+class System(TimeStamped):
+    """A system CRM projects integrate with (ERP, billing, the data warehouse, …), with the
+    person who owns it. The catalogue is shared by every project."""
+
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="owned_systems",
+        help_text="Who owns the system.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Upper("name"),
+                name="system_name_unique_ignoring_case",
+                violation_error_message="A system with that name already exists.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("projects:system_detail", args=[self.pk])
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        # Say which system has the name (and on the field), as titles do.
+        if self.name and (exclude is None or "name" not in exclude):
+            clash = (
+                System.objects.exclude(pk=self.pk)
+                .filter(name__iexact=self.name)
+                .only("name")
+                .first()
+            )
+            if clash is not None:
+                raise ValidationError(
+                    {"name": f"A system named “{clash.name}” already exists."}, code="unique"
+                )
+        super().validate_constraints(exclude=exclude)
+
+
+class IntegrationStatus(models.TextChoices):
+    NOT_STARTED = "not_started", "Not started"
+    DESIGNED = "designed", "Designed"
+    BUILT = "built", "Built"
+    TESTED = "tested", "Tested"
+    LIVE = "live", "Live"
+
+
+class ProjectSystem(TimeStamped):
+    """A system a project touches, how far its integration is, and who owns that integration
+    (`project.integration_unplanned` looks for not started or unowned ones near go-live)."""
+
+    project = models.ForeignKey(CRMProject, on_delete=models.CASCADE, related_name="systems")
+    # PROTECT: a system projects integrate with cannot leave the catalogue under them.
+    system = models.ForeignKey(System, on_delete=models.PROTECT, related_name="project_systems")
+    status = models.CharField(
+        max_length=16, choices=IntegrationStatus.choices, default=IntegrationStatus.NOT_STARTED
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="owned_integrations",
+        help_text="Who owns this integration.",
+    )
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["project_id", "system__name"]
+        verbose_name = "project system"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "system"],
+                name="project_system_unique",
+                violation_error_message="The project already lists this system.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=IntegrationStatus.values),
+                name="project_system_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["system", "project"])]
+
+    def __str__(self) -> str:
+        return f"{self.project} ↔ {self.system}"
+
+
+# --- Benefits review ------------------------------------------------------------------------
+
+
+class MetricReading(Correctable):
+    """A dated reading of a success metric; the metric's current value is its newest reading's.
+    `project.benefits_unreviewed` looks for one dated after go-live."""
+
+    metric = models.ForeignKey(SuccessMetric, on_delete=models.CASCADE, related_name="readings")
+    recorded_on = models.DateField()
+    value = models.DecimalField(max_digits=16, decimal_places=2)
+    note = models.CharField(max_length=500, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["metric_id", "recorded_on", "id"]
+        verbose_name = "metric reading"
+        indexes = [models.Index(fields=["metric", "recorded_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.metric.name} = {self.value} on {self.recorded_on}"

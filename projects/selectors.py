@@ -30,6 +30,7 @@ from .models import (
     FeatureLink,
     ProjectLink,
     ProjectUserGroup,
+    RoadmapPhase,
     UserGroup,
 )
 from .trace import (
@@ -254,3 +255,14 @@ __all__ = [
     "projects_with_figures",
     "projects_with_trace",
 ]
+
+
+def first_go_live_of(project: Any) -> Any:
+    """The project's first go-live: the earliest start date of its go-live milestones (None
+    without a dated one), as `project.integration_unplanned` and `benefits_unreviewed` read it."""
+    return (
+        RoadmapPhase.objects.filter(project=project, go_live=True, start_date__isnull=False)
+        .order_by("start_date")
+        .values_list("start_date", flat=True)
+        .first()
+    )

@@ -22,6 +22,7 @@ from core import audit
 from core.permissions import (
     can_create_project,
     can_import_portfolio,
+    can_manage_systems,
     can_manage_user_groups,
     is_admin,
 )
@@ -45,11 +46,15 @@ from core.services import (
 from strategies.models import CRMStrategy, StrategyStatus
 
 from .access import (
+    SYSTEM_REFUSAL,
     check_in_for,
     feature_for,
     metric_for,
+    metric_reading_for,
     phase_for,
     project_for,
+    project_system_for,
+    system_for,
     user_group_for,
 )
 from .models import (
@@ -58,12 +63,15 @@ from .models import (
     Feature,
     FeatureLink,
     Health,
+    MetricReading,
     ProjectCheckIn,
     ProjectLink,
     ProjectStatus,
+    ProjectSystem,
     ProjectUserGroup,
     RoadmapPhase,
     SuccessMetric,
+    System,
     UserGroup,
 )
 
@@ -1017,3 +1025,177 @@ def project_set_user_groups(
     if _set_user_groups(project, user_group_ids):
         touch(project, actor=actor)
     return project
+
+
+# --- The integration register ---------------------------------------------------------------
+
+SYSTEM_FIELDS = ("name", "description", "owner")
+PROJECT_SYSTEM_FIELDS = ("status", "owner", "notes")
+# Owners of systems and integrations: anyone with a role (as a business owner).
+SYSTEM_PEOPLE: dict[str, tuple[Role, ...]] = {"owner": ()}
+
+
+@transaction.atomic
+def system_create(*, actor: Actor, **fields: Any) -> System:
+    """Add a system to the catalogue (admins, as with departments)."""
+    require(can_manage_systems(actor), SYSTEM_REFUSAL)
+    system = System()
+    apply_fields(system, fields, SYSTEM_FIELDS)
+    require_people_roles(system, SYSTEM_PEOPLE)
+    return validate_and_save(system, actor=actor)
+
+
+@transaction.atomic
+def system_update(
+    *, actor: Actor, system_id: int, changes: Mapping[str, Any], version: Version = None
+) -> System:
+    """Rename a system, describe it, or give it another owner."""
+    system = system_for(actor, system_id, change=True, for_update=True)
+    check_version(system, version)
+    stored = {"owner": system.owner_id}
+    changed = apply_changes(system, changes, SYSTEM_FIELDS)
+    require_people_roles(system, SYSTEM_PEOPLE, previous=stored)
+    return save_changes(system, changed, actor=actor)
+
+
+@transaction.atomic
+def system_delete(*, actor: Actor, system_id: int, version: Version = None) -> None:
+    """Remove a system no project lists; one that projects touch is refused, naming them."""
+    system = system_for(actor, system_id, change=True, for_update=True)
+    check_version(system, version)
+    users = list(
+        CRMProject.objects.filter(systems__system=system)
+        .order_by("title")
+        .values_list("title", flat=True)[:6]
+    )
+    if users:
+        shown = ", ".join(users[:5]) + ("…" if len(users) > 5 else "")
+        raise ValidationError(
+            f"Cannot delete this system; projects still list it — {shown}. "
+            "Remove it from those projects first.",
+            code="protected",
+        )
+    system.delete()
+
+
+def _refuse_system_by_name(system: Any) -> System:
+    """A ProjectSystem's `system` may arrive as a System or an id; a missing one names the
+    field (never a 500)."""
+    if isinstance(system, System):
+        return system
+    found = System.objects.filter(pk=system).first() if str(system).isdigit() else None
+    if found is None:
+        raise ValidationError({"system": "Pick a system from the catalogue."})
+    return found
+
+
+@transaction.atomic
+def project_system_add(
+    *, actor: Actor, project_id: int, system: Any, **fields: Any
+) -> ProjectSystem:
+    """List a system the project touches, with its integration status and owner."""
+    project = project_for(actor, project_id, change=True, for_update=True)
+    row = ProjectSystem(project=project, system=_refuse_system_by_name(system))
+    apply_fields(row, fields, PROJECT_SYSTEM_FIELDS)
+    require_people_roles(row, SYSTEM_PEOPLE)
+    return validate_and_save(row, actor=actor)
+
+
+@transaction.atomic
+def project_system_update(
+    *, actor: Actor, project_system_id: int, changes: Mapping[str, Any], version: Version = None
+) -> ProjectSystem:
+    """Move an integration on (status), give it an owner, or note what it involves."""
+    row = project_system_for(actor, project_system_id, change=True, for_update=True)
+    check_version(row, version)
+    stored = {"owner": row.owner_id}
+    changed = apply_changes(row, changes, PROJECT_SYSTEM_FIELDS)
+    require_people_roles(row, SYSTEM_PEOPLE, previous=stored)
+    return save_changes(row, changed, actor=actor)
+
+
+@transaction.atomic
+def project_system_remove(*, actor: Actor, project_system_id: int, version: Version = None) -> None:
+    """The project no longer touches this system."""
+    row = project_system_for(actor, project_system_id, change=True, for_update=True)
+    check_version(row, version)
+    row.delete()
+
+
+# --- Benefits review: metric readings -------------------------------------------------------
+
+METRIC_READING_FIELDS = ("recorded_on", "value", "note")
+
+
+def _follow_newest_metric_reading(metric: SuccessMetric, actor: Actor) -> None:
+    """The metric's current value is its newest reading's (unchanged when none is left)."""
+    newest = metric.readings.order_by("-recorded_on", "-id").values_list("value", flat=True)[:1]
+    value = next(iter(newest), None)
+    if value is not None:
+        save_changes(metric, apply_changes(metric, {"current": value}, ["current"]), actor=actor)
+
+
+def _refuse_future_reading(reading: MetricReading) -> None:
+    on = reading.recorded_on
+    if isinstance(on, datetime.date) and on > timezone.localdate():
+        raise ValidationError(
+            {"recorded_on": "A reading records what was measured; it cannot be in the future."}
+        )
+
+
+@transaction.atomic
+def metric_reading_create(
+    *,
+    actor: Actor,
+    metric_id: int,
+    value: Any,
+    recorded_on: datetime.date | None = None,
+    note: str = "",
+) -> MetricReading:
+    """Record a reading of a success metric (dated today unless given, never in the future);
+    the metric's current value follows its newest reading."""
+    metric = metric_for(actor, metric_id, change=True, for_update=True)
+    reading = MetricReading(
+        metric=metric,
+        value=value,
+        recorded_on=recorded_on or timezone.localdate(),
+        note=note,
+        author=actor,
+    )
+    _refuse_future_reading(reading)
+    validate_and_save(reading, actor=actor, exclude=["metric"])
+    _follow_newest_metric_reading(metric, actor)
+    return reading
+
+
+def _reading_and_metric(
+    actor: Actor, reading_id: int, version: Version
+) -> tuple[MetricReading, SuccessMetric]:
+    """The reading through its gate (404 / 403) and its metric locked, so the metric's current
+    value follows the readings as they stand when this commits."""
+    reading = metric_reading_for(actor, reading_id, change=True)
+    metric = metric_for(actor, reading.metric_id, change=True, for_update=True)
+    reading = metric_reading_for(actor, reading_id, change=True, for_update=True)
+    check_version(reading, version)
+    return reading, metric
+
+
+@transaction.atomic
+def metric_reading_update(
+    *, actor: Actor, reading_id: int, changes: Mapping[str, Any], version: Version = None
+) -> MetricReading:
+    """Correct a reading (its value, date or note)."""
+    reading, metric = _reading_and_metric(actor, reading_id, version)
+    changed = apply_changes(reading, changes, METRIC_READING_FIELDS)
+    _refuse_future_reading(reading)
+    save_changes(reading, changed, actor=actor)
+    _follow_newest_metric_reading(metric, actor)
+    return reading
+
+
+@transaction.atomic
+def metric_reading_delete(*, actor: Actor, reading_id: int, version: Version = None) -> None:
+    """Delete a reading recorded by mistake."""
+    reading, metric = _reading_and_metric(actor, reading_id, version)
+    reading.delete()
+    _follow_newest_metric_reading(metric, actor)

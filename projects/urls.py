@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import register, views
 
 app_name = "projects"
 urlpatterns = [
@@ -41,4 +41,25 @@ urlpatterns = [
     path("user-groups/new/", views.user_group_create, name="user_group_create"),
     path("user-groups/<int:pk>/edit/", views.user_group_edit, name="user_group_edit"),
     path("user-groups/<int:pk>/delete/", views.user_group_delete, name="user_group_delete"),
+    # The integration register and benefits review (projects.register).
+    path("systems/", register.system_list, name="systems"),
+    path("systems/new/", register.system_create, name="system_create"),
+    path("systems/suggest/", register.system_suggestions, name="system_suggestions"),
+    path("systems/<int:pk>/", register.system_detail, name="system_detail"),
+    path("systems/<int:pk>/edit/", register.system_edit, name="system_edit"),
+    path("systems/<int:pk>/delete/", register.system_delete, name="system_delete"),
+    path("<int:pk>/systems/new/", register.project_system_add, name="project_system_create"),
+    path(
+        "project-systems/<int:pk>/edit/",
+        register.project_system_edit,
+        name="project_system_edit",
+    ),
+    path(
+        "project-systems/<int:pk>/delete/",
+        register.project_system_remove,
+        name="project_system_delete",
+    ),
+    path("<int:pk>/readings/new/", register.metric_reading_add, name="metric_reading_create"),
+    path("readings/<int:pk>/edit/", register.metric_reading_edit, name="metric_reading_edit"),
+    path("readings/<int:pk>/delete/", register.metric_reading_delete, name="metric_reading_delete"),
 ]

@@ -39,8 +39,8 @@ from core.views import (
 )
 from strategies.models import CRMStrategy, CRMStrategyServes, StrategyStatus
 
+from . import register, services
 from . import roadmap as timeline
-from . import services
 from .access import (
     check_in_for,
     feature_for,
@@ -206,6 +206,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context["user_groups"] = list(
         UserGroup.objects.filter(project_links__project=project).order_by("name")
     )
+    context.update(register.project_register_context(request, project))
     context["can_approve"] = (
         can_approve_project(request.user, project) and project.status in APPROVABLE_PROJECT_STATUSES
     )

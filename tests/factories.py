@@ -12,10 +12,13 @@ from projects.models import (
     Department,
     Feature,
     FeatureLink,
+    MetricReading,
     ProjectCheckIn,
     ProjectLink,
+    ProjectSystem,
     RoadmapPhase,
     SuccessMetric,
+    System,
     UserGroup,
 )
 from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes, StrategyStatus
@@ -182,6 +185,33 @@ class ProjectCheckInFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     checked_in_on = factory.Faker("date_this_month")
     summary = "On track."
+
+
+class SystemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = System
+
+    name = factory.Sequence(lambda n: f"System {n}")
+    owner = factory.SubFactory(UserFactory)
+
+
+class ProjectSystemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProjectSystem
+
+    project = factory.SubFactory(ProjectFactory)
+    system = factory.SubFactory(SystemFactory)
+    status = "designed"
+    owner = factory.SubFactory(UserFactory)
+
+
+class MetricReadingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MetricReading
+
+    metric = factory.SubFactory(SuccessMetricFactory)
+    recorded_on = factory.Faker("date_this_month")
+    value = Decimal("1.5")
 
 
 def rule_settings():

@@ -28,6 +28,8 @@ DEFAULT_THRESHOLDS = {
     "project.stalled": 30,
     "portfolio.overloaded": 5,
     "portfolio.change_collision": 2,
+    "project.integration_unplanned": 60,
+    "project.benefits_unreviewed": 90,
 }
 # The rules' second number (`window=`): the days portfolio.change_collision counts go-lives in.
 DEFAULT_WINDOWS = {"portfolio.change_collision": 30}
@@ -46,6 +48,15 @@ ANCHORED = """
         JOIN strategies_businessstrategy bs ON bs.id = sv.business_strategy_id
         JOIN goals_businessgoal g ON g.id = bs.goal_id
         WHERE c.status = 'active' AND bs.status = 'active' AND g.status = 'active'
+    )
+"""
+
+GO_LIVES = """
+    go_lives AS (
+        SELECT r.project_id, MIN(r.start_date) AS first_on
+        FROM projects_roadmapphase r
+        WHERE r.go_live = %s AND r.start_date IS NOT NULL
+        GROUP BY r.project_id
     )
 """
 
@@ -115,7 +126,17 @@ def queries(now: datetime.datetime | None = None) -> list[Query]:
     cutoff_moment = timezone.make_aware(
         datetime.datetime.combine(cutoff, datetime.time.min), timezone.get_current_timezone()
     )
+    # Integration and benefits date from the first go-live: the earliest dated go-live
+    # milestone, one grouped set.
+    integration_horizon = today + datetime.timedelta(
+        days=_threshold(settings, "project.integration_unplanned")
+    )
+    review_cutoff = today - datetime.timedelta(
+        days=_threshold(settings, "project.benefits_unreviewed")
+    )
     ops = connection.ops
+    horizon_day = ops.adapt_datefield_value(integration_horizon)
+    review_day = ops.adapt_datefield_value(review_cutoff)
     cutoff_day = ops.adapt_datefield_value(cutoff)
     cutoff_at = ops.adapt_datetimefield_value(cutoff_moment)
 
@@ -275,6 +296,48 @@ def queries(now: datetime.datetime | None = None) -> list[Query]:
             """,
             (cutoff_day, cutoff_day, cutoff_at),
         ),
+        # Approved or active, first go-live no later than today + N days, and a system whose
+        # integration is not started or has nobody owning it.
+        Query(
+            "project.integration_unplanned",
+            "project",
+            f"""
+            WITH {GO_LIVES}
+            SELECT p.id FROM projects_crmproject p
+            JOIN go_lives g ON g.project_id = p.id
+            WHERE p.status IN {COMMITTED} AND g.first_on <= %s
+              AND EXISTS (
+                  SELECT 1 FROM projects_projectsystem ps
+                  WHERE ps.project_id = p.id
+                    AND (ps.status = 'not_started' OR ps.owner_id IS NULL))
+            """,
+            (True, horizon_day),
+        ),
+        # Went live (or, done without a go-live, ended) before today - N days, not proposed or
+        # cancelled, and no reading of any of its metrics is dated after that day.
+        Query(
+            "project.benefits_unreviewed",
+            "project",
+            f"""
+            WITH {GO_LIVES}
+            SELECT p.id FROM projects_crmproject p
+            LEFT JOIN go_lives g ON g.project_id = p.id
+            WHERE p.status IN ('approved', 'active', 'on_hold', 'done')
+              AND (
+                (g.first_on IS NOT NULL AND g.first_on < %s
+                 AND NOT EXISTS (
+                     SELECT 1 FROM projects_metricreading mr
+                     JOIN projects_successmetric m ON m.id = mr.metric_id
+                     WHERE m.project_id = p.id AND mr.recorded_on > g.first_on))
+                OR (g.first_on IS NULL AND p.status = 'done'
+                    AND p.end_date IS NOT NULL AND p.end_date < %s
+                    AND NOT EXISTS (
+                        SELECT 1 FROM projects_metricreading mr
+                        JOIN projects_successmetric m ON m.id = mr.metric_id
+                        WHERE m.project_id = p.id AND mr.recorded_on > p.end_date)))
+            """,
+            (True, review_day, review_day),
+        ),
         Query(
             "portfolio.overloaded",
             "crm_strategy",
@@ -351,6 +414,8 @@ RULE_SUBJECTS = {
     ("project.no_roadmap", "project"),
     ("project.it_only", "project"),
     ("project.technology_only", "project"),
+    ("project.integration_unplanned", "project"),
+    ("project.benefits_unreviewed", "project"),
     ("project.stalled", "project"),
     ("portfolio.overloaded", "crm_strategy"),
     ("portfolio.overloaded", "manager"),

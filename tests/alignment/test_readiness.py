@@ -42,6 +42,8 @@ PROJECT_SCOPED = [
     "project.it_only",
     "project.technology_only",
     "project.stalled",
+    "project.integration_unplanned",
+    "project.benefits_unreviewed",
 ]
 BLOCKING_BY_DEFAULT = {"project.no_sponsor", "project.no_success_metrics", "project.no_roadmap"}
 

@@ -48,6 +48,8 @@ DESIGN_CODES = {
     "project.stalled",
     "portfolio.overloaded",
     "portfolio.change_collision",
+    "project.integration_unplanned",
+    "project.benefits_unreviewed",
 }
 
 

@@ -24,11 +24,14 @@ from tests.factories import (
     GoalFactory,
     KPICheckInFactory,
     KPIFactory,
+    MetricReadingFactory,
     ProjectCheckInFactory,
     ProjectFactory,
     ProjectLinkFactory,
+    ProjectSystemFactory,
     RoadmapPhaseFactory,
     SuccessMetricFactory,
+    SystemFactory,
     UserFactory,
     UserGroupFactory,
 )
@@ -182,7 +185,7 @@ def admin_only(ok):
     return dict.fromkeys(ROLES, 403) | {"anonymous": 401, "admin": ok}
 
 
-def admin_object(ok):
+def admin_only_object(ok):
     """A webhook by id: anyone but an admin finds none (404)."""
     return dict.fromkeys(ROLES, 404) | {"anonymous": 401, "admin": ok}
 
@@ -208,6 +211,15 @@ def authenticated(ok):
 def token(ok):
     # Each role posts its own username and password; anonymous posts nothing.
     return dict.fromkeys(ROLES, ok) | {"anonymous": 400}
+
+
+def admin_create(ok):
+    """The systems catalogue: admins, as departments."""
+    return dict.fromkeys(ROLES, 403) | {"anonymous": 401, "admin": ok}
+
+
+def admin_object(ok):
+    return admin_create(ok) | {"nobody": 404}
 
 
 def _link(w):
@@ -359,6 +371,41 @@ MATRIX = {
         create_policy=user_group_keeper,
         object_policy=user_group_object,
     ),
+    **_resource(
+        "system",
+        "system",
+        create=lambda w, o: {"name": "Billing", "owner": w.users["executive"].pk},
+        put=lambda w, o: {"name": "Billing v2", "owner": w.users["executive"].pk},
+        patch=lambda w, o: {"description": "Invoices"},
+        create_policy=admin_create,
+        object_policy=admin_object,
+    ),
+    **_resource(
+        "project-system",
+        "project_system",
+        create=lambda w, o: {"project": w.project[o].pk, "system": w.spare_system.pk},
+        put=lambda w, o: {
+            "project": w.project[o].pk,
+            "system": w.objects[o]["project_system"].system_id,
+            "status": "built",
+        },
+        patch=lambda w, o: {"status": "tested"},
+        create_policy=project_part_create,
+        object_policy=project_object,
+    ),
+    **_resource(
+        "metric-reading",
+        "metric_reading",
+        create=lambda w, o: {"metric": w.objects[o]["metric"].pk, "value": "3"},
+        put=lambda w, o: {
+            "metric": w.objects[o]["metric_reading"].metric_id,
+            "value": "4",
+            "recorded_on": "2026-01-15",
+        },
+        patch=lambda w, o: {"value": "4.5"},
+        create_policy=project_part_create,
+        object_policy=project_object,
+    ),
     ("api:department-list", "get"): (None, None, read_list(200)),
     ("api:department-detail", "get"): ("department", None, read_detail(200)),
     ("api:flag-list", "get"): (None, None, read_list(200)),
@@ -429,6 +476,9 @@ MATRIX = {
             ("project-check-in", "check_in"),
             ("department", "department"),
             ("user-group", "user_group"),
+            ("system", "system"),
+            ("project-system", "project_system"),
+            ("metric-reading", "metric_reading"),
             ("flag", "flag"),
         )
     },
@@ -446,14 +496,18 @@ MATRIX = {
     },
     ("api:webhook-list", "get"): (None, None, admin_only(200)),
     ("api:webhook-list", "post"): (None, _webhook, admin_only(201)),
-    ("api:webhook-detail", "get"): ("webhook", None, admin_object(200)),
-    ("api:webhook-detail", "put"): ("webhook", _webhook, admin_object(200)),
-    ("api:webhook-detail", "patch"): ("webhook", lambda w, o: {"name": "Ops"}, admin_object(200)),
-    ("api:webhook-detail", "delete"): ("webhook", None, admin_object(204)),
-    ("api:webhook-history", "get"): ("webhook", None, admin_object(200)),
-    ("api:webhook-deliveries", "get"): ("webhook", None, admin_object(200)),
-    ("api:webhook-resume", "post"): ("webhook", None, admin_object(200)),
-    ("api:webhook-send-test", "post"): ("webhook", None, admin_object(202)),
+    ("api:webhook-detail", "get"): ("webhook", None, admin_only_object(200)),
+    ("api:webhook-detail", "put"): ("webhook", _webhook, admin_only_object(200)),
+    ("api:webhook-detail", "patch"): (
+        "webhook",
+        lambda w, o: {"name": "Ops"},
+        admin_only_object(200),
+    ),
+    ("api:webhook-detail", "delete"): ("webhook", None, admin_only_object(204)),
+    ("api:webhook-history", "get"): ("webhook", None, admin_only_object(200)),
+    ("api:webhook-deliveries", "get"): ("webhook", None, admin_only_object(200)),
+    ("api:webhook-resume", "post"): ("webhook", None, admin_only_object(200)),
+    ("api:webhook-send-test", "post"): ("webhook", None, admin_only_object(202)),
     ("api:alignment-summary", "get"): (None, None, signed_in_with_role(200)),
     ("api:alignment-scan", "post"): (None, None, scan_start(202)),
     ("api:alignment-scan-detail", "get"): ("scan", None, read_detail(200)),
@@ -503,6 +557,7 @@ def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
         },
         bs=bs,
         crm=crm,
+        spare_system=SystemFactory(name="Spare system"),
         goal={},
         project={},
         feature={},
@@ -532,6 +587,10 @@ def world(executive, pm, other_pm, sponsor, viewer, admin_user, nobody):
             "check_in": ProjectCheckInFactory(project=project),
             "department": project.department,
             "user_group": UserGroupFactory(),
+            # A leaf: no project lists it, so a permitted DELETE succeeds.
+            "system": SystemFactory(),
+            "project_system": ProjectSystemFactory(project=project),
+            "metric_reading": MetricReadingFactory(metric=SuccessMetricFactory(project=project)),
             "flag": Flag.objects.create(
                 rule="project.no_roadmap",
                 severity="warning",

@@ -211,6 +211,22 @@ def flags_by_the_book(stalled_days: int = 30, overload: int = 5) -> set[tuple[st
                 active_counts[key] = active_counts.get(key, 0) + 1
             for crm in crms:
                 active_counts[("crm", crm.title)] = active_counts.get(("crm", crm.title), 0) + 1
+    for project in CRMProject.objects.exclude(status=ProjectStatus.CANCELLED):
+        go_lives = [p.start_date for p in project.phases.filter(go_live=True) if p.start_date]
+        first = min(go_lives) if go_lives else None
+        if project.status in (ProjectStatus.APPROVED, ProjectStatus.ACTIVE) and first:
+            unplanned = [
+                ps for ps in project.systems.all() if ps.status == "not_started" or not ps.owner_id
+            ]
+            if unplanned and (first - today).days <= 60:
+                flags.add(("project.integration_unplanned", project.title))
+        since = first or (project.end_date if project.status == ProjectStatus.DONE else None)
+        if project.status != ProjectStatus.PROPOSED and since and (today - since).days > 90:
+            readings = [
+                r for m in project.metrics.all() for r in m.readings.all() if r.recorded_on > since
+            ]
+            if not readings:
+                flags.add(("project.benefits_unreviewed", project.title))
     for (kind, subject), count in active_counts.items():
         if count > overload:
             flags.add(("portfolio.overloaded", f"{kind}:{subject}"))

@@ -23,10 +23,13 @@ from projects.models import (
     Department,
     Feature,
     FeatureLink,
+    MetricReading,
     ProjectCheckIn,
     ProjectLink,
+    ProjectSystem,
     RoadmapPhase,
     SuccessMetric,
+    System,
 )
 from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes
 from tests.factories import ProjectFactory, UserFactory
@@ -48,6 +51,9 @@ MODELS = [
     SuccessMetric,
     RoadmapPhase,
     ProjectCheckIn,
+    System,
+    ProjectSystem,
+    MetricReading,
 ]
 
 

@@ -57,6 +57,11 @@ def strategist(ok):
     return read(403) | {"executive": ok, "admin": ok}
 
 
+def admin_only(ok):
+    """The systems catalogue: admins change it, as departments."""
+    return read(403) | {"admin": ok}
+
+
 def project_creator(ok):
     return read(403) | {"project_manager": ok, "admin": ok}
 
@@ -203,6 +208,26 @@ MATRIX = {
     ("projects:user_group_edit", "post"): ("user_group", user_group_keeper(200)),
     ("projects:user_group_delete", "get"): ("user_group", user_group_keeper(200)),
     ("projects:user_group_delete", "post"): ("user_group", user_group_keeper(302)),
+    # The integration register and benefits review (projects.register).
+    ("projects:systems", "get"): (None, read()),
+    ("projects:system_suggestions", "get"): (None, read()),
+    ("projects:system_detail", "get"): ("system", read()),
+    ("projects:system_create", "get"): (None, admin_only(200)),
+    ("projects:system_create", "post"): (None, admin_only(200)),
+    ("projects:system_edit", "get"): ("system", admin_only(200)),
+    ("projects:system_edit", "post"): ("system", admin_only(200)),
+    ("projects:system_delete", "get"): ("system", admin_only(200)),
+    ("projects:system_delete", "post"): ("system", admin_only(302)),
+    ("projects:project_system_create", "post"): ("project", project_editor(200)),
+    ("projects:project_system_edit", "get"): ("project_system", project_editor(200)),
+    ("projects:project_system_edit", "post"): ("project_system", project_editor(200)),
+    ("projects:project_system_delete", "get"): ("project_system", project_editor(200)),
+    ("projects:project_system_delete", "post"): ("project_system", project_editor(302)),
+    ("projects:metric_reading_create", "post"): ("project", project_editor(200)),
+    ("projects:metric_reading_edit", "get"): ("metric_reading", project_editor(200)),
+    ("projects:metric_reading_edit", "post"): ("metric_reading", project_editor(200)),
+    ("projects:metric_reading_delete", "get"): ("metric_reading", project_editor(200)),
+    ("projects:metric_reading_delete", "post"): ("metric_reading", project_editor(302)),
     # alignment
     ("alignment:dashboard", "get"): (None, read()),
     ("alignment:map", "get"): (None, read()),
