@@ -32,7 +32,14 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from projects.models import LIVE_PROJECT_STATUSES, CRMProject, Feature, FeatureStatus, ProjectLink
+from projects.models import (
+    LIVE_PROJECT_STATUSES,
+    CRMProject,
+    Feature,
+    FeatureStatus,
+    ProjectLink,
+    ProjectUserGroup,
+)
 from projects.selectors import BUDGET_TOTAL
 from projects.trace import feature_traceable_exists, project_traceable_exists
 from strategies.models import BusinessStrategy, CRMStrategyServes
@@ -105,6 +112,13 @@ def _reach_down(
     ):
         reach.add(SubjectType.MANAGER, [manager])
         reach.add(SubjectType.DEPARTMENT, [department])
+    # The user groups the projects' changes land on (portfolio.change_collision).
+    reach.add(
+        SubjectType.USER_GROUP,
+        ProjectUserGroup.objects.filter(project__in=projects).values_list(
+            "user_group_id", flat=True
+        ),
+    )
     return reach
 
 

@@ -186,7 +186,7 @@ EXPECTED_FLAGS: set[tuple[str, str]] = {
     ("project.no_sponsor", P_SOCIAL),
     ("project.it_only", P_MASTER_DATA),
     ("project.stalled", P_SERVICE_REVIEWS),
-    # Three go-lives land on the partner managers within 23 days (12, 20 and 35 days from
+    # Three go-lives land on the partner managers within 15 days (20, 25 and 35 days from
     # today): more than 2 within 30 days. The portal's "Pilot go/no-go" is a milestone but not
     # a go-live, and the service agents' and sales reps' go-lives are months apart.
     ("portfolio.change_collision", UG_PARTNER_MANAGERS),
@@ -205,7 +205,7 @@ _USER_GROUPS = [
     ("Sales reps EMEA", "Field and inside sales in Europe, the Middle East and Africa."),
 ]
 _GO_LIVES: dict[str, tuple[list[str], int]] = {
-    P_PARTNER_PORTAL: ([UG_PARTNER_MANAGERS], 12),
+    P_PARTNER_PORTAL: ([UG_PARTNER_MANAGERS], 25),  # its spec's go-live
     P_CERTIFICATION: ([UG_PARTNER_MANAGERS], 20),
     P_MARKET_FUND: ([UG_PARTNER_MANAGERS, "Sales reps EMEA"], 35),
     P_PROACTIVE: (["Service agents"], 60),
@@ -980,13 +980,15 @@ class _Loader:
             groups[name] = group
         for title, (names, offset) in _GO_LIVES.items():
             project = CRMProject.objects.get(title=title)
+            if not project.user_groups.exists():
+                project_services.project_update(
+                    project_id=project.pk,
+                    actor=project.manager,
+                    changes={"user_groups": [groups[name] for name in names]},
+                )
+            # A project whose spec has its go-live already (the partner portal's) keeps it.
             if project.phases.filter(go_live=True).exists():
                 continue
-            project_services.project_update(
-                project_id=project.pk,
-                actor=project.manager,
-                changes={"user_groups": [groups[name] for name in names]},
-            )
             project_services.phase_create(
                 project_id=project.pk,
                 actor=project.manager,

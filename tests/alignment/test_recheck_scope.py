@@ -186,11 +186,13 @@ def test_the_groups_of_a_recheck_are_those_of_its_projects_and_those_they_left()
         SubjectType.CRM_STRATEGY: (strategy.pk,),
         SubjectType.MANAGER: (manager.pk,),
         SubjectType.DEPARTMENT: (department.pk,),
+        SubjectType.USER_GROUP: (),
     }
     assert engine._groups_of((project.pk,), {SubjectType.MANAGER: [left.pk]}) == {
         SubjectType.CRM_STRATEGY: (strategy.pk,),
         SubjectType.MANAGER: tuple(sorted({manager.pk, left.pk})),
         SubjectType.DEPARTMENT: (department.pk,),
+        SubjectType.USER_GROUP: (),
     }
 
 

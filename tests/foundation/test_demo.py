@@ -24,6 +24,7 @@ from projects.models import (
     ProjectStatus,
     RoadmapPhase,
     SuccessMetric,
+    UserGroup,
 )
 from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes, StrategyStatus
 
@@ -230,6 +231,18 @@ def flags_by_the_book(stalled_days: int = 30, overload: int = 5) -> set[tuple[st
     for (kind, subject), count in active_counts.items():
         if count > overload:
             flags.add(("portfolio.overloaded", f"{kind}:{subject}"))
+    # More than 2 go-lives of live projects on one user group within 30 days.
+    for group in UserGroup.objects.all():
+        days = sorted(
+            phase.start_date
+            for project in CRMProject.objects.filter(
+                status__in=LIVE_PROJECT_STATUSES, user_groups=group
+            )
+            for phase in project.phases.filter(go_live=True)
+            if phase.start_date
+        )
+        if any((days[i + 2] - days[i]).days <= 30 for i in range(len(days) - 2)):
+            flags.add(("portfolio.change_collision", group.name))
     return flags
 
 
@@ -244,6 +257,7 @@ def test_expected_flags_name_unique_subjects(loaded):
         set(titles)
         | set(CRMProject.objects.values_list("title", flat=True))
         | set(CRMStrategy.objects.values_list("title", flat=True))
+        | set(UserGroup.objects.values_list("name", flat=True))
     )
     assert {label for _, label in demo.EXPECTED_FLAGS} <= every_title
 
