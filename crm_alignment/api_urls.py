@@ -21,6 +21,8 @@ from alignment.api import (
     GoalReactivateView,
     ProjectApproveView,
     ProjectImpactView,
+    ProjectRejectView,
+    ProjectSendBackView,
     ScanDetailView,
     ScanRequestView,
     SummaryView,
@@ -79,6 +81,8 @@ urlpatterns = [
     ),
     # Approval is the engine's decision (readiness is the rule catalogue), at the project's path.
     path("projects/<int:pk>/approve/", ProjectApproveView.as_view(), name="project-approve"),
+    path("projects/<int:pk>/reject/", ProjectRejectView.as_view(), name="project-reject"),
+    path("projects/<int:pk>/send-back/", ProjectSendBackView.as_view(), name="project-send-back"),
     # The impact preview runs the rule catalogue, so it is the engine's too (alignment.impact).
     path("goals/<int:pk>/impact/", GoalImpactView.as_view(), name="goal-impact"),
     path(

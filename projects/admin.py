@@ -27,6 +27,7 @@ from .models import (
     Feature,
     FeatureLink,
     ProjectCheckIn,
+    ProjectDecision,
     ProjectLink,
     RoadmapPhase,
     SuccessMetric,
@@ -355,3 +356,14 @@ class ProjectCheckInAdmin(_ReadOnlyListAdmin):
     search_fields = ("project__title", "summary")
     list_select_related = ("project", "author")
     date_hierarchy = "checked_in_on"
+
+
+@admin.register(ProjectDecision)
+class ProjectDecisionAdmin(_ReadOnlyListAdmin):
+    """The approval threads: decided on the project's page or through the API, read here."""
+
+    list_display = ("project", "kind", "author", "created_at", "comment")
+    list_filter = ("kind", "project__status")
+    search_fields = ("project__title", "comment")
+    list_select_related = ("project", "author")
+    date_hierarchy = "created_at"

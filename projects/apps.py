@@ -14,6 +14,7 @@ class ProjectsConfig(AppConfig):
             Feature,
             FeatureLink,
             ProjectCheckIn,
+            ProjectDecision,
             ProjectLink,
             RoadmapPhase,
             SuccessMetric,
@@ -47,4 +48,5 @@ class ProjectsConfig(AppConfig):
         register_pages(SuccessMetric, of_project)
         register_pages(RoadmapPhase, of_project)
         register_pages(ProjectCheckIn, of_project)
+        register_pages(ProjectDecision, of_project)
         register_pages(Department, lambda o: (page_key("department", o.pk), ""), kind="department")

@@ -43,6 +43,7 @@ from core.services import (
 )
 from strategies.models import CRMStrategy, StrategyStatus
 
+from . import decisions
 from .access import check_in_for, feature_for, metric_for, phase_for, project_for
 from .models import (
     CRMProject,
@@ -177,7 +178,12 @@ def project_create(*, actor: Actor, **fields: Any) -> CRMProject:
         raise ValidationError({"manager": "You can only create projects you manage yourself."})
     require_people_roles(project, PROJECT_PEOPLE)
     _check_status_change(project, ProjectStatus.PROPOSED)
-    return validate_and_save(project, actor=actor)
+    project = validate_and_save(project, actor=actor)
+    if project.status == ProjectStatus.PROPOSED:  # it waits for its sponsor's decision
+        decisions.emit_approval_requested(
+            project, key=f"approval.requested:{project.pk}:created", actor=actor
+        )
+    return project
 
 
 @transaction.atomic
@@ -193,7 +199,17 @@ def project_update(
     changed = apply_changes(project, changes, PROJECT_FIELDS)
     require_people_roles(project, PROJECT_PEOPLE, previous=stored)
     _check_status_change(project, stored["status"])
-    return save_changes(project, changed, actor=actor)
+    project = save_changes(project, changed, actor=actor)
+    if (
+        "sponsor" in changed
+        and project.status == ProjectStatus.PROPOSED
+        and decisions.open_send_back(project) is None
+    ):
+        # A new sponsor: the proposal now waits for them (not while it is with its manager).
+        decisions.emit_approval_requested(
+            project, key=f"approval.requested:{project.pk}:v{project.version}", actor=actor
+        )
+    return project
 
 
 @transaction.atomic
