@@ -5,7 +5,7 @@ import pytest
 from core import events
 from tests.api.conftest import _fast_api_settings, api, chain  # noqa: F401
 from tests.factories import ProjectFactory, RoadmapPhaseFactory, SuccessMetricFactory
-from tests.web.conftest import as_user  # noqa: F401
+from tests.web.conftest import as_user, queries_for  # noqa: F401
 
 
 @pytest.fixture
