@@ -52,6 +52,7 @@ from .models import (
     FeatureLink,
     Health,
     ProjectCheckIn,
+    ProjectDecision,
     ProjectLink,
     ProjectStatus,
     RoadmapPhase,
@@ -904,8 +905,8 @@ def _check_restored_project(project: CRMProject) -> None:
 @transaction.atomic
 def project_restore(*, actor: Actor, project_id: int) -> Restored:
     """Bring back a deleted project from its history with what its deletion took with it:
-    links, features and their links, metrics, roadmap and check-ins — the links where their
-    CRM strategy still exists and is not retired."""
+    links, features and their links, metrics, roadmap, check-ins and the approval thread — the
+    links where their CRM strategy still exists and is not retired."""
     return restore_deleted(
         CRMProject,
         project_id,
@@ -918,6 +919,7 @@ def project_restore(*, actor: Actor, project_id: int) -> Restored:
             (SuccessMetric, None),
             (RoadmapPhase, None),
             (ProjectCheckIn, None),
+            (ProjectDecision, None),
         ],
     )
 

@@ -376,3 +376,20 @@ def test_a_receiver_that_fails_undoes_the_decision(pm, sponsor):
     stored = CRMProject.objects.get(pk=project.pk)
     assert stored.version == project.version
     assert not ProjectDecision.objects.filter(project=project).exists()
+
+
+def test_a_deleted_project_comes_back_with_its_thread(pm, sponsor, executive):
+    from projects.services import project_delete, project_restore
+
+    project = ProjectFactory(manager=pm, sponsor=sponsor)
+    project_send_back(project_id=project.pk, actor=sponsor, comment="Fix it.")
+    decisions.project_comment(actor=pm, project_id=project.pk, comment="Dropping it instead.")
+    project_delete(actor=pm, project_id=project.pk)
+    assert not ProjectDecision.objects.filter(project_id=project.pk).exists()
+
+    project_restore(actor=executive, project_id=project.pk)
+
+    assert kinds(project) == [
+        (DecisionKind.SENT_BACK, "Fix it."),
+        (DecisionKind.COMMENT, "Dropping it instead."),
+    ]
