@@ -50,6 +50,7 @@ from projects.models import (
     Feature,
     FeatureLink,
     ProjectCheckIn,
+    ProjectDecision,
     ProjectLink,
     RoadmapPhase,
     SuccessMetric,
@@ -343,6 +344,7 @@ _PORTFOLIO_MODELS: list[type[Model]] = [
     Flag,
     Snapshot,
     Scan,
+    ProjectDecision,  # a project's approval thread
     ProjectCheckIn,
     RoadmapPhase,
     SuccessMetric,
