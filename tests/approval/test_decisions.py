@@ -393,3 +393,16 @@ def test_a_deleted_project_comes_back_with_its_thread(pm, sponsor, executive):
         (DecisionKind.SENT_BACK, "Fix it."),
         (DecisionKind.COMMENT, "Dropping it instead."),
     ]
+
+
+def test_clearing_a_generated_portfolio_clears_the_threads_too(ready, sponsor):
+    """On PostgreSQL one TRUNCATE clears the portfolio, and refuses while a table it leaves
+    out refers to the projects."""
+    from crm_alignment.portfolio import clear_portfolio
+
+    project_send_back(project_id=ready.pk, actor=sponsor, comment="Fix it.")
+
+    clear_portfolio()
+
+    assert not CRMProject.objects.exists()
+    assert not ProjectDecision.objects.exists()
