@@ -24,7 +24,12 @@ from core.api_base import (
     if_match,
 )
 from goals.api import GoalSerializer
-from projects.api import ProjectSerializer, project_queryset
+from projects.api import (
+    DecisionCommentSerializer,
+    ProjectSerializer,
+    comment_from,
+    project_queryset,
+)
 from strategies.api import BusinessStrategySerializer, CRMStrategySerializer
 
 from .filters import FlagFilterSet
@@ -233,30 +238,91 @@ class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         return Response(BulkResultSerializer(result, context=context).data)
 
 
-class ProjectApproveView(APIView):
-    """Approve a proposed or on-hold project: its sponsor, an executive or an admin. Refused
-    (400, the reasons under `status`) while a rule whose setting blocks approval holds for the
-    project as approved — by default: no sponsor, no success metric with a baseline and a target,
-    no roadmap."""
+class _ProjectDecisionView(APIView):
+    """A sponsor's decision on a proposed or on-hold project, with `{"comment"}`: answered with
+    the project as it stands after it (and its ETag). The service fetches through the project's
+    gate (404 for what the user may not see), decides who may decide (403: the project's sponsor,
+    executives, admins) and honours If-Match (412)."""
 
     authentication_classes = API_AUTHENTICATION
     permission_classes = [IsAuthenticated]
     schema = ApiAutoSchema()
     if_match_handlers = ("post",)
 
-    @extend_schema(
-        operation_id="projects_approve_create", request=None, responses={200: ProjectSerializer}
-    )
+    def decide(self, request: Request, pk: int, comment: str) -> None:
+        raise NotImplementedError
+
     def post(self, request: Request, pk: int) -> Response:
+        self.decide(request, pk, comment_from(request))
+        decided = project_queryset().get(pk=pk)
+        response = Response(ProjectSerializer(decided, context={"request": request}).data)
+        response["ETag"] = etag(decided) or ""
+        return response
+
+
+class ProjectApproveView(_ProjectDecisionView):
+    """Approve a proposed or on-hold project, optionally with a comment: its sponsor, an
+    executive or an admin. Refused (400, the reasons under `status`) while a rule whose setting
+    blocks approval holds for the project as approved — by default: no sponsor, no success
+    metric with a baseline and a target, no roadmap."""
+
+    def decide(self, request: Request, pk: int, comment: str) -> None:
         from .services import project_approve
 
-        # The service fetches through the project's gate (404 for what the user may not see),
-        # decides who may approve (403) and honours If-Match (412).
-        project_approve(project_id=pk, actor=request.user, version=if_match(request))
-        approved = project_queryset().get(pk=pk)
-        response = Response(ProjectSerializer(approved, context={"request": request}).data)
-        response["ETag"] = etag(approved) or ""
-        return response
+        project_approve(
+            project_id=pk, actor=request.user, version=if_match(request), comment=comment
+        )
+
+    @extend_schema(
+        operation_id="projects_approve_create",
+        request=DecisionCommentSerializer,
+        responses={200: ProjectSerializer},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class ProjectRejectView(_ProjectDecisionView):
+    """Reject a proposed or on-hold project, saying why (`comment`, required: 400 naming it
+    when missing or blank): the project is cancelled and the rejection stays on its thread
+    (`GET /api/projects/{id}/decisions/`). Its sponsor, an executive or an admin."""
+
+    def decide(self, request: Request, pk: int, comment: str) -> None:
+        from .services import project_reject
+
+        project_reject(
+            project_id=pk, actor=request.user, version=if_match(request), comment=comment
+        )
+
+    @extend_schema(
+        operation_id="projects_reject_create",
+        request=DecisionCommentSerializer,
+        responses={200: ProjectSerializer},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class ProjectSendBackView(_ProjectDecisionView):
+    """Send a proposed or on-hold project back to its manager with what to fix (`comment`,
+    required: 400 naming it when missing or blank). The status stays; the project waits for its
+    manager to resubmit (`POST /api/projects/{id}/resubmit/`). 400 (`status`) while an earlier
+    send-back is unanswered. Its sponsor, an executive or an admin."""
+
+    def decide(self, request: Request, pk: int, comment: str) -> None:
+        from .services import project_send_back
+
+        project_send_back(
+            project_id=pk, actor=request.user, version=if_match(request), comment=comment
+        )
+
+    @extend_schema(
+        operation_id="projects_send_back_create",
+        request=DecisionCommentSerializer,
+        responses={200: ProjectSerializer},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
 
 
 class LastScanSerializer(serializers.Serializer):

@@ -31,9 +31,16 @@ from core.services import (
     check_version,
     require,
     save_changes,
+    touch,
 )
+from projects import decisions
 from projects.access import project_for
-from projects.models import APPROVABLE_PROJECT_STATUSES, CRMProject, ProjectStatus
+from projects.models import (
+    APPROVABLE_PROJECT_STATUSES,
+    CRMProject,
+    DecisionKind,
+    ProjectStatus,
+)
 
 from .access import flag_for
 from .models import Flag, FlagState, Scan, ScanKind, ScanState
@@ -216,24 +223,36 @@ def flags_decide_in_bulk(
     return outcomes
 
 
-@transaction.atomic
-def project_approve(*, project_id: int, actor: Actor, version: Version = None) -> CRMProject:
-    """The sponsor (or an executive) approves a proposed or on-hold project; refused, naming
-    the reasons, while a rule that blocks approval holds for it as approved."""
-    # Locked, so two approvals (or an approval and an edit of the status) do not interleave.
+def _project_to_decide(
+    actor: Actor, project_id: int, version: Version, verb: str, done: str
+) -> CRMProject:
+    """The project a sponsor decides, locked, so two decisions (or a decision and an edit of
+    the status) do not interleave; refused when stale, not theirs to decide, or not waiting."""
     project = project_for(actor, project_id, for_update=True)
-    check_version(project, version)  # approve what the sponsor saw, not what changed since
+    check_version(project, version)  # decide what the sponsor saw, not what changed since
     require(
         can_approve_project(actor, project),
-        "Only the project's sponsor (or an executive) may approve it.",
+        f"Only the project's sponsor (or an executive) may {verb} it.",
     )
     if project.status not in APPROVABLE_PROJECT_STATUSES:
         raise ValidationError(
             {
-                "status": f"Only proposed or on-hold projects can be approved (this one is "
+                "status": f"Only proposed or on-hold projects can be {done} (this one is "
                 f"{project.get_status_display().lower()})."
             }
         )
+    return project
+
+
+@transaction.atomic
+def project_approve(
+    *, project_id: int, actor: Actor, version: Version = None, comment: object = ""
+) -> CRMProject:
+    """The sponsor (or an executive) approves a proposed or on-hold project, with an optional
+    comment; refused, naming the reasons, while a rule that blocks approval holds for it as
+    approved. The decision goes on the project's thread and its manager hears of it."""
+    project = _project_to_decide(actor, project_id, version, "approve", "approved")
+    text = decisions.clean_comment(comment, required=False)
     readiness = project_readiness(project.pk)
     if readiness.blocking:
         raise ValidationError({"status": readiness.refusal})
@@ -242,7 +261,44 @@ def project_approve(*, project_id: int, actor: Actor, version: Version = None) -
         "approved_at": timezone.now(),
         "approved_by": actor,
     }
-    return save_changes(project, apply_changes(project, approval, approval), actor=actor)
+    project = save_changes(project, apply_changes(project, approval, approval), actor=actor)
+    entry = decisions.record(project, DecisionKind.APPROVED, text, actor)
+    decisions.emit_decided(project, entry, actor=actor)
+    return project
+
+
+@transaction.atomic
+def project_reject(
+    *, project_id: int, actor: Actor, comment: object, version: Version = None
+) -> CRMProject:
+    """The sponsor (or an executive) rejects a proposed or on-hold project, saying why: it is
+    cancelled, and the rejection with its reason stays on its thread."""
+    project = _project_to_decide(actor, project_id, version, "reject", "rejected")
+    text = decisions.clean_comment(comment, required=True)
+    cancelled = {"status": ProjectStatus.CANCELLED}
+    project = save_changes(project, apply_changes(project, cancelled, cancelled), actor=actor)
+    entry = decisions.record(project, DecisionKind.REJECTED, text, actor)
+    decisions.emit_decided(project, entry, actor=actor)
+    return project
+
+
+@transaction.atomic
+def project_send_back(
+    *, project_id: int, actor: Actor, comment: object, version: Version = None
+) -> CRMProject:
+    """The sponsor (or an executive) returns a proposed or on-hold project to its manager with
+    what to fix. Its status stays; the project page shows the send-back to the manager until
+    they resubmit. Refused while an earlier send-back is unanswered."""
+    project = _project_to_decide(actor, project_id, version, "send back", "sent back")
+    text = decisions.clean_comment(comment, required=True)
+    if decisions.open_send_back(project) is not None:
+        raise ValidationError(
+            {"status": "This project was sent back already and waits for its manager."}
+        )
+    entry = decisions.record(project, DecisionKind.SENT_BACK, text, actor)
+    touch(project, actor=actor)  # a decision taken on the version before is now stale
+    decisions.emit_decided(project, entry, actor=actor)
+    return project
 
 
 @transaction.atomic

@@ -68,4 +68,6 @@ urlpatterns = [
     # Approval is the engine's decision (readiness is the rule catalogue), at the project's
     # own address.
     path("projects/<int:pk>/approve/", views.project_approve_view, name="project_approve"),
+    path("projects/<int:pk>/reject/", views.project_reject_view, name="project_reject"),
+    path("projects/<int:pk>/send-back/", views.project_send_back_view, name="project_send_back"),
 ]

@@ -75,6 +75,8 @@ from .services import (
     flag_waive,
     flags_decide_in_bulk,
     project_approve,
+    project_reject,
+    project_send_back,
     scan_request,
 )
 
@@ -760,20 +762,42 @@ def project_readiness(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Approval -------------------------------------------------------------------------------
 
 
+def _decide_on_page(request: HttpRequest, pk: int, decide: Any, done: str) -> HttpResponse:
+    """A sponsor's decision from the project page's approval card: the comment typed there,
+    the version the page was rendered with (a decision on a stale page is refused), and the
+    outcome or refusal as a message on the project page."""
+    project = project_for(request.user, pk)  # 404 for what the user may not see
+    try:
+        # The service decides who may decide (403 otherwise) on the locked, stored row.
+        project = decide(
+            project_id=pk,
+            actor=request.user,
+            version=posted_version(request),
+            comment=request.POST.get("comment", ""),
+        )
+    except EditConflict as conflict:
+        messages.error(request, f"{conflict} Nothing was {done}: look at it again first.")
+    except ValidationError as error:
+        messages.error(request, refusal_message(error))
+    else:
+        messages.success(request, f"Project “{project}” {done}.")
+    return redirect(project.get_absolute_url() + "#approval")
+
+
 @require_POST
 def project_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The sponsor approves; refused, with the reasons, while a rule that blocks approval holds
     for the project."""
-    project = project_for(request.user, pk)  # 404 for what the user may not see
-    try:
-        # The service decides who may approve (403 otherwise) on the locked, stored row.
-        project = project_approve(
-            project_id=pk, actor=request.user, version=posted_version(request)
-        )
-    except EditConflict as conflict:
-        messages.error(request, f"{conflict} Nothing was approved: look at it again first.")
-    except ValidationError as error:
-        messages.error(request, refusal_message(error))
-    else:
-        messages.success(request, f"Project “{project}” approved.")
-    return redirect(project)
+    return _decide_on_page(request, pk, project_approve, "approved")
+
+
+@require_POST
+def project_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The sponsor rejects, saying why: the project is cancelled, the reason on its thread."""
+    return _decide_on_page(request, pk, project_reject, "rejected")
+
+
+@require_POST
+def project_send_back_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The sponsor sends the project back to its manager with what to fix."""
+    return _decide_on_page(request, pk, project_send_back, "sent back")

@@ -111,6 +111,11 @@ def can_approve_project(user: Any, project: Any) -> bool:
     return Role.SPONSOR.value in user_roles(user) and project.sponsor_id == user.pk
 
 
+def can_comment_on_project(user: Any, project: Any) -> bool:
+    """Write on a project's approval thread: whoever decides it and its manager."""
+    return can_approve_project(user, project) or can_edit_project(user, project)
+
+
 def can_act_on_flag(user: Any, flag: Any) -> bool:
     """Acknowledge or waive: the sponsor of the flag's project, an executive or an admin."""
     if is_admin(user) or Role.EXECUTIVE.value in user_roles(user):

@@ -21,6 +21,8 @@ from alignment.api import (
     GoalReactivateView,
     ProjectApproveView,
     ProjectImpactView,
+    ProjectRejectView,
+    ProjectSendBackView,
     ScanDetailView,
     ScanRequestView,
     SummaryView,
@@ -94,6 +96,8 @@ urlpatterns = [
     path("reports/jobs/<int:pk>/pdf/", ReportJobPdfView.as_view(), name="report-job-pdf"),
     # Approval is the engine's decision (readiness is the rule catalogue), at the project's path.
     path("projects/<int:pk>/approve/", ProjectApproveView.as_view(), name="project-approve"),
+    path("projects/<int:pk>/reject/", ProjectRejectView.as_view(), name="project-reject"),
+    path("projects/<int:pk>/send-back/", ProjectSendBackView.as_view(), name="project-send-back"),
     # The impact preview runs the rule catalogue, so it is the engine's too (alignment.impact).
     path("goals/<int:pk>/impact/", GoalImpactView.as_view(), name="goal-impact"),
     path(

@@ -53,6 +53,7 @@ from projects.models import (
     FeatureLink,
     MetricReading,
     ProjectCheckIn,
+    ProjectDecision,
     ProjectLink,
     ProjectSystem,
     ProjectUserGroup,
@@ -378,6 +379,7 @@ _PORTFOLIO_MODELS: list[type[Model]] = [
     Flag,
     Snapshot,
     Scan,
+    ProjectDecision,  # a project's approval thread
     MetricReading,
     ProjectSystem,
     ProjectCheckIn,

@@ -547,6 +547,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = tuple(
         "projects.SuccessMetric",
         "projects.RoadmapPhase",
         "projects.ProjectCheckIn",
+        "projects.ProjectDecision",
         "projects.Department",
         "reports.BoardPackSubscription",
         "projects.UserGroup",

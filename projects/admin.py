@@ -28,6 +28,7 @@ from .models import (
     FeatureLink,
     MetricReading,
     ProjectCheckIn,
+    ProjectDecision,
     ProjectLink,
     ProjectSystem,
     RoadmapPhase,
@@ -390,3 +391,14 @@ class MetricReadingAdmin(_ReadOnlyListAdmin):
     search_fields = ("metric__name", "metric__project__title")
     list_select_related = ("metric", "author")
     date_hierarchy = "recorded_on"
+
+
+@admin.register(ProjectDecision)
+class ProjectDecisionAdmin(_ReadOnlyListAdmin):
+    """The approval threads: decided on the project's page or through the API, read here."""
+
+    list_display = ("project", "kind", "author", "created_at", "comment")
+    list_filter = ("kind", "project__status")
+    search_fields = ("project__title", "comment")
+    list_select_related = ("project", "author")
+    date_hierarchy = "created_at"

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Model, Prefetch
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -34,7 +35,8 @@ from core.lists import RowRenderer
 from core.services import Version
 from strategies.models import CRMStrategy
 
-from . import selectors, services, trace
+from . import decisions, selectors, services, trace
+from .access import project_for
 from .filters import (
     CheckInFilterSet,
     DepartmentFilterSet,
@@ -48,12 +50,14 @@ from .filters import (
     UserGroupFilterSet,
 )
 from .models import (
+    DECISION_COMMENT_MAX,
     CRMProject,
     Department,
     Feature,
     FeatureLink,
     MetricReading,
     ProjectCheckIn,
+    ProjectDecision,
     ProjectLink,
     ProjectSystem,
     ProjectUserGroup,
@@ -541,6 +545,48 @@ def project_list_results(ids: Sequence[int]) -> list[dict[str, Any]]:
     return project_renderer.render(page)
 
 
+class DecisionCommentSerializer(serializers.Serializer):
+    """A comment on a decision: required (not blank) to reject, send back or comment; optional
+    to approve or resubmit."""
+
+    comment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=DECISION_COMMENT_MAX,
+        help_text="Why (to reject), what to fix (to send back), or a remark.",
+    )
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    """One entry of a project's approval thread."""
+
+    author = serializers.IntegerField(source="author_id", read_only=True)
+    author_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProjectDecision
+        fields = ["id", "project", "kind", "comment", "author", "author_name", "created_at"]
+        read_only_fields = fields
+
+    def get_author_name(self, entry: ProjectDecision) -> str:
+        return entry.author.get_full_name() or entry.author.get_username()
+
+
+def _project_id(pk: str | None) -> int:
+    """The id in the URL, or 404 (as for any id that names no project)."""
+    if pk is None or not (pk.isascii() and pk.isdigit()) or int(pk) > MAX_ID:
+        raise Http404
+    return int(pk)
+
+
+def comment_from(request: Request) -> str:
+    """The `comment` of a decision's body (400 naming it when it is not text or too long)."""
+    data = DecisionCommentSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    return str(data.validated_data["comment"])
+
+
 class ProjectViewSet(RestoreMixin, ServiceViewSet):
     """CRM projects. Managers create and edit their own; the sponsor or an executive approves
     (POST /projects/{id}/approve/, served by alignment.api). A project that was approved or
@@ -549,7 +595,7 @@ class ProjectViewSet(RestoreMixin, ServiceViewSet):
     serializer_class = ProjectSerializer
     permission_classes = [IsAuthenticated, ProjectPermission]
     filterset_class = ProjectFilterSet
-    if_match_handlers = (*ServiceViewSet.if_match_handlers, "reorder_features")
+    if_match_handlers = (*ServiceViewSet.if_match_handlers, "reorder_features", "resubmit")
     search_fields = ["title"]
 
     def get_queryset(self) -> Any:
@@ -586,6 +632,62 @@ class ProjectViewSet(RestoreMixin, ServiceViewSet):
                 "chains": trace.project_trace(project),
             }
         )
+
+    @extend_schema(
+        methods=["get"],
+        operation_id="projects_decisions_list",
+        request=None,
+        responses={200: DecisionSerializer(many=True)},
+    )
+    @extend_schema(
+        methods=["post"],
+        operation_id="projects_decisions_create",
+        request=DecisionCommentSerializer,
+        responses={201: DecisionSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="decisions",
+        url_name="decisions",
+        permission_classes=[IsAuthenticated],
+        filter_backends=[],
+    )
+    def decisions(self, request: Request, pk: str | None = None) -> Response:
+        """The project's approval thread, oldest first: decisions (`approved`, `rejected`,
+        `sent_back`), the manager's `resubmitted` and `comment`s, with who and when; readable by
+        everyone who reads the project. POST `{"comment"}` adds a comment: the project's manager,
+        its sponsor, executives, admins."""
+        if request.method == "POST":
+            entry = decisions.project_comment(
+                actor=request.user, project_id=_project_id(pk), comment=comment_from(request)
+            )
+            return Response(DecisionSerializer(entry).data, status=201)
+        project = project_for(request.user, _project_id(pk))  # 404 for who may not see it
+        entries = ProjectDecision.objects.filter(project=project).select_related("author")
+        page = self.paginate_queryset(entries.order_by("created_at", "id"))
+        return self.get_paginated_response(DecisionSerializer(page, many=True).data)
+
+    @extend_schema(request=DecisionCommentSerializer, responses={200: ProjectSerializer})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="resubmit",
+        permission_classes=[IsAuthenticated],
+        filter_backends=[],
+    )
+    def resubmit(self, request: Request, pk: str | None = None) -> Response:
+        """The manager answers a send-back, optionally with a comment: the project waits for its
+        sponsor's decision again. 400 (`status`) unless it was sent back and not resubmitted
+        yet; 412 when If-Match names an older version."""
+        decisions.project_resubmit(
+            actor=request.user,
+            project_id=_project_id(pk),
+            comment=comment_from(request),
+            version=self.expected_version(),
+        )
+        self._etag_object = self.get_queryset().get(pk=pk)
+        return Response(self.get_serializer(self._etag_object).data)
 
     @extend_schema(request=FeatureOrderSerializer, responses={204: None})
     @action(detail=True, methods=["post"], url_path="reorder-features")

@@ -15,6 +15,7 @@ class ProjectsConfig(AppConfig):
             FeatureLink,
             MetricReading,
             ProjectCheckIn,
+            ProjectDecision,
             ProjectLink,
             ProjectSystem,
             ProjectUserGroup,
@@ -52,6 +53,7 @@ class ProjectsConfig(AppConfig):
         register_pages(SuccessMetric, of_project)
         register_pages(RoadmapPhase, of_project)
         register_pages(ProjectCheckIn, of_project)
+        register_pages(ProjectDecision, of_project)
         register_pages(Department, lambda o: (page_key("department", o.pk), ""), kind="department")
         register_pages(UserGroup, lambda o: (page_key("user_group", o.pk), ""), kind="user_group")
         register_pages(

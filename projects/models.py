@@ -617,3 +617,73 @@ class MetricReading(Correctable):
 
     def __str__(self) -> str:
         return f"{self.metric.name} = {self.value} on {self.recorded_on}"
+
+
+class DecisionKind(models.TextChoices):
+    """An entry of a project's approval thread. The decisions (approved, rejected, sent back)
+    are the sponsor's or an executive's; resubmitted is the manager's answer to a send-back;
+    a comment changes nothing."""
+
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    SENT_BACK = "sent_back", "Sent back"
+    RESUBMITTED = "resubmitted", "Resubmitted"
+    COMMENT = "comment", "Comment"
+
+
+# The entries that need words: a rejection says why, a send-back what to fix, a comment itself.
+DECISION_KINDS_NEEDING_COMMENT = [
+    DecisionKind.REJECTED,
+    DecisionKind.SENT_BACK,
+    DecisionKind.COMMENT,
+]
+# The entries that move the approval along; the newest of them is where the project stands.
+DECISION_KINDS_OF_STATE = [
+    DecisionKind.APPROVED,
+    DecisionKind.REJECTED,
+    DecisionKind.SENT_BACK,
+    DecisionKind.RESUBMITTED,
+]
+DECISION_COMMENT_MAX = 4000
+
+
+class ProjectDecision(models.Model):
+    """One entry of a project's approval thread: a decision, a resubmission or a comment, with
+    who and when. Added, never edited: the thread is the record of how the project was
+    decided (alignment.services decides; projects.services resubmits and comments)."""
+
+    project = models.ForeignKey(CRMProject, on_delete=models.CASCADE, related_name="decisions")
+    kind = models.CharField(max_length=16, choices=DecisionKind.choices)
+    comment = models.TextField(blank=True, max_length=DECISION_COMMENT_MAX)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project_id", "created_at", "id"]
+        verbose_name = "project decision"
+        indexes = [models.Index(fields=["project", "id"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=DecisionKind.values), name="project_decision_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=DECISION_KINDS_NEEDING_COMMENT) | ~Q(comment=""),
+                name="project_decision_comment_given",
+                violation_error_message="Say why: a comment is required.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project}: {self.get_kind_display().lower()}"  # type: ignore[attr-defined]
+
+
+def sent_back_decision(thread: "list[ProjectDecision]", status: str) -> "ProjectDecision | None":
+    """The send-back the manager still has to answer, from the project's thread (oldest first):
+    the newest decision of state when it is a send-back and the project is still waiting
+    (proposed or on hold), else None."""
+    if status not in APPROVABLE_PROJECT_STATUSES:
+        return None
+    for entry in reversed(thread):
+        if entry.kind in DECISION_KINDS_OF_STATE:
+            return entry if entry.kind == DecisionKind.SENT_BACK else None
+    return None

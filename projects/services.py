@@ -45,6 +45,7 @@ from core.services import (
 )
 from strategies.models import CRMStrategy, StrategyStatus
 
+from . import decisions
 from .access import (
     SYSTEM_REFUSAL,
     check_in_for,
@@ -65,6 +66,7 @@ from .models import (
     Health,
     MetricReading,
     ProjectCheckIn,
+    ProjectDecision,
     ProjectLink,
     ProjectStatus,
     ProjectSystem,
@@ -200,6 +202,10 @@ def project_create(*, actor: Actor, **fields: Any) -> CRMProject:
     project = validate_and_save(project, actor=actor)
     if groups is not None:
         _set_user_groups(project, _ids(groups))
+    if project.status == ProjectStatus.PROPOSED:  # it waits for its sponsor's decision
+        decisions.emit_approval_requested(
+            project, key=f"approval.requested:{project.pk}:created", actor=actor
+        )
     return project
 
 
@@ -220,7 +226,17 @@ def project_update(
     _check_status_change(project, stored["status"])
     if groups is not None and _set_user_groups(project, _ids(groups)) and not changed:
         return touch(project, actor=actor)
-    return save_changes(project, changed, actor=actor)
+    project = save_changes(project, changed, actor=actor)
+    if (
+        "sponsor" in changed
+        and project.status == ProjectStatus.PROPOSED
+        and decisions.open_send_back(project) is None
+    ):
+        # A new sponsor: the proposal now waits for them (not while it is with its manager).
+        decisions.emit_approval_requested(
+            project, key=f"approval.requested:{project.pk}:v{project.version}", actor=actor
+        )
+    return project
 
 
 @transaction.atomic
@@ -915,8 +931,8 @@ def _check_restored_project(project: CRMProject) -> None:
 @transaction.atomic
 def project_restore(*, actor: Actor, project_id: int) -> Restored:
     """Bring back a deleted project from its history with what its deletion took with it:
-    links, features and their links, metrics, roadmap and check-ins — the links where their
-    CRM strategy still exists and is not retired."""
+    links, features and their links, metrics, roadmap, check-ins and the approval thread — the
+    links where their CRM strategy still exists and is not retired."""
     return restore_deleted(
         CRMProject,
         project_id,
@@ -929,6 +945,7 @@ def project_restore(*, actor: Actor, project_id: int) -> Restored:
             (SuccessMetric, None),
             (RoadmapPhase, None),
             (ProjectCheckIn, None),
+            (ProjectDecision, None),
         ],
     )
 

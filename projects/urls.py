@@ -11,6 +11,8 @@ urlpatterns = [
     path("<int:pk>/", views.project_detail, name="detail"),
     path("<int:pk>/edit/", views.project_edit, name="edit"),
     path("<int:pk>/links/", views.project_links, name="links"),
+    path("<int:pk>/resubmit/", views.project_resubmit, name="resubmit"),
+    path("<int:pk>/comment/", views.project_comment, name="comment"),
     path("<int:pk>/features/new/", views.feature_create, name="feature_create"),
     path(
         "<int:pk>/metrics/new/",

@@ -21,6 +21,7 @@ from core.forms import add_conflict, add_service_errors
 from core.people import PICKER_LIMIT
 from core.permissions import (
     can_approve_project,
+    can_comment_on_project,
     can_create_project,
     can_edit_project,
     can_manage_user_groups,
@@ -39,7 +40,7 @@ from core.views import (
 )
 from strategies.models import CRMStrategy, CRMStrategyServes, StrategyStatus
 
-from . import register, services
+from . import decisions, register, services
 from . import roadmap as timeline
 from .access import (
     check_in_for,
@@ -69,6 +70,7 @@ from .models import (
     RoadmapPhase,
     SuccessMetric,
     UserGroup,
+    sent_back_decision,
 )
 from .selectors import (
     departments_matching,
@@ -210,7 +212,52 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context["can_approve"] = (
         can_approve_project(request.user, project) and project.status in APPROVABLE_PROJECT_STATUSES
     )
+    context.update(_approval_context(request, project))
     return render(request, "projects/project_detail.html", context)
+
+
+def _approval_context(request: HttpRequest, project: CRMProject) -> dict[str, Any]:
+    """The approval card: the thread (one query), the send-back the manager still has to
+    answer, and what this user may do about it."""
+    entries = decisions.thread(project.pk)
+    sent_back = sent_back_decision(entries, project.status)
+    return {
+        "approval_thread": entries,
+        "sent_back": sent_back,
+        "can_resubmit": sent_back is not None and can_edit_project(request.user, project),
+        "can_comment": can_comment_on_project(request.user, project),
+    }
+
+
+@require_POST
+def project_resubmit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The manager answers a send-back: the project waits for its sponsor again."""
+    project = get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
+    act(
+        request,
+        lambda: decisions.project_resubmit(
+            actor=request.user,
+            project_id=pk,
+            comment=request.POST.get("comment", ""),
+            version=posted_version(request),
+        ),
+        f"Project “{project}” resubmitted: it waits for its sponsor's decision again.",
+    )
+    return redirect(project.get_absolute_url() + "#approval")
+
+
+@require_POST
+def project_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    """A comment on the project's approval thread."""
+    project = get_visible_or_404(CRMProject.objects.all(), request.user, pk=pk)
+    act(
+        request,
+        lambda: decisions.project_comment(
+            actor=request.user, project_id=pk, comment=request.POST.get("comment", "")
+        ),
+        "Comment added.",
+    )
+    return redirect(project.get_absolute_url() + "#approval")
 
 
 project_create = create_view(

@@ -125,6 +125,17 @@ def sponsor_decision(ok):
     return {"own": base | {"sponsor": ok}, "other": base}
 
 
+def commenter(ok):
+    """The approval thread: the project's manager and sponsor (own), executives, admins."""
+    base = dict.fromkeys(ROLES, 403) | {
+        "anonymous": 401,
+        "nobody": 404,
+        "executive": ok,
+        "admin": ok,
+    }
+    return {"own": base | {"sponsor": ok, "project_manager": ok}, "other": base}
+
+
 def scan_start(ok):
     return dict.fromkeys(ROLES, 403) | {
         "anonymous": 401,
@@ -424,6 +435,24 @@ MATRIX = {
         authenticated(200),
     ),
     ("api:project-approve", "post"): ("project", None, sponsor_decision(200)),
+    ("api:project-reject", "post"): (
+        "project",
+        lambda w, o: {"comment": "Not now."},
+        sponsor_decision(200),
+    ),
+    ("api:project-send-back", "post"): (
+        "project",
+        lambda w, o: {"comment": "Name the users."},
+        sponsor_decision(200),
+    ),
+    ("api:project-decisions", "get"): ("project", None, read_detail(200)),
+    ("api:project-decisions", "post"): (
+        "project",
+        lambda w, o: {"comment": "Looks fine."},
+        commenter(201),
+    ),
+    # Not sent back: refused once permitted (400 naming `status`).
+    ("api:project-resubmit", "post"): ("project", None, project_object(400)),
     # The impact preview answers like the change it previews (alignment.impact); reactivating
     # something that is not retired is a 400 naming `status` (happy paths: test_impact_api).
     ("api:goal-impact", "post"): ("goal", lambda w, o: {"status": "retired"}, strategy_object(200)),

@@ -82,6 +82,12 @@ def user_group_keeper(ok):
     return read(403) | {"project_manager": ok, "executive": ok, "admin": ok}
 
 
+def commenter(ok):
+    """The approval thread: the project's manager and sponsor (own), executives, admins."""
+    base = read(403) | {"executive": ok, "admin": ok}
+    return {"own": base | {"sponsor": ok, "project_manager": ok}, "other": base}
+
+
 def scan_starter(ok):
     return read(403) | {"executive": ok, "sponsor": ok, "admin": ok}
 
@@ -178,6 +184,9 @@ MATRIX = {
     ("projects:edit", "post"): ("project", project_editor(200)),
     ("projects:links", "get"): ("project", project_editor(200)),
     ("projects:links", "post"): ("project", project_editor(302)),
+    # Not sent back, so refused with a message (302); a blank comment likewise.
+    ("projects:resubmit", "post"): ("project", project_editor(302)),
+    ("projects:comment", "post"): ("project", commenter(302)),
     ("projects:feature_create", "post"): ("project", project_editor(200)),
     ("projects:metric_create", "post"): ("project", project_editor(200)),
     ("projects:phase_create", "post"): ("project", project_editor(200)),
@@ -243,6 +252,9 @@ MATRIX = {
     ("alignment:project_flags", "get"): ("project", read()),
     ("alignment:project_readiness", "get"): ("project", read()),
     ("alignment:project_approve", "post"): ("project", sponsor_decision(302)),
+    # Without a comment: refused with a message naming it, back on the project page (302).
+    ("alignment:project_reject", "post"): ("project", sponsor_decision(302)),
+    ("alignment:project_send_back", "post"): ("project", sponsor_decision(302)),
     ("alignment:scan", "post"): (None, scan_starter(302)),
     ("alignment:flag_acknowledge", "post"): ("flag", sponsor_decision(302)),
     ("alignment:flag_waive", "post"): ("flag", sponsor_decision(400)),  # no reason given
