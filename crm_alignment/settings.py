@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_currency, env_int, env_list, env_rate, env_str
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "projects",
     "alignment",
     "onboarding",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -111,6 +113,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "crm_alignment.context_processors.roles",
+                "notifications.context_processors.unread",
             ],
         },
     },
@@ -174,6 +177,21 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm-alignment@localhost")
+# Seconds an SMTP connection or command may take before the send fails (and is retried).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# Where the app is reached from outside ("https://crm.example.com"): the links in mails (the
+# subject of a notification, the preferences, the one-click unsubscribe) are made from it.
+SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
+
+# Notifications (the notifications app): a mail that fails is tried again after 1, 2, 4, …
+# times the backoff, at most NOTIFICATIONS_MAIL_MAX_ATTEMPTS times in all; pending mails due
+# longer ago than the grace period lost their task, and the sweep queues them again.
+NOTIFICATIONS_MAIL_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAIL_MAX_ATTEMPTS", 5)
+NOTIFICATIONS_MAIL_BACKOFF_SECONDS = env_int("NOTIFICATIONS_MAIL_BACKOFF_SECONDS", 60)
+NOTIFICATIONS_MAIL_BACKOFF_MAX_SECONDS = env_int("NOTIFICATIONS_MAIL_BACKOFF_MAX_SECONDS", 3600)
+NOTIFICATIONS_MAIL_SWEEP_GRACE_SECONDS = env_int("NOTIFICATIONS_MAIL_SWEEP_GRACE_SECONDS", 600)
+# In-app notifications (and the events and mail records nobody holds) are kept this long.
+NOTIFICATIONS_KEEP_DAYS = env_int("NOTIFICATIONS_KEEP_DAYS", 90)
 
 # Security: strict by default once DEBUG is off (check --deploy passes).
 # Request bodies (forms, and JSON through core.parsers.JSONParser) above this are refused with 400;
@@ -440,6 +458,25 @@ CELERY_BEAT_SCHEDULE = {
         "task": "onboarding.tasks.sweep_stale_imports",
         "schedule": float(ALIGNMENT_SCAN_SWEEP_SECONDS),
     },
+    # Notifications: mails whose task was lost are queued again; the daily reminders (waivers
+    # expiring, check-ins due) at 06:00; the weekly digest on Monday at 07:00; in-app
+    # notifications older than NOTIFICATIONS_KEEP_DAYS deleted nightly.
+    "notifications-sweep-mail": {
+        "task": "notifications.tasks.sweep_mail",
+        "schedule": 300.0,
+    },
+    "notifications-daily-reminders": {
+        "task": "notifications.tasks.emit_daily_reminders",
+        "schedule": crontab(minute="0", hour="6"),
+    },
+    "notifications-weekly-digest": {
+        "task": "notifications.tasks.send_weekly_digests",
+        "schedule": crontab(minute="0", hour="7", day_of_week="1"),
+    },
+    "notifications-purge": {
+        "task": "notifications.tasks.purge_old_notifications",
+        "schedule": crontab(minute="30", hour="3"),
+    },
 }
 
 LOGGING = {
@@ -490,5 +527,6 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = tuple(
         "projects.RoadmapPhase",
         "projects.ProjectCheckIn",
         "projects.Department",
+        "notifications.Preference",
     )
 )

@@ -13,5 +13,7 @@ urlpatterns = [
     path("projects/", include("projects.urls")),
     # The spreadsheet: /import/… (upload, jobs, template, demo) and /export/… (workbook, CSV).
     path("", include("onboarding.urls")),
+    # The bell's list, preferences, and the mails' one-click unsubscribe.
+    path("notifications/", include("notifications.urls")),
     path("", include("crm_alignment.web_urls")),
 ]
