@@ -62,7 +62,9 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
 def preferences(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     current = services.current_preferences(user)
-    form = PreferencesForm(request.POST or None, initial_channels=current)
+    form = PreferencesForm(
+        request.POST if request.method == "POST" else None, initial_channels=current
+    )
     if request.method == "POST" and form.is_valid():
         changed = services.set_preferences(user=user, choices=form.cleaned_data)
         messages.success(request, f"Saved: {changed} choice{'s' if changed != 1 else ''} changed.")
