@@ -186,8 +186,10 @@ def current_preferences(user: Any) -> dict[str, str]:
 @transaction.atomic
 def set_preferences(*, user: Any, choices: dict[str, str]) -> int:
     """Save the person's channels (validated by the caller's form); returns how many changed.
-    Saved one by one so each change is in the history (auditlog)."""
-    current = dict(Preference.objects.filter(user=user).values_list("event_type", "channel"))
+    A choice equal to what they get already (their choice, or the default) stores nothing, so
+    the flag type's default keeps sending warnings to the digest. Saved one by one so each
+    change is in the history (auditlog)."""
+    current = current_preferences(user)
     changed = 0
     for event_type, channel in choices.items():
         if event_type not in events.CATALOGUE and event_type != WEEKLY_DIGEST:
