@@ -3,7 +3,6 @@ out, and one that refuses the first N messages and then delivers through the loc
 (so `mail.outbox` shows what finally left)."""
 
 import smtplib
-import socket
 
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
@@ -19,7 +18,7 @@ class RefusingBackend(BaseEmailBackend):
 
 class TimingOutBackend(BaseEmailBackend):
     def send_messages(self, messages):
-        raise socket.timeout("timed out")
+        raise TimeoutError("timed out")
 
 
 class FlakyBackend(LocmemBackend):

@@ -118,10 +118,13 @@ def test_inactive_people_and_unknown_ids_get_nothing(alice, django_capture_on_co
 
 
 def test_an_event_of_a_rolled_back_change_never_happened(alice, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
-        with transaction.atomic():
-            events.emit(event(recipients=[alice.pk]))
-            raise RuntimeError("the save failed")
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        events.emit(event(recipients=[alice.pk]))
+        raise RuntimeError("the save failed")
     assert not EventRecord.objects.exists()
     assert not Notification.objects.exists()
     assert mail.outbox == []
