@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["core", "goals", "strategies", "projects", "alignment", "onboarding", "crm_alignment"]
+PACKAGES = [
+    "core",
+    "goals",
+    "strategies",
+    "projects",
+    "alignment",
+    "onboarding",
+    "notifications",
+    "crm_alignment",
+]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

@@ -19,6 +19,7 @@ def _event(**overrides):
     return events.Event(**{**fields, **overrides})
 
 
+@pytest.mark.django_db  # the notifications app's receiver records them too
 def test_emit_hands_the_events_to_receivers_at_once():
     seen = []
 
