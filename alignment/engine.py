@@ -81,7 +81,7 @@ from django.utils import timezone
 
 from core import audit
 
-from . import locks
+from . import locks, notify
 from .models import (
     SCAN_SKIPPED_PREFIX,
     UNRESOLVED_STATES,
@@ -651,6 +651,7 @@ def evaluate(
     if scope.project_ids is not None and scope.groups is None:
         scope = replace(scope, groups=_groups_of(scope.project_ids, scope.left_groups))
     outcome = Outcome(by_rule={code: RuleOutcome() for code in RULES})
+    opened: list[dict[str, Any]] = []
 
     def add(counts: Counter[str], attribute: str) -> None:
         for code, n in counts.items():
@@ -723,12 +724,19 @@ def evaluate(
             ),
             "opened",
         )
+        # Who hears of the reopened flags (alignment.notify): read before step 3 rewrites
+        # `last_seen` of other flags.
+        opened += notify.opened_rows(notify.reopened_flags(now), "reopened")
         # 3. Severity, message, label brought up to date where they differ.
         _refresh(flags, now)
         check_deadline()
     # 4. What is new.
     if matched:
         add(_insert_new_flags(now, matched), "opened")
+        opened += notify.opened_rows(notify.new_flags(now), "new")
+    # The managers and sponsors of the projects with new or reopened flags hear of them: one
+    # event per project and severity, in this transaction (core.events).
+    notify.flags_opened(opened, now)
     if scope.is_full and settings[FEATURE_UNTRACED].enabled:
         outcome.features = feature_traceability(
             untraced=ScanMatch.objects.filter(

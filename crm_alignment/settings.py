@@ -42,9 +42,9 @@ if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS when DJANGO_DEBUG is off.")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # The address people reach the site at (scheme, host, port; no path): what makes the links in
-# messages sent from outside a request (webhooks, mails: the monthly board pack, its unsubscribe
-# link) absolute. Unset with DEBUG off, those links
-# are paths only (`manage.py check` warns).
+# messages sent from outside a request absolute: webhooks, and every mail (a notification's
+# subject, the preferences, the one-click unsubscribe, the monthly board pack). Unset with DEBUG
+# off, those links are paths only (`manage.py check` warns).
 SITE_URL = env_str("SITE_URL", "http://localhost:8000" if DEBUG else "").rstrip("/")
 
 INSTALLED_APPS = [
@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "onboarding",
     "webhooks",
     "reports",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -119,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "crm_alignment.context_processors.roles",
+                "notifications.context_processors.unread",
             ],
         },
     },
@@ -182,6 +184,18 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crm-alignment@localhost")
+# Seconds an SMTP connection or command may take before the send fails (and is retried).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+
+# Notifications (the notifications app): a mail that fails is tried again after 1, 2, 4, …
+# times the backoff, at most NOTIFICATIONS_MAIL_MAX_ATTEMPTS times in all; pending mails due
+# longer ago than the grace period lost their task, and the sweep queues them again.
+NOTIFICATIONS_MAIL_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAIL_MAX_ATTEMPTS", 5)
+NOTIFICATIONS_MAIL_BACKOFF_SECONDS = env_int("NOTIFICATIONS_MAIL_BACKOFF_SECONDS", 60)
+NOTIFICATIONS_MAIL_BACKOFF_MAX_SECONDS = env_int("NOTIFICATIONS_MAIL_BACKOFF_MAX_SECONDS", 3600)
+NOTIFICATIONS_MAIL_SWEEP_GRACE_SECONDS = env_int("NOTIFICATIONS_MAIL_SWEEP_GRACE_SECONDS", 600)
+# In-app notifications (and the events and mail records nobody holds) are kept this long.
+NOTIFICATIONS_KEEP_DAYS = env_int("NOTIFICATIONS_KEEP_DAYS", 90)
 
 # Security: strict by default once DEBUG is off (check --deploy passes).
 # Request bodies (forms, and JSON through core.parsers.JSONParser) above this are refused with 400;
@@ -490,6 +504,25 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.mail_monthly_board_packs",
         "schedule": crontab(minute=0, hour=6, day_of_month=1),
     },
+    # Notifications: mails whose task was lost are queued again; the daily reminders (waivers
+    # expiring, check-ins due) at 06:00; the weekly digest on Monday at 07:00; in-app
+    # notifications older than NOTIFICATIONS_KEEP_DAYS deleted nightly.
+    "notifications-sweep-mail": {
+        "task": "notifications.tasks.sweep_mail",
+        "schedule": 300.0,
+    },
+    "notifications-daily-reminders": {
+        "task": "notifications.tasks.emit_daily_reminders",
+        "schedule": crontab(minute="0", hour="6"),
+    },
+    "notifications-weekly-digest": {
+        "task": "notifications.tasks.send_weekly_digests",
+        "schedule": crontab(minute="0", hour="7", day_of_week="1"),
+    },
+    "notifications-purge": {
+        "task": "notifications.tasks.purge_old_notifications",
+        "schedule": crontab(minute="30", hour="3"),
+    },
 }
 
 # Board pack (reports): up to this many live projects the PDF is made within the request;
@@ -555,6 +588,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = tuple(
         "projects.System",
         "projects.ProjectSystem",
         "projects.MetricReading",
+        "notifications.Preference",
     )
 )
 # A webhook's secret is never written to the history (nor its failure bookkeeping).

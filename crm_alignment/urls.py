@@ -14,5 +14,7 @@ urlpatterns = [
     # The spreadsheet: /import/… (upload, jobs, template, demo) and /export/… (workbook, CSV).
     path("", include("onboarding.urls")),
     path("", include("reports.urls")),
+    # The bell's list, preferences, and the mails' one-click unsubscribe.
+    path("notifications/", include("notifications.urls")),
     path("", include("crm_alignment.web_urls")),
 ]

@@ -278,11 +278,16 @@ def fail(job_id: int | None, message: str, *, task_id: str = "") -> bool:
     if task_id:
         which |= Q(task_id=task_id)
     try:
-        return bool(
-            ImportJob.objects.filter(which, state__in=UNFINISHED_JOB_STATES).update(
-                state=JobState.FAILED, finished_at=timezone.now(), failure=message[:2000]
+        with transaction.atomic():
+            now = timezone.now()
+            failed = ImportJob.objects.filter(which, state__in=UNFINISHED_JOB_STATES).update(
+                state=JobState.FAILED, finished_at=now, failure=message[:2000]
             )
-        )
+            if failed:
+                _emit_finished(
+                    ImportJob.objects.filter(which, state=JobState.FAILED, finished_at=now)
+                )
+            return bool(failed)
     except DatabaseError:
         log.warning("Could not record why import job %s stopped; the sweep will", job_id)
         return False
@@ -307,6 +312,40 @@ def finish(job: ImportJob, report: Any) -> None:
         people_invited=list(report.people_invited),
         applied=bool(report.applied),
         scan_id=report.scan_id,
+    )
+    _emit_finished(ImportJob.objects.filter(pk=job.pk, state=JobState.DONE))
+
+
+def _emit_finished(jobs: Any) -> None:
+    """JOB_FINISHED for the person who started each job (core.events), once per job."""
+    from django.urls import reverse
+
+    from core import events
+
+    events.emit_many(
+        events.Event(
+            type=events.JOB_FINISHED,
+            key=f"{events.JOB_FINISHED}:import:{job['pk']}",
+            subject_kind="import",
+            subject_id=job["pk"],
+            subject_title=job["filename"],
+            path=reverse("onboarding:job", args=[job["pk"]]),
+            summary=(
+                f"Your {'check' if job['dry_run'] else 'import'} of “{job['filename']}” "
+                + ("failed" if job["state"] == JobState.FAILED else "finished")
+                + (
+                    f" with {job['errors_total']} error{'s' if job['errors_total'] != 1 else ''}"
+                    if job["state"] == JobState.DONE and job["errors_total"]
+                    else ""
+                )
+            ),
+            recipients=(job["created_by_id"],),
+            severity=events.WARNING if job["state"] == JobState.FAILED else events.INFO,
+            data={"state": job["state"], "failure": job["failure"][:500]},
+        )
+        for job in jobs.values(
+            "pk", "filename", "dry_run", "state", "errors_total", "failure", "created_by_id"
+        )
     )
 
 

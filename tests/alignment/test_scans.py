@@ -56,15 +56,22 @@ def _portfolio(n):
 
 
 def _full_scan_queries():
+    """The scan's statements, but the notifications' bulk inserts of the events it emits: on
+    SQLite Django splits an INSERT at 999 parameters, so their number grows with the rows
+    there (one statement each on PostgreSQL; tests/notifications measures them)."""
     with CaptureQueriesContext(connection) as captured:
         result = scan()
     assert result.state == ScanState.DONE
-    return len(captured.captured_queries)
+    return len(
+        [
+            q
+            for q in captured.captured_queries
+            if not (q["sql"].startswith("INSERT") and '"notifications_' in q["sql"][:60])
+        ]
+    )
 
 
-def test_a_full_scan_costs_the_same_queries_for_30_and_for_200_projects(
-    django_assert_num_queries,
-):
+def test_a_full_scan_costs_the_same_queries_for_30_and_for_200_projects():
     # 30: enough for every condition of the 200 (a manager and a department overloaded too);
     # a rule that matches nothing costs fewer statements than one that matches.
     _portfolio(30)
@@ -72,10 +79,8 @@ def test_a_full_scan_costs_the_same_queries_for_30_and_for_200_projects(
     again_small = _full_scan_queries()
     Flag.objects.all().delete()
     _portfolio(170)
-    with django_assert_num_queries(first_small):
-        scan()
-    with django_assert_num_queries(again_small):
-        scan()
+    assert _full_scan_queries() == first_small
+    assert _full_scan_queries() == again_small
     assert Flag.objects.filter(rule="project.untraced").count() > 40
 
 

@@ -19,6 +19,7 @@ PACKAGES = [
     "onboarding",
     "webhooks",
     "reports",
+    "notifications",
     "crm_alignment",
 ]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")

@@ -176,8 +176,9 @@ def test_each_part_of_the_map_costs_the_same_for_2_and_200_projects(
     small, big = cost(chain, SMALL, request), cost(chain, BIG, request)
 
     assert_same_cost(small, big, f"map: {branch}")
-    # The visual map with a CRM strategy opened is its first screen and that branch at once.
-    assert len(small.statements) <= (11 if "opened" in branch else 10), small.report()
+    # The visual map with a CRM strategy opened is its first screen and that branch at once;
+    # the header's unread notifications count is one more.
+    assert len(small.statements) <= (12 if "opened" in branch else 10), small.report()
 
 
 PORTFOLIO_TABLES = [m._meta.db_table for m in (CRMProject, Feature, FeatureLink, ProjectLink)]

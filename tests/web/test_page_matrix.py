@@ -305,6 +305,19 @@ MATRIX = {
     ("activity", "get"): (None, read(404) | {"executive": 200, "sponsor": 200, "admin": 200}),
     ("object_history", "get"): ("history:project", read()),
     ("history_restore", "post"): ("history:project", read(403) | {"executive": 302, "admin": 302}),
+    # notifications: each signed-in person's own list and preferences (an empty POST of the
+    # preferences is a form error, 400); opening a notification marks it read and goes to its
+    # subject, someone else's is 404; the mails' unsubscribe link works signed out (token).
+    ("notifications:list", "get"): (None, signed_in(200)),
+    ("notifications:read_all", "post"): (None, signed_in(302)),
+    ("notifications:preferences", "get"): (None, signed_in(200)),
+    ("notifications:preferences", "post"): (None, signed_in(400)),
+    (
+        "notifications:open",
+        "post",
+    ): ("notification", {"own": signed_in(404) | {"executive": 302}, "other": signed_in(404)}),
+    ("notifications:unsubscribe", "get"): ("unsubscribe", public(200)),
+    ("notifications:unsubscribe", "post"): ("unsubscribe", public(200)),
 }
 
 
@@ -318,7 +331,37 @@ def test_every_page_route_is_in_the_matrix():
     assert not stale, f"matrix rows for page routes that no longer exist: {stale}"
 
 
+def _notification_for(user):
+    from core import events
+    from notifications import services
+
+    services.record(
+        [
+            events.Event(
+                type=events.JOB_FINISHED,
+                key=f"matrix:{user.pk}",
+                subject_kind="import",
+                subject_id=1,
+                subject_title="portfolio.xlsx",
+                path="/import/",
+                summary="Your import finished",
+                recipients=(user.pk,),
+            )
+        ]
+    )
+    return user.notifications.get()
+
+
 def _url(w, url_name, kind, side):
+    if kind == "notification":
+        from tests.factories import UserFactory
+
+        owner = w.users["executive"] if side == "own" else UserFactory(username="someone-else")
+        return reverse(url_name, kwargs={"pk": _notification_for(owner).pk})
+    if kind == "unsubscribe":
+        from notifications.services import unsubscribe_token
+
+        return reverse(url_name, args=[unsubscribe_token(w.users["viewer"].pk, "digest.weekly")])
     if kind == "reset_link":
         return reverse(url_name, kwargs={"uidb64": "Mg", "token": "set-password"})
     if kind == "unsubscribe_link":
