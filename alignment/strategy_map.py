@@ -249,6 +249,9 @@ class Node:
     children_total: int = 0
     # A project's budget, on a CRM strategy's branch (the visual map's link widths).
     amount: Decimal | None = None
+    # Goal health (alignment.goal_health), for goals and business strategies: computed now,
+    # for the nodes on the screen only.
+    verdict: Any = None
 
     @property
     def status_label(self) -> str:
@@ -382,11 +385,26 @@ def first_screen(
         .order_by("title", "id")
         .values("id", "title", "status", "is_anchored")
     )
+    with_verdicts([*goal_nodes, *(child for node in goal_nodes for child in node.children or [])])
     return FirstScreen(
         goals=goal_nodes,
         loose_crm_strategies=[_crm_node(dict(row), crm_health, history) for row in loose],
         measured=bool(health),
     )
+
+
+def with_verdicts(nodes: list[Node]) -> None:
+    """Give the goals and business strategies among `nodes` their health verdict: one
+    computation per kind for them all (alignment.goal_health)."""
+    from .goal_health import verdicts_for
+
+    for kind in ("goal", "business_strategy"):
+        ids = [node.id for node in nodes if node.kind == kind]
+        if ids:
+            found = verdicts_for(kind, ids)
+            for node in nodes:
+                if node.kind == kind:
+                    node.verdict = found.get(node.id)
 
 
 # --- Branches -----------------------------------------------------------------------------
@@ -438,6 +456,7 @@ def goal_branch(
         branch_url=branch_url("goal", goal.pk, history=history),
     )
     nodes = [_bs_node(row, health.get("business_strategy", {}), history) for row in page]
+    with_verdicts([parent, *nodes])
     return Branch(parent, page, nodes)
 
 

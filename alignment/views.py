@@ -27,11 +27,12 @@ from core.permissions import (
     can_act_on_some_flag,
     can_start_scan,
     get_visible_or_404,
+    visible_to,
     why_cannot_act_on_flag,
 )
 from core.services import EditConflict
 from core.views import list_page, paginate, posted_version
-from goals.models import BusinessGoal
+from goals.models import BusinessGoal, GoalStatus
 from projects.access import project_for
 from projects.filters import FeatureFilterSet, ProjectFilterSet
 from projects.models import CRMProject
@@ -133,6 +134,28 @@ def _trend_rows() -> list[dict[str, Any]]:
     return rows
 
 
+# Active goals whose health the dashboard lists (the goals page has them all).
+DASHBOARD_GOALS = 12
+
+
+def _goal_health_rows(user: Any) -> dict[str, Any]:
+    """The first DASHBOARD_GOALS active goals by priority, each with its health: a fixed
+    handful of queries (alignment.goal_health)."""
+    from .goal_health import verdicts_for
+
+    goals = list(
+        visible_to(BusinessGoal.objects.filter(status=GoalStatus.ACTIVE), user)
+        .order_by("priority", "title", "id")
+        .only("id", "title", "priority")[: DASHBOARD_GOALS + 1]
+    )
+    shown = goals[:DASHBOARD_GOALS]
+    found = verdicts_for("goal", [goal.pk for goal in shown]) if shown else {}
+    return {
+        "rows": [(goal, found.get(goal.pk)) for goal in shown],
+        "more": len(goals) > DASHBOARD_GOALS,
+    }
+
+
 @require_GET
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     """Headline figures, investment by goal and business strategy, spend and the projects with
@@ -161,6 +184,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "trend_last": trend[-1] if trend else None,
         "chart": trend_chart(trend, TREND_SERIES) if trend else None,
         "untraced_features": figures["untraced_features"] if figures else [],
+        "goal_health": _goal_health_rows(request.user),
         "may_scan": can_start_scan(request.user),
         "scan_interval_minutes": settings.ALIGNMENT_SCAN_INTERVAL_SECONDS // 60,
         # The figures' date is shown only when it is not today.
