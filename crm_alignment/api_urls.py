@@ -16,11 +16,13 @@ from alignment.api import (
     BusinessStrategyReactivateView,
     CRMStrategyImpactView,
     CRMStrategyReactivateView,
+    FeatureSuggestionsView,
     FlagViewSet,
     GoalImpactView,
     GoalReactivateView,
     ProjectApproveView,
     ProjectImpactView,
+    ProjectSuggestionsView,
     ScanDetailView,
     ScanRequestView,
     SummaryView,
@@ -92,6 +94,17 @@ urlpatterns = [
         name="crm-strategy-impact",
     ),
     path("projects/<int:pk>/impact/", ProjectImpactView.as_view(), name="project-impact"),
+    # Link suggestions rank the strategy catalogue (alignment.suggestions).
+    path(
+        "projects/<int:pk>/suggestions/",
+        ProjectSuggestionsView.as_view(),
+        name="project-suggestions",
+    ),
+    path(
+        "features/<int:pk>/suggestions/",
+        FeatureSuggestionsView.as_view(),
+        name="feature-suggestions",
+    ),
     path("goals/<int:pk>/reactivate/", GoalReactivateView.as_view(), name="goal-reactivate"),
     path(
         "business-strategies/<int:pk>/reactivate/",

@@ -319,6 +319,9 @@ MATRIX = {
         authenticated(200),
     ),
     ("api:project-approve", "post"): ("project", None, sponsor_decision(200)),
+    # Link suggestions read like the project or feature they are for (alignment.suggestions).
+    ("api:project-suggestions", "get"): ("project", None, read_detail(200)),
+    ("api:feature-suggestions", "get"): ("feature", None, read_detail(200)),
     # The impact preview answers like the change it previews (alignment.impact); reactivating
     # something that is not retired is a 400 naming `status` (happy paths: test_impact_api).
     ("api:goal-impact", "post"): ("goal", lambda w, o: {"status": "retired"}, strategy_object(200)),
