@@ -14,8 +14,11 @@ What counts (thresholds are settings, defaults here):
   itself and, for a goal, on its business strategies. Any one makes it red.
 
 Red beats amber beats green; every red and amber finding is a reason, and a green verdict
-says what was checked. Set-based: for the ids asked (a page of goals, the map's first
-screen), a fixed number of grouped queries, whatever their number.
+says what was checked. Set-based: for the ids asked (a page of goals), a fixed number of
+grouped queries, whatever their number. The goals and strategies pages and API compute it
+live for their page; a full scan records it for every goal and business strategy in its
+snapshot (`recorded`), where the strategy map and the dashboard read it, like the rest of
+their figures, so they never read the portfolio per request.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from goals.health import AMBER, GREEN, RED, Verdict
-from goals.models import KPI, Direction
+from goals.models import KPI, BusinessGoal, Direction
 from projects.models import LIVE_PROJECT_STATUSES, Health, ProjectCheckIn, ProjectLink
 from strategies.models import BusinessStrategy, StrategyStatus
 
@@ -223,3 +226,28 @@ def goal_verdicts(ids: list[int]) -> dict[int, Verdict]:
 
 def business_strategy_verdicts(ids: list[int]) -> dict[int, Verdict]:
     return verdicts_for("business_strategy", ids)
+
+
+def recorded() -> dict[str, dict[str, list[Any]]]:
+    """Every goal's and business strategy's verdict, JSON-ready for a scan's snapshot:
+    {kind: {"id": [health, [reasons]]}}. A fixed number of queries."""
+    ids = {
+        "goal": list(BusinessGoal.objects.values_list("pk", flat=True)),
+        "business_strategy": list(BusinessStrategy.objects.values_list("pk", flat=True)),
+    }
+    return {
+        kind: {
+            str(pk): [verdict.health, list(verdict.reasons)]
+            for pk, verdict in (verdicts_for(kind, pks) if pks else {}).items()
+        }
+        for kind, pks in ids.items()
+    }
+
+
+def stored(figures: dict[str, Any] | None) -> dict[str, dict[int, Verdict]]:
+    """recorded() as a snapshot kept it; empty before a scan recorded it."""
+    kept = (figures or {}).get("goal_health") or {}
+    return {
+        kind: {int(pk): Verdict(health, tuple(reasons)) for pk, (health, reasons) in nodes.items()}
+        for kind, nodes in kept.items()
+    }

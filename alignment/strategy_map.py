@@ -16,6 +16,7 @@ here spells them out again. Every queryset goes through `core.permissions.visibl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -249,8 +250,8 @@ class Node:
     children_total: int = 0
     # A project's budget, on a CRM strategy's branch (the visual map's link widths).
     amount: Decimal | None = None
-    # Goal health (alignment.goal_health), for goals and business strategies: computed now,
-    # for the nodes on the screen only.
+    # Goal health (alignment.goal_health), for goals and business strategies, as the last
+    # full scan recorded it.
     verdict: Any = None
 
     @property
@@ -385,7 +386,6 @@ def first_screen(
         .order_by("title", "id")
         .values("id", "title", "status", "is_anchored")
     )
-    with_verdicts([*goal_nodes, *(child for node in goal_nodes for child in node.children or [])])
     return FirstScreen(
         goals=goal_nodes,
         loose_crm_strategies=[_crm_node(dict(row), crm_health, history) for row in loose],
@@ -393,18 +393,13 @@ def first_screen(
     )
 
 
-def with_verdicts(nodes: list[Node]) -> None:
-    """Give the goals and business strategies among `nodes` their health verdict: one
-    computation per kind for them all (alignment.goal_health)."""
-    from .goal_health import verdicts_for
-
-    for kind in ("goal", "business_strategy"):
-        ids = [node.id for node in nodes if node.kind == kind]
-        if ids:
-            found = verdicts_for(kind, ids)
-            for node in nodes:
-                if node.kind == kind:
-                    node.verdict = found.get(node.id)
+def with_verdicts(nodes: Iterable[Node], verdicts: dict[str, dict[int, Any]]) -> None:
+    """Give the goals and business strategies among `nodes` their health verdict as the
+    last full scan recorded it (alignment.goal_health.stored)."""
+    for node in nodes:
+        node.verdict = verdicts.get(node.kind, {}).get(node.id)
+        for child in node.children or []:
+            child.verdict = verdicts.get(child.kind, {}).get(child.id)
 
 
 # --- Branches -----------------------------------------------------------------------------
@@ -456,7 +451,6 @@ def goal_branch(
         branch_url=branch_url("goal", goal.pk, history=history),
     )
     nodes = [_bs_node(row, health.get("business_strategy", {}), history) for row in page]
-    with_verdicts([parent, *nodes])
     return Branch(parent, page, nodes)
 
 

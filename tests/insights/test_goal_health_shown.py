@@ -126,14 +126,25 @@ def test_the_goal_page_lists_the_reasons_visibly(client, viewer):
     assert f'id="bs-health-{business.pk}-why"' in strategy_page
 
 
-def test_the_strategy_map_and_dashboard_show_goal_health(client, viewer):
+def test_the_strategy_map_and_dashboard_show_goal_health_as_the_last_scan_recorded_it(
+    client, viewer
+):
     goal, business = red_goal()
     client.force_login(viewer)
+    # Like the rest of their figures, they read what a full scan recorded.
+    assert (
+        f'id="map-health-goal-{goal.pk}-why"' not in client.get("/alignment/map/").content.decode()
+    )
+    call_command("scan_alignment", stdout=StringIO())
     map_page = client.get("/alignment/map/").content.decode()
     assert f'id="map-health-goal-{goal.pk}-why"' in map_page
     assert f'id="map-health-business_strategy-{business.pk}-why"' in map_page
+    assert "Health red: 1 of 1 live project off track" in map_page
     dashboard = client.get("/alignment/").content.decode()
     assert f'id="dashboard-goal-health-{goal.pk}-why"' in dashboard
+    assert "1 of 1 live project off track at the newest check-in." in dashboard
+    branch = client.get(f"/alignment/map/goals/{goal.pk}/").content.decode()
+    assert f'id="map-health-business_strategy-{business.pk}-why"' in branch
 
 
 @pytest.fixture
