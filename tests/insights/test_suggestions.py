@@ -197,7 +197,9 @@ def test_the_untraced_project_page_offers_them_and_accepting_prefills_the_picker
         {"suggest": partners.pk, "rationale": found.rationale},
     ).content.decode()
     assert f'name="links-use_{partners.pk}" id="id_links-use_{partners.pk}" checked' in picker
-    assert found.rationale.replace("“", "&#x201C;")[:10] in picker or found.rationale in picker
+    assert f'name="links-rationale_{partners.pk}" value="{found.rationale}"' in picker
+    # Only that strategy is ticked.
+    assert picker.count("checked") == 1
 
 
 def test_a_bad_suggestion_in_the_address_leaves_the_picker_alone(catalogue, client, pm):
