@@ -228,6 +228,7 @@ def test_expected_flags_name_unique_subjects(loaded):
         set(titles)
         | set(CRMProject.objects.values_list("title", flat=True))
         | set(CRMStrategy.objects.values_list("title", flat=True))
+        | set(BusinessStrategy.objects.values_list("title", flat=True))
     )
     assert {label for _, label in demo.EXPECTED_FLAGS} <= every_title
 
