@@ -705,3 +705,84 @@ class CRMStrategyReactivateView(_ReactivateView):
     @extend_schema(operation_id="crm_strategies_reactivate_create", request=None)
     def post(self, request: Request, pk: int) -> Response:
         return self.answer(request, pk)
+
+
+class SuggestionSerializer(serializers.Serializer):
+    crm_strategy = serializers.IntegerField(help_text="The suggested CRM strategy's id.")
+    title = serializers.CharField()
+    score = serializers.FloatField(help_text="Cosine similarity of their words, 0 to 1.")
+    shared_words = serializers.ListField(
+        child=serializers.CharField(), help_text="The words they share, strongest first."
+    )
+    reason = serializers.CharField()
+    rationale = serializers.CharField(help_text="A first draft of the link's rationale.")
+    accept_url = serializers.CharField(
+        help_text="The link picker with the strategy ticked and the rationale filled in."
+    )
+
+
+class SuggestionsSerializer(serializers.Serializer):
+    traced = serializers.BooleanField(help_text="Whether it already links to a CRM strategy.")
+    suggestions = SuggestionSerializer(many=True)
+
+
+def suggestion_rows(found: list[Any], picker_url: str) -> list[dict[str, Any]]:
+    from urllib.parse import urlencode
+
+    return [
+        {
+            "crm_strategy": s.strategy_id,
+            "title": s.title,
+            "score": s.score,
+            "shared_words": list(s.shared_words),
+            "reason": s.reason,
+            "rationale": s.rationale,
+            "accept_url": f"{picker_url}?"
+            + urlencode({"suggest": s.strategy_id, "rationale": s.rationale}),
+        }
+        for s in found
+    ]
+
+
+class _SuggestionsView(APIView):
+    """Up to three CRM strategies this item could serve, ranked by how alike their words are
+    (alignment.suggestions), leaving out those it links to already. Who may not see the item
+    gets 404, like the item itself."""
+
+    authentication_classes = API_AUTHENTICATION
+    permission_classes = [IsAuthenticated]
+    schema = ApiAutoSchema()
+
+    def answer(self, item: Any, found: list[Any], picker: str) -> Response:
+        from django.urls import reverse
+
+        return Response(
+            SuggestionsSerializer(
+                {
+                    "traced": item.links.exists(),
+                    "suggestions": suggestion_rows(found, reverse(picker, args=[item.pk])),
+                }
+            ).data
+        )
+
+
+class ProjectSuggestionsView(_SuggestionsView):
+    @extend_schema(operation_id="projects_suggestions", responses={200: SuggestionsSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        from projects.access import project_for
+
+        from .suggestions import for_projects
+
+        project = project_for(request.user, pk)
+        return self.answer(project, for_projects([project])[project.pk], "projects:links")
+
+
+class FeatureSuggestionsView(_SuggestionsView):
+    @extend_schema(operation_id="features_suggestions", responses={200: SuggestionsSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        from projects.access import feature_for
+
+        from .suggestions import for_features
+
+        feature = feature_for(request.user, pk)
+        return self.answer(feature, for_features([feature])[feature.pk], "projects:feature_links")

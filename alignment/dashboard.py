@@ -47,6 +47,7 @@ from projects.trace import (
 from strategies.models import BusinessStrategy, StrategyStatus
 from strategies.selectors import crm_strategies_with_trace
 
+from . import goal_health
 from .selectors import FeatureTraceability, feature_traceability, live_budget_sums
 from .strategy_map import node_health
 
@@ -361,6 +362,8 @@ def dashboard_figures(
     return {
         # The strategy map's first screen: each goal's and strategy's projects, traced, flags.
         "map_health": node_health(untraced),
+        # Goal health per goal and business strategy (alignment.goal_health).
+        "goal_health": goal_health.recorded(),
         "investment_by_goal": investment_by_goal(sums),
         "investment_by_business_strategy": investment_by_business_strategy(sums),
         "spend": spend_split(budgets),

@@ -16,6 +16,7 @@ here spells them out again. Every queryset goes through `core.permissions.visibl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -258,6 +259,9 @@ class Node:
     children_total: int = 0
     # A project's budget, on a CRM strategy's branch (the visual map's link widths).
     amount: Decimal | None = None
+    # Goal health (alignment.goal_health), for goals and business strategies, as the last
+    # full scan recorded it.
+    verdict: Any = None
 
     @property
     def status_label(self) -> str:
@@ -396,6 +400,15 @@ def first_screen(
         loose_crm_strategies=[_crm_node(dict(row), crm_health, history) for row in loose],
         measured=bool(health),
     )
+
+
+def with_verdicts(nodes: Iterable[Node], verdicts: dict[str, dict[int, Any]]) -> None:
+    """Give the goals and business strategies among `nodes` their health verdict as the
+    last full scan recorded it (alignment.goal_health.stored)."""
+    for node in nodes:
+        node.verdict = verdicts.get(node.kind, {}).get(node.id)
+        for child in node.children or []:
+            child.verdict = verdicts.get(child.kind, {}).get(child.id)
 
 
 # --- Branches -----------------------------------------------------------------------------

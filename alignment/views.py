@@ -27,17 +27,18 @@ from core.permissions import (
     can_act_on_some_flag,
     can_start_scan,
     get_visible_or_404,
+    visible_to,
     why_cannot_act_on_flag,
 )
 from core.services import EditConflict
 from core.views import list_page, paginate, posted_version, uncounted_page
-from goals.models import BusinessGoal
+from goals.models import BusinessGoal, GoalStatus
 from projects.access import project_for
 from projects.filters import FeatureFilterSet, ProjectFilterSet
 from projects.models import CRMProject
 from strategies.models import CRMStrategy
 
-from . import dashboard, flow, strategy_map
+from . import dashboard, flow, goal_health, strategy_map
 from .access import flag_for
 from .charts import bars, percent, trend_chart
 from .explain import with_explanations
@@ -135,6 +136,26 @@ def _trend_rows() -> list[dict[str, Any]]:
     return rows
 
 
+# Active goals whose health the dashboard lists (the goals page has them all).
+DASHBOARD_GOALS = 12
+
+
+def _goal_health_rows(user: Any, snapshot: Snapshot | None) -> dict[str, Any]:
+    """The first DASHBOARD_GOALS active goals by priority, each with its health as the last
+    full scan recorded it (alignment.goal_health): one query over the goals."""
+    goals = list(
+        visible_to(BusinessGoal.objects.filter(status=GoalStatus.ACTIVE), user)
+        .order_by("priority", "title", "id")
+        .only("id", "title", "priority")[: DASHBOARD_GOALS + 1]
+    )
+    shown = goals[:DASHBOARD_GOALS]
+    found = goal_health.stored(figures_of(snapshot)).get("goal", {})
+    return {
+        "rows": [(goal, found.get(goal.pk)) for goal in shown],
+        "more": len(goals) > DASHBOARD_GOALS,
+    }
+
+
 @require_GET
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     """Headline figures, investment by goal and business strategy, spend and the projects with
@@ -163,6 +184,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "trend_last": trend[-1] if trend else None,
         "chart": trend_chart(trend, TREND_SERIES) if trend else None,
         "untraced_features": figures["untraced_features"] if figures else [],
+        "goal_health": _goal_health_rows(request.user, snapshot),
         "may_scan": can_start_scan(request.user),
         "scan_interval_minutes": settings.ALIGNMENT_SCAN_INTERVAL_SECONDS // 60,
         # The figures' date is shown only when it is not today.
@@ -218,6 +240,10 @@ def _scan_outcome_message(request: HttpRequest, scan: Scan) -> None:
 # --- Strategy map and matrix --------------------------------------------------------------
 
 
+def figures_of(snapshot: Snapshot | None) -> dict[str, Any] | None:
+    return snapshot.figures if snapshot else None
+
+
 def _map_health() -> tuple[Snapshot | None, dict[str, Any] | None]:
     """The newest snapshot and the map's health per node it recorded (None before a scan)."""
     snapshot = latest_snapshot()
@@ -235,6 +261,7 @@ def map_view(request: HttpRequest) -> HttpResponse:
     snapshot, health = _map_health()
     figures = snapshot_figures(snapshot)
     screen = strategy_map.first_screen(request.user, health, history=history)
+    strategy_map.with_verdicts(screen.goals, goal_health.stored(figures_of(snapshot)))
     untraced = None
     if snapshot is not None:
         untraced = {
@@ -263,6 +290,7 @@ def map_flow_view(request: HttpRequest) -> HttpResponse:
     snapshot, health = _map_health()
     figures = snapshot_figures(snapshot)
     screen = strategy_map.first_screen(request.user, health, history=history)
+    strategy_map.with_verdicts(screen.goals, goal_health.stored(figures_of(snapshot)))
     business_ids = [child.id for goal in screen.goals for child in goal.children or []]
     crm_nodes, servings = flow.serving_crm_strategies(
         request.user, business_ids, (health or {}).get("crm_strategy", {}), history=history
@@ -364,8 +392,11 @@ def _map_branch(
     time, as an htmx fragment or a page of its own."""
     parent = get_visible_or_404(queryset, request.user, pk=pk)
     options = _map_options(request)
-    _snapshot, health = _map_health()
+    snapshot, health = _map_health()
     branch = build(request.user, parent, health, **options)
+    strategy_map.with_verdicts(
+        [branch.parent, *branch.nodes], goal_health.stored(figures_of(snapshot))
+    )
     return _branch_response(request, branch, children=children, history=options["history"])
 
 

@@ -16,6 +16,7 @@ from alignment.api import (
     BusinessStrategyReactivateView,
     CRMStrategyImpactView,
     CRMStrategyReactivateView,
+    FeatureSuggestionsView,
     FlagViewSet,
     GoalImpactView,
     GoalReactivateView,
@@ -23,6 +24,7 @@ from alignment.api import (
     ProjectImpactView,
     ProjectRejectView,
     ProjectSendBackView,
+    ProjectSuggestionsView,
     ScanDetailView,
     ScanRequestView,
     SummaryView,
@@ -111,6 +113,17 @@ urlpatterns = [
         name="crm-strategy-impact",
     ),
     path("projects/<int:pk>/impact/", ProjectImpactView.as_view(), name="project-impact"),
+    # Link suggestions rank the strategy catalogue (alignment.suggestions).
+    path(
+        "projects/<int:pk>/suggestions/",
+        ProjectSuggestionsView.as_view(),
+        name="project-suggestions",
+    ),
+    path(
+        "features/<int:pk>/suggestions/",
+        FeatureSuggestionsView.as_view(),
+        name="feature-suggestions",
+    ),
     path("goals/<int:pk>/reactivate/", GoalReactivateView.as_view(), name="goal-reactivate"),
     path(
         "business-strategies/<int:pk>/reactivate/",

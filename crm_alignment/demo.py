@@ -53,16 +53,19 @@ FRESH_CHECK_IN_DAYS = 14
 
 GOAL_REVENUE = "Grow revenue while maintaining profit margin"
 GOAL_RETENTION = "Keep more of the customers we already have"
+GOAL_COST_TO_SERVE = "Serve customers at a lower cost per contact"
 
 BS_EMERGING = "Win share in emerging markets through local partners"
 BS_MATURE = "Protect revenue and margin in the top 100 accounts"
 BS_TELESALES = "Grow mid-market revenue through direct telesales"
 BS_RETENTION = "Prevent churn with proactive service"
+BS_SELF_SERVICE = "Move routine service requests to self-service"
 
 CRM_PARTNERS = "Recruit, develop and enable local partners"
 CRM_SOLUTION_SELLING = "End-to-end solution selling to the largest enterprise customers"
 CRM_TELESALES = "Mid-market telesales lead factory"
 CRM_RETENTION = "Service-led retention of at-risk customers"
+CRM_SELF_SERVICE = "Customer self-service portal and knowledge base"
 
 P_PARTNER_PORTAL = "Partner portal for emerging markets"
 P_CERTIFICATION = "Partner certification programme"
@@ -196,6 +199,9 @@ EXPECTED_FLAGS: set[tuple[str, str]] = {
     # Sales force automation finished 200 days ago and nobody has read its forecast accuracy
     # since (its metric's current value is the planning estimate, not a reading).
     ("project.benefits_unreviewed", P_SFA),
+    # The newest goal's strategy has no project executing it yet (a warning: its goal is
+    # still green, see alignment.goal_health).
+    ("business_strategy.unserved", BS_SELF_SERVICE),
 }
 
 # The people the changes land on, and the go-live each project adds: (groups, days from today).
@@ -849,6 +855,40 @@ class _Loader:
             customer_need="Mid-market customers buy by phone.",
             description="Generate and qualify leads for the telesales team.",
             capability_technology="Dialler and lead queue.",
+        )
+        # Goal health (alignment.goal_health) on the demo: revenue is amber (projects at
+        # risk), retention red (a critical flag: the unsponsored pilot), cost to serve green
+        # (its KPI on track, nothing at risk under it).
+        cost_to_serve = self._goal(
+            GOAL_COST_TO_SERVE,
+            "Routine questions answered without an agent, so agents have time for the rest.",
+            Priority.LOW,
+            kpis=[
+                (
+                    "Cost per service contact",
+                    "EUR",
+                    9,
+                    6,
+                    Direction.DECREASE,
+                    [(200, 8.7), (100, 8.1), (15, 7.4)],
+                )
+            ],
+        )
+        self_service = self._business_strategy(
+            cost_to_serve,
+            BS_SELF_SERVICE,
+            "Installed base, all markets",
+            "Answer routine service requests through a self-service portal and knowledge base.",
+        )
+        self._crm_strategy(
+            CRM_SELF_SERVICE,
+            [self_service],
+            customer_need="Customers want answers at any hour without waiting for an agent.",
+            description="A customer portal with a searchable knowledge base, case tracking and "
+            "guided answers to the most frequent service questions.",
+            capability_people="Knowledge managers in customer service.",
+            capability_process="Every resolved case feeds the knowledge base.",
+            capability_technology="Customer portal and knowledge base on the CRM platform.",
         )
         if telesales_created:
             strategy_services.business_strategy_update(

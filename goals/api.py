@@ -24,11 +24,13 @@ from core.services import Version
 
 from . import selectors, services
 from .filters import GoalFilterSet, KPIFilterSet
+from .health import HealthFields, HealthListSerializer
 from .models import KPI, BusinessGoal, KPICheckIn
 
 
-class GoalSerializer(serializers.ModelSerializer):
-    """A business goal. `owner` is whoever created it (set by the service, not the client)."""
+class GoalSerializer(HealthFields, serializers.ModelSerializer):
+    """A business goal. `owner` is whoever created it (set by the service, not the client).
+    `health` is red, amber or green and `health_reasons` say why (see README, Goal health)."""
 
     business_strategy_count = serializers.IntegerField(read_only=True)
     active_business_strategy_count = serializers.IntegerField(read_only=True)
@@ -43,10 +45,14 @@ class GoalSerializer(serializers.ModelSerializer):
             "business_strategy_count",
             "active_business_strategy_count",
             "kpi_count",
+            "health",
+            "health_reasons",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["owner", "version", "created_at", "updated_at"]
+        list_serializer_class = HealthListSerializer
+        health_kind = "goal"
 
     def create(self, validated_data: dict[str, Any]) -> BusinessGoal:
         return services.goal_create(actor=actor(self), **validated_data)

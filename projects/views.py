@@ -316,13 +316,30 @@ def _link_picker(
     if isinstance(owner, Feature):
         # A feature picking outside its project's strategies would be off scope.
         strategies = strategies.annotate(in_project_scope=project_serves_exists(owner.project_id))
-    return LinkPickerForm(
+    form = LinkPickerForm(
         request.POST if request.method == "POST" else None,
         strategies=strategies,
         current=current,
         version=owner.version,
         prefix=f"links-{owner.pk}" if isinstance(owner, Feature) else "links",
     )
+    _prefill_suggestion(request, form)
+    return form
+
+
+def _prefill_suggestion(request: HttpRequest, form: LinkPickerForm) -> None:
+    """Accepting a link suggestion opens the picker with `?suggest=<CRM strategy id>` and a
+    draft `rationale`: that strategy is ticked and its rationale filled in, for the person to
+    edit and save. Anything else in the query string (an unknown or linked strategy, a
+    malformed id) leaves the picker as it is."""
+    suggested = request.GET.get("suggest", "")
+    if request.method != "GET" or not suggested.isdigit():
+        return
+    pk = int(suggested)
+    if pk in form.current or f"use_{pk}" not in form.fields:
+        return
+    form.fields[f"use_{pk}"].initial = True
+    form.fields[f"rationale_{pk}"].initial = request.GET.get("rationale", "")[:500]
 
 
 def _save_links(form: LinkPickerForm, save: Any) -> Any:

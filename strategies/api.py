@@ -15,6 +15,7 @@ from core.api_base import (
     expected_version,
 )
 from core.services import Version
+from goals.health import HealthFields, HealthListSerializer
 from goals.models import BusinessGoal
 
 from . import selectors, services
@@ -22,9 +23,10 @@ from .filters import BusinessStrategyFilterSet, CRMStrategyFilterSet
 from .models import BusinessStrategy, CRMStrategy
 
 
-class BusinessStrategySerializer(serializers.ModelSerializer):
+class BusinessStrategySerializer(HealthFields, serializers.ModelSerializer):
     """How a goal is reached. `goal` is the link up the chain (a retired goal is refused, when
-    creating or when moving the strategy to it)."""
+    creating or when moving the strategy to it). `health` is red, amber or green and
+    `health_reasons` say why (see README, Goal health)."""
 
     goal = serializers.PrimaryKeyRelatedField(queryset=BusinessGoal.objects.all())
     crm_strategy_count = serializers.IntegerField(read_only=True)
@@ -38,10 +40,14 @@ class BusinessStrategySerializer(serializers.ModelSerializer):
             "version",
             "crm_strategy_count",
             "active_crm_strategy_count",
+            "health",
+            "health_reasons",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["owner", "version", "created_at", "updated_at"]
+        list_serializer_class = HealthListSerializer
+        health_kind = "business_strategy"
         # (goal, title) uniqueness is checked by the service's full_clean, naming the field.
         validators: list = []
 

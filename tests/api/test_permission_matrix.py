@@ -453,6 +453,9 @@ MATRIX = {
     ),
     # Not sent back: refused once permitted (400 naming `status`).
     ("api:project-resubmit", "post"): ("project", None, project_object(400)),
+    # Link suggestions read like the project or feature they are for (alignment.suggestions).
+    ("api:project-suggestions", "get"): ("project", None, read_detail(200)),
+    ("api:feature-suggestions", "get"): ("feature", None, read_detail(200)),
     # The impact preview answers like the change it previews (alignment.impact); reactivating
     # something that is not retired is a 400 naming `status` (happy paths: test_impact_api).
     ("api:goal-impact", "post"): ("goal", lambda w, o: {"status": "retired"}, strategy_object(200)),

@@ -258,6 +258,7 @@ def test_expected_flags_name_unique_subjects(loaded):
         | set(CRMProject.objects.values_list("title", flat=True))
         | set(CRMStrategy.objects.values_list("title", flat=True))
         | set(UserGroup.objects.values_list("name", flat=True))
+        | set(BusinessStrategy.objects.values_list("title", flat=True))
     )
     assert {label for _, label in demo.EXPECTED_FLAGS} <= every_title
 

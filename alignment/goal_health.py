@@ -1,0 +1,253 @@
+"""Goal health: red, amber or green per business goal and per business strategy, with the
+reasons — the one place the rule is written.
+
+What counts (thresholds are settings, defaults here):
+
+- **KPIs** (goals only; a business strategy is judged by its goal's KPIs on the goal, not
+  again on itself). Red when a KPI is past its due date short of its target. Amber when a KPI
+  has no reading yet, or is due within `GOAL_HEALTH_KPI_DUE_SOON_DAYS` (90) days and has not
+  covered `GOAL_HEALTH_KPI_HALFWAY_PCT` (50) per cent of the way from baseline to target.
+  A goal without KPIs is amber: nothing measures it.
+- **Projects**: the live projects linked under the node through an active business strategy,
+  each judged by its newest check-in. Red when one is off track; amber when one is at risk.
+- **Critical flags**: open (or acknowledged) critical flags on those projects, on the node
+  itself and, for a goal, on its business strategies. Any one makes it red.
+
+Red beats amber beats green; every red and amber finding is a reason, and a green verdict
+says what was checked. Set-based: for the ids asked (a page of goals), a fixed number of
+grouped queries, whatever their number. The goals and strategies pages and API compute it
+live for their page; a full scan records it for every goal and business strategy in its
+snapshot (`recorded`), where the strategy map and the dashboard read it, like the rest of
+their figures, so they never read the portfolio per request.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from goals.health import AMBER, GREEN, RED, Verdict
+from goals.models import KPI, BusinessGoal, Direction
+from projects.models import LIVE_PROJECT_STATUSES, Health, ProjectCheckIn, ProjectLink
+from strategies.models import BusinessStrategy, StrategyStatus
+
+from .models import Flag, Severity
+from .selectors import OPEN_STATES
+
+KPI_DUE_SOON_DAYS = 90
+KPI_HALFWAY_PCT = 50
+
+
+def kpi_due_soon_days() -> int:
+    return int(getattr(settings, "GOAL_HEALTH_KPI_DUE_SOON_DAYS", KPI_DUE_SOON_DAYS))
+
+
+def kpi_halfway_pct() -> int:
+    return int(getattr(settings, "GOAL_HEALTH_KPI_HALFWAY_PCT", KPI_HALFWAY_PCT))
+
+
+# How a project's link reaches each kind of node (only through active business strategies).
+_PATHS = {
+    "goal": "crm_strategy__serves__business_strategy__goal_id",
+    "business_strategy": "crm_strategy__serves__business_strategy_id",
+}
+_LIVE = [str(status) for status in LIVE_PROJECT_STATUSES]
+
+
+def _progress(row: Any) -> int:
+    span = row["target"] - row["baseline"]
+    done = (row["current"] - row["baseline"]) / span * 100
+    return max(0, min(100, round(done)))
+
+
+def _kpi_findings(goal_ids: list[int], today: datetime.date) -> dict[int, dict[str, list[str]]]:
+    """Per goal: red and amber KPI findings and the count of KPIs on track. One query."""
+    found: dict[int, dict[str, list[str]]] = defaultdict(lambda: {RED: [], AMBER: [], GREEN: []})
+    soon = today + datetime.timedelta(days=kpi_due_soon_days())
+    halfway = kpi_halfway_pct()
+    rows = (
+        KPI.objects.filter(goal_id__in=goal_ids)
+        .order_by("goal_id", "name", "id")
+        .values("goal_id", "name", "baseline", "target", "current", "direction", "due_date")
+    )
+    for row in rows:
+        out = found[row["goal_id"]]
+        name = row["name"]
+        if row["current"] is None:
+            out[AMBER].append(f"KPI “{name}” has no reading yet.")
+            continue
+        progress = _progress(row)
+        reached = (
+            row["current"] >= row["target"]
+            if row["direction"] == Direction.INCREASE
+            else row["current"] <= row["target"]
+        )
+        due = row["due_date"]
+        if due is not None and due < today and not reached:
+            out[RED].append(
+                f"KPI “{name}” was due on {due:%d %b %Y} and is at {progress}% of its target."
+            )
+        elif due is not None and due <= soon and not reached and progress < halfway:
+            out[AMBER].append(
+                f"KPI “{name}” is due on {due:%d %b %Y} and only {progress}% of the way to its "
+                f"target (under {halfway}%)."
+            )
+        else:
+            out[GREEN].append(name)
+    return found
+
+
+def _project_figures(kind: str, ids: list[int]) -> dict[int, Any]:
+    """Per node: live projects under it, how many are off track or at risk at their newest
+    check-in, and the open critical flags on them. One grouped query."""
+    path = _PATHS[kind]
+    newest = (
+        ProjectCheckIn.objects.filter(project=OuterRef("project_id"))
+        .order_by("-checked_in_on", "-id")
+        .values("health")[:1]
+    )
+    critical = Q(project__flags__state__in=OPEN_STATES, project__flags__severity=Severity.CRITICAL)
+    rows = (
+        ProjectLink.objects.filter(
+            project__status__in=_LIVE,
+            crm_strategy__serves__business_strategy__status=StrategyStatus.ACTIVE,
+            **{f"{path}__in": ids},
+        )
+        .annotate(node=F(path), newest=Subquery(newest))
+        .values("node")
+        .annotate(
+            projects=Count("project_id", distinct=True),
+            off_track=Count("project_id", distinct=True, filter=Q(newest=Health.OFF_TRACK)),
+            at_risk=Count("project_id", distinct=True, filter=Q(newest=Health.AT_RISK)),
+            critical=Count("project__flags", distinct=True, filter=critical),
+        )
+        .order_by()
+    )
+    return {row["node"]: row for row in rows}
+
+
+def _own_critical_flags(kind: str, ids: list[int]) -> dict[int, int]:
+    """Open critical flags on the nodes themselves (and, for goals, on their business
+    strategies). One or two queries."""
+    counts: dict[int, int] = defaultdict(int)
+    open_critical = Flag.objects.filter(state__in=OPEN_STATES, severity=Severity.CRITICAL)
+    rows: Any = (
+        open_critical.filter(subject_type=kind, subject_id__in=ids)
+        .values("subject_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in rows:
+        counts[row["subject_id"]] += row["n"]
+    if kind == "goal":
+        goal_of = BusinessStrategy.objects.filter(pk=OuterRef("subject_id")).values("goal_id")
+        rows = (
+            open_critical.filter(
+                subject_type="business_strategy",
+                subject_id__in=BusinessStrategy.objects.filter(goal_id__in=ids).values("pk"),
+            )
+            .annotate(goal=Subquery(goal_of))
+            .values("goal")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for row in rows:
+            counts[row["goal"]] += row["n"]
+    return counts
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def verdicts_for(
+    kind: str, ids: list[int], *, today: datetime.date | None = None
+) -> dict[int, Verdict]:
+    """The verdict of every node in `ids` (goals or business strategies)."""
+    if kind not in _PATHS:
+        raise ValueError(f"No health for {kind!r}.")
+    today = today or timezone.localdate()
+    kpis = _kpi_findings(ids, today) if kind == "goal" else {}
+    projects = _project_figures(kind, ids)
+    own = _own_critical_flags(kind, ids)
+    result: dict[int, Verdict] = {}
+    for pk in ids:
+        red: list[str] = []
+        amber: list[str] = []
+        green: list[str] = []
+        if kind == "goal":
+            found = kpis.get(pk)
+            if found is None:
+                amber.append("No KPI measures this goal.")
+            else:
+                red += found[RED]
+                amber += found[AMBER]
+                if found[GREEN]:
+                    green.append(f"{_plural(len(found[GREEN]), 'KPI')} on track.")
+        figures = projects.get(pk)
+        live = figures["projects"] if figures else 0
+        if figures and figures["off_track"]:
+            red.append(
+                f"{figures['off_track']} of {_plural(live, 'live project')} off track at the "
+                "newest check-in."
+            )
+        if figures and figures["at_risk"]:
+            amber.append(
+                f"{figures['at_risk']} of {_plural(live, 'live project')} at risk at the newest "
+                "check-in."
+            )
+        flags = (figures["critical"] if figures else 0) + own.get(pk, 0)
+        if flags:
+            red.append(f"{_plural(flags, 'open critical flag')}.")
+        if not red and not amber:
+            green.append(
+                f"{_plural(live, 'live project')}, none at risk or off track; no open critical "
+                "flags."
+                if live
+                else "No live project under it yet; no open critical flags."
+            )
+        if red:
+            result[pk] = Verdict(RED, tuple(red + amber))
+        elif amber:
+            result[pk] = Verdict(AMBER, tuple(amber))
+        else:
+            result[pk] = Verdict(GREEN, tuple(green))
+    return result
+
+
+def goal_verdicts(ids: list[int]) -> dict[int, Verdict]:
+    return verdicts_for("goal", ids)
+
+
+def business_strategy_verdicts(ids: list[int]) -> dict[int, Verdict]:
+    return verdicts_for("business_strategy", ids)
+
+
+def recorded() -> dict[str, dict[str, list[Any]]]:
+    """Every goal's and business strategy's verdict, JSON-ready for a scan's snapshot:
+    {kind: {"id": [health, [reasons]]}}. A fixed number of queries."""
+    ids = {
+        "goal": list(BusinessGoal.objects.values_list("pk", flat=True)),
+        "business_strategy": list(BusinessStrategy.objects.values_list("pk", flat=True)),
+    }
+    return {
+        kind: {
+            str(pk): [verdict.health, list(verdict.reasons)]
+            for pk, verdict in (verdicts_for(kind, pks) if pks else {}).items()
+        }
+        for kind, pks in ids.items()
+    }
+
+
+def stored(figures: dict[str, Any] | None) -> dict[str, dict[int, Verdict]]:
+    """recorded() as a snapshot kept it; empty before a scan recorded it."""
+    kept = (figures or {}).get("goal_health") or {}
+    return {
+        kind: {int(pk): Verdict(health, tuple(reasons)) for pk, (health, reasons) in nodes.items()}
+        for kind, nodes in kept.items()
+    }
