@@ -28,6 +28,7 @@ from tests.factories import (
     ProjectLinkFactory,
     UserFactory,
 )
+from tests.rows import scan_statements
 
 from .conftest import flagged, healthy_project, scan
 
@@ -56,19 +57,11 @@ def _portfolio(n):
 
 
 def _full_scan_queries():
-    """The scan's statements, but the notifications' bulk inserts of the events it emits: on
-    SQLite Django splits an INSERT at 999 parameters, so their number grows with the rows
-    there (one statement each on PostgreSQL; tests/notifications measures them)."""
+    """The scan's statements (tests.rows.scan_statements)."""
     with CaptureQueriesContext(connection) as captured:
         result = scan()
     assert result.state == ScanState.DONE
-    return len(
-        [
-            q
-            for q in captured.captured_queries
-            if not (q["sql"].startswith("INSERT") and '"notifications_' in q["sql"][:60])
-        ]
-    )
+    return scan_statements(captured)
 
 
 def test_a_full_scan_costs_the_same_queries_for_30_and_for_200_projects():

@@ -15,11 +15,15 @@ from tests.factories import (
     GoalFactory,
     KPICheckInFactory,
     KPIFactory,
+    MetricReadingFactory,
     ProjectCheckInFactory,
     ProjectFactory,
     ProjectLinkFactory,
+    ProjectSystemFactory,
     RoadmapPhaseFactory,
     SuccessMetricFactory,
+    SystemFactory,
+    UserGroupFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -81,22 +85,44 @@ LISTS = {
     "/api/project-check-ins/": ProjectCheckInFactory,
     "/api/departments/": DepartmentFactory,
     "/api/flags/": make_flag,
+    "/api/user-groups/": UserGroupFactory,
+    "/api/systems/": SystemFactory,
+    "/api/project-systems/": ProjectSystemFactory,
+    "/api/metric-readings/": MetricReadingFactory,
 }
+
+
+def make_webhook():
+    from django.contrib.auth import get_user_model
+
+    from webhooks.models import Webhook
+
+    Webhook.objects.create(
+        name="Alerts",
+        url="https://93.184.215.14/hook",
+        secret="s" * 32,
+        events=["flag.opened"],
+        owner=get_user_model().objects.filter(is_superuser=True).first(),
+    )
+
+
+# Lists only admins read.
+ADMIN_LISTS = {"/api/webhooks/": make_webhook}
 
 
 def test_every_list_route_has_a_query_count_case():
     from tests.api.test_permission_matrix import api_routes
 
     list_routes = {name for name, method in api_routes() if name.endswith("-list")}
-    assert len(list_routes) == len(LISTS)
+    assert len(list_routes) == len(LISTS) + len(ADMIN_LISTS)
 
 
-@pytest.mark.parametrize("url", sorted(LISTS))
+@pytest.mark.parametrize("url", sorted(LISTS) + sorted(ADMIN_LISTS))
 def test_list_runs_the_same_queries_for_2_and_for_50_rows(
-    url, api, viewer, django_assert_num_queries
+    url, api, viewer, admin_user, django_assert_num_queries
 ):
-    client = api(viewer)
-    make = LISTS[url]
+    client = api(admin_user if url in ADMIN_LISTS else viewer)
+    make = {**LISTS, **ADMIN_LISTS}[url]
     for _ in range(2):
         make()
     with CaptureQueriesContext(connection) as small:
@@ -125,6 +151,10 @@ FILTERED = {
     "/api/project-check-ins/": {"health": "on_track", "ordering": "-checked_in_on"},
     "/api/departments/": {"is_it": "false", "ordering": "-name"},
     "/api/flags/": {"severity": "critical", "rule": "project.untraced", "ordering": "subject"},
+    "/api/user-groups/": {"ordering": "-project_count"},
+    "/api/systems/": {"ordering": "-name"},
+    "/api/project-systems/": {"status": "designed", "ordering": "-id"},
+    "/api/metric-readings/": {"ordering": "-recorded_on"},
 }
 
 
