@@ -136,7 +136,7 @@ def write_bench_workbook(path: Path, *, rows: int, tag: str) -> int:
     for sheet in SHEETS:
         worksheet = workbook.create_sheet(sheet.name)
         worksheet.append([column.heading for column in sheet.columns])
-        for row in sources[sheet.name]:
+        for row in sources.get(sheet.name, []):
             worksheet.append(row)
             written += 1
     workbook.save(path)

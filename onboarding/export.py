@@ -31,10 +31,15 @@ from projects.models import (
     Department,
     Feature,
     FeatureLink,
+    MetricReading,
     ProjectCheckIn,
     ProjectLink,
+    ProjectSystem,
+    ProjectUserGroup,
     RoadmapPhase,
     SuccessMetric,
+    System,
+    UserGroup,
 )
 from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes
 
@@ -65,6 +70,14 @@ Row = tuple[Any, ...]
 # username, a reference by the title or name it is known by).
 _SOURCES: dict[str, tuple[Callable[[], QuerySet[Any]], tuple[str, ...]]] = {
     "Departments": (lambda: Department.objects.order_by(Lower("name"), "pk"), ("name", "is_it")),
+    "User groups": (
+        lambda: UserGroup.objects.order_by(Lower("name"), "pk"),
+        ("name", "description"),
+    ),
+    "Systems": (
+        lambda: System.objects.order_by(Lower("name"), "pk"),
+        ("name", "description", "owner__username"),
+    ),
     "Goals": (
         lambda: BusinessGoal.objects.order_by(Lower("title"), "pk"),
         (
@@ -158,6 +171,24 @@ _SOURCES: dict[str, tuple[Callable[[], QuerySet[Any]], tuple[str, ...]]] = {
             Lower("project__title"), "checked_in_on", "summary", "pk"
         ),
         ("project__title", "checked_in_on", "health", "summary"),
+    ),
+    "Project user groups": (
+        lambda: ProjectUserGroup.objects.order_by(
+            Lower("project__title"), Lower("user_group__name"), "pk"
+        ),
+        ("project__title", "user_group__name"),
+    ),
+    "Project systems": (
+        lambda: ProjectSystem.objects.order_by(
+            Lower("project__title"), Lower("system__name"), "pk"
+        ),
+        ("project__title", "system__name", "status", "owner__username", "notes"),
+    ),
+    "Metric readings": (
+        lambda: MetricReading.objects.order_by(
+            Lower("metric__project__title"), Lower("metric__name"), "recorded_on", "pk"
+        ),
+        ("metric__project__title", "metric__name", "recorded_on", "value", "note"),
     ),
 }
 
@@ -279,9 +310,7 @@ def _validations(
 
 def _key_column_index(target: Sheet, column: Column) -> int:
     """The column of `target` a reference names: its title or name column."""
-    wanted = {"KPI": "Name", "Feature": "Title", "Department": "Name"}.get(column.header, "Title")
-    if target.name == "Departments":
-        wanted = "Name"
+    wanted = target.key[-1]  # a title or name, after the parent's key where it has one
     headers = [c.header for c in target.columns]
     return headers.index(wanted) + 1
 

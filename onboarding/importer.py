@@ -48,10 +48,15 @@ from projects.models import (
     Department,
     Feature,
     FeatureLink,
+    MetricReading,
     ProjectCheckIn,
     ProjectLink,
+    ProjectSystem,
+    ProjectUserGroup,
     RoadmapPhase,
     SuccessMetric,
+    System,
+    UserGroup,
 )
 from projects.services import LinkRow, rationale_refusal
 from strategies import services as strategy_services
@@ -79,6 +84,8 @@ Progress = Callable[[int, int], None]
 
 _MODELS: dict[str, type[models.Model]] = {
     "Departments": Department,
+    "User groups": UserGroup,
+    "Systems": System,
     "Goals": BusinessGoal,
     "KPIs": KPI,
     "KPI readings": KPICheckIn,
@@ -91,7 +98,12 @@ _MODELS: dict[str, type[models.Model]] = {
     "Success metrics": SuccessMetric,
     "Roadmap": RoadmapPhase,
     "Check-ins": ProjectCheckIn,
+    "Project user groups": ProjectUserGroup,
+    "Project systems": ProjectSystem,
+    "Metric readings": MetricReading,
 }
+# References to a row whose key starts with its project's: (project, name or title).
+_WITHIN_PROJECT = {"Features", "Success metrics"}
 # Chain items whose retirement waits until everything under them is written.
 _RETIRABLE = {"Goals": GoalStatus.RETIRED, "Business strategies": Lifecycle.RETIRED}
 _RETIRABLE["CRM strategies"] = Lifecycle.RETIRED
@@ -486,6 +498,16 @@ class _Plan:
                     f"{day} is in the future: a check-in reports progress so far; date it "
                     "today or earlier.",
                 )
+        elif name == "Metric readings":
+            day = get("Recorded on")
+            if day is not None and day > timezone.localdate():
+                self.error(
+                    name,
+                    number,
+                    "Recorded on",
+                    f"{day} is in the future: a reading records what was measured; date it "
+                    "today or earlier.",
+                )
         if name in _RETIRABLE and get("Status") == _RETIRABLE[name]:
             stored_status = existing[1][position(sheet, "Status")] if (existing) else None
             if stored_status != _RETIRABLE[name]:
@@ -613,7 +635,7 @@ class _Plan:
         # The key of the row referred to: a KPI is (goal, name), a feature (project, title).
         if target.name == "KPIs":
             key: tuple[Any, ...] = (_lower(self._value(sheet, values, "Goal")), name)
-        elif target.name == "Features":
+        elif target.name in _WITHIN_PROJECT:
             key = (_lower(self._value(sheet, values, "Project")), name)
         else:
             key = (name,)
@@ -624,7 +646,7 @@ class _Plan:
         within = ""
         if target.name == "KPIs":
             within = f" of the goal “{self._value(sheet, values, 'Goal')}”"
-        elif target.name == "Features":
+        elif target.name in _WITHIN_PROJECT:
             within = f" of the project “{self._value(sheet, values, 'Project')}”"
         self.error(
             sheet.name,
@@ -803,7 +825,7 @@ class _Plan:
                             out.pop("status")
                 if name == "KPI readings":
                     out.pop("goal_id", None)
-                if name == "Feature links" or name == "Project links":
+                if name in ("Feature links", "Project links", "Metric readings"):
                     out.pop("project_id", None)
                 return out
 
@@ -822,6 +844,8 @@ class _Plan:
                     ids[name][key] = obj.pk
 
         upsert("Departments", project_services.departments_import)
+        upsert("User groups", project_services.user_groups_import)
+        upsert("Systems", project_services.systems_import)
         upsert("Goals", goal_services.goals_import)
         upsert("KPIs", goal_services.kpis_import)
         upsert("KPI readings", goal_services.kpi_readings_import)
@@ -870,6 +894,16 @@ class _Plan:
         upsert("Success metrics", project_services.metrics_import)
         upsert("Roadmap", project_services.phases_import)
         upsert("Check-ins", project_services.check_ins_import)
+        for part in chunks("Project user groups"):
+            project_services.project_user_groups_import(
+                actor=actor,
+                pairs=[
+                    (fk("Projects", values[0]), fk("User groups", values[1]))
+                    for _, _, values in part
+                ],
+            )
+        upsert("Project systems", project_services.project_systems_import)
+        upsert("Metric readings", project_services.metric_readings_import)
         # Last, the retirements: everything under them is in place.
         for name, service in (
             ("Goals", goal_services.goals_import),
@@ -898,7 +932,7 @@ class _Plan:
         target = column.refers_to
         if target == "KPIs":
             key: tuple[Any, ...] = (_lower(self._value(sheet, values, "Goal")), _lower(value))
-        elif target == "Features":
+        elif target in _WITHIN_PROJECT:
             key = (_lower(self._value(sheet, values, "Project")), _lower(value))
         else:
             key = (_lower(value),)

@@ -22,6 +22,7 @@ from projects.models import (
     FeaturePriority,
     FeatureStatus,
     Health,
+    IntegrationStatus,
     PhaseKind,
     ProjectStatus,
 )
@@ -69,6 +70,7 @@ FEATURE_PRIORITIES = {
 DIRECTIONS = _choices([(v, v) for v in Direction.values])
 HEALTHS = _choices([(v, v) for v in Health.values])
 PHASE_KINDS = _choices([(v, v) for v in PhaseKind.values])
+INTEGRATION_STATUSES = _choices([(v, v) for v in IntegrationStatus.values])
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,51 @@ SHEETS: tuple[Sheet, ...] = (
                 YES_NO,
                 "yes for an IT department (a project it owns alone is flagged), else no.",
                 example="no",
+            ),
+        ),
+        key=("Name",),
+    ),
+    Sheet(
+        "User groups",
+        "User groups",
+        "The people a change lands on; projects name the groups they affect.",
+        (
+            Column(
+                "Name",
+                "name",
+                TEXT,
+                "The user group's name; unique ignoring case (the key).",
+                required=True,
+                max_length=100,
+                example="Partner managers",
+            ),
+            Column("Description", "description", LONG_TEXT, "Free text.", example=""),
+        ),
+        key=("Name",),
+    ),
+    Sheet(
+        "Systems",
+        "Systems",
+        "The systems projects integrate with (ERP, billing, …), with their owners.",
+        (
+            Column(
+                "Name",
+                "name",
+                TEXT,
+                "The system's name; unique ignoring case (the key).",
+                required=True,
+                max_length=100,
+                example="ERP",
+            ),
+            Column("Description", "description", LONG_TEXT, "Free text.", example=""),
+            Column(
+                "Owner",
+                "owner",
+                PERSON,
+                "Username or e-mail of the system's owner: anyone with a role. Empty: the "
+                "person importing. Someone unknown is invited as a viewer.",
+                role=Role.VIEWER,
+                example="exec",
             ),
         ),
         key=("Name",),
@@ -616,6 +663,76 @@ SHEETS: tuple[Sheet, ...] = (
             ),
         ),
         key=("Project", "Checked in on", "Summary"),
+    ),
+    Sheet(
+        "Project user groups",
+        "Project user groups",
+        "The user groups each project's change lands on. An import adds the pairs missing and "
+        "removes none.",
+        (
+            _project_ref(),
+            _ref(
+                "User group",
+                "User groups",
+                "user_group",
+                "The user group's name: a row of the User groups sheet or one already here.",
+                "Partner managers",
+            ),
+        ),
+        key=("Project", "User group"),
+    ),
+    Sheet(
+        "Project systems",
+        "Project systems",
+        "The systems each project touches: how far each integration is, and who owns it.",
+        (
+            _project_ref(),
+            _ref(
+                "System",
+                "Systems",
+                "system",
+                "The system's name: a row of the Systems sheet or one already here.",
+                "ERP",
+            ),
+            _status(INTEGRATION_STATUSES, "not_started", "designed"),
+            Column(
+                "Integration owner",
+                "owner",
+                PERSON,
+                "Username or e-mail of who owns this integration: anyone with a role. Empty: "
+                "nobody yet. Someone unknown is invited as a viewer.",
+                role=Role.VIEWER,
+                example="pm",
+            ),
+            Column("Notes", "notes", LONG_TEXT, "What the integration involves.", example=""),
+        ),
+        key=("Project", "System"),
+    ),
+    Sheet(
+        "Metric readings",
+        "Metric readings",
+        "Readings of success metrics over time; the metric's current value follows its newest "
+        "reading.",
+        (
+            _project_ref(),
+            _ref(
+                "Metric",
+                "Success metrics",
+                "metric",
+                "The success metric's name within that project.",
+                "Partner-sourced revenue",
+            ),
+            _date(
+                "Recorded on",
+                "recorded_on",
+                "The day of the reading; not in the future.",
+                "2026-03-31",
+                required=True,
+            ),
+            _decimal("Value", "value", "The reading; a number.", 6, required=True),
+            Column("Note", "note", TEXT, "Optional.", max_length=500, example=""),
+        ),
+        key=("Project", "Metric", "Recorded on"),
     ),
 )
 

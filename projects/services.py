@@ -1216,3 +1216,113 @@ def metric_reading_delete(*, actor: Actor, reading_id: int, version: Version = N
     reading, metric = _reading_and_metric(actor, reading_id, version)
     reading.delete()
     _follow_newest_metric_reading(metric, actor)
+
+
+# --- The bulk paths of the planning data (the workbook import) ------------------------------
+
+
+@transaction.atomic
+def user_groups_import(*, actor: Actor, rows: Rows) -> tuple[list[UserGroup], list[UserGroup]]:
+    """Create and update user groups (name, description) in bulk; (created, updated)."""
+    require(can_import_portfolio(actor), IMPORT_REFUSAL)
+    return bulk_upsert(UserGroup, actor=actor, rows=rows, allowed=USER_GROUP_FIELDS)
+
+
+@transaction.atomic
+def project_user_groups_import(*, actor: Actor, pairs: Iterable[tuple[int, int]]) -> int:
+    """Add (project id, user group id) pairs a project does not name yet, in one statement,
+    each recorded in the history as `_set_user_groups` records it; how many were added. It
+    removes none (an import never deletes)."""
+    require(can_import_portfolio(actor), IMPORT_REFUSAL)
+    wanted = set(pairs)
+    projects = {project for project, _ in wanted}
+    stored = set(
+        ProjectUserGroup.objects.filter(project_id__in=projects).values_list(
+            "project_id", "user_group_id"
+        )
+    )
+    added = [
+        ProjectUserGroup(project_id=project, user_group_id=group)
+        for project, group in sorted(wanted - stored)
+    ]
+    ProjectUserGroup.objects.bulk_create(added, batch_size=2000)
+    audit.log_rows(
+        [
+            (
+                row,
+                audit.CREATED,
+                {"project": (None, row.project_id), "user_group": (None, row.user_group_id)},
+            )
+            for row in added
+        ],
+        related=("user_group",),
+    )
+    touched = sorted({row.project_id for row in added})
+    if touched:
+        CRMProject.objects.filter(pk__in=touched).update(
+            version=F("version") + 1, updated_by=actor, updated_at=timezone.now()
+        )
+    return len(added)
+
+
+@transaction.atomic
+def systems_import(*, actor: Actor, rows: Rows) -> tuple[list[System], list[System]]:
+    """Create and update systems (name, description, owner) in bulk; (created, updated)."""
+    require(can_import_portfolio(actor), IMPORT_REFUSAL)
+    return bulk_upsert(System, actor=actor, rows=rows, allowed=SYSTEM_FIELDS)
+
+
+@transaction.atomic
+def project_systems_import(
+    *, actor: Actor, rows: Rows
+) -> tuple[list[ProjectSystem], list[ProjectSystem]]:
+    """Add and update the systems projects touch (status, owner, notes) in bulk."""
+    require(can_import_portfolio(actor), IMPORT_REFUSAL)
+    return bulk_upsert(
+        ProjectSystem,
+        actor=actor,
+        rows=rows,
+        allowed=(*PROJECT_SYSTEM_FIELDS, "project", "system"),
+        history_related=("project", "system"),
+    )
+
+
+@transaction.atomic
+def metric_readings_import(
+    *, actor: Actor, rows: Rows
+) -> tuple[list[MetricReading], list[MetricReading]]:
+    """Record success metrics' readings in bulk (none in the future, as
+    `metric_reading_create` refuses); each metric that got one then shows its newest reading
+    as its current value. (created, updated)."""
+    require(can_import_portfolio(actor), IMPORT_REFUSAL)
+    today = timezone.localdate()
+    rows = list(rows)
+    if any(fields.get("recorded_on", today) > today for _, fields in rows):
+        raise ValidationError(
+            {"recorded_on": "A reading records what was measured; it cannot be in the future."}
+        )
+    rows = [
+        (pk, {**fields, "author_id": actor.pk} if pk is None else fields) for pk, fields in rows
+    ]
+    created, updated = bulk_upsert(
+        MetricReading,
+        actor=actor,
+        rows=rows,
+        allowed=(*METRIC_READING_FIELDS, "metric", "author"),
+        history_related=("metric",),
+    )
+    touched = {reading.metric_id for reading in [*created, *updated]}
+    newest: dict[int, Any] = {}
+    for metric_id, value in (
+        MetricReading.objects.filter(metric_id__in=touched)
+        .order_by("metric_id", "recorded_on", "id")
+        .values_list("metric_id", "value")
+    ):
+        newest[metric_id] = value  # the last one per metric wins: the newest
+    bulk_upsert(
+        SuccessMetric,
+        actor=actor,
+        rows=[(metric_id, {"current": value}) for metric_id, value in newest.items()],
+        allowed=METRIC_FIELDS,
+    )
+    return created, updated
