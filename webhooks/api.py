@@ -18,6 +18,7 @@ from core import permissions
 from core.api_base import ApiViewSet
 
 from . import services
+from .filters import WebhookFilterSet
 from .models import Delivery, DeliveryStatus, Format, Webhook, webhook_event_choices
 
 
@@ -132,7 +133,7 @@ class WebhookViewSet(
 
     serializer_class = WebhookSerializer
     permission_classes = [AdminsOnly]
-    filter_backends: list[Any] = []
+    filterset_class = WebhookFilterSet
 
     def get_queryset(self) -> Any:
         if not permissions.is_admin(self.request.user):

@@ -233,9 +233,9 @@ def test_search_runs_one_query_per_type(as_user, viewer, django_assert_num_queri
     client.get(reverse("search"), {"q": "x"})  # warm up the session
     GoalFactory(title="Partner goal")
 
-    # session + user + roles, then goals, business strategies, CRM strategies, projects,
-    # features: the same however many match.
-    with django_assert_num_queries(8):
+    # session + user + roles, the bell's unread count, then goals, business strategies, CRM
+    # strategies, projects, features: the same however many match.
+    with django_assert_num_queries(9):
         client.get(reverse("search"), {"q": "partner"})
 
 

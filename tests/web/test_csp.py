@@ -226,10 +226,17 @@ DJANGO_COMMENT = re.compile(r"{#.*?#}|{% comment %}.*?{% endcomment %}", re.DOTA
 
 
 def template_files() -> list[Path]:
-    """Every template this project ships: templates/ and any app's templates/."""
+    """Every template this project ships as a page: templates/ and any app's templates/. Mail
+    bodies (an `email/` folder) are not served and no CSP applies to them: mail clients need
+    their styles inline."""
     roots = [REPO / "templates"]
     roots += [p for p in REPO.glob("*/templates") if p.is_dir()]
-    return sorted(f for root in roots for f in root.rglob("*.html"))
+    return sorted(
+        f
+        for root in roots
+        for f in root.rglob("*.html")
+        if "email" not in f.relative_to(root).parts
+    )
 
 
 def inline_code_in(source: str) -> list[str]:
