@@ -26,7 +26,7 @@ def test_a_sponsor_sends_a_project_back_and_the_manager_resubmits(
     expect(page.locator(".messages")).to_contain_text("Comment: A comment is required")
     approval.get_by_label("Comment", exact=True).fill("Say which partner managers it reaches.")
     approval.get_by_role("button", name="Send back to the manager").click()
-    expect(page.locator(".messages")).to_contain_text("sent back")
+    expect(page.locator(".messages[aria-live]")).to_contain_text("sent back")
     expect(approval.get_by_role("button", name="Send back to the manager")).to_have_count(0)
     page.context.clear_cookies()
 
