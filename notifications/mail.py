@@ -48,7 +48,7 @@ def backoff_seconds(attempts: int) -> int:
 def _claim(delivery_id: int) -> MailDelivery | None:
     with transaction.atomic():
         delivery = (
-            MailDelivery.objects.select_for_update(skip_locked=True)
+            MailDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("user", "event")
             .filter(
                 pk=delivery_id,
