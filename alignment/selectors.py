@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from core.money import to_money
 from core.permissions import visible_to
-from projects.models import LIVE_PROJECT_STATUSES, CRMProject, Feature, FeatureStatus
+from projects.models import (
+    LIVE_PROJECT_STATUSES,
+    CRMProject,
+    Feature,
+    FeatureStatus,
+    ProjectUserGroup,
+)
 from projects.selectors import BUDGET_CAPABILITY, BUDGET_TOTAL
 from projects.trace import project_traceable_exists, traceable_feature_links
 
@@ -26,6 +32,7 @@ from .models import (
     ScanState,
     Severity,
     Snapshot,
+    SubjectType,
 )
 
 # What dashboards count as "open": not fixed yet. Acknowledged flags are still problems
@@ -89,10 +96,16 @@ def subject_flags_needing_attention(
 
 
 def project_flags_needing_attention(user: Any, project: Any) -> QuerySet[Flag]:
-    """A project's flags and its features' that still need attention, worst first."""
+    """A project's flags and its features' that still need attention, worst first; and those
+    of the user groups it affects (a change collision is about every project whose go-live
+    lands on the group, so its manager sees it here, where they plan the go-live)."""
+    its_groups = ProjectUserGroup.objects.filter(project=project).values("user_group_id")
     return (
         flags_visible_to(user)
-        .filter(project=project, state__in=OPEN_STATES)
+        .filter(
+            Q(project=project) | Q(subject_type=SubjectType.USER_GROUP, subject_id__in=its_groups),
+            state__in=OPEN_STATES,
+        )
         .order_by("severity_rank", "rule", "subject_label", "id")
     )
 

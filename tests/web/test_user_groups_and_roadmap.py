@@ -181,7 +181,7 @@ def test_the_roadmap_reads_a_page_whatever_the_portfolio_size(as_user, viewer):
     assert rows_page == rows_200
     assert small.count('class="timeline__go-live"') == 2 + 1  # two go-lives + the legend
     assert large.count('class="timeline__go-live"') == PER_PAGE + 1
-    assert "Projects affecting <strong>Field agents</strong>: 200" in large
+    assert "Projects affecting this group: 200" in large
 
 
 def test_the_roadmap_groups_by_chain_filters_and_marks_today(as_user, viewer):
@@ -222,3 +222,63 @@ def test_a_project_page_shows_its_own_timeline(as_user, viewer):
     page = as_user(viewer).get(project.get_absolute_url()).content.decode()
     assert "Roadmap timeline" in page
     assert "Launch (Go-live milestone)" in page
+
+
+def _collision(group, days, manager=None):
+    """Active projects affecting `group`, each with a go-live `days[i]` days from today."""
+    today = timezone.localdate()
+    projects = []
+    for i, offset in enumerate(days):
+        project = ProjectFactory(
+            title=f"{group.name} launch {i}",
+            status=ProjectStatus.ACTIVE,
+            **({"manager": manager} if manager else {}),
+        )
+        ProjectUserGroup.objects.create(project=project, user_group=group)
+        day = today + datetime.timedelta(days=offset)
+        RoadmapPhaseFactory(
+            project=project,
+            name="Go-live",
+            kind="milestone",
+            start_date=day,
+            end_date=day,
+            go_live=True,
+        )
+        projects.append(project)
+    return projects
+
+
+def test_a_collision_shows_on_the_page_of_each_project_it_names_and_no_other(as_user, pm):
+    from alignment.engine import scan_full
+
+    crowded = UserGroupFactory(name="Service agents")
+    calm = UserGroupFactory(name="Partner managers")
+    colliding = _collision(crowded, [1, 5, 9], manager=pm)
+    apart = _collision(calm, [1, 60, 120], manager=pm)
+    scan_full()
+    client = as_user(pm)
+    for project in colliding:
+        panel = client.get(reverse("alignment:project_flags", args=[project.pk])).content.decode()
+        assert 'data-rule="portfolio.change_collision"' in panel, project.title
+        assert "More than 2 go-lives hit “Service agents” within 30 days" in panel
+        assert "Service agents launch 0 on" in panel and "Service agents launch 2 on" in panel
+    for project in apart:
+        page = client.get(project.get_absolute_url()).content.decode()
+        assert "portfolio.change_collision" not in page
+
+
+def test_the_roadmap_of_a_group_shows_its_collision_or_says_there_is_none(as_user, viewer):
+    from alignment.engine import scan_full
+
+    crowded = UserGroupFactory(name="Service agents")
+    calm = UserGroupFactory(name="Partner managers")
+    _collision(crowded, [1, 5, 9])
+    _collision(calm, [1, 60])
+    scan_full()
+    client = as_user(viewer)
+    page = client.get(reverse("projects:roadmap"), {"user_group": crowded.pk}).content.decode()
+    assert 'data-rule="portfolio.change_collision"' in page
+    assert "More than 2 go-lives hit “Service agents”" in page
+    page = client.get(reverse("projects:roadmap"), {"user_group": calm.pk}).content.decode()
+    assert "portfolio.change_collision" not in page
+    assert "No change collision on this group" in page
