@@ -181,3 +181,85 @@ def test_references_to_rows_that_do_not_exist_name_the_sheet_to_add_them_to(impo
     assert "add it to the Projects sheet" in messages[("Features", 3, "Project")]
     assert "of the project “Partner portal”" in messages[("Feature links", 3, "Feature")]
     assert "add it to the Departments sheet" in messages[("Projects", 2, "Department")]
+
+
+def with_bad_planning_rows() -> dict:
+    """The planning sheets (user groups, systems, metric readings) with one error of each kind
+    they can hold, beside rows that are fine."""
+    rows = copy.deepcopy(SMALL)
+    rows["User groups"] = [
+        {"Name": "Partner managers"},
+        {"Name": "PARTNER MANAGERS"},  # row 3: the same key in another case
+        {"Name": None, "Description": "nameless"},  # row 4: missing key
+        {"Name": "x" * 101},  # row 5: too long
+    ]
+    rows["Systems"] = [{"Name": "ERP", "Owner": "pm"}, {"Name": "Billing", "Owner": "pm"}]
+    rows["Project user groups"] = [
+        {"Project": "Partner portal", "User group": "Partner managers"},
+        {"Project": "Partner portal", "User group": "Service agents"},  # row 3: unknown group
+        {"Project": "Dialler", "User group": "Partner managers"},  # row 4: unknown project
+    ]
+    rows["Project systems"] = [
+        {"Project": "Partner portal", "System": "ERP", "Status": "designed"},
+        {"Project": "Partner portal", "System": "Warehouse", "Status": "designed"},  # row 3
+        {"Project": "Partner portal", "System": "Billing", "Status": "in_progress"},  # row 4
+        {"Project": "Partner portal", "System": "erp", "Status": "built"},  # row 5: duplicate
+    ]
+    reading = {"Project": "Partner portal", "Metric": "Partner revenue"}
+    rows["Metric readings"] = [
+        {**reading, "Recorded on": "2026-03-31", "Value": 2},
+        {**reading, "Metric": "Churn", "Recorded on": "2026-03-31", "Value": 2},  # row 3
+        {**reading, "Recorded on": "2999-01-01", "Value": 2},  # row 4: in the future
+        {**reading, "Recorded on": "2026-04-30", "Value": "lots"},  # row 5: not a number
+        {**reading, "Recorded on": "2026-03-31", "Value": 3},  # row 6: the same day again
+    ]
+    return rows
+
+
+def test_the_planning_sheets_report_every_bad_row_and_a_real_import_writes_nothing(
+    importer, people
+):
+    content = build_workbook(with_bad_planning_rows())
+    before = table_counts()
+    report = import_workbook(io.BytesIO(content), filename="p.xlsx", actor=importer, dry_run=True)
+    messages = {(p.sheet, p.row, p.column): p.message for p in report.errors}
+    assert set(messages) == {
+        ("User groups", 3, "Name"),
+        ("User groups", 4, "Name"),
+        ("User groups", 5, "Name"),
+        ("Project user groups", 3, "User group"),
+        ("Project user groups", 4, "Project"),
+        ("Project systems", 3, "System"),
+        ("Project systems", 4, "Status"),
+        ("Project systems", 5, "Project"),
+        ("Metric readings", 3, "Metric"),
+        ("Metric readings", 4, "Recorded on"),
+        ("Metric readings", 5, "Value"),
+        ("Metric readings", 6, "Project"),
+    }, messages
+    assert "Duplicate key: row 2" in messages[("User groups", 3, "Name")]
+    assert "fill it in" in messages[("User groups", 4, "Name")]
+    assert "at most 100" in messages[("User groups", 5, "Name")]
+    assert (
+        "no user group “Service agents”" in messages[("Project user groups", 3, "User group")]
+        and "add it to the User groups sheet" in messages[("Project user groups", 3, "User group")]
+    )
+    assert "no project “Dialler”" in messages[("Project user groups", 4, "Project")]
+    assert "add it to the Systems sheet" in messages[("Project systems", 3, "System")]
+    assert (
+        "not one of not_started, designed, built, tested, live"
+        in messages[("Project systems", 4, "Status")]
+    )
+    assert "Duplicate key: row 2" in messages[("Project systems", 5, "Project")]
+    assert (
+        "no metric “Churn” of the project “Partner portal”"
+        in messages[("Metric readings", 3, "Metric")]
+    )
+    assert "in the future" in messages[("Metric readings", 4, "Recorded on")]
+    assert "“lots” is not a number" in messages[("Metric readings", 5, "Value")]
+    assert "Duplicate key: row 2" in messages[("Metric readings", 6, "Project")]
+    assert table_counts() == before
+
+    report = import_workbook(io.BytesIO(content), filename="p.xlsx", actor=importer, dry_run=False)
+    assert len(report.errors) == 12 and not report.applied
+    assert table_counts() == before
