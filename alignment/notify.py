@@ -102,6 +102,10 @@ def flags_opened(rows: list[dict[str, Any]], now: datetime.datetime) -> int:
             counted.add((*key, row.get("source", "")))
             totals[key] += row["group_total"]
 
+    # The project's path, reversed once: a first scan of a large portfolio names thousands.
+    marker = "987654321987"
+    path_of = reverse("projects:detail", args=[int(marker)])
+
     def each() -> Iterator[events.Event]:
         for (project_id, severity), rows_of in groups.items():
             listed = rows_of[:FLAGS_LISTED]
@@ -118,7 +122,7 @@ def flags_opened(rows: list[dict[str, Any]], now: datetime.datetime) -> int:
                 subject_kind="project",
                 subject_id=project_id,
                 subject_title=title,
-                path=reverse("projects:detail", args=[project_id]),
+                path=path_of.replace(marker, str(project_id), 1),
                 summary=f"{total} {severity} {noun} opened on “{title}”",
                 recipients=recipients,
                 severity=events.CRITICAL if severity == Severity.CRITICAL else events.WARNING,

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import events
+from core.bulk import insert_ignoring_conflicts
 
 from .models import (
     DIGEST,
@@ -90,8 +91,9 @@ def record(batch: Sequence[events.Event]) -> list[int]:
     )
     chosen = channels_of(active, {e.type for e in fresh})
     now = timezone.now()
-    in_app: list[Notification] = []
-    mails: list[MailDelivery] = []
+    # Plain rows, not instances: a first scan of a large portfolio fans out tens of thousands.
+    in_app: list[tuple[int, int]] = []
+    mails: list[tuple[int, int, str, Any]] = []
     for event in fresh:
         for user_id in dict.fromkeys(event.recipients):
             if user_id not in active:
@@ -99,22 +101,26 @@ def record(batch: Sequence[events.Event]) -> list[int]:
             channel = channel_for(chosen, user_id, event)
             if channel == OFF:
                 continue
-            in_app.append(Notification(user_id=user_id, event_id=ids[event.key], created_at=now))
-            if channel in (IMMEDIATE, DIGEST):
-                mails.append(
-                    MailDelivery(
-                        user_id=user_id,
-                        event_id=ids[event.key],
-                        kind=DeliveryKind.IMMEDIATE
-                        if channel == IMMEDIATE
-                        else DeliveryKind.DIGEST_ITEM,
-                        next_attempt_at=now if channel == IMMEDIATE else None,
-                    )
-                )
-    Notification.objects.bulk_create(in_app, ignore_conflicts=True, batch_size=1000)
-    MailDelivery.objects.bulk_create(mails, ignore_conflicts=True, batch_size=1000)
+            in_app.append((user_id, ids[event.key]))
+            if channel == IMMEDIATE:
+                mails.append((user_id, ids[event.key], DeliveryKind.IMMEDIATE.value, now))
+            elif channel == DIGEST:
+                mails.append((user_id, ids[event.key], DeliveryKind.DIGEST_ITEM.value, None))
+    insert_ignoring_conflicts(Notification, ("user", "event"), in_app, {"created_at": now})
+    insert_ignoring_conflicts(
+        MailDelivery,
+        ("user", "event", "kind", "next_attempt_at"),
+        mails,
+        {
+            "state": DeliveryState.PENDING.value,
+            "to_address": "",
+            "attempts": 0,
+            "error": "",
+            "created_at": now,
+        },
+    )
     event_ids = sorted(ids.values())
-    if any(m.kind == DeliveryKind.IMMEDIATE for m in mails):
+    if any(kind == DeliveryKind.IMMEDIATE for _user, _event, kind, _at in mails):
         transaction.on_commit(lambda: queue_event_mails(event_ids))
     return event_ids
 
