@@ -726,14 +726,22 @@ def evaluate(
         )
         # Who hears of the reopened flags (alignment.notify): read before step 3 rewrites
         # `last_seen` of other flags.
-        opened += notify.opened_rows(notify.reopened_flags(now), "reopened")
+        # Within the scope's flags: a re-check reads its projects' flags, not the whole table.
+        opened += notify.opened_rows(
+            notify.reopened_flags(now).filter(_in_scope(scope, evaluated)), "reopened"
+        )
         # 3. Severity, message, label brought up to date where they differ.
         _refresh(flags, now)
         check_deadline()
     # 4. What is new.
     if matched:
         add(_insert_new_flags(now, matched), "opened")
-        opened += notify.opened_rows(notify.new_flags(now), "new")
+        fresh = notify.new_flags(now)
+        if scope.project_ids is not None:
+            # A re-check's new flags with a project are on the projects it re-checked (those
+            # of its groups, a manager's or a user group's, name none and are not mailed).
+            fresh = fresh.filter(project_id__in=scope.project_ids)
+        opened += notify.opened_rows(fresh, "new")
     # The managers and sponsors of the projects with new or reopened flags hear of them: one
     # event per project and severity, in this transaction (core.events).
     notify.flags_opened(opened, now)

@@ -96,6 +96,43 @@ def test_a_reopened_waiver_tells_them_again(django_capture_on_commit_callbacks):
     assert [f["id"] for f in reopened.data["flags"]] == [flag.pk]
 
 
+def test_a_recheck_tells_of_its_projects_new_and_reopened_flags(
+    django_capture_on_commit_callbacks,
+):
+    """A re-check reads only its projects' flags for who to tell: its project's new flag and
+    its reopened waiver are told, and nothing of another project's."""
+    checked = ProjectFactory(status=ProjectStatus.ACTIVE)
+    other = ProjectFactory(status=ProjectStatus.ACTIVE)
+    scan(django_capture_on_commit_callbacks)
+    opened = EventRecord.objects.filter(type=events.FLAG_OPENED)
+    before = set(opened.values_list("pk", flat=True))
+    untraced = Flag.objects.get(project=checked, rule="project.untraced")
+    now = timezone.now()
+    Flag.objects.filter(pk=untraced.pk).update(
+        state=FlagState.WAIVED,
+        waived_at=now - datetime.timedelta(days=10),
+        waiver_reason="Until the new chain",
+        waiver_expires_at=now - datetime.timedelta(minutes=1),
+    )
+    # Another project's waiver expired too: not this re-check's to tell.
+    Flag.objects.filter(project=other, rule="project.untraced").update(
+        state=FlagState.WAIVED,
+        waived_at=now - datetime.timedelta(days=10),
+        waiver_reason="Later",
+        waiver_expires_at=now - datetime.timedelta(minutes=1),
+    )
+    type(checked).objects.filter(pk=checked.pk).update(sponsor=None)  # opens project.no_sponsor
+
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.scan_projects([checked.pk])
+
+    told = opened.exclude(pk__in=before)
+    assert set(told.values_list("subject_id", flat=True)) == {checked.pk}
+    told_flags = {f["rule"] for event in told for f in event.data["flags"]}
+    assert {"project.untraced", "project.no_sponsor"} <= told_flags
+    assert Notification.objects.filter(event__in=told, user_id=checked.manager_id).exists()
+
+
 def test_waivers_expiring_within_7_days_reach_the_granter_and_the_project_once():
     project = ProjectFactory(status=ProjectStatus.ACTIVE)
     granter = UserFactory(username="granter")
