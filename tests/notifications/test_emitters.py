@@ -29,6 +29,17 @@ def scan(capture):
         return engine.scan_full()
 
 
+def expire_waiver(flags, reason="Until the new chain"):
+    """The flags waived ten days ago, with a waiver that expired a minute ago."""
+    now = timezone.now()
+    flags.update(
+        state=FlagState.WAIVED,
+        waived_at=now - datetime.timedelta(days=10),
+        waiver_reason=reason,
+        waiver_expires_at=now - datetime.timedelta(minutes=1),
+    )
+
+
 def test_a_scan_tells_manager_and_sponsor_of_new_flags_once_per_project_and_severity(
     django_capture_on_commit_callbacks,
 ):
@@ -82,13 +93,7 @@ def test_a_reopened_waiver_tells_them_again(django_capture_on_commit_callbacks):
     scan(django_capture_on_commit_callbacks)
     before = EventRecord.objects.filter(type=events.FLAG_OPENED).count()
     flag = Flag.objects.get(project=project, rule="project.untraced")
-    now = timezone.now()
-    Flag.objects.filter(pk=flag.pk).update(
-        state=FlagState.WAIVED,
-        waived_at=now - datetime.timedelta(days=10),
-        waiver_reason="Until the new chain",
-        waiver_expires_at=now - datetime.timedelta(minutes=1),
-    )
+    expire_waiver(Flag.objects.filter(pk=flag.pk))
     scan(django_capture_on_commit_callbacks)
     reopened = EventRecord.objects.filter(type=events.FLAG_OPENED).order_by("-pk").first()
     assert EventRecord.objects.filter(type=events.FLAG_OPENED).count() == before + 1
@@ -106,21 +111,9 @@ def test_a_recheck_tells_of_its_projects_new_and_reopened_flags(
     scan(django_capture_on_commit_callbacks)
     opened = EventRecord.objects.filter(type=events.FLAG_OPENED)
     before = set(opened.values_list("pk", flat=True))
-    untraced = Flag.objects.get(project=checked, rule="project.untraced")
-    now = timezone.now()
-    Flag.objects.filter(pk=untraced.pk).update(
-        state=FlagState.WAIVED,
-        waived_at=now - datetime.timedelta(days=10),
-        waiver_reason="Until the new chain",
-        waiver_expires_at=now - datetime.timedelta(minutes=1),
-    )
+    expire_waiver(Flag.objects.filter(project=checked, rule="project.untraced"))
     # Another project's waiver expired too: not this re-check's to tell.
-    Flag.objects.filter(project=other, rule="project.untraced").update(
-        state=FlagState.WAIVED,
-        waived_at=now - datetime.timedelta(days=10),
-        waiver_reason="Later",
-        waiver_expires_at=now - datetime.timedelta(minutes=1),
-    )
+    expire_waiver(Flag.objects.filter(project=other, rule="project.untraced"), reason="Later")
     type(checked).objects.filter(pk=checked.pk).update(sponsor=None)  # opens project.no_sponsor
 
     with django_capture_on_commit_callbacks(execute=True):
