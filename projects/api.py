@@ -869,7 +869,8 @@ class UserGroupSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = UserGroup
-        fields = ["id", *services.USER_GROUP_FIELDS, "project_count"]
+        fields = ["id", *services.USER_GROUP_FIELDS, "project_count", "version"]
+        read_only_fields = ["version"]
         validators: list = []
 
     def create(self, validated_data: dict[str, Any]) -> UserGroup:
@@ -877,7 +878,10 @@ class UserGroupSerializer(serializers.ModelSerializer):
 
     def update(self, instance: UserGroup, validated_data: dict[str, Any]) -> UserGroup:
         return services.user_group_update(
-            actor=actor(self), user_group_id=instance.pk, changes=validated_data
+            actor=actor(self),
+            user_group_id=instance.pk,
+            changes=validated_data,
+            version=expected_version(self),
         )
 
 
@@ -887,9 +891,6 @@ class UserGroupViewSet(ServiceViewSet):
 
     serializer_class = UserGroupSerializer
     permission_classes = [IsAuthenticated, UserGroupPermission]
-    # A user group has no version (a name and a description: each field last-writer-wins), so
-    # its writes do not compare If-Match, and the schema says so.
-    if_match_handlers: tuple[str, ...] = ()
     filterset_class = UserGroupFilterSet
     search_fields = ["name"]
 
@@ -897,7 +898,9 @@ class UserGroupViewSet(ServiceViewSet):
         return self.visible(selectors.user_groups_with_counts())
 
     def delete_service(self, instance: UserGroup, version: Version = None) -> None:
-        services.user_group_delete(actor=self.request.user, user_group_id=instance.pk)
+        services.user_group_delete(
+            actor=self.request.user, user_group_id=instance.pk, version=version
+        )
 
 
 # --- The integration register

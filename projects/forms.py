@@ -325,7 +325,7 @@ class LinkPickerForm(ShowsLengths, forms.Form):
         ]
 
 
-class UserGroupForm(forms.ModelForm):
+class UserGroupForm(VersionedFormMixin, forms.ModelForm):
     class Meta:
         model = UserGroup
         fields = ["name", "description"]

@@ -42,9 +42,10 @@ class Department(models.Model):
         return self.name
 
 
-class UserGroup(models.Model):
+class UserGroup(TimeStamped):
     """The people a change lands on ("Sales reps EMEA", "Service agents"): projects name the
-    groups they affect, and `portfolio.change_collision` counts the go-lives hitting each."""
+    groups they affect, and `portfolio.change_collision` counts the go-lives hitting each.
+    Versioned like every record people edit: a rename from a stale copy is refused."""
 
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)

@@ -971,8 +971,9 @@ def user_group_create(*, actor: Actor, **fields: Any) -> UserGroup:
 def user_group_update(
     *, actor: Actor, user_group_id: int, changes: Mapping[str, Any], version: Version = None
 ) -> UserGroup:
-    """Rename or describe a user group (it has no version: each field last-writer-wins)."""
+    """Rename or describe a user group; from a stale copy (`version`) it is refused."""
     group = user_group_for(actor, user_group_id, change=True, for_update=True)
+    check_version(group, version)
     changed = apply_changes(group, changes, USER_GROUP_FIELDS)
     return save_changes(group, changed, actor=actor)
 
@@ -981,6 +982,7 @@ def user_group_update(
 def user_group_delete(*, actor: Actor, user_group_id: int, version: Version = None) -> None:
     """Delete a user group no project names; one still named is taken off its projects first."""
     group = user_group_for(actor, user_group_id, change=True, for_update=True)
+    check_version(group, version)
     named_by = list(
         CRMProject.objects.filter(user_group_links__user_group=group)
         .order_by("title")

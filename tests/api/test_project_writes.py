@@ -1,13 +1,20 @@
-"""Writes to projects, features, metrics and phases through the API: a PATCH changes only the
-fields it sends (a concurrent change to another field survives), every answer carries the
-version as an ETag, and a write made from a stale copy (If-Match) is refused with 412."""
+"""Writes to projects, features, metrics, phases and user groups through the API: a PATCH
+changes only the fields it sends (a concurrent change to another field survives), every answer
+carries the version as an ETag, and a write made from a stale copy (If-Match) is refused with
+412."""
 
 import pytest
 from django.urls import reverse
 
 from projects import services
-from projects.api import FeatureViewSet, MetricViewSet, PhaseViewSet, ProjectViewSet
-from projects.models import CRMProject, Feature, RoadmapPhase, SuccessMetric
+from projects.api import (
+    FeatureViewSet,
+    MetricViewSet,
+    PhaseViewSet,
+    ProjectViewSet,
+    UserGroupViewSet,
+)
+from projects.models import CRMProject, Feature, RoadmapPhase, SuccessMetric, UserGroup
 from projects.services import LinkSpec
 from tests.factories import (
     CRMStrategyFactory,
@@ -15,6 +22,7 @@ from tests.factories import (
     ProjectFactory,
     RoadmapPhaseFactory,
     SuccessMetricFactory,
+    UserGroupFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +44,10 @@ def _phase(pm):
     return RoadmapPhaseFactory(project__manager=pm)
 
 
+def _user_group(pm):
+    return UserGroupFactory()
+
+
 # resource → (make one the pm may edit, its viewset, model, field the client sends and a value,
 #             another field someone else changes meanwhile and its value)
 RESOURCES = {
@@ -43,8 +55,25 @@ RESOURCES = {
     "features": (_feature, FeatureViewSet, Feature, "title", "Renamed", "description", "Kept"),
     "metrics": (_metric, MetricViewSet, SuccessMetric, "name", "Renamed", "unit", "EUR"),
     "phases": (_phase, PhaseViewSet, RoadmapPhase, "name", "Renamed", "kind", "milestone"),
+    "user-groups": (
+        _user_group,
+        UserGroupViewSet,
+        UserGroup,
+        "name",
+        "Renamed",
+        "description",
+        "Kept",
+    ),
 }
-BASENAMES = {"projects": "project", "features": "feature", "metrics": "metric", "phases": "phase"}
+BASENAMES = {
+    "projects": "project",
+    "features": "feature",
+    "metrics": "metric",
+    "phases": "phase",
+    "user-groups": "user-group",
+}
+# The service each resource's writes go through: {noun}_update(…, {noun}_id=…).
+NOUNS = {**BASENAMES, "user-groups": "user_group"}
 
 
 def _url(resource: str, pk: int) -> str:
@@ -53,7 +82,7 @@ def _url(resource: str, pk: int) -> str:
 
 def _change_as(user, resource: str, obj, field: str, value) -> None:
     """Someone else saves a change through the service (so the version moves on)."""
-    noun = BASENAMES[resource]
+    noun = NOUNS[resource]
     update = getattr(services, f"{noun}_update")
     update(actor=user, **{f"{noun}_id": obj.pk}, changes={field: value})
 

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from projects import services
 from projects.models import (
     CRMProject,
     PhaseKind,
@@ -33,15 +34,42 @@ def test_a_pm_adds_edits_and_deletes_a_user_group(as_user, pm):
     assert response.status_code == 302
     group = UserGroup.objects.get(name="Service agents")
     response = client.post(
-        reverse("projects:user_group_edit", args=[group.pk]), {"name": "Service agents EMEA"}
+        reverse("projects:user_group_edit", args=[group.pk]),
+        {"name": "Service agents EMEA", "version": group.version},
     )
     assert response.status_code == 302
     group.refresh_from_db()
     assert group.name == "Service agents EMEA"
+    assert (group.version, group.updated_by) == (2, pm)
     page = client.get(reverse("projects:user_groups")).content.decode()
     assert "Service agents EMEA" in page
     client.post(reverse("projects:user_group_delete", args=[group.pk]))
     assert not UserGroup.objects.exists()
+
+
+def test_a_rename_from_a_stale_page_is_refused_and_keeps_the_other_rename(as_user, pm, executive):
+    group = UserGroupFactory(name="Service agents")
+    opened_at = group.version
+    services.user_group_update(
+        actor=executive, user_group_id=group.pk, changes={"name": "Service agents EMEA"}
+    )
+    client = as_user(pm)
+
+    response = client.post(
+        reverse("projects:user_group_edit", args=[group.pk]),
+        {"name": "Field service agents", "version": opened_at},
+    )
+
+    assert response.status_code == 200
+    assert "changed by" in response.content.decode()
+    assert UserGroup.objects.get(pk=group.pk).name == "Service agents EMEA"
+    # Without the version the form was opened at, a save is refused too.
+    response = client.post(
+        reverse("projects:user_group_edit", args=[group.pk]), {"name": "Field service agents"}
+    )
+    assert response.status_code == 200
+    assert "out of date or incomplete" in response.content.decode()
+    assert UserGroup.objects.get(pk=group.pk).name == "Service agents EMEA"
 
 
 def test_a_duplicate_name_in_another_case_is_refused_on_the_name(as_user, pm):
