@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from alignment import engine
+from alignment import engine, notify
 from core import audit
 from core.models import Lifecycle
 from core.permissions import can_import_portfolio
@@ -912,9 +912,19 @@ class _Plan:
         ):
             keys = self.retire.get(name)
             if keys:
+                retiring = [ids[name][key] for key in keys]
+                # The managers and sponsors of the live projects below hear of it, as when it
+                # is retired on its page (the bulk write sends no signal): read before the
+                # status changes, in this transaction, so a failed import tells nobody.
+                for parent in (
+                    _MODELS[name]
+                    ._default_manager.filter(pk__in=retiring)
+                    .exclude(status=_RETIRABLE[name])
+                ):
+                    notify.parent_retired(parent, deleted=False)
                 service(
                     actor=actor,
-                    rows=[(ids[name][key], {"status": _RETIRABLE[name]}) for key in keys],
+                    rows=[(pk, {"status": _RETIRABLE[name]}) for pk in retiring],
                 )
         del sheet
         return invited

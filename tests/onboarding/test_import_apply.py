@@ -263,6 +263,29 @@ def test_a_workbook_retiring_a_strategy_with_links_imports_links_first_then_reti
     assert Flag.objects.filter(rule="project.broken_chain").exists()
 
 
+def test_retiring_a_strategy_by_import_tells_the_projects_below_once(importer, people):
+    from core import events
+    from notifications.models import EventRecord, Notification
+
+    run(SMALL, importer)
+    project = CRMProject.objects.get()
+    rows = copy.deepcopy(SMALL)
+    rows["CRM strategies"][0]["Status"] = "retired"
+    assert run(rows, importer, dry_run=True).errors == []
+    assert not EventRecord.objects.filter(type=events.PARENT_RETIRED).exists()
+
+    report = run(rows, importer)
+    again = run(rows, importer)
+
+    assert report.applied and again.applied
+    (event,) = EventRecord.objects.filter(type=events.PARENT_RETIRED)
+    assert (event.subject_id, event.data["parent_title"]) == (project.pk, "Enable local partners")
+    assert set(Notification.objects.filter(event=event).values_list("user_id", flat=True)) == {
+        project.manager_id,
+        project.sponsor_id,
+    }
+
+
 def test_a_manager_who_lost_the_role_since_does_not_block_other_edits_of_the_project(
     importer, people
 ):
