@@ -431,6 +431,48 @@ def bulk_upsert(
     return created, updated
 
 
+def bulk_upsert_readings(
+    model: type[M],
+    *,
+    actor: Actor,
+    rows: Iterable[tuple[int | None, Mapping[str, Any]]],
+    allowed: Iterable[str],
+    author: str,
+    parent: str,
+    parent_model: type[Model],
+    parent_allowed: Iterable[str],
+) -> tuple[list[M], list[M]]:
+    """The bulk path of dated readings (a KPI's, a success metric's): each new reading is
+    authored (`author`, a user field) by the actor, and every `parent` that got one then shows
+    its newest reading's value as its `current` — the last by (date, id) wins. (created,
+    updated), as `bulk_upsert`."""
+    rows = [
+        (pk, {**fields, f"{author}_id": actor.pk} if pk is None else fields) for pk, fields in rows
+    ]
+    created, updated = bulk_upsert(
+        model,
+        actor=actor,
+        rows=rows,
+        allowed=(*allowed, parent, author),
+        history_related=(parent,),  # a reading's name and History tab read its parent
+    )
+    touched = {getattr(reading, f"{parent}_id") for reading in [*created, *updated]}
+    newest: dict[int, Any] = {}
+    for parent_id, value in (
+        model._default_manager.filter(**{f"{parent}_id__in": touched})  # type: ignore[attr-defined]
+        .order_by(f"{parent}_id", "recorded_on", "id")
+        .values_list(f"{parent}_id", "value")
+    ):
+        newest[parent_id] = value  # the last one per parent wins: the newest
+    bulk_upsert(
+        parent_model,
+        actor=actor,
+        rows=[(parent_id, {"current": value}) for parent_id, value in newest.items()],
+        allowed=parent_allowed,
+    )
+    return created, updated
+
+
 def _full_clean_fields(instance: Model, exclude: list[str]) -> None:
     """full_clean() without the per-row queries (foreign keys, uniqueness, constraints)."""
     foreign = [field.name for field in instance._meta.concrete_fields if field.is_relation]

@@ -20,6 +20,7 @@ from core.services import (
     apply_changes,
     apply_fields,
     bulk_upsert,
+    bulk_upsert_readings,
     check_version,
     refuse_delete_with_dependents,
     require,
@@ -223,29 +224,13 @@ def kpi_readings_import(*, actor: Actor, rows: Rows) -> tuple[list[KPICheckIn], 
     """Record KPI readings in bulk; as with `kpi_check_in`, each KPI that got a reading then
     shows its newest reading as its current value. (created, updated)."""
     require(can_manage_strategy(actor), "Only executives record KPI readings.")
-    rows = [
-        (pk, {**fields, "recorded_by_id": actor.pk} if pk is None else fields)
-        for pk, fields in rows
-    ]
-    created, updated = bulk_upsert(
+    return bulk_upsert_readings(
         KPICheckIn,
         actor=actor,
         rows=rows,
-        allowed=("kpi", "value", "recorded_on", "note", "recorded_by"),
-        history_related=("kpi",),  # a reading's name and History tab read its KPI
+        allowed=("value", "recorded_on", "note"),
+        author="recorded_by",
+        parent="kpi",
+        parent_model=KPI,
+        parent_allowed=KPI_FIELDS,
     )
-    touched = {reading.kpi_id for reading in [*created, *updated]}
-    newest: dict[int, Decimal] = {}
-    for kpi_id, value in (
-        KPICheckIn.objects.filter(kpi_id__in=touched)
-        .order_by("kpi_id", "recorded_on", "id")
-        .values_list("kpi_id", "value")
-    ):
-        newest[kpi_id] = value  # the last one per KPI wins: the newest
-    bulk_upsert(
-        KPI,
-        actor=actor,
-        rows=[(kpi_id, {"current": value}) for kpi_id, value in newest.items()],
-        allowed=KPI_FIELDS,
-    )
-    return created, updated

@@ -34,6 +34,7 @@ from core.services import (
     apply_changes,
     apply_fields,
     bulk_upsert,
+    bulk_upsert_readings,
     check_version,
     require,
     require_people_roles,
@@ -1303,28 +1304,13 @@ def metric_readings_import(
         raise ValidationError(
             {"recorded_on": "A reading records what was measured; it cannot be in the future."}
         )
-    rows = [
-        (pk, {**fields, "author_id": actor.pk} if pk is None else fields) for pk, fields in rows
-    ]
-    created, updated = bulk_upsert(
+    return bulk_upsert_readings(
         MetricReading,
         actor=actor,
         rows=rows,
-        allowed=(*METRIC_READING_FIELDS, "metric", "author"),
-        history_related=("metric",),
+        allowed=METRIC_READING_FIELDS,
+        author="author",
+        parent="metric",
+        parent_model=SuccessMetric,
+        parent_allowed=METRIC_FIELDS,
     )
-    touched = {reading.metric_id for reading in [*created, *updated]}
-    newest: dict[int, Any] = {}
-    for metric_id, value in (
-        MetricReading.objects.filter(metric_id__in=touched)
-        .order_by("metric_id", "recorded_on", "id")
-        .values_list("metric_id", "value")
-    ):
-        newest[metric_id] = value  # the last one per metric wins: the newest
-    bulk_upsert(
-        SuccessMetric,
-        actor=actor,
-        rows=[(metric_id, {"current": value}) for metric_id, value in newest.items()],
-        allowed=METRIC_FIELDS,
-    )
-    return created, updated
