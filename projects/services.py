@@ -1020,19 +1020,25 @@ def _set_user_groups(project: CRMProject, user_group_ids: Iterable[int]) -> bool
     added = [
         ProjectUserGroup(project=project, user_group_id=pk) for pk in sorted(wanted - set(stored))
     ]
-    ProjectUserGroup.objects.bulk_create(added)
+    _add_user_group_links(added)
+    return bool(dropped or added)
+
+
+def _add_user_group_links(added: list[ProjectUserGroup]) -> None:
+    """Write new (project, user group) rows in bulk, each recorded in the change history (a
+    bulk write sends no signal)."""
+    ProjectUserGroup.objects.bulk_create(added, batch_size=2000)
     audit.log_rows(
         [
             (
                 row,
                 audit.CREATED,
-                {"project": (None, project.pk), "user_group": (None, row.user_group_id)},
+                {"project": (None, row.project_id), "user_group": (None, row.user_group_id)},
             )
             for row in added
         ],
         related=("user_group",),
     )
-    return bool(dropped or added)
 
 
 @transaction.atomic
@@ -1248,18 +1254,7 @@ def project_user_groups_import(*, actor: Actor, pairs: Iterable[tuple[int, int]]
         ProjectUserGroup(project_id=project, user_group_id=group)
         for project, group in sorted(wanted - stored)
     ]
-    ProjectUserGroup.objects.bulk_create(added, batch_size=2000)
-    audit.log_rows(
-        [
-            (
-                row,
-                audit.CREATED,
-                {"project": (None, row.project_id), "user_group": (None, row.user_group_id)},
-            )
-            for row in added
-        ],
-        related=("user_group",),
-    )
+    _add_user_group_links(added)
     touched = sorted({row.project_id for row in added})
     if touched:
         CRMProject.objects.filter(pk__in=touched).update(
