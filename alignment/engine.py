@@ -51,6 +51,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from auditlog import get_logentry_model
@@ -500,6 +501,7 @@ def _insert_new_flags(now: datetime.datetime, matched: int) -> Counter[str]:
         "state": Value(FlagState.OPEN.value),
         "first_seen": _datetime_value(now),
         "last_seen": _datetime_value(now),
+        "opened_at": _datetime_value(now),
         "waiver_reason": Value(""),
         "project_id": F("project_id"),
     }
@@ -644,14 +646,18 @@ def evaluate(
     scope: Scope, *, now: datetime.datetime | None = None, deadline: float | None = None
 ) -> Outcome:
     """Bring the flags in `scope` in line with the rules. Call inside a transaction, locked.
-    Past `deadline` (a time.monotonic() value) it raises ScanTimedOut between two steps."""
+    Past `deadline` (a time.monotonic() value) it raises ScanTimedOut between two steps.
+
+    The flags it opens (new, or reopened when their waiver expired) carry `opened_at=now`:
+    who hears of them is the business of a task queued when the scan commits
+    (`notify.tell_scan`), not of this transaction (a first scan of a large portfolio opens
+    tens of thousands)."""
     now = now or timezone.now()
     today = timezone.localdate(now)
     settings = effective_settings()
     if scope.project_ids is not None and scope.groups is None:
         scope = replace(scope, groups=_groups_of(scope.project_ids, scope.left_groups))
     outcome = Outcome(by_rule={code: RuleOutcome() for code in RULES})
-    opened: list[dict[str, Any]] = []
 
     def add(counts: Counter[str], attribute: str) -> None:
         for code, n in counts.items():
@@ -721,14 +727,9 @@ def evaluate(
                 expired,
                 state=FlagState.OPEN,
                 last_seen=now,
+                opened_at=now,
             ),
             "opened",
-        )
-        # Who hears of the reopened flags (alignment.notify): read before step 3 rewrites
-        # `last_seen` of other flags.
-        # Within the scope's flags: a re-check reads its projects' flags, not the whole table.
-        opened += notify.opened_rows(
-            notify.reopened_flags(now).filter(_in_scope(scope, evaluated)), "reopened"
         )
         # 3. Severity, message, label brought up to date where they differ.
         _refresh(flags, now)
@@ -736,15 +737,6 @@ def evaluate(
     # 4. What is new.
     if matched:
         add(_insert_new_flags(now, matched), "opened")
-        fresh = notify.new_flags(now)
-        if scope.project_ids is not None:
-            # A re-check's new flags with a project are on the projects it re-checked (those
-            # of its groups, a manager's or a user group's, name none and are not mailed).
-            fresh = fresh.filter(project_id__in=scope.project_ids)
-        opened += notify.opened_rows(fresh, "new")
-    # The managers and sponsors of the projects with new or reopened flags hear of them: one
-    # event per project and severity, in this transaction (core.events).
-    notify.flags_opened(opened, now)
     if scope.is_full and settings[FEATURE_UNTRACED].enabled:
         outcome.features = feature_traceability(
             untraced=ScanMatch.objects.filter(
@@ -929,8 +921,10 @@ def _per_rule(outcome: Outcome) -> dict[str, dict[str, int]]:
 
 
 def _finish(scan: Scan, outcome: Outcome, now: datetime.datetime, *, snapshot: bool) -> None:
-    """Record the scan's counts and mark it done. A full scan also records how many flags each
-    rule has open (a count over the whole table, so a re-check leaves it out)."""
+    """Record the scan's counts and mark it done, with the time it stamped on the flags it
+    opened (their people are told after it commits; having opened none, it is told already).
+    A full scan also records how many flags each rule has open (a count over the whole table,
+    so a re-check leaves it out)."""
     per_rule = _per_rule(outcome)
     if snapshot:
         from .selectors import open_flag_counts
@@ -950,6 +944,8 @@ def _finish(scan: Scan, outcome: Outcome, now: datetime.datetime, *, snapshot: b
         opened=outcome.opened,
         resolved=outcome.resolved,
         per_rule=per_rule,
+        evaluated_at=now,
+        told_at=None if outcome.opened else now,
     )
 
 
@@ -1001,6 +997,9 @@ def _run(scan: Scan, scope: Scope, *, snapshot: bool, busy_requeue: bool = False
         now = timezone.now()
         outcome = evaluate(scope, now=now, deadline=deadline)
         _finish(scan, outcome, now, snapshot=snapshot)
+        if outcome.opened:
+            # Who hears of the flags it opened: once it has committed (notify.tell_scan).
+            transaction.on_commit(partial(notify.queue_tell_scan, scan.pk))
     scan.refresh_from_db()
     return scan
 

@@ -101,6 +101,9 @@ class Flag(models.Model):
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # When a scan last opened it (inserted it, or reopened it when its waiver expired): the
+    # scan's follow-up task finds the flags to tell people of by it (alignment.notify).
+    opened_at = models.DateTimeField(null=True, blank=True, editable=False)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -146,6 +149,9 @@ class Flag(models.Model):
             ),
             models.Index(fields=["subject_type", "subject_id"]),
             models.Index(fields=["project", "state"]),
+            models.Index(
+                fields=["opened_at"], condition=Q(state="open"), name="flag_open_opened_at"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -190,10 +196,25 @@ class Scan(models.Model):
     # How many times a worker has started it (a redelivery after a lost worker, a retry after
     # a lost database connection); bounded by ALIGNMENT_SCAN_MAX_ATTEMPTS.
     attempts = models.PositiveSmallIntegerField(default=0)
+    # A scan tells people of the flags it opened after it commits, in a follow-up task
+    # (`alignment.notify.tell_scan`): the time it stamped on those flags (`Flag.opened_at`),
+    # and when they were told (null until then, the sweep queuing the task again; the
+    # scan's own time when it opened none).
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+    told_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["kind", "state"]), models.Index(fields=["state"])]
+        indexes = [
+            models.Index(fields=["kind", "state"]),
+            models.Index(fields=["state"]),
+            # The sweep's "scans whose people were not told yet": a handful of rows at most.
+            models.Index(
+                fields=["finished_at"],
+                condition=Q(evaluated_at__isnull=False, told_at__isnull=True),
+                name="scan_untold",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["task_id"], condition=~Q(task_id=""), name="scan_task_id_unique"

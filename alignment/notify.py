@@ -1,10 +1,12 @@
 """The events the engine and the chain emit (core.events), in the transactions that make them
-happen; `notifications` (and `webhooks`) record and deliver them.
+happen (a scan's, in the transaction of its follow-up task); `notifications` (and `webhooks`)
+record and deliver them.
 
 - FLAG_OPENED: a scan's new and reopened flags, aggregated per project and severity — one
   event per project, severity and scan for its manager and sponsor, listing a few of the flags
-  (critical ones reach people at once, warnings in the digest by default). Two queries per
-  scan whatever the number of flags (`flags_opened`).
+  (critical ones reach people at once, warnings in the digest by default). A constant number
+  of queries whatever the number of flags (`tell_opened`), in a task the scan queues when it
+  commits (`tell_scan`), swept like the scans should it be lost.
 - WAIVER_EXPIRING (daily): a waiver expiring within 7 days, once per waiver and grant.
 - CHECK_IN_DUE (daily): an active project the `project.stalled` rule will flag in 5 days.
 - PARENT_RETIRED: a goal, business or CRM strategy retired or deleted, for the managers and
@@ -14,10 +16,12 @@ happen; `notifications` (and `webhooks`) record and deliver them.
 from __future__ import annotations
 
 import datetime
+import logging
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.db.models.signals import pre_delete, pre_save
@@ -30,7 +34,9 @@ from goals.models import BusinessGoal
 from projects.models import LIVE_PROJECT_STATUSES, CRMProject, ProjectStatus
 from strategies.models import BusinessStrategy, CRMStrategy
 
-from .models import Flag, FlagState, Severity, SubjectType
+from .models import Flag, FlagState, Scan, ScanState, Severity, SubjectType
+
+log = logging.getLogger(__name__)
 
 FLAGS_LISTED = 5  # per event; the event says how many more
 BATCH = 1000
@@ -60,9 +66,15 @@ def _people(*ids: int | None) -> tuple[int, ...]:
 # --- Flags opened by a scan -----------------------------------------------------------------
 
 
-def opened_rows(flags: QuerySet[Flag], source: str) -> list[dict[str, Any]]:
-    """For the flags given (new or reopened), per project and severity (critical, warning):
-    the first few flags with the group's total. One query (a window over the flags)."""
+def opened_flags(opened_at: datetime.datetime) -> QuerySet[Flag]:
+    """The flags a scan opened at `opened_at` (new, or reopened when their waiver expired) and
+    still open."""
+    return Flag.objects.filter(state=FlagState.OPEN, opened_at=opened_at)
+
+
+def opened_rows(flags: QuerySet[Flag]) -> list[dict[str, Any]]:
+    """For the flags given, per project and severity (critical, warning): the first few flags
+    with the group's total. One query (a window over the flags)."""
     partition = [F("project_id"), F("severity")]
     rows: list[Any] = list(
         flags.filter(project__isnull=False, severity__in=[Severity.CRITICAL, Severity.WARNING])
@@ -85,32 +97,26 @@ def opened_rows(flags: QuerySet[Flag], source: str) -> list[dict[str, Any]]:
             "group_total",
         )
     )
-    return [{**row, "source": source} for row in rows]
+    return rows
 
 
-def flags_opened(rows: list[dict[str, Any]], now: datetime.datetime) -> int:
-    """Emit one FLAG_OPENED per project and severity of `rows` (opened_rows of this scan's new
-    and reopened flags). Returns how many events."""
+def tell_opened(flags: QuerySet[Flag], opened_at: datetime.datetime) -> int:
+    """Emit one FLAG_OPENED per project and severity of `flags` (those a scan opened at
+    `opened_at`) for the project's manager and sponsor, in the caller's transaction. The event's
+    key holds `opened_at`, so telling of the same opening twice records it once. Returns how
+    many events."""
     groups: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
-    totals: dict[tuple[int, str], int] = defaultdict(int)
-    counted: set[tuple[int, str, str]] = set()
-    for row in rows:
-        key = (row["project_id"], row["severity"])
-        groups[key].append(row)
-        # Each query (new, reopened) carries its group's total on every row: count it once.
-        if (*key, row.get("source", "")) not in counted:
-            counted.add((*key, row.get("source", "")))
-            totals[key] += row["group_total"]
+    for row in opened_rows(flags):
+        groups[(row["project_id"], row["severity"])].append(row)
 
     # The project's path, reversed once: a first scan of a large portfolio names thousands.
     marker = "987654321987"
     path_of = reverse("projects:detail", args=[int(marker)])
 
     def each() -> Iterator[events.Event]:
-        for (project_id, severity), rows_of in groups.items():
-            listed = rows_of[:FLAGS_LISTED]
+        for (project_id, severity), listed in groups.items():
             first = listed[0]
-            total = totals[(project_id, severity)]
+            total = first["group_total"]
             title = first["project__title"]
             recipients = _people(first["project__manager_id"], first["project__sponsor_id"])
             if not recipients:
@@ -118,7 +124,7 @@ def flags_opened(rows: list[dict[str, Any]], now: datetime.datetime) -> int:
             noun = "flag" if total == 1 else "flags"
             yield events.Event(
                 type=events.FLAG_OPENED,
-                key=f"{events.FLAG_OPENED}:{project_id}:{severity}:{now.isoformat()}",
+                key=f"{events.FLAG_OPENED}:{project_id}:{severity}:{opened_at.isoformat()}",
                 subject_kind="project",
                 subject_id=project_id,
                 subject_title=title,
@@ -139,20 +145,57 @@ def flags_opened(rows: list[dict[str, Any]], now: datetime.datetime) -> int:
                         for row in listed
                     ],
                 },
-                occurred_at=now,
+                occurred_at=opened_at,
             )
 
     return _batched(each())
 
 
-def reopened_flags(now: datetime.datetime) -> QuerySet[Flag]:
-    """The flags step 2 of a scan reopened at `now` (waived ones past their expiry): read
-    before step 3 rewrites `last_seen` of other flags."""
-    return Flag.objects.filter(state=FlagState.OPEN, last_seen=now, waived_at__isnull=False)
+def tell_scan(scan_id: int) -> int | None:
+    """A scan's follow-up, after it committed: tell the managers and sponsors of the flags it
+    opened that are still open, and mark the scan told, in one transaction. None when there is
+    nothing to do: the scan is told already, is not finished, or another worker is telling it
+    right now (its row is locked). Safe to run twice: the events' keys hold the scan's time."""
+    with transaction.atomic():
+        scan = (
+            Scan.objects.select_for_update(skip_locked=True)
+            .filter(
+                pk=scan_id,
+                state=ScanState.DONE,
+                evaluated_at__isnull=False,
+                told_at__isnull=True,
+            )
+            .only("pk", "evaluated_at")
+            .first()
+        )
+        if scan is None or scan.evaluated_at is None:
+            return None
+        told = tell_opened(opened_flags(scan.evaluated_at), scan.evaluated_at)
+        Scan.objects.filter(pk=scan.pk).update(told_at=timezone.now())
+    return told
 
 
-def new_flags(now: datetime.datetime) -> QuerySet[Flag]:
-    return Flag.objects.filter(state=FlagState.OPEN, first_seen=now)
+def queue_tell_scan(scan_id: int) -> None:
+    """After a scan that opened flags commits: its follow-up task. A broker outage is logged,
+    not raised; the sweep queues it again (`untold_scans`)."""
+    from .tasks import tell_scan as task
+
+    try:
+        task.delay(scan_id)
+    except Exception:
+        log.exception("Could not queue telling of scan %s's flags; the sweep will", scan_id)
+
+
+def untold_scans(older_than: datetime.datetime) -> list[int]:
+    """The scans finished before `older_than` whose people were not told yet (their task was
+    lost: a worker killed, the broker down at the time)."""
+    return list(
+        Scan.objects.filter(
+            evaluated_at__isnull=False, told_at__isnull=True, finished_at__lt=older_than
+        )
+        .order_by("finished_at")
+        .values_list("pk", flat=True)[:100]
+    )
 
 
 # --- Daily reminders ------------------------------------------------------------------------

@@ -15,17 +15,20 @@ does not run a finished scan again. Around each scan task (`ScanTask`):
 
 from __future__ import annotations
 
+import datetime
 import logging
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
+from django.utils import timezone
 
 from core import audit
 from core.tasks import DurableTask
 
-from . import engine
+from . import engine, notify
 from .locks import ScanBusy
 
 log = logging.getLogger(__name__)
@@ -126,7 +129,19 @@ def recheck_projects(
     return scan.pk if scan else None
 
 
+@shared_task(bind=True, base=DurableTask, autoretry_for=(OperationalError, InterfaceError))
+def tell_scan(self: Task, scan_id: int) -> int | None:
+    """After a full scan committed: tell the managers and sponsors of the flags it opened
+    (`notify.tell_scan`). Rerun-safe: a scan is told once."""
+    return notify.tell_scan(scan_id)
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_stale_scans() -> int:
-    """End the scans that can no longer finish (beat, every ALIGNMENT_SCAN_SWEEP_SECONDS)."""
-    return engine.sweep_stale_scans()
+    """End the scans that can no longer finish, and queue again the telling of full scans
+    whose task was lost (beat, every ALIGNMENT_SCAN_SWEEP_SECONDS)."""
+    ended = engine.sweep_stale_scans()
+    grace = datetime.timedelta(seconds=settings.ALIGNMENT_SCAN_SWEEP_SECONDS)
+    for scan_id in notify.untold_scans(timezone.now() - grace):
+        notify.queue_tell_scan(scan_id)
+    return ended

@@ -49,7 +49,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from knox.settings import CONSTANTS
 
-from alignment import engine
+from alignment import engine, notify
 from alignment.models import Flag, Scan, ScanState, Snapshot
 from core import tokens
 from core.roles import Role
@@ -107,6 +107,10 @@ class ScaleResult:
     generated_seconds: float | None = None
     flags: int = 0
     scan_first: float = 0.0
+    # The first scan's follow-up: telling people of the flags it opened (None: it ran inside
+    # the scan's call, tasks being run in-process), and how many flag.opened events it made.
+    told_first: float | None = None
+    told_events: int = 0
     scan_steady: list[float] = field(default_factory=list)
     oracle: float | None = None
     oracle_agrees: bool | None = None
@@ -201,22 +205,28 @@ def _clear_scan_results() -> None:
     Scan.objects.all().delete()
 
 
-def _timed_scan() -> float:
+def _timed_scan() -> tuple[float, float | None, int]:
+    """A full scan, then its follow-up telling people of the flags it opened (the task it
+    queued, run here: the bench needs no worker): the seconds of each, and how many events
+    it recorded. The telling is None when it had run already (tasks run in-process)."""
     started = time.perf_counter()
     scan = engine.scan_full()
     seconds = time.perf_counter() - started
     if scan is None or scan.state != ScanState.DONE:
         raise BenchError(f"The full scan did not finish: {getattr(scan, 'error', '')}")
-    return seconds
+    started = time.perf_counter()
+    events = notify.tell_scan(scan.pk)
+    telling = time.perf_counter() - started
+    return seconds, (telling if events is not None else None), events or 0
 
 
 def measure_scans(result: ScaleResult, *, steady_runs: int, oracle: ModuleType | None) -> None:
     _clear_scan_results()
-    result.scan_first = _timed_scan()
+    result.scan_first, result.told_first, result.told_events = _timed_scan()
     result.flags = Flag.objects.exclude(state="resolved").count()
     for _ in range(steady_runs):
         _vacuum_flags()
-        result.scan_steady.append(_timed_scan())
+        result.scan_steady.append(_timed_scan()[0])
     if oracle is None:
         return
     timings = []
@@ -466,6 +476,11 @@ def report_scale(result: ScaleResult) -> list[str]:
         f"{'full scan, first':<28}{_time(result.scan_first):>10}  "
         f"({result.flags:,} unresolved flags)",
     ]
+    if result.told_first is not None:
+        lines.append(
+            f"{'  then telling people':<28}{_time(result.told_first):>10}  "
+            f"({result.told_events:,} flag.opened events, in their own task)"
+        )
     if result.scan_steady:
         lines.append(f"{'full scan, steady':<28}{_time(result.steady):>10}")
     if result.oracle is not None:
@@ -520,6 +535,12 @@ def report_summary(results: list[ScaleResult]) -> list[str]:
     )
     row("unresolved flags", lambda r: f"{r.flags:,}")
     row("full scan, first", lambda r: _time(r.scan_first))
+    row(
+        "then telling people of its flags (its own task)",
+        lambda r: (
+            f"{_time(r.told_first)} ({r.told_events:,} events)" if r.told_first is not None else "—"
+        ),
+    )
     row("full scan, steady", lambda r: _time(r.steady) if r.scan_steady else "—")
     row("raw-SQL oracle", lambda r: _time(r.oracle) if r.oracle else "—")
     row(

@@ -41,6 +41,8 @@ def test_bench_prints_every_measure_at_a_tiny_scale():
     for measure in [
         "== 30 projects, 90 features",
         "full scan, first",
+        "  then telling people",
+        "flag.opened events, in their own task",
         "full scan, steady",
         "raw-SQL oracle",
         "flags = oracle: yes",

@@ -6,7 +6,9 @@ from django.db import transaction
 
 from alignment.models import Flag, FlagState, Scan, ScanKind, ScanState, Snapshot
 from alignment.services import scan_request
+from core import events
 from crm_alignment.celery import app as celery_app
+from notifications.models import EventRecord
 from projects.models import CRMProject
 from tests.factories import CRMStrategyFactory, ProjectFactory, ProjectLinkFactory, UserFactory
 
@@ -54,6 +56,17 @@ def test_a_scan_requested_in_the_app_runs_in_the_worker_and_writes_flags(worker,
         rule="project.untraced", subject_id=loose.pk, state=FlagState.OPEN
     ).exists()
     assert "alignment.tasks.run_full_scan" in worker.output()
+    # Its follow-up task, queued when it committed, tells the sponsor of the flags it opened.
+    wait_for(
+        lambda: Scan.objects.filter(pk=queued.pk, told_at__isnull=False).exists(),
+        worker=worker,
+        what=f"the people of scan {queued.pk}'s flags to be told",
+    )
+    told = EventRecord.objects.get(
+        type=events.FLAG_OPENED, subject_id=loose.pk, severity=events.CRITICAL
+    )
+    assert told.notifications.filter(user=sponsor).exists()
+    assert "alignment.tasks.tell_scan" in worker.output()
 
 
 def test_the_beat_schedule_task_runs_a_full_scan_on_the_worker(worker):

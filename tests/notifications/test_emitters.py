@@ -76,16 +76,118 @@ def test_a_scan_opening_flags_on_2_or_12_projects_takes_the_same_queries(
     def queries_for(n):
         Flag.objects.all().delete()
         ProjectFactory.create_batch(n, status=ProjectStatus.ACTIVE)
-        with CaptureQueriesContext(connection) as captured:
-            engine.scan_full()
-        return len(captured), EventRecord.objects.filter(type=events.FLAG_OPENED).count()
+        with (
+            django_capture_on_commit_callbacks() as told_later,
+            CaptureQueriesContext(connection) as scanning,
+        ):
+            scan = engine.scan_full()
+        assert not EventRecord.objects.filter(
+            type=events.FLAG_OPENED, occurred_at=scan.evaluated_at
+        )
+        # The scan queued its follow-up: telling people, which also costs no more for more.
+        assert len(told_later) == 1
+        with CaptureQueriesContext(connection) as telling:
+            told = notify.tell_scan(scan.pk)
+        assert (
+            told
+            == EventRecord.objects.filter(
+                type=events.FLAG_OPENED, occurred_at=scan.evaluated_at
+            ).count()
+        )
+        return len(scanning), len(telling), told
 
     # 2 then 12 projects (the first 2 are flagged again): within one INSERT on SQLite too, which
     # splits a statement over 999 parameters (PostgreSQL has no such limit).
-    small, small_events = queries_for(2)
-    large, large_events = queries_for(10)
+    small_scan, small_tell, small_events = queries_for(2)
+    large_scan, large_tell, large_events = queries_for(10)
     assert large_events > small_events
-    assert large == small
+    assert (large_scan, large_tell) == (small_scan, small_tell)
+
+
+def test_a_full_scan_tells_people_after_it_commits_in_its_own_task(
+    django_capture_on_commit_callbacks,
+):
+    """The scan's transaction writes the flags and stamps them; who hears of them is the
+    follow-up task's, queued when the scan commits: a rolled-back scan tells nobody."""
+    project = ProjectFactory(status=ProjectStatus.ACTIVE)
+    opened = EventRecord.objects.filter(type=events.FLAG_OPENED)
+    with django_capture_on_commit_callbacks() as callbacks:
+        scan = engine.scan_full()
+    assert not opened.exists()
+    assert scan.evaluated_at is not None and scan.told_at is None
+    stamped = Flag.objects.filter(project=project, opened_at=scan.evaluated_at)
+    assert stamped.count() == Flag.objects.filter(project=project).count() > 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in callbacks:
+            callback()  # what the commit runs: queue tell_scan (run here, in-process)
+    scan.refresh_from_db()
+    assert scan.told_at is not None
+    assert set(opened.values_list("subject_id", flat=True)) == {project.pk}
+    assert {f["id"] for e in opened for f in e.data["flags"]} <= set(
+        stamped.values_list("pk", flat=True)
+    )
+    # Told once: running it again (a redelivered message, the sweep) records nothing more.
+    count = opened.count()
+    assert notify.tell_scan(scan.pk) is None
+    assert opened.count() == count
+
+
+def test_a_scan_that_opens_nothing_is_told_at_once_and_queues_nothing(
+    django_capture_on_commit_callbacks,
+):
+    ProjectFactory(status=ProjectStatus.ACTIVE)
+    scan(django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks() as callbacks:
+        steady = engine.scan_full()
+    assert steady.opened == 0
+    assert steady.told_at == steady.evaluated_at is not None
+    assert callbacks == []
+
+
+def test_a_lost_telling_task_is_queued_again_by_the_sweep(django_capture_on_commit_callbacks):
+    from alignment import tasks as alignment_tasks
+
+    project = ProjectFactory(status=ProjectStatus.ACTIVE)
+    with django_capture_on_commit_callbacks():  # the commit's callback is lost (worker killed)
+        scan = engine.scan_full()
+    opened = EventRecord.objects.filter(type=events.FLAG_OPENED)
+    # Within the sweep's grace the task may still be on its way: left alone.
+    with django_capture_on_commit_callbacks(execute=True):
+        alignment_tasks.sweep_stale_scans()
+    assert not opened.exists()
+    type(scan).objects.filter(pk=scan.pk).update(
+        finished_at=timezone.now() - datetime.timedelta(minutes=5)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        alignment_tasks.sweep_stale_scans()
+    scan.refresh_from_db()
+    assert scan.told_at is not None
+    assert set(opened.values_list("subject_id", flat=True)) == {project.pk}
+    assert {m.to[0] for m in mail.outbox} == {project.manager.email, project.sponsor.email}
+
+
+def test_a_flag_resolved_before_its_scan_told_anyone_is_not_told(
+    django_capture_on_commit_callbacks,
+):
+    fixed = ProjectFactory(status=ProjectStatus.ACTIVE)
+    still = ProjectFactory(status=ProjectStatus.ACTIVE)
+    with django_capture_on_commit_callbacks():
+        scan = engine.scan_full()
+    Flag.objects.filter(project=fixed).update(state=FlagState.RESOLVED)
+    notify.tell_scan(scan.pk)
+    told = EventRecord.objects.filter(type=events.FLAG_OPENED)
+    assert set(told.values_list("subject_id", flat=True)) == {still.pk}
+
+
+def test_only_a_finished_full_scan_is_told(django_capture_on_commit_callbacks):
+    ProjectFactory(status=ProjectStatus.ACTIVE)
+    with django_capture_on_commit_callbacks():
+        scan = engine.scan_full()
+    type(scan).objects.filter(pk=scan.pk).update(state="failed")
+    assert notify.tell_scan(scan.pk) is None
+    assert notify.tell_scan(scan.pk + 1000) is None
+    assert not EventRecord.objects.filter(type=events.FLAG_OPENED).exists()
 
 
 def test_a_reopened_waiver_tells_them_again(django_capture_on_commit_callbacks):

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from alignment import engine
+from alignment import engine, notify
 from alignment.locks import ScanBusy
 from alignment.rules import RULES
 from alignment.selectors import snapshot_figures
@@ -21,10 +21,13 @@ class Command(BaseCommand):
         except (engine.ScanTimedOut, engine.DatabaseUnavailable) as exc:
             raise CommandError(f"Scan failed: {exc}") from exc
         assert scan is not None and scan.finished_at and scan.started_at
+        # Now, rather than in the task the scan queued: this command runs without a worker.
+        told = notify.tell_scan(scan.pk) or 0
         seconds = (scan.finished_at - scan.started_at).total_seconds()
         self.stdout.write(
             f"Scan {scan.pk} {scan.state} in {seconds:.2f} s: "
-            f"{scan.opened} opened, {scan.resolved} resolved."
+            f"{scan.opened} opened, {scan.resolved} resolved; {told} flag.opened "
+            f"event{'' if told == 1 else 's'} for the projects' managers and sponsors."
         )
         width = max(len(code) for code in RULES)
         self.stdout.write(f"{'rule':<{width}}  {'open':>5} {'opened':>7} {'resolved':>9}")
