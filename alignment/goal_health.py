@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from goals.health import AMBER, GREEN, RED, Verdict
@@ -103,57 +104,79 @@ def _kpi_findings(goal_ids: list[int], today: datetime.date) -> dict[int, dict[s
     return found
 
 
-def _project_figures(kind: str, ids: list[int]) -> dict[int, Any]:
-    """Per node: live projects under it, how many are off track or at risk at their newest
-    check-in, and the open critical flags on them. One statement: the distinct (node, project)
-    pairs joined to those projects' newest check-ins (a window) and critical flag counts (a
-    group), each computed once for the set. (Grouping the links joined to every flag, with a
-    per-row look-up of the newest check-in, made 400,000 look-ups for 100,000 projects.)"""
-    pairs = (
+def _project_figures(wanted: Mapping[str, list[int]]) -> dict[str, dict[int, Any]]:
+    """Per kind and node of `wanted` ({kind: ids}): live projects under it, how many are off
+    track or at risk at their newest check-in, and the open critical flags on them. One
+    statement for every kind: the links read once for the (project, node of each kind), their
+    distinct (kind, node, project) triples joined to those projects' newest check-ins (a
+    window) and critical flag counts (a group), each computed once for the set. (Grouping the
+    links joined to every flag, with a per-row look-up of the newest check-in, made 400,000
+    look-ups for 100,000 projects; a statement per kind read the links and computed the
+    projects' figures once per kind: 0.9 s instead of 0.6 s for both kinds at 100,000.)"""
+    found: dict[str, dict[int, Any]] = {kind: {} for kind in wanted}
+    wanted = {kind: ids for kind, ids in wanted.items() if ids}
+    if not wanted:
+        return found
+    # The links' (project, node of each kind) once, whatever the number of kinds.
+    reach = Q()
+    for kind, ids in wanted.items():
+        reach |= Q(**{f"{_PATHS[kind]}__in": ids})
+    links = (
         ProjectLink.objects.filter(
+            reach,
             project__status__in=_LIVE,
             crm_strategy__serves__business_strategy__status=StrategyStatus.ACTIVE,
-            **{f"{_PATHS[kind]}__in": ids},
         )
-        .annotate(node=F(_PATHS[kind]))
-        .values("node", "project_id")
+        .annotate(**{f"node_{kind}": F(_PATHS[kind]) for kind in wanted})
+        .values("project_id", *(f"node_{kind}" for kind in wanted))
         .distinct()
         .order_by()
     )
-    pairs_sql, pairs_params = pairs.query.sql_with_params()
+    links_sql, params = links.query.sql_with_params()
+    params = list(params)
     quote = connection.ops.quote_name
+    parts = []
+    for kind, ids in wanted.items():
+        column = quote(f"node_{kind}")
+        marks = ", ".join(["%s"] * len(ids))
+        parts.append(
+            f"SELECT DISTINCT %s AS kind, {column} AS node, project_id FROM links "  # noqa: S608
+            f"WHERE {column} IN ({marks})"
+        )
+        params += [kind, *ids]
     check_ins = quote(ProjectCheckIn._meta.db_table)
     flags = quote(Flag._meta.db_table)
     states = ", ".join(["%s"] * len(OPEN_STATES))
     sql = f"""
-        WITH pairs AS ({pairs_sql}),
+        WITH links AS ({links_sql}),
+        pairs AS ({" UNION ALL ".join(parts)}),
+        projects AS (SELECT DISTINCT project_id FROM pairs),
         newest AS (
             SELECT x.project_id, x.health FROM (
                 SELECT c.project_id, c.health, ROW_NUMBER() OVER (
                     PARTITION BY c.project_id ORDER BY c.checked_in_on DESC, c.id DESC
                 ) AS position
                 FROM {check_ins} c
-                WHERE c.project_id IN (SELECT project_id FROM pairs)
+                WHERE c.project_id IN (SELECT project_id FROM projects)
             ) x
             WHERE x.position = 1
         ),
         critical AS (
             SELECT f.project_id, COUNT(*) AS n FROM {flags} f
-            WHERE f.project_id IN (SELECT project_id FROM pairs)
+            WHERE f.project_id IN (SELECT project_id FROM projects)
               AND f.state IN ({states}) AND f.severity = %s
             GROUP BY f.project_id
         )
-        SELECT p.node, COUNT(*),
+        SELECT p.kind, p.node, COUNT(*),
                SUM(CASE WHEN nw.health = %s THEN 1 ELSE 0 END),
                SUM(CASE WHEN nw.health = %s THEN 1 ELSE 0 END),
                SUM(COALESCE(cr.n, 0))
         FROM pairs p
         LEFT JOIN newest nw ON nw.project_id = p.project_id
         LEFT JOIN critical cr ON cr.project_id = p.project_id
-        GROUP BY p.node
+        GROUP BY p.kind, p.node
     """  # noqa: S608 - table names quoted by Django, values passed as parameters
-    params = [
-        *pairs_params,
+    params += [
         *[str(state) for state in OPEN_STATES],
         str(Severity.CRITICAL),
         str(Health.OFF_TRACK),
@@ -161,15 +184,14 @@ def _project_figures(kind: str, ids: list[int]) -> dict[int, Any]:
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {
-            node: {
+        for kind, node, projects, off_track, at_risk, critical in cursor.fetchall():
+            found[kind][node] = {
                 "projects": projects,
                 "off_track": int(off_track or 0),
                 "at_risk": int(at_risk or 0),
                 "critical": int(critical or 0),
             }
-            for node, projects, off_track, at_risk, critical in cursor.fetchall()
-        }
+    return found
 
 
 def _own_critical_flags(kind: str, ids: list[int]) -> dict[int, int]:
@@ -207,14 +229,19 @@ def _plural(n: int, word: str) -> str:
 
 
 def verdicts_for(
-    kind: str, ids: list[int], *, today: datetime.date | None = None
+    kind: str,
+    ids: list[int],
+    *,
+    today: datetime.date | None = None,
+    figures: Mapping[int, Any] | None = None,
 ) -> dict[int, Verdict]:
-    """The verdict of every node in `ids` (goals or business strategies)."""
+    """The verdict of every node in `ids` (goals or business strategies); `figures`, their
+    projects' figures when read already (`_project_figures`)."""
     if kind not in _PATHS:
         raise ValueError(f"No health for {kind!r}.")
     today = today or timezone.localdate()
     kpis = _kpi_findings(ids, today) if kind == "goal" else {}
-    projects = _project_figures(kind, ids)
+    projects = figures if figures is not None else _project_figures({kind: ids})[kind]
     own = _own_critical_flags(kind, ids)
     result: dict[int, Verdict] = {}
     for pk in ids:
@@ -276,10 +303,13 @@ def recorded() -> dict[str, dict[str, list[Any]]]:
         "goal": list(BusinessGoal.objects.values_list("pk", flat=True)),
         "business_strategy": list(BusinessStrategy.objects.values_list("pk", flat=True)),
     }
+    figures = _project_figures(ids)
     return {
         kind: {
             str(pk): [verdict.health, list(verdict.reasons)]
-            for pk, verdict in (verdicts_for(kind, pks) if pks else {}).items()
+            for pk, verdict in (
+                verdicts_for(kind, pks, figures=figures[kind]) if pks else {}
+            ).items()
         }
         for kind, pks in ids.items()
     }

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from alignment.goal_health import verdicts_for
+from alignment.goal_health import recorded, verdicts_for
 from alignment.models import Flag, FlagState
 from goals.models import Direction
 from projects.models import Health, ProjectStatus
@@ -242,3 +242,30 @@ def test_the_cost_does_not_grow_with_the_number_of_goals():
         return len(captured)
 
     assert cost(2) == cost(20)
+
+
+def test_what_a_scan_records_for_both_kinds_at_once_equals_each_kind_judged_alone():
+    """recorded() reads the links and the projects' figures once for goals and business
+    strategies together: each verdict is the one judged for its kind alone."""
+    goal = goal_with_kpi()
+    project, business = project_under(goal)
+    ProjectCheckInFactory(project=project, checked_in_on=days(-1), health=Health.OFF_TRACK)
+    _, calm = project_under(goal)
+    other = goal_with_kpi()
+    linked_twice, other_business = project_under(other)
+    # One project under both goals, through another CRM strategy.
+    ProjectLinkFactory(project=linked_twice, crm_strategy=CRMStrategyFactory(serves=[business]))
+    critical_flag(linked_twice)
+    ProjectCheckInFactory(project=linked_twice, checked_in_on=days(-2), health=Health.AT_RISK)
+
+    kept = recorded()
+
+    goals = [goal.pk, other.pk]
+    strategies = [business.pk, calm.pk, other_business.pk]
+    for kind, ids in (("goal", goals), ("business_strategy", strategies)):
+        alone = verdicts_for(kind, ids)
+        assert kept[kind] == {
+            str(pk): [verdict.health, list(verdict.reasons)] for pk, verdict in alone.items()
+        }
+    assert kept["goal"][str(other.pk)][0] == "red"
+    assert "2 live projects" in " ".join(kept["business_strategy"][str(business.pk)][1])
