@@ -48,6 +48,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import Combinable
 from django.db.models.functions import (
+    Abs,
     Cast,
     Coalesce,
     Concat,
@@ -791,11 +792,18 @@ def portfolio_change_collision(ctx: RuleContext) -> QuerySet[UserGroup]:
     first_start = starts.filter(group=OuterRef("pk")).order_by("day", "pk").values("day")[:1]
     stretch = (
         _go_lives(ctx)
-        .filter(
-            group=OuterRef("pk"),
-            day__gte=OuterRef("first_day"),
-            day__lte=ExpressionWrapper(OuterRef("first_day") + days, output_field=IntegerField()),
+        # Within [first day, first day + days]: 0 <= d <= days, for d the distance from the
+        # first day, written |2d - days| <= days so that the first day (a subquery) is named
+        # once and the database works it out once per group, not once per bound (BETWEEN
+        # names it twice).
+        .alias(
+            off_centre=Abs(
+                ExpressionWrapper(
+                    (F("day") - OuterRef("first_day")) * 2 - days, output_field=IntegerField()
+                )
+            )
         )
+        .filter(group=OuterRef("pk"), off_centre__lte=days)
         .order_by()
         .values("group")
         .annotate(

@@ -80,6 +80,21 @@ def test_n_plus_one_go_lives_in_the_window_collide_and_the_message_names_them():
     assert (flag.subject_type, flag.subject_id, flag.project_id) == ("user_group", group.pk, None)
 
 
+def test_the_message_names_the_first_stretch_only_from_its_first_day_to_the_windows_end():
+    group = UserGroupFactory(name="Field service")
+    _go_live(group, _day(1), title="Early")  # alone: the next is 39 days later
+    _go_live(group, _day(40), title="First")
+    _go_live(group, _day(45), title="Second")
+    _go_live(group, _day(70), title="Last in")  # 30 days after the stretch's first
+    _go_live(group, _day(71), title="Just out")
+    scan_full()
+    message = _flagged()["Field service"]
+    for title, n in (("First", 40), ("Second", 45), ("Last in", 70)):
+        assert f"{title} on {_day(n).isoformat()}" in message
+    assert "Early" not in message
+    assert "Just out" not in message
+
+
 def test_one_day_past_the_window_is_no_collision():
     group = UserGroupFactory()
     _go_live(group, _day(10))
