@@ -5,7 +5,10 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
 
+from alignment import engine
 from alignment.models import UNRESOLVED_STATES, Flag, RuleSetting
 from alignment.rules import RULES, rule_for
 from goals.models import GoalStatus
@@ -469,3 +472,33 @@ def test_flags_carry_their_project_and_a_message_that_says_what_to_do(healthy):
     assert flag.message.startswith("Link this feature")
     goal_flag_project = Flag.objects.filter(subject_type="goal").values_list("project", flat=True)
     assert list(goal_flag_project) == []
+
+
+def test_the_rules_querysets_kept_between_re_checks_follow_the_day_and_the_settings(db):
+    """A re-check reuses the rules' querysets built for the same day and settings
+    (engine._findings): a new threshold or a new day is never served from an old one, and a
+    kept queryset never holds rows."""
+    project = _stalled_project("Twenty days", 20)
+    engine.scan_projects([project.pk])
+    assert flagged("project.stalled") == set()
+    assert any(key[0] == "project.stalled" for key in engine._FINDINGS)
+
+    rule_settings().filter(code="project.stalled").update(threshold=10)
+    engine.scan_projects([project.pk])
+    assert flagged("project.stalled") == {"Twenty days"}
+
+    rule_settings().filter(code="project.stalled").update(threshold=30)
+    engine.scan_projects([project.pk])
+    assert flagged("project.stalled") == set()
+    # Eleven days on, at the same threshold: stalled again.
+    with transaction.atomic():
+        engine.evaluate(
+            engine.Scope(project_ids=(project.pk,)),
+            now=timezone.now() + datetime.timedelta(days=11),
+        )
+    assert flagged("project.stalled") == {"Twenty days"}
+    assert all(
+        queryset._result_cache is None
+        for found in engine._FINDINGS.values()
+        for queryset in found.values()
+    )
