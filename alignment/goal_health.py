@@ -150,7 +150,7 @@ def _project_figures(wanted: Mapping[str, list[int]]) -> dict[str, dict[int, Any
     sql = f"""
         WITH links AS ({links_sql}),
         pairs AS ({" UNION ALL ".join(parts)}),
-        projects AS (SELECT DISTINCT project_id FROM pairs),
+        projects AS (SELECT DISTINCT project_id FROM links),
         newest AS (
             SELECT x.project_id, x.health FROM (
                 SELECT c.project_id, c.health, ROW_NUMBER() OVER (
