@@ -119,6 +119,7 @@ class ScanAdmin(ReadOnlyAdmin):
         "attempts",
         "opened",
         "resolved",
+        "told_at",
     ]
     list_filter = ["kind", "state"]
 

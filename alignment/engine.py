@@ -15,6 +15,8 @@ rules there are, and runs each rule's query once:
 4. insert   — INSERT … SELECT the matched subjects that have no unresolved flag (NOT EXISTS)
 
 Steps 1 to 4 each run once for all rules, counting what they changed per rule (RETURNING).
+The flags steps 2 and 4 open carry the scan's time (`opened_at`); once the scan has committed,
+a task of its own tells the people concerned of them (`notify.tell_scan`).
 
 Acknowledged and waived decisions are never touched while the condition holds. All of a
 scan's flag writes happen in one transaction under the scan lock (`alignment.locks`), so a
