@@ -131,15 +131,15 @@ def recheck_projects(
 
 @shared_task(bind=True, base=DurableTask, autoretry_for=(OperationalError, InterfaceError))
 def tell_scan(self: Task, scan_id: int) -> int | None:
-    """After a full scan committed: tell the managers and sponsors of the flags it opened
+    """After a scan that opened flags committed: tell the managers and sponsors of them
     (`notify.tell_scan`). Rerun-safe: a scan is told once."""
     return notify.tell_scan(scan_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_stale_scans() -> int:
-    """End the scans that can no longer finish, and queue again the telling of full scans
-    whose task was lost (beat, every ALIGNMENT_SCAN_SWEEP_SECONDS)."""
+    """End the scans that can no longer finish, and queue again the telling of scans whose
+    task was lost (beat, every ALIGNMENT_SCAN_SWEEP_SECONDS)."""
     ended = engine.sweep_stale_scans()
     grace = datetime.timedelta(seconds=settings.ALIGNMENT_SCAN_SWEEP_SECONDS)
     for scan_id in notify.untold_scans(timezone.now() - grace):
