@@ -91,6 +91,12 @@ def can_manage_user_groups(user: Any) -> bool:
     return has_role(user, Role.PROJECT_MANAGER) or has_role(user, Role.EXECUTIVE)
 
 
+def can_manage_departments(user: Any) -> bool:
+    """Add, rename or remove departments (the business owners of projects), one at a time:
+    admins. A workbook import writes them in bulk (can_import_portfolio)."""
+    return is_admin(user)
+
+
 def can_manage_systems(user: Any) -> bool:
     """Add, rename or remove systems in the integration register's catalogue: admins, as with
     departments (a project's manager lists which systems it touches, on the project)."""

@@ -9,10 +9,17 @@ manager until the change is saved). Anyone else who can read gets 403.
 
 from typing import Any
 
-from core.permissions import Gate, can_edit_project, can_manage_systems, can_manage_user_groups
+from core.permissions import (
+    Gate,
+    can_edit_project,
+    can_manage_departments,
+    can_manage_systems,
+    can_manage_user_groups,
+)
 
 from .models import (
     CRMProject,
+    Department,
     Feature,
     MetricReading,
     ProjectCheckIn,
@@ -51,6 +58,11 @@ metric_reading_for = Gate(
     lambda: MetricReading.objects.select_related("metric__project"),
     lambda user, reading: can_edit_project(user, reading.metric.project),
     REFUSAL,
+)
+department_for = Gate(
+    Department.objects.all,
+    lambda user, _department: can_manage_departments(user),
+    "Only admins change the departments. You can still read them.",
 )
 SYSTEM_REFUSAL = "Only admins change the systems catalogue. You can still read it."
 system_for = Gate(

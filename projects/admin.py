@@ -40,16 +40,28 @@ from .selectors import features_with_trace, projects_with_trace
 
 
 @admin.register(UserGroup)
-class UserGroupAdmin(admin.ModelAdmin):
+class UserGroupAdmin(ServiceModelAdmin):
     list_display = ("name", "description")
     search_fields = ("name",)
+    fields = services.USER_GROUP_FIELDS
+    service_fields = services.USER_GROUP_FIELDS
+    id_kwarg = "user_group_id"
+    create_service = staticmethod(services.user_group_create)
+    update_service = staticmethod(services.user_group_update)
+    delete_service = staticmethod(services.user_group_delete)
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
+class DepartmentAdmin(ServiceModelAdmin):
     list_display = ("name", "is_it")
     list_filter = ("is_it",)
     search_fields = ("name",)
+    fields = services.DEPARTMENT_FIELDS
+    service_fields = services.DEPARTMENT_FIELDS
+    id_kwarg = "department_id"
+    create_service = staticmethod(services.department_create)
+    update_service = staticmethod(services.department_update)
+    delete_service = staticmethod(services.department_delete)
 
 
 def _save_links(formset: BaseInlineFormSet, *, setter: Any, owner_kwarg: str, actor: Any) -> None:

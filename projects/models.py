@@ -21,8 +21,9 @@ def _check_dates(start, end) -> None:
         raise ValidationError({"end_date": "The end date must be on or after the start date."})
 
 
-class Department(models.Model):
-    """A department that can own a project as its business owner; IT is marked as such."""
+class Department(TimeStamped):
+    """A department that can own a project as its business owner; IT is marked as such.
+    Versioned like every record people edit: a change from a stale copy is refused."""
 
     name = models.CharField(max_length=100, unique=True)
     is_it = models.BooleanField(

@@ -22,6 +22,7 @@ from core import audit
 from core.permissions import (
     can_create_project,
     can_import_portfolio,
+    can_manage_departments,
     can_manage_systems,
     can_manage_user_groups,
     is_admin,
@@ -50,6 +51,7 @@ from . import decisions
 from .access import (
     SYSTEM_REFUSAL,
     check_in_for,
+    department_for,
     feature_for,
     metric_for,
     metric_reading_for,
@@ -99,6 +101,7 @@ PROJECT_FIELDS = (
 FEATURE_FIELDS = ("title", "description", "priority", "status", "position")
 METRIC_FIELDS = ("name", "unit", "baseline", "target", "current")
 USER_GROUP_FIELDS = ("name", "description")
+DEPARTMENT_FIELDS = ("name", "is_it")
 PHASE_FIELDS = ("name", "kind", "start_date", "end_date", "go_live", "position")
 CHECK_IN_FIELDS = ("checked_in_on", "health", "summary")
 
@@ -955,6 +958,53 @@ def project_restore(*, actor: Actor, project_id: int) -> Restored:
 def feature_restore(*, actor: Actor, feature_id: int) -> Restored:
     """Bring back a deleted feature (its project must still exist) with its links."""
     return restore_deleted(Feature, feature_id, actor=actor, parts=[(FeatureLink, _linkable)])
+
+
+# --- Departments ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def department_create(*, actor: Actor, **fields: Any) -> Department:
+    """Add a department (its name unique)."""
+    require(can_manage_departments(actor), department_for.refusal)
+    department = apply_fields(Department(), fields, DEPARTMENT_FIELDS)
+    return validate_and_save(department, actor=actor)
+
+
+@transaction.atomic
+def department_update(
+    *, actor: Actor, department_id: int, changes: Mapping[str, Any], version: Version = None
+) -> Department:
+    """Rename a department or mark it IT (or not); from a stale copy (`version`) it is
+    refused. Its projects are re-checked (the IT-only ownership rule reads `is_it`)."""
+    return update_stored(
+        department_for,
+        department_id,
+        actor=actor,
+        changes=changes,
+        allowed=DEPARTMENT_FIELDS,
+        version=version,
+    )
+
+
+@transaction.atomic
+def department_delete(*, actor: Actor, department_id: int, version: Version = None) -> None:
+    """Delete a department no project names; one that owns projects is refused, naming them."""
+    department = department_for(actor, department_id, change=True, for_update=True)
+    check_version(department, version)
+    owning = list(
+        CRMProject.objects.filter(department=department)
+        .order_by("title")
+        .values_list("title", flat=True)[:6]
+    )
+    if owning:
+        shown = ", ".join(owning[:5]) + (" …" if len(owning) > 5 else "")
+        raise ValidationError(
+            f"Projects still belong to “{department.name}”: {shown}. "
+            "Give them another department first.",
+            code="protected",
+        )
+    department.delete()
 
 
 # --- User groups ------------------------------------------------------------------------
