@@ -108,11 +108,13 @@ def _project_figures(wanted: Mapping[str, list[int]]) -> dict[str, dict[int, Any
     """Per kind and node of `wanted` ({kind: ids}): live projects under it, how many are off
     track or at risk at their newest check-in, and the open critical flags on them. One
     statement for every kind: the links read once for the (project, node of each kind), their
-    distinct (kind, node, project) triples joined to those projects' newest check-ins (a
-    window) and critical flag counts (a group), each computed once for the set. (Grouping the
-    links joined to every flag, with a per-row look-up of the newest check-in, made 400,000
-    look-ups for 100,000 projects; a statement per kind read the links and computed the
-    projects' figures once per kind: 0.9 s instead of 0.6 s for both kinds at 100,000.)"""
+    distinct (kind, node, project) triples hash-joined to every project's newest check-in (one
+    window over the check-ins) and open critical flag count (one group over those flags).
+    (Grouping the links joined to every flag, with a per-row look-up of the newest check-in,
+    made 400,000 look-ups for 100,000 projects; a statement per kind read the links and
+    computed the projects' figures once per kind; restricting the check-ins and flags to the
+    linked projects first made PostgreSQL, misjudging that set's size, look each project up
+    in both: 1.6 s, against 1.0 s now, at 100,000 projects.)"""
     found: dict[str, dict[int, Any]] = {kind: {} for kind in wanted}
     wanted = {kind: ids for kind, ids in wanted.items() if ids}
     if not wanted:
@@ -150,21 +152,18 @@ def _project_figures(wanted: Mapping[str, list[int]]) -> dict[str, dict[int, Any
     sql = f"""
         WITH links AS ({links_sql}),
         pairs AS ({" UNION ALL ".join(parts)}),
-        projects AS (SELECT DISTINCT project_id FROM links),
         newest AS (
             SELECT x.project_id, x.health FROM (
                 SELECT c.project_id, c.health, ROW_NUMBER() OVER (
                     PARTITION BY c.project_id ORDER BY c.checked_in_on DESC, c.id DESC
                 ) AS position
                 FROM {check_ins} c
-                WHERE c.project_id IN (SELECT project_id FROM projects)
             ) x
             WHERE x.position = 1
         ),
         critical AS (
             SELECT f.project_id, COUNT(*) AS n FROM {flags} f
-            WHERE f.project_id IN (SELECT project_id FROM projects)
-              AND f.state IN ({states}) AND f.severity = %s
+            WHERE f.state IN ({states}) AND f.severity = %s AND f.project_id IS NOT NULL
             GROUP BY f.project_id
         )
         SELECT p.kind, p.node, COUNT(*),
