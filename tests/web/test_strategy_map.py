@@ -512,3 +512,17 @@ def test_the_flow_a_snapshot_kept_reads_back_as_decimals_and_none_before_it_was_
     assert flow.stored_flow({"map_flow": {"3:7": "400.10"}}) == {(3, 7): Decimal("400.10")}
     assert flow.stored_flow({"spend": {}}) is None
     assert flow.stored_flow(None) is None
+
+
+@pytest.mark.parametrize("name", ["alignment:map_goal", "projects:detail", "goals:detail"])
+@pytest.mark.parametrize("pk", [1, 7, 12345, 2**63 - 2])
+def test_a_node_url_is_the_reversed_url_under_any_script_prefix(name, pk):
+    from django.urls import set_script_prefix
+
+    assert strategy_map.url_with_id(name, pk) == reverse(name, args=[pk])
+    set_script_prefix("/crm/")
+    try:
+        assert strategy_map.url_with_id(name, pk) == reverse(name, args=[pk])
+        assert strategy_map.url_with_id(name, pk).startswith("/crm/")
+    finally:
+        set_script_prefix("/")
