@@ -18,6 +18,7 @@ from projects.models import CRMProject
 
 from .models import Flag, FlagState, Severity, SubjectType
 from .rules import RULES
+from .selectors import concerning_project
 
 ALL_STATES = "all"
 
@@ -91,7 +92,10 @@ class FlagFilterSet(FilterSet):
     )
     subject_id = django_filters.NumberFilter(min_value=1, max_value=2**63 - 1)
     project = django_filters.ModelChoiceFilter(
-        queryset=CRMProject.objects.all(), widget=forms.HiddenInput
+        queryset=CRMProject.objects.all(),
+        widget=forms.HiddenInput,
+        method="filter_project",
+        help_text="The project's flags, its features', and those of the user groups it affects.",
     )
     mine = BooleanFilter(
         method="filter_mine", label="Only my projects' flags", widget=CheckboxInput()
@@ -103,6 +107,9 @@ class FlagFilterSet(FilterSet):
     class Meta:
         model = Flag
         fields = ["state", "severity", "rule", "subject_type", "subject_id", "project", "mine"]
+
+    def filter_project(self, queryset: QuerySet[Flag], name: str, value: Any) -> QuerySet[Flag]:
+        return queryset.filter(concerning_project(value)) if value is not None else queryset
 
     def filter_mine(self, queryset: QuerySet[Flag], name: str, value: bool) -> QuerySet[Flag]:
         user = getattr(self.request, "user", None)

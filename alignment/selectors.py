@@ -95,17 +95,20 @@ def subject_flags_needing_attention(
     )
 
 
-def project_flags_needing_attention(user: Any, project: Any) -> QuerySet[Flag]:
-    """A project's flags and its features' that still need attention, worst first; and those
-    of the user groups it affects (a change collision is about every project whose go-live
-    lands on the group, so its manager sees it here, where they plan the go-live)."""
+def concerning_project(project: Any) -> Q:
+    """The flags about a project: its own, its features', and those of the user groups it
+    affects (a change collision is about every project whose go-live lands on the group, so
+    its manager sees it where they plan the go-live). The project's page and the flag inbox's
+    `project` filter (pages and API) list the same flags."""
     its_groups = ProjectUserGroup.objects.filter(project=project).values("user_group_id")
+    return Q(project=project) | Q(subject_type=SubjectType.USER_GROUP, subject_id__in=its_groups)
+
+
+def project_flags_needing_attention(user: Any, project: Any) -> QuerySet[Flag]:
+    """A project's flags (concerning_project) that still need attention, worst first."""
     return (
         flags_visible_to(user)
-        .filter(
-            Q(project=project) | Q(subject_type=SubjectType.USER_GROUP, subject_id__in=its_groups),
-            state__in=OPEN_STATES,
-        )
+        .filter(concerning_project(project), state__in=OPEN_STATES)
         .order_by("severity_rank", "rule", "subject_label", "id")
     )
 

@@ -310,3 +310,44 @@ def test_the_roadmap_of_a_group_shows_its_collision_or_says_there_is_none(as_use
     page = client.get(reverse("projects:roadmap"), {"user_group": calm.pk}).content.decode()
     assert "portfolio.change_collision" not in page
     assert "No change collision on this group" in page
+
+
+def test_the_flag_inbox_for_a_project_lists_what_its_page_lists_collisions_included(
+    as_user, executive
+):
+    """The "Open these in the flag inbox" link of a project's page: the inbox (and `/api/flags/`)
+    filtered by the project lists the same flags, the collisions of its user groups included,
+    and none of another group's."""
+    from rest_framework.test import APIClient
+
+    from alignment.engine import scan_full
+    from alignment.selectors import project_flags_needing_attention
+
+    colliding = _collision(UserGroupFactory(name="Service agents"), [1, 5, 9])
+    _collision(UserGroupFactory(name="Field sales"), [2, 4, 6])
+    apart = _collision(UserGroupFactory(name="Partner managers"), [1, 60, 120])
+    scan_full()
+    project = colliding[0]
+
+    page = as_user(executive).get(reverse("alignment:flags"), {"project": project.pk})
+    api = APIClient()
+    api.force_authenticate(executive)
+    listed = api.get("/api/flags/", {"project": project.pk, "page_size": 100}).json()["results"]
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "More than 2 go-lives hit “Service agents” within 30 days" in html
+    assert "go-lives hit “Field sales”" not in html
+    on_its_page = set(
+        project_flags_needing_attention(executive, project).values_list("pk", flat=True)
+    )
+    assert {row["id"] for row in listed} == on_its_page
+    collisions = [row for row in listed if row["rule"] == "portfolio.change_collision"]
+    assert [(row["subject_type"], row["subject_label"]) for row in collisions] == [
+        ("user_group", "Service agents")
+    ]
+    assert all(row["project"] == project.pk for row in listed if row not in collisions)
+    apart_rules = {
+        row["rule"] for row in api.get("/api/flags/", {"project": apart[0].pk}).json()["results"]
+    }
+    assert "portfolio.change_collision" not in apart_rules
