@@ -6,7 +6,7 @@ made from a stale version, and save only the fields that changed.
 """
 
 import datetime
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, F, Max, PositiveIntegerField, Q, Value, When
+from django.db.models import Case, F, Max, PositiveIntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -992,19 +992,26 @@ def department_delete(*, actor: Actor, department_id: int, version: Version = No
     """Delete a department no project names; one that owns projects is refused, naming them."""
     department = department_for(actor, department_id, change=True, for_update=True)
     check_version(department, version)
-    owning = list(
-        CRMProject.objects.filter(department=department)
-        .order_by("title")
-        .values_list("title", flat=True)[:6]
-    )
-    if owning:
-        shown = ", ".join(owning[:5]) + (" …" if len(owning) > 5 else "")
-        raise ValidationError(
+    delete_unless_named(
+        department,
+        CRMProject.objects.filter(department=department),
+        lambda shown: (
             f"Projects still belong to “{department.name}”: {shown}. "
-            "Give them another department first.",
-            code="protected",
-        )
-    department.delete()
+            "Give them another department first."
+        ),
+    )
+
+
+def delete_unless_named(
+    row: Any, naming: QuerySet[CRMProject], refusal: Callable[[str], str]
+) -> None:
+    """Delete a catalogue row (a department, user group, system) that no project names; while
+    projects in `naming` still do, refuse with `refusal(the first five titles)`."""
+    titles = list(naming.order_by("title").values_list("title", flat=True)[:6])
+    if titles:
+        shown = ", ".join(titles[:5]) + (" …" if len(titles) > 5 else "")
+        raise ValidationError(refusal(shown), code="protected")
+    row.delete()
 
 
 # --- User groups ------------------------------------------------------------------------
@@ -1034,18 +1041,11 @@ def user_group_delete(*, actor: Actor, user_group_id: int, version: Version = No
     """Delete a user group no project names; one still named is taken off its projects first."""
     group = user_group_for(actor, user_group_id, change=True, for_update=True)
     check_version(group, version)
-    named_by = list(
-        CRMProject.objects.filter(user_group_links__user_group=group)
-        .order_by("title")
-        .values_list("title", flat=True)[:6]
+    delete_unless_named(
+        group,
+        CRMProject.objects.filter(user_group_links__user_group=group),
+        lambda shown: f"Projects still affect “{group.name}”: {shown}. Take it off them first.",
     )
-    if named_by:
-        shown = ", ".join(named_by[:5]) + (" …" if len(named_by) > 5 else "")
-        raise ValidationError(
-            f"Projects still affect “{group.name}”: {shown}. Take it off them first.",
-            code="protected",
-        )
-    group.delete()
 
 
 def _ids(groups: Iterable[Any]) -> list[int]:
@@ -1139,19 +1139,14 @@ def system_delete(*, actor: Actor, system_id: int, version: Version = None) -> N
     """Remove a system no project lists; one that projects touch is refused, naming them."""
     system = system_for(actor, system_id, change=True, for_update=True)
     check_version(system, version)
-    users = list(
-        CRMProject.objects.filter(systems__system=system)
-        .order_by("title")
-        .values_list("title", flat=True)[:6]
-    )
-    if users:
-        shown = ", ".join(users[:5]) + ("…" if len(users) > 5 else "")
-        raise ValidationError(
+    delete_unless_named(
+        system,
+        CRMProject.objects.filter(systems__system=system),
+        lambda shown: (
             f"Cannot delete this system; projects still list it — {shown}. "
-            "Remove it from those projects first.",
-            code="protected",
-        )
-    system.delete()
+            "Remove it from those projects first."
+        ),
+    )
 
 
 def _refuse_system_by_name(system: Any) -> System:
