@@ -173,6 +173,10 @@ class ServiceModelAdmin(admin.ModelAdmin):
 
     form = VersionedAdminForm
     service_fields: tuple[str, ...] = ()
+    # For a catalogue whose keepers are one rule over the user (core.permissions), not a
+    # per-object one: the admin offers add, change and delete only to them, as the services
+    # accept them, rather than refusing a save they were shown a form for.
+    may_manage: Callable[[Any], bool] | None = None
     id_kwarg: str = ""
     parent_fields: tuple[str, ...] = ()
     create_service: Callable[..., Any] | None = None
@@ -221,6 +225,18 @@ class ServiceModelAdmin(admin.ModelAdmin):
             fields = flatten_fieldsets(self.get_fieldsets(request, obj))
         kwargs["fields"] = [name for name in fields if name != "version"]
         return super().get_form(request, obj, change, **kwargs)
+
+    def _may_manage(self, request: HttpRequest) -> bool:
+        return self.may_manage is None or self.may_manage(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and self._may_manage(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_manage(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may_manage(request)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         if self.delete_service is None:

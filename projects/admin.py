@@ -19,6 +19,7 @@ from core.admin import (
     save_inline_through_services,
 )
 from core.money import format_money
+from core.permissions import can_manage_departments, can_manage_user_groups
 
 from . import services
 from .models import (
@@ -45,6 +46,7 @@ class UserGroupAdmin(ServiceModelAdmin):
     search_fields = ("name",)
     fields = services.USER_GROUP_FIELDS
     service_fields = services.USER_GROUP_FIELDS
+    may_manage = staticmethod(can_manage_user_groups)
     id_kwarg = "user_group_id"
     create_service = staticmethod(services.user_group_create)
     update_service = staticmethod(services.user_group_update)
@@ -58,6 +60,7 @@ class DepartmentAdmin(ServiceModelAdmin):
     search_fields = ("name",)
     fields = services.DEPARTMENT_FIELDS
     service_fields = services.DEPARTMENT_FIELDS
+    may_manage = staticmethod(can_manage_departments)
     id_kwarg = "department_id"
     create_service = staticmethod(services.department_create)
     update_service = staticmethod(services.department_update)

@@ -189,3 +189,56 @@ def test_a_user_group_named_by_a_project_is_not_deleted_in_the_admin(client, adm
 
     assert "Partner portal" in response.content.decode()
     assert UserGroup.objects.filter(pk=group.pk).exists()
+
+
+def _staff_with_model_permissions(user, model: str):
+    from django.contrib.auth.models import Permission
+
+    user.is_staff = True
+    user.save()
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=[f"{a}_{model}" for a in ("add", "change", "delete", "view")]
+        )
+    )
+    return user
+
+
+def test_staff_who_may_not_keep_departments_are_not_offered_the_forms(client, executive):
+    """Django's model permissions alone do not make a department keeper: the admin offers add,
+    change and delete only to whom the services accept (admins), so a staff executive reads."""
+    department = DepartmentFactory(name="Sales")
+    client.force_login(_staff_with_model_permissions(executive, "department"))
+
+    add = client.get(reverse("admin:projects_department_add"))
+    change_page = client.get(reverse("admin:projects_department_change", args=[department.pk]))
+    post = _change(
+        client, "department", department.pk, {"name": "Mine", "version": 1}, follow=False
+    )
+    delete = client.post(
+        reverse("admin:projects_department_delete", args=[department.pk]), {"post": "yes"}
+    )
+
+    assert add.status_code == 403
+    assert change_page.status_code == 200
+    assert 'name="_save"' not in change_page.content.decode()
+    assert (post.status_code, delete.status_code) == (403, 403)
+    department.refresh_from_db()
+    assert (department.name, department.version) == ("Sales", 1)
+
+
+def test_a_staff_project_manager_keeps_user_groups_in_the_admin(client, pm):
+    group = UserGroupFactory(name="Sales reps")
+    client.force_login(_staff_with_model_permissions(pm, "usergroup"))
+
+    response = _change(
+        client,
+        "usergroup",
+        group.pk,
+        {"name": "Sales reps EMEA", "description": "", "version": group.version},
+        follow=False,
+    )
+
+    assert response.status_code == 302
+    group.refresh_from_db()
+    assert (group.name, group.updated_by) == ("Sales reps EMEA", pm)
