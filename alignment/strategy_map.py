@@ -22,6 +22,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import (
@@ -309,7 +310,8 @@ def url_with_id(name: str, pk: int) -> str:
     """reverse(name, args=[pk]), the URL pattern reversed once per name (and script prefix and
     URLconf): a map page links hundreds of nodes, and reversing each cost an eighth of the
     page's time."""
-    return _url_pattern(name, get_script_prefix(), get_urlconf()).replace(_ID_MARK, str(int(pk)))
+    urlconf = get_urlconf() or django_settings.ROOT_URLCONF  # a test may override the setting
+    return _url_pattern(name, get_script_prefix(), urlconf).replace(_ID_MARK, str(int(pk)))
 
 
 def branch_url(kind: str, pk: int, *, history: bool = False, **query: Any) -> str:
