@@ -98,8 +98,9 @@ def subject_flags_needing_attention(
 def concerning_project(project: Any) -> Q:
     """The flags about a project: its own, its features', and those of the user groups it
     affects (a change collision is about every project whose go-live lands on the group, so
-    its manager sees it where they plan the go-live). The project's page and the flag inbox's
-    `project` filter (pages and API) list the same flags."""
+    its manager sees it where they plan the go-live). The project's page lists those that
+    need attention; the flag inbox's `project` filter (pages and API) selects the same set, in
+    any state its `state` filter asks for."""
     its_groups = ProjectUserGroup.objects.filter(project=project).values("user_group_id")
     return Q(project=project) | Q(subject_type=SubjectType.USER_GROUP, subject_id__in=its_groups)
 
