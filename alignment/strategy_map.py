@@ -308,8 +308,7 @@ def _url_pattern(name: str, prefix: str, urlconf: Any) -> str:
 
 def url_with_id(name: str, pk: int) -> str:
     """reverse(name, args=[pk]), the URL pattern reversed once per name (and script prefix and
-    URLconf): a map page links hundreds of nodes, and reversing each cost an eighth of the
-    page's time."""
+    URLconf): the map's first screen links 250 nodes at 100,000 projects, each twice."""
     urlconf = get_urlconf() or django_settings.ROOT_URLCONF  # a test may override the setting
     return _url_pattern(name, get_script_prefix(), urlconf).replace(_ID_MARK, str(int(pk)))
 
