@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Model, UniqueConstraint
+from django.db.models import Model, QuerySet, UniqueConstraint
 from django.http import Http404
 from django.utils import timezone
 
@@ -295,19 +295,30 @@ def apply_fields(instance: M, data: Mapping[str, Any], allowed: Iterable[str]) -
     return instance
 
 
+def _first_five(names: Sequence[str]) -> str:
+    """Names for a refusal: the first five, and "…" when there are more."""
+    return f"{', '.join(names[:5])}{'…' if len(names) > 5 else ''}"
+
+
 def refuse_delete_with_dependents(what: str, dependents: Mapping[str, list[str]]) -> None:
     """Refuse a delete that would orphan children, naming them (archive by status instead)."""
-    parts = [
-        f"{label}: {', '.join(names[:5])}{'…' if len(names) > 5 else ''}"
-        for label, names in dependents.items()
-        if names
-    ]
+    parts = [f"{label}: {_first_five(names)}" for label, names in dependents.items() if names]
     if parts:
         raise ValidationError(
             f"Cannot delete this {what}; these still depend on it — {'; '.join(parts)}. "
             "Retire it by status instead.",
             code="protected",
         )
+
+
+def delete_unless_named(row: Model, naming: QuerySet[Any], refusal: Callable[[str], str]) -> None:
+    """Delete a catalogue row (a department, user group, system: nothing to retire it by) that
+    no project names; while the projects in `naming` still do, refuse with `refusal(their
+    first five titles)`."""
+    titles = list(naming.order_by("title").values_list("title", flat=True)[:6])
+    if titles:
+        raise ValidationError(refusal(_first_five(titles)), code="protected")
+    row.delete()
 
 
 def require_people_roles(

@@ -6,7 +6,7 @@ made from a stale version, and save only the fields that changed.
 """
 
 import datetime
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, F, Max, PositiveIntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, F, Max, PositiveIntegerField, Q, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -37,6 +37,7 @@ from core.services import (
     bulk_upsert,
     bulk_upsert_readings,
     check_version,
+    delete_unless_named,
     require,
     require_people_roles,
     restore_deleted,
@@ -1000,18 +1001,6 @@ def department_delete(*, actor: Actor, department_id: int, version: Version = No
             "Give them another department first."
         ),
     )
-
-
-def delete_unless_named(
-    row: Any, naming: QuerySet[CRMProject], refusal: Callable[[str], str]
-) -> None:
-    """Delete a catalogue row (a department, user group, system) that no project names; while
-    projects in `naming` still do, refuse with `refusal(the first five titles)`."""
-    titles = list(naming.order_by("title").values_list("title", flat=True)[:6])
-    if titles:
-        shown = ", ".join(titles[:5]) + (" …" if len(titles) > 5 else "")
-        raise ValidationError(refusal(shown), code="protected")
-    row.delete()
 
 
 # --- User groups ------------------------------------------------------------------------
