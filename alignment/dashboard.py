@@ -357,7 +357,7 @@ def dashboard_figures(
     snapshot (Snapshot.figures) and the pages read them from there, so a request never
     recomputes the portfolio. `features`: the scan's one count of feature traceability;
     `budgets`: its live_budget_sums(), shared with the headline; `untraced`: the live projects
-    its match found not to trace (see node_health)."""
+    it flagged as not tracing (see node_health)."""
     sums = _sums_by_business_strategy()  # both investment tables share out the same sums
     return {
         # The strategy map's first screen: each goal's and strategy's projects, traced, flags.

@@ -16,7 +16,9 @@ rules there are, and runs each rule's query once:
 
 Steps 1 to 4 each run once for all rules, counting what they changed per rule (RETURNING).
 The flags steps 2 and 4 open carry the scan's time (`opened_at`); once the scan has committed,
-a task of its own tells the people concerned of them (`notify.tell_scan`).
+a task of its own tells the people concerned of them (`notify.tell_scan`). Once a full scan has
+committed, it records the figures the dashboard and the summary read (`take_snapshot`) from the
+flags it left, in a transaction of its own, outside the scan lock.
 
 Acknowledged and waived decisions are never touched while the condition holds. All of a
 scan's flag writes happen in one transaction under the scan lock (`alignment.locks`), so a
@@ -61,7 +63,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings as django_settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import EmptyResultSet
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -107,7 +109,7 @@ from .rules import (
     SubjectKind,
     subject_label_expression,
 )
-from .selectors import FeatureTraceability, feature_traceability
+from .selectors import feature_traceability
 
 log = logging.getLogger(__name__)
 
@@ -181,11 +183,6 @@ class Outcome:
     """What one evaluation changed, per rule."""
 
     by_rule: dict[str, RuleOutcome] = field(default_factory=dict)
-    # A full scan's count of the features that trace, from its match of FEATURE_UNTRACED.
-    features: FeatureTraceability | None = None
-    # A full scan's live projects that do not trace (values `pid`), from its match of
-    # PROJECT_UNTRACED_RULES; None when either rule is switched off.
-    untraced_projects: QuerySet[Any] | None = None
 
     @property
     def opened(self) -> int:
@@ -759,42 +756,47 @@ def evaluate(
     # 4. What is new.
     if matched:
         add(_insert_new_flags(now, matched), "opened")
-    if scope.is_full and settings[FEATURE_UNTRACED].enabled:
-        outcome.features = feature_traceability(
-            untraced=ScanMatch.objects.filter(
-                rule=FEATURE_UNTRACED, subject_type=SubjectType.FEATURE
-            ).values(fid=F("subject_id"), pid=F("project_id"))
-        )
-    if scope.is_full and all(settings[code].enabled for code in PROJECT_UNTRACED_RULES):
-        outcome.untraced_projects = ScanMatch.objects.filter(
-            rule__in=PROJECT_UNTRACED_RULES, subject_type=SubjectType.PROJECT
-        ).values(pid=F("subject_id"))
     return outcome
 
 
-def _take_snapshot(
-    scan: Scan,
-    now: datetime.datetime,
-    outcome: Outcome,
-    open_counts: tuple[dict[str, int], dict[str, int]] | None = None,
-) -> Snapshot:
-    """Record, in the scan's transaction, every figure the dashboard and the summary show, so
-    they read one row instead of recomputing the portfolio per request; the functions that
-    compute them are the pages' own, so each figure keeps one definition."""
+def _untraced_from_flags(settings: Mapping[str, EffectiveSetting]) -> tuple[Any, Any]:
+    """The full scan's findings the snapshot counts from, as its flags hold them once it has
+    committed (its match is gone by then, or another scan's): the untraced features (values
+    `fid`, `pid`) and the live projects that do not trace (values `pid`). None for either when
+    its rule is switched off: the snapshot then walks the portfolio itself."""
+    unresolved = Flag.objects.filter(state__in=UNRESOLVED_STATES)
+    features = None
+    if settings[FEATURE_UNTRACED].enabled:
+        features = unresolved.filter(
+            rule=FEATURE_UNTRACED, subject_type=SubjectType.FEATURE
+        ).values(fid=F("subject_id"), pid=F("project_id"))
+    projects = None
+    if all(settings[code].enabled for code in PROJECT_UNTRACED_RULES):
+        projects = unresolved.filter(
+            rule__in=PROJECT_UNTRACED_RULES, subject_type=SubjectType.PROJECT
+        ).values(pid=F("subject_id"))
+    return features, projects
+
+
+def _take_snapshot(scan_id: int, now: datetime.datetime) -> Snapshot:
+    """Record every figure the dashboard and the summary show, so they read one row instead of
+    recomputing the portfolio per request; the functions that compute them are the pages' own,
+    so each figure keeps one definition."""
     from .dashboard import dashboard_figures
     from .selectors import live_budget_sums, open_flag_counts, portfolio_figures
 
-    # Counted by the scan from its match (or, with that rule switched off, here), once for
-    # both the headline and the dashboard's worst projects; the budgets once for the headline
-    # and the spend split.
-    # The projects that do not trace, as the scan matched them (or, with either of their rules
-    # switched off, walked again here).
-    features = outcome.features or feature_traceability()
-    sums = live_budget_sums(untraced=outcome.untraced_projects)
+    # The untraced features and projects as the scan flagged them, counted once for the
+    # headline and the dashboard's worst projects; the budgets once for the headline and the
+    # spend split.
+    untraced_features, untraced_projects = _untraced_from_flags(
+        effective_settings(create_missing=False)
+    )
+    features = feature_traceability(untraced=untraced_features)
+    sums = live_budget_sums(untraced=untraced_projects)
     figures = portfolio_figures(features, sums)
-    by_rule, by_severity = open_counts or open_flag_counts()
+    by_rule, by_severity = open_flag_counts()
     return Snapshot.objects.create(
-        scan=scan,
+        scan_id=scan_id,
         taken_at=now,
         projects_total=figures["projects_total"],
         projects_traced=figures["projects_traced"],
@@ -806,8 +808,52 @@ def _take_snapshot(
         budget_capability=figures["budget_capability"],
         open_by_rule=by_rule,
         open_by_severity=by_severity,
-        figures=dashboard_figures(features, sums, untraced=outcome.untraced_projects),
+        figures=dashboard_figures(features, sums, untraced=untraced_projects),
     )
+
+
+def take_snapshot(scan_id: int) -> Snapshot | None:
+    """The figures of a full scan that has committed, in a transaction of their own, outside
+    the scan lock: the lock and the flags' transaction are not held while the portfolio is
+    summed (re-checks after edits wait less), and a fault here loses no flag. Rerun-safe: a
+    scan has one snapshot (two tasks taking it at once both return the one that committed
+    first). None when the scan is not a finished full scan, or when the database went away
+    (`snapshots_missing` finds it again for the sweep)."""
+    deadline = time.monotonic() + _time_limit()
+    finished = Scan.objects.filter(pk=scan_id, kind=ScanKind.FULL, state=ScanState.DONE)
+    try:
+        with transaction.atomic():
+            _limit_statements(deadline)
+            if not finished.exists():
+                return None
+            if existing := Snapshot.objects.filter(scan_id=scan_id).first():
+                return existing
+            try:
+                with transaction.atomic():
+                    return _take_snapshot(scan_id, timezone.now())
+            except IntegrityError:
+                pass  # taken meanwhile by another task (the sweep's, or a redelivery)
+        return Snapshot.objects.filter(scan_id=scan_id).first()
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("Scan %s's snapshot was not taken (%s); the sweep takes it", scan_id, exc)
+        return None
+
+
+def snapshots_missing(older_than: datetime.datetime) -> list[int]:
+    """The newest finished full scan, when it finished before `older_than` and has no snapshot
+    (its worker stopped, or lost the database, between the flags and the figures). Only the
+    newest: an older scan's figures would be superseded by the time they were taken."""
+    newest = (
+        Scan.objects.filter(kind=ScanKind.FULL, state=ScanState.DONE)
+        .order_by("-finished_at", "-id")
+        .values("pk", "finished_at")
+        .first()
+    )
+    if newest is None or newest["finished_at"] is None or newest["finished_at"] >= older_than:
+        return []
+    if Snapshot.objects.filter(scan_id=newest["pk"]).exists():
+        return []
+    return [newest["pk"]]
 
 
 # --- Running a scan, and the faults around it -------------------------------------------------
@@ -942,16 +988,16 @@ def _per_rule(outcome: Outcome) -> dict[str, dict[str, int]]:
     }
 
 
-def _finish(scan: Scan, outcome: Outcome, now: datetime.datetime, *, snapshot: bool) -> None:
+def _finish(scan: Scan, outcome: Outcome, now: datetime.datetime, *, full: bool) -> None:
     """Record the scan's counts and mark it done, with the time it stamped on the flags it
     opened (their people are told after it commits; having opened none, it is told already).
     A full scan also records how many flags each rule has open (a count over the whole table,
     so a re-check leaves it out)."""
     per_rule = _per_rule(outcome)
-    if snapshot:
+    if full:
         from .selectors import open_flag_counts
 
-        open_by_rule, open_by_severity = open_flag_counts()
+        open_by_rule, _by_severity = open_flag_counts()
         per_rule = {
             code: {
                 "open": open_by_rule.get(code, 0),
@@ -959,7 +1005,6 @@ def _finish(scan: Scan, outcome: Outcome, now: datetime.datetime, *, snapshot: b
             }
             for code in RULES
         }
-        _take_snapshot(scan, now, outcome, (open_by_rule, open_by_severity))
     Scan.objects.filter(pk=scan.pk).update(
         state=ScanState.DONE,
         finished_at=timezone.now(),
@@ -1000,7 +1045,7 @@ def _limit_statements(deadline: float) -> None:
         scan_session_settings(cursor)
 
 
-def _run(scan: Scan, scope: Scope, *, snapshot: bool, busy_requeue: bool = False) -> Scan | None:
+def _run(scan: Scan, scope: Scope, *, busy_requeue: bool = False) -> Scan | None:
     """Evaluate `scope` and finish the scan, in one locked transaction, within the time limit.
     None when, once it had the lock, the scan was no longer running: another delivery of the
     same message finished it, or the sweep ended it."""
@@ -1018,7 +1063,7 @@ def _run(scan: Scan, scope: Scope, *, snapshot: bool, busy_requeue: bool = False
             return None
         now = timezone.now()
         outcome = evaluate(scope, now=now, deadline=deadline)
-        _finish(scan, outcome, now, snapshot=snapshot)
+        _finish(scan, outcome, now, full=scope.is_full)
         if outcome.opened:
             # Who hears of the flags it opened: once it has committed (notify.tell_scan).
             transaction.on_commit(partial(notify.queue_tell_scan, scan.pk))
@@ -1102,15 +1147,21 @@ def scan_full(
     task_id: str = "",
     requested_by: Any = None,
     busy_requeue: bool = False,
+    snapshot: bool = True,
 ) -> Scan | None:
-    """Run the whole catalogue over the whole portfolio in one transaction and take a
-    snapshot. Returns the scan, or None when there was nothing to run (the scan named by
-    `scan_id` or `task_id` is finished)."""
+    """Run the whole catalogue over the whole portfolio in one transaction, then, once that
+    has committed, take the scan's snapshot in another (`take_snapshot`; `snapshot=False`
+    leaves that to the caller, as the bench does to time the two apart). Returns the scan, or
+    None when there was nothing to run (the scan named by `scan_id` or `task_id` is
+    finished)."""
     sweep_stale_scans()
     scan = _claim(scan_id, ScanKind.FULL, task_id=task_id, requested_by=requested_by)
     if scan is None:
         return None
-    return _run(scan, Scope(), snapshot=True, busy_requeue=busy_requeue)
+    scan = _run(scan, Scope(), busy_requeue=busy_requeue)
+    if scan is not None and scan.state == ScanState.DONE and snapshot:
+        take_snapshot(scan.pk)
+    return scan
 
 
 def scan_projects(
@@ -1134,4 +1185,4 @@ def scan_projects(
     if scan is None:
         return None
     scope = Scope(project_ids=ids, left_groups=left)
-    return _run(scan, scope, snapshot=False, busy_requeue=busy_requeue)
+    return _run(scan, scope, busy_requeue=busy_requeue)

@@ -226,7 +226,7 @@ class Scan(models.Model):
 
 
 class Snapshot(models.Model):
-    """The figures each full scan records, in its transaction: the trend charts read every
+    """The figures each full scan records once it has committed: the trend charts read every
     snapshot, the dashboard and the summary API the latest (they never recompute the portfolio
     per request)."""
 

@@ -170,10 +170,10 @@ def feature_traceability(
     not a subquery per feature), the portfolio's totals as window sums over those rows, and the
     `limit` projects with the most untraced features.
 
-    A full scan has just matched the untraced features (rule `feature.untraced`: the live
-    portfolio's features that do not trace, the same definition) and passes them as `untraced`,
-    values `fid` and `pid` (feature and project): then three cheap queries count from those
-    instead of joining every feature to every traceable link again."""
+    A full scan has just flagged the untraced features (rule `feature.untraced`: the live
+    portfolio's features that do not trace, the same definition); its snapshot passes them as
+    `untraced`, values `fid` and `pid` (feature and project): then three cheap queries count
+    from those instead of joining every feature to every traceable link again."""
     project = connection.ops.quote_name(CRMProject._meta.db_table)
     if untraced is not None:
         untraced_sql, untraced_params = untraced.order_by().query.sql_with_params()
@@ -231,7 +231,7 @@ def live_budget_sums(untraced: QuerySet[Any] | None = None) -> dict[str, Any]:
     aggregated over (a subquery per row, three times slower at 1M features); amounts to the
     cent (SQLite sums decimals as REAL: 0.1 + 0.2 comes back as 0.300000000000000).
 
-    A full scan passes the live projects its match found not to trace (`untraced`, values
+    A full scan's snapshot passes the live projects it flagged as not tracing (`untraced`, values
     `pid`): the traced ones are then the others (an anti-join to that small set) rather than
     those whose links climb the chain again."""
     live = CRMProject.objects.filter(status__in=LIVE_PROJECT_STATUSES)

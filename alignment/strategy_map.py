@@ -137,8 +137,8 @@ def _health_sql(untraced: QuerySet[Any] | None = None) -> tuple[str, list[Any]]:
     trace (projects.trace, a semi-join), the open flags per project — joined and grouped in
     SQL (the ORM joins no derived tables). The links are read once (a common table expression)
     and climb to business strategies and goals from there, each project counted once per
-    node, not once per link and flag. A full scan passes the live projects its match found not
-    to trace (`untraced`, values `pid`): a linked one traces unless it is among them, so the
+    node, not once per link and flag. A full scan's snapshot passes the live projects it flagged
+    as not tracing (`untraced`, values `pid`): a linked one traces unless it is among them, so the
     chain is not climbed again."""
     links_sql, links_params = (
         ProjectLink.objects.filter(project__status__in=_LIVE)

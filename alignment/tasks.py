@@ -136,12 +136,27 @@ def tell_scan(self: Task, scan_id: int) -> int | None:
     return notify.tell_scan(scan_id)
 
 
+@shared_task(bind=True, base=DurableTask)
+def take_snapshot(self: Task, scan_id: int) -> int | None:
+    """The figures of a full scan whose own task stopped after its flags committed
+    (`engine.take_snapshot`). Rerun-safe: a scan has one snapshot. Without the database it
+    returns None, and the next sweep queues it again."""
+    snapshot = engine.take_snapshot(scan_id)
+    return snapshot.pk if snapshot else None
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_stale_scans() -> int:
-    """End the scans that can no longer finish, and queue again the telling of scans whose
-    task was lost (beat, every ALIGNMENT_SCAN_SWEEP_SECONDS)."""
+    """End the scans that can no longer finish, and queue again the telling of scans, and the
+    snapshot of the newest full scan, whose task was lost (beat, every
+    ALIGNMENT_SCAN_SWEEP_SECONDS)."""
     ended = engine.sweep_stale_scans()
     grace = datetime.timedelta(seconds=settings.ALIGNMENT_SCAN_SWEEP_SECONDS)
     for scan_id in notify.untold_scans(timezone.now() - grace):
         notify.queue_tell_scan(scan_id)
+    for scan_id in engine.snapshots_missing(timezone.now() - grace):
+        try:
+            take_snapshot.delay(scan_id)
+        except Exception:
+            log.exception("Could not queue scan %s's snapshot; the next sweep will", scan_id)
     return ended

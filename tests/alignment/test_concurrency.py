@@ -132,3 +132,29 @@ def test_a_subject_edited_while_a_scan_runs_does_not_break_the_scan(monkeypatch,
     engine.scan_full()  # the re-check that edit queued
     flag.refresh_from_db()
     assert flag.state == FlagState.RESOLVED
+
+
+def test_two_snapshots_of_one_scan_at_once_record_one(monkeypatch):
+    """The scan's own task and the sweep's may take its snapshot at the same moment: both get
+    the one that committed first, and neither fails."""
+    from alignment.models import Snapshot
+
+    _portfolio()
+    scan = engine.scan_full(snapshot=False)
+    barrier = threading.Barrier(2)
+    take = engine._take_snapshot
+
+    def together(scan_id, now):
+        barrier.wait(timeout=10)  # both past the "already taken?" check
+        return take(scan_id, now)
+
+    monkeypatch.setattr(engine, "_take_snapshot", together)
+    results: dict = {}
+    threads = [
+        _in_thread(lambda: engine.take_snapshot(scan.pk), results, key) for key in ("a", "b")
+    ]
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(isinstance(result, Snapshot) for result in results.values()), results
+    assert results["a"].pk == results["b"].pk
+    assert Snapshot.objects.filter(scan=scan).count() == 1

@@ -19,7 +19,12 @@ from alignment.models import (
 )
 from alignment.services import flag_acknowledge, flag_waive
 from projects.models import ProjectStatus
-from tests.factories import FeatureFactory, ProjectFactory, ProjectLinkFactory
+from tests.factories import (
+    FeatureFactory,
+    FeatureLinkFactory,
+    ProjectFactory,
+    ProjectLinkFactory,
+)
 
 from .conftest import flagged, scan
 
@@ -254,9 +259,78 @@ def test_a_failing_scan_is_recorded_as_failed_and_rolls_back(loose, monkeypatch)
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(engine, "_take_snapshot", explode)
+    # The last step inside the scan's transaction: everything before it is rolled back.
+    monkeypatch.setattr(engine, "_finish", explode)
     with pytest.raises(RuntimeError):
         scan()
     failed = Scan.objects.get()
     assert failed.state == ScanState.FAILED and "disk on fire" in failed.error
     assert not Flag.objects.exists()  # the flag writes were rolled back with it
+    assert not Snapshot.objects.exists()
+
+
+def test_a_failing_snapshot_keeps_the_scan_and_its_flags(loose, monkeypatch):
+    """The snapshot is taken once the scan has committed, in a transaction of its own: its
+    failure loses no flag and leaves no scan unfinished; taking it again records it once."""
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(engine, "_take_snapshot", explode)
+        with pytest.raises(RuntimeError):
+            scan()
+    done = Scan.objects.get()
+    assert done.state == ScanState.DONE and done.error == ""
+    assert flagged("project.untraced") == {"Loose"}
+    assert not Snapshot.objects.exists()
+    snapshot = engine.take_snapshot(done.pk)
+    assert snapshot is not None and snapshot.scan_id == done.pk
+    assert (snapshot.projects_total, snapshot.projects_traced) == (1, 0)
+    assert engine.take_snapshot(done.pk) == snapshot
+    assert Snapshot.objects.count() == 1
+
+
+def test_a_snapshot_is_only_taken_of_a_finished_full_scan(loose):
+    recheck = engine.scan_projects([loose.pk])
+    queued = Scan.objects.create(state=ScanState.QUEUED)
+    assert engine.take_snapshot(recheck.pk) is None
+    assert engine.take_snapshot(queued.pk) is None
+    assert engine.take_snapshot(queued.pk + 1000) is None
+    assert not Snapshot.objects.exists()
+
+
+def test_the_snapshot_counts_what_the_scan_flagged_and_walks_when_a_rule_is_off(loose):
+    """It counts the untraced features and projects from the flags the scan left; with their
+    rules switched off it walks the portfolio instead, to the same figures."""
+    traced = ProjectFactory(title="Traced", status=ProjectStatus.ACTIVE)
+    link = ProjectLinkFactory(project=traced)
+    FeatureLinkFactory(feature=FeatureFactory(project=traced), crm_strategy=link.crm_strategy)
+    FeatureFactory(project=traced)
+    FeatureFactory(project=loose)
+    from_flags = Snapshot.objects.get(scan=scan())
+    RuleSetting.objects.filter(
+        code__in=["feature.untraced", "project.untraced", "project.broken_chain"]
+    ).update(enabled=False)
+    walked = Snapshot.objects.get(scan=scan())
+    fields = [
+        "projects_total",
+        "projects_traced",
+        "features_total",
+        "features_traced",
+        "budget_total",
+        "budget_traced",
+    ]
+    assert [getattr(from_flags, f) for f in fields] == [getattr(walked, f) for f in fields]
+    assert (from_flags.projects_traced, from_flags.features_total) == (1, 3)
+    assert from_flags.features_traced == 1
+    assert from_flags.figures["untraced_features"] == walked.figures["untraced_features"]
+
+    # Projects under each node and how many trace (the third figure counts open flags, which
+    # switching the rules off resolved).
+    def traced_under(snapshot):
+        health = snapshot.figures["map_health"]
+        return {kind: {n: f[:2] for n, f in nodes.items()} for kind, nodes in health.items()}
+
+    assert traced_under(from_flags) == traced_under(walked)
+    assert traced_under(from_flags)["crm_strategy"] == {str(link.crm_strategy_id): [1, 1]}

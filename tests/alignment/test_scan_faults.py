@@ -12,7 +12,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from alignment import engine, locks, tasks
-from alignment.models import SCAN_SKIPPED_PREFIX, Flag, Scan, ScanKind, ScanState
+from alignment.models import SCAN_SKIPPED_PREFIX, Flag, Scan, ScanKind, ScanState, Snapshot
 from tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -92,6 +92,38 @@ def test_the_sweep_leaves_finished_scans_alone(settings):
         ScanState.FAILED,
         "Its own reason",
     )
+
+
+def test_the_sweep_takes_the_snapshot_a_stopped_worker_left_out(loose, settings):
+    """A worker stopped between the scan's commit and its snapshot: the flags are kept, and the
+    sweep, once its grace has passed, takes the newest full scan's snapshot (only that one: an
+    older scan's figures would be superseded)."""
+    older = engine.scan_full(snapshot=False)
+    newest = engine.scan_full(snapshot=False)
+    assert newest.state == ScanState.DONE and Flag.objects.filter(rule="project.untraced").exists()
+    # Within the grace its own task may still be taking it: left alone.
+    tasks.sweep_stale_scans()
+    assert not Snapshot.objects.exists()
+    grace = settings.ALIGNMENT_SCAN_SWEEP_SECONDS
+    Scan.objects.filter(pk__in=[older.pk, newest.pk]).update(finished_at=_ago(grace + 5))
+    Scan.objects.filter(pk=older.pk).update(finished_at=_ago(grace + 60))
+    tasks.sweep_stale_scans()
+    assert list(Snapshot.objects.values_list("scan_id", "projects_total")) == [(newest.pk, 1)]
+    # Once taken, the sweep has nothing more to do.
+    assert engine.snapshots_missing(timezone.now()) == []
+    tasks.sweep_stale_scans()
+    assert Snapshot.objects.count() == 1
+
+
+def test_a_snapshot_without_the_database_is_left_to_the_sweep(loose, monkeypatch):
+    def lost(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(engine, "_take_snapshot", lost)
+    done = engine.scan_full()
+    assert done.state == ScanState.DONE
+    assert not Snapshot.objects.exists()
+    assert engine.snapshots_missing(timezone.now() + datetime.timedelta(seconds=1)) == [done.pk]
 
 
 def test_the_sweep_runs_on_the_beat_schedule(settings):

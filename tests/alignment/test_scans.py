@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -202,6 +202,22 @@ def test_scan_alignment_prints_per_rule_counts_and_alignment(db):
     assert line.split()[1:] == ["1", "1", "0"]
     assert "1 of 2 live projects traced (50%)" in text
     assert Scan.objects.get().kind == ScanKind.FULL
+
+
+def test_scan_alignment_says_so_when_the_figures_could_not_be_recorded(db, monkeypatch):
+    from alignment import engine
+
+    def lost(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    ProjectFactory(title="Loose")
+    monkeypatch.setattr(engine, "_take_snapshot", lost)
+    out = StringIO()
+    call_command("scan_alignment", stdout=out)
+    text = out.getvalue()
+    assert "done" in text and "project.untraced" in text
+    assert "figures were not recorded" in text and "sweep records them" in text
+    assert "live projects traced" not in text
 
 
 def test_scan_alignment_says_so_when_another_scan_holds_the_lock(db, settings, monkeypatch):

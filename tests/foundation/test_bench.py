@@ -47,8 +47,13 @@ def test_bench_prints_every_measure_at_a_tiny_scale():
         "raw-SQL oracle",
         "flags = oracle: yes",
         "re-check after one edit",
+        "| then its snapshot (its own transaction) |",
+        "| the same with the snapshot |",
     ]:
         assert measure in output
+    # The snapshot is timed apart from the scan's transaction, after each scan.
+    assert output.count("  then its snapshot") == 2
+    assert "with its snapshot)" in output
     rows = output.splitlines()
     for label, _, _ in PAGES:
         assert any(row.startswith(label) for row in rows), label

@@ -22,7 +22,8 @@ import pytest
 import redis
 
 from alignment import engine
-from alignment.models import UNRESOLVED_STATES, Flag, Scan, ScanKind, ScanState
+from alignment.models import UNRESOLVED_STATES, Flag, Scan, ScanKind, ScanState, Snapshot
+from alignment.selectors import portfolio_figures
 from crm_alignment.celery import app as celery_app
 from tests.factories import CRMStrategyFactory, ProjectFactory, ProjectLinkFactory, UserFactory
 
@@ -318,4 +319,88 @@ def test_scans_whose_messages_the_broker_lost_are_ended_by_the_sweep_with_the_re
     _send_scan(again, own_redis)
     wait_for(lambda: _finished(again), timeout=30, worker=sweeping, what="the next scan")
     assert again.state == ScanState.DONE and again.opened > 0
+    _clean_scan_agrees()
+
+
+@contextmanager
+def _snapshot_row_locked(scan: Scan):
+    """Insert, uncommitted, the scan's snapshot; the worker's own INSERT of it, once the scan's
+    flags have committed, waits on the one-snapshot-per-scan unique index until the block ends
+    (and the insert is rolled back)."""
+    blocker = connect_pg()
+    try:
+        with blocker.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO alignment_snapshot (scan_id, taken_at, projects_total, "
+                "projects_traced, features_total, features_traced, budget_total, budget_traced, "
+                "open_by_rule, open_by_severity, figures) "
+                "VALUES (%s, now(), 0, 0, 0, 0, 0, 0, '{}', '{}', '{}')",
+                [scan.pk],
+            )
+        yield
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+
+@pytest.mark.parametrize("fault", ["worker killed", "connection cut"])
+def test_a_fault_while_a_scan_takes_its_snapshot_keeps_the_flags_and_the_sweep_takes_it(
+    tmp_path, workers, fault
+):
+    """The snapshot is taken after the scan's flags commit: a worker killed, or its database
+    connection cut, while it is taken loses no flag and leaves the scan `done`; the sweep then
+    takes the newest full scan's snapshot."""
+    require_services()
+    _parked_on, before = _portfolio()
+    scan = Scan.objects.create(kind=ScanKind.FULL)
+    worker = _start(workers, tmp_path / "worker.log")
+    with _snapshot_row_locked(scan):
+        _send_scan(scan)
+        backend = wait_for(
+            lambda: backend_waiting("INSERT INTO %alignment_snapshot%"),
+            timeout=TIME_LIMIT,
+            worker=worker,
+            what="the snapshot",
+        )
+        if fault == "worker killed":
+            worker.kill()
+        else:
+            with connect_pg() as admin, admin.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+            wait_for(
+                lambda: "snapshot was not taken" in worker.output(),
+                timeout=20,
+                worker=worker,
+                what="the worker to give the snapshot up",
+            )
+    wait_for(lambda: backend_gone(backend), timeout=20, what="the snapshot's transaction")
+    scan.refresh_from_db()
+    assert (scan.state, scan.error) == (ScanState.DONE, "")
+    after = _unresolved()
+    assert after != before  # the scan's flags were kept
+    assert not Snapshot.objects.filter(scan=scan).exists()
+
+    sweeping = _start(
+        workers,
+        tmp_path / "sweeping.log",
+        "--beat",
+        "--schedule",
+        str(tmp_path / "beat-schedule"),
+        env={"ALIGNMENT_SCAN_SWEEP_SECONDS": "1"},
+    )
+    wait_for(
+        lambda: Snapshot.objects.filter(scan=scan).first(),
+        timeout=30,
+        worker=sweeping,
+        what="the sweep's snapshot",
+    )
+    snapshot = Snapshot.objects.get(scan=scan)
+    live = portfolio_figures()
+    assert (snapshot.projects_total, snapshot.projects_traced) == (
+        live["projects_total"],
+        live["projects_traced"],
+    )
+    assert snapshot.projects_total == 5 and snapshot.open_by_rule["project.no_sponsor"] == 2
+    assert "alignment.tasks.take_snapshot" in sweeping.output()
+    assert _unresolved() == after
     _clean_scan_agrees()

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from alignment import engine, notify
 from alignment.locks import ScanBusy
+from alignment.models import Snapshot
 from alignment.rules import RULES
 from alignment.selectors import snapshot_figures
 
@@ -38,7 +39,14 @@ class Command(BaseCommand):
                 f"{row.get('resolved', 0):>9}"
             )
         # What the scan recorded in its snapshot: no second pass over the portfolio.
-        figures = snapshot_figures(scan.snapshot)
+        snapshot = Snapshot.objects.filter(scan=scan).first()
+        if snapshot is None:
+            self.stdout.write(
+                "Its figures were not recorded (the database went away after the scan "
+                "committed); the periodic sweep records them."
+            )
+            return
+        figures = snapshot_figures(snapshot)
         self.stdout.write(
             f"Alignment: {figures['projects_traced']} of {figures['projects_total']} live "
             f"projects traced ({figures['projects_traced_pct']}%), "
