@@ -98,24 +98,29 @@ def _clean_scan_agrees() -> None:
 
 
 @contextmanager
-def _flag_row_locked(project):
-    """Insert, uncommitted, the project's BLOCKED_RULE flag that the next scan will insert; the
-    scan's INSERT waits on the one-unresolved-flag unique index until the block ends (and the
-    insert is rolled back)."""
+def _uncommitted(sql: str, params: list):
+    """Run `sql` in a transaction of the test's own, left open while the block runs and then
+    rolled back: a row the worker is about to insert waits on its unique index till then."""
     blocker = connect_pg()
     try:
         with blocker.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO alignment_flag (rule, severity, subject_type, subject_id, "
-                "subject_label, message, state, first_seen, last_seen, waiver_reason, project_id) "
-                "VALUES (%s, 'critical', 'project', %s, 'parked', 'parked', 'open', now(), now(), "
-                "'', %s)",
-                [BLOCKED_RULE, project.pk, project.pk],
-            )
+            cursor.execute(sql, params)
         yield
     finally:
         blocker.rollback()
         blocker.close()
+
+
+def _flag_row_locked(project):
+    """Insert, uncommitted, the project's BLOCKED_RULE flag that the next scan will insert; the
+    scan's INSERT waits on the one-unresolved-flag unique index until the block ends."""
+    return _uncommitted(
+        "INSERT INTO alignment_flag (rule, severity, subject_type, subject_id, "
+        "subject_label, message, state, first_seen, last_seen, waiver_reason, project_id) "
+        "VALUES (%s, 'critical', 'project', %s, 'parked', 'parked', 'open', now(), now(), "
+        "'', %s)",
+        [BLOCKED_RULE, project.pk, project.pk],
+    )
 
 
 def _parked_backend() -> int | None:
@@ -322,25 +327,16 @@ def test_scans_whose_messages_the_broker_lost_are_ended_by_the_sweep_with_the_re
     _clean_scan_agrees()
 
 
-@contextmanager
 def _snapshot_row_locked(scan: Scan):
     """Insert, uncommitted, the scan's snapshot; the worker's own INSERT of it, once the scan's
-    flags have committed, waits on the one-snapshot-per-scan unique index until the block ends
-    (and the insert is rolled back)."""
-    blocker = connect_pg()
-    try:
-        with blocker.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO alignment_snapshot (scan_id, taken_at, projects_total, "
-                "projects_traced, features_total, features_traced, budget_total, budget_traced, "
-                "open_by_rule, open_by_severity, figures) "
-                "VALUES (%s, now(), 0, 0, 0, 0, 0, 0, '{}', '{}', '{}')",
-                [scan.pk],
-            )
-        yield
-    finally:
-        blocker.rollback()
-        blocker.close()
+    flags have committed, waits on the one-snapshot-per-scan unique index until the block ends."""
+    return _uncommitted(
+        "INSERT INTO alignment_snapshot (scan_id, taken_at, projects_total, "
+        "projects_traced, features_total, features_traced, budget_total, budget_traced, "
+        "open_by_rule, open_by_severity, figures) "
+        "VALUES (%s, now(), 0, 0, 0, 0, 0, 0, '{}', '{}', '{}')",
+        [scan.pk],
+    )
 
 
 @pytest.mark.parametrize("fault", ["worker killed", "connection cut"])
