@@ -15,6 +15,9 @@ rules there are, and runs each rule's query once:
 4. insert   — INSERT … SELECT the matched subjects that have no unresolved flag (NOT EXISTS)
 
 Steps 1 to 4 each run once for all rules, counting what they changed per rule (RETURNING).
+Each statement is compiled once per process and kept (`_compiled`): what differs between two
+scans that run it (their time, a re-check's projects and groups) is bound to slots when it
+runs (`alignment.slots`), so a re-check after an edit costs its SQL, not Django's compiler.
 The flags steps 2 and 4 open carry the scan's time (`opened_at`); once the scan has committed,
 a task of its own tells the people concerned of them (`notify.tell_scan`). Once a full scan has
 committed, it records the figures the dashboard and the summary read (`take_snapshot`) from the
@@ -52,7 +55,7 @@ import datetime
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -86,7 +89,7 @@ from django.utils import timezone
 
 from core import audit
 
-from . import locks, notify
+from . import locks, notify, slots
 from .models import (
     SCAN_SKIPPED_PREFIX,
     UNRESOLVED_STATES,
@@ -110,6 +113,7 @@ from .rules import (
     subject_label_expression,
 )
 from .selectors import feature_traceability
+from .slots import InIds, Slot, group_slot
 
 log = logging.getLogger(__name__)
 
@@ -147,21 +151,34 @@ class Scope:
             return self.project_rules
         return self.portfolio_rules and (self.project_ids is None or rule.groups_projects)
 
+    # A re-check's ids are slots (alignment.slots), bound when its statements run: the
+    # statements compile once per shape, whichever projects are re-checked (`_compiled`).
     def subject_q(self, kind: SubjectKind, subject_type: str) -> Q:
         if self.project_ids is None:
             return Q()
         if kind.project_field is None:
-            return Q(pk__in=(self.groups or {}).get(subject_type, ()))
-        return Q(**{f"{kind.project_field}__in": self.project_ids})
+            return Q(InIds("pk", group_slot(subject_type)))
+        return Q(InIds(kind.project_field, PROJECTS))
 
     def flag_q(self, kind: SubjectKind, subject_type: str) -> Q:
         if self.project_ids is None:
             return Q()
         if kind.project_field is None:
-            return Q(subject_id__in=(self.groups or {}).get(subject_type, ()))
+            return Q(InIds("subject_id", group_slot(subject_type)))
         # Served by the (project, state) index. Flags a deleted project left behind (project
         # NULL) are resolved separately, see _resolve_orphans.
-        return Q(project_id__in=self.project_ids)
+        return Q(InIds("project_id", PROJECTS))
+
+    def values(self, now: datetime.datetime) -> dict[str, Any]:
+        """What a scan of this scope binds to its statements' slots."""
+        values: dict[str, Any] = {
+            NOW: now,
+            OPERATION: audit.current().operation,
+            PROJECTS: self.project_ids or (),
+        }
+        for kind in GROUP_SUBJECT_TYPES:
+            values[group_slot(kind)] = (self.groups or {}).get(kind, ())
+        return values
 
 
 # The rule whose match a full scan counts the dashboard's feature traceability from (it matches
@@ -238,10 +255,44 @@ def effective_settings(*, create_missing: bool = True) -> dict[str, EffectiveSet
     return result
 
 
-def _datetime_value(value: datetime.datetime) -> Any:
-    expression = Value(value, output_field=DateTimeField())
+# The slots (alignment.slots) a scan binds: its time, the operation it runs for, the projects
+# a re-check covers (and its groups: slots.group_slot).
+NOW, OPERATION, PROJECTS = "now", "operation", "projects"
+
+
+def _now() -> Any:
+    """The scan's time, as a column of an INSERT … SELECT or an UPDATE."""
+    expression = Slot(NOW, DateTimeField())
     # PostgreSQL infers text for a bare literal in INSERT … SELECT; say it is a timestamp.
     return Cast(expression, DateTimeField()) if connection.vendor == "postgresql" else expression
+
+
+# Compiled statements, per process: what shapes one (the database, the statement, the rules
+# and subject types it covers, their settings, the day) → its SQL and parameters, with slot
+# markers where a scan's values go, or None for a statement that can match nothing. A
+# re-check after an edit runs the same statements as the one before with other values; Django
+# compiled them each time, about two thirds of a re-check's time (README, "Performance").
+_STATEMENTS: dict[tuple[Any, ...], tuple[str, list[Any]] | None] = {}
+_STATEMENTS_KEPT = 512  # shapes: a day's worth of settings and scopes; then start again
+
+
+def _compiled(
+    key: tuple[Any, ...], build: Callable[[], tuple[str, Sequence[Any]]]
+) -> tuple[str, list[Any]] | None:
+    """The statement `build` compiles, compiled once per `key`. The key must name everything
+    the statement's SQL depends on other than its slots' values."""
+    key = (connection.alias, connection.vendor, *key)
+    if key in _STATEMENTS:
+        return _STATEMENTS[key]
+    try:
+        sql, params = build()
+        found: tuple[str, list[Any]] | None = (sql, list(params))
+    except EmptyResultSet:
+        found = None
+    if len(_STATEMENTS) >= _STATEMENTS_KEPT:
+        _STATEMENTS.clear()
+    _STATEMENTS[key] = found
+    return found
 
 
 # Planner statistics pay for themselves only on a large match (PostgreSQL does not analyse
@@ -270,10 +321,18 @@ class _Pair:
         return (self.rule.code, str(self.subject_type))
 
 
-def _fill_matches(pairs: list[tuple[_Pair, QuerySet[Any]]], *, whole: bool = False) -> int:
+def _fill_matches(
+    pairs: list[_Pair],
+    findings: Callable[[_Pair], QuerySet[Any]],
+    values: Mapping[str, Any],
+    *,
+    shape: tuple[Any, ...],
+    whole: bool = False,
+) -> int:
     """Step 0: every rule's query, once, into the session's temporary match table: one
-    statement over a UNION ALL of the rules' queries, each row with the severity and message
-    its flag should carry. Returns how many rows matched.
+    statement over a UNION ALL of the rules' queries (`findings` of each pair), each row with
+    the severity and message its flag should carry. Returns how many rows matched. `shape`
+    names what the rules' queries depend on besides the pairs and their settings (`_compiled`).
 
     A re-check (a small match) empties the session's table and INSERTs into it. The `whole`
     portfolio's match, on PostgreSQL, replaces the table with CREATE TABLE … AS: PostgreSQL
@@ -291,8 +350,44 @@ def _fill_matches(pairs: list[tuple[_Pair, QuerySet[Any]]], *, whole: bool = Fal
             # does not take a small match for its size; an empty table costs next to nothing.
             empty = "TRUNCATE" if connection.vendor == "postgresql" else "DELETE FROM"
             cursor.execute(f"{empty} {table}")
+    key = ("match", whole, *shape, tuple((pair.key, pair.setting) for pair in pairs))
+    compiled = _compiled(key, partial(_match_sql, pairs, findings, table=table, create=create))
+    if compiled is None:
+        if create:  # the steps after read the table: an empty one
+            with connection.cursor() as cursor:
+                cursor.execute(_MATCH_TABLE_SQL.format(table=table))
+        return 0
+    sql, params = compiled
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(sql, slots.bind(params, values, connection))
+        matched = max(cursor.rowcount, 0)
+        if create:
+            # The subject's id first: most comparisons of the index build end on an integer
+            # instead of collating text (29 ms instead of 86 at 100,000 projects).
+            cursor.execute(
+                f"CREATE UNIQUE INDEX ON {table} "
+                f"({quote('subject_id')}, {quote('rule')}, {quote('subject_type')})"
+            )
+        if matched >= ANALYZE_MATCHES_FROM and connection.vendor == "postgresql":
+            # Statistics of the columns the later steps join and filter on, not of the texts.
+            keys = ", ".join(quote(c) for c in ("rule", "subject_type", "subject_id", "project_id"))
+            cursor.execute(f"ANALYZE {table} ({keys})")
+    return matched
+
+
+def _match_sql(
+    pairs: list[_Pair],
+    findings: Callable[[_Pair], QuerySet[Any]],
+    *,
+    table: str,
+    create: bool,
+) -> tuple[str, list[Any]]:
+    """The match statement of `_fill_matches`: INSERT (or CREATE TABLE AS) of a UNION ALL of
+    the rules' queries. Raises EmptyResultSet when no rule's query can match anything."""
     parts: list[tuple[str, list[Any]]] = []
-    for pair, findings in pairs:
+    for pair in pairs:
+        found = findings(pair)
         columns: list[Any] = [
             Value(pair.rule.code),
             Value(str(pair.subject_type)),
@@ -309,23 +404,20 @@ def _fill_matches(pairs: list[tuple[_Pair, QuerySet[Any]]], *, whole: bool = Fal
             # e.g. naming the projects or systems involved.
             (
                 F(MESSAGE_ALIAS)
-                if MESSAGE_ALIAS in findings.query.annotations
+                if MESSAGE_ALIAS in found.query.annotations
                 else Value(pair.rule.message(pair.setting.threshold, pair.setting.window))
             ),
         ]
         # Aliased annotations only, so each SELECT list has exactly these columns in order.
         aliases = {f"match_col_{i}": expr for i, expr in enumerate(columns)}
-        select = findings.order_by().annotate(**aliases).values(*aliases)
+        select = found.order_by().annotate(**aliases).values(*aliases)
         try:
             sql, params = select.query.get_compiler(using=select.db).as_sql()
-        except EmptyResultSet:  # e.g. a re-check of no projects: nothing can match
+        except EmptyResultSet:  # e.g. a rule whose query can match nothing
             continue
         parts.append((sql, list(params)))
     if not parts:
-        if create:  # the steps after read the table: an empty one
-            with connection.cursor() as cursor:
-                cursor.execute(_MATCH_TABLE_SQL.format(table=table))
-        return 0
+        raise EmptyResultSet
     quote = connection.ops.quote_name
     target = ", ".join(
         quote(name)
@@ -346,53 +438,71 @@ def _fill_matches(pairs: list[tuple[_Pair, QuerySet[Any]]], *, whole: bool = Fal
         for i, (part, _params) in enumerate(parts)
     )
     params = [param for _sql, params in parts for param in params]
-    with connection.cursor() as cursor:
-        if create:
-            cursor.execute(f"CREATE TEMPORARY TABLE {table} ({target}) AS {union}", params)
-            matched = max(cursor.rowcount, 0)
-            # The subject's id first: most comparisons of the index build end on an integer
-            # instead of collating text (29 ms instead of 86 at 100,000 projects).
-            cursor.execute(
-                f"CREATE UNIQUE INDEX ON {table} "
-                f"({quote('subject_id')}, {quote('rule')}, {quote('subject_type')})"
-            )
-        else:
-            cursor.execute(f"INSERT INTO {table} ({target}) {union}", params)
-            matched = max(cursor.rowcount, 0)
-        if matched >= ANALYZE_MATCHES_FROM and connection.vendor == "postgresql":
-            # Statistics of the columns the later steps join and filter on, not of the texts.
-            keys = ", ".join(quote(c) for c in ("rule", "subject_type", "subject_id", "project_id"))
-            cursor.execute(f"ANALYZE {table} ({keys})")
-    return matched
+    if create:
+        return f"CREATE TEMPORARY TABLE {table} ({target}) AS {union}", params
+    return f"INSERT INTO {table} ({target}) {union}", params
 
 
-def _rules_of(compiled: tuple[str, list[Any]], cursor: Any) -> Counter[str]:
-    """Run a compiled write with `RETURNING rule` and count the rows it wrote per rule."""
+def _rules_of(
+    compiled: tuple[str, list[Any]] | None, values: Mapping[str, Any], cursor: Any
+) -> Counter[str]:
+    """Run a compiled write with `RETURNING rule`, its slots bound to `values`, and count the
+    rows it wrote per rule."""
+    if compiled is None:
+        return Counter()
     sql, params = compiled
-    cursor.execute(f"{sql} RETURNING {connection.ops.quote_name('rule')}", params)
+    cursor.execute(
+        f"{sql} RETURNING {connection.ops.quote_name('rule')}",
+        slots.bind(params, values, connection),
+    )
     return Counter(row[0] for row in cursor.fetchall())
 
 
-def _update_counted(flags: QuerySet[Flag], **changes: Any) -> Counter[str]:
-    """flags.update(**changes), one statement, counting the flags it changed per rule."""
+def _execute(compiled: tuple[str, list[Any]] | None, values: Mapping[str, Any]) -> None:
+    if compiled is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(compiled[0], slots.bind(compiled[1], values, connection))
+
+
+def _update_sql(flags: QuerySet[Flag], **changes: Any) -> tuple[str, Sequence[Any]]:
+    """flags.update(**changes) as one compiled statement (EmptyResultSet if it can change
+    nothing)."""
     query: Any = flags.query.chain(UpdateQuery)
     query.add_update_values(changes)
     compiler = query.get_compiler(connection=connection)
     compiler.pre_sql_setup()
-    try:
-        compiled = compiler.as_sql()
-    except EmptyResultSet:
-        return Counter()
+    return compiler.as_sql()
+
+
+def _update_counted(
+    key: tuple[Any, ...],
+    flags: Callable[[], QuerySet[Flag]],
+    values: Mapping[str, Any],
+    **changes: Any,
+) -> Counter[str]:
+    """flags().update(**changes), one statement compiled once per `key`, counting the flags it
+    changed per rule."""
+    compiled = _compiled(("update", *key), lambda: _update_sql(flags(), **changes))
     with connection.cursor() as cursor:
-        return _rules_of((compiled[0], list(compiled[1])), cursor)
+        return _rules_of(compiled, values, cursor)
 
 
-def _record_states(flags: QuerySet[Flag], now: datetime.datetime, state: str) -> None:
+def _record_states(
+    key: tuple[Any, ...],
+    flags: Callable[[], QuerySet[Flag]],
+    state: str,
+    values: Mapping[str, Any],
+) -> None:
     """The history of a set-based state change (resolve, reopen): one entry per flag that
-    `flags` is about to move to `state`, with its old and new state, written in one
-    INSERT … SELECT before the UPDATE that moves them — never a Python loop over rows. The
-    scan's inserts of new flags are not recorded (a first scan of a large portfolio writes
-    hundreds of thousands: the flag's `first_seen` says when and the scan's record by what)."""
+    `flags()` is about to move to `state`, with its old and new state, written in one
+    INSERT … SELECT (compiled once per `key`) before the UPDATE that moves them — never a
+    Python loop over rows. The scan's inserts of new flags are not recorded (a first scan of a
+    large portfolio writes hundreds of thousands: the flag's `first_seen` says when and the
+    scan's record by what)."""
+    _execute(_compiled(("history", state, *key), partial(_history_sql, flags, state)), values)
+
+
+def _history_sql(flags: Callable[[], QuerySet[Flag]], state: str) -> tuple[str, list[Any]]:
     entry = get_logentry_model()
     text = CharField()
     postgres = connection.vendor == "postgresql"
@@ -417,9 +527,9 @@ def _record_states(flags: QuerySet[Flag], now: datetime.datetime, state: str) ->
         "changes": as_json(
             Concat(Value('{"state": ["'), F("state"), Value(f'", "{state}"]}}'), output_field=text)
         ),
-        "timestamp": _datetime_value(now),
+        "timestamp": _now(),
         "channel": Value("scan"),
-        "operation": Value(audit.current().operation),
+        "operation": Slot(OPERATION, CharField()),
         "page_key": Case(
             When(
                 project_id__isnull=False,
@@ -431,18 +541,12 @@ def _record_states(flags: QuerySet[Flag], now: datetime.datetime, state: str) ->
         "subpage_key": Concat(Value("flag:"), Cast(F("id"), text), output_field=text),
     }
     aliases = {f"history_col_{i}": expr for i, expr in enumerate(columns.values())}
-    select = flags.exclude(state=state).order_by().annotate(**aliases).values(*aliases)
-    try:
-        select_sql, params = select.query.get_compiler(using=select.db).as_sql()
-    except EmptyResultSet:
-        return
+    select = flags().exclude(state=state).order_by().annotate(**aliases).values(*aliases)
+    select_sql, params = select.query.get_compiler(using=select.db).as_sql()
     quote = connection.ops.quote_name
     db_columns = {f.attname: str(f.column) for f in entry._meta.concrete_fields}
     target = ", ".join(quote(db_columns[name]) for name in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(entry._meta.db_table)} ({target}) {select_sql}", list(params)
-        )
+    return f"INSERT INTO {quote(entry._meta.db_table)} ({target}) {select_sql}", list(params)
 
 
 def _in_match() -> Exists:
@@ -456,9 +560,15 @@ def _in_match() -> Exists:
     )
 
 
-def _refresh(flags: QuerySet[Flag], now: datetime.datetime) -> None:
+def _refresh(
+    key: tuple[Any, ...], flags: Callable[[], QuerySet[Flag]], values: Mapping[str, Any]
+) -> None:
     """Step 3: bring the severity, message and label of the flags that still hold up to date
-    from the match, rewriting only those that differ. One statement."""
+    from the match, rewriting only those that differ. One statement, compiled once per `key`."""
+    _execute(_compiled(("refresh", *key), partial(_refresh_sql, flags)), values)
+
+
+def _refresh_sql(flags: Callable[[], QuerySet[Flag]]) -> tuple[str, Sequence[Any]]:
     match = ScanMatch.objects.filter(
         rule=OuterRef("rule"),
         subject_type=OuterRef("subject_type"),
@@ -469,17 +579,26 @@ def _refresh(flags: QuerySet[Flag], now: datetime.datetime) -> None:
         | ~Q(message=OuterRef("message"))
         | ~Q(label=OuterRef("subject_label"))
     )
-    flags.filter(Exists(differs)).update(
+    return _update_sql(
+        flags().filter(Exists(differs)),
         severity=Subquery(match.values("severity")[:1]),
         message=Subquery(match.values("message")[:1]),
         subject_label=Subquery(match.values("label")[:1]),
-        last_seen=now,
+        last_seen=Slot(NOW, DateTimeField()),
     )
 
 
-def _insert_new_flags(now: datetime.datetime, matched: int) -> Counter[str]:
+def _insert_new_flags(values: Mapping[str, Any], matched: int) -> Counter[str]:
     """Step 4: one open flag per matched subject without an unresolved flag, per rule counted.
-    One statement; for a large match (`matched` rows), without nested loops."""
+    One statement (compiled once); for a large match (`matched` rows), without nested loops."""
+    # A small match (a re-check) is best served by probing the flags' index once per match.
+    large = matched >= ANALYZE_MATCHES_FROM
+    compiled = _compiled(("insert",), _insert_sql)
+    with connection.cursor() as cursor, _without_nested_loops(cursor, large):
+        return _rules_of(compiled, values, cursor)
+
+
+def _insert_sql() -> tuple[str, list[Any]]:
     unflagged = ScanMatch.objects.filter(
         ~Exists(
             Flag.objects.filter(
@@ -498,9 +617,9 @@ def _insert_new_flags(now: datetime.datetime, matched: int) -> Counter[str]:
         "subject_label": F("label"),
         "message": F("message"),
         "state": Value(FlagState.OPEN.value),
-        "first_seen": _datetime_value(now),
-        "last_seen": _datetime_value(now),
-        "opened_at": _datetime_value(now),
+        "first_seen": _now(),
+        "last_seen": _now(),
+        "opened_at": _now(),
         "waiver_reason": Value(""),
         "project_id": F("project_id"),
     }
@@ -510,13 +629,7 @@ def _insert_new_flags(now: datetime.datetime, matched: int) -> Counter[str]:
     quote = connection.ops.quote_name
     db_columns = {f.attname: str(f.column) for f in Flag._meta.concrete_fields}
     target = ", ".join(quote(db_columns[name]) for name in columns)
-    # A small match (a re-check) is best served by probing the flags' index once per match.
-    large = matched >= ANALYZE_MATCHES_FROM
-    with connection.cursor() as cursor, _without_nested_loops(cursor, large):
-        return _rules_of(
-            (f"INSERT INTO {quote(Flag._meta.db_table)} ({target}) {select_sql}", list(params)),
-            cursor,
-        )
+    return f"INSERT INTO {quote(Flag._meta.db_table)} ({target}) {select_sql}", list(params)
 
 
 @contextmanager
@@ -585,7 +698,7 @@ def _groups_of(
     return {kind: tuple(sorted(ids - {None})) for kind, ids in groups.items()}
 
 
-def _resolve_orphans(outcome: Outcome, now: datetime.datetime) -> None:
+def _resolve_orphans(outcome: Outcome, values: Mapping[str, Any]) -> None:
     """Resolve the flags a deleted project left behind: its own and its features' flags, whose
     project became NULL (a project's or feature's flag always has one). The re-check queued by
     the delete runs this; a full scan resolves them like any subject that no longer matches."""
@@ -600,8 +713,8 @@ def _resolve_orphans(outcome: Outcome, now: datetime.datetime) -> None:
     for code, n in counts:
         outcome.by_rule.setdefault(code, RuleOutcome()).resolved += n
     if counts:  # mostly there are none: no second statement
-        _record_states(orphans, now, FlagState.RESOLVED)
-        orphans.update(state=FlagState.RESOLVED, resolved_at=now)
+        _record_states(("orphans",), lambda: orphans, FlagState.RESOLVED, values)
+        orphans.update(state=FlagState.RESOLVED, resolved_at=values[NOW])
 
 
 def _flagged_in_scope(scope: Scope) -> set[tuple[str, str]]:
@@ -641,22 +754,21 @@ def _in_scope(scope: Scope, pairs: list[_Pair]) -> Q:
     return q & Q(state__in=UNRESOLVED_STATES)
 
 
-# Building the rules' querysets is Python's work alone (about a tenth of a re-check's time),
-# and a re-check after every edit builds the same ones: those that depend only on the day and
-# the rule's settings (every rule not about groups of projects) are kept per process. A kept
-# queryset is never run itself — each use filters or annotates a copy — so it holds no rows.
+# Building the rules' querysets is Python's work alone, and a scan whose match statement is
+# not compiled yet (`_compiled`) builds the same ones as the one before: they depend only on
+# the day, the rule's settings, and whether it is a re-check (whose groups are slots), so they
+# are kept per process. A kept queryset is never run itself — each use filters or annotates a
+# copy — so it holds no rows.
 _FINDINGS: dict[tuple[Any, ...], dict[str, QuerySet[Any]]] = {}
 
 
 def _findings(rule: Rule, ctx: RuleContext) -> dict[str, QuerySet[Any]]:
-    if rule.groups_projects:  # a re-check's groups (ctx.only) shape its querysets
-        return rule.findings(ctx)
-    key = (rule.code, ctx.today, ctx.threshold, ctx.window)
+    key = (rule.code, ctx.today, ctx.threshold, ctx.window, ctx.only and rule.groups_projects)
     found = _FINDINGS.get(key)
     if found is None:
         if len(_FINDINGS) >= 4 * len(RULES):  # yesterday's, or settings since changed
             _FINDINGS.clear()
-        found = _FINDINGS[key] = rule.findings(replace(ctx, only=None))
+        found = _FINDINGS[key] = rule.findings(replace(ctx, only=key[-1]))
     return found
 
 
@@ -686,11 +798,13 @@ def evaluate(
         if deadline is not None and time.monotonic() > deadline:
             raise ScanTimedOut(_time_limit_message())
 
+    recheck = scope.project_ids is not None
+    values = scope.values(now)
     # A full scan assumes every rule has flags; a re-check asks which have, in its scope.
-    flagged = None if scope.project_ids is None else _flagged_in_scope(scope)
-    if scope.project_ids is not None:
-        _resolve_orphans(outcome, now)
-    on: list[tuple[_Pair, QuerySet[Any]]] = []
+    flagged = _flagged_in_scope(scope) if recheck else None
+    if recheck:
+        _resolve_orphans(outcome, values)
+    on: list[_Pair] = []
     off: list[_Pair] = []
     for code, rule in RULES.items():
         setting = settings[code]
@@ -701,61 +815,86 @@ def evaluate(
         if not setting.enabled:
             off += pairs
             continue
-        findings = _findings(
-            rule,
+        on += pairs
+
+    def findings(pair: _Pair) -> QuerySet[Any]:
+        """The pair's rule's query within the scope (built only when its statement is not
+        compiled yet)."""
+        found = _findings(
+            pair.rule,
             RuleContext(
-                today=today, threshold=setting.threshold, window=setting.window, only=scope.groups
+                today=today,
+                threshold=pair.setting.threshold,
+                window=pair.setting.window,
+                only=recheck,
             ),
         )
-        on += [
-            (p, findings[p.subject_type].filter(scope.subject_q(p.kind, p.subject_type)))
-            for p in pairs
-        ]
+        return found[pair.subject_type].filter(scope.subject_q(pair.kind, pair.subject_type))
 
     def with_flags(pairs: list[_Pair]) -> list[_Pair]:
         return [p for p in pairs if flagged is None or p.key in flagged]
 
+    # Everything the steps' statements depend on besides their slots' values (`_compiled`).
+    def shape(pairs: list[_Pair]) -> tuple[Any, ...]:
+        return (recheck, tuple(p.key for p in pairs))
+
+    now_slot = Slot(NOW, DateTimeField())
     # A rule switched off resolves its flags; they reopen if it is switched on.
     if switched_off := with_flags(off):
-        _record_states(Flag.objects.filter(_in_scope(scope, switched_off)), now, FlagState.RESOLVED)
+        key = ("off", *shape(switched_off))
+
+        def off_flags() -> QuerySet[Flag]:
+            return Flag.objects.filter(_in_scope(scope, switched_off))
+
+        _record_states(key, off_flags, FlagState.RESOLVED, values)
         add(
-            _update_counted(
-                Flag.objects.filter(_in_scope(scope, switched_off)),
-                state=FlagState.RESOLVED,
-                resolved_at=now,
-            ),
+            _update_counted(key, off_flags, values, state=FlagState.RESOLVED, resolved_at=now_slot),
             "resolved",
         )
     check_deadline()
-    matched = _fill_matches(on, whole=scope.project_ids is None)
+    matched = _fill_matches(on, findings, values, shape=(today, recheck), whole=not recheck)
     check_deadline()
-    if evaluated := with_flags([pair for pair, _findings in on]):
-        flags = Flag.objects.filter(_in_scope(scope, evaluated))
+    if evaluated := with_flags(on):
+
+        def flags() -> QuerySet[Flag]:
+            return Flag.objects.filter(_in_scope(scope, evaluated))
+
         # 1. What no longer matches is resolved (its history first, set-based).
-        _record_states(flags.filter(~_in_match()), now, FlagState.RESOLVED)
+        key = ("resolve", *shape(evaluated))
+
+        def unmatched() -> QuerySet[Flag]:
+            return flags().filter(~_in_match())
+
+        _record_states(key, unmatched, FlagState.RESOLVED, values)
         add(
-            _update_counted(flags.filter(~_in_match()), state=FlagState.RESOLVED, resolved_at=now),
+            _update_counted(key, unmatched, values, state=FlagState.RESOLVED, resolved_at=now_slot),
             "resolved",
         )
         check_deadline()
         # 2. What is left unresolved still holds. An expired waiver reopens.
-        expired = flags.filter(state=FlagState.WAIVED, waiver_expires_at__lte=now)
-        _record_states(expired, now, FlagState.OPEN)
+        key = ("reopen", *shape(evaluated))
+
+        def expired() -> QuerySet[Flag]:
+            return flags().filter(state=FlagState.WAIVED, waiver_expires_at__lte=now_slot)
+
+        _record_states(key, expired, FlagState.OPEN, values)
         add(
             _update_counted(
+                key,
                 expired,
+                values,
                 state=FlagState.OPEN,
-                last_seen=now,
-                opened_at=now,
+                last_seen=now_slot,
+                opened_at=now_slot,
             ),
             "opened",
         )
         # 3. Severity, message, label brought up to date where they differ.
-        _refresh(flags, now)
+        _refresh(shape(evaluated), flags, values)
         check_deadline()
     # 4. What is new.
     if matched:
-        add(_insert_new_flags(now, matched), "opened")
+        add(_insert_new_flags(values, matched), "opened")
     return outcome
 
 

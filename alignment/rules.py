@@ -22,7 +22,7 @@ username; department: the name.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +88,7 @@ from projects.trace import (
 from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes, StrategyStatus
 
 from .models import Severity, SubjectType
+from .slots import InIds, group_slot
 
 LABEL_MAX = 255
 
@@ -140,8 +141,9 @@ class RuleContext:
     approving: int | None = None
     # The rule's second number, where it has one (portfolio.change_collision: the window's days).
     window: int | None = None
-    # A re-check: only these groups (per subject type) of a rule over groups of projects.
-    only: Mapping[str, tuple[int, ...]] | None = None
+    # A re-check: a rule over groups of projects looks only at the groups the scan binds to
+    # the group slots (`slots.group_slot`), per subject type, when its statement runs.
+    only: bool = False
 
 
 Findings = QuerySet[Any] | dict[str, QuerySet[Any]]
@@ -685,10 +687,10 @@ def portfolio_overloaded(ctx: RuleContext) -> dict[str, QuerySet[Any]]:
     limit = ctx.threshold if ctx.threshold is not None else 5
     active = CRMProject.objects.filter(status=ProjectStatus.ACTIVE)
     links = ProjectLink.objects.filter(project__status=ProjectStatus.ACTIVE)
-    if ctx.only is not None:  # a re-check: just the groups it names
-        links = links.filter(crm_strategy__in=ctx.only.get(SubjectType.CRM_STRATEGY, ()))
-        by_manager = active.filter(manager__in=ctx.only.get(SubjectType.MANAGER, ()))
-        by_department = active.filter(department__in=ctx.only.get(SubjectType.DEPARTMENT, ()))
+    if ctx.only:  # a re-check: just the groups it binds
+        links = links.filter(InIds("crm_strategy", group_slot(SubjectType.CRM_STRATEGY)))
+        by_manager = active.filter(InIds("manager", group_slot(SubjectType.MANAGER)))
+        by_department = active.filter(InIds("department", group_slot(SubjectType.DEPARTMENT)))
     else:
         by_manager = by_department = active
     return {
@@ -780,8 +782,8 @@ def portfolio_change_collision(ctx: RuleContext) -> QuerySet[UserGroup]:
     limit = ctx.threshold if ctx.threshold is not None else 2
     days = ctx.window if ctx.window is not None else 30
     go_lives = _go_lives(ctx)
-    if ctx.only is not None:  # a re-check: just the groups it names
-        go_lives = go_lives.filter(group__in=ctx.only.get(SubjectType.USER_GROUP, ()))
+    if ctx.only:  # a re-check: just the groups it binds
+        go_lives = go_lives.filter(InIds("group", group_slot(SubjectType.USER_GROUP)))
     starts = go_lives.annotate(
         ahead=Window(
             Lead(_DayNumber("start_date"), offset=limit) if limit else _DayNumber("start_date"),
