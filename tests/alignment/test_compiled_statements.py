@@ -86,13 +86,17 @@ def test_rechecks_of_other_projects_reuse_the_compiled_statements_and_agree_with
     # The insert of new flags is the same statement for any scan: the full scan compiled it.
     assert "insert" not in compiles, compiles
     assert [line for line in differences() if _key(line) in RECHECKED] == []
-    assert Flag.objects.filter(
+    assert _manager_overloaded(busy.pk)
+    assert oracle.findings()[("project.no_sponsor", "project")] >= {pk for pk, _m in active[:3]}
+
+
+def _manager_overloaded(manager_id: int) -> bool:
+    return Flag.objects.filter(
         rule="portfolio.overloaded",
         subject_type="manager",
-        subject_id=busy.pk,
+        subject_id=manager_id,
         state__in=UNRESOLVED_STATES,
     ).exists()
-    assert oracle.findings()[("project.no_sponsor", "project")] >= {pk for pk, _m in active[:3]}
 
 
 def _key(line: str) -> tuple[str, str]:
@@ -147,24 +151,16 @@ def test_a_statement_compiled_for_one_settings_is_not_run_for_others(compiles):
     engine.effective_settings()
     settings = engine.RuleSetting.objects.filter(code="portfolio.overloaded")
 
-    def overloaded() -> bool:
-        return Flag.objects.filter(
-            rule="portfolio.overloaded",
-            subject_type="manager",
-            subject_id=manager.pk,
-            state__in=UNRESOLVED_STATES,
-        ).exists()
-
     compiles.clear()
     settings.update(threshold=count - 1)
     engine.scan_projects([project.pk])
-    assert overloaded()
+    assert _manager_overloaded(manager.pk)
     settings.update(threshold=count)
     engine.scan_projects([project.pk])
-    assert not overloaded()
+    assert not _manager_overloaded(manager.pk)
     settings.update(threshold=count - 1)
     engine.scan_projects([project.pk])
-    assert overloaded()
+    assert _manager_overloaded(manager.pk)
     assert compiles.count("match") == 2, compiles
 
 
