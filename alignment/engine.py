@@ -33,10 +33,11 @@ live re-check after an edit). A re-check evaluates the rules about projects and 
 those projects, and the rules about groups of projects (`Rule.groups_projects`: too many active
 projects per manager, department, CRM strategy) for just the groups those projects belong to
 and the groups the edit took them out of (it names them: a group left may have been relieved).
-Steps 1 to 3 leave out the rules with no flag in a re-check's scope (one query up front says
-which have). So a re-check's cost does not grow with the portfolio, nor with the number of
-groups flagged. Rules about goals and strategies cannot change with a project;
-an edit to those queues a full scan.
+A re-check with no flag in its scope skips steps 1 to 3 (one query up front says), and those
+steps find its flags by project and by group: a few index probes, however many rules. So a
+re-check's cost does not grow with the portfolio, nor with the number of groups flagged.
+Rules about goals and strategies cannot change with a project; an edit to those queues a full
+scan.
 
 A full scan is one transaction on one worker. Splitting it into id-range chunks over several
 workers was measured and removed: a full scan of 100,000 projects is seconds of set-based SQL
@@ -273,7 +274,8 @@ def _now() -> Any:
 # re-check after an edit runs the same statements as the one before with other values; Django
 # compiled them each time, about two thirds of a re-check's time (README, "Performance").
 _STATEMENTS: dict[tuple[Any, ...], tuple[str, list[Any]] | None] = {}
-_STATEMENTS_KEPT = 512  # shapes: a day's worth of settings and scopes; then start again
+_STATEMENTS_KEPT = 512  # shapes: a few per day and settings; then start again
+_NOT_KEPT = object()
 
 
 def _compiled(
@@ -281,9 +283,11 @@ def _compiled(
 ) -> tuple[str, list[Any]] | None:
     """The statement `build` compiles, compiled once per `key`. The key must name everything
     the statement's SQL depends on other than its slots' values."""
-    key = (connection.alias, connection.vendor, *key)
-    if key in _STATEMENTS:
-        return _STATEMENTS[key]
+    # The active time zone too: a date taken from a timestamp names it in the statement.
+    key = (connection.alias, connection.vendor, timezone.get_current_timezone_name(), *key)
+    kept = _STATEMENTS.get(key, _NOT_KEPT)  # one lookup: another thread may clear the dict
+    if kept is not _NOT_KEPT:
+        return kept  # type: ignore[return-value]
     try:
         sql, params = build()
         found: tuple[str, list[Any]] | None = (sql, list(params))
@@ -746,11 +750,19 @@ def _in_scope(scope: Scope, pairs: list[_Pair]) -> Q:
             if code not in whole:
                 q |= Q(rule=code, subject_type__in=sorted(types))
     else:
-        q = Q(pk__in=[])
+        # One branch per kind of subject (the projects' and features' flags by project, each
+        # kind of group's by its ids), each naming its pairs: a few index probes, however many
+        # rules there are.
+        branches: dict[str, list[_Pair]] = {}
         for pair in pairs:
-            q |= scope.flag_q(pair.kind, pair.subject_type) & Q(
-                rule=pair.rule.code, subject_type=pair.subject_type
-            )
+            kind = PROJECTS if pair.kind.project_field else str(pair.subject_type)
+            branches.setdefault(kind, []).append(pair)
+        q = Q(pk__in=[])
+        for members in branches.values():
+            which = Q(pk__in=[])
+            for pair in members:
+                which |= Q(rule=pair.rule.code, subject_type=pair.subject_type)
+            q |= scope.flag_q(members[0].kind, members[0].subject_type) & which
     return q & Q(state__in=UNRESOLVED_STATES)
 
 
@@ -831,20 +843,23 @@ def evaluate(
         )
         return found[pair.subject_type].filter(scope.subject_q(pair.kind, pair.subject_type))
 
-    def with_flags(pairs: list[_Pair]) -> list[_Pair]:
-        return [p for p in pairs if flagged is None or p.key in flagged]
+    def any_flagged(pairs: list[_Pair]) -> bool:
+        """Whether some of these pairs have a flag in the scope (a full scan assumes so)."""
+        return bool(pairs) and (flagged is None or any(p.key in flagged for p in pairs))
 
-    # Everything the steps' statements depend on besides their slots' values (`_compiled`).
+    # Everything the steps' statements depend on besides their slots' values (`_compiled`):
+    # all the pairs evaluated, whichever have flags in this re-check's scope, so that a
+    # re-check of any project runs the statements the one before compiled.
     def shape(pairs: list[_Pair]) -> tuple[Any, ...]:
         return (recheck, tuple(p.key for p in pairs))
 
     now_slot = Slot(NOW, DateTimeField())
     # A rule switched off resolves its flags; they reopen if it is switched on.
-    if switched_off := with_flags(off):
-        key = ("off", *shape(switched_off))
+    if any_flagged(off):
+        key = ("off", *shape(off))
 
         def off_flags() -> QuerySet[Flag]:
-            return Flag.objects.filter(_in_scope(scope, switched_off))
+            return Flag.objects.filter(_in_scope(scope, off))
 
         _record_states(key, off_flags, FlagState.RESOLVED, values)
         add(
@@ -854,13 +869,13 @@ def evaluate(
     check_deadline()
     matched = _fill_matches(on, findings, values, shape=(today, recheck), whole=not recheck)
     check_deadline()
-    if evaluated := with_flags(on):
+    if any_flagged(on):  # else steps 1 to 3 have nothing to do
 
         def flags() -> QuerySet[Flag]:
-            return Flag.objects.filter(_in_scope(scope, evaluated))
+            return Flag.objects.filter(_in_scope(scope, on))
 
         # 1. What no longer matches is resolved (its history first, set-based).
-        key = ("resolve", *shape(evaluated))
+        key = ("resolve", *shape(on))
 
         def unmatched() -> QuerySet[Flag]:
             return flags().filter(~_in_match())
@@ -872,7 +887,7 @@ def evaluate(
         )
         check_deadline()
         # 2. What is left unresolved still holds. An expired waiver reopens.
-        key = ("reopen", *shape(evaluated))
+        key = ("reopen", *shape(on))
 
         def expired() -> QuerySet[Flag]:
             return flags().filter(state=FlagState.WAIVED, waiver_expires_at__lte=now_slot)
@@ -890,7 +905,7 @@ def evaluate(
             "opened",
         )
         # 3. Severity, message, label brought up to date where they differ.
-        _refresh(shape(evaluated), flags, values)
+        _refresh(shape(on), flags, values)
         check_deadline()
     # 4. What is new.
     if matched:

@@ -3,6 +3,7 @@ their slots (alignment.slots, engine._compiled): a re-check of another project, 
 groups, at another time, reuses them and still flags exactly what the rules say."""
 
 import datetime
+import zoneinfo
 
 import pytest
 from auditlog import get_logentry_model
@@ -78,16 +79,60 @@ def test_rechecks_of_other_projects_reuse_the_compiled_statements_and_agree_with
         CRMProject.objects.filter(pk=pk).update(manager=busy)
         edited.append((pk, {"manager": [manager]}))
 
+    first = None
     for pk, left in edited:
         engine.scan_projects([pk], left_groups=left)
         assert engine.Scan.objects.order_by("-pk")[0].state == engine.ScanState.DONE
+        first = first or list(compiles)
 
-    assert compiles.count("match") == 1, compiles
+    # The first re-check compiled its statements; the eleven after it, of other projects with
+    # other flags and groups, compiled none.
+    assert compiles == first, compiles
+    assert first.count("match") == 1, first
     # The insert of new flags is the same statement for any scan: the full scan compiled it.
     assert "insert" not in compiles, compiles
     assert [line for line in differences() if _key(line) in RECHECKED] == []
     assert _manager_overloaded(busy.pk)
     assert oracle.findings()[("project.no_sponsor", "project")] >= {pk for pk, _m in active[:3]}
+
+
+def test_a_recheck_after_a_full_scan_looks_only_at_its_own_groups(compiles):
+    """A re-check run after a full scan (which built and compiled the rules over every group)
+    covers its own groups only: two managers are overloaded behind the scans' back; a re-check
+    of one's project flags that manager only, and the full scan after it the other."""
+    generate_portfolio(Shape(projects=40, features_per_project=2, seed=3))
+    engine.scan_full()
+    first, second = UserFactory(username="first"), UserFactory(username="second")
+    projects = list(
+        CRMProject.objects.filter(status=ProjectStatus.ACTIVE)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:12]
+    )
+    CRMProject.objects.filter(pk__in=projects[:6]).update(manager=first)
+    CRMProject.objects.filter(pk__in=projects[6:]).update(manager=second)
+    engine.scan_projects([projects[0]])
+    assert (_manager_overloaded(first.pk), _manager_overloaded(second.pk)) == (True, False)
+    engine.scan_full()
+    assert (_manager_overloaded(first.pk), _manager_overloaded(second.pk)) == (True, True)
+
+
+def test_a_statement_compiled_in_one_time_zone_is_not_run_in_another(compiles):
+    """A rule that takes a date from a timestamp (project.stalled: the day a project was
+    created) names the active time zone in its statement: another zone compiles its own, even
+    one on the same day at the same offset (Abidjan keeps UTC's time under its own name)."""
+    generate_portfolio(Shape(projects=20, features_per_project=1, seed=3))
+    now = timezone.now()
+    project = CRMProject.objects.filter(status=ProjectStatus.ACTIVE).order_by("pk")[0]
+    with timezone.override(datetime.UTC):
+        engine.evaluate(engine.Scope(project_ids=(project.pk,)), now=now)
+        engine.evaluate(engine.Scope(project_ids=(project.pk,)), now=now)
+    assert compiles.count("match") == 1
+    with timezone.override(zoneinfo.ZoneInfo("Africa/Abidjan")):
+        engine.evaluate(engine.Scope(project_ids=(project.pk,)), now=now)
+    assert compiles.count("match") == 2
+    with timezone.override(datetime.UTC):
+        engine.evaluate(engine.Scope(project_ids=(project.pk,)), now=now)
+    assert compiles.count("match") == 2
 
 
 def _manager_overloaded(manager_id: int) -> bool:
