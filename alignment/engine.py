@@ -262,7 +262,7 @@ NOW, OPERATION, PROJECTS = "now", "operation", "projects"
 
 
 def _now() -> Any:
-    """The scan's time, as a column of an INSERT … SELECT or an UPDATE."""
+    """The scan's time (a slot), as a column of an INSERT … SELECT, an UPDATE or a filter."""
     expression = Slot(NOW, DateTimeField())
     # PostgreSQL infers text for a bare literal in INSERT … SELECT; say it is a timestamp.
     return Cast(expression, DateTimeField()) if connection.vendor == "postgresql" else expression
@@ -588,7 +588,7 @@ def _refresh_sql(flags: Callable[[], QuerySet[Flag]]) -> tuple[str, Sequence[Any
         severity=Subquery(match.values("severity")[:1]),
         message=Subquery(match.values("message")[:1]),
         subject_label=Subquery(match.values("label")[:1]),
-        last_seen=Slot(NOW, DateTimeField()),
+        last_seen=_now(),
     )
 
 
@@ -853,7 +853,7 @@ def evaluate(
     def shape(pairs: list[_Pair]) -> tuple[Any, ...]:
         return (recheck, tuple(p.key for p in pairs))
 
-    now_slot = Slot(NOW, DateTimeField())
+    now_slot = _now()
     # A rule switched off resolves its flags; they reopen if it is switched on.
     if any_flagged(off):
         key = ("off", *shape(off))
