@@ -3,14 +3,14 @@ ranked by how alike their words are, with the words they share as the reason.
 
 Each CRM strategy in the catalogue (not retired) is a document: its title, description,
 customer need and capabilities, plus a capped sample of the rationales of its existing links
-(`RATIONALES_PER_STRATEGY` newest project links and as many feature links, picked in SQL with a
-window, so the corpus grows with the catalogue, never with the portfolio). The documents are
-weighed with scikit-learn's TF-IDF (English stop words removed, sublinear term frequency) and
-an item — a project's title and description; a feature's, with its project's title — is
+(`RATIONALES_PER_STRATEGY` newest project links and as many feature links; on PostgreSQL read
+per strategy from an index, so the corpus and its cost grow with the catalogue, never with the
+portfolio). The documents are weighed with scikit-learn's TF-IDF (English stop words removed,
+sublinear term frequency) and an item — a project's title and description; a feature's, with its project's title — is
 compared with each by cosine similarity. Offline and deterministic: no model to download,
 the same data gives the same ranking (ties by title). The fitted model is kept in the process
-per corpus (keyed by a digest of its text), so a page of items costs the two sample queries
-and one transform.
+per corpus (keyed by a digest of its text), so a page of items costs the corpus's query (three
+on SQLite) and one transform.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, Q, Window
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.metrics.pairwise import linear_kernel
@@ -82,8 +84,20 @@ _cache: OrderedDict[str, _Model] = OrderedDict()
 _lock = threading.Lock()
 
 
+def _newest_rationales(link_model: Any) -> Any:
+    """The RATIONALES_PER_STRATEGY newest non-blank rationales of the outer CRM strategy's
+    links of this kind: the sample its document takes."""
+    return (
+        link_model.objects.filter(crm_strategy=OuterRef("pk"))
+        .exclude(rationale="")
+        .order_by("-created_at", "-id")
+        .values("rationale")[:RATIONALES_PER_STRATEGY]
+    )
+
+
 def _rationale_sample(link_model: Any) -> list[tuple[int, str]]:
-    """Up to RATIONALES_PER_STRATEGY newest rationales per CRM strategy. One query."""
+    """Up to RATIONALES_PER_STRATEGY newest rationales per CRM strategy, with a window over
+    every link: one query, used where the strategies' own rows cannot carry them (SQLite)."""
     rows = (
         link_model.objects.filter(~Q(rationale=""))
         .annotate(
@@ -100,29 +114,46 @@ def _rationale_sample(link_model: Any) -> list[tuple[int, str]]:
     return list(rows)
 
 
+_LINK_MODELS = {"project_rationales": ProjectLink, "feature_rationales": FeatureLink}
+
+
 def corpus() -> list[tuple[int, str, str]]:
-    """(id, title, document) per CRM strategy that is not retired, by title. Three queries."""
-    strategies = (
-        CRMStrategy.objects.exclude(status=StrategyStatus.RETIRED)
-        .order_by("title", "id")
-        .values_list(
-            "id",
-            "title",
-            "description",
-            "customer_need",
-            "capability_people",
-            "capability_process",
-            "capability_technology",
-        )
+    """(id, title, document) per CRM strategy that is not retired, by title.
+
+    On PostgreSQL one query: each strategy's row carries its samples as arrays, read from the
+    links' partial index on (CRM strategy, newest first), so the cost follows the catalogue
+    (strategies x the sample's size) and not the number of links. Elsewhere three queries, the
+    samples picked by a window over all links."""
+    texts = (
+        "description",
+        "customer_need",
+        "capability_people",
+        "capability_process",
+        "capability_technology",
     )
-    rationales: dict[int, list[str]] = {}
-    for model in (ProjectLink, FeatureLink):
-        for strategy_id, rationale in _rationale_sample(model):
-            rationales.setdefault(strategy_id, []).append(rationale)
+    strategies = CRMStrategy.objects.exclude(status=StrategyStatus.RETIRED).order_by("title", "id")
+    rationales: dict[int, list[str]] = defaultdict(list)
+    if connection.vendor == "postgresql":
+        rows = strategies.annotate(
+            **{
+                name: ArraySubquery(_newest_rationales(model))
+                for name, model in _LINK_MODELS.items()
+            }
+        ).values_list("id", "title", *texts, *_LINK_MODELS)
+        found = []
+        for pk, title, *rest in rows:
+            found.append((pk, title, *rest[: len(texts)]))
+            for sample in rest[len(texts) :]:
+                rationales[pk].extend(sample)
+    else:
+        found = list(strategies.values_list("id", "title", *texts))
+        for model in _LINK_MODELS.values():
+            for strategy_id, rationale in _rationale_sample(model):
+                rationales[strategy_id].append(rationale)
     documents = []
-    for pk, title, *texts in strategies:
+    for pk, title, *own in found:
         # The title counts twice: it is the strategy's name for itself.
-        parts = [title, title, *texts, *sorted(rationales.get(pk, []))]
+        parts = [title, title, *own, *sorted(rationales.get(pk, []))]
         documents.append((pk, title, "\n".join(part for part in parts if part)))
     return documents
 

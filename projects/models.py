@@ -276,7 +276,18 @@ class ProjectLink(LinkBase):
                 name="project_link_weight_range",
             ),
         ]
-        indexes = [models.Index(fields=["crm_strategy", "project"])]
+        indexes = [
+            models.Index(fields=["crm_strategy", "project"]),
+            # A CRM strategy's newest rationales: the link suggestions' sample of them
+            # (alignment.suggestions), read per strategy without visiting its other links.
+            models.Index(
+                F("crm_strategy"),
+                F("created_at").desc(),
+                F("id").desc(),
+                condition=~Q(rationale=""),
+                name="project_link_rationale_sample",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.project} → {self.crm_strategy}"
@@ -383,7 +394,18 @@ class FeatureLink(LinkBase):
                 name="feature_link_weight_range",
             ),
         ]
-        indexes = [models.Index(fields=["crm_strategy", "feature"])]
+        indexes = [
+            models.Index(fields=["crm_strategy", "feature"]),
+            # A CRM strategy's newest rationales: the link suggestions' sample of them
+            # (alignment.suggestions), read per strategy without visiting its other links.
+            models.Index(
+                F("crm_strategy"),
+                F("created_at").desc(),
+                F("id").desc(),
+                condition=~Q(rationale=""),
+                name="feature_link_rationale_sample",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.feature} → {self.crm_strategy}"

@@ -2,12 +2,14 @@
 feature with the words they share; the API with the project's permissions; the picker opened
 prefilled; and the hit rate measured on the demo."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from alignment import suggestions
 from projects.models import ProjectLink
@@ -116,6 +118,28 @@ def test_the_corpus_costs_the_same_whatever_the_number_of_links(catalogue):
     # The sample is capped per strategy and per kind of link.
     assert partners_doc.count("Partner rationale") == suggestions.RATIONALES_PER_STRATEGY
     assert partners_doc.count("Feature rationale") == suggestions.RATIONALES_PER_STRATEGY
+
+
+def test_the_sample_is_each_strategys_newest_rationales_and_skips_blank_and_retired(catalogue):
+    partners, service, _ = catalogue
+    now = timezone.now()
+    for n in range(suggestions.RATIONALES_PER_STRATEGY + 5):
+        # Created oldest first, an hour apart: rationale 0 is the oldest.
+        link = ProjectLinkFactory(crm_strategy=partners, rationale=f"Partnerword{n:02d} here.")
+        ProjectLink.objects.filter(pk=link.pk).update(created_at=now - timedelta(hours=100 - n))
+    FeatureLinkFactory(crm_strategy=partners, rationale="")
+    FeatureLinkFactory(crm_strategy=service, rationale="Servicecue for the feature.")
+    retired = CRMStrategyFactory(title="Old way", status="retired")
+    FeatureLinkFactory(crm_strategy=retired, rationale="Retiredword")
+
+    docs = {pk: text for pk, _, text in suggestions.corpus()}
+
+    kept = {n for n in range(25) if f"Partnerword{n:02d}" in docs[partners.pk]}
+    # The newest twenty (5 to 24); the five oldest are left out.
+    assert kept == set(range(5, 25))
+    assert "Servicecue" in docs[service.pk]
+    assert retired.pk not in docs
+    assert not any("Retiredword" in text for text in docs.values())
 
 
 def test_plurals_fold_to_the_singular():
