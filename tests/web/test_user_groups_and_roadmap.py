@@ -241,6 +241,59 @@ def test_the_roadmap_groups_by_chain_filters_and_marks_today(as_user, viewer):
     assert "No user group named “Nobody”" in bad.content.decode()
 
 
+def test_the_roadmap_orders_groups_by_chain_titles_and_pages_continue_the_order():
+    from projects import roadmap
+    from tests.factories import (
+        BusinessStrategyFactory,
+        CRMStrategyFactory,
+        GoalFactory,
+        ProjectLinkFactory,
+    )
+
+    a_goal, b_goal = GoalFactory(title="A goal"), GoalFactory(title="B goal")
+    a1 = BusinessStrategyFactory(goal=a_goal, title="A1")
+    b1 = BusinessStrategyFactory(goal=b_goal, title="B1")
+    zeta = CRMStrategyFactory(title="Zeta")
+    zeta.business_strategies.set([b1, a1])  # its first business strategy: under "A goal"
+    alpha = CRMStrategyFactory(title="Alpha")
+    alpha.business_strategies.set([b1])
+    mid = CRMStrategyFactory(title="Mid")
+    mid.business_strategies.clear()  # serves no business strategy
+    live = ProjectStatus.ACTIVE
+    beta = ProjectFactory(title="Beta", status=live)
+    # Its first CRM strategy by title is Alpha, so it sits in Alpha's group, not Zeta's.
+    ProjectLinkFactory(project=beta, crm_strategy=zeta)
+    ProjectLinkFactory(project=beta, crm_strategy=alpha)
+    for title in ("Cobra", "Aardvark"):
+        ProjectLinkFactory(project=ProjectFactory(title=title, status=live), crm_strategy=zeta)
+    ProjectLinkFactory(project=ProjectFactory(title="Dingo", status=live), crm_strategy=mid)
+    ProjectFactory(title="Anteater", status=live)  # linked to nothing: last
+    ProjectFactory(title="Done one", status=ProjectStatus.DONE)  # not live: not shown
+
+    expected = [
+        ("Aardvark", "A goal", "A1", "Zeta"),
+        ("Cobra", "A goal", "A1", "Zeta"),
+        ("Beta", "B goal", "B1", "Alpha"),
+        ("Dingo", None, None, "Mid"),
+        ("Anteater", None, None, None),
+    ]
+    # Unfiltered (every link grouped) and filtered (only the chosen projects' links).
+    for rows in (roadmap.timeline_projects(), roadmap.timeline_projects(status=live)):
+        assert rows.count() == 5
+        shown = [(p.title, p.goal_title, p.business_title, p.crm_title) for p in rows[0:5]]
+        assert shown == expected
+        assert [p.title for p in rows[1:3]] == ["Cobra", "Beta"]
+        assert [p.title for p in rows[4:25]] == ["Anteater"]
+        assert rows[5:25] == []
+    timeline = roadmap.timeline_for(list(roadmap.timeline_projects()[0:5]), timezone.localdate())
+    assert [g.title for g in timeline.groups] == [
+        "A goal → A1 → Zeta",
+        "B goal → B1 → Alpha",
+        "Mid",
+        roadmap.NO_GROUP,
+    ]
+
+
 def test_a_project_page_shows_its_own_timeline(as_user, viewer):
     project = ProjectFactory(title="Solo")
     day = timezone.localdate()
