@@ -6,11 +6,11 @@ customer need and capabilities, plus a capped sample of the rationales of its ex
 (`RATIONALES_PER_STRATEGY` newest project links and as many feature links; on PostgreSQL read
 per strategy from an index, so the corpus and its cost grow with the catalogue, never with the
 portfolio). The documents are weighed with scikit-learn's TF-IDF (English stop words removed,
-sublinear term frequency) and an item — a project's title and description; a feature's, with its project's title — is
-compared with each by cosine similarity. Offline and deterministic: no model to download,
-the same data gives the same ranking (ties by title). The fitted model is kept in the process
-per corpus (keyed by a digest of its text), so a page of items costs the corpus's query (three
-on SQLite) and one transform.
+sublinear term frequency) and an item — a project's title and description; a feature's, with
+its project's title — is compared with each by cosine similarity. Offline and deterministic:
+no model to download, the same data gives the same ranking (ties by title). The fitted model
+is kept in the process per corpus (keyed by a digest of its text), so a page of items costs
+the corpus's query (three on SQLite) and one transform.
 """
 
 from __future__ import annotations
