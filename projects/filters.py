@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from core.filters import BooleanFilter, FilterSet, OrderingFilter, PersonFilter
 from core.people import people
 from goals.models import BusinessGoal
-from strategies.models import CRMStrategy
+from strategies.models import BusinessStrategy, CRMStrategy
 
 from .forms import DepartmentField
 from .models import (
@@ -89,6 +89,12 @@ class ProjectFilterSet(FilterSet):
         empty_label="Any CRM strategy",
         distinct=True,
     )
+    business_strategy = django_filters.ModelChoiceFilter(
+        field_name="links__crm_strategy__serves__business_strategy",
+        queryset=BusinessStrategy.objects.order_by("title"),
+        empty_label="Any business strategy",
+        distinct=True,
+    )
     goal = django_filters.ModelChoiceFilter(
         field_name="links__crm_strategy__serves__business_strategy__goal",
         queryset=BusinessGoal.objects.order_by("title"),
@@ -109,6 +115,7 @@ class ProjectFilterSet(FilterSet):
             "owner",
             "sponsor",
             "crm_strategy",
+            "business_strategy",
             "goal",
         ]
 

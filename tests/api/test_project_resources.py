@@ -460,3 +460,28 @@ def test_check_ins_are_corrected_by_who_may_add_them(api, pm, other_pm, own_proj
     response = api(pm).patch(url, {"summary": "Rewritten"}, format="json")
     assert response.status_code == 200
     assert response.json()["summary"] == "Rewritten"
+
+
+def test_projects_filter_by_the_business_strategy_they_execute_each_once(api, viewer):
+    from tests.factories import BusinessStrategyFactory, ProjectFactory, ProjectLinkFactory
+
+    business = BusinessStrategyFactory(title="Partners first")
+    other = BusinessStrategyFactory(title="Elsewhere")
+    first = CRMStrategyFactory(serves=[business])
+    second = CRMStrategyFactory(serves=[business, other])
+    twice = ProjectFactory(title="Through two strategies")
+    ProjectLinkFactory(project=twice, crm_strategy=first)
+    ProjectLinkFactory(project=twice, crm_strategy=second)
+    ProjectLinkFactory(
+        project=ProjectFactory(title="Only elsewhere"),
+        crm_strategy=CRMStrategyFactory(serves=[other]),
+    )
+    ProjectFactory(title="Linked to nothing")
+    client = api(viewer)
+
+    response = client.get("/api/projects/", {"business_strategy": business.pk})
+    assert response.status_code == 200
+    assert [row["title"] for row in response.json()["results"]] == ["Through two strategies"]
+    refused = client.get("/api/projects/", {"business_strategy": "999999"})
+    assert refused.status_code == 400
+    assert list(refused.json()) == ["business_strategy"]

@@ -148,6 +148,32 @@ def chain_crm(executive):
     return CRMStrategyFactory(owner=executive, serves=[business])
 
 
+def test_the_strategy_and_goal_pages_cost_the_same_at_2_and_at_200_projects(
+    client, sponsor, chain_crm, monkeypatch
+):
+    """A CRM strategy's, a business strategy's and a goal's page show their first projects and
+    link to the project list for the rest: the same queries and rows whatever their number."""
+    monkeypatch.setattr("projects.templatetags.project_panels.PANEL_PROJECTS", PAGE)
+    client.force_login(sponsor)
+    business = chain_crm.business_strategies.get()
+    pages = {
+        "CRM strategy page": lambda: reverse("strategies:crm_detail", args=[chain_crm.pk]),
+        "business strategy page": lambda: reverse("strategies:business_detail", args=[business.pk]),
+        "goal page": lambda: reverse("goals:detail", args=[business.goal_id]),
+    }
+    _grow(2, sponsor, chain_crm)
+    small = {name: _cost(client, url()) for name, url in pages.items()}
+
+    _grow(198, sponsor, chain_crm)
+    _assert_not_grown(client, pages, small)
+    page = client.get(pages["business strategy page"]()).content.decode()
+    assert f"The first {PAGE} of 200 projects, by title." in page
+    assert f"?business_strategy={business.pk}" in page
+    page = client.get(pages["CRM strategy page"]()).content.decode()
+    assert f"The first {PAGE} of 200 projects, by title." in page
+    assert f"?crm_strategy={chain_crm.pk}" in page
+
+
 def test_count_rows_counts_what_a_query_fetches(db):
     for _ in range(3):
         UserFactory()
