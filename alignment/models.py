@@ -152,6 +152,12 @@ class Flag(models.Model):
             models.Index(
                 fields=["opened_at"], condition=Q(state="open"), name="flag_open_opened_at"
             ),
+            # Open critical flags per project: goal and business strategy health counts them.
+            models.Index(
+                fields=["project"],
+                condition=Q(state__in=["open", "acknowledged"], severity="critical"),
+                name="flag_open_critical_project",
+            ),
         ]
 
     def __str__(self) -> str:

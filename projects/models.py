@@ -516,7 +516,15 @@ class ProjectCheckIn(Correctable):
     class Meta:
         ordering = ["project_id", "-checked_in_on", "-id"]
         verbose_name = "project check-in"
-        indexes = [models.Index(fields=["project", "checked_in_on"])]
+        indexes = [
+            # Each project's newest check-in (goal health, project.stalled): in this index's
+            # order, with the health read from the index (PostgreSQL) without the table.
+            models.Index(
+                fields=["project", "-checked_in_on", "-id"],
+                include=["health"],
+                name="check_in_newest",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.project} on {self.checked_in_on}"

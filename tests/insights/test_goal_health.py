@@ -27,6 +27,16 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True, params=["few nodes", "many nodes"])
+def _both_reads(request, monkeypatch):
+    """Every test twice: with the projects' check-ins and flags read for the asked nodes' own
+    projects (a page of a goal or strategy), and in one pass over them all (every goal)."""
+    monkeypatch.setattr(
+        "alignment.goal_health.FEW_NODES", 1_000 if request.param == "few nodes" else 0
+    )
+
+
 TODAY = datetime.date(2026, 6, 1)
 
 
