@@ -239,6 +239,42 @@ def test_search_runs_one_query_per_type(as_user, viewer, django_assert_num_queri
         client.get(reverse("search"), {"q": "partner"})
 
 
+@pytest.mark.postgres
+def test_postgresql_answers_a_search_of_projects_and_features_from_their_trigram_index(
+    as_user, viewer
+):
+    """A project's or a feature's title or description containing a term (the search page,
+    `?search=` on the API) is found through a trigram index of the upper-cased text, not by
+    reading every row: with table and plain index scans priced out, the plan still stands."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    project = ProjectFactory(title="Partner portal")
+    FeatureFactory(project=project, title="Deal registration", description="For partners.")
+    client = as_user(viewer)
+    with CaptureQueriesContext(connection) as captured:
+        html = client.get(reverse("search"), {"q": "partner"}).content.decode()
+        assert client.get("/api/features/", {"search": "deal"}).json()["count"] == 1
+    assert "Partner portal" in html and "Deal registration" in html
+    searches = {
+        "projects_crmproject": "project_text_search",
+        "projects_feature": "feature_text_search",
+    }
+    checked = 0
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            for table, index in searches.items():
+                if f'FROM "{table}"' in sql and "LIKE" in sql and "COUNT" not in sql:
+                    cursor.execute("EXPLAIN " + sql)
+                    plan = "\n".join(row[0] for row in cursor.fetchall())
+                    assert f"Bitmap Index Scan on {index}" in plan, plan
+                    checked += 1
+    assert checked == 3  # the page's projects and features, the API's features
+
+
 def test_search_asks_for_two_characters_at_least(as_user, viewer):
     html = as_user(viewer).get(reverse("search"), {"q": "p"}).content.decode()
 
