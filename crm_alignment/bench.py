@@ -76,7 +76,13 @@ PAGES: list[tuple[str, str, str]] = [
     ("matrix", "alignment:matrix", ""),
     ("flag inbox", "alignment:flags", ""),
     ("projects page", "projects:list", ""),
+    ("roadmap", "projects:roadmap", ""),
+    ("goals page", "goals:list", ""),
+    ("search", "search", "q=portal"),
     ("/api/projects/", "api:project-list", ""),
+    ("/api/features/", "api:feature-list", ""),
+    ("/api/goals/", "api:goal-list", ""),
+    ("/api/business-strategies/", "api:business-strategy-list", ""),
     ("/api/flags/?state=open", "api:flag-list", "state=open"),
     ("/api/alignment/summary/", "api:alignment-summary", ""),
 ]
