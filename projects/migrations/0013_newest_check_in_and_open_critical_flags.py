@@ -18,6 +18,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='projectcheckin',
-            index=models.Index(fields=['project', '-checked_in_on', '-id'], include=('health',), name='check_in_newest'),
+            index=models.Index(fields=['project', '-checked_in_on', '-id', 'health'], name='check_in_newest'),
         ),
     ]
