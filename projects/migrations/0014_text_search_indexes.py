@@ -1,14 +1,14 @@
 """Trigram indexes for searching projects and features by words in their title or description
-(the search page, the API's `?search=`, the admin), on PostgreSQL only.
+(the search page and the API's `?search=`), on PostgreSQL only.
 
 Django compiles `title__icontains` to `UPPER("title"::text) LIKE UPPER(%s)`; a GIN index of the
 same upper-cased expressions with pg_trgm's operator class answers it for a term of three or
 more characters without reading every row. SQLite has neither GIN nor pg_trgm: nothing is
 done there (the laptop default, where a scan of the table is cheap). pg_trgm is a trusted
-extension (PostgreSQL 13 and later): the database's owner may create it.
+extension (PostgreSQL 13 and later): the database's owner may create it. Going back drops the
+indexes and leaves the extension, which something else may use.
 """
 
-from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
 INDEXES = {
@@ -20,6 +20,7 @@ INDEXES = {
 def create(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
+    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for name, table in INDEXES.items():
         schema_editor.execute(
             f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin "
@@ -39,7 +40,4 @@ class Migration(migrations.Migration):
         ("projects", "0013_newest_check_in_and_open_critical_flags"),
     ]
 
-    operations = [
-        TrigramExtension(),
-        migrations.RunPython(create, drop, elidable=False),
-    ]
+    operations = [migrations.RunPython(create, drop, elidable=False)]
