@@ -69,6 +69,39 @@ def nobody(db):
     return UserFactory(username="nobody")
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test databases, with one more step before they are dropped: on
+    PostgreSQL, end every other session still connected to them. A subprocess a test started
+    (a Celery worker, gunicorn) or killed may still be leaving when the run ends, and DROP
+    DATABASE refuses while any session is connected: the database was left behind with a
+    teardown warning."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for alias in connections:
+            if connections[alias].vendor == "postgresql":
+                _end_other_sessions(connections[alias])
+
+
+def _end_other_sessions(conn, timeout: float = 10.0) -> None:
+    import time
+
+    others = (
+        "SELECT pid FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    deadline = time.monotonic() + timeout
+    with conn.cursor() as cursor:
+        cursor.execute(f"SELECT pg_terminate_backend(pid) FROM ({others}) AS other")
+        while time.monotonic() < deadline:
+            cursor.execute(others)
+            if not cursor.fetchall():
+                return
+            time.sleep(0.1)
+
+
 def require_or_skip(condition: bool, reason: str) -> None:
     """Skip locally when a service is missing; under REQUIRE_SERVICES=1 (CI), fail instead."""
     if condition:
