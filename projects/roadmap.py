@@ -59,21 +59,13 @@ class RoadmapRows:
     def count(self) -> int:
         return self.chosen.count()
 
-    def __len__(self) -> int:
-        return self.count()
-
     def __getitem__(self, page: slice) -> list[CRMProject]:
-        if not isinstance(page, slice) or page.step not in (None, 1):
-            raise TypeError("RoadmapRows reads a slice of rows (a page).")
+        if not isinstance(page, slice) or page.stop is None or page.step not in (None, 1):
+            raise TypeError("RoadmapRows reads a bounded slice of rows (a page).")
         offset = page.start or 0
-        if page.stop is not None and page.stop <= offset:
+        if page.stop <= offset:
             return []
         chosen_sql, chosen_params = self.chosen.values("pk").query.sql_with_params()
-        limit = -1 if page.stop is None else page.stop - offset
-        if connection.vendor == "postgresql" and limit < 0:
-            limit_sql, limit_params = "OFFSET %s", [offset]
-        else:
-            limit_sql, limit_params = "LIMIT %s OFFSET %s", [limit, offset]
         narrow, narrow_params = "", []
         if self.narrowed:
             narrow, narrow_params = f"WHERE l.project_id IN ({chosen_sql})", list(chosen_params)
@@ -86,9 +78,8 @@ class RoadmapRows:
             projects=_table(CRMProject),
             chosen=chosen_sql,
             narrow=narrow,
-            limit=limit_sql,
         )
-        params = [*narrow_params, *chosen_params, *limit_params]
+        params = [*narrow_params, *chosen_params, page.stop - offset, offset]
         return list(CRMProject.objects.raw(sql, params))
 
 
@@ -130,7 +121,7 @@ LEFT JOIN firsts f ON f.project_id = p.id
 LEFT JOIN strategies st ON st.title_rank = f.title_rank
 WHERE p.id IN ({chosen})
 ORDER BY st.group_rank IS NULL, st.group_rank, p.title, p.id
-{limit}
+LIMIT %s OFFSET %s
 """
 
 
