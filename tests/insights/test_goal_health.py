@@ -6,7 +6,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -279,3 +279,41 @@ def test_what_a_scan_records_for_both_kinds_at_once_equals_each_kind_judged_alon
         }
     assert kept["goal"][str(other.pk)][0] == "red"
     assert "2 live projects" in " ".join(kept["business_strategy"][str(business.pk)][1])
+
+
+def _work_mem():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_size_bytes(current_setting('work_mem'))")
+        return cursor.fetchone()[0]
+
+
+def _set_work_mem(value, *, local):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', %s, %s)", [value, local])
+
+
+MB = 1024 * 1024
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="work_mem is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_reading_every_goal_raises_work_mem_for_its_own_transaction_only():
+    project_under(goal_with_kpi())
+    _set_work_mem("4MB", local=False)
+    try:
+        recorded()
+        assert _work_mem() == 4 * MB  # its transaction has ended: the session's value again
+        with transaction.atomic():
+            recorded()
+            assert _work_mem() == 16 * MB  # raised in the caller's transaction …
+        assert _work_mem() == 4 * MB  # … until it ends
+    finally:
+        _set_work_mem("4MB", local=False)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="work_mem is PostgreSQL's")
+def test_reading_every_goal_never_lowers_a_transactions_work_mem():
+    project_under(goal_with_kpi())
+    _set_work_mem("64MB", local=True)  # as a scan's snapshot runs
+    recorded()
+    assert _work_mem() == 64 * MB
