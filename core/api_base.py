@@ -321,7 +321,7 @@ class HistoryEntrySerializer(serializers.Serializer):
         help_text="For a restore: the id of the entry that recorded the deletion."
     )
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_user(self, entry: Any) -> str | None:
         return entry.actor.get_username() if entry.actor_id else None
 
@@ -341,7 +341,7 @@ class HistoryEntrySerializer(serializers.Serializer):
     def get_changes(self, entry: Any) -> dict[str, Any]:
         return audit.changes_of(entry)
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_restored_from(self, entry: Any) -> int | None:
         return (entry.additional_data or {}).get("restored_from")
 

@@ -279,3 +279,13 @@ def test_a_restore_through_a_page_records_the_page_channel(client, executive, pm
     assert (entry.channel, entry.actor, entry.action) == ("page", executive, audit.CREATED)
     assert entry.additional_data["restored_from"]
     assert entry.timestamp <= timezone.now()
+
+
+def test_the_schema_says_a_system_entry_has_no_user_and_no_restore(api, viewer, one_of_each):
+    department = one_of_each["departments"]
+    entry = api(viewer).get(f"/api/departments/{department.pk}/history/").json()["results"][0]
+    assert (entry["user"], entry["restored_from"]) == (None, None)  # written by no one
+    schema = api(viewer).get("/api/schema/?format=json").json()
+    properties = schema["components"]["schemas"]["HistoryEntry"]["properties"]
+    assert properties["user"]["nullable"] is True
+    assert properties["restored_from"]["nullable"] is True
