@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .counts import CountingPaginator
 from .services import EditConflict, ServiceUnavailable
 
 
@@ -26,6 +27,8 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+    # A whole big table's count is kept, not recounted per page (core.counts).
+    django_paginator_class = CountingPaginator
 
 
 class SearchFilter(filters.SearchFilter):

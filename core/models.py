@@ -1,4 +1,4 @@
-"""Shared abstract models and choices."""
+"""Shared abstract models and choices, and the kernel's one table (RowCount)."""
 
 from collections.abc import Collection
 from typing import Any
@@ -135,3 +135,18 @@ def unique_title_constraint(name: str, *scope: str) -> models.UniqueConstraint:
         name=name,
         violation_error_message="That title is already taken (ignoring case).",
     )
+
+
+class RowCount(models.Model):
+    """A change to the number of rows of a table whose rows are counted as they are written
+    (core.counts): on PostgreSQL, a trigger adds one per statement that inserts or deletes
+    rows; the table's number of rows is the sum of its changes."""
+
+    table = models.CharField(max_length=63)
+    delta = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["table", "delta"], name="row_count_table")]
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.delta:+d}"

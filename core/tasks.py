@@ -7,7 +7,7 @@ time limits stand behind the work's own deadline. Subclasses name the errors to 
 
 from __future__ import annotations
 
-from celery import Task
+from celery import Task, shared_task
 from django.conf import settings
 
 
@@ -24,3 +24,12 @@ class DurableTask(Task):
         settings.ALIGNMENT_SCAN_TIME_LIMIT_SECONDS + settings.ALIGNMENT_SCAN_HARD_TIME_LIMIT_SECONDS
     ) // 2
     time_limit = settings.ALIGNMENT_SCAN_HARD_TIME_LIMIT_SECONDS
+
+
+@shared_task(base=DurableTask, name="core.tasks.compact_row_counts")
+def compact_row_counts() -> int:
+    """Fold the changes of each table counted as it is written into one row (core.counts);
+    how many were folded."""
+    from .counts import compact
+
+    return compact()

@@ -9,12 +9,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from .counts import CountingPaginator
 from .filters import ORDERING_PARAM, FilterSet
 from .forms import add_conflict, add_service_errors, edited_fields, refusal_message
 from .lists import rows_in_order
@@ -37,8 +38,8 @@ def paginate(
     (core.lists)."""
     per_page = per_page or PAGE_SIZE
     if rows is None:
-        return Paginator(queryset, per_page).get_page(request.GET.get("page"))
-    page = Paginator(queryset.values_list("pk", flat=True), per_page).get_page(
+        return CountingPaginator(queryset, per_page).get_page(request.GET.get("page"))
+    page = CountingPaginator(queryset.values_list("pk", flat=True), per_page).get_page(
         request.GET.get("page")
     )
     page.object_list = rows_in_order(rows, list(page.object_list))

@@ -480,6 +480,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "alignment.tasks.run_full_scan",
         "schedule": float(ALIGNMENT_SCAN_INTERVAL_SECONDS),
     },
+    # The kept row counts of the big tables (core.counts): each table's changes folded into one.
+    "core-compact-row-counts": {
+        "task": "core.tasks.compact_row_counts",
+        "schedule": 600.0,
+    },
     "alignment-sweep-stale-scans": {
         "task": "alignment.tasks.sweep_stale_scans",
         "schedule": float(ALIGNMENT_SCAN_SWEEP_SECONDS),

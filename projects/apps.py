@@ -6,6 +6,7 @@ class ProjectsConfig(AppConfig):
     verbose_name = "Projects"
 
     def ready(self) -> None:
+        from core import counts
         from core.audit import page_key, register_pages
 
         from .models import (
@@ -70,3 +71,5 @@ class ProjectsConfig(AppConfig):
             MetricReading,
             lambda o: (page_key("project", o.metric.project_id), ""),
         )
+        # Counted as they are written (migration 0015): their whole lists do not count them.
+        counts.register(CRMProject, Feature)

@@ -155,11 +155,14 @@ def test_an_unfiltered_list_counts_and_pages_without_the_per_row_figures(api, vi
     with CaptureQueriesContext(connection) as filtered:
         client.get("/api/projects/?is_traceable=true&ordering=-feature_count")
 
-    def count_sql(captured):
-        return next(q["sql"] for q in captured.captured_queries if "COUNT(*)" in q["sql"])
+    def counts(captured):
+        return [q["sql"] for q in captured.captured_queries if "COUNT(*)" in q["sql"]]
 
-    assert "EXISTS" not in count_sql(plain)
-    assert "EXISTS" in count_sql(filtered)  # the filter's figure is there when it is named
+    # On PostgreSQL the whole list reads its kept count instead (core.counts): no COUNT(*).
+    assert len(counts(plain)) == (0 if connection.vendor == "postgresql" else 1)
+    assert not any("EXISTS" in sql for sql in counts(plain))
+    (filtered_count,) = counts(filtered)
+    assert "EXISTS" in filtered_count  # the filter's figure is there when it is named
 
 
 def test_the_row_renderer_refuses_a_field_it_cannot_read_from_a_row():
