@@ -17,7 +17,7 @@ rules there are, and runs each rule's query once:
 Steps 1 to 4 each run once for all rules, counting what they changed per rule (RETURNING).
 Each statement is compiled once per process and kept (`_compiled`): what differs between two
 scans that run it (their time, a re-check's projects and groups) is bound to slots when it
-runs (`alignment.slots`), so a re-check after an edit costs its SQL, not Django's compiler.
+runs (`core.slots`), so a re-check after an edit costs its SQL, not Django's compiler.
 The flags steps 2 and 4 open carry the scan's time (`opened_at`); once the scan has committed,
 a task of its own tells the people concerned of them (`notify.tell_scan`). Once a full scan has
 committed, it records the figures the dashboard and the summary read (`take_snapshot`) from the
@@ -88,9 +88,10 @@ from django.db.models.functions import Cast, Concat
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from core import audit
+from core import audit, slots
+from core.slots import InIds, Slot
 
-from . import locks, notify, slots
+from . import locks, notify
 from .models import (
     SCAN_SKIPPED_PREFIX,
     UNRESOLVED_STATES,
@@ -111,10 +112,10 @@ from .rules import (
     Rule,
     RuleContext,
     SubjectKind,
+    group_slot,
     subject_label_expression,
 )
 from .selectors import feature_traceability
-from .slots import InIds, Slot, group_slot
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class Scope:
             return self.project_rules
         return self.portfolio_rules and (self.project_ids is None or rule.groups_projects)
 
-    # A re-check's ids are slots (alignment.slots), bound when its statements run: the
+    # A re-check's ids are slots (core.slots), bound when its statements run: the
     # statements compile once per shape, whichever projects are re-checked (`_compiled`).
     def subject_q(self, kind: SubjectKind, subject_type: str) -> Q:
         if self.project_ids is None:
@@ -256,8 +257,8 @@ def effective_settings(*, create_missing: bool = True) -> dict[str, EffectiveSet
     return result
 
 
-# The slots (alignment.slots) a scan binds: its time, the operation it runs for, the projects
-# a re-check covers (and its groups: slots.group_slot).
+# The slots (core.slots) a scan binds: its time, the operation it runs for, the projects
+# a re-check covers (and its groups: rules.group_slot).
 NOW, OPERATION, PROJECTS = "now", "operation", "projects"
 
 

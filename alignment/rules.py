@@ -59,6 +59,7 @@ from django.db.models.functions import (
     TruncDate,
 )
 
+from core.slots import InIds
 from goals.models import BusinessGoal, GoalStatus
 from projects.models import (
     APPROVABLE_PROJECT_STATUSES,
@@ -88,9 +89,13 @@ from projects.trace import (
 from strategies.models import BusinessStrategy, CRMStrategy, CRMStrategyServes, StrategyStatus
 
 from .models import Severity, SubjectType
-from .slots import InIds, group_slot
 
 LABEL_MAX = 255
+
+
+def group_slot(subject_type: str) -> str:
+    """The slot of a re-check's groups of one subject type (CRM strategies, managers, …)."""
+    return f"groups:{subject_type}"
 
 
 @dataclass(frozen=True)

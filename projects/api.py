@@ -33,6 +33,7 @@ from core.api_base import (
 )
 from core.lists import RowRenderer
 from core.services import Version
+from core.slots import InIds, KeptValues
 from strategies.models import CRMStrategy
 
 from . import decisions, selectors, services, trace
@@ -482,47 +483,77 @@ def _renderers() -> tuple[RowRenderer, dict[str, tuple[type[Model], RowRenderer]
     return RowRenderer(ProjectSerializer, given=_PROJECT_GIVEN), parts
 
 
+PAGE = "page"  # the slot of the page's project ids
+
+
+@functools.cache
+def _page_statements() -> dict[str, KeptValues]:
+    """The statements that read a page of the list, each for the page's ids (the PAGE slot):
+    compiled once per process, prepared on PostgreSQL (core.slots)."""
+    project_renderer, part_renderers = _renderers()
+    statements = {
+        "links": KeptValues(
+            lambda: (
+                selectors.project_links_with_trace()
+                .filter(InIds("project_id", PAGE))
+                .values("project_id", "crm_strategy_id", "rationale", "weight", "is_traceable")
+            )
+        ),
+        "user_groups": KeptValues(
+            lambda: (
+                ProjectUserGroup.objects.filter(InIds("project_id", PAGE))
+                .order_by("user_group_id")
+                .values("project_id", "user_group_id")
+            )
+        ),
+        "projects": KeptValues(
+            lambda: (
+                selectors.projects_with_figures()
+                .filter(InIds("pk", PAGE))
+                .values(*project_renderer.columns)
+            )
+        ),
+    }
+    for name, (model, renderer) in part_renderers.items():
+        # In the model's own order, as the serializer's nested lists show them.
+        statements[name] = KeptValues(
+            functools.partial(
+                lambda model, columns: model._default_manager.filter(
+                    InIds("project_id", PAGE)
+                ).values("project_id", *columns),
+                model,
+                renderer.columns,
+            )
+        )
+    return statements
+
+
 def project_list_results(ids: Sequence[int]) -> list[dict[str, Any]]:
     """What ProjectSerializer shows for each of these projects, in the order of `ids`: a page of
-    the project list. Five queries whatever the page's size (the projects with their budgets and
-    feature counts; their links, each with whether it traces; their metrics, phases and
-    check-ins), read as plain rows rather than model instances and rendered by the serializer's
-    own fields. Whether a project is linked and traceable follows from its links, read anyway:
-    linked when it has one, traceable when one of them traces (projects.trace)."""
+    the project list. Six statements whatever the page's size (the projects with their budgets
+    and feature counts; their links, each with whether it traces; their metrics, phases,
+    check-ins and user groups), kept compiled (`_page_statements`), read as plain rows rather
+    than model instances and rendered by the serializer's own fields. Whether a project is
+    linked and traceable follows from its links, read anyway: linked when it has one,
+    traceable when one of them traces (projects.trace)."""
     if not ids:
         return []
     project_renderer, part_renderers = _renderers()
+    statements = _page_statements()
+    page_ids = {PAGE: ids}
     links: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for link in (
-        selectors.project_links_with_trace()
-        .filter(project_id__in=ids)
-        .values("project_id", "crm_strategy_id", "rationale", "weight", "is_traceable")
-    ):
+    for link in statements["links"].rows(page_ids):
         links[link["project_id"]].append(link)
     parts: dict[str, dict[int, list[dict[str, Any]]]] = {}
-    for name, (model, renderer) in part_renderers.items():
-        # In the model's own order, as the serializer's nested lists show them.
+    for name, (_model, renderer) in part_renderers.items():
         grouped = parts[name] = defaultdict(list)
-        rows = list(
-            model._default_manager.filter(project_id__in=ids).values(
-                "project_id", *renderer.columns
-            )
-        )
+        rows = statements[name].rows(page_ids)
         for row, shown in zip(rows, renderer.render(rows), strict=True):
             grouped[row["project_id"]].append(shown)
     groups: dict[int, list[int]] = defaultdict(list)
-    for project_id, group_id in (
-        ProjectUserGroup.objects.filter(project_id__in=ids)
-        .order_by("user_group_id")
-        .values_list("project_id", "user_group_id")
-    ):
-        groups[project_id].append(group_id)
-    found = {
-        row["id"]: row
-        for row in selectors.projects_with_figures()
-        .filter(pk__in=ids)
-        .values(*project_renderer.columns)
-    }
+    for row in statements["user_groups"].rows(page_ids):
+        groups[row["project_id"]].append(row["user_group_id"])
+    found = {row["id"]: row for row in statements["projects"].rows(page_ids)}
     currency = money.currency()
     page = []
     for pk in ids:

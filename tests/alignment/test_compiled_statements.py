@@ -1,5 +1,5 @@
 """A scan's statements are compiled once per shape and run with each scan's values bound to
-their slots (alignment.slots, engine._compiled): a re-check of another project, of other
+their slots (core.slots, engine._compiled): a re-check of another project, of other
 groups, at another time, reuses them and still flags exactly what the rules say."""
 
 import datetime
@@ -10,9 +10,10 @@ from auditlog import get_logentry_model
 from django.db import connection
 from django.utils import timezone
 
-from alignment import engine, slots
+from alignment import engine
 from alignment.models import UNRESOLVED_STATES, Flag, FlagState
 from alignment.rules import RULES
+from core import slots
 from crm_alignment.portfolio import Shape, generate_portfolio
 from projects.models import CRMProject, ProjectLink, ProjectStatus
 from tests.factories import UserFactory
