@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -203,8 +204,11 @@ def _project_figures(wanted: Mapping[str, list[int]]) -> dict[str, dict[int, Any
         str(Health.OFF_TRACK),
         str(Health.AT_RISK),
     ]
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    # PostgreSQL: a transaction of its own for the setting below. Not on SQLite, where a
+    # transaction takes the write lock (IMMEDIATE) and would wait behind a running scan.
+    postgresql = connection.vendor == "postgresql"
+    with transaction.atomic() if postgresql else nullcontext(), connection.cursor() as cursor:
+        if postgresql:
             # Every goal's distinct (node, project) pairs are a hash of 100,000s of rows: room
             # for it in memory (4 MB sent it to disk), for this transaction only, and never
             # less than it had (a scan's snapshot runs with more).
