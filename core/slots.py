@@ -8,15 +8,17 @@ and the scan's time differing. A statement built with slots instead of those val
 to SQL whose parameters hold a `Marker` where each value goes; `bind` puts the values in.
 
 - `Slot(name, field)`: one value (the scan's time, the operation it runs for).
-- `InIds(field, name)`: `field` is one of a list of ids. On PostgreSQL `= ANY(array)`: the
-  array is sent inline (client-side binding), so the planner sees how many ids there are and
-  keeps its index scans; elsewhere `IN` the members of a JSON array (SQLite's json_each).
+- `InIds(field, name)`: `field` is one of a list of ids. On PostgreSQL `= ANY(array)`: on
+  Django's cursors (the engine's) the array is sent inline (client-side binding), so the
+  planner sees how many ids there are and keeps its index scans; elsewhere `IN` the members of
+  a JSON array (SQLite's json_each).
 
 `KeptValues` keeps a `.values()` queryset compiled, and on PostgreSQL runs it on a cursor that
 binds on the server, which psycopg prepares once a connection has run it twice
-(`DATABASE_PREPARED_STATEMENTS`, on by default): PostgreSQL then plans it once per connection.
-For the project list's page, planning its six statements cost PostgreSQL more than running
-them, and compiling them cost Django as much again.
+(`DATABASE_PREPARED_STATEMENTS`, on by default): after its first five runs PostgreSQL may keep
+one generic plan for the connection rather than plan each run (for the project list's page it
+does, with the same index scans). Planning those six statements cost PostgreSQL more than
+running them, and compiling them cost Django as much again.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import BooleanField, Expression, F, Field, QuerySet
 from django.utils import timezone
 
@@ -144,9 +146,16 @@ class KeptValues:
         connection = connections[using]
         kept = self._compiled(using)
         params = bind(kept.params, values, connection)
-        with _cursor(connection) as cursor:
-            cursor.execute(kept.sql, params)
-            rows = cursor.fetchall()
+        try:
+            rows = _fetch(connection, kept.sql, params)
+        except DatabaseError as exc:
+            # A column it reads changed type since this connection prepared it (a migration
+            # run from elsewhere): PostgreSQL refuses the prepared statement from then on. The
+            # connection goes, its prepared statements with it, and the next one prepares anew.
+            if not _stale_plan(exc) or connection.in_atomic_block:
+                raise
+            connection.close()
+            rows = _fetch(connection, kept.sql, params)
         if connection.vendor == "postgresql" and connection.queries_logged:
             # Django logs what psycopg sent: `$1` placeholders, and no text at all once the
             # statement is prepared. Logged with its values instead, like any other statement.
@@ -159,6 +168,18 @@ class KeptValues:
                     for convert in functions:
                         row[position] = convert(row[position], expression, connection)
         return [dict(zip(kept.names, row, strict=True)) for row in rows]
+
+
+def _stale_plan(exc: DatabaseError) -> bool:
+    """PostgreSQL's "cached plan must not change result type" (feature_not_supported)."""
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) == "0A000" and "cached plan" in str(cause)
+
+
+def _fetch(connection: Any, sql: str, params: list[Any]) -> list[Any]:
+    with _cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
 
 
 def _cursor(connection: Any) -> Any:

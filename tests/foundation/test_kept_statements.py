@@ -4,7 +4,7 @@ slots bound, on PostgreSQL prepared by psycopg; they answer what the queryset it
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Count, F
 from django.test.utils import CaptureQueriesContext
 
@@ -102,3 +102,22 @@ def test_postgresql_prepares_it_once_a_connection_has_run_it_twice():
     for _ in range(3):
         assert kept.rows({"page": [project.pk]}) == [{"id": project.pk, "title": project.title}]
     assert prepared() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_prepared_before_a_column_changed_type_is_prepared_again():
+    project = ProjectFactory(title="Kept")
+    kept = KeptValues(lambda: CRMProject.objects.filter(InIds("pk", "page")).values("id", "title"))
+    for _ in range(3):  # prepared on this connection
+        kept.rows({"page": [project.pk]})
+    other = connections.create_connection("default")  # a migration run from elsewhere
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("ALTER TABLE projects_crmproject ALTER COLUMN title TYPE varchar(201)")
+        assert kept.rows({"page": [project.pk]}) == [{"id": project.pk, "title": "Kept"}]
+        assert kept.rows({"page": [project.pk]}) == [{"id": project.pk, "title": "Kept"}]
+    finally:
+        with other.cursor() as cursor:
+            cursor.execute("ALTER TABLE projects_crmproject ALTER COLUMN title TYPE varchar(200)")
+        other.close()
