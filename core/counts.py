@@ -11,18 +11,20 @@ COUNT(*), and a few index entries to read. `compact` folds them into one, from a
 (`core.tasks.compact_row_counts`).
 
 `rows(queryset)` is what lists count with (`CountingPaginator`): the kept count when the
-queryset is a whole registered table on PostgreSQL (no filter, search, DISTINCT or grouping),
-and `queryset.count()` otherwise — always on SQLite, the zero-setup default, where nothing is
-installed.
+queryset is a whole registered table on PostgreSQL (no filter, search, join, DISTINCT or
+grouping) and a count is kept for it, and `queryset.count()` otherwise — always on SQLite, the
+zero-setup default, where nothing is installed. After a TRUNCATE nothing is kept until the next
+write (an empty table is cheap to count). `recount` (`manage.py recount_rows`) counts the tables
+again, for rows loaded with the triggers off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
@@ -42,11 +44,14 @@ def counted(model: type[models.Model]) -> bool:
 
 def whole_table(queryset: QuerySet[Any]) -> bool:
     """Whether counting `queryset` counts every row of its model's table: nothing filters it,
-    makes it distinct, groups, combines or slices it. Ordering, the columns chosen and the
-    joins only ordering needs change no count."""
+    joins another table to it (an annotation or a column across a relation, `extra` tables),
+    makes it distinct, groups, combines or slices it. Ordering and `select_related` join only
+    when the statement is compiled, and a count drops them."""
     query = queryset.query
     return (
         not query.where
+        and len(query.alias_map) <= 1
+        and not query.extra_tables
         and not query.distinct
         and query.group_by is None
         and query.combinator is None
@@ -63,18 +68,22 @@ def _kept(queryset: QuerySet[Any]) -> bool:
     )
 
 
-def table_rows(model: type[models.Model], using: str = "default") -> int:
-    """The number of rows of `model`'s table from its kept count (PostgreSQL, registered)."""
+def table_rows(model: type[models.Model], using: str = "default") -> int | None:
+    """The number of rows of `model`'s table from its kept count (PostgreSQL, registered);
+    None when nothing is kept for it: a TRUNCATE forgot it (the table is empty) or the
+    triggers are not installed."""
     with connections[using].cursor() as cursor:
         cursor.execute(_SUM, [model._meta.db_table])
-        (total,) = cursor.fetchone()
-    return int(total)
+        total, changes = cursor.fetchone()
+    return int(total) if changes else None
 
 
 def rows(queryset: QuerySet[Any]) -> int:
     """`queryset.count()`, from the kept count when the queryset is a whole counted table."""
     if _kept(queryset):
-        return table_rows(queryset.model, queryset.db)
+        total = table_rows(queryset.model, queryset.db)
+        if total is not None:
+            return total
     return queryset.count()
 
 
@@ -88,32 +97,62 @@ class CountingPaginator(Paginator):
         return super().count
 
 
+def _locked(cursor: Any, tables: Sequence[str], mode: str) -> None:
+    quote = connections[cursor.db.alias].ops.quote_name
+    cursor.execute(f"LOCK TABLE {', '.join(quote(table) for table in tables)} IN {mode} MODE")
+
+
 def compact(using: str = "default") -> int:
-    """Fold each counted table's changes into one row; how many rows went. One statement per
-    table, each atomic: a writer's change not yet committed is not seen, so it stays, and is
-    added to the folded sum when it commits."""
+    """Fold each counted table's changes into one row; how many rows went. One transaction per
+    table, which holds the counted table against a TRUNCATE (its trigger would not see the
+    folded row before it commits). A writer's change not yet committed is not seen, so it
+    stays, and is added to the folded sum when it commits."""
     if connections[using].vendor != "postgresql":
         return 0
     folded = 0
-    with connections[using].cursor() as cursor:
-        for table in sorted(_COUNTED):
-            cursor.execute(_COMPACT, [table, table])
-            row = cursor.fetchone()
-            folded += int(row[0]) if row else 0
+    for table in sorted(_COUNTED):
+        with transaction.atomic(using), connections[using].cursor() as cursor:
+            _locked(cursor, [table], "ACCESS SHARE")
+            cursor.execute(_COMPACT, [table, table, table])
+            folded += int(cursor.fetchone()[0])
     return folded
 
 
+def recount(using: str = "default") -> dict[str, int]:
+    """Count every counted table again and keep that (`manage.py recount_rows`): after a load
+    that ran with triggers off, or twice. Writes to the tables wait meanwhile."""
+    if connections[using].vendor != "postgresql":
+        return {}
+    found = {}
+    with transaction.atomic(using), connections[using].cursor() as cursor:
+        tables = sorted(_COUNTED)
+        _locked(cursor, tables, "SHARE ROW EXCLUSIVE")
+        quote = connections[using].ops.quote_name
+        for table in tables:
+            cursor.execute(_FORGET, [table])
+            cursor.execute(_SEED.format(table=quote(table)), [table])
+            cursor.execute(_SUM, [table])
+            found[table] = int(cursor.fetchone()[0])
+    return found
+
+
 _TABLE = RowCount._meta.db_table
-_SUM = f'SELECT COALESCE(SUM(delta), 0) FROM {_TABLE} WHERE "table" = %s'  # noqa: S608
-# Deletes the table's committed changes and inserts their sum (none when there were none).
+_SUM = f'SELECT COALESCE(SUM(delta), 0), COUNT(*) FROM {_TABLE} WHERE "table" = %s'  # noqa: S608
+# Deletes the table's committed changes and inserts their sum, when there were several.
 _COMPACT = f"""
-    WITH gone AS (DELETE FROM {_TABLE} WHERE "table" = %s RETURNING delta),
+    WITH gone AS (
+        DELETE FROM {_TABLE} WHERE "table" = %s
+        AND (SELECT COUNT(*) FROM {_TABLE} WHERE "table" = %s) > 1
+        RETURNING delta
+    ),
     folded AS (
         INSERT INTO {_TABLE} ("table", delta)
         SELECT %s, SUM(delta) FROM gone HAVING COUNT(*) > 0
     )
     SELECT COUNT(*) FROM gone
 """  # noqa: S608 - the table name is the model's
+_FORGET = f'DELETE FROM {_TABLE} WHERE "table" = %s'  # noqa: S608
+_SEED = f'INSERT INTO {_TABLE} ("table", delta) SELECT %s, COUNT(*) FROM {{table}}'  # noqa: S608
 
 
 # --- Installing (migrations) -------------------------------------------------------------------
@@ -136,8 +175,6 @@ BEGIN
 END
 $$
 """  # noqa: S608 - the table name is the model's
-_FORGET = f'DELETE FROM {_TABLE} WHERE "table" = %s'  # noqa: S608
-_SEED = f'INSERT INTO {_TABLE} ("table", delta) SELECT %s, COUNT(*) FROM {{table}}'  # noqa: S608
 
 
 def install_function(apps: Any, schema_editor: Any) -> None:
@@ -165,8 +202,10 @@ def install(*tables: str) -> Any:
         if schema_editor.connection.vendor != "postgresql":
             return
         quote = schema_editor.quote_name
+        # Every table at once, before any is counted: none stays locked while another is.
+        names = ", ".join(quote(table) for table in tables)
+        schema_editor.execute(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
         for table in tables:
-            schema_editor.execute(f"LOCK TABLE {quote(table)} IN SHARE ROW EXCLUSIVE MODE")
             schema_editor.execute(_FORGET, [table])
             schema_editor.execute(_SEED.format(table=quote(table)), [table])
             for name, when in _triggers(table):

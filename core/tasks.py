@@ -28,8 +28,8 @@ class DurableTask(Task):
 
 @shared_task(base=DurableTask, name="core.tasks.compact_row_counts")
 def compact_row_counts() -> int:
-    """Fold the changes of each table counted as it is written into one row (core.counts);
-    how many were folded."""
+    """Fold the changes of each table counted as it is written into one row (core.counts).
+    Returns how many rows were folded (to a caller that waits for it; beat does not)."""
     from .counts import compact
 
     return compact()

@@ -5,7 +5,9 @@ feature lists read the count of their table from what its triggers recorded, ins
 import threading
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, connections, transaction
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from core import counts
@@ -18,7 +20,8 @@ pytestmark = pytest.mark.django_db
 
 
 def kept():
-    return counts.table_rows(CRMProject), counts.table_rows(Feature)
+    """What each table's list reads: the kept count, or COUNT(*) when none is kept."""
+    return counts.rows(CRMProject.objects.all()), counts.rows(Feature.objects.all())
 
 
 def real():
@@ -48,6 +51,10 @@ def test_only_a_whole_table_is_counted_from_what_was_kept():
         CRMProject.objects.all()[:5],
         CRMProject.objects.filter(pk=1).union(CRMProject.objects.filter(pk=2)),
         CRMProject.objects.extra(where=["1 = 1"]),
+        CRMProject.objects.extra(tables=["projects_feature"]),
+        CRMProject.objects.annotate(feature=F("features__title")),
+        CRMProject.objects.alias(feature=F("features__title")),
+        CRMProject.objects.values_list("features__id"),
     ):
         assert not counts.whole_table(part), part.query
 
@@ -145,7 +152,7 @@ def test_compacting_folds_the_changes_into_one_row_and_keeps_the_total():
     assert kept() == before == real()
     assert RowCount.objects.filter(table="projects_crmproject").count() == 1
     assert RowCount.objects.filter(table="projects_feature").count() == 1
-    assert counts.compact() == 2  # one row each, folded into one again
+    assert counts.compact() == 0  # one row each: nothing to fold
     assert kept() == before
 
 
@@ -169,8 +176,10 @@ def test_truncating_a_table_forgets_its_count():
     FeatureFactory.create_batch(2)
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE projects_crmproject CASCADE")  # features with it
+    assert counts.table_rows(CRMProject) is None  # nothing kept: the list counts the table
     assert kept() == real() == (0, 0)
     ProjectFactory()
+    assert counts.table_rows(CRMProject) == 1
     assert kept() == real() == (1, 0)
 
 
@@ -206,3 +215,32 @@ def test_compacting_while_another_writer_is_uncommitted_loses_nothing():
     assert kept()[0] == real()[0] == 5
     counts.compact()
     assert kept()[0] == real()[0] == 5
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_recounting_repairs_a_count_that_missed_rows_written_with_the_triggers_off(capsys):
+    ProjectFactory.create_batch(2)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE projects_crmproject DISABLE TRIGGER USER")
+        try:
+            ProjectFactory.create_batch(3)  # as a restore or a replica would write them
+        finally:
+            cursor.execute("ALTER TABLE projects_crmproject ENABLE TRIGGER USER")
+    assert counts.table_rows(CRMProject) == 2
+    call_command("recount_rows")
+    assert "projects_crmproject: 5 rows" in capsys.readouterr().out
+    assert kept() == real() == (5, 0)
+    assert RowCount.objects.filter(table="projects_crmproject").count() == 1
+
+
+@pytest.mark.postgres
+def test_without_its_triggers_a_table_is_counted_each_time():
+    ProjectFactory.create_batch(2)
+    with connection.schema_editor(atomic=False) as editor:
+        counts.uninstall("projects_crmproject")(None, editor)
+    assert counts.table_rows(CRMProject) is None
+    ProjectFactory()
+    with CaptureQueriesContext(connection) as captured:
+        assert counts.rows(CRMProject.objects.all()) == 3
+    assert counted_the_table(captured, "projects_crmproject")
