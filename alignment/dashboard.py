@@ -38,10 +38,11 @@ from projects.models import (
     ProjectLink,
     ProjectStatus,
 )
-from projects.selectors import projects_with_trace
 from projects.trace import (
     anchoring_servings,
     business_strategy_live_q,
+    project_linked_exists,
+    project_traceable_exists,
     traceable_project_links,
 )
 from strategies.models import BusinessStrategy, StrategyStatus
@@ -413,9 +414,11 @@ def stored_dashboard_figures(figures: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def matrix_projects(*, status: str = "") -> QuerySet[CRMProject]:
-    """The matrix rows: projects with `is_linked` / `is_traceable`, live ones unless a status
-    is chosen ("all" shows every status)."""
-    projects = projects_with_trace().order_by("title", "pk")
+    """The matrix rows, by title: live projects unless a status is chosen ("all" shows every
+    status). Only filtered and ordered: a page's rows are read from `matrix_rows` for its ids
+    alone (figures computed for every row before the page's offset made page 300 take 2.5 s
+    at 100,000 projects)."""
+    projects = CRMProject.objects.order_by("title", "pk")
     if status == "all":
         return projects
     if status:
@@ -423,26 +426,37 @@ def matrix_projects(*, status: str = "") -> QuerySet[CRMProject]:
     return projects.filter(status__in=PORTFOLIO_STATUSES)
 
 
-def matrix_columns() -> list[dict[str, Any]]:
-    """The matrix columns: CRM strategies that are not retired or that still have links,
-    with whether each is anchored to an active goal. One query."""
-    linked = Exists(ProjectLink.objects.filter(crm_strategy=OuterRef("pk")))
-    strategies: QuerySet[Any] = crm_strategies_with_trace()
-    return _rows(
-        strategies.annotate(has_links=linked)
-        .filter(~Q(status=StrategyStatus.RETIRED) | Q(has_links=True))
-        .values("id", "title", "status", "is_anchored")
-        .order_by("title")
+def matrix_rows() -> QuerySet[CRMProject]:
+    """Projects with `is_linked` and `is_traceable`, for a page of the matrix's rows."""
+    return CRMProject.objects.annotate(
+        is_linked=project_linked_exists(), is_traceable=project_traceable_exists()
     )
 
 
-def matrix_cells(project_ids: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
-    """The links of these projects keyed by (project id, CRM strategy id). One query."""
+def matrix_columns() -> QuerySet[Any]:
+    """The matrix columns: CRM strategies that are not retired or that still have links,
+    with whether each is anchored to an active goal, by title. A values() queryset, for the
+    page to slice (the columns come a page at a time, like the rows)."""
+    linked = Exists(ProjectLink.objects.filter(crm_strategy=OuterRef("pk")))
+    strategies: QuerySet[Any] = crm_strategies_with_trace()
+    return (
+        strategies.annotate(has_links=linked)
+        .filter(~Q(status=StrategyStatus.RETIRED) | Q(has_links=True))
+        .values("id", "title", "status", "is_anchored")
+        .order_by("title", "id")
+    )
+
+
+def matrix_cells(
+    project_ids: list[int], strategy_ids: list[int]
+) -> dict[tuple[int, int], dict[str, Any]]:
+    """The links of these projects to these CRM strategies, keyed by (project id, CRM strategy
+    id). One query."""
     return {
         (row["project_id"], row["crm_strategy_id"]): row
         for row in _rows(
-            ProjectLink.objects.filter(project_id__in=project_ids).values(
-                "project_id", "crm_strategy_id", "rationale", "weight"
-            )
+            ProjectLink.objects.filter(
+                project_id__in=project_ids, crm_strategy_id__in=strategy_ids
+            ).values("project_id", "crm_strategy_id", "rationale", "weight")
         )
     }

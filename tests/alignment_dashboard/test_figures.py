@@ -366,10 +366,13 @@ def test_a_full_scan_stores_the_maps_health_and_it_reads_back(portfolio):
 
 def test_matrix_cells_carry_rationale_per_project_and_strategy(portfolio):
     p1 = portfolio["p1"]
-    cells = dashboard.matrix_cells([p1.pk])
+    a, b = portfolio["a"].pk, portfolio["b"].pk
+    cells = dashboard.matrix_cells([p1.pk], [a, b])
 
-    assert set(cells) == {(p1.pk, portfolio["a"].pk), (p1.pk, portfolio["b"].pk)}
-    assert cells[(p1.pk, portfolio["a"].pk)]["weight"] == 3
+    assert set(cells) == {(p1.pk, a), (p1.pk, b)}
+    assert cells[(p1.pk, a)]["weight"] == 3
+    # Only the strategies of the page's columns.
+    assert set(dashboard.matrix_cells([p1.pk], [b])) == {(p1.pk, b)}
 
 
 def test_matrix_rows_default_to_live_projects_and_filter_by_status(portfolio):

@@ -423,10 +423,71 @@ def test_matrix_filters_by_status_and_paginates(as_user, viewer):
     assert "26\u201331 of 31" in page_two
 
 
+def test_a_later_page_of_the_matrix_marks_its_own_rows_and_skips_the_others_cheaply(
+    as_user, viewer
+):
+    for n in range(26):
+        ProjectLinkFactory(project=ProjectFactory(title=f"Project {n:02}"))
+    ProjectFactory(title="Project 99 unlinked")
+    client = as_user(viewer)
+
+    with CaptureQueriesContext(connection) as queries:
+        page_two = client.get(reverse("alignment:matrix") + "?page=2").content.decode()
+
+    assert "Project 25" in page_two and "Project 99 unlinked" in page_two
+    assert "Project 24" not in page_two
+    assert page_two.count('class="row--loose"') == 1
+    assert "Untraced: linked to no CRM strategy" in page_two
+    # The rows before the page are skipped by their ids alone: no per-row figure for them.
+    skipping = [q["sql"] for q in queries if "OFFSET 25" in q["sql"]]
+    assert len(skipping) == 1 and "EXISTS" not in skipping[0]
+
+
+def test_matrix_shows_the_crm_strategies_a_page_of_columns_at_a_time(as_user, viewer, monkeypatch):
+    monkeypatch.setattr("alignment.views.MATRIX_STRATEGIES_PER_PAGE", 2)
+    strategies = [CRMStrategyFactory(title=title) for title in ("Alpha", "Bravo", "Charlie")]
+    project = ProjectFactory(title="Linked everywhere")
+    for strategy in strategies:
+        ProjectLinkFactory(project=project, crm_strategy=strategy, rationale=f"For {strategy}")
+    client = as_user(viewer)
+
+    first = client.get(reverse("alignment:matrix") + "?status=all").content.decode()
+    later = client.get(reverse("alignment:matrix") + "?status=all&columns=2").content.decode()
+
+    headers = re.compile(r'<th scope="col" data-crm="(\d+)"')
+    assert headers.findall(first) == [str(strategies[0].pk), str(strategies[1].pk)]
+    assert headers.findall(later) == [str(strategies[2].pk)]
+    # Cells only under the page's columns; the other filters and the row page are kept.
+    assert first.count("cell--linked") == 2 and later.count("cell--linked") == 1
+    assert 'title="For Charlie"' in later and 'title="For Charlie"' not in first
+    assert "CRM strategies 1\u20132 of 3" in first and "CRM strategies 3\u20133 of 3" in later
+    assert 'href="?status=all&amp;columns=2">Later strategies' in first
+    assert 'href="?status=all&amp;columns=1">← Earlier strategies' in later
+
+
+def test_matrix_fetches_a_page_of_columns_however_many_strategies(as_user, viewer):
+    """The columns cost the page: 40 strategies or 4, at most a page of them is fetched."""
+    from alignment.views import MATRIX_STRATEGIES_PER_PAGE
+
+    project = ProjectFactory(title="Linked")
+    for n in range(MATRIX_STRATEGIES_PER_PAGE + 10):
+        ProjectLinkFactory(project=project, crm_strategy=CRMStrategyFactory(title=f"S{n:02}"))
+    client = as_user(viewer)
+
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(reverse("alignment:matrix")).content.decode()
+
+    assert html.count('<th scope="col" data-crm=') == MATRIX_STRATEGIES_PER_PAGE
+    strategy_reads = [q["sql"] for q in queries if 'FROM "strategies_crmstrategy"' in q["sql"]]
+    assert strategy_reads and all("LIMIT" in sql or "COUNT(" in sql for sql in strategy_reads)
+
+
 def test_matrix_ignores_a_nonsense_status_and_page(as_user, viewer):
     ProjectFactory(title="Visible")
 
-    response = as_user(viewer).get(reverse("alignment:matrix") + "?status=bogus&page=zzz")
+    response = as_user(viewer).get(
+        reverse("alignment:matrix") + "?status=bogus&page=zzz&columns=-1"
+    )
 
     assert response.status_code == 200
     assert b"Visible" in response.content
