@@ -116,16 +116,26 @@ POSTGRES_ONLY = pytest.mark.skip(
 )
 
 
+LAYOUT_ONCE = pytest.mark.skip(
+    reason="layout and accessibility of the pages' HTML: checked in the SQLite pass (CI's 1st)"
+)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres` check PostgreSQL-only behaviour (advisory locks, a real worker
     sharing the test database). A run configured for SQLite (the zero-setup default and CI's
     first pass) is not missing a service, it is the other mode: skip them there, before their
     database fixtures are set up (a transactional test flushes the database when it ends).
-    CI's second pass, on PostgreSQL, runs them; a missing Redis fails under REQUIRE_SERVICES."""
+    CI's second pass, on PostgreSQL, runs them; a missing Redis fails under REQUIRE_SERVICES.
+
+    Tests marked `layout_only` (every page at a phone's and a desktop's size, through axe)
+    check what Chromium makes of the templates' HTML and CSS, which the database does not
+    change; at a quarter of an hour of a worker they run once, in the SQLite pass."""
     from django.conf import settings
 
-    if "postgresql" in settings.DATABASES["default"]["ENGINE"]:
-        return
+    postgresql = "postgresql" in settings.DATABASES["default"]["ENGINE"]
     for item in items:
-        if item.get_closest_marker("postgres"):
+        if postgresql and item.get_closest_marker("layout_only"):
+            item.add_marker(LAYOUT_ONCE)
+        elif not postgresql and item.get_closest_marker("postgres"):
             item.add_marker(POSTGRES_ONLY)

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from tests.api.test_permission_matrix import world  # noqa: F401  (the shared fixture)
 from tests.web.test_page_matrix import MATRIX, _url
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.layout_only]
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 768}
