@@ -236,7 +236,7 @@ SHOW_FRAGMENT = """(html) => {
 # Until htmx has no request in flight (it marks the element that sent one), so that what it
 # loads in place is checked too. No page of the app loads anything in place as it opens (they
 # poll after seconds, or load on a click), so this is seldom a wait; a fixed "network idle"
-# (500 ms of quiet after every page) made this test most of the suite's time.
+# (500 ms of quiet after every page) was about half of this test's time.
 HTMX_IDLE = "() => !document.querySelector('.htmx-request')"
 
 
