@@ -51,7 +51,14 @@ def test_a_scan_requested_in_the_app_runs_in_the_worker_and_writes_flags(worker,
     )
     queued.refresh_from_db()
     assert queued.started_at and queued.finished_at and queued.error == ""
-    assert Snapshot.objects.filter(scan=queued, projects_total=1).exists()
+    # The snapshot is taken in a transaction of its own once the scan's flags have committed
+    # (engine.take_snapshot): a moment after the scan reads as done.
+    snapshot = wait_for(
+        lambda: Snapshot.objects.filter(scan=queued).first(),
+        worker=worker,
+        what=f"scan {queued.pk}'s snapshot",
+    )
+    assert snapshot.projects_total == 1
     assert Flag.objects.filter(
         rule="project.untraced", subject_id=loose.pk, state=FlagState.OPEN
     ).exists()
@@ -84,8 +91,14 @@ def test_the_beat_schedule_task_runs_a_full_scan_on_the_worker(worker):
 def test_an_edit_queues_a_recheck_that_opens_then_resolves_a_flag_on_the_worker(worker):
     manager, sponsor = UserFactory(), UserFactory()
     crm = CRMStrategyFactory()
-    # Creating a strategy queues a full scan; let it land first.
-    wait_for(lambda: _done(ScanKind.FULL), worker=worker, what="the strategy's full scan")
+    # Creating a strategy queues a full scan; let it land first, with its snapshot (taken in a
+    # transaction of its own once the scan is done), before the scans are cleared.
+    full = wait_for(lambda: _done(ScanKind.FULL), worker=worker, what="the strategy's full scan")
+    wait_for(
+        lambda: Snapshot.objects.filter(scan=full).exists(),
+        worker=worker,
+        what=f"scan {full.pk}'s snapshot",
+    )
     Scan.objects.all().delete()
     with transaction.atomic():
         project = ProjectFactory(
