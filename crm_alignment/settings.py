@@ -299,8 +299,9 @@ REST_FRAMEWORK = {
         "core.api.SearchFilter",
     ],
     # JSON only: every answer, errors included, is JSON whatever the client's Accept header
-    # (one that excludes JSON gets a JSON 406). The docs UI is /api/docs/.
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # (one that excludes JSON gets a JSON 406), encoded with orjson (core.renderers). The docs
+    # UI is /api/docs/.
+    "DEFAULT_RENDERER_CLASSES": ["core.renderers.JSONRenderer"],
     # JSON with a depth, size and NUL-character limit (core.parsers.JSONParser); forms as DRF's.
     "DEFAULT_PARSER_CLASSES": [
         "core.parsers.JSONParser",

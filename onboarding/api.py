@@ -12,13 +12,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotAcceptable, PermissionDenied
 from rest_framework.parsers import MultiPartParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import permissions
 from core.api_base import API_AUTHENTICATION, ERROR_RESPONSES, ApiAutoSchema
+from core.renderers import JSONRenderer
 
 from . import jobs
 from .models import ImportJob, JobState

@@ -11,12 +11,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotAcceptable
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api_base import API_AUTHENTICATION, ERROR_RESPONSES, ApiAutoSchema
+from core.renderers import JSONRenderer
 
 from . import jobs
 from .models import JobState, ReportJob
