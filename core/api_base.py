@@ -7,7 +7,9 @@ from collections.abc import Callable, Mapping
 from hmac import compare_digest
 from typing import Any
 
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import CharField
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +40,7 @@ from rest_framework.views import APIView
 
 from . import audit, money, permissions, tokens
 from .lists import rows_in_order
+from .slots import KeptValues, Slot
 
 # --- Schema: every operation documents its error answers, so generated clients can parse them.
 
@@ -158,11 +161,13 @@ class ApiTokenAuthentication(TokenAuthentication):
     """`Authorization: Token <key>` checked against knox's hashed, expiring tokens. Listed
     first so anonymous requests get 401, not 403.
 
-    One query per request: the tokens with the key's prefix, with their user and the user's
-    roles (core.permissions.role_annotations, so they need no query of their own). Knox's check
-    also reads every other token of the user on each request, to delete the expired ones; here
-    an expired token is deleted when it is presented (and refused), and a user's other expired
-    tokens when they are issued a new one (core.tokens.issue_token)."""
+    One statement per request, compiled once per process and prepared on PostgreSQL
+    (`_token_statement`): the tokens with the key's prefix, with their user and the user's
+    roles (core.permissions.role_annotations, so they need no query of their own). Compiling
+    that query cost more than running it, on every API request. Knox's check also reads every
+    other token of the user on each request, to delete the expired ones; here an expired token
+    is deleted when it is presented (and refused), and a user's other expired tokens when they
+    are issued a new one (core.tokens.issue_token)."""
 
     def authenticate_credentials(self, token: bytes) -> tuple[Any, AuthToken]:
         invalid = AuthenticationFailed(_("Invalid token."))
@@ -171,10 +176,7 @@ class ApiTokenAuthentication(TokenAuthentication):
             digest = hash_token(key)
         except (UnicodeDecodeError, TypeError, binascii.Error):
             raise invalid from None
-        candidates = _tokens_with_user_and_roles().filter(
-            token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH]
-        )
-        for auth_token in candidates:
+        for auth_token in _tokens_with_user_and_roles(key[: CONSTANTS.TOKEN_KEY_LENGTH]):
             if not compare_digest(digest, auth_token.digest):
                 continue
             if auth_token.expiry is not None and auth_token.expiry < timezone.now():
@@ -182,18 +184,40 @@ class ApiTokenAuthentication(TokenAuthentication):
                 raise invalid
             if knox_settings.AUTO_REFRESH and auth_token.expiry:
                 self.renew_token(auth_token)
-            permissions.remember_roles(auth_token.user, auth_token)
             return self.validate_user(auth_token)
         raise invalid
 
 
+def _tokens_with_user_and_roles(token_key: str) -> list[AuthToken]:
+    """The tokens with this key prefix, each with its user, whose roles are remembered."""
+    token_fields, user_fields, statement = _token_statement()
+    tokens = []
+    for row in statement.rows({"token_key": token_key}):
+        auth_token = AuthToken.from_db(
+            DEFAULT_DB_ALIAS, token_fields, [row[name] for name in token_fields]
+        )
+        user = get_user_model().from_db(
+            DEFAULT_DB_ALIAS, user_fields, [row[f"user__{name}"] for name in user_fields]
+        )
+        permissions.remember_roles(user, row)
+        auth_token.user = user
+        tokens.append(auth_token)
+    return tokens
+
+
 @functools.cache
-def _tokens_with_user_and_roles() -> Any:
-    # Built once per process and cloned for each request: resolving the role subqueries cost
-    # more than running them. Never evaluated itself; depends on no setting or request.
-    return AuthToken.objects.select_related("user").annotate(
-        **permissions.role_annotations("user_id")
+def _token_statement() -> tuple[list[str], list[str], KeptValues]:
+    token_fields = [field.attname for field in AuthToken._meta.concrete_fields]
+    user_fields = [field.attname for field in get_user_model()._meta.concrete_fields]
+    roles = permissions.role_annotations("user_id")
+    statement = KeptValues(
+        lambda: (
+            AuthToken.objects.filter(token_key=Slot("token_key", CharField()))
+            .annotate(**roles)
+            .values(*token_fields, *(f"user__{name}" for name in user_fields), *roles)
+        )
     )
+    return token_fields, user_fields, statement
 
 
 API_AUTHENTICATION = [ApiTokenAuthentication, SessionAuthentication]

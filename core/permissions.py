@@ -9,7 +9,7 @@ both across the portfolio; viewers read; superusers (admins) do everything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from django.contrib.auth import get_user_model
@@ -47,11 +47,10 @@ def role_annotations(user_ref: str) -> dict[str, Exists]:
     }
 
 
-def remember_roles(user: Any, row: Any) -> None:
-    """Cache on `user` the roles a row annotated with `role_annotations` says they have."""
-    user._crm_roles = frozenset(
-        role.value for role in Role if getattr(row, f"{_ROLE_FLAG}{role.value}")
-    )
+def remember_roles(user: Any, row: Mapping[str, Any]) -> None:
+    """Cache on `user` the roles a row (of `.values()`) annotated with `role_annotations` says
+    they have."""
+    user._crm_roles = frozenset(role.value for role in Role if row[f"{_ROLE_FLAG}{role.value}"])
 
 
 _ROLE_FLAG = "_has_role_"

@@ -85,6 +85,41 @@ def test_a_request_reads_its_token_user_and_roles_in_one_query(viewer):
     assert role_queries == []
 
 
+def test_the_token_statement_is_compiled_once_not_per_request(viewer, monkeypatch):
+    from django.db.models.sql.compiler import SQLCompiler
+
+    client = _client(_sign_in()["token"])
+    assert client.get("/api/departments/").status_code == 200
+    compiled = []
+    as_sql = SQLCompiler.as_sql
+
+    def recording(self, *args, **kwargs):
+        sql, params = as_sql(self, *args, **kwargs)
+        compiled.append(sql)
+        return sql, params
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", recording)
+
+    assert client.get("/api/departments/").status_code == 200
+    assert compiled, "the request compiled nothing at all: the recording is not in place"
+    assert not [sql for sql in compiled if "knox_authtoken" in sql]
+
+
+def test_the_user_a_token_signs_in_is_the_whole_stored_user(viewer):
+    from django.contrib.auth import get_user_model
+
+    viewer.email, viewer.first_name = "v@example.org", "Vera"
+    viewer.save()
+    key = _sign_in()["token"]
+
+    user = _client(key).get("/api/goals/").wsgi_request.user
+
+    stored = get_user_model().objects.get(pk=viewer.pk)
+    fields = [field.attname for field in stored._meta.concrete_fields]
+    assert [getattr(user, name) for name in fields] == [getattr(stored, name) for name in fields]
+    assert user._state.adding is False and user._state.db == "default"
+
+
 @pytest.mark.parametrize("roles", [[], ["viewer"], ["executive", "sponsor"]])
 def test_a_token_request_reads_the_users_roles_as_stored_each_time(roles, api):
     from core.permissions import user_roles
