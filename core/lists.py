@@ -14,7 +14,7 @@ any page) reads its page as plain rows and renders them with its serializer's ow
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -73,6 +73,11 @@ def _conversion(field: serializers.Field, model: type[Model]) -> tuple[str, Conv
     ):
         return source, _decimal_conversion(field), False
     if (
+        isinstance(field, serializers.DateField)
+        and to_representation is serializers.DateField.to_representation
+    ):
+        return source, _date_conversion(field), False
+    if (
         isinstance(field, serializers.DateTimeField)
         and to_representation is serializers.DateTimeField.to_representation
     ):
@@ -101,6 +106,20 @@ def _decimal_conversion(field: serializers.DecimalField) -> Convert:
             if value_exponent == exponent and (max_digits is None or len(digits) <= max_digits):
                 return f"{value:f}"
         return slow(value)
+
+    return convert
+
+
+def _date_conversion(field: serializers.DateField) -> Convert:
+    """DateField's ISO 8601 text of a date, its format looked up once rather than per value;
+    anything else (another format, a value that is not a date) goes to the field itself."""
+    slow = field.to_representation
+    output_format = getattr(field, "format", api_settings.DATE_FORMAT)
+    if not isinstance(output_format, str) or output_format.lower() != ISO_8601:
+        return slow
+
+    def convert(value: Any) -> Any:
+        return value.isoformat() if type(value) is date else slow(value)
 
     return convert
 

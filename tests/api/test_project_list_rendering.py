@@ -195,6 +195,25 @@ def test_the_row_renderer_leaves_values_it_has_no_shortcut_for_to_the_field():
     assert renderer.render([{**row, "target": None}])[0]["target"] is None
 
 
+def test_the_row_renderer_shows_dates_as_the_field_does_in_its_format():
+    from projects.models import RoadmapPhase
+
+    class Dated(serializers.ModelSerializer):
+        start_date = serializers.DateField(format="%d/%m/%Y")
+
+        class Meta:
+            model = RoadmapPhase
+            fields = ["start_date", "end_date"]
+
+    renderer = RowRenderer(Dated)
+    row = {"start_date": date(2026, 2, 28), "end_date": date(2026, 3, 1)}
+
+    assert renderer.render([row]) == [{"start_date": "28/02/2026", "end_date": "2026-03-01"}]
+    assert renderer.render([{"start_date": None, "end_date": "2026-03-01"}]) == [
+        {"start_date": None, "end_date": "2026-03-01"}  # a string stays as it is, as in DRF
+    ]
+
+
 def test_a_filterset_builds_its_form_class_once_and_each_form_its_own_fields():
     from projects.filters import ProjectFilterSet
 
