@@ -121,3 +121,51 @@ def test_a_statement_prepared_before_a_column_changed_type_is_prepared_again():
         with other.cursor() as cursor:
             cursor.execute("ALTER TABLE projects_crmproject ALTER COLUMN title TYPE varchar(200)")
         other.close()
+
+
+def _timestamps_kept():
+    return KeptValues(
+        lambda: CRMProject.objects.filter(InIds("pk", "page")).values("id", "created_at")
+    )
+
+
+@pytest.mark.postgres
+def test_timestamps_are_read_by_psycopgs_loader_as_the_same_moments(monkeypatch):
+    from datetime import UTC, datetime
+
+    from django.db.backends.postgresql import psycopg_any
+
+    projects = [ProjectFactory(), ProjectFactory()]
+    CRMProject.objects.filter(pk=projects[1].pk).update(
+        created_at=datetime(1999, 12, 31, 23, 59, 59, 5, tzinfo=UTC)
+    )
+    ids = [project.pk for project in projects]
+    expected = list(CRMProject.objects.filter(pk__in=ids).order_by("pk").values("id", "created_at"))
+
+    def refuse(self, data):
+        raise AssertionError("Django's timestamp loader was used")
+
+    monkeypatch.setattr(psycopg_any.BaseTzLoader, "load", refuse)
+    rows = sorted(_timestamps_kept().rows({"page": ids}), key=lambda row: row["id"])
+
+    assert rows == expected
+    assert [row["created_at"].tzinfo for row in rows] == [UTC, UTC]
+
+
+@pytest.mark.postgres
+def test_a_session_in_another_zone_keeps_djangos_timestamp_loader():
+    from core.slots import _session_zone_is_djangos
+
+    project = ProjectFactory()
+    connection.ensure_connection()
+    assert _session_zone_is_djangos(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'Asia/Kolkata'")
+    try:
+        assert not _session_zone_is_djangos(connection)
+        # Django's loader, as every other statement on this connection reads it.
+        expected = list(CRMProject.objects.filter(pk=project.pk).values("id", "created_at"))
+        assert _timestamps_kept().rows({"page": [project.pk]}) == expected
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE %s", [connection.timezone_name])
