@@ -67,6 +67,9 @@ def _conversion(field: serializers.Field, model: type[Model]) -> tuple[str, Conv
     to_representation = type(field).to_representation
     if to_representation in _AS_STORED:
         return source, None, False
+    kept = _kept_as_read(field, to_representation)
+    if kept is not None:
+        return source, kept, False
     if (
         isinstance(field, serializers.DecimalField)
         and to_representation is serializers.DecimalField.to_representation
@@ -89,6 +92,32 @@ def _conversion(field: serializers.Field, model: type[Model]) -> tuple[str, Conv
 
 # Fields whose representation of a value read from the database is that value: int(), str().
 _AS_STORED = {serializers.IntegerField.to_representation, serializers.CharField.to_representation}
+
+
+def _kept_as_read(field: serializers.Field, to_representation: Any) -> Convert:
+    """For a big integer (not shown as a string), a boolean or a choice whose keys are the
+    strings stored: the value itself where it is of the type read from such a column, which
+    is what the field shows for it, and the field's own conversion for anything else. None
+    for any other field."""
+    slow = field.to_representation
+    kind: type | None = None
+    if to_representation is serializers.BigIntegerField.to_representation:
+        if not getattr(field, "coerce_to_string", api_settings.COERCE_BIGINT_TO_STRING):
+            kind = int
+    elif to_representation is serializers.BooleanField.to_representation:
+        kind = bool
+    elif to_representation is serializers.ChoiceField.to_representation:
+        choices = field.choice_strings_to_values  # type: ignore[attr-defined]
+        if all(type(key) is str and shown == key for key, shown in choices.items()):
+            kind = str
+    if kind is None:
+        return None
+    expected = kind
+
+    def convert(value: Any) -> Any:
+        return value if type(value) is expected else slow(value)
+
+    return convert
 
 
 def _decimal_conversion(field: serializers.DecimalField) -> Convert:

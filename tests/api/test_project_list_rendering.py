@@ -214,6 +214,50 @@ def test_the_row_renderer_shows_dates_as_the_field_does_in_its_format():
     ]
 
 
+def test_the_row_renderer_shows_ids_booleans_and_choices_as_their_fields_do():
+    class Kinds(serializers.ModelSerializer):
+        plain = serializers.IntegerField(source="id")
+        flag = serializers.BooleanField(source="baseline")
+        numbered = serializers.ChoiceField(choices=[(1, "One"), (2, "Two")], source="unit")
+        named = serializers.ChoiceField(choices=[("a", "A")], source="target")
+
+        class Meta:
+            model = SuccessMetric
+            fields = ["id", "plain", "flag", "numbered", "named"]
+
+    renderer = RowRenderer(Kinds)
+    rows = [
+        {"id": 7, "baseline": True, "unit": "1", "target": "a"},
+        {"id": 8, "baseline": 0, "unit": 2, "target": "b"},
+    ]
+
+    shown = renderer.render(rows)
+
+    assert shown == [
+        {"id": 7, "plain": 7, "flag": True, "numbered": 1, "named": "a"},
+        {"id": 8, "plain": 8, "flag": False, "numbered": 2, "named": "b"},
+    ]
+    assert type(shown[1]["flag"]) is bool
+
+
+def test_a_big_integer_shown_as_a_string_stays_a_string(settings):
+    from rest_framework.settings import api_settings
+
+    class Ids(serializers.ModelSerializer):
+        class Meta:
+            model = SuccessMetric
+            fields = ["id"]
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "COERCE_BIGINT_TO_STRING": True}
+    api_settings.reload()
+    try:
+        assert RowRenderer(Ids).render([{"id": 9}]) == [{"id": "9"}]
+    finally:
+        del settings.REST_FRAMEWORK["COERCE_BIGINT_TO_STRING"]
+        api_settings.reload()
+    assert RowRenderer(Ids).render([{"id": 9}]) == [{"id": 9}]
+
+
 def test_a_filterset_builds_its_form_class_once_and_each_form_its_own_fields():
     from projects.filters import ProjectFilterSet
 
