@@ -55,8 +55,9 @@ def traceable_feature_links() -> QuerySet[FeatureLink]:
 
 def traced_feature_links_in() -> Q:
     """For a FeatureLink queryset: the link traces (its CRM strategy is anchored), as an `__in`
-    over the anchored set rather than an `Exists` per link — for statements that test many
-    links at once, such as counting a page of projects' traced features."""
+    over the anchored set (`anchored_crm_strategy_ids`) rather than an `Exists` per link: for
+    statements that test many links at once, such as counting a page of projects' traced
+    features."""
     return Q(crm_strategy_id__in=anchored_crm_strategy_ids())
 
 

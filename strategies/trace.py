@@ -52,9 +52,10 @@ def anchored_crm_strategy_exists(crm_strategy_ref: str = "pk") -> Exists:
 
 def anchored_crm_strategy_ids() -> QuerySet[Any]:
     """The ids of the anchored CRM strategies (an id once per anchoring serving), for an `__in`
-    lookup: the same set `anchored_crm_strategy_exists` tests, as a set PostgreSQL builds once
-    per statement and hashes, where the `Exists` walks the chain again for every row it is
-    asked about (hundreds of feature links in one statement)."""
+    lookup: the same set `anchored_crm_strategy_exists` tests. At a statement's top level
+    PostgreSQL may build it once and hash it; inside a subquery run per row (a project's traced
+    features) it plans a semi-join and tests each row's strategy by index, as the `Exists`
+    would."""
     return anchoring_servings().values("crm_strategy_id")
 
 
