@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alignment.models import Flag
-from projects.models import Department
+from projects.models import CRMProject, Department
 from tests.factories import (
     CRMStrategyFactory,
     DepartmentFactory,
@@ -44,6 +44,10 @@ LISTS = {
     "/api/features/": lambda: f"/api/features/?page_size={PAGE}",
     "CRM strategy list": lambda: reverse("strategies:list"),
     "/api/crm-strategies/": lambda: f"/api/crm-strategies/?page_size={PAGE}",
+    # Goals and business strategies show each row's health and counts over its projects.
+    "goal list": lambda: reverse("goals:list"),
+    "/api/goals/": lambda: f"/api/goals/?page_size={PAGE}",
+    "/api/business-strategies/": lambda: f"/api/business-strategies/?page_size={PAGE}",
 }
 
 
@@ -53,15 +57,17 @@ def _small_pages(monkeypatch):
     monkeypatch.setattr("alignment.views.FLAGS_PER_PAGE", PAGE)
 
 
-def _grow(n: int, sponsor, anchored) -> None:
+def _grow(n: int, sponsor, anchored, *, own_strategies: bool = True) -> None:
     """n more projects, each with its own manager and department, a link to an anchored CRM
-    strategy and to a CRM strategy of its own, a linked feature and an open flag."""
+    strategy and (`own_strategies`) to a CRM strategy of its own, serving a business strategy
+    and goal of its own, a linked feature and an open flag."""
     now = timezone.now()
     for _ in range(n):
         manager = UserFactory(roles=["project_manager"])
         project = ProjectFactory(manager=manager, sponsor=sponsor, department=DepartmentFactory())
         ProjectLinkFactory(project=project, crm_strategy=anchored)
-        ProjectLinkFactory(project=project, crm_strategy=CRMStrategyFactory())
+        if own_strategies:
+            ProjectLinkFactory(project=project, crm_strategy=CRMStrategyFactory())
         FeatureLinkFactory(feature=FeatureFactory(project=project), crm_strategy=anchored)
         Flag.objects.create(
             rule="project.no_roadmap",
@@ -172,6 +178,29 @@ def test_the_strategy_and_goal_pages_cost_the_same_at_2_and_at_200_projects(
     page = client.get(pages["CRM strategy page"]()).content.decode()
     assert f"The first {PAGE} of 200 projects, by title." in page
     assert f"?crm_strategy={chain_crm.pk}" in page
+
+
+def test_the_strategy_catalogue_lists_cost_the_same_at_2_and_at_200_projects(
+    client, sponsor, chain_crm
+):
+    """The goal and business strategy lists (pages and API) show each row's health and counts
+    over its projects: the same queries and rows however many projects there are. (The
+    business strategy list's filter offers every goal, so it grows with the goals, which the
+    test above adds with each project: a catalogue, not the portfolio.)"""
+    client.force_login(sponsor)
+    pages = {
+        "goal list": lambda: reverse("goals:list"),
+        "/api/goals/": lambda: "/api/goals/",
+        "business strategy list": lambda: reverse("strategies:business_list"),
+        "/api/business-strategies/": lambda: "/api/business-strategies/",
+    }
+    _grow(2, sponsor, chain_crm, own_strategies=False)
+    small = {name: _cost(client, url()) for name, url in pages.items()}
+
+    _grow(198, sponsor, chain_crm, own_strategies=False)
+
+    _assert_not_grown(client, pages, small)
+    assert CRMProject.objects.filter(links__crm_strategy=chain_crm).count() == 200
 
 
 def test_count_rows_counts_what_a_query_fetches(db):
