@@ -192,7 +192,7 @@ def _cursor(connection: Any) -> Any:
 
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        raw = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]
+        raw: Any = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]
         if _session_zone_is_djangos(connection):
             raw.adapters.register_loader("timestamptz", TimestamptzLoader)
         return connection._prepare_cursor(raw)
