@@ -5,9 +5,12 @@ Without Chromium they skip with one clear reason; under REQUIRE_BROWSER=1 (CI) t
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import LiveServerThread
 
 # pytest-django's database set-up runs inside Playwright's event loop; Django must allow it.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -24,6 +27,36 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+class _SerialisedOnSharedSQLite(ThreadedWSGIServer):
+    """The live server, answering one request at a time when it shares the test's in-memory
+    SQLite connection (pytest-django passes that one connection to every request thread).
+
+    A page that loads two panels at once (a project page's flags and readiness, on
+    `flagsChanged`) had two request threads run statements on that one connection together;
+    once, both stopped inside SQLite and the test waited for ever. Each request now runs its
+    view and its response's body under one lock. On PostgreSQL every request thread has a
+    connection of its own, and requests run in parallel as before."""
+
+    def set_app(self, application):
+        if not self.connections_override:
+            return super().set_app(application)
+        lock = threading.Lock()
+
+        def one_at_a_time(environ, start_response):
+            with lock:
+                result = application(environ, start_response)
+                try:
+                    return [b"".join(result)]
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
+
+        return super().set_app(one_at_a_time)
+
+
+LiveServerThread.server_class = _SerialisedOnSharedSQLite
 
 
 def pytest_collection_modifyitems(config, items):
